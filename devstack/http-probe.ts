@@ -1,0 +1,52 @@
+// Small HTTP helpers for readiness probes and for talking to services whose TLS certificate
+// comes from a CA made at start-up (global fetch cannot take a per-call CA on Node 20).
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface HttpResult {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface HttpCallOptions {
+  method?: string;
+  body?: string;
+  headers?: Record<string, string>;
+  /** PEM CA bundle to trust for https URLs. */
+  ca?: string;
+  timeoutInMs?: number;
+}
+
+export function httpCall(url: string, options: HttpCallOptions = {}): Promise<HttpResult> {
+  const u = new URL(url);
+  const make = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = make(
+      u,
+      {
+        method: options.method ?? 'GET',
+        headers: { ...(options.body ? { 'content-type': 'application/json' } : {}), ...options.headers },
+        ...(options.ca ? { ca: options.ca } : {}),
+        timeout: options.timeoutInMs ?? 5_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${options.method ?? 'GET'} ${url} timed out`)));
+    req.on('error', reject);
+    if (options.body) req.write(options.body);
+    req.end();
+  });
+}
+
+/** Resolves when the URL answers with one of the accepted statuses; throws otherwise (for probes). */
+export async function expectStatus(url: string, accepted: number[], options: HttpCallOptions = {}): Promise<HttpResult> {
+  const res = await httpCall(url, options);
+  if (!accepted.includes(res.status)) throw new Error(`${url} answered ${res.status}: ${res.body.slice(0, 200)}`);
+  return res;
+}

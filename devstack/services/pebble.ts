@@ -1,0 +1,85 @@
+// Pebble (an ACME server for tests) with pebble-challtestsrv as its DNS server, so DNS-01
+// challenges are answered from TXT records our DNS provider writes into challtestsrv.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expectStatus, httpCall } from '../http-probe.js';
+import { freePort, type Supervisor } from '../supervisor.js';
+import { ensureDevCertificate } from '../tls.js';
+
+export interface AcmeEndpoint {
+  /** ACME directory URL. */
+  directoryUrl: string;
+  /** CA that signed Pebble's own HTTPS certificate (to trust the ACME API). */
+  apiCaCertPem: string;
+  /** Pebble management API (its issuing roots are at /roots/0). */
+  managementUrl: string;
+  /** challtestsrv management API (set-txt, clear-txt, add-a, ...). */
+  dnsManagementUrl: string;
+  /** The DNS server Pebble resolves through, host:port (UDP/TCP). */
+  dnsAddress: string;
+}
+
+export interface StartPebbleOptions {
+  pebbleBinary: string;
+  challtestsrvBinary: string;
+  dataDir: string;
+}
+
+export async function startPebble(sup: Supervisor, options: StartPebbleOptions): Promise<AcmeEndpoint> {
+  const [dnsPort, dnsMgmtPort, acmePort, mgmtPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const dnsManagementUrl = `http://127.0.0.1:${dnsMgmtPort}`;
+  await sup.start({
+    name: 'challtestsrv',
+    command: options.challtestsrvBinary,
+    args: [
+      '-management', `127.0.0.1:${dnsMgmtPort}`,
+      '-dns01', `127.0.0.1:${dnsPort}`,
+      '-http01', '', '-https01', '', '-tlsalpn01', '',
+      '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
+    ],
+    // A real management call: clearing a record that does not exist answers 200.
+    probe: async () =>
+      void (await expectStatus(`${dnsManagementUrl}/clear-txt`, [200], { method: 'POST', body: JSON.stringify({ host: '_probe.invalid.' }) })),
+  });
+
+  const tls = ensureDevCertificate(join(options.dataDir, 'tls'));
+  const configFile = join(options.dataDir, 'pebble-config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${acmePort}`,
+        managementListenAddress: `127.0.0.1:${mgmtPort}`,
+        certificate: tls.certFile,
+        privateKey: tls.keyFile,
+        httpPort: 5002,
+        tlsPort: 5001,
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+  const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
+  await sup.start({
+    name: 'pebble',
+    command: options.pebbleBinary,
+    args: ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`],
+    // No artificial validation delays, no random nonce rejections: tests stay fast and exact.
+    env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_VA_ALWAYS_VALID: '0' },
+    probe: async () => void (await expectStatus(directoryUrl, [200], { ca: tls.caCertPem })),
+  });
+  return {
+    directoryUrl,
+    apiCaCertPem: tls.caCertPem,
+    managementUrl: `https://127.0.0.1:${mgmtPort}`,
+    dnsManagementUrl,
+    dnsAddress: `127.0.0.1:${dnsPort}`,
+  };
+}
+
+/** Pebble's current issuing root, to verify certificates it issued. */
+export async function pebbleRootPem(acme: AcmeEndpoint): Promise<string> {
+  const res = await httpCall(`${acme.managementUrl}/roots/0`, { ca: acme.apiCaCertPem });
+  if (res.status !== 200) throw new Error(`Pebble roots answered ${res.status}`);
+  return res.body;
+}

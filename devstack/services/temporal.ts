@@ -1,0 +1,61 @@
+// Temporal dev server (temporal server start-dev) on an SQLite file, with the search
+// attributes every workflow of ours carries registered up front.
+import { Connection } from '@temporalio/client';
+import { join } from 'node:path';
+import { freePort, type Supervisor } from '../supervisor.js';
+
+/** Custom search attributes (all Keyword) that every control-plane workflow sets. */
+export const SEARCH_ATTRIBUTES = ['ClusterId', 'SubscriptionId', 'ResourceGroup', 'Operation'] as const;
+
+export interface TemporalEndpoint {
+  /** gRPC frontend, host:port. */
+  address: string;
+  namespace: string;
+  uiUrl: string;
+}
+
+export interface StartTemporalOptions {
+  binary: string;
+  dataDir: string;
+  namespace?: string;
+  /** Codec endpoint the Web UI uses to decode encrypted payloads (set once the API exists). */
+  codecEndpoint?: string;
+}
+
+export async function startTemporal(sup: Supervisor, options: StartTemporalOptions): Promise<TemporalEndpoint> {
+  const [port, uiPort, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const namespace = options.namespace ?? 'default';
+  const address = `127.0.0.1:${port}`;
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--ui-port', String(uiPort),
+    '--http-port', String(httpPort),
+    '--metrics-port', String(metricsPort),
+    '--db-filename', join(options.dataDir, 'temporal.sqlite'),
+    '--namespace', namespace,
+    '--log-format', 'json',
+    '--log-level', 'warn',
+    ...SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+  ];
+  await sup.start({
+    name: 'temporal',
+    command: options.binary,
+    args,
+    readyTimeoutMs: 90_000,
+    probe: async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        // Ready means: the namespace answers and our search attributes are registered.
+        const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+        const missing = SEARCH_ATTRIBUTES.filter((n) => !customAttributes?.[n]);
+        if (missing.length) throw new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+      } finally {
+        await connection.close();
+      }
+    },
+  });
+  return { address, namespace, uiUrl: `http://127.0.0.1:${uiPort}` };
+}

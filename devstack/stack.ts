@@ -1,0 +1,79 @@
+// The development and test stack: every real service the control plane talks to, started by
+// one Supervisor on loopback and free ports. `npm start` and the test suite both use this.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
+import type { DatabaseConfig } from '../store/database.js';
+import { Supervisor } from './supervisor.js';
+import { startAzurite, type BlobEndpoint } from './services/azurite.js';
+import { resolveDatabase } from './services/database.js';
+import { startOpenBao, type VaultEndpoint } from './services/openbao.js';
+import { startPebble, type AcmeEndpoint } from './services/pebble.js';
+import { startTemporal, type TemporalEndpoint } from './services/temporal.js';
+
+/** Everything a client of the stack needs; plain data so it can cross process boundaries. */
+export interface StackEndpoints {
+  temporal: TemporalEndpoint;
+  vault: VaultEndpoint;
+  acme: AcmeEndpoint;
+  blob: BlobEndpoint;
+  database: DatabaseConfig;
+  tools: ToolPaths;
+  logDir: string;
+  dataDir: string;
+}
+
+export interface StartStackOptions {
+  /** State folder; for `npm start` it survives restarts, for tests it is per run. */
+  dataDir: string;
+  /** Keep OpenBao state on disk (npm start) instead of the in-memory dev server (tests). */
+  persistent: boolean;
+  /** Store database choice (see resolveDatabase). */
+  database: { name: string; prefer: 'auto' | 'pglite' };
+  onEvent?: (message: string) => void;
+}
+
+export interface Stack {
+  endpoints: StackEndpoints;
+  supervisor: Supervisor;
+  /** Stops every service and drops a per-run database. */
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StartStackOptions): Promise<Stack> {
+  const tools = toolPaths();
+  const dir = (name: string) => {
+    const d = join(options.dataDir, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const supervisor = new Supervisor({ stateDir: dir('supervisor'), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
+  try {
+    const db = await resolveDatabase({ ...options.database, pgliteDir: dir('pglite') });
+    // Independent services start concurrently; each waits for its own readiness probe.
+    const [temporal, vault, acme, blob] = await Promise.all([
+      startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
+      startOpenBao(supervisor, { binary: tools.bao, dataDir: dir('openbao'), persistent: options.persistent }),
+      startPebble(supervisor, { pebbleBinary: tools.pebble, challtestsrvBinary: tools.challtestsrv, dataDir: dir('pebble') }),
+      startAzurite(supervisor, { dataDir: dir('azurite') }),
+    ]);
+    const endpoints: StackEndpoints = {
+      temporal, vault, acme, blob,
+      database: db.config,
+      tools,
+      logDir: supervisor.logDir,
+      dataDir: options.dataDir,
+    };
+    return {
+      endpoints,
+      supervisor,
+      stop: async () => {
+        await supervisor.stop();
+        await db.drop();
+      },
+    };
+  } catch (err) {
+    await supervisor.stop();
+    throw err;
+  }
+}

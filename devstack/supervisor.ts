@@ -1,0 +1,239 @@
+// The one service supervisor used by the dev stack (`npm start`) and by the tests.
+//
+// It starts each service as its own process group on loopback, writes the service's output to
+// a log file, waits for real readiness through a probe the service definition supplies (never a
+// fixed sleep), and stops every group it started: on stop(), on process exit, on Ctrl-C/SIGTERM,
+// and - through a small watchdog process - even when this process is killed with SIGKILL.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface ProcessSpec {
+  /** Short name, also the log file name. */
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /**
+   * Resolves once the service really answers; called repeatedly until it resolves or the
+   * deadline passes. Throwing means "not yet".
+   */
+  probe: () => Promise<void>;
+  /** How long to wait for readiness before giving up (default 60 s). */
+  readyTimeoutMs?: number;
+  /** Signal for a graceful stop (default SIGTERM); SIGKILL follows after stopTimeoutMs. */
+  stopSignal?: NodeJS.Signals;
+  stopTimeoutMs?: number;
+}
+
+export interface RunningProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited: Promise<string>;
+}
+
+export class ServiceStartError extends Error {
+  override name = 'ServiceStartError';
+}
+
+/** Asks the kernel for a free TCP port on the given loopback address. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen({ host, port: 0, exclusive: true }, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+interface Entry {
+  spec: ProcessSpec;
+  child: ChildProcess;
+  running: RunningProcess;
+}
+
+export interface SupervisorOptions {
+  /** Folder for log files and the watchdog's list of process groups. */
+  stateDir: string;
+  /** Called for supervisor events (started, ready, stopped); default: silent. */
+  onEvent?: (message: string) => void;
+}
+
+export class Supervisor {
+  readonly logDir: string;
+  readonly #stateDir: string;
+  readonly #entries: Entry[] = [];
+  readonly #onEvent: (m: string) => void;
+  readonly #groupsFile: string;
+  #watchdog: ChildProcess | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    this.#onEvent(`received ${signal}, stopping services`);
+    void this.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  readonly #onExit = (): void => this.#killAllNow();
+
+  constructor(options: SupervisorOptions) {
+    this.#stateDir = options.stateDir;
+    this.logDir = join(options.stateDir, 'logs');
+    this.#onEvent = options.onEvent ?? (() => {});
+    mkdirSync(this.logDir, { recursive: true });
+    this.#groupsFile = join(this.#stateDir, 'process-groups');
+    this.#reapLeftovers();
+    writeFileSync(this.#groupsFile, '');
+    this.#startWatchdog();
+    process.once('SIGINT', this.#onSignal);
+    process.once('SIGTERM', this.#onSignal);
+    process.once('exit', this.#onExit);
+  }
+
+  /** Starts a process and resolves once its probe passes; on failure the process is stopped. */
+  async start(spec: ProcessSpec): Promise<RunningProcess> {
+    if (this.#stopping) throw new ServiceStartError(`supervisor is stopping; not starting ${spec.name}`);
+    const logFile = join(this.logDir, `${spec.name}.log`);
+    appendFileSync(logFile, `\n--- ${new Date().toISOString()} starting: ${spec.command} ${spec.args.join(' ')}\n`);
+    const fd = openSync(logFile, 'a');
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      // The marker lets a later supervisor recognise (and only ever reap) processes it owns.
+      env: { ...process.env, ...spec.env, HCS_SUPERVISED_BY: this.#groupsFile },
+      stdio: ['ignore', fd, fd],
+      detached: true, // own process group, so stop() reaches grandchildren too
+    });
+    closeSync(fd);
+    const exited = new Promise<string>((resolve) => {
+      child.once('exit', (code, signal) => resolve(signal ?? String(code)));
+      child.once('error', (err) => resolve(`spawn error: ${err.message}`));
+    });
+    if (child.pid === undefined) {
+      const why = await exited;
+      throw new ServiceStartError(`${spec.name}: could not start ${spec.command}: ${why}`);
+    }
+    const running: RunningProcess = { name: spec.name, pid: child.pid, logFile, exited };
+    this.#entries.push({ spec, child, running });
+    appendFileSync(this.#groupsFile, `${child.pid}\n`);
+    this.#onEvent(`${spec.name}: started (pid ${child.pid}), log ${logFile}`);
+
+    const deadline = Date.now() + (spec.readyTimeoutMs ?? 60_000);
+    let exitedEarly: string | undefined;
+    void exited.then((why) => (exitedEarly = why));
+    let lastError = 'no probe attempt yet';
+    for (let attempt = 0; ; attempt++) {
+      if (exitedEarly !== undefined) {
+        throw new ServiceStartError(`${spec.name} exited before it was ready (${exitedEarly}); last lines of ${logFile}:\n${tail(logFile)}`);
+      }
+      try {
+        await spec.probe();
+        this.#onEvent(`${spec.name}: ready`);
+        return running;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+      if (Date.now() > deadline) {
+        await this.#stopOne(this.#entries[this.#entries.length - 1]!);
+        throw new ServiceStartError(`${spec.name} was not ready within ${spec.readyTimeoutMs ?? 60_000} ms (last probe: ${lastError}); see ${logFile}:\n${tail(logFile)}`);
+      }
+      await delay(Math.min(50 * 2 ** attempt, 500));
+    }
+  }
+
+  /** Stops every process, last started first. Safe to call more than once. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const entry of [...this.#entries].reverse()) await this.#stopOne(entry);
+      this.#entries.length = 0;
+      writeFileSync(this.#groupsFile, '');
+      this.#watchdog?.kill('SIGKILL');
+      process.off('SIGINT', this.#onSignal);
+      process.off('SIGTERM', this.#onSignal);
+      process.off('exit', this.#onExit);
+      this.#onEvent('all services stopped');
+    })();
+    return this.#stopping;
+  }
+
+  async #stopOne(entry: Entry): Promise<void> {
+    const pid = entry.running.pid;
+    const done = entry.running.exited;
+    let finished = false;
+    void done.then(() => (finished = true));
+    signalGroup(pid, entry.spec.stopSignal ?? 'SIGTERM');
+    const timeout = entry.spec.stopTimeoutMs ?? 10_000;
+    const outcome = await Promise.race([done, delay(timeout).then(() => 'timeout')]);
+    if (outcome === 'timeout' && !finished) {
+      this.#onEvent(`${entry.spec.name}: did not stop within ${timeout} ms, killing`);
+      signalGroup(pid, 'SIGKILL');
+      await done;
+    }
+    // Children that left the group's leader behind (daemonised helpers) go too.
+    signalGroup(pid, 'SIGKILL');
+    this.#onEvent(`${entry.spec.name}: stopped (${await done})`);
+  }
+
+  #killAllNow(): void {
+    for (const entry of this.#entries) signalGroup(entry.running.pid, 'SIGKILL');
+  }
+
+  // A watchdog outlives a SIGKILLed supervisor by a second at most: it polls our pid and, once
+  // we are gone, kills every process group listed in the groups file.
+  #startWatchdog(): void {
+    const script = [
+      'parent=$1; groups=$2',
+      'while kill -0 "$parent" 2>/dev/null; do sleep 1; done',
+      'for g in $(cat "$groups" 2>/dev/null); do kill -TERM -"$g" 2>/dev/null; done',
+      'sleep 3',
+      'for g in $(cat "$groups" 2>/dev/null); do kill -KILL -"$g" 2>/dev/null; done',
+    ].join('\n');
+    this.#watchdog = spawn('sh', ['-c', script, 'hcs-watchdog', String(process.pid), this.#groupsFile], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    this.#watchdog.unref();
+  }
+
+  // Process groups listed by an earlier supervisor on the same state folder that still run
+  // (its watchdog was killed too, say) are stopped before anything new starts.
+  #reapLeftovers(): void {
+    let listed: string[] = [];
+    try {
+      listed = readFileSync(this.#groupsFile, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return;
+    }
+    for (const g of listed) {
+      if (this.#isOurs(Number(g))) signalGroup(Number(g), 'SIGKILL');
+    }
+  }
+
+  #isOurs(pid: number): boolean {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`HCS_SUPERVISED_BY=${this.#groupsFile}`);
+    } catch {
+      return false;
+    }
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function tail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

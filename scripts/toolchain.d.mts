@@ -1,0 +1,24 @@
+export declare const repoRoot: string;
+export declare function loadPins(): unknown;
+export declare function cacheRoot(): string;
+export interface TerraformPaths {
+  mirrorDir: string;
+  cliConfigFile: string;
+  providerSource: string;
+  providerVersion: string;
+}
+export interface ToolPaths {
+  temporal: string;
+  bao: string;
+  terraform: string;
+  /** Consul binaries by release version, e.g. { "1.22.7": "/…/consul" }. */
+  consul: Record<string, string>;
+  /** Built Consul versions, oldest first. */
+  consulVersions: string[];
+  terraformConfig: TerraformPaths;
+  pebble: string;
+  challtestsrv: string;
+}
+export declare function toolPaths(): ToolPaths;
+export declare function terraformPaths(): TerraformPaths;
+export declare function compareVersions(a: string, b: string): number;

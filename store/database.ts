@@ -1,0 +1,82 @@
+// The store's one SQL seam. PostgreSQL in production and CI; PGlite (PostgreSQL compiled to
+// WebAssembly, same SQL dialect) as the embedded default so `npm start` needs no server.
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+export interface SqlResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface SqlExecutor {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<SqlResult<Row>>;
+}
+
+export interface SqlDatabase extends SqlExecutor {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs fn in one transaction; rolls back when it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs a multi-statement script (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+
+export async function openDatabase(config: DatabaseConfig): Promise<SqlDatabase> {
+  return config.kind === 'postgres' ? openPostgres(config.url) : openPGlite(config.dataDir);
+}
+
+function openPostgres(url: string): SqlDatabase {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client that loses its connection must not crash the process.
+  pool.on('error', () => {});
+  const asResult = <Row>(r: pg.QueryResult): SqlResult<Row> => ({ rows: r.rows as Row[], rowCount: r.rowCount ?? 0 });
+  return {
+    kind: 'postgres',
+    async query<Row>(sql: string, params: unknown[] = []) {
+      return asResult<Row>(await pool.query(sql, params));
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({
+          query: async <Row>(sql: string, params: unknown[] = []) => asResult<Row>(await client.query(sql, params)),
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async exec(sql: string) {
+      await pool.query(sql);
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function openPGlite(dataDir: string): Promise<SqlDatabase> {
+  const db = await PGlite.create(dataDir);
+  const asResult = <Row>(r: { rows: unknown[]; affectedRows?: number }): SqlResult<Row> => ({
+    rows: r.rows as Row[],
+    rowCount: r.affectedRows ?? r.rows.length,
+  });
+  return {
+    kind: 'pglite',
+    async query<Row>(sql: string, params: unknown[] = []) {
+      return asResult<Row>(await db.query(sql, params));
+    },
+    transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      return db.transaction((tx) => fn({ query: async <Row>(sql: string, params: unknown[] = []) => asResult<Row>(await tx.query(sql, params)) }));
+    },
+    async exec(sql: string) {
+      await db.exec(sql);
+    },
+    close: () => db.close(),
+  };
+}

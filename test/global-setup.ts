@@ -1,0 +1,38 @@
+// Starts the real service stack once per test run and hands its endpoints to every test file
+// (inject('stack')). Everything is stopped afterwards, also when tests fail; the supervisor's
+// watchdog stops it even if the test runner itself is killed.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startStack, type Stack, type StackEndpoints } from '../devstack/stack.js';
+import { repoRoot } from '../scripts/toolchain.mjs';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackEndpoints;
+  }
+}
+
+let stack: Stack | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const root = join(repoRoot, '.test-data');
+  mkdirSync(root, { recursive: true });
+  // Logs of the last few runs stay for reading after a failure; older runs are removed.
+  for (const old of readdirSync(root).sort().slice(0, -3)) rmSync(join(root, old), { recursive: true, force: true });
+  const dataDir = join(root, runId);
+  mkdirSync(dataDir, { recursive: true });
+  stack = await startStack({
+    dataDir,
+    persistent: false,
+    database: { name: `hcs_test_${runId}`, prefer: 'auto' },
+    onEvent: (m) => process.env.HCS_TEST_VERBOSE && console.error(`[stack] ${m}`),
+  });
+  project.provide('stack', stack.endpoints);
+}
+
+export async function teardown(): Promise<void> {
+  if (!stack) return;
+  await stack.stop();
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+export const testDataDir = '.test-data';
+
+export default defineConfig({
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['node_modules/**', '.data/**', '.test-data/**', 'bench/**'],
+    // One real stack (Temporal, OpenBao, Pebble, Azurite, the store database) for the whole run.
+    globalSetup: ['test/global-setup.ts'],
+    // Forks, not threads: the Temporal worker's native core runs best in its own process.
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    teardownTimeout: 60_000,
+  },
+});
