@@ -76,7 +76,9 @@ it('gives up after the readiness timeout and stops the process', async () => {
 });
 
 async function startFixture(dir: string): Promise<{ child: ReturnType<typeof spawn>; pids: number[] }> {
-  const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), [join(repoRoot, 'test', 'fixtures', 'supervise-sleepers.ts'), dir], {
+  // node --import tsx runs the fixture in this very process (the tsx CLI would add a wrapper
+  // process, and killing the wrapper would not kill the supervisor).
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test', 'fixtures', 'supervise-sleepers.ts'), dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {

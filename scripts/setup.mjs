@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One idempotent set-up step for `npm start` and `npm test` on any machine:
-//   1. npm packages (npm ci when package-lock.json changed since the last install),
+//   1. npm packages (when package.json or package-lock.json changed since the last install),
 //   2. Debian packages (pebble) when their binaries are missing,
 //   3. Go tool binaries from tools/versions.json, built once per machine into a cache outside
 //      the checkout and keyed by the pin, so every clone and CI run reuses them,
@@ -9,16 +9,7 @@
 // Plain JavaScript on purpose: this runs before TypeScript tooling is installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  chmodSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot, loadPins, repoRoot, terraformPaths, toolBinary, toolDir } from './toolchain.mjs';
 
@@ -38,7 +29,10 @@ function step(name, fn) {
 }
 
 function run(cmd, args, opts = {}) {
-  const res = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+  const res = spawnSync(cmd, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    ...opts,
+  });
   if (res.error) throw new Error(`${cmd} ${args.join(' ')} could not start: ${res.error.message}`);
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with exit code ${res.status}`);
 }
@@ -97,8 +91,11 @@ function ensureNpmPackages() {
     .update(readFileSync(join(repoRoot, 'package.json')))
     .digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return false;
-  log('installing npm packages (npm ci)...');
-  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repoRoot });
+  // npm install, not npm ci: the lock names optional platform packages of @swc/core that the
+  // registry we use does not carry, which npm ci treats as an out-of-sync lock. npm install
+  // follows the lock for everything it does carry and skips those (none is for this platform).
+  log('installing npm packages (npm install from package-lock.json)...');
+  run('npm', ['install', '--no-audit', '--no-fund'], { cwd: repoRoot });
   writeFileSync(stamp, want);
   return true;
 }
@@ -159,23 +156,40 @@ function buildGoTool(name, pin) {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(join(tmp, 'bin'), { recursive: true });
     log(`building ${name} ${pin.release ?? pin.version} (first run on this machine; cached afterwards)...`);
-    const env = goEnv();
-    if (pin.install) {
-      // The module's own go.mod has no replace directive: go install builds it as released.
-      run('go', ['install', '-trimpath', ...ldflags(name, pin), pin.install], { env: { ...env, GOBIN: join(tmp, 'bin') } });
-    } else {
-      const src = join(tmp, 'src');
-      mkdirSync(src, { recursive: true });
-      writeFileSync(join(src, 'go.mod'), toolGoMod(name, pin));
-      // Not `go mod tidy`: it would also resolve the tool's test-only dependencies, some of which
-      // the module proxy does not serve. `go build -mod=mod` records exactly what the build needs.
-      run('go', ['build', '-trimpath', ...ldflags(name, pin), '-o', join(tmp, 'bin', pin.binary), pin.package], { cwd: src, env });
+    try {
+      buildInto(tmp, name, pin);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
     }
-    writeFileSync(join(tmp, 'pin.json'), JSON.stringify(pin, null, 2));
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
     return true;
   });
+}
+
+function buildInto(tmp, name, pin) {
+  const env = goEnv();
+  if (pin.install) {
+    // The module's own go.mod has no replace directive: go install builds it as released.
+    run('go', ['install', '-trimpath', ...ldflags(name, pin), pin.install], {
+      env: { ...env, GOBIN: join(tmp, 'bin') },
+    });
+  } else {
+    const src = join(tmp, 'src');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'go.mod'), toolGoMod(name, pin));
+    // Seed go.sum with the released module's own go.sum: its dependencies are then verified
+    // against the hashes the release was built with, also for versions the checksum database
+    // we can reach does not list.
+    const info = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `${pin.module}@${pin.version}`], { cwd: src, env }).toString());
+    const releasedSum = join(info.Dir, 'go.sum');
+    if (existsSync(releasedSum)) writeFileSync(join(src, 'go.sum'), readFileSync(releasedSum));
+    // Not `go mod tidy`: it would also resolve the tool's test-only dependencies, some of which
+    // the module proxy does not serve. `go build -mod=mod` records exactly what the build needs.
+    run('go', ['build', '-trimpath', ...ldflags(name, pin), '-o', join(tmp, 'bin', pin.binary), pin.package], { cwd: src, env });
+  }
+  writeFileSync(join(tmp, 'pin.json'), JSON.stringify(pin, null, 2));
 }
 
 function ldflags(name, pin) {

@@ -64,7 +64,8 @@ async function openPGlite(dataDir: string): Promise<SqlDatabase> {
   const db = await PGlite.create(dataDir);
   const asResult = <Row>(r: { rows: unknown[]; affectedRows?: number }): SqlResult<Row> => ({
     rows: r.rows as Row[],
-    rowCount: r.affectedRows ?? r.rows.length,
+    // PGlite reports affectedRows = 0 for SELECT; count returned rows as pg does.
+    rowCount: Math.max(r.rows.length, r.affectedRows ?? 0),
   });
   return {
     kind: 'pglite',

@@ -1,0 +1,62 @@
+// `npm start`: the embedded default stack with state under .data/ (kept across restarts), the
+// store migrated, the control-plane processes that exist, and a summary of where everything is.
+// Ctrl-C stops every process it started.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../scripts/toolchain.mjs';
+import { openDatabase } from '../store/database.js';
+import { migrate } from '../store/migrate.js';
+import { startStack, type StackEndpoints } from './stack.js';
+import { startControlPlane, type ControlPlaneEndpoints } from './control-plane.js';
+
+const dataDir = process.env.HCS_DATA_DIR ?? join(repoRoot, '.data');
+const firstStart = !existsSync(join(dataDir, 'openbao', 'init.json'));
+mkdirSync(dataDir, { recursive: true });
+
+const log = (m: string) => process.stderr.write(`[start] ${m}\n`);
+log(`state folder: ${dataDir}${firstStart ? ' (new)' : ' (existing state kept)'}`);
+
+const stack = await startStack({
+  dataDir,
+  persistent: true,
+  database: { name: 'hcs_dev', prefer: 'pglite' },
+  onEvent: log,
+});
+
+try {
+  const db = await openDatabase(stack.endpoints.database);
+  const applied = await migrate(db);
+  await db.close();
+  log(applied.length ? `store migrated (${applied.join(', ')})` : 'store schema up to date');
+  const controlPlane = await startControlPlane(stack.supervisor, stack.endpoints);
+  process.stdout.write(summary(stack.endpoints, controlPlane));
+} catch (err) {
+  log(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+  await stack.stop();
+  process.exit(1);
+}
+
+// Keep running until Ctrl-C; the supervisor stops everything and exits.
+setInterval(() => {}, 1 << 30);
+
+function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
+  const db = e.database.kind === 'postgres' ? e.database.url : `PGlite in ${e.database.dataDir}`;
+  const lines = [
+    '',
+    'HCS control plane (local) is up. Ctrl-C stops everything.',
+    '',
+    ...cp.lines,
+    `  Temporal UI      ${e.temporal.uiUrl}`,
+    `  Temporal gRPC    ${e.temporal.address} (namespace ${e.temporal.namespace})`,
+    `  OpenBao          ${e.vault.address}  token: ${e.vault.token}`,
+    `  ACME (Pebble)    ${e.acme.directoryUrl}  DNS: ${e.acme.dnsAddress}`,
+    `  Blob (Azurite)   ${e.blob.url}  account: ${e.blob.accountName}  key: ${e.blob.accountKey}`,
+    `  Store            ${db}`,
+    `  Logs             ${e.logDir}`,
+    '',
+    'Local development credentials only; nothing here is used outside this machine.',
+    ...cp.nextSteps,
+    '',
+  ];
+  return lines.join('\n') + '\n';
+}
