@@ -1,45 +1,55 @@
-// Starts our own control-plane processes (worker, API) under the supervisor, each with the
-// stack's endpoints in its environment, as far as they exist in this checkout.
-import { existsSync } from 'node:fs';
+// Starts our own control plane (API + worker) under the supervisor for `npm start`, with the
+// stack's endpoints, a TLS certificate and an admin operator token for local use.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256Hex, type AuthConfig } from '../apps/api/src/auth.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
+import { expectStatus } from './http-probe.js';
 import type { StackEndpoints } from './stack.js';
-import type { Supervisor } from './supervisor.js';
+import { freePort, type Supervisor } from './supervisor.js';
+import { ensureDevCertificate } from './tls.js';
 
 export interface ControlPlaneEndpoints {
-  /** Summary lines for the start banner. */
-  lines: string[];
-  /** What to do next, for the start banner. */
-  nextSteps: string[];
-}
-
-/** The environment our processes read their configuration from (see each app's config.ts). */
-export function controlPlaneEnv(e: StackEndpoints): Record<string, string> {
-  return {
-    HCS_TEMPORAL_ADDRESS: e.temporal.address,
-    HCS_TEMPORAL_NAMESPACE: e.temporal.namespace,
-    HCS_VAULT_ADDR: e.vault.address,
-    HCS_VAULT_TOKEN: e.vault.token,
-    HCS_BLOB_URL: e.blob.url,
-    HCS_BLOB_ACCOUNT: e.blob.accountName,
-    HCS_BLOB_KEY: e.blob.accountKey,
-    HCS_ACME_DIRECTORY_URL: e.acme.directoryUrl,
-    HCS_DATABASE: JSON.stringify(e.database),
-  };
+  restUrl: string;
+  grpcAddress: string;
+  caCertFile: string;
+  adminToken: string;
 }
 
 export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Promise<ControlPlaneEndpoints> {
-  const lines: string[] = [];
-  const nextSteps: string[] = [];
-  const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
-  const worker = join(repoRoot, 'apps', 'worker', 'src', 'main.ts');
-  const api = join(repoRoot, 'apps', 'api', 'src', 'main.ts');
-  if (!existsSync(worker) && !existsSync(api)) {
-    lines.push('  API / worker     not part of this build yet (see the open issues)');
-    return { lines, nextSteps };
-  }
-  void sup;
-  void tsx;
-  void controlPlaneEnv;
-  return { lines, nextSteps };
+  const dir = join(e.dataDir, 'api');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tokenFile = join(dir, 'admin-token');
+  if (!existsSync(tokenFile)) writeFileSync(tokenFile, `hcsop_${randomBytes(24).toString('base64url')}`, { mode: 0o600 });
+  const adminToken = readFileSync(tokenFile, 'utf8').trim();
+  const tls = ensureDevCertificate(join(dir, 'tls'));
+  const auth: AuthConfig = {
+    armCertificateThumbprints: [],
+    jwtIssuers: [],
+    operatorTokens: [{ name: 'local-admin', sha256: sha256Hex(adminToken), role: 'admin', subscriptions: '*' }],
+  };
+  const [restPort, grpcPort] = [await freePort(), await freePort()];
+  const restUrl = `https://127.0.0.1:${restPort}`;
+  await sup.start({
+    name: 'control-plane',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(repoRoot, 'devstack', 'control-plane-process.ts')],
+    env: {
+      HCS_TEMPORAL_ADDRESS: e.temporal.address,
+      HCS_TEMPORAL_NAMESPACE: e.temporal.namespace,
+      HCS_DATABASE: JSON.stringify(e.database),
+      HCS_AUTH: JSON.stringify(auth),
+      HCS_CONSUL_CATALOGUE: JSON.stringify(
+        e.tools.consulVersions.map((v, i, all) => ({ version: v, status: i === all.length - 1 ? 'RECOMMENDED' : 'AVAILABLE' })),
+      ),
+      HCS_API_PORT: String(restPort),
+      HCS_GRPC_PORT: String(grpcPort),
+      HCS_API_TLS_CERT_FILE: tls.certFile,
+      HCS_API_TLS_KEY_FILE: tls.keyFile,
+    },
+    readyTimeoutMs: 120_000,
+    probe: async () => void (await expectStatus(`${restUrl}/healthz`, [200], { ca: tls.caCertPem })),
+  });
+  return { restUrl, grpcAddress: `127.0.0.1:${grpcPort}`, caCertFile: tls.caCertFile, adminToken };
 }

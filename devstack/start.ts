@@ -41,11 +41,16 @@ setInterval(() => {}, 1 << 30);
 
 function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
   const db = e.database.kind === 'postgres' ? e.database.url : `PGlite in ${e.database.dataDir}`;
+  const sub = '00000000-0000-0000-0000-000000000001';
+  const url = `${cp.restUrl}/subscriptions/${sub}/resourceGroups/rg1/providers/HCS.Consul/clusters/first?api-version=2026-11-01`;
+  const body = JSON.stringify({ location: 'westeurope', properties: { consulVersion: e.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: '10.10.0.0/16' } } });
   const lines = [
     '',
     'HCS control plane (local) is up. Ctrl-C stops everything.',
     '',
-    ...cp.lines,
+    `  REST API (ARM)   ${cp.restUrl}   (TLS CA: ${cp.caCertFile})`,
+    `  gRPC API         ${cp.grpcAddress}   (plaintext on loopback; reflection and health enabled)`,
+    `  Admin token      ${cp.adminToken}`,
     `  Temporal UI      ${e.temporal.uiUrl}`,
     `  Temporal gRPC    ${e.temporal.address} (namespace ${e.temporal.namespace})`,
     `  OpenBao          ${e.vault.address}  token: ${e.vault.token}`,
@@ -55,7 +60,12 @@ function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
     `  Logs             ${e.logDir}`,
     '',
     'Local development credentials only; nothing here is used outside this machine.',
-    ...cp.nextSteps,
+    '',
+    'Create a first cluster:',
+    `  curl --cacert ${cp.caCertFile} -H 'Authorization: Bearer ${cp.adminToken}' -H 'Content-Type: application/json' \\`,
+    `    -X PUT '${url}' -d '${body}'`,
+    'and watch it:',
+    `  curl --cacert ${cp.caCertFile} -H 'Authorization: Bearer ${cp.adminToken}' '${url}'`,
     '',
   ];
   return lines.join('\n') + '\n';

@@ -185,12 +185,16 @@ export class Supervisor {
   // A watchdog outlives a SIGKILLed supervisor by a second at most: it polls our pid and, once
   // we are gone, kills every process group listed in the groups file.
   #startWatchdog(): void {
+    // It keeps the last list it read, so losing the state folder does not blind it.
     const script = [
-      'parent=$1; groups=$2',
-      'while kill -0 "$parent" 2>/dev/null; do sleep 1; done',
-      'for g in $(cat "$groups" 2>/dev/null); do kill -TERM -"$g" 2>/dev/null; done',
+      'parent=$1; file=$2; groups=""',
+      'while kill -0 "$parent" 2>/dev/null; do',
+      '  if [ -f "$file" ]; then groups=$(cat "$file"); fi',
+      '  sleep 1',
+      'done',
+      'for g in $groups; do kill -TERM -"$g" 2>/dev/null; done',
       'sleep 3',
-      'for g in $(cat "$groups" 2>/dev/null); do kill -KILL -"$g" 2>/dev/null; done',
+      'for g in $groups; do kill -KILL -"$g" 2>/dev/null; done',
     ].join('\n');
     this.#watchdog = spawn('sh', ['-c', script, 'hcs-watchdog', String(process.pid), this.#groupsFile], {
       detached: true,

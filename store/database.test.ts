@@ -45,8 +45,8 @@ describe.each([
       const id = '/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg1/providers/hcs.consul/clusters/c1';
       const spec = { serverCount: 3, consulVersion: '1.22.7', network: { cidr: '10.10.0.0/16' } };
       await db.query(
-        `INSERT INTO clusters (resource_id, subscription_id, resource_group, name, location, tags, spec, provisioning_state, etag)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO clusters (resource_id, display_id, subscription_id, resource_group, name, location, tags, spec, provisioning_state, etag)
+         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [id, '00000000-0000-0000-0000-000000000001', 'rg1', 'c1', 'westeurope', { team: 'sre' }, spec, 'Accepted', 'W/"1"'],
       );
       const { rows } = await db.query<{ spec: unknown; tags: unknown; provisioning_state: string }>(
@@ -57,7 +57,7 @@ describe.each([
 
       // The one-operation-per-cluster invariant is enforced by the schema itself.
       const op = (n: number, status: string) =>
-        db.query(`INSERT INTO operations (operation_id, resource_id, subscription_id, kind, workflow_id, status) VALUES ($1, $2, 'sub', 'create', $3, $4)`, [
+        db.query(`INSERT INTO operations (operation_id, resource_id, subscription_id, kind, workflow_id, status, location) VALUES ($1, $2, 'sub', 'create', $3, $4, 'westeurope')`, [
           `op-${n}`, id, `cluster/${id}/create/${n}`, status,
         ]);
       await op(1, 'Running');

@@ -10,9 +10,11 @@ CREATE TABLE subscriptions (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- One row per cluster resource; resource_id is the lower-cased ARM id.
+-- One row per cluster resource; resource_id is the lower-cased ARM id (the lookup key),
+-- display_id the id with the casing the customer last supplied.
 CREATE TABLE clusters (
   resource_id text PRIMARY KEY,
+  display_id text NOT NULL,
   subscription_id text NOT NULL,
   resource_group text NOT NULL,
   name text NOT NULL,
@@ -26,7 +28,7 @@ CREATE TABLE clusters (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX clusters_by_subscription ON clusters (subscription_id, resource_group, name);
+CREATE INDEX clusters_by_subscription ON clusters (subscription_id, resource_id);
 
 -- Long-running operations (ARM async operations), one Temporal workflow each.
 CREATE TABLE operations (
@@ -39,7 +41,10 @@ CREATE TABLE operations (
   percent_complete integer NOT NULL DEFAULT 0,
   step text,
   error jsonb,
+  location text NOT NULL,
   correlation_id text,
+  -- What the Location (operationResults) URL answers once the operation has ended.
+  result jsonb,
   started_at timestamptz NOT NULL DEFAULT now(),
   ended_at timestamptz
 );

@@ -1,0 +1,49 @@
+// Store activities: the only way workflows change the records the API serves. Each is
+// idempotent: re-running it after a crash leaves the same state.
+import { deleteCluster, getCluster, setProvisioningState } from '../store/clusters.js';
+import type { SqlDatabase } from '../store/database.js';
+import { getOperation, updateOperation, type OperationError, type OperationStatus } from '../store/operations.js';
+
+export interface StoreActivityDeps {
+  db: SqlDatabase;
+}
+
+export function createStoreActivities({ db }: StoreActivityDeps) {
+  return {
+    /** Shows progress on the operation (status endpoint and list). */
+    async recordProgress(a: { operationId: string; step: string; percentComplete: number }): Promise<void> {
+      await updateOperation(db, a.operationId, { status: 'Running', step: a.step, percentComplete: a.percentComplete });
+    },
+
+    /** Marks the cluster Succeeded (recording what it now runs) and ends the operation. */
+    async completeOperation(a: { operationId: string; resourceKey: string }): Promise<void> {
+      await db.transaction(async (tx) => {
+        const op = await getOperation(tx, a.operationId);
+        if (!op || op.status === 'Succeeded') return;
+        const cluster = await getCluster(tx, a.resourceKey);
+        if (cluster) {
+          await setProvisioningState(tx, a.resourceKey, 'Succeeded', { currentConsulVersion: cluster.spec.properties.consulVersion });
+        }
+        await updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
+      });
+    },
+
+    /** Removes the cluster's records and ends the delete operation. */
+    async completeDelete(a: { operationId: string; resourceKey: string }): Promise<void> {
+      await db.transaction(async (tx) => {
+        await deleteCluster(tx, a.resourceKey);
+        await updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
+      });
+    },
+
+    /** Ends the operation Failed or Canceled and marks the cluster accordingly. */
+    async failOperation(a: { operationId: string; resourceKey: string; status: Extract<OperationStatus, 'Failed' | 'Canceled'>; error: OperationError }): Promise<void> {
+      await db.transaction(async (tx) => {
+        const ended = await updateOperation(tx, a.operationId, { status: a.status, error: a.error });
+        if (ended) await setProvisioningState(tx, a.resourceKey, a.status);
+      });
+    },
+  };
+}
+
+export type StoreActivities = ReturnType<typeof createStoreActivities>;

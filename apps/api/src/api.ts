@@ -1,0 +1,60 @@
+// Starts the API: the REST (ARM) server and the gRPC server around one set of handlers.
+import type { Logger } from 'pino';
+import type { CatalogueEntry } from '../../../domain/versions.js';
+import type { SqlDatabase } from '../../../store/database.js';
+import { createAuthenticator, type AuthConfig } from './auth.js';
+import { startGrpcServer } from './grpc/server.js';
+import { createHandlers } from './handlers.js';
+import type { OperationStarter } from './operation-starter.js';
+import { createRestServer } from './rest/server.js';
+
+export interface ApiOptions {
+  db: SqlDatabase;
+  starter: OperationStarter;
+  auth: AuthConfig;
+  catalogue: CatalogueEntry[];
+  allowedLocations?: string[];
+  logger: Logger;
+  host?: string;
+  /** 0 picks a free port. */
+  restPort?: number;
+  grpcPort?: number;
+  tls?: { cert: string; key: string };
+  retryAfterSeconds?: number;
+}
+
+export interface RunningApi {
+  restUrl: string;
+  grpcAddress: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(o: ApiOptions): Promise<RunningApi> {
+  const host = o.host ?? '127.0.0.1';
+  const handlers = createHandlers({
+    db: o.db,
+    starter: o.starter,
+    catalogue: o.catalogue,
+    ...(o.allowedLocations ? { allowedLocations: o.allowedLocations } : {}),
+  });
+  const authenticate = createAuthenticator(o.auth);
+  const rest = await createRestServer({
+    handlers,
+    authenticate,
+    logger: o.logger,
+    ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}),
+  });
+  await rest.listen({ host, port: o.restPort ?? 0 });
+  const addr = rest.server.address();
+  const restPort = typeof addr === 'object' && addr ? addr.port : 0;
+  const grpc = await startGrpcServer({ handlers, authenticate, logger: o.logger, host, port: o.grpcPort ?? 0 });
+  return {
+    restUrl: `${o.tls ? 'https' : 'http'}://${host}:${restPort}`,
+    grpcAddress: grpc.address,
+    async close() {
+      await grpc.close();
+      await rest.close();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// Configuration of the API and worker processes, read once from the environment at start-up;
+// a missing or malformed setting stops the process with a message naming it.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { DatabaseConfig } from '../../../store/database.js';
+import type { AuthConfig } from './auth.js';
+import type { CatalogueEntry } from '../../../domain/versions.js';
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const role = z.enum(['reader', 'operator', 'admin']);
+const authSchema = z.object({
+  armCertificateThumbprints: z.array(z.string()).default([]),
+  jwtIssuers: z
+    .array(z.object({ issuer: z.string(), audience: z.string(), jwksUri: z.string().url().optional(), jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(), kind: z.enum(['arm', 'user']) }))
+    .default([]),
+  operatorTokens: z
+    .array(z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), role, subscriptions: z.union([z.literal('*'), z.array(z.string())]) }))
+    .default([]),
+});
+const databaseSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('postgres'), url: z.string() }),
+  z.object({ kind: z.literal('pglite'), dataDir: z.string() }),
+]);
+const catalogueSchema = z.array(z.object({ version: z.string(), status: z.enum(['AVAILABLE', 'RECOMMENDED', 'PREVIEW']) }));
+
+const envSchema = z.object({
+  HCS_TEMPORAL_ADDRESS: z.string(),
+  HCS_TEMPORAL_NAMESPACE: z.string().default('default'),
+  HCS_DATABASE: json(databaseSchema),
+  HCS_AUTH: json(authSchema),
+  HCS_CONSUL_CATALOGUE: json(catalogueSchema),
+  HCS_API_HOST: z.string().default('127.0.0.1'),
+  HCS_API_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  HCS_GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  HCS_API_TLS_CERT_FILE: z.string().optional(),
+  HCS_API_TLS_KEY_FILE: z.string().optional(),
+  HCS_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface ControlPlaneConfig {
+  temporal: { address: string; namespace: string };
+  database: DatabaseConfig;
+  auth: AuthConfig;
+  catalogue: CatalogueEntry[];
+  api: { host: string; restPort: number; grpcPort: number; tls?: { cert: string; key: string } };
+  logLevel: string;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const tls = e.HCS_API_TLS_CERT_FILE && e.HCS_API_TLS_KEY_FILE
+    ? { cert: readFileSync(e.HCS_API_TLS_CERT_FILE, 'utf8'), key: readFileSync(e.HCS_API_TLS_KEY_FILE, 'utf8') }
+    : undefined;
+  return {
+    temporal: { address: e.HCS_TEMPORAL_ADDRESS, namespace: e.HCS_TEMPORAL_NAMESPACE },
+    database: e.HCS_DATABASE,
+    auth: e.HCS_AUTH,
+    catalogue: e.HCS_CONSUL_CATALOGUE,
+    api: { host: e.HCS_API_HOST, restPort: e.HCS_API_PORT, grpcPort: e.HCS_GRPC_PORT, ...(tls ? { tls } : {}) },
+    logLevel: e.HCS_LOG_LEVEL,
+  };
+}

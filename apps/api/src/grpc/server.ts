@@ -1,0 +1,105 @@
+// The gRPC transport: the same handlers as REST, with the standard health service and server
+// reflection. Messages are (de)serialised with protobuf-es from the generated descriptors.
+import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { Metadata, Server, ServerCredentials, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Message } from '@bufbuild/protobuf';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { protoDepsDir } from '../../../../scripts/proto-deps.mjs';
+import { repoRoot } from '../../../../scripts/toolchain.mjs';
+import type { Authenticator } from '../auth.js';
+import { rpcRoutes, SERVICES } from '../contract.js';
+import type { RequestContext } from '../context.js';
+import { toArmError } from '../errors.js';
+import type { Handlers } from '../handlers.js';
+
+export interface GrpcServerOptions {
+  handlers: Handlers;
+  authenticate: Authenticator;
+  logger: Logger;
+  host: string;
+  port: number;
+}
+
+type JsonHandler = (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>;
+
+export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: string; close(): Promise<void> }> {
+  const server = new Server();
+  const handlers = o.handlers as unknown as Record<string, JsonHandler>;
+  const routes = rpcRoutes();
+
+  for (const service of SERVICES) {
+    const definition: Record<string, MethodDefinition<Message, Message>> = {};
+    const implementation: UntypedServiceImplementation = {};
+    for (const method of service.methods) {
+      const route = routes.find((r) => r.method === method)!;
+      definition[method.name] = {
+        path: `/${service.typeName}/${method.name}`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (m: Message) => Buffer.from(toBinary(method.input, m as never)),
+        requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
+        responseSerialize: (m: Message) => Buffer.from(toBinary(method.output, m as never)),
+        responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
+        originalName: method.localName,
+      };
+      implementation[method.name] = (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
+        const requestId = randomUUID();
+        const correlationId = String(call.metadata.get('x-ms-correlation-request-id')[0] ?? randomUUID());
+        void (async () => {
+          const caller = await o.authenticate({ authorization: String(call.metadata.get('authorization')[0] ?? '') || undefined });
+          const input = toJson(method.input, call.request as never) as Record<string, unknown>;
+          const ctx: RequestContext = {
+            requestId,
+            correlationId,
+            caller,
+            // The body as a REST client would have sent it, for the same precise validation.
+            rawBody: route.body === '*' ? input : route.body ? input[route.body] : undefined,
+            baseUrl: '',
+            apiVersion: '2026-11-01',
+          };
+          const fn = handlers[method.localName];
+          if (!fn) throw Object.assign(new Error(`${method.name} is not available yet`), { grpcUnimplemented: true });
+          const res = await fn(input, ctx);
+          return fromJson(method.output, res as JsonValue, { ignoreUnknownFields: true });
+        })().then(
+          (res) => callback(null, res as Message),
+          (err: unknown) => {
+            const arm = toArmError(err, requestId);
+            if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
+            const md = new Metadata();
+            md.set('x-ms-request-id', requestId);
+            md.set('x-ms-error-code', arm.body.error.code);
+            md.set('error-body-json', JSON.stringify(arm.body));
+            const unimplemented = (err as { grpcUnimplemented?: boolean }).grpcUnimplemented;
+            callback({ code: unimplemented ? 12 : arm.grpcCode, details: `${arm.body.error.code}: ${arm.body.error.message}`, metadata: md });
+          },
+        );
+      };
+    }
+    server.addService(definition, implementation);
+  }
+
+  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICES.map((s) => [s.typeName, 'SERVING' as const])) });
+  health.addToServer(server);
+  const packageDefinition = loadSync(
+    ['hcs/consul/v1/cluster_service.proto', 'hcs/consul/v1/operation.proto', 'hcs/consul/v1/notification_service.proto'],
+    { includeDirs: [join(repoRoot, 'proto'), protoDepsDir], keepCase: true },
+  );
+  new ReflectionService(packageDefinition).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${o.host}:${o.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    address: `${o.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+      }),
+  };
+}

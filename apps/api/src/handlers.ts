@@ -1,0 +1,28 @@
+// All RPC handlers in one object, built once from the API's dependencies (the composition root
+// of the API's logic; the transports only translate).
+import { getCluster } from '../../../store/clusters.js';
+import type { SqlDatabase } from '../../../store/database.js';
+import type { CatalogueEntry } from '../../../domain/versions.js';
+import type { OperationStarter } from './operation-starter.js';
+import { clusterHandlers } from './service/clusters.js';
+import { notificationHandlers } from './service/notifications.js';
+import { operationHandlers } from './service/operations.js';
+
+export interface HandlerDeps {
+  db: SqlDatabase;
+  starter: OperationStarter;
+  catalogue: CatalogueEntry[];
+  allowedLocations?: string[];
+}
+
+export function createHandlers(deps: HandlerDeps) {
+  const clusters = clusterHandlers(deps);
+  return {
+    ...clusters,
+    ...operationHandlers(deps),
+    ...notificationHandlers({ db: deps.db, clusters }),
+    findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),
+  };
+}
+
+export type Handlers = ReturnType<typeof createHandlers>;

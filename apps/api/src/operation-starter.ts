@@ -1,0 +1,44 @@
+// Starting and cancelling operation workflows. The API never does the work itself.
+import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { CONTROL_PLANE_TASK_QUEUE, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../../../workflows/contract.js';
+
+export interface OperationStarter {
+  /** Starts the operation's workflow; its id is deterministic, so a retry cannot start a second one. */
+  start(input: ClusterOperationInput & { workflowId: string; resourceGroup: string }): Promise<void>;
+  /** Asks the operation's workflow to stop. */
+  cancel(workflowId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ClusterId = defineSearchAttributeKey('ClusterId', 'KEYWORD');
+const SubscriptionId = defineSearchAttributeKey('SubscriptionId', 'KEYWORD');
+const ResourceGroup = defineSearchAttributeKey('ResourceGroup', 'KEYWORD');
+const Operation = defineSearchAttributeKey('Operation', 'KEYWORD');
+
+export async function temporalOperationStarter(o: { address: string; namespace: string; taskQueue?: string }): Promise<OperationStarter> {
+  const connection = await Connection.connect({ address: o.address });
+  const client = new Client({ connection, namespace: o.namespace });
+  return {
+    async start(input) {
+      const { workflowId, resourceGroup, ...args } = input;
+      await client.workflow.start(WORKFLOW_TYPE_FOR_KIND[input.kind], {
+        taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
+        workflowId,
+        args: [args],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        memo: { correlationId: input.correlationId },
+        typedSearchAttributes: [
+          { key: ClusterId, value: input.resourceKey },
+          { key: SubscriptionId, value: input.subscriptionId.toLowerCase() },
+          { key: ResourceGroup, value: resourceGroup.toLowerCase() },
+          { key: Operation, value: input.kind },
+        ],
+      });
+    },
+    async cancel(workflowId) {
+      await client.workflow.getHandle(workflowId).cancel();
+    },
+    close: () => connection.close(),
+  };
+}

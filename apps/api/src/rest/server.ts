@@ -1,0 +1,221 @@
+// The ARM-shaped REST API. Routes come from the proto's google.api.http annotations; this file
+// adds what ARM asks of a resource provider around the shared handlers: api-version checks,
+// request/correlation ids, authentication, ARM status codes and headers for long-running
+// operations, ETags, paging links and ARM error bodies.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth.js';
+import { rpcRoutes, type RpcRoute } from '../contract.js';
+import type { Caller, RequestContext } from '../context.js';
+import { ApiError, badRequest, toArmError } from '../errors.js';
+import type { Handlers } from '../handlers.js';
+import { clusterView, operationResultPath } from '../service/views.js';
+
+export const API_VERSION = '2026-11-01';
+/** ARM's subscription lifecycle calls use their own api-version. */
+const SUBSCRIPTION_API_VERSION = '2.0';
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const ETAG_ROUTES = new Set(['getCluster', 'createOrReplaceCluster', 'updateCluster']);
+
+export interface RestServerOptions {
+  handlers: Handlers;
+  authenticate: Authenticator;
+  logger: Logger;
+  /** HTTPS with optional client certificates (ARM's mutual TLS); plain HTTP when absent. */
+  tls?: { cert: string; key: string };
+  /** Seconds clients should wait between polls of an operation. */
+  retryAfterSeconds?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    hcs: { requestId: string; correlationId: string; caller?: Caller };
+  }
+}
+
+export async function createRestServer(o: RestServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key, requestCert: true, rejectUnauthorized: false } } : {}),
+    bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    logger: false,
+    genReqId: () => randomUUID(),
+  });
+  const retryAfter = String(o.retryAfterSeconds ?? 2);
+
+  app.decorateRequest('hcs', null as never);
+  app.addHook('onRequest', async (req, reply) => {
+    const correlationId = header(req, 'x-ms-correlation-request-id') ?? randomUUID();
+    req.hcs = { requestId: req.id, correlationId };
+    reply.header('x-ms-request-id', req.id);
+    reply.header('x-ms-correlation-request-id', correlationId);
+    const clientRequestId = header(req, 'x-ms-client-request-id');
+    if (clientRequestId && header(req, 'x-ms-return-client-request-id') === 'true') reply.header('x-ms-client-request-id', clientRequestId);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    o.logger.info(
+      { requestId: req.hcs?.requestId, correlationId: req.hcs?.correlationId, method: req.method, url: req.url, status: reply.statusCode, caller: req.hcs?.caller?.subject, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    let e = err;
+    const fe = err as { statusCode?: number; code?: string; message?: string };
+    if (!(err instanceof ApiError) && fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      e = new ApiError(413, 8, 'RequestBodyTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
+    } else if (!(err instanceof ApiError) && fe.statusCode === 400 && (fe.code?.startsWith('FST_ERR_CTP') || err instanceof SyntaxError)) {
+      e = badRequest('InvalidRequestContent', `The request body is not valid JSON: ${fe.message ?? ''}`.trim());
+    } else if (!(err instanceof ApiError) && fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      e = new ApiError(415, 3, 'UnsupportedMediaType', 'Send the request body as application/json.');
+    }
+    const arm = toArmError(e, req.hcs?.requestId ?? req.id);
+    if (arm.httpStatus >= 500) o.logger.error({ err, requestId: req.id, correlationId: req.hcs?.correlationId }, 'request failed');
+    return reply.status(arm.httpStatus).header('x-ms-error-code', arm.body.error.code).send(arm.body);
+  });
+  app.setNotFoundHandler(async (req) => {
+    throw new ApiError(404, 12, 'NotFound', `No API answers ${req.method} ${req.url.split('?')[0]}.`);
+  });
+
+  // Liveness for load balancers and the supervisor; says nothing about any resource.
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  const handlers = o.handlers as unknown as Record<string, (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>>;
+  for (const route of rpcRoutes()) {
+    const isSubscriptionLifecycle = route.handler === 'putSubscription';
+    const isMarketplace = route.handler === 'notifyResource';
+    app.route({
+      method: route.verb.toUpperCase(),
+      url: route.path.replace(/\{([a-z_]+)\}/g, ':$1'),
+      handler: async (req, reply) => {
+        if (!isMarketplace) checkApiVersion(req, isSubscriptionLifecycle ? SUBSCRIPTION_API_VERSION : API_VERSION);
+        const ctx = await context(req);
+        const input = requestInput(route, req);
+        const fn = handlers[route.handler];
+        if (!fn) throw new ApiError(501, 12, 'NotImplemented', `${route.method.name} is not available yet.`);
+        const res = await fn(input, ctx);
+        return respond(route, res, ctx, reply);
+      },
+    });
+  }
+
+  // ARM's Location URL for asynchronous PATCH/DELETE/POST: 202 while running, then exactly
+  // what the synchronous call would have answered.
+  app.get('/subscriptions/:subscription_id/providers/HCS.Consul/locations/:location/operationResults/:operation_id', async (req, reply) => {
+    checkApiVersion(req, API_VERSION);
+    const ctx = await context(req);
+    const p = req.params as Record<string, string>;
+    const op = await o.handlers.getOperationRecord({ subscriptionId: p.subscription_id!, location: p.location!, operationId: p.operation_id! }, ctx);
+    if (op.status === 'Accepted' || op.status === 'Running' || op.status === 'Canceling') {
+      return reply.status(202).header('Location', `${ctx.baseUrl}${operationResultPath(op)}?api-version=${API_VERSION}`).header('Retry-After', retryAfter).send();
+    }
+    if (op.status === 'Succeeded') {
+      if (op.kind === 'delete') return reply.status(204).send();
+      const cluster = await o.handlers.findCluster(op.resourceKey);
+      return cluster ? reply.status(200).header('ETag', cluster.etag).send(clusterView(cluster)) : reply.status(204).send();
+    }
+    const error = op.error ?? { code: op.status === 'Canceled' ? 'OperationCanceled' : 'OperationFailed', message: `The operation ${op.status.toLowerCase()}.` };
+    return reply.status(op.status === 'Canceled' ? 409 : 400).header('x-ms-error-code', error.code).send({ error });
+  });
+
+  async function context(req: FastifyRequest): Promise<RequestContext> {
+    const socket = req.raw.socket as Partial<TLSSocket>;
+    const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+    const caller = await o.authenticate({
+      authorization: header(req, 'authorization'),
+      peerCertificate: cert && cert.fingerprint ? { fingerprint: cert.fingerprint, fingerprint256: cert.fingerprint256 } : undefined,
+    });
+    req.hcs.caller = caller;
+    const ctx: RequestContext = {
+      requestId: req.hcs.requestId,
+      correlationId: req.hcs.correlationId,
+      caller,
+      rawBody: req.body,
+      baseUrl: baseUrl(req),
+      apiVersion: API_VERSION,
+    };
+    const sd = header(req, 'x-ms-arm-resource-system-data');
+    if (sd) ctx.systemData = parseSystemData(sd);
+    return ctx;
+  }
+
+  function respond(route: RpcRoute, res: Record<string, unknown>, ctx: RequestContext, reply: FastifyReply) {
+    const op = res.operation as { id: string; status: string } | undefined;
+    const body = route.responseBody ? res[route.responseBody] : res;
+    const etag = (body as { etag?: string } | undefined)?.etag;
+    if (etag && ETAG_ROUTES.has(route.handler)) reply.header('ETag', etag);
+    // The operation view's id is its status path; the result path sits beside it.
+    const running = op !== undefined && !['Succeeded', 'Failed', 'Canceled'].includes(op.status);
+    const statusUrl = running ? `${ctx.baseUrl}${op.id}?api-version=${API_VERSION}` : undefined;
+    const resultUrl = running ? `${ctx.baseUrl}${op.id.replace('/operationStatuses/', '/operationResults/')}?api-version=${API_VERSION}` : undefined;
+    if (route.handler === 'createOrReplaceCluster') {
+      if (statusUrl) reply.header('Azure-AsyncOperation', statusUrl);
+      return reply.status(res.created ? 201 : 200).send(body);
+    }
+    if (route.handler === 'deleteCluster' && res.existed === false) return reply.status(204).send();
+    if (statusUrl && resultUrl && route.service.name !== 'OperationService') {
+      reply.header('Location', resultUrl).header('Azure-AsyncOperation', statusUrl).header('Retry-After', retryAfter);
+      return route.handler === 'deleteCluster' ? reply.status(202).send() : reply.status(202).send(body);
+    }
+    return reply.status(200).send(body ?? {});
+  }
+
+  return app;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function checkApiVersion(req: FastifyRequest, supported: string): void {
+  const v = (req.query as Record<string, unknown>)['api-version'];
+  if (v === undefined || v === '') {
+    throw new ApiError(400, 3, 'MissingApiVersionParameter', `The api-version query parameter is required; supported: ${supported}.`, 'api-version');
+  }
+  if (v !== supported) {
+    throw new ApiError(400, 3, 'UnsupportedApiVersionValue', `The api-version ${JSON.stringify(v)} is not supported; supported versions: ${supported}.`, 'api-version');
+  }
+}
+
+/** ARM builds the hosts of nextLink/Location from the referer it sends; otherwise our own. */
+function baseUrl(req: FastifyRequest): string {
+  const referer = header(req, 'referer');
+  if (referer) {
+    try {
+      return new URL(referer).origin;
+    } catch {
+      /* fall through */
+    }
+  }
+  return `${req.protocol}://${req.host}`;
+}
+
+function parseSystemData(raw: string): Record<string, string> | undefined {
+  try {
+    const v = JSON.parse(raw) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Record<string, string>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Path variables, ARM query options, conditional headers and (for body "*") the body's fields. */
+function requestInput(route: RpcRoute, req: FastifyRequest): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  const params = req.params as Record<string, string>;
+  for (const p of route.pathParams) input[p.json] = params[p.field];
+  const q = req.query as Record<string, string | undefined>;
+  if (q.$skipToken !== undefined) input.skipToken = q.$skipToken;
+  if (q.$top !== undefined) input.top = Number(q.$top);
+  const ifMatch = header(req, 'if-match');
+  const ifNoneMatch = header(req, 'if-none-match');
+  if (ifMatch) input.ifMatch = ifMatch;
+  if (ifNoneMatch) input.ifNoneMatch = ifNoneMatch;
+  if (route.body === '*' && req.body && typeof req.body === 'object' && !Array.isArray(req.body)) {
+    for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) if (!(k in input)) input[k] = v;
+  }
+  return input;
+}

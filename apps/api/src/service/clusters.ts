@@ -1,0 +1,347 @@
+// ClusterService handlers: one implementation for REST (ARM) and gRPC. Inputs and outputs are
+// the proto messages in their JSON form (which is also the ARM JSON shape).
+import { randomUUID } from 'node:crypto';
+import { parseClusterBody, type ClusterSpec } from '../../../../domain/cluster-spec.js';
+import { changedFields, parseClusterPatch, sameJson } from '../../../../domain/cluster-patch.js';
+import { throwIfAny } from '../../../../domain/errors.js';
+import {
+  checkClusterName,
+  checkResourceGroupName,
+  checkSubscriptionId,
+  formatClusterResourceId,
+  resourceKey,
+  workflowIdFor,
+  type OperationKind,
+} from '../../../../domain/resource-id.js';
+import type { CatalogueEntry } from '../../../../domain/versions.js';
+import { getCluster, listClusters, subscriptionCidrs, upsertCluster, type ClusterRecord } from '../../../../store/clusters.js';
+import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
+import { activeOperation, insertOperation, OperationInProgressError, updateOperation, type OperationRecord } from '../../../../store/operations.js';
+import { getSubscription } from '../../../../store/subscriptions.js';
+import type { RequestContext } from '../context.js';
+import { badRequest, conflict, notFound, preconditionFailed, unavailable } from '../errors.js';
+import type { OperationStarter } from '../operation-starter.js';
+import { requireRole, requireSubscription } from './authorize.js';
+import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
+
+export interface ClusterServiceDeps {
+  db: SqlDatabase;
+  starter: OperationStarter;
+  /** Consul versions offered (the catalogue). */
+  catalogue: CatalogueEntry[];
+  allowedLocations?: string[];
+}
+
+interface ClusterPath {
+  subscriptionId: string;
+  resourceGroup: string;
+  clusterName: string;
+}
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+export function clusterHandlers(deps: ClusterServiceDeps) {
+  const { db } = deps;
+
+  async function start(
+    ctx: RequestContext,
+    cluster: ClusterRecord,
+    kind: OperationKind,
+    write: (tx: SqlExecutor) => Promise<void>,
+  ): Promise<OperationRecord> {
+    const operationId = randomUUID();
+    const workflowId = workflowIdFor(cluster.resourceKey, kind, operationId);
+    const op = await db
+      .transaction(async (tx) => {
+        await write(tx);
+        return insertOperation(tx, {
+          operationId,
+          resourceKey: cluster.resourceKey,
+          subscriptionId: cluster.subscriptionId,
+          location: cluster.spec.location,
+          kind,
+          workflowId,
+          correlationId: ctx.correlationId,
+        });
+      })
+      .catch((err: unknown) => {
+        if (err instanceof OperationInProgressError) throw inProgress(err.running);
+        throw err;
+      });
+    try {
+      await deps.starter.start({
+        workflowId,
+        operationId,
+        kind,
+        resourceKey: cluster.resourceKey,
+        resourceId: cluster.id,
+        subscriptionId: cluster.subscriptionId,
+        resourceGroup: cluster.resourceGroup,
+        correlationId: ctx.correlationId,
+      });
+    } catch (err) {
+      // The record says Accepted but nothing runs: close the operation so the cluster is not stuck.
+      await updateOperation(db, operationId, {
+        status: 'Failed',
+        error: { code: 'OperationNotStarted', message: 'The operation could not be started; nothing was changed. Retry the request.' },
+      });
+      throw unavailable(`The operation could not be started (${err instanceof Error ? err.name : 'error'}); retry the request.`);
+    }
+    return op;
+  }
+
+  function startDelete(ctx: RequestContext, current: ClusterRecord): Promise<OperationRecord> {
+    return start(ctx, current, 'delete', async (tx) => {
+      await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [current.resourceKey]);
+    });
+  }
+
+  async function load(ctx: RequestContext, p: ClusterPath, opts: { creating?: boolean } = {}) {
+    requireSubscription(ctx, p.subscriptionId, clusterWhat(p));
+    throwIfAny([
+      ...checkSubscriptionId(p.subscriptionId),
+      ...checkResourceGroupName(p.resourceGroup),
+      ...(opts.creating ? checkClusterName(p.clusterName) : checkClusterName(p.clusterName.toLowerCase())),
+    ]);
+    const id = formatClusterResourceId({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, clusterName: p.clusterName });
+    return { id, key: resourceKey(id), current: await getCluster(db, resourceKey(id)) };
+  }
+
+  async function requireWritableSubscription(subscriptionId: string, allowDelete: boolean): Promise<void> {
+    const sub = await getSubscription(db, subscriptionId);
+    const state = sub?.state ?? 'Registered';
+    if (state === 'Registered' || (allowDelete && (state === 'Warned' || state === 'Suspended'))) return;
+    throw conflict(
+      'InvalidSubscriptionState',
+      `Subscription ${subscriptionId} is ${state}; ${state === 'Warned' || state === 'Suspended' ? 'only GET and DELETE are allowed' : 'no changes are allowed'}.`,
+    );
+  }
+
+  function checkEtag(current: ClusterRecord | undefined, ifMatch?: string, ifNoneMatch?: string): void {
+    if (ifNoneMatch === '*' && current) throw preconditionFailed('The cluster already exists and If-None-Match: * was sent.');
+    if (ifMatch && ifMatch !== '*' && (!current || current.etag !== ifMatch)) {
+      throw preconditionFailed(`If-Match ${ifMatch} does not match the cluster's current ETag${current ? ` ${current.etag}` : ' (it does not exist)'}.`);
+    }
+    if (ifMatch === '*' && !current) throw preconditionFailed('If-Match: * was sent but the cluster does not exist.');
+  }
+
+  async function validationContext(subscriptionId: string, id: string, current?: ClusterRecord) {
+    return {
+      knownConsulVersions: deps.catalogue.map((c) => c.version),
+      existingCidrsInSubscription: await subscriptionCidrs(db, subscriptionId),
+      ...(deps.allowedLocations ? { allowedLocations: deps.allowedLocations } : {}),
+      ...(current ? { currentSpec: current.spec, currentProvisioningState: current.provisioningState } : {}),
+      resourceId: id,
+      readOnlyProperties: READ_ONLY_PROPERTIES,
+    };
+  }
+
+  function systemData(ctx: RequestContext, current?: ClusterRecord) {
+    const now = new Date().toISOString();
+    const h = ctx.systemData ?? {};
+    return {
+      createdBy: current?.systemData?.createdBy ?? h.createdBy ?? ctx.caller.subject,
+      createdByType: current?.systemData?.createdByType ?? h.createdByType ?? 'Application',
+      createdAt: current?.systemData?.createdAt ?? h.createdAt ?? now,
+      lastModifiedBy: h.lastModifiedBy ?? ctx.caller.subject,
+      lastModifiedByType: h.lastModifiedByType ?? 'Application',
+      lastModifiedAt: h.lastModifiedAt ?? now,
+    };
+  }
+
+  return {
+    async createOrReplaceCluster(
+      req: ClusterPath & { ifMatch?: string; ifNoneMatch?: string },
+      ctx: RequestContext,
+    ): Promise<{ cluster: ClusterView; created: boolean; operation?: OperationView }> {
+      requireRole(ctx, 'operator');
+      const { id, key, current } = await load(ctx, req, { creating: true });
+      await requireWritableSubscription(req.subscriptionId, false);
+      checkEtag(current, req.ifMatch, req.ifNoneMatch);
+      const spec = parseClusterBody(ctx.rawBody, await validationContext(req.subscriptionId, id, current));
+      if (current) {
+        const running = await activeOperation(db, key);
+        if (running) throw inProgress(running);
+        if (sameJson(current.spec, spec) && current.provisioningState === 'Succeeded') {
+          return { cluster: clusterView(current), created: false };
+        }
+      }
+      const kind: OperationKind = !current ? 'create' : current.spec.properties.serverCount !== spec.properties.serverCount ? 'scale' : 'update';
+      let record: ClusterRecord | undefined;
+      const op = await start(ctx, { ...(current ?? placeholder(id, key, req, spec)), spec }, kind, async (tx) => {
+        record = await upsertCluster(tx, {
+          resourceKey: key,
+          id,
+          subscriptionId: req.subscriptionId,
+          resourceGroup: req.resourceGroup,
+          name: req.clusterName,
+          spec,
+          provisioningState: current ? 'Updating' : 'Accepted',
+          etag: newEtag(),
+          systemData: systemData(ctx, current),
+        });
+      });
+      return { cluster: clusterView(record!), created: !current, operation: operationView(op, id) };
+    },
+
+    async getCluster(req: ClusterPath, ctx: RequestContext): Promise<{ cluster: ClusterView }> {
+      requireRole(ctx, 'reader');
+      const { current } = await load(ctx, req);
+      if (!current) throw notFound(clusterWhat(req));
+      return { cluster: clusterView(current) };
+    },
+
+    async listClustersByResourceGroup(
+      req: { subscriptionId: string; resourceGroup: string; skipToken?: string; top?: number },
+      ctx: RequestContext,
+    ): Promise<{ value: ClusterView[]; nextLink?: string }> {
+      requireRole(ctx, 'reader');
+      requireSubscription(ctx, req.subscriptionId, `Subscription '${req.subscriptionId}'`);
+      throwIfAny([...checkSubscriptionId(req.subscriptionId), ...checkResourceGroupName(req.resourceGroup)]);
+      return page(ctx, req, req.resourceGroup);
+    },
+
+    async listClustersBySubscription(
+      req: { subscriptionId: string; skipToken?: string; top?: number },
+      ctx: RequestContext,
+    ): Promise<{ value: ClusterView[]; nextLink?: string }> {
+      requireRole(ctx, 'reader');
+      requireSubscription(ctx, req.subscriptionId, `Subscription '${req.subscriptionId}'`);
+      throwIfAny(checkSubscriptionId(req.subscriptionId));
+      return page(ctx, req, undefined);
+    },
+
+    async updateCluster(
+      req: ClusterPath & { ifMatch?: string },
+      ctx: RequestContext,
+    ): Promise<{ cluster: ClusterView; operation?: OperationView }> {
+      requireRole(ctx, 'operator');
+      const { id, key, current } = await load(ctx, req);
+      if (!current) throw notFound(clusterWhat(req));
+      await requireWritableSubscription(req.subscriptionId, false);
+      checkEtag(current, req.ifMatch);
+      const spec = parseClusterPatch(ctx.rawBody, current.spec, await validationContext(req.subscriptionId, id, current));
+      const running = await activeOperation(db, key);
+      if (running) throw inProgress(running);
+      const changed = changedFields(current.spec, spec);
+      const sd = systemData(ctx, current);
+      if (changed.length === 0) return { cluster: clusterView(current) };
+      if (changed.every((f) => f === 'tags')) {
+        // Tags are ours alone: no workflow, answered synchronously.
+        const record = await upsertCluster(db, { ...current, spec, etag: newEtag(), systemData: sd });
+        return { cluster: clusterView(record) };
+      }
+      const kind: OperationKind = changed.includes('properties.serverCount') ? 'scale' : 'update';
+      let record: ClusterRecord | undefined;
+      const op = await start(ctx, { ...current, spec }, kind, async (tx) => {
+        record = await upsertCluster(tx, { ...current, spec, provisioningState: 'Updating', etag: newEtag(), systemData: sd });
+      });
+      return { cluster: clusterView(record!), operation: operationView(op, id) };
+    },
+
+    async deleteCluster(
+      req: ClusterPath & { ifMatch?: string },
+      ctx: RequestContext,
+    ): Promise<{ existed: boolean; operation?: OperationView }> {
+      requireRole(ctx, 'operator');
+      const { current } = await load(ctx, req);
+      await requireWritableSubscription(req.subscriptionId, true);
+      if (!current) return { existed: false };
+      checkEtag(current, req.ifMatch);
+      const running = await activeOperation(db, current.resourceKey);
+      if (running?.kind === 'delete') return { existed: true, operation: operationView(running, current.id) };
+      if (running) throw inProgress(running);
+      return { existed: true, operation: operationView(await startDelete(ctx, current), current.id) };
+    },
+
+    /**
+     * A Deleted subscription loses everything and ARM sends no per-resource DELETE: cancel what
+     * runs and start a delete for every cluster. Idempotent for redelivered notifications.
+     */
+    async deleteAllInSubscription(subscriptionId: string, ctx: RequestContext): Promise<number> {
+      let started = 0;
+      let after: string | undefined;
+      for (;;) {
+        const { items, more } = await listClusters(db, { subscriptionId, limit: MAX_PAGE, ...(after ? { after } : {}) });
+        for (const c of items) {
+          const running = await activeOperation(db, c.resourceKey);
+          if (running?.kind === 'delete') continue;
+          if (running) {
+            await deps.starter.cancel(running.workflowId).catch(() => {});
+            await updateOperation(db, running.operationId, {
+              status: 'Canceled',
+              error: { code: 'SubscriptionDeleted', message: 'The subscription was deleted; the cluster is being deleted.' },
+            });
+          }
+          await startDelete(ctx, c);
+          started++;
+        }
+        if (!more) return started;
+        after = items[items.length - 1]?.resourceKey;
+      }
+    },
+  };
+
+  async function page(ctx: RequestContext, req: { subscriptionId: string; skipToken?: string; top?: number }, resourceGroup: string | undefined) {
+    const top = req.top ?? DEFAULT_PAGE;
+    if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE) throw badRequest('InvalidParameter', `$top must be an integer from 1 to ${MAX_PAGE}; got ${top}.`, '$top');
+    let after: string | undefined;
+    if (req.skipToken) {
+      after = Buffer.from(req.skipToken, 'base64url').toString('utf8');
+      if (!after.startsWith(`/subscriptions/${req.subscriptionId.toLowerCase()}/`)) {
+        throw badRequest('InvalidParameter', '$skipToken is not a continuation token from this list; start again without it.', '$skipToken');
+      }
+    }
+    const { items, more } = await listClusters(db, {
+      subscriptionId: req.subscriptionId,
+      ...(resourceGroup !== undefined ? { resourceGroup } : {}),
+      ...(after !== undefined ? { after } : {}),
+      limit: top,
+    });
+    const value = items.map(clusterView);
+    const last = items[items.length - 1];
+    if (!more || !last) return { value };
+    const path = resourceGroup === undefined
+      ? `/subscriptions/${req.subscriptionId}/providers/HCS.Consul/clusters`
+      : `/subscriptions/${req.subscriptionId}/resourceGroups/${resourceGroup}/providers/HCS.Consul/clusters`;
+    const q = new URLSearchParams({ 'api-version': ctx.apiVersion, $skipToken: Buffer.from(last.resourceKey).toString('base64url') });
+    if (req.top) q.set('$top', String(req.top));
+    return { value, nextLink: `${ctx.baseUrl}${path}?${q.toString()}` };
+  }
+}
+
+export type ClusterHandlers = ReturnType<typeof clusterHandlers>;
+
+function clusterWhat(p: ClusterPath): string {
+  return `The cluster '${p.clusterName}' in resource group '${p.resourceGroup}'`;
+}
+
+function inProgress(op: OperationRecord) {
+  return conflict(
+    'OperationInProgress',
+    `Another operation is in progress on this cluster: ${op.kind} operation ${op.operationId} (${op.status}). Wait for it to finish or cancel it, then retry.`,
+  );
+}
+
+function newEtag(): string {
+  return `"${randomUUID()}"`;
+}
+
+function placeholder(id: string, key: string, p: ClusterPath, spec: ClusterSpec): ClusterRecord {
+  const now = new Date().toISOString();
+  return {
+    resourceKey: key,
+    id,
+    subscriptionId: p.subscriptionId,
+    resourceGroup: p.resourceGroup,
+    name: p.clusterName,
+    spec,
+    status: {},
+    provisioningState: 'Accepted',
+    etag: '',
+    systemData: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}

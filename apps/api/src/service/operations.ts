@@ -1,0 +1,76 @@
+// OperationService handlers and the ARM-only operation-result lookup.
+import { formatClusterResourceId, resourceKey } from '../../../../domain/resource-id.js';
+import { throwIfAny } from '../../../../domain/errors.js';
+import { checkClusterName, checkResourceGroupName, checkSubscriptionId } from '../../../../domain/resource-id.js';
+import { getCluster } from '../../../../store/clusters.js';
+import type { SqlDatabase } from '../../../../store/database.js';
+import { getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
+import type { RequestContext } from '../context.js';
+import { conflict, notFound } from '../errors.js';
+import type { OperationStarter } from '../operation-starter.js';
+import { requireRole, requireSubscription } from './authorize.js';
+import { operationView, type OperationView } from './views.js';
+
+interface OperationPath {
+  subscriptionId: string;
+  location: string;
+  operationId: string;
+}
+
+export function operationHandlers(deps: { db: SqlDatabase; starter: OperationStarter }) {
+  const { db } = deps;
+
+  /** Operation ids are only visible in the subscription (and location) that started them. */
+  async function find(req: OperationPath, ctx: RequestContext): Promise<OperationRecord> {
+    const what = `The operation '${req.operationId}'`;
+    requireSubscription(ctx, req.subscriptionId, what);
+    const op = await getOperation(db, req.operationId);
+    if (!op || op.subscriptionId.toLowerCase() !== req.subscriptionId.toLowerCase() || op.location !== req.location.toLowerCase()) {
+      throw notFound(what);
+    }
+    return op;
+  }
+
+  async function view(op: OperationRecord): Promise<OperationView> {
+    const cluster = await getCluster(db, op.resourceKey);
+    return operationView(op, cluster?.id ?? op.resourceKey);
+  }
+
+  return {
+    async getOperation(req: OperationPath, ctx: RequestContext): Promise<{ operation: OperationView }> {
+      requireRole(ctx, 'reader');
+      return { operation: await view(await find(req, ctx)) };
+    },
+
+    /** For the Location URL: the operation record, so the REST layer can answer 202 or the result. */
+    async getOperationRecord(req: OperationPath, ctx: RequestContext): Promise<OperationRecord> {
+      requireRole(ctx, 'reader');
+      return find(req, ctx);
+    },
+
+    async listOperations(
+      req: { subscriptionId: string; resourceGroup: string; clusterName: string },
+      ctx: RequestContext,
+    ): Promise<{ value: OperationView[] }> {
+      requireRole(ctx, 'reader');
+      requireSubscription(ctx, req.subscriptionId, `The cluster '${req.clusterName}'`);
+      throwIfAny([...checkSubscriptionId(req.subscriptionId), ...checkResourceGroupName(req.resourceGroup), ...checkClusterName(req.clusterName.toLowerCase())]);
+      const id = formatClusterResourceId({ subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, clusterName: req.clusterName });
+      const ops = await listOperations(db, resourceKey(id));
+      return { value: ops.map((op) => operationView(op, id)) };
+    },
+
+    async cancelOperation(req: OperationPath, ctx: RequestContext): Promise<{ operation: OperationView }> {
+      requireRole(ctx, 'operator');
+      const op = await find(req, ctx);
+      if (op.status === 'Succeeded' || op.status === 'Failed' || op.status === 'Canceled') {
+        throw conflict('OperationAlreadyEnded', `Operation ${op.operationId} already ended with status ${op.status}; there is nothing to cancel.`);
+      }
+      const updated = (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
+      await deps.starter.cancel(op.workflowId);
+      return { operation: await view(updated) };
+    },
+  };
+}
+
+export type OperationHandlers = ReturnType<typeof operationHandlers>;

@@ -1,0 +1,37 @@
+// The Temporal worker: builds the real clients once and registers workflows and activities.
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { createStoreActivities } from '../../../activities/store.js';
+import type { SqlDatabase } from '../../../store/database.js';
+import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
+
+export interface WorkerOptions {
+  temporal: { address: string; namespace: string };
+  db: SqlDatabase;
+  taskQueue?: string;
+}
+
+export interface RunningWorker {
+  /** Resolves when the worker has shut down. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect({ address: o.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: o.temporal.namespace,
+    taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
+    workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
+    activities: { ...createStoreActivities({ db: o.db }) },
+  });
+  const done = worker.run().finally(() => connection.close());
+  return {
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

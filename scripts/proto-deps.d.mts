@@ -1,0 +1,2 @@
+export declare const protoDepsDir: string;
+export declare function ensureProtoDeps(): string;

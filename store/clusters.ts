@@ -1,0 +1,149 @@
+// Cluster records. The API reads and writes them; workflows change them only through the
+// store activities.
+import type { ClusterSpec } from '../domain/cluster-spec.js';
+import type { SqlExecutor } from './database.js';
+
+export interface SystemData {
+  createdBy?: string;
+  createdByType?: string;
+  createdAt?: string;
+  lastModifiedBy?: string;
+  lastModifiedByType?: string;
+  lastModifiedAt?: string;
+}
+
+/** Observed state, written by workflows. */
+export interface ClusterStatus {
+  currentConsulVersion?: string;
+  privateEndpointUrl?: string;
+  publicEndpointUrl?: string;
+}
+
+export interface ClusterRecord {
+  /** Lower-case resource id: the key. */
+  resourceKey: string;
+  /** Resource id with the casing last supplied. */
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  spec: ClusterSpec;
+  status: ClusterStatus;
+  provisioningState: string;
+  etag: string;
+  systemData: SystemData | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  resource_id: string;
+  display_id: string;
+  subscription_id: string;
+  resource_group: string;
+  name: string;
+  spec: ClusterSpec;
+  status: ClusterStatus;
+  provisioning_state: string;
+  etag: string;
+  system_data: SystemData | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const columns = `resource_id, display_id, subscription_id, resource_group, name, spec, status, provisioning_state, etag, system_data, created_at, updated_at`;
+
+function toRecord(r: Row): ClusterRecord {
+  return {
+    resourceKey: r.resource_id,
+    id: r.display_id,
+    subscriptionId: r.subscription_id,
+    resourceGroup: r.resource_group,
+    name: r.name,
+    spec: r.spec,
+    status: r.status ?? {},
+    provisioningState: r.provisioning_state,
+    etag: r.etag,
+    systemData: r.system_data,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+export async function getCluster(db: SqlExecutor, resourceKey: string): Promise<ClusterRecord | undefined> {
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM clusters WHERE resource_id = $1`, [resourceKey]);
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+export interface ListClustersOptions {
+  subscriptionId: string;
+  /** Lower-case resource group name; all groups when absent. */
+  resourceGroup?: string;
+  /** Return records whose key sorts after this one (keyset paging). */
+  after?: string;
+  limit: number;
+}
+
+/** One page in key order, plus whether more follow. */
+export async function listClusters(db: SqlExecutor, o: ListClustersOptions): Promise<{ items: ClusterRecord[]; more: boolean }> {
+  const params: unknown[] = [o.subscriptionId.toLowerCase(), o.after ?? '', o.limit + 1];
+  let where = 'lower(subscription_id) = $1 AND resource_id > $2';
+  if (o.resourceGroup !== undefined) {
+    params.push(o.resourceGroup.toLowerCase());
+    where += ` AND lower(resource_group) = $${params.length}`;
+  }
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM clusters WHERE ${where} ORDER BY resource_id LIMIT $3`, params);
+  return { items: rows.slice(0, o.limit).map(toRecord), more: rows.length > o.limit };
+}
+
+/** CIDRs of every cluster of a subscription, for the overlap rule. */
+export async function subscriptionCidrs(db: SqlExecutor, subscriptionId: string): Promise<Array<{ resourceId: string; cidr: string }>> {
+  const { rows } = await db.query<{ display_id: string; cidr: string }>(
+    `SELECT display_id, spec->'properties'->'network'->>'cidr' AS cidr FROM clusters WHERE lower(subscription_id) = $1`,
+    [subscriptionId.toLowerCase()],
+  );
+  return rows.map((r) => ({ resourceId: r.display_id, cidr: r.cidr }));
+}
+
+export interface PutClusterInput {
+  resourceKey: string;
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  spec: ClusterSpec;
+  provisioningState: string;
+  etag: string;
+  systemData: SystemData | null;
+}
+
+/** Inserts or replaces the customer-owned part of a record; status is kept. */
+export async function upsertCluster(db: SqlExecutor, c: PutClusterInput): Promise<ClusterRecord> {
+  const { rows } = await db.query<Row>(
+    `INSERT INTO clusters (resource_id, display_id, subscription_id, resource_group, name, location, tags, spec, provisioning_state, etag, system_data)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (resource_id) DO UPDATE SET
+       display_id = EXCLUDED.display_id, resource_group = EXCLUDED.resource_group, name = EXCLUDED.name,
+       tags = EXCLUDED.tags, spec = EXCLUDED.spec, provisioning_state = EXCLUDED.provisioning_state,
+       etag = EXCLUDED.etag, system_data = EXCLUDED.system_data, updated_at = now()
+     RETURNING ${columns}`,
+    [
+      c.resourceKey, c.id, c.subscriptionId, c.resourceGroup, c.name, c.spec.location,
+      c.spec.tags ?? {}, c.spec, c.provisioningState, c.etag, c.systemData,
+    ],
+  );
+  return toRecord(rows[0]!);
+}
+
+export async function setProvisioningState(db: SqlExecutor, resourceKey: string, state: string, status?: ClusterStatus): Promise<void> {
+  await db.query(
+    `UPDATE clusters SET provisioning_state = $2, status = status || $3::jsonb, updated_at = now() WHERE resource_id = $1`,
+    [resourceKey, state, status ?? {}],
+  );
+}
+
+export async function deleteCluster(db: SqlExecutor, resourceKey: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM clusters WHERE resource_id = $1', [resourceKey]);
+  await db.query('DELETE FROM snapshots WHERE resource_id = $1', [resourceKey]);
+  return rowCount > 0;
+}

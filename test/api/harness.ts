@@ -1,0 +1,108 @@
+// Brings up our API and worker on the real stack (Temporal, the store database) for one test
+// file, with HTTPS, a JWT issuer of the test's own and operator tokens for every role.
+import { generateKeyPair, exportJWK, SignJWT, type JWK } from 'jose';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startApi, type RunningApi } from '../../apps/api/src/api.js';
+import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
+import type { Role } from '../../apps/api/src/context.js';
+import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
+import { startWorker } from '../../apps/worker/src/worker.js';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { StackEndpoints } from '../../devstack/stack.js';
+import { ensureDevCertificate } from '../../devstack/tls.js';
+import { openDatabase, type SqlDatabase } from '../../store/database.js';
+import { migrate } from '../../store/migrate.js';
+
+export const ARM_ISSUER = 'https://sts.test.hcs/arm/';
+export const USER_ISSUER = 'https://sts.test.hcs/users/';
+export const AUDIENCE = 'https://management.hcs.test';
+const OPERATOR: Role = 'operator';
+
+export interface ControlPlane {
+  api: RunningApi;
+  db: SqlDatabase;
+  caCertPem: string;
+  /** Operator tokens by role, scoped to all subscriptions. */
+  tokens: Record<Role, string>;
+  /** Subscriptions that have an operator token scoped to them alone. */
+  scopedSubscriptionIds: string[];
+  /** Operator token scoped to one of scopedSubscriptionIds, operator role. */
+  scopedToken(subscriptionId: string): string;
+  /** A JWT from the ARM issuer (full access) or the user issuer (claims decide). */
+  mintJwt(kind: 'arm' | 'user', claims?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(stack: StackEndpoints): Promise<ControlPlane> {
+  const db = await openDatabase(stack.database);
+  await migrate(db);
+  const taskQueue = `api-test-${randomUUID()}`;
+  // One runtime per test process; keep the worker's own logging to warnings.
+  try {
+    Runtime.install({ logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN') });
+  } catch {
+    /* already installed by an earlier test file in this process */
+  }
+  const worker = await startWorker({ temporal: stack.temporal, db, taskQueue });
+  const starter = await temporalOperationStarter({ ...stack.temporal, taskQueue });
+
+  const keys = { arm: await generateKeyPair('ES256'), user: await generateKeyPair('ES256') };
+  const jwk = async (k: Parameters<typeof exportJWK>[0], kid: string): Promise<JWK> => ({ ...(await exportJWK(k)), kid, alg: 'ES256', use: 'sig' });
+  const tokens = Object.fromEntries((['reader', 'operator', 'admin'] as Role[]).map((r) => [r, `hcsop_${r}_${randomBytes(16).toString('hex')}`])) as Record<Role, string>;
+  const scoped = new Map<string, string>();
+  const scopedSubs = Array.from({ length: 3 }, () => randomUUID());
+  for (const s of scopedSubs) scoped.set(s, `hcsop_scoped_${randomBytes(16).toString('hex')}`);
+  const auth: AuthConfig = {
+    armCertificateThumbprints: [],
+    jwtIssuers: [
+      { issuer: ARM_ISSUER, audience: AUDIENCE, kind: 'arm', jwks: { keys: [await jwk(keys.arm.publicKey, 'arm-1')] } },
+      { issuer: USER_ISSUER, audience: AUDIENCE, kind: 'user', jwks: { keys: [await jwk(keys.user.publicKey, 'user-1')] } },
+    ],
+    operatorTokens: [
+      ...Object.entries(tokens).map(([role, t]) => ({ name: `test-${role}`, sha256: sha256Hex(t), role: role as Role, subscriptions: '*' as const })),
+      ...[...scoped].map(([sub, t]) => ({ name: `scoped-${sub}`, sha256: sha256Hex(t), role: OPERATOR, subscriptions: [sub] })),
+    ],
+  };
+  const tls = ensureDevCertificate(join(mkdtempSync(join(tmpdir(), 'hcs-api-tls-')), 'tls'));
+  const api = await startApi({
+    db,
+    starter,
+    auth,
+    catalogue: stack.tools.consulVersions.map((v, i, all) => ({ version: v, status: i === all.length - 1 ? 'RECOMMENDED' : 'AVAILABLE' })),
+    logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
+    tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
+    retryAfterSeconds: 1,
+  });
+  return {
+    api,
+    db,
+    caCertPem: tls.caCertPem,
+    tokens,
+    scopedSubscriptionIds: scopedSubs,
+    scopedToken(subscriptionId) {
+      const t = scoped.get(subscriptionId);
+      if (!t) throw new Error(`no scoped token for ${subscriptionId}; use one of ${scopedSubs.join(', ')}`);
+      return t;
+    },
+    async mintJwt(kind, claims = {}) {
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid: `${kind}-1` })
+        .setIssuer(kind === 'arm' ? ARM_ISSUER : USER_ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject(`${kind}-caller`)
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(keys[kind].privateKey);
+    },
+    async close() {
+      await api.close();
+      await starter.close();
+      await worker.shutdown();
+      await db.close();
+    },
+  };
+}
