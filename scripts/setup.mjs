@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureProtoDeps } from './proto-deps.mjs';
 import { cacheRoot, loadPins, repoRoot, terraformPaths, toolBinary, toolDir } from './toolchain.mjs';
 
 const started = Date.now();
@@ -234,6 +235,7 @@ function main() {
   step('Debian packages', () => ensureDebianPackages(pins));
   for (const [name, pin] of Object.entries(pins.go)) step(`go tool ${name}`, () => buildGoTool(name, pin));
   step('terraform provider mirror', () => ensureTerraformMirror(pins));
+  step('proto dependencies', () => (ensureProtoDeps(), false));
   const total = Date.now() - started;
   const built = timings.filter((t) => t.did);
   log(

@@ -11,6 +11,7 @@ export interface ToolPaths {
   temporal: string;
   bao: string;
   terraform: string;
+  grpcurl: string;
   /** Consul binaries by release version, e.g. { "1.22.7": "/…/consul" }. */
   consul: Record<string, string>;
   /** Built Consul versions, oldest first. */

@@ -61,6 +61,7 @@ export function toolPaths() {
     temporal: toolBinary('temporal', pins),
     bao: toolBinary('openbao', pins),
     terraform: toolBinary('terraform', pins),
+    grpcurl: toolBinary('grpcurl', pins),
     consul,
     consulVersions,
     terraformConfig: terraformPaths(pins),

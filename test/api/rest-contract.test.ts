@@ -1,0 +1,271 @@
+// The ARM resource-provider contract, checked over real HTTPS against the real API, worker,
+// Temporal server and store database.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { httpCall, type HttpResult } from '../../devstack/http-probe.js';
+import { getCluster } from '../../store/clusters.js';
+import { listOperations } from '../../store/operations.js';
+import { startControlPlane, type ControlPlane } from './harness.js';
+
+const stack = inject('stack');
+const V = 'api-version=2026-11-01';
+let cp: ControlPlane;
+beforeAll(async () => {
+  cp = await startControlPlane(stack);
+});
+afterAll(async () => {
+  await cp?.close();
+});
+
+interface CallOptions {
+  token?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+async function call(method: string, path: string, o: CallOptions = {}): Promise<HttpResult & { json: any }> {
+  const token = o.token === undefined ? cp.tokens.admin : o.token;
+  const res = await httpCall(`${cp.api.restUrl}${path}`, {
+    method,
+    ca: cp.caCertPem,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...o.headers },
+    ...(o.body !== undefined ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
+  });
+  return { ...res, json: res.body ? JSON.parse(res.body) : undefined };
+}
+
+const clusterPath = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/HCS.Consul/clusters/${name}`;
+const body = (cidr: string, extra: Record<string, unknown> = {}) => ({
+  location: 'westeurope',
+  properties: { consulVersion: stack.tools.consulVersions.at(-1), network: { cidr }, ...extra },
+});
+
+async function waitForState(path: string, states: string[]): Promise<any> {
+  for (let i = 0; i < 100; i++) {
+    const r = await call('GET', `${path}?${V}`);
+    if (r.status === 200 && states.includes(r.json.properties.provisioningState)) return r.json;
+    if (r.status === 404 && states.includes('gone')) return undefined;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`${path} never reached ${states.join('/')}`);
+}
+
+describe('headers and api-version', () => {
+  it('requires a supported api-version and answers ARM errors with x-ms-error-code and x-ms-request-id', async () => {
+    const p = clusterPath(randomUUID(), 'rg', 'c1');
+    const missing = await call('GET', p);
+    expect(missing.status).toBe(400);
+    expect(missing.json.error.code).toBe('MissingApiVersionParameter');
+    expect(missing.headers['x-ms-error-code']).toBe('MissingApiVersionParameter');
+    expect(missing.headers['x-ms-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const wrong = await call('GET', `${p}?api-version=2020-01-01`);
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error).toMatchObject({ code: 'UnsupportedApiVersionValue', message: expect.stringContaining('2026-11-01') });
+  });
+
+  it('echoes the client request id on request and carries the correlation id into the operation', async () => {
+    const sub = randomUUID();
+    const p = clusterPath(sub, 'rg', 'corr');
+    const correlation = randomUUID();
+    const r = await call('PUT', `${p}?${V}`, {
+      body: body('10.1.0.0/16'),
+      headers: { 'x-ms-correlation-request-id': correlation, 'x-ms-client-request-id': 'client-1', 'x-ms-return-client-request-id': 'true' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.headers['x-ms-client-request-id']).toBe('client-1');
+    expect(r.headers['x-ms-correlation-request-id']).toBe(correlation);
+    const [op] = await listOperations(cp.db, p.toLowerCase());
+    expect(op?.correlationId).toBe(correlation);
+    await waitForState(p, ['Succeeded']);
+  });
+});
+
+describe('authentication and authorization', () => {
+  it('answers 401 without credentials and with a bad token, 403 to a reader that mutates', async () => {
+    const p = `${clusterPath(randomUUID(), 'rg', 'auth')}?${V}`;
+    expect((await call('GET', p, { token: null })).status).toBe(401);
+    const bad = await call('GET', p, { token: 'hcsop_not-a-real-token' });
+    expect(bad.status).toBe(401);
+    expect(bad.json.error.code).toBe('AuthenticationFailed');
+    const reader = await call('PUT', p, { token: cp.tokens.reader, body: body('10.2.0.0/16') });
+    expect(reader.status).toBe(403);
+    expect(reader.json.error.code).toBe('AuthorizationFailed');
+    expect((await call('GET', p, { token: cp.tokens.reader })).status).toBe(404);
+    // Nothing was written by the refused PUT.
+    expect(await getCluster(cp.db, p.split('?')[0]!.toLowerCase())).toBeUndefined();
+  });
+
+  it('hides other subscriptions from a scoped caller (404), and serves its own', async () => {
+    const [mine, other] = cp.scopedSubscriptionIds as [string, string];
+    const token = cp.scopedToken(mine);
+    const otherPath = clusterPath(other, 'rg', 'hidden');
+    expect((await call('PUT', `${otherPath}?${V}`, { body: body('10.3.0.0/16') })).status).toBe(201);
+    const seen = await call('GET', `${otherPath}?${V}`, { token });
+    expect(seen.status).toBe(404);
+    expect(seen.json.error.code).toBe('ResourceNotFound');
+    expect((await call('GET', `/subscriptions/${other}/providers/HCS.Consul/clusters?${V}`, { token })).status).toBe(404);
+    const mineRes = await call('PUT', `${clusterPath(mine, 'rg', 'visible')}?${V}`, { token, body: body('10.4.0.0/16') });
+    expect(mineRes.status).toBe(201);
+    // ...and the operation ids of the other subscription are not found from its scope.
+    const opUrl = new URL(mineRes.headers['azure-asyncoperation'] as string);
+    const foreign = opUrl.pathname.replace(mine, other);
+    expect((await call('GET', `${foreign}?${V}`, { token: cp.tokens.admin })).status).toBe(404);
+  });
+
+  it('accepts ARM tokens and user tokens whose roles and subscriptions claims scope them', async () => {
+    const sub = randomUUID();
+    const p = `${clusterPath(sub, 'rg', 'jwt')}?${V}`;
+    expect((await call('PUT', p, { token: await cp.mintJwt('arm'), body: body('10.5.0.0/16') })).status).toBe(201);
+    const reader = await cp.mintJwt('user', { roles: ['HCS.Reader'], hcs_subscriptions: [sub] });
+    expect((await call('GET', p, { token: reader })).status).toBe(200);
+    expect((await call('DELETE', p, { token: reader })).status).toBe(403);
+    const outsider = await cp.mintJwt('user', { roles: ['HCS.Admin'], hcs_subscriptions: [randomUUID()] });
+    expect((await call('GET', p, { token: outsider })).status).toBe(404);
+  });
+});
+
+describe('validation changes nothing', () => {
+  it('reports every problem with its target and writes nothing', async () => {
+    const sub = randomUUID();
+    const p = clusterPath(sub, 'rg', 'bad');
+    const r = await call('PUT', `${p}?${V}`, {
+      body: { location: 'westeurope', properties: { consulVersion: '0.0.1', serverCount: 4, network: { cidr: '8.8.0.0/16' }, color: 'blue' } },
+    });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('InvalidRequestContent');
+    const targets = (r.json.error.details as Array<{ target: string }>).map((d) => d.target).sort();
+    expect(targets).toEqual(expect.arrayContaining(['properties.color', 'properties.consulVersion', 'properties.network.cidr', 'properties.serverCount']));
+    expect(await getCluster(cp.db, p.toLowerCase())).toBeUndefined();
+    expect(await listOperations(cp.db, p.toLowerCase())).toEqual([]);
+    const notJson = await call('PUT', `${p}?${V}`, { body: '{"location":', headers: { 'content-type': 'application/json' } });
+    expect(notJson.status).toBe(400);
+    expect(notJson.json.error.code).toBe('InvalidRequestContent');
+    const big = await call('PUT', `${p}?${V}`, { body: JSON.stringify({ location: 'x'.repeat(5 * 1024 * 1024) }) });
+    expect(big.status).toBe(413);
+    expect(await getCluster(cp.db, p.toLowerCase())).toBeUndefined();
+  });
+
+  it('refuses a CIDR that overlaps another cluster of the subscription, naming it', async () => {
+    const sub = randomUUID();
+    const first = clusterPath(sub, 'rg', 'net-a');
+    expect((await call('PUT', `${first}?${V}`, { body: body('10.20.0.0/16') })).status).toBe(201);
+    const r = await call('PUT', `${clusterPath(sub, 'rg', 'net-b')}?${V}`, { body: body('10.20.128.0/24') });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({ code: 'CidrOverlap', target: 'properties.network.cidr', message: expect.stringContaining(first) });
+  });
+});
+
+describe('lifecycle semantics', () => {
+  it('PUT 201 then 200, one operation at a time (409 names it), ETag preconditions, PATCH 202 with Location, DELETE 202 then 204', async () => {
+    const sub = randomUUID();
+    const p = clusterPath(sub, 'rg', 'life');
+    const created = await call('PUT', `${p}?${V}`, { body: body('10.30.0.0/16') });
+    expect(created.status).toBe(201);
+    expect(created.json.properties.provisioningState).toBe('Accepted');
+    expect(created.headers['azure-asyncoperation']).toMatch(/\/providers\/HCS\.Consul\/locations\/westeurope\/operationStatuses\/[0-9a-f-]{36}\?api-version=2026-11-01$/);
+    const conflict = await call('PATCH', `${p}?${V}`, { body: { properties: { serverCount: 5 } } });
+    expect(conflict.status).toBe(409);
+    expect(conflict.json.error.code).toBe('OperationInProgress');
+    const [running] = await listOperations(cp.db, p.toLowerCase());
+    expect(conflict.json.error.message).toContain(running!.operationId);
+
+    const status = await call('GET', new URL(created.headers['azure-asyncoperation'] as string).pathname + `?${V}`);
+    expect(status.status).toBe(200);
+    expect(['Accepted', 'Running', 'Succeeded']).toContain(status.json.status);
+    const done = await waitForState(p, ['Succeeded']);
+
+    expect((await call('PUT', `${p}?${V}`, { body: body('10.30.0.0/16'), headers: { 'if-none-match': '*' } })).status).toBe(412);
+    expect((await call('PATCH', `${p}?${V}`, { body: { tags: { a: 'b' } }, headers: { 'if-match': '"stale"' } })).status).toBe(412);
+    const same = await call('PUT', `${p}?${V}`, { body: body('10.30.0.0/16') });
+    expect(same.status).toBe(200);
+    expect(same.headers.etag).toBe(done.etag);
+
+    const tags = await call('PATCH', `${p}?${V}`, { body: { tags: { team: 'sre' } }, headers: { 'if-match': done.etag } });
+    expect(tags.status).toBe(200);
+    expect(tags.json.tags).toEqual({ team: 'sre' });
+    expect(tags.headers.etag).not.toBe(done.etag);
+
+    const scale = await call('PATCH', `${p}?${V}`, { body: { properties: { serverCount: 5 } } });
+    expect(scale.status).toBe(202);
+    const location = new URL(scale.headers.location as string);
+    expect(location.pathname).toMatch(/\/operationResults\//);
+    expect(scale.headers['retry-after']).toBe('1');
+    let result = await call('GET', `${location.pathname}${location.search}`);
+    for (let i = 0; result.status === 202 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      result = await call('GET', `${location.pathname}${location.search}`);
+    }
+    expect(result.status).toBe(200);
+    expect(result.json.properties).toMatchObject({ serverCount: 5, provisioningState: 'Succeeded' });
+    expect((await listOperations(cp.db, p.toLowerCase()))[0]?.kind).toBe('scale');
+
+    const del = await call('DELETE', `${p}?${V}`);
+    expect(del.status).toBe(202);
+    expect(del.headers.location).toBeTruthy();
+    await waitForState(p, ['gone']);
+    expect((await call('DELETE', `${p}?${V}`)).status).toBe(204);
+  });
+
+  it('pages lists with an opaque $skipToken and no nextLink on the last page', async () => {
+    const sub = randomUUID();
+    for (const [i, name] of ['p-a', 'p-b', 'p-c'].entries()) {
+      expect((await call('PUT', `${clusterPath(sub, i === 2 ? 'rg2' : 'rg1', name)}?${V}`, { body: body(`10.${50 + i}.0.0/16`) })).status).toBe(201);
+    }
+    const names: string[] = [];
+    let next: string | undefined = `/subscriptions/${sub}/providers/HCS.Consul/clusters?${V}&$top=1`;
+    let pages = 0;
+    while (next) {
+      const r = await call('GET', next);
+      expect(r.status).toBe(200);
+      names.push(...(r.json.value as Array<{ name: string }>).map((c) => c.name));
+      pages++;
+      next = r.json.nextLink ? new URL(r.json.nextLink as string).pathname + new URL(r.json.nextLink as string).search : undefined;
+      if (next === undefined) expect('nextLink' in r.json).toBe(false);
+    }
+    expect(pages).toBe(3);
+    expect(names).toEqual(['p-a', 'p-b', 'p-c']);
+    const rg = await call('GET', `/subscriptions/${sub}/resourceGroups/RG1/providers/HCS.Consul/clusters?${V}`);
+    expect((rg.json.value as Array<{ name: string }>).map((c) => c.name)).toEqual(['p-a', 'p-b']);
+    const empty = await call('GET', `/subscriptions/${randomUUID()}/providers/HCS.Consul/clusters?${V}`);
+    expect(empty.json).toEqual({ value: [] });
+  });
+});
+
+describe('notifications', () => {
+  it('applies subscription states: Warned allows only GET and DELETE, Deleted removes everything', async () => {
+    const sub = randomUUID();
+    const p = clusterPath(sub, 'rg', 'subs');
+    expect((await call('PUT', `${p}?${V}`, { body: body('10.60.0.0/16') })).status).toBe(201);
+    await waitForState(p, ['Succeeded']);
+    const warned = await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Warned', registrationDate: 'Mon, 01 Jan 2026 00:00:00 GMT', properties: { tenantId: 't1' } } });
+    expect(warned.status).toBe(200);
+    expect(warned.json.state).toBe('Warned');
+    const refused = await call('PATCH', `${p}?${V}`, { body: { tags: { x: 'y' } } });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.code).toBe('InvalidSubscriptionState');
+    expect((await call('GET', `${p}?${V}`)).status).toBe(200);
+    expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Bogus' } })).status).toBe(400);
+    expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Deleted' } })).status).toBe(200);
+    await waitForState(p, ['gone']);
+    // Only Azure (or an admin) may send notifications.
+    expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { token: cp.tokens.operator, body: { state: 'Registered' } })).status).toBe(403);
+  });
+
+  it('records a managed-application notification once, however often Azure retries it', async () => {
+    const n = {
+      eventType: 'PUT',
+      applicationId: `/subscriptions/${randomUUID()}/resourceGroups/rg/providers/Microsoft.Solutions/applications/app1`,
+      eventTime: new Date().toISOString(),
+      provisioningState: 'Succeeded',
+      billingDetails: { resourceUsageId: randomUUID() },
+      plan: { publisher: 'hcs', product: 'consul', name: 'standard', version: '1.0.0' },
+    };
+    const first = await call('POST', '/resource', { body: n });
+    expect(first.status).toBe(200);
+    expect(first.json).toEqual({ firstDelivery: true });
+    expect((await call('POST', '/resource', { body: n })).json).toEqual({ firstDelivery: false });
+    const bad = await call('POST', '/resource', { body: { ...n, eventType: 'EXPLODE' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.target).toBe('eventType');
+  });
+});
