@@ -1,6 +1,6 @@
 // Copies the googleapis protos our contract imports (google/api/annotations.proto, http.proto)
-// from the google-proto-files package to node_modules/.hcs-proto-deps, where buf and
-// @grpc/proto-loader find them. Idempotent; run by setup and before generation.
+// from the google-proto-files package to node_modules/.hcs-proto-deps, where buf lint and
+// generation finds them. Idempotent; run by setup.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './toolchain.mjs';

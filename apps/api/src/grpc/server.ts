@@ -1,16 +1,15 @@
 // The gRPC transport: the same handlers as REST, with the standard health service and server
 // reflection. Messages are (de)serialised with protobuf-es from the generated descriptors.
-import { fromBinary, fromJson, toBinary, toJson, type JsonValue } from '@bufbuild/protobuf';
+import { fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { Metadata, Server, ServerCredentials, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Message } from '@bufbuild/protobuf';
-import { loadSync } from '@grpc/proto-loader';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { file_health_v1_health } from '../../../../gen/health/v1/health_pb.js';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { protoDepsDir } from '../../../../scripts/proto-deps.mjs';
-import { repoRoot } from '../../../../scripts/toolchain.mjs';
 import type { Authenticator } from '../auth.js';
 import { rpcRoutes, SERVICES } from '../contract.js';
 import type { RequestContext } from '../context.js';
@@ -86,10 +85,9 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
 
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICES.map((s) => [s.typeName, 'SERVING' as const])) });
   health.addToServer(server);
-  const packageDefinition = loadSync(
-    ['hcs/consul/v1/cluster_service.proto', 'hcs/consul/v1/operation.proto', 'hcs/consul/v1/notification_service.proto'],
-    { includeDirs: [join(repoRoot, 'proto'), protoDepsDir], keepCase: true },
-  );
+  // Reflection describes everything served: our services from the generated descriptors (with
+  // their real file names and imports, which proto-loader's synthetic files lack) and health.
+  const packageDefinition = reflectionFiles() as unknown as PackageDefinition;
   new ReflectionService(packageDefinition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -102,4 +100,18 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
         server.tryShutdown(() => resolve());
       }),
   };
+}
+
+/** Every file our services need (transitively), as serialized FileDescriptorProtos. */
+function reflectionFiles(): Record<string, { fileDescriptorProtos: Buffer[] }> {
+  const seen = new Map<string, DescFile>();
+  const visit = (f: DescFile) => {
+    if (seen.has(f.name)) return;
+    seen.set(f.name, f);
+    f.dependencies.forEach(visit);
+  };
+  for (const s of SERVICES) visit(s.file);
+  visit(file_health_v1_health);
+  const fileDescriptorProtos = [...seen.values()].map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
+  return { 'hcs.consul.v1': { fileDescriptorProtos } };
 }
