@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
 import { rpcRoutes, SERVICES } from '../contract.js';
 import type { RequestContext } from '../context.js';
-import { toArmError } from '../errors.js';
+import { badRequest, toArmError } from '../errors.js';
 import type { Handlers } from '../handlers.js';
 
 export interface GrpcServerOptions {
@@ -23,6 +23,8 @@ export interface GrpcServerOptions {
   host: string;
   port: number;
 }
+
+const UNDECODABLE = Symbol('undecodable request');
 
 type JsonHandler = (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>;
 
@@ -41,7 +43,15 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
         requestStream: false,
         responseStream: false,
         requestSerialize: (m: Message) => Buffer.from(toBinary(method.input, m as never)),
-        requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
+        // Bytes that are not a valid message become a marker the handler answers with
+        // INVALID_ARGUMENT (grpc-js itself would answer INTERNAL).
+        requestDeserialize: (b: Buffer) => {
+          try {
+            return fromBinary(method.input, b);
+          } catch {
+            return UNDECODABLE as unknown as Message;
+          }
+        },
         responseSerialize: (m: Message) => Buffer.from(toBinary(method.output, m as never)),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
         originalName: method.localName,
@@ -51,7 +61,10 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
         const correlationId = String(call.metadata.get('x-ms-correlation-request-id')[0] ?? randomUUID());
         void (async () => {
           const caller = await o.authenticate({ authorization: String(call.metadata.get('authorization')[0] ?? '') || undefined });
+          if ((call.request as unknown) === UNDECODABLE) throw badRequest('InvalidRequestContent', `The request is not a valid ${method.input.typeName} message.`);
           const input = toJson(method.input, call.request as never) as Record<string, unknown>;
+          // proto3 omits empty strings; the handlers validate names, so give them the empty name.
+          for (const p of route.pathParams) input[p.json] ??= '';
           const ctx: RequestContext = {
             requestId,
             correlationId,
