@@ -31,7 +31,7 @@ it('passes buf lint (STANDARD rules), and buf lint fails on a violation', async 
   const f = join(copy, 'proto', 'hcs', 'consul', 'v1', 'operation.proto');
   writeFileSync(f, readFileSync(f, 'utf8').replaceAll('GetOperationRequest', 'FetchOp'));
   const failed = await run(buf, ['lint', 'proto'], { cwd: copy }).catch((e: { stdout: string }) => e);
-  expect((failed as { stdout: string }).stdout).toMatch(/RPC request type "FetchOp" should be named "GetOperationRequest"/);
+  expect(failed.stdout).toMatch(/RPC request type "FetchOp" should be named "GetOperationRequest"/);
 });
 
 it('has generated code in gen/ that matches the protos', async () => {
