@@ -37,7 +37,12 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
     },
 
     /** Ends the operation Failed or Canceled and marks the cluster accordingly. */
-    async failOperation(a: { operationId: string; resourceKey: string; status: Extract<OperationStatus, 'Failed' | 'Canceled'>; error: OperationError }): Promise<void> {
+    async failOperation(a: {
+      operationId: string;
+      resourceKey: string;
+      status: Extract<OperationStatus, 'Failed' | 'Canceled'>;
+      error: OperationError;
+    }): Promise<void> {
       await db.transaction(async (tx) => {
         const ended = await updateOperation(tx, a.operationId, { status: a.status, error: a.error });
         if (ended) await setProvisioningState(tx, a.resourceKey, a.status);

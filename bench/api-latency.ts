@@ -30,7 +30,10 @@ interface Figures {
   non2xx: number;
 }
 
-async function load(url: string, o: { method: 'GET' | 'PUT'; headers: Record<string, string>; body?: () => string; path?: () => string }): Promise<Figures> {
+async function load(
+  url: string,
+  o: { method: 'GET' | 'PUT'; headers: Record<string, string>; body?: () => string; path?: () => string },
+): Promise<Figures> {
   const r = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -47,7 +50,11 @@ async function load(url: string, o: { method: 'GET' | 'PUT'; headers: Record<str
 }
 
 const stackDir = mkdtempSync(join(tmpdir(), 'hcs-bench-'));
-const stack = await startStack({ dataDir: stackDir, persistent: false, database: { name: `hcs_bench_${Date.now().toString(36)}`, prefer: 'auto' } });
+const stack = await startStack({
+  dataDir: stackDir,
+  persistent: false,
+  database: { name: `hcs_bench_${Date.now().toString(36)}`, prefer: 'auto' },
+});
 const db = await openDatabase(stack.endpoints.database);
 await migrate(db);
 const worker = await startWorker({ temporal: stack.endpoints.temporal, db });
@@ -56,7 +63,11 @@ const token = `hcsop_bench_${randomUUID()}`;
 const api = await startApi({
   db,
   starter,
-  auth: { armCertificateThumbprints: [], jwtIssuers: [], operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin', subscriptions: '*' }] },
+  auth: {
+    armCertificateThumbprints: [],
+    jwtIssuers: [],
+    operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin', subscriptions: '*' }],
+  },
   catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
   logger: pino({ level: 'silent' }),
 });
@@ -67,14 +78,19 @@ let counted = 0;
 const apiNoTemporal = await startApi({
   db,
   starter: { start: async () => void counted++, cancel: async () => {}, close: async () => {} },
-  auth: { armCertificateThumbprints: [], jwtIssuers: [], operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin', subscriptions: '*' }] },
+  auth: {
+    armCertificateThumbprints: [],
+    jwtIssuers: [],
+    operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin', subscriptions: '*' }],
+  },
   catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
   logger: pino({ level: 'silent' }),
 });
 
 const sub = randomUUID();
 const base = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters`;
-const body = (cidr: string) => JSON.stringify({ location: 'westeurope', properties: { consulVersion: stack.endpoints.tools.consulVersions.at(-1), network: { cidr } } });
+const body = (cidr: string) =>
+  JSON.stringify({ location: 'westeurope', properties: { consulVersion: stack.endpoints.tools.consulVersions.at(-1), network: { cidr } } });
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
 // A resource to read.

@@ -58,7 +58,10 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       startAzurite(supervisor, { dataDir: dir('azurite') }),
     ]);
     const endpoints: StackEndpoints = {
-      temporal, vault, acme, blob,
+      temporal,
+      vault,
+      acme,
+      blob,
       database: db.config,
       tools,
       logDir: supervisor.logDir,

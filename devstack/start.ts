@@ -43,7 +43,10 @@ function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
   const db = e.database.kind === 'postgres' ? e.database.url : `PGlite in ${e.database.dataDir}`;
   const sub = '00000000-0000-0000-0000-000000000001';
   const url = `${cp.restUrl}/subscriptions/${sub}/resourceGroups/rg1/providers/HCS.Consul/clusters/first?api-version=2026-11-01`;
-  const body = JSON.stringify({ location: 'westeurope', properties: { consulVersion: e.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: '10.10.0.0/16' } } });
+  const body = JSON.stringify({
+    location: 'westeurope',
+    properties: { consulVersion: e.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: '10.10.0.0/16' } },
+  });
   const lines = [
     '',
     'HCS control plane (local) is up. Ctrl-C stops everything.',

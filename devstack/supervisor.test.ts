@@ -60,7 +60,12 @@ it('waits for the probe, writes the log file and stops the whole process group',
 it('reports a service that exits before it is ready, with its log', async () => {
   const sup = new Supervisor({ stateDir: stateDir() });
   await expect(
-    sup.start({ name: 'crasher', command: 'sh', args: ['-c', 'echo cannot bind port >&2; exit 3'], probe: () => Promise.reject(new Error('down')) }),
+    sup.start({
+      name: 'crasher',
+      command: 'sh',
+      args: ['-c', 'echo cannot bind port >&2; exit 3'],
+      probe: () => Promise.reject(new Error('down')),
+    }),
   ).rejects.toThrow(/crasher exited before it was ready \(3\)[\s\S]*cannot bind port/);
   await sup.stop();
 });
@@ -69,7 +74,13 @@ it('gives up after the readiness timeout and stops the process', async () => {
   const sup = new Supervisor({ stateDir: stateDir() });
   const port = await freePort();
   const err = await sup
-    .start({ name: 'never-ready', command: 'sleep', args: ['1000'], readyTimeoutMs: 700, probe: () => Promise.reject(new Error(`nothing on ${port}`)) })
+    .start({
+      name: 'never-ready',
+      command: 'sleep',
+      args: ['1000'],
+      readyTimeoutMs: 700,
+      probe: () => Promise.reject(new Error(`nothing on ${port}`)),
+    })
     .catch((e: Error) => e);
   expect(String(err as Error)).toMatch(/never-ready was not ready within 700 ms \(last probe: nothing on \d+\)/);
   await sup.stop();

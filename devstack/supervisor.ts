@@ -128,7 +128,9 @@ export class Supervisor {
     let lastError = 'no probe attempt yet';
     for (let attempt = 0; ; attempt++) {
       if (exitedEarly !== undefined) {
-        throw new ServiceStartError(`${spec.name} exited before it was ready (${exitedEarly}); last lines of ${logFile}:\n${tail(logFile)}`);
+        throw new ServiceStartError(
+          `${spec.name} exited before it was ready (${exitedEarly}); last lines of ${logFile}:\n${tail(logFile)}`,
+        );
       }
       try {
         await spec.probe();
@@ -139,7 +141,9 @@ export class Supervisor {
       }
       if (Date.now() > deadline) {
         await this.#stopOne(this.#entries[this.#entries.length - 1]!);
-        throw new ServiceStartError(`${spec.name} was not ready within ${spec.readyTimeoutMs ?? 60_000} ms (last probe: ${lastError}); see ${logFile}:\n${tail(logFile)}`);
+        throw new ServiceStartError(
+          `${spec.name} was not ready within ${spec.readyTimeoutMs ?? 60_000} ms (last probe: ${lastError}); see ${logFile}:\n${tail(logFile)}`,
+        );
       }
       await delay(Math.min(50 * 2 ** attempt, 500));
     }
@@ -185,13 +189,15 @@ export class Supervisor {
   // A watchdog outlives a SIGKILLed supervisor by a second at most: it polls our pid and, once
   // we are gone, kills every process group listed in the groups file.
   #startWatchdog(): void {
-    // It keeps the last list it read, so losing the state folder does not blind it.
+    // It reads the list again at the end and keeps the last one it saw, so losing the state
+    // folder does not blind it.
     const script = [
       'parent=$1; file=$2; groups=""',
       'while kill -0 "$parent" 2>/dev/null; do',
       '  if [ -f "$file" ]; then groups=$(cat "$file"); fi',
       '  sleep 1',
       'done',
+      'if [ -f "$file" ]; then groups=$(cat "$file"); fi',
       'for g in $groups; do kill -TERM -"$g" 2>/dev/null; done',
       'sleep 3',
       'for g in $groups; do kill -KILL -"$g" 2>/dev/null; done',

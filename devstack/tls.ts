@@ -22,14 +22,44 @@ export function ensureDevCertificate(dir: string, names: string[] = ['localhost'
   if (!existsSync(certFile)) {
     const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', caKey]);
-    openssl(['req', '-x509', '-new', '-key', caKey, '-sha256', '-days', '825', '-subj', '/CN=HCS local development CA', '-out', caCertFile]);
+    openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      caKey,
+      '-sha256',
+      '-days',
+      '825',
+      '-subj',
+      '/CN=HCS local development CA',
+      '-out',
+      caCertFile,
+    ]);
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile]);
     const csr = join(dir, 'server.csr');
     openssl(['req', '-new', '-key', keyFile, '-subj', `/CN=${names[0]}`, '-out', csr]);
     const san = names.map((n) => (/^[\d.]+$/.test(n) || n.includes(':') ? `IP:${n}` : `DNS:${n}`)).join(',');
     const ext = join(dir, 'server.ext');
     writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\nbasicConstraints=CA:FALSE\n`);
-    openssl(['x509', '-req', '-in', csr, '-CA', caCertFile, '-CAkey', caKey, '-CAcreateserial', '-days', '825', '-sha256', '-extfile', ext, '-out', certFile]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caCertFile,
+      '-CAkey',
+      caKey,
+      '-CAcreateserial',
+      '-days',
+      '825',
+      '-sha256',
+      '-extfile',
+      ext,
+      '-out',
+      certFile,
+    ]);
   }
   return { caCertPem: readFileSync(caCertFile, 'utf8'), caCertFile, certFile, keyFile };
 }

@@ -128,18 +128,28 @@ export async function upsertCluster(db: SqlExecutor, c: PutClusterInput): Promis
        etag = EXCLUDED.etag, system_data = EXCLUDED.system_data, updated_at = now()
      RETURNING ${columns}`,
     [
-      c.resourceKey, c.id, c.subscriptionId, c.resourceGroup, c.name, c.spec.location,
-      c.spec.tags ?? {}, c.spec, c.provisioningState, c.etag, c.systemData,
+      c.resourceKey,
+      c.id,
+      c.subscriptionId,
+      c.resourceGroup,
+      c.name,
+      c.spec.location,
+      c.spec.tags ?? {},
+      c.spec,
+      c.provisioningState,
+      c.etag,
+      c.systemData,
     ],
   );
   return toRecord(rows[0]!);
 }
 
 export async function setProvisioningState(db: SqlExecutor, resourceKey: string, state: string, status?: ClusterStatus): Promise<void> {
-  await db.query(
-    `UPDATE clusters SET provisioning_state = $2, status = status || $3::jsonb, updated_at = now() WHERE resource_id = $1`,
-    [resourceKey, state, status ?? {}],
-  );
+  await db.query(`UPDATE clusters SET provisioning_state = $2, status = status || $3::jsonb, updated_at = now() WHERE resource_id = $1`, [
+    resourceKey,
+    state,
+    status ?? {},
+  ]);
 }
 
 export async function deleteCluster(db: SqlExecutor, resourceKey: string): Promise<boolean> {

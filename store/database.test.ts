@@ -57,9 +57,10 @@ describe.each([
 
       // The one-operation-per-cluster invariant is enforced by the schema itself.
       const op = (n: number, status: string) =>
-        db.query(`INSERT INTO operations (operation_id, resource_id, subscription_id, kind, workflow_id, status, location) VALUES ($1, $2, 'sub', 'create', $3, $4, 'westeurope')`, [
-          `op-${n}`, id, `cluster/${id}/create/${n}`, status,
-        ]);
+        db.query(
+          `INSERT INTO operations (operation_id, resource_id, subscription_id, kind, workflow_id, status, location) VALUES ($1, $2, 'sub', 'create', $3, $4, 'westeurope')`,
+          [`op-${n}`, id, `cluster/${id}/create/${n}`, status],
+        );
       await op(1, 'Running');
       await expect(op(2, 'Accepted')).rejects.toThrow(/operations_one_active_per_resource/);
       await op(3, 'Succeeded');
@@ -76,4 +77,16 @@ describe.each([
       await db.close();
     }
   });
+});
+
+it("runs concurrent migrations from several processes' pools without colliding (PostgreSQL)", async () => {
+  const cfg = await postgres();
+  const dbs = await Promise.all([1, 2, 3, 4].map(() => openDatabase(cfg)));
+  try {
+    const applied = await Promise.all(dbs.map((db) => migrate(db)));
+    // Exactly one of them applied each migration; the others found it done.
+    expect(applied.flat().sort()).toEqual(listMigrations().map((m) => m.version));
+  } finally {
+    await Promise.all(dbs.map((db) => db.close()));
+  }
 });

@@ -73,7 +73,9 @@ async function openPGlite(dataDir: string): Promise<SqlDatabase> {
       return asResult<Row>(await db.query(sql, params));
     },
     transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      return db.transaction((tx) => fn({ query: async <Row>(sql: string, params: unknown[] = []) => asResult<Row>(await tx.query(sql, params)) }));
+      return db.transaction((tx) =>
+        fn({ query: async <Row>(sql: string, params: unknown[] = []) => asResult<Row>(await tx.query(sql, params)) }),
+      );
     },
     async exec(sql: string) {
       await db.exec(sql);

@@ -13,12 +13,25 @@ export interface SubscriptionRecord {
 }
 
 export async function getSubscription(db: SqlExecutor, subscriptionId: string): Promise<SubscriptionRecord | undefined> {
-  const { rows } = await db.query<{ subscription_id: string; state: SubscriptionState; tenant_id: string | null; properties: Record<string, unknown>; updated_at: Date | string }>(
-    'SELECT subscription_id, state, tenant_id, properties, updated_at FROM subscriptions WHERE subscription_id = $1',
-    [subscriptionId.toLowerCase()],
-  );
+  const { rows } = await db.query<{
+    subscription_id: string;
+    state: SubscriptionState;
+    tenant_id: string | null;
+    properties: Record<string, unknown>;
+    updated_at: Date | string;
+  }>('SELECT subscription_id, state, tenant_id, properties, updated_at FROM subscriptions WHERE subscription_id = $1', [
+    subscriptionId.toLowerCase(),
+  ]);
   const r = rows[0];
-  return r && { subscriptionId: r.subscription_id, state: r.state, tenantId: r.tenant_id, properties: r.properties, updatedAt: new Date(r.updated_at).toISOString() };
+  return (
+    r && {
+      subscriptionId: r.subscription_id,
+      state: r.state,
+      tenantId: r.tenant_id,
+      properties: r.properties,
+      updatedAt: new Date(r.updated_at).toISOString(),
+    }
+  );
 }
 
 export async function putSubscription(

@@ -2,7 +2,15 @@
 // Consul) exist, every cluster operation runs this. It does no infrastructure work at all; it
 // only walks the operation's records through Running to Succeeded (or Failed/Canceled) so the
 // API's asynchronous contract can be exercised end to end. Its name says so on purpose.
-import { ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 import type { StoreActivities } from '../activities/store.js';
 import { PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
 
@@ -32,7 +40,10 @@ export async function clusterOperationStandIn(input: ClusterOperationInput): Pro
         status: isCancellation(err) ? 'Canceled' : 'Failed',
         error: isCancellation(err)
           ? { code: 'OperationCanceled', message: 'The operation was canceled on request.' }
-          : { code: 'InternalError', message: `The operation failed: ${err instanceof ApplicationFailure ? err.message : 'internal error'}` },
+          : {
+              code: 'InternalError',
+              message: `The operation failed: ${err instanceof ApplicationFailure ? err.message : 'internal error'}`,
+            },
       }),
     );
     throw err;

@@ -32,14 +32,27 @@ export async function startPebble(sup: Supervisor, options: StartPebbleOptions):
     name: 'challtestsrv',
     command: options.challtestsrvBinary,
     args: [
-      '-management', `127.0.0.1:${dnsMgmtPort}`,
-      '-dns01', `127.0.0.1:${dnsPort}`,
-      '-http01', '', '-https01', '', '-tlsalpn01', '',
-      '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
+      '-management',
+      `127.0.0.1:${dnsMgmtPort}`,
+      '-dns01',
+      `127.0.0.1:${dnsPort}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-defaultIPv4',
+      '127.0.0.1',
+      '-defaultIPv6',
+      '',
     ],
     // A real management call: clearing a record that does not exist answers 200.
     probe: async () =>
-      void (await expectStatus(`${dnsManagementUrl}/clear-txt`, [200], { method: 'POST', body: JSON.stringify({ host: '_probe.invalid.' }) })),
+      void (await expectStatus(`${dnsManagementUrl}/clear-txt`, [200], {
+        method: 'POST',
+        body: JSON.stringify({ host: '_probe.invalid.' }),
+      })),
   });
 
   const tls = ensureDevCertificate(join(options.dataDir, 'tls'));

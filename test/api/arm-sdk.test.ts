@@ -35,15 +35,25 @@ it('creates, polls, reads and deletes a cluster through @azure/arm-resources', a
   const id = `/subscriptions/${subscriptionId}/resourceGroups/rg-sdk/providers/HCS.Consul/clusters/sdk-cluster`;
   const client = sdk(subscriptionId);
 
-  const poller = await client.resources.beginCreateOrUpdateById(id, API_VERSION, {
-    location: 'westeurope',
-    tags: { env: 'test' },
-    properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: '10.40.0.0/16' } },
-  }, { updateIntervalInMs: 200 });
+  const poller = await client.resources.beginCreateOrUpdateById(
+    id,
+    API_VERSION,
+    {
+      location: 'westeurope',
+      tags: { env: 'test' },
+      properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: '10.40.0.0/16' } },
+    },
+    { updateIntervalInMs: 200 },
+  );
   const created = await poller.pollUntilDone();
   expect(created.id).toBe(id);
   expect(created.type).toBe('HCS.Consul/clusters');
-  expect(created.properties).toMatchObject({ provisioningState: 'Succeeded', serverCount: 3, datacenter: 'dc1', network: { cidr: '10.40.0.0/16' } });
+  expect(created.properties).toMatchObject({
+    provisioningState: 'Succeeded',
+    serverCount: 3,
+    datacenter: 'dc1',
+    network: { cidr: '10.40.0.0/16' },
+  });
 
   const read = await client.resources.getById(id, API_VERSION);
   expect(read.tags).toEqual({ env: 'test' });

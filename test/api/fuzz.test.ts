@@ -31,16 +31,43 @@ const validBody = () => ({
 });
 
 // Each mutation is guaranteed to make a valid body invalid.
-const paths = ['location', 'properties', 'properties.consulVersion', 'properties.serverCount', 'properties.network', 'properties.network.cidr', 'tags'];
-const badValue = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }).filter((n) => ![1, 3, 5].includes(n)), fc.double().filter((d) => !Number.isInteger(d)), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 }), fc.string({ maxLength: 40 }).map((s) => `${s}\u0000`));
+const paths = [
+  'location',
+  'properties',
+  'properties.consulVersion',
+  'properties.serverCount',
+  'properties.network',
+  'properties.network.cidr',
+  'tags',
+];
+const badValue = fc.oneof(
+  fc.integer({ min: -1e6, max: 1e6 }).filter((n) => ![1, 3, 5].includes(n)),
+  fc.double().filter((d) => !Number.isInteger(d)),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue(), { maxLength: 3 }),
+  fc.string({ maxLength: 40 }).map((s) => `${s}\u0000`),
+);
 const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('unknown' as const), key: fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !['location', 'tags', 'properties', 'id', 'name', 'type', 'systemData'].includes(k)), value: fc.jsonValue() }),
+  fc.record({
+    kind: fc.constant('unknown' as const),
+    key: fc
+      .string({ minLength: 1, maxLength: 12 })
+      .filter((k) => !['location', 'tags', 'properties', 'id', 'name', 'type', 'systemData'].includes(k)),
+    value: fc.jsonValue(),
+  }),
   // null means "not set" for optional fields, which is valid; everything else here is wrong for every path.
-  fc.record({ kind: fc.constant('set' as const), path: fc.constantFrom(...paths), value: badValue }).filter((m) => !(['tags', 'properties.serverCount'].includes(m.path) && m.value === null)),
-  fc.record({ kind: fc.constant('drop' as const), path: fc.constantFrom('location', 'properties', 'properties.consulVersion', 'properties.network') }),
+  fc
+    .record({ kind: fc.constant('set' as const), path: fc.constantFrom(...paths), value: badValue })
+    .filter((m) => !(['tags', 'properties.serverCount'].includes(m.path) && m.value === null)),
+  fc.record({
+    kind: fc.constant('drop' as const),
+    path: fc.constantFrom('location', 'properties', 'properties.consulVersion', 'properties.network'),
+  }),
 );
 
-type Mutation = { kind: 'unknown'; key: string; value: unknown } | { kind: 'set'; path: string; value: unknown } | { kind: 'drop'; path: string };
+type Mutation =
+  { kind: 'unknown'; key: string; value: unknown } | { kind: 'set'; path: string; value: unknown } | { kind: 'drop'; path: string };
 
 function apply(m: Mutation, body: any): any {
   const copy = structuredClone(body);
@@ -58,7 +85,10 @@ function apply(m: Mutation, body: any): any {
 
 const restBody = fc.oneof(
   mutation.map((m) => JSON.stringify(apply(m, validBody()))),
-  fc.jsonValue().filter((v) => !(v && typeof v === 'object' && !Array.isArray(v) && 'location' in v && 'properties' in v)).map((v) => JSON.stringify(v)),
+  fc
+    .jsonValue()
+    .filter((v) => !(v && typeof v === 'object' && !Array.isArray(v) && 'location' in v && 'properties' in v))
+    .map((v) => JSON.stringify(v)),
   fc.string({ maxLength: 200 }), // mostly not JSON at all
 );
 
@@ -94,7 +124,14 @@ it(`answers ${RUNS} malformed gRPC messages with client error codes and writes n
   md.set('authorization', `Bearer ${cp.tokens.admin}`);
   const callRaw = (bytes: Uint8Array) =>
     new Promise<ServiceError | null>((resolve) => {
-      client.makeUnaryRequest('/hcs.consul.v1.ClusterService/CreateOrReplaceCluster', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), md, (err) => resolve(err));
+      client.makeUnaryRequest(
+        '/hcs.consul.v1.ClusterService/CreateOrReplaceCluster',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from(bytes),
+        md,
+        (err) => resolve(err),
+      );
     });
   const message = fc.record({
     location: fc.string({ maxLength: 30 }),
@@ -111,7 +148,10 @@ it(`answers ${RUNS} malformed gRPC messages with client error codes and writes n
           subscriptionId: sub,
           resourceGroup: 'rg-fuzz',
           clusterName: 'fuzz',
-          cluster: { location: m.location, properties: { consulVersion: m.consulVersion, serverCount: m.serverCount, datacenter: m.datacenter, network: { cidr: m.cidr } } },
+          cluster: {
+            location: m.location,
+            properties: { consulVersion: m.consulVersion, serverCount: m.serverCount, datacenter: m.datacenter, network: { cidr: m.cidr } },
+          },
         }),
       ),
     ),

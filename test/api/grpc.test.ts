@@ -33,7 +33,12 @@ it('lists our services through server reflection, next to health and reflection'
   expect(code).toBe(0);
   const services = stdout.trim().split('\n').sort();
   expect(services).toEqual(
-    expect.arrayContaining(['grpc.health.v1.Health', 'hcs.consul.v1.ClusterService', 'hcs.consul.v1.NotificationService', 'hcs.consul.v1.OperationService']),
+    expect.arrayContaining([
+      'grpc.health.v1.Health',
+      'hcs.consul.v1.ClusterService',
+      'hcs.consul.v1.NotificationService',
+      'hcs.consul.v1.OperationService',
+    ]),
   );
   const described = await grpcurl([cp.api.grpcAddress, 'describe', 'hcs.consul.v1.ClusterService.GetCluster'], null);
   expect(described.stdout).toContain('rpc GetCluster ( .hcs.consul.v1.GetClusterRequest ) returns ( .hcs.consul.v1.GetClusterResponse )');
@@ -47,13 +52,23 @@ it('creates over gRPC, reads over gRPC and REST alike, and maps errors to status
   const ref = { subscriptionId: sub, resourceGroup: 'rg-grpc', clusterName: 'grpc-cluster' };
   const create = await grpcurl([
     '-d',
-    JSON.stringify({ ...ref, cluster: { location: 'westeurope', properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 1, network: { cidr: '10.70.0.0/16' } } } }),
+    JSON.stringify({
+      ...ref,
+      cluster: {
+        location: 'westeurope',
+        properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 1, network: { cidr: '10.70.0.0/16' } },
+      },
+    }),
     cp.api.grpcAddress,
     'hcs.consul.v1.ClusterService/CreateOrReplaceCluster',
   ]);
   expect(create.stderr).toBe('');
   const created = JSON.parse(create.stdout);
-  expect(created).toMatchObject({ created: true, cluster: { name: 'grpc-cluster', properties: { provisioningState: 'Accepted', serverCount: 1 } }, operation: { status: 'Accepted' } });
+  expect(created).toMatchObject({
+    created: true,
+    cluster: { name: 'grpc-cluster', properties: { provisioningState: 'Accepted', serverCount: 1 } },
+    operation: { status: 'Accepted' },
+  });
 
   let got: any;
   for (let i = 0; i < 100; i++) {
@@ -67,23 +82,38 @@ it('creates over gRPC, reads over gRPC and REST alike, and maps errors to status
     type: 'HCS.Consul/clusters',
     properties: { provisioningState: 'Succeeded', datacenter: 'dc1', currentConsulVersion: stack.tools.consulVersions.at(-1) },
   });
-  const rest = await httpCall(`${cp.api.restUrl}${got.cluster.id}?api-version=2026-11-01`, { ca: cp.caCertPem, headers: { authorization: `Bearer ${cp.tokens.admin}` } });
+  const rest = await httpCall(`${cp.api.restUrl}${got.cluster.id}?api-version=2026-11-01`, {
+    ca: cp.caCertPem,
+    headers: { authorization: `Bearer ${cp.tokens.admin}` },
+  });
   expect(JSON.parse(rest.body).etag).toBe(got.cluster.etag);
 
   const anonymous = await grpcurl(['-d', JSON.stringify(ref), cp.api.grpcAddress, 'hcs.consul.v1.ClusterService/GetCluster'], null);
   expect(anonymous.stderr).toContain('Code: Unauthenticated');
-  const missing = await grpcurl(['-d', JSON.stringify({ ...ref, clusterName: 'nope' }), cp.api.grpcAddress, 'hcs.consul.v1.ClusterService/GetCluster']);
+  const missing = await grpcurl([
+    '-d',
+    JSON.stringify({ ...ref, clusterName: 'nope' }),
+    cp.api.grpcAddress,
+    'hcs.consul.v1.ClusterService/GetCluster',
+  ]);
   expect(missing.stderr).toContain('Code: NotFound');
   const invalid = await grpcurl([
     '-v',
     '-d',
-    JSON.stringify({ ...ref, clusterName: 'grpc-bad', cluster: { location: 'westeurope', properties: { consulVersion: '9.9.9', serverCount: 2, network: { cidr: '10.71.0.0/16' } } } }),
+    JSON.stringify({
+      ...ref,
+      clusterName: 'grpc-bad',
+      cluster: { location: 'westeurope', properties: { consulVersion: '9.9.9', serverCount: 2, network: { cidr: '10.71.0.0/16' } } },
+    }),
     cp.api.grpcAddress,
     'hcs.consul.v1.ClusterService/CreateOrReplaceCluster',
   ]);
   expect(invalid.stderr).toContain('Code: InvalidArgument');
   expect(invalid.stdout + invalid.stderr).toContain('x-ms-error-code: InvalidRequestContent');
   expect(invalid.stdout + invalid.stderr).toMatch(/error-body-json: .*properties\.serverCount/);
-  const reader = await grpcurl(['-d', JSON.stringify(ref), cp.api.grpcAddress, 'hcs.consul.v1.ClusterService/DeleteCluster'], cp.tokens.reader);
+  const reader = await grpcurl(
+    ['-d', JSON.stringify(ref), cp.api.grpcAddress, 'hcs.consul.v1.ClusterService/DeleteCluster'],
+    cp.tokens.reader,
+  );
   expect(reader.stderr).toContain('Code: PermissionDenied');
 });

@@ -51,8 +51,15 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
   const starter = await temporalOperationStarter({ ...stack.temporal, taskQueue });
 
   const keys = { arm: await generateKeyPair('ES256'), user: await generateKeyPair('ES256') };
-  const jwk = async (k: Parameters<typeof exportJWK>[0], kid: string): Promise<JWK> => ({ ...(await exportJWK(k)), kid, alg: 'ES256', use: 'sig' });
-  const tokens = Object.fromEntries((['reader', 'operator', 'admin'] as Role[]).map((r) => [r, `hcsop_${r}_${randomBytes(16).toString('hex')}`])) as Record<Role, string>;
+  const jwk = async (k: Parameters<typeof exportJWK>[0], kid: string): Promise<JWK> => ({
+    ...(await exportJWK(k)),
+    kid,
+    alg: 'ES256',
+    use: 'sig',
+  });
+  const tokens = Object.fromEntries(
+    (['reader', 'operator', 'admin'] as Role[]).map((r) => [r, `hcsop_${r}_${randomBytes(16).toString('hex')}`]),
+  ) as Record<Role, string>;
   const scoped = new Map<string, string>();
   const scopedSubs = Array.from({ length: 3 }, () => randomUUID());
   for (const s of scopedSubs) scoped.set(s, `hcsop_scoped_${randomBytes(16).toString('hex')}`);
@@ -63,7 +70,12 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
       { issuer: USER_ISSUER, audience: AUDIENCE, kind: 'user', jwks: { keys: [await jwk(keys.user.publicKey, 'user-1')] } },
     ],
     operatorTokens: [
-      ...Object.entries(tokens).map(([role, t]) => ({ name: `test-${role}`, sha256: sha256Hex(t), role: role as Role, subscriptions: '*' as const })),
+      ...Object.entries(tokens).map(([role, t]) => ({
+        name: `test-${role}`,
+        sha256: sha256Hex(t),
+        role: role as Role,
+        subscriptions: '*' as const,
+      })),
       ...[...scoped].map(([sub, t]) => ({ name: `scoped-${sub}`, sha256: sha256Hex(t), role: OPERATOR, subscriptions: [sub] })),
     ],
   };

@@ -37,8 +37,13 @@ it('passes buf lint (STANDARD rules), and buf lint fails on a violation', async 
 it('has generated code in gen/ that matches the protos', async () => {
   const out = join(work, 'gen');
   await run(buf, ['generate', '-o', out], { cwd: repoRoot });
-  const fresh = files(join(out, 'gen')).map((p) => relative(join(out, 'gen'), p)).sort();
-  const committed = files(join(repoRoot, 'gen')).map((p) => relative(join(repoRoot, 'gen'), p)).filter((p) => p.endsWith('_pb.ts')).sort();
+  const fresh = files(join(out, 'gen'))
+    .map((p) => relative(join(out, 'gen'), p))
+    .sort();
+  const committed = files(join(repoRoot, 'gen'))
+    .map((p) => relative(join(repoRoot, 'gen'), p))
+    .filter((p) => p.endsWith('_pb.ts'))
+    .sort();
   expect(committed).toEqual(fresh);
   for (const p of fresh) expect(readFileSync(join(repoRoot, 'gen', p), 'utf8'), p).toBe(readFileSync(join(out, 'gen', p), 'utf8'));
 });
@@ -46,12 +51,32 @@ it('has generated code in gen/ that matches the protos', async () => {
 it('maps every RPC to an ARM REST route from its google.api.http annotation', () => {
   const routes = rpcRoutes();
   const byName = Object.fromEntries(routes.map((r) => [r.method.name, `${r.verb.toUpperCase()} ${r.path}`]));
-  expect(byName.CreateOrReplaceCluster).toBe('PUT /subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/HCS.Consul/clusters/{cluster_name}');
+  expect(byName.CreateOrReplaceCluster).toBe(
+    'PUT /subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/HCS.Consul/clusters/{cluster_name}',
+  );
   expect(byName.ListClustersBySubscription).toBe('GET /subscriptions/{subscription_id}/providers/HCS.Consul/clusters');
-  expect(byName.GetOperation).toBe('GET /subscriptions/{subscription_id}/providers/HCS.Consul/locations/{location}/operationStatuses/{operation_id}');
+  expect(byName.GetOperation).toBe(
+    'GET /subscriptions/{subscription_id}/providers/HCS.Consul/locations/{location}/operationStatuses/{operation_id}',
+  );
   expect(byName.PutSubscription).toBe('PUT /subscriptions/{subscription_id}');
   // Every HCS action has an RPC (see shared/reference/peers.md).
-  for (const rpc of ['CreateSnapshot', 'ListSnapshots', 'GetSnapshot', 'RenameSnapshot', 'DeleteSnapshot', 'RestoreSnapshot', 'UpgradeCluster', 'ListUpgradeVersions', 'ListClientConfig', 'CreateRootToken', 'CreateFederationToken', 'GetFederation', 'GetBillingInfo', 'CancelOperation', 'ListOperations']) {
+  for (const rpc of [
+    'CreateSnapshot',
+    'ListSnapshots',
+    'GetSnapshot',
+    'RenameSnapshot',
+    'DeleteSnapshot',
+    'RestoreSnapshot',
+    'UpgradeCluster',
+    'ListUpgradeVersions',
+    'ListClientConfig',
+    'CreateRootToken',
+    'CreateFederationToken',
+    'GetFederation',
+    'GetBillingInfo',
+    'CancelOperation',
+    'ListOperations',
+  ]) {
     expect(byName[rpc], rpc).toMatch(/^(GET|POST) /);
   }
   expect(new Set(routes.map((r) => `${r.verb} ${r.path}`)).size).toBe(routes.length);

@@ -34,7 +34,8 @@ async function call(method: string, path: string, o: CallOptions = {}): Promise<
   return { ...res, json: res.body ? JSON.parse(res.body) : undefined };
 }
 
-const clusterPath = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/HCS.Consul/clusters/${name}`;
+const clusterPath = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/HCS.Consul/clusters/${name}`;
 const body = (cidr: string, extra: Record<string, unknown> = {}) => ({
   location: 'westeurope',
   properties: { consulVersion: stack.tools.consulVersions.at(-1), network: { cidr }, ...extra },
@@ -69,7 +70,11 @@ describe('headers and api-version', () => {
     const correlation = randomUUID();
     const r = await call('PUT', `${p}?${V}`, {
       body: body('10.1.0.0/16'),
-      headers: { 'x-ms-correlation-request-id': correlation, 'x-ms-client-request-id': 'client-1', 'x-ms-return-client-request-id': 'true' },
+      headers: {
+        'x-ms-correlation-request-id': correlation,
+        'x-ms-client-request-id': 'client-1',
+        'x-ms-return-client-request-id': 'true',
+      },
     });
     expect(r.status).toBe(201);
     expect(r.headers['x-ms-client-request-id']).toBe('client-1');
@@ -77,6 +82,29 @@ describe('headers and api-version', () => {
     const [op] = await listOperations(cp.db, p.toLowerCase());
     expect(op?.correlationId).toBe(correlation);
     await waitForState(p, ['Succeeded']);
+  });
+});
+
+describe('discovery', () => {
+  it('serves the generated OpenAPI document and the provider operations list', async () => {
+    const doc = await call('GET', '/openapi.json', { token: null });
+    expect(doc.status).toBe(200);
+    expect(doc.json.swagger).toBe('2.0');
+    expect(Object.keys(doc.json.paths)).toContain(
+      '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/HCS.Consul/clusters/{clusterName}',
+    );
+    const ops = await call('GET', `/providers/HCS.Consul/operations?${V}`);
+    expect(ops.status).toBe(200);
+    const names = (ops.json.value as Array<{ name: string }>).map((o) => o.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'HCS.Consul/clusters/read',
+        'HCS.Consul/clusters/write',
+        'HCS.Consul/clusters/delete',
+        'HCS.Consul/clusters/createSnapshot/action',
+      ]),
+    );
+    expect((await call('GET', `/providers/HCS.Consul/operations?${V}`, { token: null })).status).toBe(401);
   });
 });
 
@@ -129,12 +157,17 @@ describe('validation changes nothing', () => {
     const sub = randomUUID();
     const p = clusterPath(sub, 'rg', 'bad');
     const r = await call('PUT', `${p}?${V}`, {
-      body: { location: 'westeurope', properties: { consulVersion: '0.0.1', serverCount: 4, network: { cidr: '8.8.0.0/16' }, color: 'blue' } },
+      body: {
+        location: 'westeurope',
+        properties: { consulVersion: '0.0.1', serverCount: 4, network: { cidr: '8.8.0.0/16' }, color: 'blue' },
+      },
     });
     expect(r.status).toBe(400);
     expect(r.json.error.code).toBe('InvalidRequestContent');
     const targets = (r.json.error.details as Array<{ target: string }>).map((d) => d.target).sort();
-    expect(targets).toEqual(expect.arrayContaining(['properties.color', 'properties.consulVersion', 'properties.network.cidr', 'properties.serverCount']));
+    expect(targets).toEqual(
+      expect.arrayContaining(['properties.color', 'properties.consulVersion', 'properties.network.cidr', 'properties.serverCount']),
+    );
     expect(await getCluster(cp.db, p.toLowerCase())).toBeUndefined();
     expect(await listOperations(cp.db, p.toLowerCase())).toEqual([]);
     const notJson = await call('PUT', `${p}?${V}`, { body: '{"location":', headers: { 'content-type': 'application/json' } });
@@ -162,7 +195,9 @@ describe('lifecycle semantics', () => {
     const created = await call('PUT', `${p}?${V}`, { body: body('10.30.0.0/16') });
     expect(created.status).toBe(201);
     expect(created.json.properties.provisioningState).toBe('Accepted');
-    expect(created.headers['azure-asyncoperation']).toMatch(/\/providers\/HCS\.Consul\/locations\/westeurope\/operationStatuses\/[0-9a-f-]{36}\?api-version=2026-11-01$/);
+    expect(created.headers['azure-asyncoperation']).toMatch(
+      /\/providers\/HCS\.Consul\/locations\/westeurope\/operationStatuses\/[0-9a-f-]{36}\?api-version=2026-11-01$/,
+    );
     const conflict = await call('PATCH', `${p}?${V}`, { body: { properties: { serverCount: 5 } } });
     expect(conflict.status).toBe(409);
     expect(conflict.json.error.code).toBe('OperationInProgress');
@@ -209,7 +244,9 @@ describe('lifecycle semantics', () => {
   it('pages lists with an opaque $skipToken and no nextLink on the last page', async () => {
     const sub = randomUUID();
     for (const [i, name] of ['p-a', 'p-b', 'p-c'].entries()) {
-      expect((await call('PUT', `${clusterPath(sub, i === 2 ? 'rg2' : 'rg1', name)}?${V}`, { body: body(`10.${50 + i}.0.0/16`) })).status).toBe(201);
+      expect(
+        (await call('PUT', `${clusterPath(sub, i === 2 ? 'rg2' : 'rg1', name)}?${V}`, { body: body(`10.${50 + i}.0.0/16`) })).status,
+      ).toBe(201);
     }
     const names: string[] = [];
     let next: string | undefined = `/subscriptions/${sub}/providers/HCS.Consul/clusters?${V}&$top=1`;
@@ -237,7 +274,9 @@ describe('notifications', () => {
     const p = clusterPath(sub, 'rg', 'subs');
     expect((await call('PUT', `${p}?${V}`, { body: body('10.60.0.0/16') })).status).toBe(201);
     await waitForState(p, ['Succeeded']);
-    const warned = await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Warned', registrationDate: 'Mon, 01 Jan 2026 00:00:00 GMT', properties: { tenantId: 't1' } } });
+    const warned = await call('PUT', `/subscriptions/${sub}?api-version=2.0`, {
+      body: { state: 'Warned', registrationDate: 'Mon, 01 Jan 2026 00:00:00 GMT', properties: { tenantId: 't1' } },
+    });
     expect(warned.status).toBe(200);
     expect(warned.json.state).toBe('Warned');
     const refused = await call('PATCH', `${p}?${V}`, { body: { tags: { x: 'y' } } });
@@ -248,7 +287,9 @@ describe('notifications', () => {
     expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Deleted' } })).status).toBe(200);
     await waitForState(p, ['gone']);
     // Only Azure (or an admin) may send notifications.
-    expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { token: cp.tokens.operator, body: { state: 'Registered' } })).status).toBe(403);
+    expect(
+      (await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { token: cp.tokens.operator, body: { state: 'Registered' } })).status,
+    ).toBe(403);
   });
 
   it('records a managed-application notification once, however often Azure retries it', async () => {

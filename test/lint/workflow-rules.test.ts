@@ -39,7 +39,7 @@ it('accepts type-only imports of activities', async () => {
       "import { proxyActivities } from '@temporalio/workflow';",
       "import type { StoreActivities } from '../activities/store.js';",
       "const store = proxyActivities<StoreActivities>({ startToCloseTimeout: '1 minute' });",
-      "export async function wf(): Promise<void> {",
+      'export async function wf(): Promise<void> {',
       "  await store.recordProgress({ operationId: 'x', step: 's', percentComplete: 1 });",
       '}',
     ].join('\n'),

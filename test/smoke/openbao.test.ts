@@ -46,7 +46,9 @@ it('encrypts and decrypts through transit', async () => {
   const enc = (await vault.write(`${stack.vault.transitMount}/encrypt/${key}`, { plaintext })) as { data: { ciphertext: string } };
   expect(enc.data.ciphertext).toMatch(/^vault:v1:/);
   expect(enc.data.ciphertext).not.toContain(plaintext);
-  const dec = (await vault.write(`${stack.vault.transitMount}/decrypt/${key}`, { ciphertext: enc.data.ciphertext })) as { data: { plaintext: string } };
+  const dec = (await vault.write(`${stack.vault.transitMount}/decrypt/${key}`, { ciphertext: enc.data.ciphertext })) as {
+    data: { plaintext: string };
+  };
   expect(Buffer.from(dec.data.plaintext, 'base64').toString()).toBe('gossip-key-material');
   // Tampered ciphertext does not decrypt.
   const tampered = enc.data.ciphertext.slice(0, -4) + (enc.data.ciphertext.endsWith('AAAA') ? 'BBBB' : 'AAAA');

@@ -64,7 +64,8 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
       if (presented.some((p) => thumbprints.has(p))) {
         return { subject: `cert:${presented[0]}`, kind: 'arm', role: 'admin', subscriptions: '*' };
       }
-      if (!authorization) throw forbidden('ClientCertificateNotTrusted', 'The client certificate is not trusted by this resource provider.');
+      if (!authorization)
+        throw forbidden('ClientCertificateNotTrusted', 'The client certificate is not trusted by this resource provider.');
     }
     if (!authorization) throw unauthenticated('No credentials: send a bearer token or a trusted client certificate.');
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -90,7 +91,8 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     const subject = typeof payload.oid === 'string' ? payload.oid : (payload.sub ?? 'unknown');
     if (issuer.kind === 'arm') return { subject: `arm:${subject}`, kind: 'arm', role: 'admin', subscriptions: '*' };
     const roles = (Array.isArray(payload.roles) ? payload.roles : []).map((r) => USER_ROLES[String(r)]).filter((r): r is Role => !!r);
-    if (roles.length === 0) throw forbidden('AuthorizationFailed', 'The token carries no HCS role (HCS.Reader, HCS.Operator or HCS.Admin).');
+    if (roles.length === 0)
+      throw forbidden('AuthorizationFailed', 'The token carries no HCS role (HCS.Reader, HCS.Operator or HCS.Admin).');
     const role = roles.reduce((a, b) => (rank[b] > rank[a] ? b : a));
     const subs = Array.isArray(payload.hcs_subscriptions) ? payload.hcs_subscriptions.map(String) : [];
     return { subject: `user:${subject}`, kind: 'user', role, subscriptions: subs };

@@ -7,23 +7,41 @@ import type { AuthConfig } from './auth.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 
 const json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-      return z.NEVER;
-    }
-  }).pipe(schema);
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 const role = z.enum(['reader', 'operator', 'admin']);
 const authSchema = z.object({
   armCertificateThumbprints: z.array(z.string()).default([]),
   jwtIssuers: z
-    .array(z.object({ issuer: z.string(), audience: z.string(), jwksUri: z.string().url().optional(), jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(), kind: z.enum(['arm', 'user']) }))
+    .array(
+      z.object({
+        issuer: z.string(),
+        audience: z.string(),
+        jwksUri: z.string().url().optional(),
+        jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+        kind: z.enum(['arm', 'user']),
+      }),
+    )
     .default([]),
   operatorTokens: z
-    .array(z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), role, subscriptions: z.union([z.literal('*'), z.array(z.string())]) }))
+    .array(
+      z.object({
+        name: z.string(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        role,
+        subscriptions: z.union([z.literal('*'), z.array(z.string())]),
+      }),
+    )
     .default([]),
 });
 const databaseSchema = z.discriminatedUnion('kind', [
@@ -62,9 +80,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     throw new Error(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  const tls = e.HCS_API_TLS_CERT_FILE && e.HCS_API_TLS_KEY_FILE
-    ? { cert: readFileSync(e.HCS_API_TLS_CERT_FILE, 'utf8'), key: readFileSync(e.HCS_API_TLS_KEY_FILE, 'utf8') }
-    : undefined;
+  const tls =
+    e.HCS_API_TLS_CERT_FILE && e.HCS_API_TLS_KEY_FILE
+      ? { cert: readFileSync(e.HCS_API_TLS_CERT_FILE, 'utf8'), key: readFileSync(e.HCS_API_TLS_KEY_FILE, 'utf8') }
+      : undefined;
   return {
     temporal: { address: e.HCS_TEMPORAL_ADDRESS, namespace: e.HCS_TEMPORAL_NAMESPACE },
     database: e.HCS_DATABASE,

@@ -36,7 +36,7 @@ export function rpcRoutes(): RpcRoute[] {
       if (verb !== 'get' && verb !== 'put' && verb !== 'post' && verb !== 'delete' && verb !== 'patch') {
         throw new Error(`${service.typeName}.${method.name} has no supported google.api.http pattern`);
       }
-      const jsonOf = (fields: DescMethod['input']  , name: string) => {
+      const jsonOf = (fields: DescMethod['input'], name: string) => {
         const f = fields.fields.find((x) => x.name === name);
         if (!f) throw new Error(`${service.typeName}.${method.name}: http rule names unknown field ${name}`);
         return f.jsonName;

@@ -17,15 +17,12 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string) =>
-  new ApiError(404, GrpcStatus.NOT_FOUND, 'ResourceNotFound', `${what} was not found.`);
+export const notFound = (what: string) => new ApiError(404, GrpcStatus.NOT_FOUND, 'ResourceNotFound', `${what} was not found.`);
 export const conflict = (code: string, message: string) => new ApiError(409, GrpcStatus.FAILED_PRECONDITION, code, message);
-export const preconditionFailed = (message: string) =>
-  new ApiError(412, GrpcStatus.FAILED_PRECONDITION, 'PreconditionFailed', message);
+export const preconditionFailed = (message: string) => new ApiError(412, GrpcStatus.FAILED_PRECONDITION, 'PreconditionFailed', message);
 export const badRequest = (code: string, message: string, target?: string) =>
   new ApiError(400, GrpcStatus.INVALID_ARGUMENT, code, message, target);
-export const unauthenticated = (message: string) =>
-  new ApiError(401, GrpcStatus.UNAUTHENTICATED, 'AuthenticationFailed', message);
+export const unauthenticated = (message: string) => new ApiError(401, GrpcStatus.UNAUTHENTICATED, 'AuthenticationFailed', message);
 export const forbidden = (code: string, message: string) => new ApiError(403, GrpcStatus.PERMISSION_DENIED, code, message);
 export const unavailable = (message: string) => new ApiError(503, GrpcStatus.UNAVAILABLE, 'ServiceUnavailable', message);
 

@@ -11,7 +11,17 @@ const logger = pino({ level: config.logLevel, redact: ['req.headers.authorizatio
 const db = await openDatabase(config.database);
 await migrate(db);
 const starter = await temporalOperationStarter(config.temporal);
-const api = await startApi({ db, starter, auth: config.auth, catalogue: config.catalogue, logger, host: config.api.host, restPort: config.api.restPort, grpcPort: config.api.grpcPort, ...(config.api.tls ? { tls: config.api.tls } : {}) });
+const api = await startApi({
+  db,
+  starter,
+  auth: config.auth,
+  catalogue: config.catalogue,
+  logger,
+  host: config.api.host,
+  restPort: config.api.restPort,
+  grpcPort: config.api.grpcPort,
+  ...(config.api.tls ? { tls: config.api.tls } : {}),
+});
 logger.info({ rest: api.restUrl, grpc: api.grpcAddress }, 'api started');
 const stop = async () => {
   await api.close();

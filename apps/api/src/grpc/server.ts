@@ -2,7 +2,15 @@
 // reflection. Messages are (de)serialised with protobuf-es from the generated descriptors.
 import { fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
-import { Metadata, Server, ServerCredentials, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { Message } from '@bufbuild/protobuf';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -61,7 +69,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
         const correlationId = String(call.metadata.get('x-ms-correlation-request-id')[0] ?? randomUUID());
         void (async () => {
           const caller = await o.authenticate({ authorization: String(call.metadata.get('authorization')[0] ?? '') || undefined });
-          if ((call.request as unknown) === UNDECODABLE) throw badRequest('InvalidRequestContent', `The request is not a valid ${method.input.typeName} message.`);
+          if ((call.request as unknown) === UNDECODABLE)
+            throw badRequest('InvalidRequestContent', `The request is not a valid ${method.input.typeName} message.`);
           const input = toJson(method.input, call.request as never) as Record<string, unknown>;
           // proto3 omits empty strings; the handlers validate names, so give them the empty name.
           for (const p of route.pathParams) input[p.json] ??= '';
@@ -88,7 +97,11 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
             md.set('x-ms-error-code', arm.body.error.code);
             md.set('error-body-json', JSON.stringify(arm.body));
             const unimplemented = (err as { grpcUnimplemented?: boolean }).grpcUnimplemented;
-            callback({ code: unimplemented ? 12 : arm.grpcCode, details: `${arm.body.error.code}: ${arm.body.error.message}`, metadata: md });
+            callback({
+              code: unimplemented ? 12 : arm.grpcCode,
+              details: `${arm.body.error.code}: ${arm.body.error.message}`,
+              metadata: md,
+            });
           },
         );
       };

@@ -3,12 +3,7 @@
 // proto/ (the same inputs `buf generate` reads), decoded with @bufbuild/protobuf. Output is a
 // pure function of the .proto files, so generation stays deterministic.
 import { fromBinary } from '@bufbuild/protobuf';
-import {
-  FileDescriptorSetSchema,
-  type DescriptorProto,
-  type EnumDescriptorProto,
-  type FileDescriptorProto,
-} from '@bufbuild/protobuf/wkt';
+import { FileDescriptorSetSchema, type DescriptorProto, type EnumDescriptorProto, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureProtoDeps } from '../../../../scripts/proto-deps.mjs';

@@ -4,18 +4,21 @@
 // operations, ETags, paging links and ARM error bodies.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
+import { repoRoot } from '../../../../scripts/toolchain.mjs';
+import { API_VERSION, SUBSCRIPTION_API_VERSION } from '../api-version.js';
 import { rpcRoutes, type RpcRoute } from '../contract.js';
+import { OPENAPI_FILE } from '../openapi/generate.js';
 import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
 import type { Handlers } from '../handlers.js';
 import { clusterView, operationResultPath } from '../service/views.js';
 
-export const API_VERSION = '2026-11-01';
-/** ARM's subscription lifecycle calls use their own api-version. */
-const SUBSCRIPTION_API_VERSION = '2.0';
+export { API_VERSION };
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ETAG_ROUTES = new Set(['getCluster', 'createOrReplaceCluster', 'updateCluster']);
 
@@ -56,7 +59,15 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   });
   app.addHook('onResponse', async (req, reply) => {
     o.logger.info(
-      { requestId: req.hcs?.requestId, correlationId: req.hcs?.correlationId, method: req.method, url: req.url, status: reply.statusCode, caller: req.hcs?.caller?.subject, ms: Math.round(reply.elapsedTime) },
+      {
+        requestId: req.hcs?.requestId,
+        correlationId: req.hcs?.correlationId,
+        method: req.method,
+        url: req.url,
+        status: reply.statusCode,
+        caller: req.hcs?.caller?.subject,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
@@ -82,7 +93,22 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   // Liveness for load balancers and the supervisor; says nothing about any resource.
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  const handlers = o.handlers as unknown as Record<string, (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>>;
+  // The OpenAPI (Swagger 2.0) document generated from the proto: public, like any ARM spec.
+  const openapi = readFileSync(join(repoRoot, OPENAPI_FILE), 'utf8');
+  app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
+
+  // ARM's operations list: every action this provider offers, derived from the contract.
+  const providerOperations = providerOperationList();
+  app.get('/providers/HCS.Consul/operations', async (req) => {
+    checkApiVersion(req, API_VERSION);
+    await context(req);
+    return { value: providerOperations };
+  });
+
+  const handlers = o.handlers as unknown as Record<
+    string,
+    (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>
+  >;
   for (const route of rpcRoutes()) {
     const isSubscriptionLifecycle = route.handler === 'putSubscription';
     const isMarketplace = route.handler === 'notifyResource';
@@ -107,17 +133,30 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     checkApiVersion(req, API_VERSION);
     const ctx = await context(req);
     const p = req.params as Record<string, string>;
-    const op = await o.handlers.getOperationRecord({ subscriptionId: p.subscription_id!, location: p.location!, operationId: p.operation_id! }, ctx);
+    const op = await o.handlers.getOperationRecord(
+      { subscriptionId: p.subscription_id!, location: p.location!, operationId: p.operation_id! },
+      ctx,
+    );
     if (op.status === 'Accepted' || op.status === 'Running' || op.status === 'Canceling') {
-      return reply.status(202).header('Location', `${ctx.baseUrl}${operationResultPath(op)}?api-version=${API_VERSION}`).header('Retry-After', retryAfter).send();
+      return reply
+        .status(202)
+        .header('Location', `${ctx.baseUrl}${operationResultPath(op)}?api-version=${API_VERSION}`)
+        .header('Retry-After', retryAfter)
+        .send();
     }
     if (op.status === 'Succeeded') {
       if (op.kind === 'delete') return reply.status(204).send();
       const cluster = await o.handlers.findCluster(op.resourceKey);
       return cluster ? reply.status(200).header('ETag', cluster.etag).send(clusterView(cluster)) : reply.status(204).send();
     }
-    const error = op.error ?? { code: op.status === 'Canceled' ? 'OperationCanceled' : 'OperationFailed', message: `The operation ${op.status.toLowerCase()}.` };
-    return reply.status(op.status === 'Canceled' ? 409 : 400).header('x-ms-error-code', error.code).send({ error });
+    const error = op.error ?? {
+      code: op.status === 'Canceled' ? 'OperationCanceled' : 'OperationFailed',
+      message: `The operation ${op.status.toLowerCase()}.`,
+    };
+    return reply
+      .status(op.status === 'Canceled' ? 409 : 400)
+      .header('x-ms-error-code', error.code)
+      .send({ error });
   });
 
   async function context(req: FastifyRequest): Promise<RequestContext> {
@@ -149,15 +188,18 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     // The operation view's id is its status path; the result path sits beside it.
     const running = op !== undefined && !['Succeeded', 'Failed', 'Canceled'].includes(op.status);
     const statusUrl = running ? `${ctx.baseUrl}${op.id}?api-version=${API_VERSION}` : undefined;
-    const resultUrl = running ? `${ctx.baseUrl}${op.id.replace('/operationStatuses/', '/operationResults/')}?api-version=${API_VERSION}` : undefined;
+    const resultUrl = running
+      ? `${ctx.baseUrl}${op.id.replace('/operationStatuses/', '/operationResults/')}?api-version=${API_VERSION}`
+      : undefined;
     if (route.handler === 'createOrReplaceCluster') {
       if (statusUrl) reply.header('Azure-AsyncOperation', statusUrl);
       return reply.status(res.created ? 201 : 200).send(body);
     }
     if (route.handler === 'deleteCluster' && res.existed === false) return reply.status(204).send();
     if (statusUrl && resultUrl && route.service.name !== 'OperationService') {
+      // 202 carries headers only; the Location URL answers with the final result.
       reply.header('Location', resultUrl).header('Azure-AsyncOperation', statusUrl).header('Retry-After', retryAfter);
-      return route.handler === 'deleteCluster' ? reply.status(202).send() : reply.status(202).send(body);
+      return reply.status(202).send();
     }
     return reply.status(200).send(body ?? {});
   }
@@ -173,10 +215,22 @@ function header(req: FastifyRequest, name: string): string | undefined {
 function checkApiVersion(req: FastifyRequest, supported: string): void {
   const v = (req.query as Record<string, unknown>)['api-version'];
   if (v === undefined || v === '') {
-    throw new ApiError(400, 3, 'MissingApiVersionParameter', `The api-version query parameter is required; supported: ${supported}.`, 'api-version');
+    throw new ApiError(
+      400,
+      3,
+      'MissingApiVersionParameter',
+      `The api-version query parameter is required; supported: ${supported}.`,
+      'api-version',
+    );
   }
   if (v !== supported) {
-    throw new ApiError(400, 3, 'UnsupportedApiVersionValue', `The api-version ${JSON.stringify(v)} is not supported; supported versions: ${supported}.`, 'api-version');
+    throw new ApiError(
+      400,
+      3,
+      'UnsupportedApiVersionValue',
+      `The api-version ${JSON.stringify(v)} is not supported; supported versions: ${supported}.`,
+      'api-version',
+    );
   }
 }
 
@@ -218,4 +272,27 @@ function requestInput(route: RpcRoute, req: FastifyRequest): Record<string, unkn
     for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) if (!(k in input)) input[k] = v;
   }
   return input;
+}
+
+/** One entry per customer-facing RPC, named as ARM names provider operations. */
+function providerOperationList() {
+  return rpcRoutes()
+    .filter((r) => r.service.name !== 'NotificationService')
+    .map((r) => {
+      const action =
+        r.verb === 'get' ? 'read' : r.verb === 'delete' ? 'delete' : r.verb === 'post' ? `${r.path.split('/').at(-1)}/action` : 'write';
+      const resource = r.service.name === 'OperationService' ? 'operations' : 'clusters';
+      return {
+        name: `HCS.Consul/${resource}/${action}`,
+        display: {
+          provider: 'HCS Consul',
+          resource: resource === 'clusters' ? 'Consul clusters' : 'Operations',
+          operation: r.method.name,
+          description: r.method.name.replace(/([a-z])([A-Z])/g, '$1 $2'),
+        },
+        origin: 'user,system',
+        isDataAction: false,
+      };
+    })
+    .filter((op, i, all) => all.findIndex((o) => o.name === op.name) === i);
 }

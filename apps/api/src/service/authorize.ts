@@ -15,6 +15,9 @@ export function canSee(caller: Caller, subscriptionId: string): boolean {
 
 export function requireRole(ctx: RequestContext, role: Role): void {
   if (rank[ctx.caller.role] < rank[role]) {
-    throw forbidden('AuthorizationFailed', `The caller '${ctx.caller.subject}' has role '${ctx.caller.role}'; this request needs '${role}' or higher.`);
+    throw forbidden(
+      'AuthorizationFailed',
+      `The caller '${ctx.caller.subject}' has role '${ctx.caller.role}'; this request needs '${role}' or higher.`,
+    );
   }
 }

@@ -16,7 +16,13 @@ import {
 import type { CatalogueEntry } from '../../../../domain/versions.js';
 import { getCluster, listClusters, subscriptionCidrs, upsertCluster, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
-import { activeOperation, insertOperation, OperationInProgressError, updateOperation, type OperationRecord } from '../../../../store/operations.js';
+import {
+  activeOperation,
+  insertOperation,
+  OperationInProgressError,
+  updateOperation,
+  type OperationRecord,
+} from '../../../../store/operations.js';
 import { getSubscription } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed, unavailable } from '../errors.js';
@@ -93,7 +99,9 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
 
   function startDelete(ctx: RequestContext, current: ClusterRecord): Promise<OperationRecord> {
     return start(ctx, current, 'delete', async (tx) => {
-      await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [current.resourceKey]);
+      await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [
+        current.resourceKey,
+      ]);
     });
   }
 
@@ -121,7 +129,9 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
   function checkEtag(current: ClusterRecord | undefined, ifMatch?: string, ifNoneMatch?: string): void {
     if (ifNoneMatch === '*' && current) throw preconditionFailed('The cluster already exists and If-None-Match: * was sent.');
     if (ifMatch && ifMatch !== '*' && (!current || current.etag !== ifMatch)) {
-      throw preconditionFailed(`If-Match ${ifMatch} does not match the cluster's current ETag${current ? ` ${current.etag}` : ' (it does not exist)'}.`);
+      throw preconditionFailed(
+        `If-Match ${ifMatch} does not match the cluster's current ETag${current ? ` ${current.etag}` : ' (it does not exist)'}.`,
+      );
     }
     if (ifMatch === '*' && !current) throw preconditionFailed('If-Match: * was sent but the cluster does not exist.');
   }
@@ -167,7 +177,11 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
           return { cluster: clusterView(current), created: false };
         }
       }
-      const kind: OperationKind = !current ? 'create' : current.spec.properties.serverCount !== spec.properties.serverCount ? 'scale' : 'update';
+      const kind: OperationKind = !current
+        ? 'create'
+        : current.spec.properties.serverCount !== spec.properties.serverCount
+          ? 'scale'
+          : 'update';
       let record: ClusterRecord | undefined;
       const op = await start(ctx, { ...(current ?? placeholder(id, key, req, spec)), spec }, kind, async (tx) => {
         record = await upsertCluster(tx, {
@@ -283,14 +297,23 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     },
   };
 
-  async function page(ctx: RequestContext, req: { subscriptionId: string; skipToken?: string; top?: number }, resourceGroup: string | undefined) {
+  async function page(
+    ctx: RequestContext,
+    req: { subscriptionId: string; skipToken?: string; top?: number },
+    resourceGroup: string | undefined,
+  ) {
     const top = req.top ?? DEFAULT_PAGE;
-    if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE) throw badRequest('InvalidParameter', `$top must be an integer from 1 to ${MAX_PAGE}; got ${top}.`, '$top');
+    if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE)
+      throw badRequest('InvalidParameter', `$top must be an integer from 1 to ${MAX_PAGE}; got ${top}.`, '$top');
     let after: string | undefined;
     if (req.skipToken) {
       after = Buffer.from(req.skipToken, 'base64url').toString('utf8');
       if (!after.startsWith(`/subscriptions/${req.subscriptionId.toLowerCase()}/`)) {
-        throw badRequest('InvalidParameter', '$skipToken is not a continuation token from this list; start again without it.', '$skipToken');
+        throw badRequest(
+          'InvalidParameter',
+          '$skipToken is not a continuation token from this list; start again without it.',
+          '$skipToken',
+        );
       }
     }
     const { items, more } = await listClusters(db, {
@@ -302,9 +325,10 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     const value = items.map(clusterView);
     const last = items[items.length - 1];
     if (!more || !last) return { value };
-    const path = resourceGroup === undefined
-      ? `/subscriptions/${req.subscriptionId}/providers/HCS.Consul/clusters`
-      : `/subscriptions/${req.subscriptionId}/resourceGroups/${resourceGroup}/providers/HCS.Consul/clusters`;
+    const path =
+      resourceGroup === undefined
+        ? `/subscriptions/${req.subscriptionId}/providers/HCS.Consul/clusters`
+        : `/subscriptions/${req.subscriptionId}/resourceGroups/${resourceGroup}/providers/HCS.Consul/clusters`;
     const q = new URLSearchParams({ 'api-version': ctx.apiVersion, $skipToken: Buffer.from(last.resourceKey).toString('base64url') });
     if (req.top) q.set('$top', String(req.top));
     return { value, nextLink: `${ctx.baseUrl}${path}?${q.toString()}` };

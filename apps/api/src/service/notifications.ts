@@ -35,10 +35,21 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
         ...checkSubscriptionId(req.subscriptionId),
         ...(typeof state === 'string' && (SUBSCRIPTION_STATES as readonly string[]).includes(state)
           ? []
-          : [detail('InvalidSubscriptionState', `state must be one of ${SUBSCRIPTION_STATES.join(', ')}; got ${JSON.stringify(state)}`, 'state')]),
+          : [
+              detail(
+                'InvalidSubscriptionState',
+                `state must be one of ${SUBSCRIPTION_STATES.join(', ')}; got ${JSON.stringify(state)}`,
+                'state',
+              ),
+            ]),
       ]);
       const tenantId = typeof body.properties?.tenantId === 'string' ? body.properties.tenantId : null;
-      await putSubscription(db, { subscriptionId: req.subscriptionId, state: state as SubscriptionState, tenantId, properties: body.properties ?? {} });
+      await putSubscription(db, {
+        subscriptionId: req.subscriptionId,
+        state: state as SubscriptionState,
+        tenantId,
+        properties: body.properties ?? {},
+      });
       if (state === 'Deleted') await deps.clusters.deleteAllInSubscription(req.subscriptionId, ctx);
       return { subscription: body };
     },
@@ -47,13 +58,33 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
       requireAzure(ctx);
       const n = (ctx.rawBody ?? {}) as Record<string, unknown>;
       throwIfAny([
-        ...(EVENT_TYPES.includes(n.eventType as string) ? [] : [detail('InvalidParameter', `eventType must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(n.eventType)}`, 'eventType')]),
+        ...(EVENT_TYPES.includes(n.eventType as string)
+          ? []
+          : [
+              detail(
+                'InvalidParameter',
+                `eventType must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(n.eventType)}`,
+                'eventType',
+              ),
+            ]),
         ...(typeof n.applicationId === 'string' && n.applicationId.startsWith('/subscriptions/')
           ? []
-          : [detail('InvalidParameter', `applicationId must be a resource id starting with /subscriptions/; got ${JSON.stringify(n.applicationId)}`, 'applicationId')]),
+          : [
+              detail(
+                'InvalidParameter',
+                `applicationId must be a resource id starting with /subscriptions/; got ${JSON.stringify(n.applicationId)}`,
+                'applicationId',
+              ),
+            ]),
         ...(APP_STATES.includes(n.provisioningState as string)
           ? []
-          : [detail('InvalidParameter', `provisioningState must be one of ${APP_STATES.join(', ')}; got ${JSON.stringify(n.provisioningState)}`, 'provisioningState')]),
+          : [
+              detail(
+                'InvalidParameter',
+                `provisioningState must be one of ${APP_STATES.join(', ')}; got ${JSON.stringify(n.provisioningState)}`,
+                'provisioningState',
+              ),
+            ]),
         ...(typeof n.eventTime === 'string' && !Number.isNaN(Date.parse(n.eventTime))
           ? []
           : [detail('InvalidParameter', `eventTime must be an RFC 3339 time; got ${JSON.stringify(n.eventTime)}`, 'eventTime')]),

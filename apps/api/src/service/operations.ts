@@ -54,8 +54,16 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
     ): Promise<{ value: OperationView[] }> {
       requireRole(ctx, 'reader');
       requireSubscription(ctx, req.subscriptionId, `The cluster '${req.clusterName}'`);
-      throwIfAny([...checkSubscriptionId(req.subscriptionId), ...checkResourceGroupName(req.resourceGroup), ...checkClusterName(req.clusterName.toLowerCase())]);
-      const id = formatClusterResourceId({ subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, clusterName: req.clusterName });
+      throwIfAny([
+        ...checkSubscriptionId(req.subscriptionId),
+        ...checkResourceGroupName(req.resourceGroup),
+        ...checkClusterName(req.clusterName.toLowerCase()),
+      ]);
+      const id = formatClusterResourceId({
+        subscriptionId: req.subscriptionId,
+        resourceGroup: req.resourceGroup,
+        clusterName: req.clusterName,
+      });
       const ops = await listOperations(db, resourceKey(id));
       return { value: ops.map((op) => operationView(op, id)) };
     },
@@ -64,7 +72,10 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
       requireRole(ctx, 'operator');
       const op = await find(req, ctx);
       if (op.status === 'Succeeded' || op.status === 'Failed' || op.status === 'Canceled') {
-        throw conflict('OperationAlreadyEnded', `Operation ${op.operationId} already ended with status ${op.status}; there is nothing to cancel.`);
+        throw conflict(
+          'OperationAlreadyEnded',
+          `Operation ${op.operationId} already ended with status ${op.status}; there is nothing to cancel.`,
+        );
       }
       const updated = (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
       await deps.starter.cancel(op.workflowId);
