@@ -15,6 +15,8 @@ export interface HttpCallOptions {
   headers?: Record<string, string>;
   /** PEM CA bundle to trust for https URLs. */
   ca?: string;
+  /** Client certificate and key (PEM) for mutual TLS. */
+  clientCert?: { cert: string; key: string };
   timeoutInMs?: number;
 }
 
@@ -28,6 +30,7 @@ export function httpCall(url: string, options: HttpCallOptions = {}): Promise<Ht
         method: options.method ?? 'GET',
         headers: { ...(options.body ? { 'content-type': 'application/json' } : {}), ...options.headers },
         ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.clientCert ?? {}),
         timeout: options.timeoutInMs ?? 5_000,
       },
       (res) => {

@@ -1,7 +1,7 @@
 // Brings up our API and worker on the real stack (Temporal, the store database) for one test
 // file, with HTTPS, a JWT issuer of the test's own and operator tokens for every role.
 import { generateKeyPair, exportJWK, SignJWT, type JWK } from 'jose';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ export interface ControlPlane {
   api: RunningApi;
   db: SqlDatabase;
   caCertPem: string;
+  /** Client certificates for mutual TLS: ARM's is trusted by thumbprint, the stranger's is not. */
+  clientCerts: { arm: { cert: string; key: string }; stranger: { cert: string; key: string } };
   /** Operator tokens by role, scoped to all subscriptions. */
   tokens: Record<Role, string>;
   /** Subscriptions that have an operator token scoped to them alone. */
@@ -63,8 +65,16 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
   const scoped = new Map<string, string>();
   const scopedSubs = Array.from({ length: 3 }, () => randomUUID());
   for (const s of scopedSubs) scoped.set(s, `hcsop_scoped_${randomBytes(16).toString('hex')}`);
+  // Two client certificates: ARM's (trusted by thumbprint) and a stranger's.
+  const certDir = mkdtempSync(join(tmpdir(), 'hcs-api-clients-'));
+  const armClient = ensureDevCertificate(join(certDir, 'arm'), ['arm.client.test']);
+  const strangerClient = ensureDevCertificate(join(certDir, 'stranger'), ['stranger.client.test']);
+  const pem = (c: { certFile: string; keyFile: string }) => ({
+    cert: readFileSync(c.certFile, 'utf8'),
+    key: readFileSync(c.keyFile, 'utf8'),
+  });
   const auth: AuthConfig = {
-    armCertificateThumbprints: [],
+    armCertificateThumbprints: [new X509Certificate(readFileSync(armClient.certFile)).fingerprint],
     jwtIssuers: [
       { issuer: ARM_ISSUER, audience: AUDIENCE, kind: 'arm', jwks: { keys: [await jwk(keys.arm.publicKey, 'arm-1')] } },
       { issuer: USER_ISSUER, audience: AUDIENCE, kind: 'user', jwks: { keys: [await jwk(keys.user.publicKey, 'user-1')] } },
@@ -93,6 +103,7 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
     api,
     db,
     caCertPem: tls.caCertPem,
+    clientCerts: { arm: pem(armClient), stranger: pem(strangerClient) },
     tokens,
     scopedSubscriptionIds: scopedSubs,
     scopedToken(subscriptionId) {

@@ -19,6 +19,7 @@ afterAll(async () => {
 
 interface CallOptions {
   token?: string | null;
+  clientCert?: { cert: string; key: string };
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -28,6 +29,7 @@ async function call(method: string, path: string, o: CallOptions = {}): Promise<
   const res = await httpCall(`${cp.api.restUrl}${path}`, {
     method,
     ca: cp.caCertPem,
+    ...(o.clientCert ? { clientCert: o.clientCert } : {}),
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...o.headers },
     ...(o.body !== undefined ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
   });
@@ -138,6 +140,16 @@ describe('authentication and authorization', () => {
     const opUrl = new URL(mineRes.headers['azure-asyncoperation'] as string);
     const foreign = opUrl.pathname.replace(mine, other);
     expect((await call('GET', `${foreign}?${V}`, { token: cp.tokens.admin })).status).toBe(404);
+  });
+
+  it('trusts ARM by client-certificate thumbprint (mutual TLS) and answers 403 to an untrusted certificate', async () => {
+    const p = `${clusterPath(randomUUID(), 'rg', 'mtls')}?${V}`;
+    const arm = await call('PUT', p, { token: null, clientCert: cp.clientCerts.arm, body: body('10.6.0.0/16') });
+    expect(arm.status).toBe(201);
+    expect(arm.json.systemData.createdBy).toMatch(/^cert:[0-9a-f]{40}$/);
+    const stranger = await call('GET', p, { token: null, clientCert: cp.clientCerts.stranger });
+    expect(stranger.status).toBe(403);
+    expect(stranger.json.error.code).toBe('ClientCertificateNotTrusted');
   });
 
   it('accepts ARM tokens and user tokens whose roles and subscriptions claims scope them', async () => {
