@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { httpCall, type HttpResult } from '../../devstack/http-probe.js';
 import { getCluster } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
+import { insertSnapshot } from '../../store/snapshots.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
 
 const stack = inject('stack');
@@ -277,6 +278,55 @@ describe('lifecycle semantics', () => {
     expect((rg.json.value as Array<{ name: string }>).map((c) => c.name)).toEqual(['p-a', 'p-b']);
     const empty = await call('GET', `/subscriptions/${randomUUID()}/providers/HCS.Consul/clusters?${V}`);
     expect(empty.json).toEqual({ value: [] });
+  });
+});
+
+describe('actions', () => {
+  it('lists upgrade versions from the catalogue and serves snapshot metadata (list, get, rename)', async () => {
+    const sub = randomUUID();
+    const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
+    const p = clusterPath(sub, 'rg', 'acts');
+    expect(
+      (
+        await call('PUT', `${p}?${V}`, {
+          body: { ...body('10.80.0.0/16'), properties: { ...body('10.80.0.0/16').properties, consulVersion: older } },
+        })
+      ).status,
+    ).toBe(201);
+    await waitForState(p, ['Succeeded']);
+    const versions = await call('POST', `${p}/listUpgradeVersions?${V}`);
+    expect(versions.status).toBe(200);
+    expect(versions.json.value).toEqual([{ version: newer, status: 'UPGRADE_VERSION_STATUS_RECOMMENDED', kind: 'patch' }]);
+
+    expect((await call('POST', `${p}/listSnapshots?${V}`)).json).toEqual({ value: [] });
+    // Snapshot rows are written by the snapshot workflow (not part of this build); the test writes one.
+    const snapshotId = randomUUID();
+    await insertSnapshot(cp.db, {
+      snapshotId,
+      resourceKey: p.toLowerCase(),
+      name: 'nightly',
+      kind: 'AUTOMATIC',
+      state: 'COMPLETED',
+      sizeBytes: 1234,
+      consulVersion: older,
+      finished: true,
+    });
+    const listed = await call('POST', `${p}/listSnapshots?${V}`);
+    expect(listed.json.value).toMatchObject([
+      { id: snapshotId, name: 'nightly', type: 'SNAPSHOT_TYPE_AUTOMATIC', state: 'SNAPSHOT_STATE_COMPLETED', sizeBytes: 1234 },
+    ]);
+    const renamed = await call('POST', `${p}/renameSnapshot?${V}`, { body: { snapshotId, name: 'before-upgrade' } });
+    expect(renamed.json.snapshot.name).toBe('before-upgrade');
+    const bad = await call('POST', `${p}/renameSnapshot?${V}`, { body: { snapshotId, name: '' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.target).toBe('name');
+    expect((await call('POST', `${p}/getSnapshot?${V}`, { body: { snapshotId } })).json.snapshot.name).toBe('before-upgrade');
+    expect((await call('POST', `${p}/getSnapshot?${V}`, { body: { snapshotId: randomUUID() } })).status).toBe(404);
+    expect((await call('POST', `${p}/renameSnapshot?${V}`, { token: cp.tokens.reader, body: { snapshotId, name: 'x' } })).status).toBe(403);
+    // Actions whose workflows belong to later work say so instead of pretending.
+    const pending = await call('POST', `${p}/createSnapshot?${V}`, { body: { name: 'now' } });
+    expect(pending.status).toBe(501);
+    expect(pending.json.error.code).toBe('NotImplemented');
   });
 });
 

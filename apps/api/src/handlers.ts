@@ -4,6 +4,7 @@ import { getCluster } from '../../../store/clusters.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import type { OperationStarter } from './operation-starter.js';
+import { actionHandlers } from './service/actions.js';
 import { clusterHandlers } from './service/clusters.js';
 import { notificationHandlers } from './service/notifications.js';
 import { operationHandlers } from './service/operations.js';
@@ -19,6 +20,7 @@ export function createHandlers(deps: HandlerDeps) {
   const clusters = clusterHandlers(deps);
   return {
     ...clusters,
+    ...actionHandlers(deps),
     ...operationHandlers(deps),
     ...notificationHandlers({ db: deps.db, clusters }),
     findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),

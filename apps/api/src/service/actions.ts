@@ -1,0 +1,113 @@
+// Read-only and metadata actions on a cluster (POST .../clusters/{name}/{action}) that need no
+// workflow: upgrade targets from the version catalogue, snapshot metadata from the store.
+import { detail, throwIfAny } from '../../../../domain/errors.js';
+import {
+  checkClusterName,
+  checkResourceGroupName,
+  checkSubscriptionId,
+  formatClusterResourceId,
+  resourceKey,
+} from '../../../../domain/resource-id.js';
+import { listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
+import { getCluster, type ClusterRecord } from '../../../../store/clusters.js';
+import type { SqlDatabase } from '../../../../store/database.js';
+import { getSnapshot, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
+import type { RequestContext } from '../context.js';
+import { notFound } from '../errors.js';
+import { requireRole, requireSubscription } from './authorize.js';
+
+interface ClusterPath {
+  subscriptionId: string;
+  resourceGroup: string;
+  clusterName: string;
+}
+
+const MAX_SNAPSHOT_NAME = 100;
+
+export function actionHandlers(deps: { db: SqlDatabase; catalogue: CatalogueEntry[] }) {
+  const { db } = deps;
+
+  async function cluster(ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> {
+    const what = `The cluster '${p.clusterName}' in resource group '${p.resourceGroup}'`;
+    requireSubscription(ctx, p.subscriptionId, what);
+    throwIfAny([
+      ...checkSubscriptionId(p.subscriptionId),
+      ...checkResourceGroupName(p.resourceGroup),
+      ...checkClusterName(p.clusterName.toLowerCase()),
+    ]);
+    const found = await getCluster(db, resourceKey(formatClusterResourceId(p)));
+    if (!found) throw notFound(what);
+    return found;
+  }
+
+  const snapshotView = (s: SnapshotRecord) => ({
+    id: s.snapshotId,
+    name: s.name,
+    type: `SNAPSHOT_TYPE_${s.kind}`,
+    state: `SNAPSHOT_STATE_${s.state}`,
+    ...(s.sizeBytes !== null ? { sizeBytes: s.sizeBytes } : {}),
+    ...(s.consulVersion ? { consulVersion: s.consulVersion } : {}),
+    requestedAt: s.requestedAt,
+    ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
+  });
+
+  async function snapshot(c: ClusterRecord, snapshotId: unknown): Promise<SnapshotRecord> {
+    throwIfAny(
+      typeof snapshotId === 'string' && snapshotId !== ''
+        ? []
+        : [detail('MissingField', 'snapshotId is required: the id from listSnapshots.', 'snapshotId')],
+    );
+    const s = await getSnapshot(db, c.resourceKey, snapshotId as string);
+    if (!s) throw notFound(`The snapshot '${String(snapshotId)}' of cluster '${c.name}'`);
+    return s;
+  }
+
+  return {
+    async listUpgradeVersions(req: ClusterPath, ctx: RequestContext) {
+      requireRole(ctx, 'reader');
+      const c = await cluster(ctx, req);
+      const current = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+      return {
+        value: listUpgradeTargets(current, deps.catalogue).map((t) => ({
+          version: t.version,
+          status: `UPGRADE_VERSION_STATUS_${t.status}`,
+          kind: t.kind,
+        })),
+      };
+    },
+
+    async listSnapshots(req: ClusterPath, ctx: RequestContext) {
+      requireRole(ctx, 'reader');
+      const c = await cluster(ctx, req);
+      return { value: (await listSnapshots(db, c.resourceKey)).map(snapshotView) };
+    },
+
+    async getSnapshot(req: ClusterPath & { snapshotId?: string }, ctx: RequestContext) {
+      requireRole(ctx, 'reader');
+      const c = await cluster(ctx, req);
+      return { snapshot: snapshotView(await snapshot(c, req.snapshotId)) };
+    },
+
+    async renameSnapshot(req: ClusterPath & { snapshotId?: string; name?: unknown }, ctx: RequestContext) {
+      requireRole(ctx, 'operator');
+      const c = await cluster(ctx, req);
+      const name = req.name;
+      throwIfAny(
+        typeof name === 'string' &&
+          name.trim() !== '' &&
+          name.length <= MAX_SNAPSHOT_NAME &&
+          ![...name].some((ch) => ch.charCodeAt(0) < 0x20)
+          ? []
+          : [
+              detail(
+                'InvalidSnapshotName',
+                `name must be 1 to ${MAX_SNAPSHOT_NAME} printable characters; got ${JSON.stringify(name)}`,
+                'name',
+              ),
+            ],
+      );
+      const s = await snapshot(c, req.snapshotId);
+      return { snapshot: snapshotView((await renameSnapshot(db, c.resourceKey, s.snapshotId, (name as string).trim()))!) };
+    },
+  };
+}

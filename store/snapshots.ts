@@ -1,0 +1,81 @@
+// Snapshot metadata. The bytes live in Blob storage; the snapshot workflows write these rows.
+import type { SqlExecutor } from './database.js';
+
+export interface SnapshotRecord {
+  snapshotId: string;
+  resourceKey: string;
+  name: string;
+  kind: 'MANUAL' | 'AUTOMATIC';
+  state: 'PENDING' | 'COMPLETED' | 'FAILED';
+  sizeBytes: number | null;
+  consulVersion: string | null;
+  requestedAt: string;
+  finishedAt: string | null;
+}
+
+interface Row {
+  snapshot_id: string;
+  resource_id: string;
+  name: string;
+  kind: SnapshotRecord['kind'];
+  state: SnapshotRecord['state'];
+  size_bytes: string | number | null;
+  consul_version: string | null;
+  requested_at: Date | string;
+  finished_at: Date | string | null;
+}
+
+const columns = 'snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, requested_at, finished_at';
+
+function toRecord(r: Row): SnapshotRecord {
+  return {
+    snapshotId: r.snapshot_id,
+    resourceKey: r.resource_id,
+    name: r.name,
+    kind: r.kind,
+    state: r.state,
+    sizeBytes: r.size_bytes === null ? null : Number(r.size_bytes),
+    consulVersion: r.consul_version,
+    requestedAt: new Date(r.requested_at).toISOString(),
+    finishedAt: r.finished_at === null ? null : new Date(r.finished_at).toISOString(),
+  };
+}
+
+export async function listSnapshots(db: SqlExecutor, resourceKey: string): Promise<SnapshotRecord[]> {
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM snapshots WHERE resource_id = $1 ORDER BY requested_at DESC`, [resourceKey]);
+  return rows.map(toRecord);
+}
+
+export async function getSnapshot(db: SqlExecutor, resourceKey: string, snapshotId: string): Promise<SnapshotRecord | undefined> {
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM snapshots WHERE resource_id = $1 AND snapshot_id = $2`, [
+    resourceKey,
+    snapshotId,
+  ]);
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+export async function renameSnapshot(
+  db: SqlExecutor,
+  resourceKey: string,
+  snapshotId: string,
+  name: string,
+): Promise<SnapshotRecord | undefined> {
+  const { rows } = await db.query<Row>(`UPDATE snapshots SET name = $3 WHERE resource_id = $1 AND snapshot_id = $2 RETURNING ${columns}`, [
+    resourceKey,
+    snapshotId,
+    name,
+  ]);
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/** Records a snapshot (used by the snapshot workflow's store activity and by tests). */
+export async function insertSnapshot(
+  db: SqlExecutor,
+  s: Omit<SnapshotRecord, 'requestedAt' | 'finishedAt'> & { finished: boolean },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO snapshots (snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END) ON CONFLICT (snapshot_id) DO NOTHING`,
+    [s.snapshotId, s.resourceKey, s.name, s.kind, s.state, s.sizeBytes, s.consulVersion, s.finished],
+  );
+}
