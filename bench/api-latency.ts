@@ -60,16 +60,19 @@ await migrate(db);
 const worker = await startWorker({ temporal: stack.endpoints.temporal, db });
 const starter = await temporalOperationStarter(stack.endpoints.temporal);
 const token = `hcsop_bench_${randomUUID()}`;
-const api = await startApi({
-  db,
-  starter,
+const common = {
   auth: {
     armCertificateThumbprints: [],
     jwtIssuers: [],
-    operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin', subscriptions: '*' }],
+    operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin' as const, subscriptions: '*' as const }],
   },
   catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
   logger: pino({ level: 'silent' }),
+};
+const api = await startApi({
+  db,
+  starter,
+  ...common,
 });
 
 // The same API with a starter that only counts: separates our own cost from Temporal's
@@ -78,13 +81,7 @@ let counted = 0;
 const apiNoTemporal = await startApi({
   db,
   starter: { start: async () => void counted++, cancel: async () => {}, close: async () => {} },
-  auth: {
-    armCertificateThumbprints: [],
-    jwtIssuers: [],
-    operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin', subscriptions: '*' }],
-  },
-  catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
-  logger: pino({ level: 'silent' }),
+  ...common,
 });
 
 const sub = randomUUID();

@@ -1,0 +1,43 @@
+// Runs the control-plane processes from their configuration: the API alone (production), or
+// API and worker together (the local embedded default, where one process owns the database).
+import { pino } from 'pino';
+import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
+import { openDatabase } from '../../../store/database.js';
+import { migrate } from '../../../store/migrate.js';
+import { startApi } from './api.js';
+import type { ControlPlaneConfig } from './config.js';
+import { temporalOperationStarter } from './operation-starter.js';
+
+/** Starts what is asked for and stops it all, in order, on SIGTERM or SIGINT. */
+export async function runControlPlane(config: ControlPlaneConfig, parts: { worker: boolean }): Promise<void> {
+  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
+  const db = await openDatabase(config.database);
+  await migrate(db);
+  let worker: RunningWorker | undefined;
+  if (parts.worker) worker = await startWorker({ temporal: config.temporal, db });
+  const starter = await temporalOperationStarter(config.temporal);
+  const api = await startApi({
+    db,
+    starter,
+    auth: config.auth,
+    catalogue: config.catalogue,
+    logger,
+    host: config.api.host,
+    restPort: config.api.restPort,
+    grpcPort: config.api.grpcPort,
+    ...(config.api.tls ? { tls: config.api.tls } : {}),
+  });
+  logger.info({ rest: api.restUrl, grpc: api.grpcAddress, worker: parts.worker }, 'control plane started');
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await api.close();
+    await starter.close();
+    await worker?.shutdown();
+    await db.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
