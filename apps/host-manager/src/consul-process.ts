@@ -1,0 +1,80 @@
+// The Consul agent as a child process: started with a given binary, reloaded with SIGHUP (Consul
+// re-reads its configuration and certificates without dropping out of the cluster), replaced
+// when the version changes, and restarted with back-off when it dies, as systemd would.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+
+export interface ConsulProcessOptions {
+  configDir: string;
+  logFile: string;
+  onEvent?: (event: string) => void;
+}
+
+export class ConsulProcess {
+  #child: ChildProcess | undefined;
+  #binary: string | undefined;
+  #version: string | undefined;
+  #stopping = false;
+  #restarts = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: ConsulProcessOptions) {}
+
+  get version(): string | undefined {
+    return this.#version;
+  }
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+  get running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Runs `binary` (version `version`); replaces a running agent of another version. */
+  async ensure(version: string, binary: string): Promise<'started' | 'replaced' | 'unchanged'> {
+    if (this.running && this.#version === version) return 'unchanged';
+    const replacing = this.running;
+    if (replacing) await this.stop();
+    this.#stopping = false;
+    this.#binary = binary;
+    this.#version = version;
+    this.#spawn();
+    return replacing ? 'replaced' : 'started';
+  }
+
+  /** Asks Consul to re-read its configuration and certificates. */
+  reload(): void {
+    if (this.running) {
+      this.#child!.kill('SIGHUP');
+      this.o.onEvent?.('consul reloaded (SIGHUP)');
+    }
+  }
+
+  async stop(timeoutMs = 15_000): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  #spawn(): void {
+    const fd = openSync(this.o.logFile, 'a');
+    const child = spawn(this.#binary!, ['agent', `-config-dir=${this.o.configDir}`], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    this.#child = child;
+    this.o.onEvent?.(`consul ${this.#version} started (pid ${child.pid})`);
+    child.once('exit', (code, signal) => {
+      if (this.#stopping || this.#child !== child) return;
+      const delay = Math.min(1_000 * 2 ** this.#restarts++, 30_000);
+      this.o.onEvent?.(`consul exited (${signal ?? code}); restarting in ${delay} ms`);
+      this.#restartTimer = setTimeout(() => {
+        if (!this.#stopping) this.#spawn();
+      }, delay);
+    });
+  }
+}
