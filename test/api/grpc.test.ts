@@ -111,6 +111,12 @@ it('creates over gRPC, reads over gRPC and REST alike, and maps errors to status
   expect(invalid.stderr).toContain('Code: InvalidArgument');
   expect(invalid.stdout + invalid.stderr).toContain('x-ms-error-code: InvalidRequestContent');
   expect(invalid.stdout + invalid.stderr).toMatch(/error-body-json: .*properties\.serverCount/);
+  // The rich error model: google.rpc.Status details that grpcurl decodes through reflection.
+  expect(invalid.stderr).toContain('"@type": "type.googleapis.com/google.rpc.BadRequest"');
+  expect(invalid.stderr).toMatch(/"field": "properties\.serverCount",\s+"description": "[^"]+",\s+"reason": "InvalidServerCount"/);
+  expect(invalid.stderr).toContain('"@type": "type.googleapis.com/google.rpc.ErrorInfo"');
+  expect(invalid.stderr).toContain('"domain": "hcs.consul"');
+  expect(invalid.stderr).toContain('"reason": "InvalidRequestContent"');
   const reader = await grpcurl(
     ['-d', JSON.stringify(ref), cp.api.grpcAddress, 'hcs.consul.v1.ClusterService/DeleteCluster'],
     cp.tokens.reader,

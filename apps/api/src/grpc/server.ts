@@ -1,7 +1,7 @@
 // The gRPC transport: the same handlers as REST, with the standard health service and server
 // reflection. Messages are (de)serialised with protobuf-es from the generated descriptors.
-import { fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { create, fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, anyPack } from '@bufbuild/protobuf/wkt';
 import {
   Metadata,
   Server,
@@ -15,6 +15,13 @@ import type { Message } from '@bufbuild/protobuf';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  RequestInfoSchema,
+  file_google_rpc_error_details,
+} from '../../../../gen/google/rpc/error_details_pb.js';
+import { StatusSchema, file_google_rpc_status } from '../../../../gen/google/rpc/status_pb.js';
 import { file_health_v1_health } from '../../../../gen/health/v1/health_pb.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -91,12 +98,13 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
           (res) => callback(null, res as Message),
           (err: unknown) => {
             const arm = toArmError(err, requestId);
+            const unimplemented = (err as { grpcUnimplemented?: boolean }).grpcUnimplemented;
             if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
             const md = new Metadata();
             md.set('x-ms-request-id', requestId);
             md.set('x-ms-error-code', arm.body.error.code);
             md.set('error-body-json', JSON.stringify(arm.body));
-            const unimplemented = (err as { grpcUnimplemented?: boolean }).grpcUnimplemented;
+            md.set('grpc-status-details-bin', richStatus(unimplemented ? 12 : arm.grpcCode, arm.body.error, requestId));
             callback({
               code: unimplemented ? 12 : arm.grpcCode,
               details: `${arm.body.error.code}: ${arm.body.error.message}`,
@@ -138,6 +146,33 @@ function reflectionFiles(): Record<string, { fileDescriptorProtos: Buffer[] }> {
   };
   for (const s of SERVICES) visit(s.file);
   visit(file_health_v1_health);
+  visit(file_google_rpc_error_details);
+  visit(file_google_rpc_status);
   const fileDescriptorProtos = [...seen.values()].map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
   return { 'hcs.consul.v1': { fileDescriptorProtos } };
+}
+
+/**
+ * gRPC's rich error model (google.rpc.Status in grpc-status-details-bin): the ARM code as
+ * ErrorInfo.reason, every field problem as a BadRequest violation, and the request id.
+ */
+function richStatus(
+  code: number,
+  error: { code: string; message: string; target?: string; details?: Array<{ code: string; message: string; target?: string }> },
+  requestId: string,
+): Buffer {
+  const violations = (error.details?.length ? error.details : error.target ? [error] : []).map((d) => ({
+    field: d.target ?? '',
+    description: d.message,
+    reason: d.code,
+  }));
+  const details = [
+    anyPack(
+      ErrorInfoSchema,
+      create(ErrorInfoSchema, { reason: error.code, domain: 'hcs.consul', metadata: error.target ? { target: error.target } : {} }),
+    ),
+    anyPack(RequestInfoSchema, create(RequestInfoSchema, { requestId })),
+    ...(violations.length ? [anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations: violations }))] : []),
+  ];
+  return Buffer.from(toBinary(StatusSchema, create(StatusSchema, { code, message: `${error.code}: ${error.message}`, details })));
 }
