@@ -111,6 +111,33 @@ describe('discovery', () => {
   });
 });
 
+describe('systemData', () => {
+  it("takes systemData from ARM's x-ms-arm-resource-system-data header and keeps the creation fields on update", async () => {
+    const p = clusterPath(randomUUID(), 'rg', 'sysdata');
+    const created = { createdBy: 'alice@contoso.test', createdByType: 'User', createdAt: '2026-11-20T10:00:00Z' };
+    const r = await call('PUT', `${p}?${V}`, {
+      token: await cp.mintJwt('arm'),
+      body: body('10.7.0.0/16'),
+      headers: {
+        'x-ms-arm-resource-system-data': JSON.stringify({
+          ...created,
+          lastModifiedBy: 'alice@contoso.test',
+          lastModifiedByType: 'User',
+          lastModifiedAt: '2026-11-20T10:00:00Z',
+        }),
+      },
+    });
+    expect(r.json.systemData).toMatchObject(created);
+    await waitForState(p, ['Succeeded']);
+    const later = { lastModifiedBy: 'bob@contoso.test', lastModifiedByType: 'User', lastModifiedAt: '2026-11-21T09:00:00Z' };
+    const u = await call('PATCH', `${p}?${V}`, {
+      body: { tags: { owner: 'bob' } },
+      headers: { 'x-ms-arm-resource-system-data': JSON.stringify(later) },
+    });
+    expect(u.json.systemData).toEqual({ ...created, ...later });
+  });
+});
+
 describe('authentication and authorization', () => {
   it('answers 401 without credentials and with a bad token, 403 to a reader that mutates', async () => {
     const p = `${clusterPath(randomUUID(), 'rg', 'auth')}?${V}`;
