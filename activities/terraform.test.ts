@@ -1,0 +1,128 @@
+// The Terraform driver with the real terraform CLI and a real PostgreSQL state backend: idempotent
+// applies, output streamed as heartbeats, one run per cluster at a time, a killed apply that a
+// re-run converges, and destroy.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { createTerraformActivities, STATE_LOCKED, type TerraformActivities } from './terraform.js';
+
+const stack = inject('stack');
+const moduleDir = fileURLToPath(new URL('../test/fixtures/terraform-servers', import.meta.url));
+const workRoot = mkdtempSync(join(tmpdir(), 'hcs-tf-driver-'));
+let tf: TerraformActivities;
+
+beforeAll(() => {
+  // The pg backend needs a PostgreSQL server: the store's (CI and this machine provide one).
+  if (stack.database.kind !== 'postgres') throw new Error('the Terraform pg backend needs the PostgreSQL store database');
+  const url = new URL(stack.database.url);
+  url.searchParams.set('sslmode', 'disable');
+  tf = createTerraformActivities({
+    terraformBinary: stack.tools.terraform,
+    cliConfigFile: stack.tools.terraformConfig.cliConfigFile,
+    workRoot,
+    backend: { kind: 'pg', connStr: url.toString() },
+  });
+});
+afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
+
+/** Pid of the driver's running `terraform apply` (its saved-plan argument is ours alone), or ''. */
+async function waitForApplyProcess(): Promise<string> {
+  for (let i = 0; i < 150; i++) {
+    try {
+      const found = execFileSync('pgrep', ['-f', `${stack.tools.terraform} apply .*run\\.tfplan`])
+        .toString()
+        .trim()
+        .split('\n')[0];
+      if (found) return found;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return '';
+}
+
+function activity() {
+  const lines: string[] = [];
+  const capture = (_level: string, message: string, meta?: Record<string, unknown>) =>
+    void lines.push(`${message} ${typeof meta?.line === 'string' ? meta.line : ''}`);
+  const logger = {
+    log: capture,
+    trace: (m: string, a?: Record<string, unknown>) => capture('trace', m, a),
+    debug: (m: string, a?: Record<string, unknown>) => capture('debug', m, a),
+    info: (m: string, a?: Record<string, unknown>) => capture('info', m, a),
+    warn: (m: string, a?: Record<string, unknown>) => capture('warn', m, a),
+    error: (m: string, a?: Record<string, unknown>) => capture('error', m, a),
+  };
+  const env = new MockActivityEnvironment({ activityType: 'terraformApply' }, { logger });
+  const beats: Array<{ phase: string; line: string }> = [];
+  env.on('heartbeat', (d: { phase: string; line: string }) => beats.push(d));
+  return { env, beats, lines };
+}
+
+it('applies once, then finds nothing to change, streaming its output as heartbeats', async () => {
+  const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf1`;
+  const first = activity();
+  const applied = await first.env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 5 } });
+  expect(applied).toEqual({ changed: true, outputs: { zones: [1, 2, 3, 1, 2] } });
+  expect(first.beats.map((b) => b.phase)).toEqual(expect.arrayContaining(['init', 'plan', 'apply']));
+  // Every line reaches the activity log; heartbeats carry the latest line at most once a second.
+  expect(first.lines.some((l) => /Apply complete! Resources: 5 added/.test(l))).toBe(true);
+
+  const again = await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 5 } });
+  expect(again).toEqual({ changed: false, outputs: { zones: [1, 2, 3, 1, 2] } });
+  const scaled = await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 3 } });
+  expect(scaled).toEqual({ changed: true, outputs: { zones: [1, 2, 3] } });
+});
+
+it('never runs two applies on one cluster at once: the second is refused as locked (retryable)', async () => {
+  const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf2`;
+  const slow = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 5 } });
+  expect(await waitForApplyProcess()).not.toBe(''); // the first run is applying and holds the lock
+  const second = await activity()
+    .env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 4 } })
+    .catch((e: unknown) => e);
+  expect(second).toMatchObject({ type: STATE_LOCKED, nonRetryable: false });
+  expect(await slow).toMatchObject({ changed: true });
+});
+
+it('converges when an apply was killed with SIGKILL in the middle', async () => {
+  const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf3`;
+  const killed = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 3 } });
+  // Wait until terraform is inside the apply (its provisioners sleep), then kill it hard.
+  const pid = await waitForApplyProcess();
+  expect(pid).not.toBe('');
+  await new Promise((r) => setTimeout(r, 1_000));
+  process.kill(Number(pid), 'SIGKILL');
+  await expect(killed).rejects.toMatchObject({ type: 'TerraformFailed' });
+
+  // No stale lock (the pg advisory lock died with terraform's session): the re-run converges.
+  const rerun: { outputs: unknown } = await activity().env.run(tf.terraformApply, {
+    clusterKey,
+    moduleDir,
+    variables: { servers: 3, delay_seconds: 0 },
+  });
+  expect(rerun.outputs).toEqual({ zones: [1, 2, 3] });
+  const settled: { changed: boolean } = await activity().env.run(tf.terraformApply, {
+    clusterKey,
+    moduleDir,
+    variables: { servers: 3, delay_seconds: 0 },
+  });
+  expect(settled.changed).toBe(false);
+
+  await activity().env.run(tf.terraformDestroy, { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 0 } });
+  // Nothing left: zero servers plans only the (now empty) output, and then nothing at all.
+  expect(await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 0 } })).toEqual({
+    changed: true,
+    outputs: { zones: [] },
+  });
+  expect(await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 0 } })).toEqual({
+    changed: false,
+    outputs: { zones: [] },
+  });
+});

@@ -1,0 +1,175 @@
+// The Terraform driver: plan and apply (or destroy) one cluster's infrastructure with the real
+// terraform CLI. Each run gets a fresh working directory; the state lives in a remote backend
+// with locking (PostgreSQL locally and in tests, azurerm in production), one state per cluster.
+// With the pg backend the lock is a PostgreSQL advisory lock held by terraform's own session,
+// so a killed terraform can never leave a stale lock behind; a re-run refreshes and converges.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type TerraformBackend =
+  | { kind: 'pg'; connStr: string }
+  | { kind: 'azurerm'; storageAccountName: string; containerName: string; resourceGroupName: string; useAzureAd: true };
+
+export interface TerraformDeps {
+  terraformBinary: string;
+  /** CLI config that installs providers from our filesystem mirror only. */
+  cliConfigFile: string;
+  /** Where per-run working directories are made. */
+  workRoot: string;
+  backend: TerraformBackend;
+  /** Extra environment for terraform and its providers (e.g. SSL_CERT_FILE for the twin's CA). */
+  env?: Record<string, string>;
+}
+
+export interface TerraformRunInput {
+  /** Lower-case cluster resource id; names the state. */
+  clusterKey: string;
+  /** Root module folder to run (its contents are copied into the working directory). */
+  moduleDir: string;
+  /** Values for the module's variables; never secrets (they would land in the state). */
+  variables: Record<string, unknown>;
+}
+
+export interface TerraformApplyResult {
+  /** False when the plan found nothing to do. */
+  changed: boolean;
+  outputs: Record<string, unknown>;
+}
+
+/** Another run holds the cluster's state lock; retry later. */
+export const STATE_LOCKED = 'TerraformStateLocked';
+/** Terraform refused the configuration or the inputs: retrying cannot help. */
+export const TERRAFORM_INVALID = 'TerraformConfigurationInvalid';
+
+export function createTerraformActivities(deps: TerraformDeps) {
+  async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
+    const dir = join(deps.workRoot, `${stateName(input.clusterKey)}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(dir, { recursive: true });
+    cpSync(input.moduleDir, dir, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
+    writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.clusterKey), null, 2));
+    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
+    await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
+    return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  /** Runs terraform, streaming each output line to the activity's heartbeat and log. */
+  function run(dir: string, args: string[], phase: string): Promise<{ code: number; out: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(deps.terraformBinary, args, {
+        cwd: dir,
+        env: { ...process.env, ...deps.env, TF_CLI_CONFIG_FILE: deps.cliConfigFile, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const ctx = activityContext();
+      // A cancelled activity stops terraform gracefully (it releases its lock on SIGINT).
+      const onCancel = () => child.kill('SIGINT');
+      ctx?.cancellationSignal.addEventListener('abort', onCancel);
+      let out = '';
+      let last = 0;
+      const onData = (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        out += text;
+        for (const line of text.split('\n').filter((l) => l.trim())) {
+          ctx?.log.info('terraform', { phase, line });
+          const now = Date.now();
+          if (now - last > 1_000) {
+            ctx?.heartbeat({ phase, line });
+            last = now;
+          }
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        ctx?.cancellationSignal.removeEventListener('abort', onCancel);
+        if (ctx?.cancellationSignal.aborted) return reject(ctx.cancellationSignal.reason);
+        if (code !== 0 && !(phase === 'plan' && code === 2)) return reject(terraformFailure(phase, code, out));
+        resolve({ code: code ?? 1, out });
+      });
+    });
+  }
+
+  return {
+    /** Plans and, when anything differs, applies; returns the module's outputs. Idempotent. */
+    terraformApply: async (input: TerraformRunInput): Promise<TerraformApplyResult> => {
+      const { dir, cleanup } = await workspace(input);
+      try {
+        const plan = await run(
+          dir,
+          ['plan', '-input=false', '-no-color', '-lock-timeout=0s', '-detailed-exitcode', '-out=run.tfplan'],
+          'plan',
+        );
+        const changed = plan.code === 2;
+        if (changed) await run(dir, ['apply', '-input=false', '-no-color', '-lock-timeout=0s', 'run.tfplan'], 'apply');
+        const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
+        const outputs = Object.fromEntries(
+          Object.entries(JSON.parse(out) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]),
+        );
+        return { changed, outputs };
+      } finally {
+        cleanup();
+      }
+    },
+
+    /** Destroys everything in the cluster's state; a second call finds nothing to do. */
+    terraformDestroy: async (input: TerraformRunInput): Promise<void> => {
+      const { dir, cleanup } = await workspace(input);
+      try {
+        await run(dir, ['destroy', '-auto-approve', '-input=false', '-no-color', '-lock-timeout=0s'], 'destroy');
+      } finally {
+        cleanup();
+      }
+    },
+  };
+}
+
+export type TerraformActivities = ReturnType<typeof createTerraformActivities>;
+
+/** State name per cluster: stable, short and free of characters backends dislike. */
+export function stateName(clusterKey: string): string {
+  return `hcs_${createHash('sha256').update(clusterKey).digest('hex').slice(0, 24)}`;
+}
+
+function backendBlock(b: TerraformBackend, clusterKey: string) {
+  if (b.kind === 'pg') return { terraform: { backend: { pg: { conn_str: b.connStr, schema_name: stateName(clusterKey) } } } };
+  return {
+    terraform: {
+      backend: {
+        azurerm: {
+          storage_account_name: b.storageAccountName,
+          container_name: b.containerName,
+          resource_group_name: b.resourceGroupName,
+          key: `${stateName(clusterKey)}.tfstate`,
+          use_azuread_auth: true,
+        },
+      },
+    },
+  };
+}
+
+function terraformFailure(phase: string, code: number | null, out: string): ApplicationFailure {
+  const tail = out
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(-15)
+    .join('\n');
+  if (/Error acquiring the state lock/i.test(out)) {
+    return ApplicationFailure.retryable(`terraform ${phase}: the cluster's state is locked by another run`, STATE_LOCKED, tail);
+  }
+  if (/Error: (Invalid|Unsupported|Missing required|Reference to undeclared)|validation rule/i.test(out)) {
+    return ApplicationFailure.nonRetryable(`terraform ${phase} refused the configuration (exit ${code})`, TERRAFORM_INVALID, tail);
+  }
+  return ApplicationFailure.retryable(`terraform ${phase} failed (exit ${code})`, 'TerraformFailed', tail);
+}
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
