@@ -86,7 +86,10 @@ export function createTerraformActivities(deps: TerraformDeps) {
       child.on('error', reject);
       child.on('close', (code) => {
         ctx?.cancellationSignal.removeEventListener('abort', onCancel);
-        if (ctx?.cancellationSignal.aborted) return reject(ctx.cancellationSignal.reason);
+        if (ctx?.cancellationSignal.aborted)
+          return reject(
+            ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new Error(`terraform ${phase} cancelled`),
+          );
         if (code !== 0 && !(phase === 'plan' && code === 2)) return reject(terraformFailure(phase, code, out));
         resolve({ code: code ?? 1, out });
       });
