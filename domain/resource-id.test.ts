@@ -115,12 +115,12 @@ describe('resource group name', () => {
 });
 
 describe('cluster name', () => {
-  it.each(['abc', 'prod-east-1', `a${'b'.repeat(62)}`])('accepts %j', (value) => {
+  it.each(['abc', 'prod-east-1', `a${'b'.repeat(47)}`])('accepts %j', (value) => {
     expect(isValidClusterName(value)).toBe(true);
   });
   it.each([
     ['ab', 'has 2 characters'],
-    [`a${'b'.repeat(63)}`, 'has 64 characters'],
+    [`a${'b'.repeat(48)}`, 'has 49 characters'],
     ['1abc', 'does not start with a letter: "1abc"'],
     ['-abc', 'does not start with a letter: "-abc"'],
     ['abc-', 'ends with a hyphen: "abc-"'],
@@ -132,7 +132,7 @@ describe('cluster name', () => {
     expect(d?.code).toBe('InvalidClusterName');
     expect(d?.target).toBe('clusterName');
     expect(d?.message).toBe(
-      `clusterName must be 3-63 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen; it ${problem}`,
+      `clusterName must be 3-48 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen; it ${problem}`,
     );
   });
 });

@@ -5,6 +5,8 @@ import { detail, type ErrorDetail, ValidationError } from './errors.js';
 export const PROVIDER_NAMESPACE = 'HCS.Consul';
 export const CLUSTER_RESOURCE_TYPE = 'clusters';
 export const CLUSTER_FULL_TYPE = `${PROVIDER_NAMESPACE}/${CLUSTER_RESOURCE_TYPE}`;
+/** Leaves room for `-server-<i>` within Azure's scale-set and host name limits (the Terraform module checks the same). */
+export const MAX_CLUSTER_NAME = 48;
 
 export interface ClusterResourceId {
   subscriptionId: string;
@@ -50,9 +52,9 @@ export function checkResourceGroupName(value: string, target = 'resourceGroupNam
 }
 
 export function checkClusterName(value: string, target = 'clusterName'): ErrorDetail[] {
-  const allowed = 'must be 3-63 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen';
+  const allowed = 'must be 3-48 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen';
   const problem =
-    value.length < 3 || value.length > 63
+    value.length < 3 || value.length > MAX_CLUSTER_NAME
       ? `has ${value.length} characters`
       : /[A-Z]/.test(value)
         ? `contains upper-case letters: ${JSON.stringify(value)}`
