@@ -1,0 +1,67 @@
+// Per-cluster PKI and transit encryption against the real OpenBao server.
+import nodeVault from 'node-vault';
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { expect, inject, it } from 'vitest';
+import { clusterPkiMount, needsRenewal, VaultPki } from './vault-pki.js';
+
+const stack = inject('stack');
+const vault = nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' });
+const pki = new VaultPki({ vault, rootMount: stack.vault.pkiMount, transitMount: stack.vault.transitMount, transitKey: 'hcs-secrets' });
+const clusterKey = () => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/pki`;
+
+it('creates one CA per cluster, chained to the root, and finds the same CA on every retry', async () => {
+  const key = clusterKey();
+  const first = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
+  const again = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
+  expect(again).toEqual(first);
+  expect(first.mount).toBe(clusterPkiMount(key));
+  const [intermediatePem, rootPem] = first.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
+  const intermediate = new X509Certificate(intermediatePem);
+  const root = new X509Certificate(rootPem!);
+  expect(intermediate.checkIssued(root) && intermediate.verify(root.publicKey)).toBe(true);
+  expect(intermediate.ca).toBe(true);
+  const other = await pki.ensureClusterCa({ clusterKey: clusterKey(), datacenter: 'dc1', maxCertTtlHours: 72 });
+  expect(other.fingerprint256).not.toBe(first.fingerprint256);
+});
+
+it('issues short-lived server certificates for server.<dc>.consul and the server address only', async () => {
+  const key = clusterKey();
+  const ca = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'east', maxCertTtlHours: 72 });
+  const issued = await pki.issueServerCertificate({ clusterKey: key, datacenter: 'east', ipAddresses: ['10.0.0.4'], ttlHours: 72 });
+  const cert = new X509Certificate(issued.certificatePem);
+  expect(cert.subjectAltName).toContain('DNS:server.east.consul');
+  expect(cert.subjectAltName).toContain('IP Address:10.0.0.4');
+  const lifetimeHours = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 3_600_000;
+  expect(lifetimeHours).toBeGreaterThan(71);
+  expect(lifetimeHours).toBeLessThanOrEqual(72.1);
+  expect(cert.verify(new X509Certificate(ca.caBundlePem).publicKey)).toBe(true);
+  expect(issued.privateKeyPem).toMatch(/PRIVATE KEY/);
+  // Longer than the cluster's maximum, or another datacenter's name: refused by Vault's role.
+  await expect(
+    pki.issueServerCertificate({ clusterKey: key, datacenter: 'west', ipAddresses: ['10.0.0.4'], ttlHours: 1 }),
+  ).rejects.toThrow();
+  expect(needsRenewal(issued.certificatePem, new Date())).toBe(false);
+  expect(needsRenewal(issued.certificatePem, new Date(Date.now() + 49 * 3_600_000))).toBe(true);
+  expect(needsRenewal(undefined, new Date())).toBe(true);
+});
+
+it('revokes and removes a cluster CA on destroy, repeatably, and a later create makes a new one', async () => {
+  const key = clusterKey();
+  const ca = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
+  await pki.destroyClusterCa(key);
+  await pki.destroyClusterCa(key);
+  expect(Object.keys(await vault.mounts())).not.toContain(`${ca.mount}/`);
+  const revoked = (await vault.list(`${stack.vault.pkiMount}/certs/revoked`)) as { data: { keys: string[] } };
+  const serial = new X509Certificate(ca.caBundlePem).serialNumber.toLowerCase().match(/../g)!.join(':');
+  expect(revoked.data.keys).toContain(serial);
+  const again = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
+  expect(again.fingerprint256).not.toBe(ca.fingerprint256);
+});
+
+it('encrypts secrets with the transit key; the ciphertext reveals nothing and decrypts back', async () => {
+  const gossip = Buffer.from(randomUUID()).toString('base64');
+  const ciphertext = await pki.encrypt(gossip);
+  expect(ciphertext).toMatch(/^vault:v\d+:/);
+  expect(ciphertext).not.toContain(gossip);
+  expect(await pki.decrypt(ciphertext)).toBe(gossip);
+});

@@ -1,0 +1,201 @@
+// Per-cluster PKI and secret encryption in Vault (OpenBao locally). Every cluster gets its own
+// PKI mount holding an intermediate CA signed by the control plane's root; server certificates
+// are short-lived and issued from a role that allows only the cluster's server name and IPs.
+// Every call is idempotent: a retry never creates a second live CA.
+import { createHash, X509Certificate } from 'node:crypto';
+import type nodeVault from 'node-vault';
+
+type VaultClient = ReturnType<typeof nodeVault>;
+
+export interface VaultPkiOptions {
+  vault: VaultClient;
+  /** Mount of the control plane's root CA. */
+  rootMount: string;
+  /** Transit mount and key that encrypt every secret the control plane stores. */
+  transitMount: string;
+  transitKey: string;
+}
+
+export interface ClusterCa {
+  mount: string;
+  /** PEM: the cluster's intermediate followed by the root, what clients must trust. */
+  caBundlePem: string;
+  /** Fingerprint of the intermediate, to recognise the same CA across retries. */
+  fingerprint256: string;
+}
+
+export interface IssuedCertificate {
+  certificatePem: string;
+  privateKeyPem: string;
+  caBundlePem: string;
+  serialNumber: string;
+  notAfter: string;
+}
+
+const ROOT_ISSUER = 'hcs-root';
+const CLUSTER_ISSUER = 'cluster-ca';
+const SERVER_ROLE = 'server';
+
+/** One PKI mount per cluster, named from the cluster's key. */
+export function clusterPkiMount(clusterKey: string): string {
+  return `pki-cluster-${createHash('sha256').update(clusterKey).digest('hex').slice(0, 20)}`;
+}
+
+/** Renew when two thirds of the certificate's lifetime have passed (or it is already gone). */
+export function needsRenewal(certificatePem: string | undefined, now: Date): boolean {
+  if (!certificatePem) return true;
+  const cert = new X509Certificate(certificatePem);
+  const from = Date.parse(cert.validFrom);
+  const to = Date.parse(cert.validTo);
+  return now.getTime() >= from + ((to - from) * 2) / 3;
+}
+
+export class VaultPki {
+  constructor(private readonly o: VaultPkiOptions) {}
+
+  private get vault(): VaultClient {
+    return this.o.vault;
+  }
+
+  /** The control plane's root CA; created once, found afterwards. */
+  async ensureRootCa(): Promise<string> {
+    const existing = await this.issuerPem(this.o.rootMount, ROOT_ISSUER);
+    if (existing) return existing;
+    const res = (await this.vault.write(`${this.o.rootMount}/root/generate/internal`, {
+      common_name: 'HCS Consul control plane root CA',
+      issuer_name: ROOT_ISSUER,
+      key_type: 'ec',
+      key_bits: 256,
+      ttl: '87600h',
+    })) as { data: { certificate: string } };
+    return res.data.certificate;
+  }
+
+  /** The cluster's CA: created on the first call, returned unchanged on every later one. */
+  async ensureClusterCa(a: { clusterKey: string; datacenter: string; maxCertTtlHours: number }): Promise<ClusterCa> {
+    const mount = clusterPkiMount(a.clusterKey);
+    const root = await this.ensureRootCa();
+    const mounts = (await this.vault.mounts()) as Record<string, unknown>;
+    if (!mounts[`${mount}/`]) {
+      await this.vault.mount({ mount_point: mount, type: 'pki', config: { max_lease_ttl: '87600h' } }).catch((err: unknown) => {
+        // Another attempt mounted it first: fine, we continue with its mount.
+        if (!/existing mount|path is already in use/i.test(String((err as Error).message))) throw err;
+      });
+    }
+    let intermediate = await this.issuerPem(mount, CLUSTER_ISSUER);
+    if (!intermediate) {
+      const csr = (await this.vault.write(`${mount}/intermediate/generate/internal`, {
+        common_name: `HCS Consul cluster CA ${a.datacenter}`,
+        key_type: 'ec',
+        key_bits: 256,
+      })) as { data: { csr: string } };
+      const signed = (await this.vault.write(`${this.o.rootMount}/root/sign-intermediate`, {
+        csr: csr.data.csr,
+        common_name: `HCS Consul cluster CA ${a.datacenter}`,
+        ttl: '43800h',
+        issuer_ref: ROOT_ISSUER,
+      })) as { data: { certificate: string } };
+      const imported = (await this.vault.write(`${mount}/intermediate/set-signed`, { certificate: signed.data.certificate })) as {
+        data: { imported_issuers: string[] };
+      };
+      const issuerId = imported.data.imported_issuers[0]!;
+      await this.vault.write(`${mount}/issuer/${issuerId}`, { issuer_name: CLUSTER_ISSUER });
+      await this.vault.write(`${mount}/config/issuers`, { default: issuerId });
+      intermediate = signed.data.certificate;
+    }
+    await this.vault.write(`${mount}/roles/${SERVER_ROLE}`, {
+      issuer_ref: CLUSTER_ISSUER,
+      allowed_domains: [`server.${a.datacenter}.consul`, 'localhost'],
+      allow_bare_domains: true,
+      allow_subdomains: false,
+      allow_localhost: true,
+      allow_ip_sans: true,
+      key_type: 'ec',
+      key_bits: 256,
+      max_ttl: `${a.maxCertTtlHours}h`,
+      server_flag: true,
+      client_flag: true,
+    });
+    return {
+      mount,
+      caBundlePem: `${intermediate.trim()}\n${root.trim()}\n`,
+      fingerprint256: new X509Certificate(intermediate).fingerprint256,
+    };
+  }
+
+  /** A server certificate for server.<datacenter>.consul and the server's addresses. */
+  async issueServerCertificate(a: {
+    clusterKey: string;
+    datacenter: string;
+    ipAddresses: string[];
+    ttlHours: number;
+  }): Promise<IssuedCertificate> {
+    const mount = clusterPkiMount(a.clusterKey);
+    const res = (await this.vault.write(`${mount}/issue/${SERVER_ROLE}`, {
+      common_name: `server.${a.datacenter}.consul`,
+      alt_names: 'localhost',
+      ip_sans: a.ipAddresses.join(','),
+      ttl: `${a.ttlHours}h`,
+    })) as { data: { certificate: string; private_key: string; issuing_ca: string; ca_chain?: string[]; serial_number: string } };
+    const cert = new X509Certificate(res.data.certificate);
+    return {
+      certificatePem: res.data.certificate,
+      privateKeyPem: res.data.private_key,
+      caBundlePem: `${(res.data.ca_chain ?? [res.data.issuing_ca]).map((c) => c.trim()).join('\n')}\n`,
+      serialNumber: res.data.serial_number,
+      notAfter: new Date(cert.validTo).toISOString(),
+    };
+  }
+
+  /**
+   * Revokes the cluster's intermediate at the root (so nothing it issued is trusted any more)
+   * and removes its mount with all its keys. Safe to repeat.
+   */
+  async destroyClusterCa(clusterKey: string): Promise<void> {
+    const mount = clusterPkiMount(clusterKey);
+    const mounts = (await this.vault.mounts()) as Record<string, unknown>;
+    if (!mounts[`${mount}/`]) return;
+    const intermediate = await this.issuerPem(mount, CLUSTER_ISSUER);
+    if (intermediate) {
+      const serial = new X509Certificate(intermediate).serialNumber.toLowerCase().match(/../g)!.join(':');
+      await this.vault.write(`${this.o.rootMount}/revoke`, { serial_number: serial });
+    }
+    await this.vault.unmount({ mount_point: mount });
+  }
+
+  /** Encrypts a secret with the control plane's transit key (created on first use). */
+  async encrypt(plaintext: string): Promise<string> {
+    await this.ensureTransitKey();
+    const res = (await this.vault.write(`${this.o.transitMount}/encrypt/${this.o.transitKey}`, {
+      plaintext: Buffer.from(plaintext, 'utf8').toString('base64'),
+    })) as { data: { ciphertext: string } };
+    return res.data.ciphertext;
+  }
+
+  async decrypt(ciphertext: string): Promise<string> {
+    const res = (await this.vault.write(`${this.o.transitMount}/decrypt/${this.o.transitKey}`, { ciphertext })) as {
+      data: { plaintext: string };
+    };
+    return Buffer.from(res.data.plaintext, 'base64').toString('utf8');
+  }
+
+  private async ensureTransitKey(): Promise<void> {
+    // Creating an existing key is a no-op in Vault's transit engine.
+    await this.vault.write(`${this.o.transitMount}/keys/${this.o.transitKey}`, { type: 'aes256-gcm96' });
+  }
+
+  private async issuerPem(mount: string, name: string): Promise<string | undefined> {
+    try {
+      const res = (await this.vault.read(`${mount}/issuer/${name}`)) as { data: { certificate: string } };
+      return res.data.certificate;
+    } catch (err) {
+      if (
+        (err as { response?: { statusCode?: number } }).response?.statusCode === 404 ||
+        /unable to find|not found|no handler/i.test(String((err as Error).message))
+      ) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
