@@ -4,7 +4,7 @@
 //   PUT accept:   validate, write resource + operation, start the workflow, answer 201.
 // Run: npm run bench:api   (writes bench/results/api-latency.txt)
 import autocannon from 'autocannon';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { startApi } from '../apps/api/src/api.js';
 import { sha256Hex } from '../apps/api/src/auth.js';
 import { temporalOperationStarter } from '../apps/api/src/operation-starter.js';
+import { AesGcmPayloadCodec } from '../apps/worker/src/payload-codec.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { startStack } from '../devstack/stack.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
@@ -57,8 +58,9 @@ const stack = await startStack({
 });
 const db = await openDatabase(stack.endpoints.database);
 await migrate(db);
-const worker = await startWorker({ temporal: stack.endpoints.temporal, db });
-const starter = await temporalOperationStarter(stack.endpoints.temporal);
+const payloadCodec = new AesGcmPayloadCodec([{ id: 'bench', key: randomBytes(32) }]);
+const worker = await startWorker({ temporal: stack.endpoints.temporal, db, payloadCodec });
+const starter = await temporalOperationStarter({ ...stack.endpoints.temporal, payloadCodec });
 const token = `hcsop_bench_${randomUUID()}`;
 const common = {
   auth: {
@@ -68,6 +70,7 @@ const common = {
   },
   catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
   logger: pino({ level: 'silent' }),
+  payloadCodec,
 };
 const api = await startApi({
   db,

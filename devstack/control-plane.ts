@@ -23,6 +23,10 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
   const tokenFile = join(dir, 'admin-token');
   if (!existsSync(tokenFile)) writeFileSync(tokenFile, `hcsop_${randomBytes(24).toString('base64url')}`, { mode: 0o600 });
   const adminToken = readFileSync(tokenFile, 'utf8').trim();
+  // The Temporal payload encryption key of this local installation (kept across restarts, or
+  // the history of earlier workflows could not be read).
+  const keyFile = join(dir, 'payload-keys');
+  if (!existsSync(keyFile)) writeFileSync(keyFile, `local-1:${randomBytes(32).toString('base64')}`, { mode: 0o600 });
   const tls = ensureDevCertificate(join(dir, 'tls'));
   const auth: AuthConfig = {
     armCertificateThumbprints: [],
@@ -47,6 +51,7 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
       HCS_GRPC_PORT: String(grpcPort),
       HCS_API_TLS_CERT_FILE: tls.certFile,
       HCS_API_TLS_KEY_FILE: tls.keyFile,
+      HCS_PAYLOAD_KEYS: readFileSync(keyFile, 'utf8').trim(),
     },
     readyTimeoutMs: 120_000,
     probe: async () => void (await expectStatus(`${restUrl}/healthz`, [200], { ca: tls.caCertPem })),

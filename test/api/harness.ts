@@ -10,6 +10,7 @@ import { startApi, type RunningApi } from '../../apps/api/src/api.js';
 import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
 import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
+import { AesGcmPayloadCodec } from '../../apps/worker/src/payload-codec.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { StackEndpoints } from '../../devstack/stack.js';
@@ -49,8 +50,9 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
   } catch {
     /* already installed by an earlier test file in this process */
   }
-  const worker = await startWorker({ temporal: stack.temporal, db, taskQueue });
-  const starter = await temporalOperationStarter({ ...stack.temporal, taskQueue });
+  const payloadCodec = new AesGcmPayloadCodec([{ id: 'test-1', key: randomBytes(32) }]);
+  const worker = await startWorker({ temporal: stack.temporal, db, taskQueue, payloadCodec });
+  const starter = await temporalOperationStarter({ ...stack.temporal, taskQueue, payloadCodec });
 
   const keys = { arm: await generateKeyPair('ES256'), user: await generateKeyPair('ES256') };
   const jwk = async (k: Parameters<typeof exportJWK>[0], kid: string): Promise<JWK> => ({
@@ -98,6 +100,7 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
     logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
     tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
     retryAfterSeconds: 1,
+    payloadCodec,
   });
   return {
     api,

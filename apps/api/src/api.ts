@@ -1,4 +1,5 @@
 // Starts the API: the REST (ARM) server and the gRPC server around one set of handlers.
+import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import type { SqlDatabase } from '../../../store/database.js';
@@ -21,6 +22,8 @@ export interface ApiOptions {
   grpcPort?: number;
   tls?: { cert: string; key: string };
   retryAfterSeconds?: number;
+  /** Served at /codec/{encode,decode} for SREs (Temporal UI and CLI codec endpoint). */
+  payloadCodec: PayloadCodec;
 }
 
 export interface RunningApi {
@@ -44,6 +47,7 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     logger: o.logger,
     ...(o.tls ? { tls: o.tls } : {}),
     ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}),
+    payloadCodec: o.payloadCodec,
   });
   await rest.listen({ host, port: o.restPort ?? 0 });
   const addr = rest.server.address();

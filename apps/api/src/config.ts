@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { DatabaseConfig } from '../../../store/database.js';
 import type { AuthConfig } from './auth.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
+import { parsePayloadKeys, type PayloadKey } from '../../worker/src/payload-codec.js';
 
 const json = <T extends z.ZodType>(schema: T) =>
   z
@@ -62,6 +63,8 @@ const envSchema = z.object({
   HCS_API_TLS_CERT_FILE: z.string().optional(),
   HCS_API_TLS_KEY_FILE: z.string().optional(),
   HCS_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  /** `id:base64key[,id:base64key...]`: Temporal payload encryption keys, the first one encrypts. */
+  HCS_PAYLOAD_KEYS: z.string().min(1),
 });
 
 export interface ControlPlaneConfig {
@@ -71,6 +74,7 @@ export interface ControlPlaneConfig {
   catalogue: CatalogueEntry[];
   api: { host: string; restPort: number; grpcPort: number; tls?: { cert: string; key: string } };
   logLevel: string;
+  payloadKeys: PayloadKey[];
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
@@ -91,5 +95,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     catalogue: e.HCS_CONSUL_CATALOGUE,
     api: { host: e.HCS_API_HOST, restPort: e.HCS_API_PORT, grpcPort: e.HCS_GRPC_PORT, ...(tls ? { tls } : {}) },
     logLevel: e.HCS_LOG_LEVEL,
+    payloadKeys: parsePayloadKeys(e.HCS_PAYLOAD_KEYS),
   };
 }

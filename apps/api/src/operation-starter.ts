@@ -1,6 +1,6 @@
 // Starting and cancelling operation workflows. The API never does the work itself.
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineSearchAttributeKey, type PayloadCodec } from '@temporalio/common';
 import { CONTROL_PLANE_TASK_QUEUE, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../../../workflows/contract.js';
 
 export interface OperationStarter {
@@ -16,9 +16,15 @@ const SubscriptionId = defineSearchAttributeKey('SubscriptionId', 'KEYWORD');
 const ResourceGroup = defineSearchAttributeKey('ResourceGroup', 'KEYWORD');
 const Operation = defineSearchAttributeKey('Operation', 'KEYWORD');
 
-export async function temporalOperationStarter(o: { address: string; namespace: string; taskQueue?: string }): Promise<OperationStarter> {
+export async function temporalOperationStarter(o: {
+  address: string;
+  namespace: string;
+  payloadCodec: PayloadCodec;
+  taskQueue?: string;
+}): Promise<OperationStarter> {
   const connection = await Connection.connect({ address: o.address });
-  const client = new Client({ connection, namespace: o.namespace });
+  // Workflow inputs are encrypted before they reach Temporal (the worker decrypts them).
+  const client = new Client({ connection, namespace: o.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } });
   return {
     async start(input) {
       const { workflowId, resourceGroup, ...args } = input;

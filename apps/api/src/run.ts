@@ -1,6 +1,7 @@
 // Runs the control-plane processes from their configuration: the API alone (production), or
 // API and worker together (the local embedded default, where one process owns the database).
 import { pino } from 'pino';
+import { AesGcmPayloadCodec } from '../../worker/src/payload-codec.js';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
 import { openDatabase } from '../../../store/database.js';
 import { migrate } from '../../../store/migrate.js';
@@ -13,12 +14,14 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
   const db = await openDatabase(config.database);
   await migrate(db);
+  const payloadCodec = new AesGcmPayloadCodec(config.payloadKeys);
   let worker: RunningWorker | undefined;
-  if (parts.worker) worker = await startWorker({ temporal: config.temporal, db });
-  const starter = await temporalOperationStarter(config.temporal);
+  if (parts.worker) worker = await startWorker({ temporal: config.temporal, db, payloadCodec });
+  const starter = await temporalOperationStarter({ ...config.temporal, payloadCodec });
   const api = await startApi({
     db,
     starter,
+    payloadCodec,
     auth: config.auth,
     catalogue: config.catalogue,
     logger,

@@ -1,4 +1,5 @@
 // The Temporal worker: builds the real clients once and registers workflows and activities.
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createStoreActivities } from '../../../activities/store.js';
@@ -8,6 +9,8 @@ import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
 export interface WorkerOptions {
   temporal: { address: string; namespace: string };
   db: SqlDatabase;
+  /** Encrypts every payload the worker hands to Temporal; the API's client uses the same. */
+  payloadCodec: PayloadCodec;
   taskQueue?: string;
 }
 
@@ -23,6 +26,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     connection,
     namespace: o.temporal.namespace,
     taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
+    dataConverter: { payloadCodecs: [o.payloadCodec] },
     workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
     activities: { ...createStoreActivities({ db: o.db }) },
   });

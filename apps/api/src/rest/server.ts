@@ -2,6 +2,7 @@
 // adds what ARM asks of a resource provider around the shared handlers: api-version checks,
 // request/correlation ids, authentication, ARM status codes and headers for long-running
 // operations, ETags, paging links and ARM error bodies.
+import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ export interface RestServerOptions {
   tls?: { cert: string; key: string };
   /** Seconds clients should wait between polls of an operation. */
   retryAfterSeconds?: number;
+  payloadCodec: PayloadCodec;
 }
 
 declare module 'fastify' {
@@ -96,6 +98,32 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   // The OpenAPI (Swagger 2.0) document generated from the proto: public, like any ARM spec.
   const openapi = readFileSync(join(repoRoot, OPENAPI_FILE), 'utf8');
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
+
+  // Temporal's remote codec protocol, so SREs can read encrypted histories in the Temporal UI or
+  // CLI (--codec-endpoint <api>/codec --codec-auth "Bearer <token>"). Operators and admins only.
+  for (const op of ['encode', 'decode'] as const) {
+    app.post(`/codec/${op}`, async (req) => {
+      const ctx = await context(req);
+      if (ctx.caller.role === 'reader')
+        throw new ApiError(403, 7, 'AuthorizationFailed', 'Reading workflow payloads needs the operator or admin role.');
+      const body = req.body as { payloads?: Array<{ metadata?: Record<string, string>; data?: string }> } | undefined;
+      if (!body || !Array.isArray(body.payloads))
+        throw badRequest('InvalidRequestContent', 'Send {"payloads": [...]} as Temporal\'s codec protocol does.');
+      const payloads = body.payloads.map((p) => ({
+        metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
+        data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
+      }));
+      const out = await (op === 'encode' ? o.payloadCodec.encode(payloads) : o.payloadCodec.decode(payloads)).catch((err: unknown) => {
+        throw badRequest('InvalidPayload', `The payloads could not be ${op}d: ${err instanceof Error ? err.message : 'error'}.`);
+      });
+      return {
+        payloads: out.map((p) => ({
+          metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+        })),
+      };
+    });
+  }
 
   // ARM's operations list: every action this provider offers, derived from the contract.
   const providerOperations = providerOperationList();

@@ -1,0 +1,92 @@
+// Nothing readable in Temporal: every payload of a cluster operation's history is encrypted, and
+// the API's authenticated codec endpoint decrypts it for operators.
+import { Client, Connection } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { httpCall } from '../../devstack/http-probe.js';
+import { listOperations } from '../../store/operations.js';
+import { startControlPlane, type ControlPlane } from './harness.js';
+
+const stack = inject('stack');
+let cp: ControlPlane;
+beforeAll(async () => {
+  cp = await startControlPlane(stack);
+});
+afterAll(async () => {
+  await cp?.close();
+});
+
+type WirePayload = { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
+
+/** Every Payload in a history, except search attributes (indexed, never secret, never encrypted). */
+function payloads(node: unknown, out: WirePayload[] = [], key = ''): WirePayload[] {
+  if (key === 'searchAttributes' || key === 'indexedFields' || node === null || typeof node !== 'object') return out;
+  if (node instanceof Uint8Array) return out;
+  const o = node as Record<string, unknown>;
+  if (o.metadata && typeof o.metadata === 'object' && 'data' in o) {
+    out.push(o);
+    return out;
+  }
+  for (const [k, v] of Object.entries(o)) payloads(v, out, k);
+  return out;
+}
+
+const b64 = (u: Uint8Array | undefined) => Buffer.from(u ?? new Uint8Array()).toString('base64');
+
+it('keeps workflow histories encrypted and decodes them only for operators', async () => {
+  const sub = randomUUID();
+  const path = `/subscriptions/${sub}/resourceGroups/rg/providers/HCS.Consul/clusters/sealed`;
+  const auth = { authorization: `Bearer ${cp.tokens.admin}` };
+  const put = await httpCall(`${cp.api.restUrl}${path}?api-version=2026-11-01`, {
+    method: 'PUT',
+    ca: cp.caCertPem,
+    headers: auth,
+    body: JSON.stringify({
+      location: 'westeurope',
+      properties: { consulVersion: stack.tools.consulVersions.at(-1), network: { cidr: '10.9.0.0/16' } },
+    }),
+  });
+  expect(put.status).toBe(201);
+  let op = (await listOperations(cp.db, path.toLowerCase()))[0]!;
+  for (let i = 0; i < 100 && op.status !== 'Succeeded'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    op = (await listOperations(cp.db, path.toLowerCase()))[0]!;
+  }
+  expect(op.status).toBe('Succeeded');
+
+  // A client WITHOUT the codec sees what Temporal stores.
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  try {
+    const history = await new Client({ connection, namespace: stack.temporal.namespace }).workflow.getHandle(op.workflowId).fetchHistory();
+    const found = payloads(history.events);
+    expect(found.length).toBeGreaterThanOrEqual(4); // workflow input, activity inputs, ...
+    for (const p of found) {
+      expect(new TextDecoder().decode(p.metadata?.encoding)).toBe('binary/encrypted');
+      const raw = Buffer.from(p.data ?? new Uint8Array()).toString('latin1');
+      expect(raw).not.toContain(sub);
+      expect(raw).not.toContain(op.correlationId!);
+    }
+    const input = found[0]!;
+    const body = JSON.stringify({
+      payloads: [{ metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(input.data) }],
+    });
+    const decoded = await httpCall(`${cp.api.restUrl}/codec/decode`, { method: 'POST', ca: cp.caCertPem, headers: auth, body });
+    expect(decoded.status).toBe(200);
+    const plain = JSON.parse(decoded.body) as { payloads: Array<{ metadata: { encoding: string }; data: string }> };
+    expect(Buffer.from(plain.payloads[0]!.metadata.encoding, 'base64').toString()).toBe('json/plain');
+    expect(JSON.parse(Buffer.from(plain.payloads[0]!.data, 'base64').toString())).toMatchObject({
+      resourceKey: path.toLowerCase(),
+      kind: 'create',
+    });
+    expect((await httpCall(`${cp.api.restUrl}/codec/decode`, { method: 'POST', ca: cp.caCertPem, body })).status).toBe(401);
+    const reader = await httpCall(`${cp.api.restUrl}/codec/decode`, {
+      method: 'POST',
+      ca: cp.caCertPem,
+      headers: { authorization: `Bearer ${cp.tokens.reader}` },
+      body,
+    });
+    expect(reader.status).toBe(403);
+  } finally {
+    await connection.close();
+  }
+});
