@@ -1,7 +1,7 @@
 // The cluster's private Blob container: one per cluster, one prefix per server, nothing public.
 // Writes carry a generation number and are conditional on the blob's ETag, so a slow or retried
 // writer can never replace a newer version with an older one.
-import { BlobServiceClient, RestError } from '@azure/storage-blob';
+import { type BlobServiceClient, RestError } from '@azure/storage-blob';
 import { createHash } from 'node:crypto';
 
 export const GENERATION_METADATA = 'hcsgeneration';
