@@ -28,7 +28,13 @@ export function httpCall(url: string, options: HttpCallOptions = {}): Promise<Ht
       u,
       {
         method: options.method ?? 'GET',
-        headers: { ...(options.body ? { 'content-type': 'application/json' } : {}), ...options.headers },
+        // An explicit length: some servers (Consul) ignore chunked request bodies.
+        headers: {
+          ...(options.body !== undefined
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(options.body)) }
+            : {}),
+          ...options.headers,
+        },
         ...(options.ca ? { ca: options.ca } : {}),
         ...(options.clientCert ?? {}),
         timeout: options.timeoutInMs ?? 5_000,

@@ -1,0 +1,99 @@
+// Talking to a cluster's Consul servers over HTTPS (TLS always on): the ACL bootstrap and the
+// health gate every lifecycle step waits for.
+import { httpCall, type HttpResult } from '../devstack/http-probe.js';
+
+export interface ConsulEndpoint {
+  /** https://<server address>:<https port> */
+  url: string;
+  /** PEM CA bundle of the cluster's CA. */
+  caPem: string;
+}
+
+export interface HealthReport {
+  healthy: boolean;
+  leader: string | undefined;
+  voters: number;
+  /** What is wrong, in words an operator can act on; empty when healthy. */
+  problems: string[];
+}
+
+export class ConsulAdmin {
+  constructor(private readonly endpoint: ConsulEndpoint) {}
+
+  private call(path: string, o: { method?: string; token?: string; body?: unknown } = {}): Promise<HttpResult> {
+    return httpCall(`${this.endpoint.url}${path}`, {
+      method: o.method ?? 'GET',
+      ca: this.endpoint.caPem,
+      headers: o.token ? { 'x-consul-token': o.token } : {},
+      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    });
+  }
+
+  /**
+   * Bootstraps ACLs with the management token we generated (stored encrypted by the caller).
+   * Already bootstrapped is fine when our token works; otherwise it is an error to act on.
+   */
+  async bootstrapAcl(managementToken: string): Promise<'bootstrapped' | 'already-bootstrapped'> {
+    const res = await this.call('/v1/acl/bootstrap', { method: 'PUT', body: { BootstrapSecret: managementToken } });
+    if (res.status === 200) return 'bootstrapped';
+    const self = await this.call('/v1/acl/token/self', { token: managementToken });
+    if (self.status === 200) return 'already-bootstrapped';
+    throw new Error(`ACL bootstrap refused (${res.status}: ${res.body.trim()}) and our management token does not work (${self.status})`);
+  }
+
+  /** Creates (or finds) a policy and a token for it with the given secret; idempotent. */
+  async ensureToken(managementToken: string, a: { name: string; rules: string; accessorId: string; secretId: string }): Promise<void> {
+    const policy = await this.call(`/v1/acl/policy/name/${encodeURIComponent(a.name)}`, { token: managementToken });
+    if (policy.status === 404 || (policy.status === 403 && /not found/i.test(policy.body))) {
+      const created = await this.call('/v1/acl/policy', { method: 'PUT', token: managementToken, body: { Name: a.name, Rules: a.rules } });
+      if (created.status !== 200) throw new Error(`creating policy ${a.name} failed (${created.status}): ${created.body.trim()}`);
+    } else if (policy.status !== 200) {
+      throw new Error(`reading policy ${a.name} failed (${policy.status})`);
+    }
+    const token = await this.call(`/v1/acl/token/${a.accessorId}`, { token: managementToken });
+    if (token.status === 200) return;
+    const created = await this.call('/v1/acl/token', {
+      method: 'PUT',
+      token: managementToken,
+      body: { AccessorID: a.accessorId, SecretID: a.secretId, Description: a.name, Policies: [{ Name: a.name }] },
+    });
+    if (created.status !== 200) throw new Error(`creating token ${a.name} failed (${created.status}): ${created.body.trim()}`);
+  }
+
+  /**
+   * The health gate: a leader, exactly the expected voters, autopilot healthy, and ACLs enforced
+   * (an anonymous read of the agent is denied).
+   */
+  async health(managementToken: string, expectedServers: number): Promise<HealthReport> {
+    const problems: string[] = [];
+    const leaderRes = await this.call('/v1/status/leader', { token: managementToken });
+    const leader = leaderRes.status === 200 ? (JSON.parse(leaderRes.body) as string) || undefined : undefined;
+    if (!leader) problems.push('no raft leader');
+    let voters = 0;
+    const raft = await this.call('/v1/operator/raft/configuration', { token: managementToken });
+    if (raft.status === 200) {
+      const servers = (JSON.parse(raft.body) as { Servers: Array<{ Voter: boolean }> }).Servers;
+      voters = servers.filter((s) => s.Voter).length;
+      if (voters !== expectedServers) problems.push(`${voters} voters in raft, expected ${expectedServers}`);
+    } else {
+      problems.push(`raft configuration unavailable (${raft.status})`);
+    }
+    const autopilot = await this.call('/v1/operator/autopilot/health', { token: managementToken });
+    if (autopilot.status === 200) {
+      const h = JSON.parse(autopilot.body) as { Healthy: boolean; Servers: Array<{ Name: string; Healthy: boolean }> };
+      if (!h.Healthy)
+        problems.push(
+          `autopilot unhealthy: ${
+            h.Servers.filter((s) => !s.Healthy)
+              .map((s) => s.Name)
+              .join(', ') || 'no servers'
+          }`,
+        );
+    } else {
+      problems.push(`autopilot health unavailable (${autopilot.status})`);
+    }
+    const anonymous = await this.call('/v1/agent/self');
+    if (anonymous.status !== 403) problems.push(`ACLs not enforced: an anonymous read of the agent answered ${anonymous.status}`);
+    return { healthy: problems.length === 0, leader, voters, problems };
+  }
+}
