@@ -1,0 +1,105 @@
+// The project's Terraform module (azapi v1.15.0, the Go Azure SDK underneath) applied to the twin
+// unchanged, through the local-twin example: apply, a plan that finds nothing to change, destroy.
+// The twin is the only thing terraform can reach: a proxy that refuses every connection stands in
+// for the network (Go never proxies loopback). Both ways the example authenticates are used: a
+// client secret through the "adfs" authority, and the App Service managed-identity protocol.
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort } from '../../../devstack/supervisor.js';
+import { repoRoot, toolPaths } from '../../../scripts/toolchain.mjs';
+import { startTestCloud, type TestCloud } from './testing.js';
+import { probe, probeInstanceCommand } from './testing-instance.js';
+
+const run = promisify(execFile);
+const tools = toolPaths();
+const work = mkdtempSync(join(tmpdir(), 'local-cloud-tf-'));
+let t: TestCloud;
+let port: number;
+
+beforeAll(async () => {
+  port = await freePort();
+  t = await startTestCloud({ instanceCommand: probeInstanceCommand(port), retryAfterSeconds: 1 });
+});
+afterAll(async () => {
+  await t?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function terraform(dir: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    return (await run(tools.terraform, args, { cwd: dir, env, maxBuffer: 64 << 20 })).stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`terraform ${args[0]} failed:\n${e.stderr ?? ''}\n${(e.stdout ?? '').slice(-4000)}`);
+  }
+}
+
+for (const auth of ['client secret', 'managed identity'] as const) {
+  it(`applies, re-plans and destroys the consul-cluster module (${auth})`, async () => {
+    const tree = join(work, auth.replace(' ', '-'));
+    cpSync(join(repoRoot, 'terraform'), tree, { recursive: true, filter: (src) => !src.includes('.terraform') });
+    const dir = join(tree, 'examples', 'local-twin');
+    const { cloud } = t;
+    const sub = cloud.subscriptionId;
+    const msi = auth === 'managed identity';
+    writeFileSync(
+      join(dir, 'twin.tfvars.json'),
+      JSON.stringify({
+        arm_endpoint: `${cloud.url}/`,
+        authority_host: `${cloud.url}/`,
+        subscription_id: sub,
+        tenant_id: 'adfs',
+        client_id: cloud.clientCredentials.clientId,
+        use_msi: msi,
+        cluster_name: msi ? 'tfmsi' : 'tfsecret',
+        resource_group_name: msi ? 'rg-tf-msi' : 'rg-tf-secret',
+        consul_version: '1.22.7',
+        server_count: 3,
+        admin_ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBb0Ykx8H2dXv8bZrXoWQkq3n2dN1o8t3e8p9k4w5r6s test',
+        storage_account_id: `/subscriptions/${sub}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/hcsdev`,
+        blob_account_url: 'http://127.0.0.1:10000/hcsdev',
+        blob_container: 'cluster',
+      }),
+    );
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TF_CLI_CONFIG_FILE: tools.terraformConfig.cliConfigFile,
+      TF_IN_AUTOMATION: '1',
+      CHECKPOINT_DISABLE: '1',
+      HTTP_PROXY: 'http://127.0.0.1:9',
+      HTTPS_PROXY: 'http://127.0.0.1:9',
+      SSL_CERT_FILE: cloud.caCertFile,
+      ...(msi
+        ? { IDENTITY_ENDPOINT: cloud.controlPlaneIdentity.endpoint, IDENTITY_HEADER: cloud.controlPlaneIdentity.header }
+        : { TF_VAR_client_secret: cloud.clientCredentials.clientSecret }),
+    };
+    const vars = ['-input=false', '-no-color', '-var-file=twin.tfvars.json'];
+    await terraform(dir, ['init', '-input=false', '-no-color'], env);
+    await terraform(dir, ['apply', '-auto-approve', ...vars], env);
+
+    const outputs = JSON.parse(await terraform(dir, ['output', '-json'], env)) as {
+      servers: { value: Array<{ name: string; zone: string; private_address: string }> };
+    };
+    const servers = outputs.servers.value;
+    expect(servers.map((s) => s.zone)).toEqual(['1', '2', '3']);
+    expect(new Set(servers.map((s) => s.private_address)).size).toBe(3);
+    for (const server of servers) {
+      expect(server.private_address).toMatch(/^127\.0\.\d+\.\d+$/);
+      // The instance behind the address runs in the server's zone with the module's customData.
+      const answer = await probe(server.private_address, port);
+      expect(answer.zone).toBe(server.zone);
+      expect(answer.name.startsWith(server.name)).toBe(true);
+      expect(answer.customData.length).toBeGreaterThan(0);
+    }
+
+    // Nothing drifts: what the twin answers matches what the module wrote.
+    await terraform(dir, ['plan', '-detailed-exitcode', ...vars], env);
+    await terraform(dir, ['destroy', '-auto-approve', ...vars], env);
+    for (const server of servers) await expect(probe(server.private_address, port, undefined, 500)).rejects.toThrow();
+  });
+}
