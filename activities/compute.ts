@@ -3,7 +3,7 @@
 // calls save their poller's state in the activity's heartbeat, so a retried activity resumes
 // the same Azure operation instead of starting another restart or reimage.
 import { Context } from '@temporalio/activity';
-import type { ComputeManagementClient } from '@azure/arm-compute';
+import { restorePoller, type ComputeManagementClient } from '@azure/arm-compute';
 
 export interface ComputeDeps {
   compute: ComputeManagementClient;
@@ -30,22 +30,32 @@ interface PollerDetails {
   pollerState?: string;
 }
 
+/** What we use of the SDK's long-running-operation poller (its own core-lro version's PollerLike). */
+interface Poller {
+  submitted(): Promise<void>;
+  serialize(): Promise<string>;
+  onProgress(callback: () => void): unknown;
+  pollUntilDone(options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+}
+
 export function createComputeActivities(deps: ComputeDeps) {
   const { compute } = deps;
 
-  /** Runs a long-running call, resuming the poller a previous attempt saved in its heartbeat. */
+  /**
+   * Runs a long-running call, or (on a retry) resumes the poller a previous attempt saved in its
+   * heartbeat, so the operation is submitted to Azure once however often the activity runs.
+   */
   async function longRunning(
-    begin: (options: { resumeFrom?: string; updateIntervalInMs?: number }) => Promise<{
-      toString(): string;
-      onProgress(cb: () => void): unknown;
-      pollUntilDone(o?: { abortSignal?: AbortSignal }): Promise<unknown>;
-    }>,
+    start: (o: { updateIntervalInMs: number; abortSignal: AbortSignal }) => Poller,
+    source: Parameters<typeof restorePoller>[2],
   ): Promise<void> {
     const ctx = Context.current();
     const saved = (ctx.info.heartbeatDetails as PollerDetails | undefined)?.pollerState;
-    const poller = await begin({ ...(saved ? { resumeFrom: saved } : {}), updateIntervalInMs: deps.pollIntervalInMs ?? 2_000 });
-    ctx.heartbeat({ pollerState: poller.toString() } satisfies PollerDetails);
-    poller.onProgress(() => ctx.heartbeat({ pollerState: poller.toString() } satisfies PollerDetails));
+    const options = { updateIntervalInMs: deps.pollIntervalInMs ?? 2_000, abortSignal: ctx.cancellationSignal };
+    const poller: Poller = saved ? restorePoller(compute, saved, source, options) : start(options);
+    await poller.submitted();
+    ctx.heartbeat({ pollerState: await poller.serialize() } satisfies PollerDetails);
+    poller.onProgress(() => void poller.serialize().then((pollerState) => ctx.heartbeat({ pollerState } satisfies PollerDetails)));
     await poller.pollUntilDone({ abortSignal: ctx.cancellationSignal });
   }
 
@@ -71,11 +81,17 @@ export function createComputeActivities(deps: ComputeDeps) {
     },
 
     restartInstance: async (a: InstanceRef): Promise<void> => {
-      await longRunning((o) => compute.virtualMachineScaleSetVMs.beginRestart(a.resourceGroup, a.scaleSet, a.instanceId, o));
+      await longRunning(
+        (o) => compute.virtualMachineScaleSetVMs.restart(a.resourceGroup, a.scaleSet, a.instanceId, o),
+        compute.virtualMachineScaleSetVMs.restart,
+      );
     },
 
     reimageInstance: async (a: InstanceRef): Promise<void> => {
-      await longRunning((o) => compute.virtualMachineScaleSetVMs.beginReimage(a.resourceGroup, a.scaleSet, a.instanceId, o));
+      await longRunning(
+        (o) => compute.virtualMachineScaleSetVMs.reimage(a.resourceGroup, a.scaleSet, a.instanceId, o),
+        compute.virtualMachineScaleSetVMs.reimage,
+      );
     },
   };
 }

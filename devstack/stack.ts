@@ -6,6 +6,7 @@ import { toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
 import type { DatabaseConfig } from '../store/database.js';
 import { Supervisor } from './supervisor.js';
 import { startAzurite, type BlobEndpoint } from './services/azurite.js';
+import { startLocalCloudService, type LocalCloudEndpoint } from './services/local-cloud.js';
 import { resolveDatabase } from './services/database.js';
 import { startOpenBao, type VaultEndpoint } from './services/openbao.js';
 import { startPebble, type AcmeEndpoint } from './services/pebble.js';
@@ -17,6 +18,8 @@ export interface StackEndpoints {
   vault: VaultEndpoint;
   acme: AcmeEndpoint;
   blob: BlobEndpoint;
+  /** The local Azure Resource Manager twin (apps/local-cloud). */
+  cloud: LocalCloudEndpoint;
   database: DatabaseConfig;
   tools: ToolPaths;
   logDir: string;
@@ -51,17 +54,19 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
   try {
     const db = await resolveDatabase({ ...options.database, pgliteDir: dir('pglite') });
     // Independent services start concurrently; each waits for its own readiness probe.
-    const [temporal, vault, acme, blob] = await Promise.all([
+    const [temporal, vault, acme, blob, cloud] = await Promise.all([
       startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
       startOpenBao(supervisor, { binary: tools.bao, dataDir: dir('openbao'), persistent: options.persistent }),
       startPebble(supervisor, { pebbleBinary: tools.pebble, challtestsrvBinary: tools.challtestsrv, dataDir: dir('pebble') }),
       startAzurite(supervisor, { dataDir: dir('azurite') }),
+      startLocalCloudService(supervisor, { dataDir: dir('local-cloud') }),
     ]);
     const endpoints: StackEndpoints = {
       temporal,
       vault,
       acme,
       blob,
+      cloud,
       database: db.config,
       tools,
       logDir: supervisor.logDir,

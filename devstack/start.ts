@@ -59,6 +59,7 @@ function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
     `  OpenBao          ${e.vault.address}  token: ${e.vault.token}`,
     `  ACME (Pebble)    ${e.acme.directoryUrl}  DNS: ${e.acme.dnsAddress}`,
     `  Blob (Azurite)   ${e.blob.url}  account: ${e.blob.accountName}  key: ${e.blob.accountKey}`,
+    `  Azure twin (ARM) ${e.cloud.url}  tenant: ${e.cloud.tenantId}  subscription: ${e.cloud.subscriptionId}  client: ${e.cloud.clientId}`,
     `  Store            ${db}`,
     `  Logs             ${e.logDir}`,
     '',
