@@ -13,7 +13,8 @@ import { createComputeActivities, type ComputeActivities } from './compute.js';
 const RG = 'rg-compute-activity';
 let t: TestCloud;
 /** Runs one activity in a fresh mock activity environment (or the one given). */
-const run = <A, R>(fn: (a: A) => Promise<R>, a: A, env = new MockActivityEnvironment()): Promise<R> => env.run(fn, a) as Promise<R>;
+const run = <A, R>(fn: (a: A) => Promise<R>, a: A, env = new MockActivityEnvironment()): Promise<R> =>
+  env.run<[A], R, (a: A) => Promise<R>>(fn, a);
 let activities: ComputeActivities;
 const posts: string[] = [];
 
