@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { reapMarkedGroups, signalGroup, startOrphanWatchdog } from './process-groups.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface ProcessSpec {
@@ -186,57 +187,15 @@ export class Supervisor {
     for (const entry of this.#entries) signalGroup(entry.running.pid, 'SIGKILL');
   }
 
-  // A watchdog outlives a SIGKILLed supervisor by a second at most: it polls our pid and, once
-  // we are gone, kills every process group listed in the groups file.
+  // The watchdog stops our groups even if this process is SIGKILLed (TERM, then KILL after 3 s).
   #startWatchdog(): void {
-    // It reads the list again at the end and keeps the last one it saw, so losing the state
-    // folder does not blind it.
-    const script = [
-      'parent=$1; file=$2; groups=""',
-      'while kill -0 "$parent" 2>/dev/null; do',
-      '  if [ -f "$file" ]; then groups=$(cat "$file"); fi',
-      '  sleep 1',
-      'done',
-      'if [ -f "$file" ]; then groups=$(cat "$file"); fi',
-      'for g in $groups; do kill -TERM -"$g" 2>/dev/null; done',
-      'sleep 3',
-      'for g in $groups; do kill -KILL -"$g" 2>/dev/null; done',
-    ].join('\n');
-    this.#watchdog = spawn('sh', ['-c', script, 'hcs-watchdog', String(process.pid), this.#groupsFile], {
-      detached: true,
-      stdio: 'ignore',
-    });
-    this.#watchdog.unref();
+    this.#watchdog = startOrphanWatchdog(this.#groupsFile, 'hcs-watchdog', 3);
   }
 
   // Process groups listed by an earlier supervisor on the same state folder that still run
   // (its watchdog was killed too, say) are stopped before anything new starts.
   #reapLeftovers(): void {
-    let listed: string[] = [];
-    try {
-      listed = readFileSync(this.#groupsFile, 'utf8').split('\n').filter(Boolean);
-    } catch {
-      return;
-    }
-    for (const g of listed) {
-      if (this.#isOurs(Number(g))) signalGroup(Number(g), 'SIGKILL');
-    }
-  }
-
-  #isOurs(pid: number): boolean {
-    try {
-      return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`HCS_SUPERVISED_BY=${this.#groupsFile}`);
-    } catch {
-      return false;
-    }
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
+    reapMarkedGroups(this.#groupsFile, `HCS_SUPERVISED_BY=${this.#groupsFile}`);
   }
 }
 

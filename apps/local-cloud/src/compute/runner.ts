@@ -4,7 +4,8 @@
 // its children (consul) with it; a watchdog kills every instance group if the twin itself dies
 // without cleaning up, and a later twin on the same dataDir reaps groups an earlier one left.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { reapMarkedGroups, signalGroup, startOrphanWatchdog } from '../../../../devstack/process-groups.js';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -57,11 +58,11 @@ export function commandRunner(o: CommandRunnerOptions): InstanceRunner {
   mkdirSync(o.stateDir, { recursive: true });
   const groupsFile = join(o.stateDir, 'instance-process-groups');
   const marker = `HCS_LOCAL_CLOUD_INSTANCE_OF=${groupsFile}`;
-  reapLeftovers(groupsFile, marker);
+  reapMarkedGroups(groupsFile, marker);
   const live = new Set<number>();
   const record = () => writeFileSync(groupsFile, [...live].map((p) => `${p}\n`).join(''));
   record();
-  const watchdog = startWatchdog(groupsFile);
+  const watchdog = startOrphanWatchdog(groupsFile, 'local-cloud-watchdog', 0);
 
   return {
     async start(spec) {
@@ -108,44 +109,4 @@ export function commandRunner(o: CommandRunnerOptions): InstanceRunner {
       watchdog.kill('SIGKILL');
     },
   };
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-// The watchdog polls the twin's pid; once the twin is gone it kills every group still listed.
-function startWatchdog(groupsFile: string): ChildProcess {
-  const script = [
-    'parent=$1; file=$2; groups=""',
-    'while kill -0 "$parent" 2>/dev/null; do',
-    '  if [ -f "$file" ]; then groups=$(cat "$file"); fi',
-    '  sleep 1',
-    'done',
-    'for g in $groups; do kill -KILL -"$g" 2>/dev/null; done',
-  ].join('\n');
-  const w = spawn('sh', ['-c', script, 'local-cloud-watchdog', String(process.pid), groupsFile], { detached: true, stdio: 'ignore' });
-  w.unref();
-  return w;
-}
-
-// Only groups whose leader carries our marker are ours to kill: pids get reused.
-function reapLeftovers(groupsFile: string, marker: string): void {
-  let listed: string[];
-  try {
-    listed = readFileSync(groupsFile, 'utf8').split('\n').filter(Boolean);
-  } catch {
-    return;
-  }
-  for (const g of listed.map(Number)) {
-    try {
-      if (readFileSync(`/proc/${g}/environ`, 'utf8').split('\0').includes(marker)) signalGroup(g, 'SIGKILL');
-    } catch {
-      // not running any more
-    }
-  }
 }
