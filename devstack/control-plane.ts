@@ -52,6 +52,7 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
       HCS_API_TLS_CERT_FILE: tls.certFile,
       HCS_API_TLS_KEY_FILE: tls.keyFile,
       HCS_PAYLOAD_KEYS: readFileSync(keyFile, 'utf8').trim(),
+      NODE_EXTRA_CA_CERTS: e.caBundleFile,
     },
     readyTimeoutMs: 120_000,
     probe: async () => void (await expectStatus(`${restUrl}/healthz`, [200], { ca: tls.caCertPem })),

@@ -1,6 +1,6 @@
 // The development and test stack: every real service the control plane talks to, started by
 // one Supervisor on loopback and free ports. `npm start` and the test suite both use this.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
 import type { DatabaseConfig } from '../store/database.js';
@@ -24,6 +24,8 @@ export interface StackEndpoints {
   tools: ToolPaths;
   logDir: string;
   dataDir: string;
+  /** Every local CA in one PEM file (NODE_EXTRA_CA_CERTS for our processes and the tests). */
+  caBundleFile: string;
 }
 
 export interface StartStackOptions {
@@ -54,13 +56,17 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
   try {
     const db = await resolveDatabase({ ...options.database, pgliteDir: dir('pglite') });
     // Independent services start concurrently; each waits for its own readiness probe.
-    const [temporal, vault, acme, blob, cloud] = await Promise.all([
+    const [temporal, vault, acme, blob] = await Promise.all([
       startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
       startOpenBao(supervisor, { binary: tools.bao, dataDir: dir('openbao'), persistent: options.persistent }),
       startPebble(supervisor, { pebbleBinary: tools.pebble, challtestsrvBinary: tools.challtestsrv, dataDir: dir('pebble') }),
       startAzurite(supervisor, { dataDir: dir('azurite') }),
-      startLocalCloudService(supervisor, { dataDir: dir('local-cloud') }),
     ]);
+    // After the storage emulator: the twin's instances must trust its CA, as VMs trust Azure's.
+    const cloud = await startLocalCloudService(supervisor, { dataDir: dir('local-cloud'), trustCaFile: blob.caCertFile });
+    // One bundle of every local CA, for processes that trust them through NODE_EXTRA_CA_CERTS.
+    const caBundleFile = join(options.dataDir, 'ca-bundle.pem');
+    writeFileSync(caBundleFile, [blob.caCertPem, cloud.caCertPem, acme.apiCaCertPem].map((c) => c.trim()).join('\n') + '\n');
     const endpoints: StackEndpoints = {
       temporal,
       vault,
@@ -70,6 +76,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       database: db.config,
       tools,
       logDir: supervisor.logDir,
+      caBundleFile,
       dataDir: options.dataDir,
     };
     return {

@@ -29,6 +29,9 @@ export async function setup(project: TestProject): Promise<void> {
     database: { name: `hcs_test_${runId}`, prefer: 'auto' },
     onEvent: (m) => process.env.HCS_TEST_VERBOSE && console.error(`[stack] ${m}`),
   });
+  // Test workers start after this and trust the local CAs (Azurite's HTTPS, the twin) the way
+  // our processes do: through NODE_EXTRA_CA_CERTS, never by switching verification off.
+  process.env.NODE_EXTRA_CA_CERTS = stack.endpoints.caBundleFile;
   project.provide('stack', stack.endpoints);
 }
 

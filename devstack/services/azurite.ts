@@ -1,12 +1,13 @@
 // Azurite's blob service. Accounts and keys are ours (AZURITE_ACCOUNTS), not Azurite's
 // well-known development key; --skipApiVersionCheck because today's @azure/storage-blob sends
 // a newer x-ms-version than Azurite knows, and --loose for headers it does not model.
-import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../scripts/toolchain.mjs';
+import { httpCall } from '../http-probe.js';
 import { freePort, type Supervisor } from '../supervisor.js';
+import { ensureDevCertificate } from '../tls.js';
 
 export interface BlobEndpoint {
   /** Service URL including the account (path-style), e.g. http://127.0.0.1:10000/hcsdev */
@@ -14,6 +15,9 @@ export interface BlobEndpoint {
   accountName: string;
   /** Shared key for local use; production uses managed identities, never account keys. */
   accountKey: string;
+  /** CA of the emulator's TLS certificate. */
+  caCertPem: string;
+  caCertFile: string;
 }
 
 export interface StartAzuriteOptions {
@@ -28,9 +32,10 @@ export async function startAzurite(sup: Supervisor, options: StartAzuriteOptions
   if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(64).toString('base64'), { mode: 0o600 });
   const accountKey = readFileSync(keyFile, 'utf8').trim();
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}/${accountName}`;
-  // One try per probe round: the supervisor's probe loop does the retrying.
-  const client = new BlobServiceClient(url, new StorageSharedKeyCredential(accountName, accountKey), { retryOptions: { maxTries: 1 } });
+  const url = `https://127.0.0.1:${port}/${accountName}`;
+  // HTTPS, because Azure AD bearer tokens (what VMs use with their managed identity) are only
+  // accepted over TLS; clients trust the CA through configuration (NODE_EXTRA_CA_CERTS locally).
+  const tls = ensureDevCertificate(join(options.dataDir, 'tls'), ['127.0.0.1', 'localhost']);
   await sup.start({
     name: 'azurite',
     command: process.execPath,
@@ -46,10 +51,17 @@ export async function startAzurite(sup: Supervisor, options: StartAzuriteOptions
       '--loose',
       '--disableProductStyleUrl',
       '--disableTelemetry',
+      '--cert',
+      tls.certFile,
+      '--key',
+      tls.keyFile,
+      // Bearer tokens are checked for issuer, audience and lifetime (not signature or RBAC).
+      '--oauth',
+      'basic',
     ],
     env: { AZURITE_ACCOUNTS: `${accountName}:${accountKey}` },
-    // A signed call with our key: proves the account exists and the key is accepted.
-    probe: async () => void (await client.getProperties({ abortSignal: AbortSignal.timeout(2_000) })),
+    // Any answer over TLS verified with our CA means it serves (the smoke test checks the key).
+    probe: async () => void (await httpCall(`${url}?restype=service&comp=properties`, { ca: tls.caCertPem })),
   });
-  return { url, accountName, accountKey };
+  return { url, accountName, accountKey, caCertPem: tls.caCertPem, caCertFile: tls.caCertFile };
 }

@@ -28,6 +28,8 @@ export interface StartLocalCloudOptions {
   dataDir: string;
   /** What every scale-set instance runs (host-manager); default: an idle process. */
   instanceCommand?: InstanceCommand;
+  /** CA bundle the twin and its instances trust besides the twin's own (the storage emulator's). */
+  trustCaFile?: string;
 }
 
 export async function startLocalCloudService(sup: Supervisor, options: StartLocalCloudOptions): Promise<LocalCloudEndpoint> {
@@ -45,6 +47,7 @@ export async function startLocalCloudService(sup: Supervisor, options: StartLoca
     env: {
       HCS_LOCAL_CLOUD_DATA_DIR: options.dataDir,
       HCS_LOCAL_CLOUD_PORT: String(port),
+      ...(options.trustCaFile ? { NODE_EXTRA_CA_CERTS: options.trustCaFile } : {}),
       ...(options.instanceCommand ? { HCS_LOCAL_CLOUD_INSTANCE_COMMAND: JSON.stringify(options.instanceCommand) } : {}),
     },
     readyTimeoutMs: 60_000,

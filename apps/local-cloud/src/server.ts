@@ -3,7 +3,7 @@
 // HTTPS fastify server with its own CA, and starts the instances recorded in the state again.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDevCertificate } from '../../../devstack/tls.js';
 import { Fleet } from './compute/fleet.js';
@@ -89,7 +89,23 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const runner = options.instanceRunner ?? commandRunner({ ...command, stateDir: options.dataDir });
   const fleet = new Fleet({ runner, onEvent });
   let url = '';
-  const runtime = new ComputeRuntime({ store, fleet, dataDir: options.dataDir, caFile: tls.caCertFile, cloudUrl: () => url, onEvent });
+  // Instances trust the twin's CA and whatever the twin was told to trust (NODE_EXTRA_CA_CERTS),
+  // such as the storage emulator's: as Azure VMs trust both ARM's and Storage's CAs.
+  const trustFile = join(options.dataDir, 'instance-trust.pem');
+  const extra =
+    process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS)
+      ? readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8')
+      : '';
+  writeFileSync(trustFile, `${readFileSync(tls.caCertFile, 'utf8').trim()}\n${extra.trim()}\n`);
+  const runtime = new ComputeRuntime({
+    store,
+    fleet,
+    dataDir: options.dataDir,
+    caFile: tls.caCertFile,
+    trustFile,
+    cloudUrl: () => url,
+    onEvent,
+  });
 
   const app = createApp({ cert: tls.certFile, key: tls.keyFile }, onEvent);
   registerArmRoutes(app, {

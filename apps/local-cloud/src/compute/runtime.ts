@@ -15,6 +15,8 @@ export interface ComputeRuntimeOptions {
   fleet: Fleet;
   dataDir: string;
   caFile: string;
+  /** CA bundle instances trust (the twin's CA plus what the twin itself was told to trust). */
+  trustFile?: string;
   /** The twin's base URL (known once it listens). */
   cloudUrl: () => string;
   onEvent: (message: string) => void;
@@ -209,7 +211,7 @@ export class ComputeRuntime {
         HCS_CLOUD_URL: url,
         HCS_CLOUD_CA_FILE: this.o.caFile,
         // Node programs on the VM (host-manager) trust the twin the way a VM trusts Azure's CAs.
-        NODE_EXTRA_CA_CERTS: this.o.caFile,
+        NODE_EXTRA_CA_CERTS: this.o.trustFile ?? this.o.caFile,
         IDENTITY_ENDPOINT: `${url}/msi/token`,
         IDENTITY_HEADER: header,
       },
