@@ -27,8 +27,10 @@ export interface TerraformDeps {
 export interface TerraformRunInput {
   /** Lower-case cluster resource id; names the state. */
   clusterKey: string;
-  /** Root module folder to run (its contents are copied into the working directory). */
+  /** Folder copied into the working directory (the root module, or a tree holding it). */
   moduleDir: string;
+  /** The root module's folder inside moduleDir, when it refers to modules beside it. */
+  rootSubdir?: string;
   /** Values for the module's variables; never secrets (they would land in the state). */
   variables: Record<string, unknown>;
 }
@@ -46,13 +48,14 @@ export const TERRAFORM_INVALID = 'TerraformConfigurationInvalid';
 
 export function createTerraformActivities(deps: TerraformDeps) {
   async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
-    const dir = join(deps.workRoot, `${stateName(input.clusterKey)}-${randomBytes(4).toString('hex')}`);
-    mkdirSync(dir, { recursive: true });
-    cpSync(input.moduleDir, dir, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
+    const top = join(deps.workRoot, `${stateName(input.clusterKey)}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(top, { recursive: true });
+    cpSync(input.moduleDir, top, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
+    const dir = join(top, input.rootSubdir ?? '');
     writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.clusterKey), null, 2));
     writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
     await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
-    return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    return { dir, cleanup: () => rmSync(top, { recursive: true, force: true }) };
   }
 
   /** Runs terraform, streaming each output line to the activity's heartbeat and log. */

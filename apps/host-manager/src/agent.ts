@@ -43,7 +43,7 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
   ensurePrivateDir(config.dataDir);
   ensurePrivateDir(configDir);
   ensurePrivateDir(join(config.dataDir, 'consul-data'));
-  const consul = new ConsulProcess({ configDir, logFile: join(config.dataDir, 'consul.log'), onEvent: log });
+  const consul = new ConsulProcess({ configDir, workDir: config.dataDir, logFile: join(config.dataDir, 'consul.log'), onEvent: log });
   const status: HostStatus = { instance: config.instanceName, state: 'starting' };
   let lastManifestEtag = '';
   let syncing: Promise<'started' | 'replaced' | 'reloaded' | 'unchanged'> | undefined;

@@ -48,7 +48,8 @@ export function readHostConfig(env: NodeJS.ProcessEnv = process.env): HostConfig
     customData: parsed.data,
     instanceIp: need('HCS_INSTANCE_IP'),
     instanceName: env.HCS_INSTANCE_NAME ?? parsed.data.cluster.name,
-    dataDir: env.HCS_HOST_DATA_DIR ?? '/var/lib/hcs',
+    // On a twin instance its disk folder; on an Azure VM a fixed path.
+    dataDir: env.HCS_HOST_DATA_DIR ?? env.HCS_INSTANCE_DISK ?? '/var/lib/hcs',
     consulBinaries: JSON.parse(need('HCS_CONSUL_BINARIES')) as Record<string, string>,
     syncIntervalSeconds: Number(env.HCS_SYNC_INTERVAL_SECONDS ?? 10),
     statusPort: Number(env.HCS_STATUS_PORT ?? 9701),

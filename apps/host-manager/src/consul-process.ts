@@ -6,6 +6,7 @@ import { closeSync, openSync } from 'node:fs';
 
 export interface ConsulProcessOptions {
   configDir: string;
+  workDir: string;
   logFile: string;
   onEvent?: (event: string) => void;
 }
@@ -64,7 +65,8 @@ export class ConsulProcess {
 
   #spawn(): void {
     const fd = openSync(this.o.logFile, 'a');
-    const child = spawn(this.#binary!, ['agent', `-config-dir=${this.o.configDir}`], { stdio: ['ignore', fd, fd] });
+    // cwd is the agent's folder, so the control plane's config can name files relative to it.
+    const child = spawn(this.#binary!, ['agent', `-config-dir=${this.o.configDir}`], { cwd: this.o.workDir, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.#child = child;
     this.o.onEvent?.(`consul ${this.#version} started (pid ${child.pid})`);

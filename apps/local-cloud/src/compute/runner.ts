@@ -89,6 +89,9 @@ export function commandRunner(o: CommandRunnerOptions): InstanceRunner {
       live.add(pid);
       record();
       void exited.then(() => {
+        // A VM whose main process is gone is down as a whole: nothing it started survives
+        // (otherwise an orphaned Consul would hold the instance's ports after the restart).
+        signalGroup(pid, 'SIGKILL');
         live.delete(pid);
         record();
       });
