@@ -4,7 +4,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,10 +34,18 @@ afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
 async function waitForApplyProcess(): Promise<string> {
   for (let i = 0; i < 150; i++) {
     try {
+      // Only ours: other test files run the driver too, in their own working roots.
       const found = execFileSync('pgrep', ['-f', `${stack.tools.terraform} apply .*run\\.tfplan`])
         .toString()
         .trim()
-        .split('\n')[0];
+        .split('\n')
+        .find((p) => {
+          try {
+            return readlinkSync(`/proc/${p}/cwd`).startsWith(workRoot);
+          } catch {
+            return false;
+          }
+        });
       if (found) return found;
     } catch {
       /* not yet */

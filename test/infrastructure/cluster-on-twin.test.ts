@@ -10,13 +10,18 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import nodeVault from 'node-vault';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { ClusterBlobs, clusterContainerName, serverPrefix } from '../../activities/cluster-blobs.js';
 import { ConsulAdmin, type HealthReport } from '../../activities/consul-admin.js';
-import { createTerraformActivities, type TerraformActivities, type TerraformApplyResult } from '../../activities/terraform.js';
+import {
+  createTerraformActivities,
+  STATE_LOCKED,
+  type TerraformActivities,
+  type TerraformApplyResult,
+} from '../../activities/terraform.js';
 import { VaultPki } from '../../activities/vault-pki.js';
 import { startTestCloud, type TestCloud } from '../../apps/local-cloud/src/testing.js';
 import { httpCall } from '../../devstack/http-probe.js';
@@ -106,11 +111,22 @@ function runInput(serverCount: number) {
   };
 }
 
+/** Runs an activity, retrying what it marks retryable (a locked state) as Temporal's retry policy would. */
+async function retrying<R>(fn: () => Promise<R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { type?: string }).type !== STATE_LOCKED || attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  }
+}
+
 async function apply(serverCount: number): Promise<{ result: TerraformApplyResult; servers: Server[] }> {
   const input = runInput(serverCount);
-  const result = await new MockActivityEnvironment().run<[typeof input], TerraformApplyResult, typeof tf.terraformApply>(
-    tf.terraformApply,
-    input,
+  const result = await retrying(() =>
+    new MockActivityEnvironment().run<[typeof input], TerraformApplyResult, typeof tf.terraformApply>(tf.terraformApply, input),
   );
   return { result, servers: result.outputs.servers as Server[] };
 }
@@ -178,7 +194,9 @@ async function terraformApplyPid(): Promise<number> {
       const found = execFileSync('pgrep', ['-f', `${stack.tools.terraform} apply .*run\\.tfplan`])
         .toString()
         .trim()
-        .split('\n')[0];
+        .split('\n')
+        // Only ours: other test files run the driver too, in their own working roots.
+        .find((p) => cwdOf(p).startsWith(work));
       if (found) return Number(found);
     } catch {
       /* not yet */
@@ -186,6 +204,14 @@ async function terraformApplyPid(): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return 0;
+}
+
+function cwdOf(pid: string): string {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return '';
+  }
 }
 
 /** Pid of the host-manager running as the instance with this address (0 if none when allowed). */
@@ -285,7 +311,7 @@ it('brings back a killed server VM that rejoins its cluster with the control pla
 
 it('destroys everything: no twin resource and no instance process is left', async () => {
   const { servers } = await apply(5);
-  await new MockActivityEnvironment().run(tf.terraformDestroy, runInput(5));
+  await retrying(() => new MockActivityEnvironment().run(tf.terraformDestroy, runInput(5)));
   const groups = new ResourceManagementClient(t.credential, t.cloud.subscriptionId, t.clientOptions).resourceGroups;
   await expect(groups.get('rg-e2e')).rejects.toMatchObject({ statusCode: 404 });
   // Every host-manager (and its Consul) is gone with its instance.
