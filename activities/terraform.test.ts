@@ -32,7 +32,7 @@ afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
 
 /** Pid of the driver's running `terraform apply` (its saved-plan argument is ours alone), or ''. */
 async function waitForApplyProcess(): Promise<string> {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 600; i++) {
     try {
       // Only ours: other test files run the driver too, in their own working roots.
       const found = execFileSync('pgrep', ['-f', `${stack.tools.terraform} apply .*run\\.tfplan`])
@@ -90,7 +90,7 @@ it('applies once, then finds nothing to change, streaming its output as heartbea
 
 it('never runs two applies on one cluster at once: the second is refused as locked (retryable)', async () => {
   const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf2`;
-  const slow = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 5 } });
+  const slow = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 10 } });
   expect(await waitForApplyProcess()).not.toBe(''); // the first run is applying and holds the lock
   const second = await activity()
     .env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 4 } })
