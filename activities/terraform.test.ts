@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { createTerraformActivities, STATE_LOCKED, type TerraformActivities } from './terraform.js';
+import { createTerraformActivities, STATE_LOCKED, type TerraformActivities, type TerraformApplyResult } from './terraform.js';
 
 const stack = inject('stack');
 const moduleDir = fileURLToPath(new URL('../test/fixtures/terraform-servers', import.meta.url));
@@ -99,9 +99,20 @@ it('never runs two applies on one cluster at once: the second is refused as lock
   expect(await slow).toMatchObject({ changed: true });
 });
 
+it('runs applies of different clusters side by side (each cluster has its own lock)', async () => {
+  const keys = [1, 2].map((n) => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/side-${n}`);
+  const results = await Promise.all(
+    keys.map((clusterKey) => activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 2, delay_seconds: 3 } })),
+  );
+  expect(results).toEqual([
+    { changed: true, outputs: { zones: [1, 2] } },
+    { changed: true, outputs: { zones: [1, 2] } },
+  ]);
+});
+
 it('converges when an apply was killed with SIGKILL in the middle', async () => {
   const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf3`;
-  const killed = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 3 } });
+  const killed = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 6 } });
   // Wait until terraform is inside the apply (its provisioners sleep), then kill it hard.
   const pid = await waitForApplyProcess();
   expect(pid).not.toBe('');
@@ -109,12 +120,18 @@ it('converges when an apply was killed with SIGKILL in the middle', async () => 
   process.kill(Number(pid), 'SIGKILL');
   await expect(killed).rejects.toMatchObject({ type: 'TerraformFailed' });
 
-  // No stale lock (the pg advisory lock died with terraform's session): the re-run converges.
-  const rerun: { outputs: unknown } = await activity().env.run(tf.terraformApply, {
-    clusterKey,
-    moduleDir,
-    variables: { servers: 3, delay_seconds: 0 },
-  });
+  // No stale lock: the pg advisory lock dies with terraform's database session, at most a
+  // moment later (a retry of the retryable TerraformStateLocked, as Temporal would do, covers it).
+  let rerun: { outputs: unknown } | undefined;
+  for (let attempt = 1; !rerun; attempt++) {
+    const input = { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 0 } };
+    rerun = await activity()
+      .env.run<[typeof input], TerraformApplyResult, typeof tf.terraformApply>(tf.terraformApply, input)
+      .catch((e: { type?: string }) => {
+        if (e.type !== STATE_LOCKED || attempt >= 5) throw e;
+        return new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000));
+      });
+  }
   expect(rerun.outputs).toEqual({ zones: [1, 2, 3] });
   const settled: { changed: boolean } = await activity().env.run(tf.terraformApply, {
     clusterKey,

@@ -1,8 +1,9 @@
 // The Terraform driver: plan and apply (or destroy) one cluster's infrastructure with the real
 // terraform CLI. Each run gets a fresh working directory; the state lives in a remote backend
-// with locking (PostgreSQL locally and in tests, azurerm in production), one state per cluster.
-// With the pg backend the lock is a PostgreSQL advisory lock held by terraform's own session,
-// so a killed terraform can never leave a stale lock behind; a re-run refreshes and converges.
+// with locking (PostgreSQL locally and in tests, azurerm in production), one state per cluster
+// (a pg workspace, or an azurerm blob). With the pg backend the lock is a PostgreSQL advisory
+// lock held by terraform's own session, so a killed terraform can never leave a stale lock
+// behind; a re-run refreshes and converges.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -55,6 +56,12 @@ export function createTerraformActivities(deps: TerraformDeps) {
     writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.clusterKey), null, 2));
     writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
     await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
+    if (deps.backend.kind === 'pg') {
+      // One workspace per cluster in one schema: the pg backend locks a state by its row id, and
+      // row ids are unique only within a schema (one schema per cluster would make every
+      // cluster's first state lock id 1, so different clusters would block each other).
+      await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', stateName(input.clusterKey)], 'init');
+    }
     return { dir, cleanup: () => rmSync(top, { recursive: true, force: true }) };
   }
 
@@ -135,13 +142,16 @@ export function createTerraformActivities(deps: TerraformDeps) {
 
 export type TerraformActivities = ReturnType<typeof createTerraformActivities>;
 
+/** The pg backend's schema; each cluster is a workspace in it. */
+export const PG_STATE_SCHEMA = 'hcs_terraform_state';
+
 /** State name per cluster: stable, short and free of characters backends dislike. */
 export function stateName(clusterKey: string): string {
   return `hcs_${createHash('sha256').update(clusterKey).digest('hex').slice(0, 24)}`;
 }
 
 function backendBlock(b: TerraformBackend, clusterKey: string) {
-  if (b.kind === 'pg') return { terraform: { backend: { pg: { conn_str: b.connStr, schema_name: stateName(clusterKey) } } } };
+  if (b.kind === 'pg') return { terraform: { backend: { pg: { conn_str: b.connStr, schema_name: PG_STATE_SCHEMA } } } };
   return {
     terraform: {
       backend: {
