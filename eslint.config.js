@@ -85,7 +85,7 @@ export default tseslint.config(
           ]),
           patterns: [
             {
-              group: ['**/activities', '**/activities/**', '**/apps/**', '**/store/**', '**/devstack/**'],
+              group: ['**/activities', '**/activities/**', '**/apps/**', '**/store/**', '**/devstack/**', '**/lib/**'],
               allowTypeImports: true,
               message: 'Workflows may import activity and I/O code only with `import type`; call activities through proxyActivities.',
             },

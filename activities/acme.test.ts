@@ -3,7 +3,7 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
 import { expect, inject, it } from 'vitest';
-import { httpCall } from '../devstack/http-probe.js';
+import { httpCall } from '../lib/http.js';
 import { pebbleRootPem } from '../devstack/services/pebble.js';
 import { AcmeCertificates, challtestsrvDns, type AcmeSecretStore } from './acme.js';
 

@@ -1,6 +1,6 @@
 // Talking to a cluster's Consul servers over HTTPS (TLS always on): the ACL bootstrap and the
 // health gate every lifecycle step waits for.
-import { httpCall, type HttpResult } from '../devstack/http-probe.js';
+import { httpCall, type HttpResult } from '../lib/http.js';
 
 export interface ConsulEndpoint {
   /** https://<server address>:<https port> */

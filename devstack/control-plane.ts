@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex, type AuthConfig } from '../apps/api/src/auth.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
-import { expectStatus } from './http-probe.js';
+import { expectStatus } from '../lib/http.js';
 import type { StackEndpoints } from './stack.js';
 import { freePort, type Supervisor } from './supervisor.js';
 import { ensureDevCertificate } from './tls.js';

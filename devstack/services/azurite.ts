@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../scripts/toolchain.mjs';
-import { httpCall } from '../http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
 import { ensureDevCertificate } from '../tls.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { LocalCloudEndpointFile } from '../../apps/local-cloud/src/main.js';
 import type { InstanceCommand } from '../../apps/local-cloud/src/server.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
-import { expectStatus, httpCall } from '../http-probe.js';
+import { expectStatus, httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
 
 export interface LocalCloudEndpoint {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectStatus, httpCall } from '../http-probe.js';
+import { expectStatus, httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
 
 export interface VaultEndpoint {

@@ -2,7 +2,7 @@
 // challenges are answered from TXT records our DNS provider writes into challtestsrv.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectStatus, httpCall } from '../http-probe.js';
+import { expectStatus, httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
 import { ensureDevCertificate } from '../tls.js';
 

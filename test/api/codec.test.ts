@@ -3,7 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { httpCall } from '../../devstack/http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { listOperations } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
 

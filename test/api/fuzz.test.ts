@@ -6,7 +6,7 @@ import { credentials, Client, Metadata, type ServiceError } from '@grpc/grpc-js'
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { httpCall } from '../../devstack/http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { CreateOrReplaceClusterRequestSchema } from '../../gen/hcs/consul/v1/cluster_service_pb.js';
 import { listOperations } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from './harness.js';

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { httpCall } from '../../devstack/http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
 
 const stack = inject('stack');

@@ -2,7 +2,7 @@
 // Temporal server and store database.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { httpCall, type HttpResult } from '../../devstack/http-probe.js';
+import { httpCall, type HttpResult } from '../../lib/http.js';
 import { getCluster } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
 import { insertSnapshot } from '../../store/snapshots.js';

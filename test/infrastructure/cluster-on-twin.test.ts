@@ -24,7 +24,7 @@ import {
 } from '../../activities/terraform.js';
 import { VaultPki } from '../../activities/vault-pki.js';
 import { startTestCloud, type TestCloud } from '../../apps/local-cloud/src/testing.js';
-import { httpCall } from '../../devstack/http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 
 const stack = inject('stack');

@@ -2,7 +2,7 @@ import acme from 'acme-client';
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
 import { expect, inject, it } from 'vitest';
-import { httpCall } from '../../devstack/http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { pebbleRootPem } from '../../devstack/services/pebble.js';
 
 const stack = inject('stack');

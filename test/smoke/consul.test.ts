@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { httpCall } from '../../devstack/http-probe.js';
+import { httpCall } from '../../lib/http.js';
 import { Supervisor, freePort } from '../../devstack/supervisor.js';
 
 const stack = inject('stack');

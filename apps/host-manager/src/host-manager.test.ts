@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { httpCall } from '../../../devstack/http-probe.js';
+import { httpCall } from '../../../lib/http.js';
 import { freePort } from '../../../devstack/supervisor.js';
 import { ensureDevCertificate } from '../../../devstack/tls.js';
 import { startHostManager, type HostManager } from './agent.js';

@@ -7,7 +7,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpCall } from '../../../devstack/http-probe.js';
+import { httpCall } from '../../../lib/http.js';
 import { startTestCloud, type TestCloud } from './testing.js';
 
 let t: TestCloud;

@@ -1,5 +1,5 @@
-// Small HTTP helpers for readiness probes and for talking to services whose TLS certificate
-// comes from a CA made at start-up (global fetch cannot take a per-call CA on Node 20).
+// Small HTTP(S) helpers for readiness probes, Consul's API and local services whose TLS
+// certificate comes from a CA of our own (global fetch cannot take a per-call CA on Node 20).
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
