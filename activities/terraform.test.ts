@@ -2,13 +2,13 @@
 // applies, output streamed as heartbeats, one run per cluster at a time, a killed apply that a
 // re-run converges, and destroy.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { waitForTerraformApply } from '../test/support/processes.js';
 import { createTerraformActivities, STATE_LOCKED, type TerraformActivities, type TerraformApplyResult } from './terraform.js';
 
 const stack = inject('stack');
@@ -30,30 +30,10 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
 
-/** Pid of the driver's running `terraform apply` (its saved-plan argument is ours alone), or ''. */
-async function waitForApplyProcess(): Promise<string> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      // Only ours: other test files run the driver too, in their own working roots.
-      const found = execFileSync('pgrep', ['-f', `${stack.tools.terraform} apply .*run\\.tfplan`])
-        .toString()
-        .trim()
-        .split('\n')
-        .find((p) => {
-          try {
-            return readlinkSync(`/proc/${p}/cwd`).startsWith(workRoot);
-          } catch {
-            return false;
-          }
-        });
-      if (found) return found;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return '';
-}
+const waitForApplyProcess = async () => {
+  const pid = await waitForTerraformApply(stack.tools.terraform, workRoot);
+  return pid ? String(pid) : '';
+};
 
 function activity() {
   const lines: string[] = [];

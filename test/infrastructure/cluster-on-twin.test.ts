@@ -9,8 +9,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { MockActivityEnvironment } from '@temporalio/testing';
 import nodeVault from 'node-vault';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
@@ -26,6 +25,7 @@ import { VaultPki } from '../../activities/vault-pki.js';
 import { startTestCloud, type TestCloud } from '../../apps/local-cloud/src/testing.js';
 import { httpCall } from '../../lib/http.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
+import { processWithEnv, waitForTerraformApply } from '../support/processes.js';
 
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;
@@ -187,50 +187,11 @@ async function healthy(servers: Server[], expected: number): Promise<HealthRepor
   throw new Error(`cluster not healthy: ${report?.problems.join('; ')}`);
 }
 
-/** Pid of the driver's running `terraform apply` of a saved plan (ours alone), or 0. */
-async function terraformApplyPid(): Promise<number> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      const found = execFileSync('pgrep', ['-f', `${stack.tools.terraform} apply .*run\\.tfplan`])
-        .toString()
-        .trim()
-        .split('\n')
-        // Only ours: other test files run the driver too, in their own working roots.
-        .find((p) => cwdOf(p).startsWith(work));
-      if (found) return Number(found);
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return 0;
-}
-
-function cwdOf(pid: string): string {
-  try {
-    return readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return '';
-  }
-}
-
 /** Pid of the host-manager running as the instance with this address (0 if none when allowed). */
 function hostManagerPid(ip: string, allowNone = false): number {
-  let pids: string[] = [];
-  try {
-    pids = execFileSync('pgrep', ['-f', 'apps/host-manager/src/main.ts']).toString().trim().split('\n');
-  } catch {
-    pids = [];
-  }
-  const found = pids.find((p) => {
-    try {
-      return readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`HCS_INSTANCE_IP=${ip}`);
-    } catch {
-      return false;
-    }
-  });
-  if (!found && !allowNone) throw new Error(`no host-manager runs as ${ip}`);
-  return Number(found ?? 0);
+  const pid = processWithEnv('apps/host-manager/src/main.ts', `HCS_INSTANCE_IP=${ip}`);
+  if (!pid && !allowNone) throw new Error(`no host-manager runs as ${ip}`);
+  return pid;
 }
 
 /** The zone each server's agent reports in the catalog (node metadata synced by the agents). */
@@ -266,7 +227,7 @@ it('brings up 3 Consul servers in zones 1, 2, 3 that elect a leader; a second ap
 
 it('scales 3 to 5 through an apply killed with SIGKILL midway: the re-run converges and two servers join in zones 1 and 2', async () => {
   const killed = new MockActivityEnvironment().run(tf.terraformApply, runInput(5)).catch((e: unknown) => e);
-  const pid = await terraformApplyPid();
+  const pid = await waitForTerraformApply(stack.tools.terraform, work);
   expect(pid).toBeGreaterThan(0);
   process.kill(pid, 'SIGKILL');
   expect(await killed).toMatchObject({ type: 'TerraformFailed' });
