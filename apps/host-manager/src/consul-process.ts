@@ -2,7 +2,8 @@
 // re-reads its configuration and certificates without dropping out of the cluster), replaced
 // when the version changes, and restarted with back-off when it dies, as systemd would.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface ConsulProcessOptions {
   configDir: string;
@@ -21,6 +22,37 @@ export class ConsulProcess {
 
   constructor(private readonly o: ConsulProcessOptions) {}
 
+  get #pidFile(): string {
+    return join(this.o.workDir, 'consul.pid');
+  }
+
+  /**
+   * A host-manager that crashed (and was restarted by systemd, say) left its Consul running,
+   * which would hold the ports the new one needs: stop it first. Only a process that really is
+   * a Consul agent on our config folder is touched (pids get reused).
+   */
+  async #stopOrphan(): Promise<void> {
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(this.#pidFile, 'utf8'));
+    } catch {
+      return;
+    }
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      // gone already
+    }
+    if (pid > 0 && cmdline.split('\0').includes(`-config-dir=${this.o.configDir}`)) {
+      this.o.onEvent?.(`stopping the Consul a previous host-manager left running (pid ${pid})`);
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 150 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(this.#pidFile, { force: true });
+  }
+
   get version(): string | undefined {
     return this.#version;
   }
@@ -34,6 +66,7 @@ export class ConsulProcess {
   /** Runs `binary` (version `version`); replaces a running agent of another version. */
   async ensure(version: string, binary: string): Promise<'started' | 'replaced' | 'unchanged'> {
     if (this.running && this.#version === version) return 'unchanged';
+    if (!this.#child) await this.#stopOrphan();
     const replacing = this.running;
     if (replacing) await this.stop();
     this.#stopping = false;
@@ -69,6 +102,7 @@ export class ConsulProcess {
     const child = spawn(this.#binary!, ['agent', `-config-dir=${this.o.configDir}`], { cwd: this.o.workDir, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.#child = child;
+    if (child.pid) writeFileSync(this.#pidFile, String(child.pid));
     this.o.onEvent?.(`consul ${this.#version} started (pid ${child.pid})`);
     child.once('exit', (code, signal) => {
       if (this.#stopping || this.#child !== child) return;
@@ -78,5 +112,14 @@ export class ConsulProcess {
         if (!this.#stopping) this.#spawn();
       }, delay);
     });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.startsWith('Z');
+  } catch {
+    return false;
   }
 }
