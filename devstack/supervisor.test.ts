@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { repoRoot } from '../scripts/toolchain.mjs';
 import { Supervisor, freePort } from './supervisor.js';
+import { isProcessAlive } from '../lib/processes.js';
 
 const dirs: string[] = [];
 function stateDir(): string {
@@ -15,16 +16,6 @@ function stateDir(): string {
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    // A zombie is dead for our purposes.
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -50,10 +41,10 @@ it('waits for the probe, writes the log file and stops the whole process group',
   expect(probes).toBe(3);
   await waitUntil(() => existsSync(join(dir, 'gc.pid')), 5_000);
   const grandchild = Number(readFileSync(join(dir, 'gc.pid'), 'utf8'));
-  expect(alive(p.pid) && alive(grandchild)).toBe(true);
+  expect(isProcessAlive(p.pid) && isProcessAlive(grandchild)).toBe(true);
   await sup.stop();
-  expect(alive(p.pid)).toBe(false);
-  expect(alive(grandchild)).toBe(false);
+  expect(isProcessAlive(p.pid)).toBe(false);
+  expect(isProcessAlive(grandchild)).toBe(false);
   expect(readFileSync(p.logFile, 'utf8')).toContain('hello-from-service');
 });
 
@@ -109,18 +100,18 @@ async function startFixture(dir: string): Promise<{ child: ReturnType<typeof spa
 it('stops every service on Ctrl-C (SIGINT) and exits 130', async () => {
   const dir = stateDir();
   const { child, pids } = await startFixture(dir);
-  expect(pids.every(alive)).toBe(true);
+  expect(pids.every(isProcessAlive)).toBe(true);
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGINT');
   expect(await exit).toBe(130);
-  expect(await waitUntil(() => pids.every((p) => !alive(p)), 5_000)).toBe(true);
+  expect(await waitUntil(() => pids.every((p) => !isProcessAlive(p)), 5_000)).toBe(true);
 });
 
 it('leaves no orphan when the supervising process is killed with SIGKILL', async () => {
   const dir = stateDir();
   const { child, pids } = await startFixture(dir);
-  expect(pids.every(alive)).toBe(true);
+  expect(pids.every(isProcessAlive)).toBe(true);
   child.kill('SIGKILL');
   // The watchdog notices within a second and stops the groups (TERM, then KILL after 3 s).
-  expect(await waitUntil(() => pids.every((p) => !alive(p)), 10_000)).toBe(true);
+  expect(await waitUntil(() => pids.every((p) => !isProcessAlive(p)), 10_000)).toBe(true);
 });

@@ -12,12 +12,6 @@ export interface OperationError {
   target?: string;
 }
 
-/** What the Location URL answers once the operation ended: the synchronous call's answer. */
-export interface OperationResult {
-  status: number;
-  body?: unknown;
-}
-
 export interface OperationRecord {
   operationId: string;
   resourceKey: string;
@@ -29,7 +23,6 @@ export interface OperationRecord {
   percentComplete: number;
   step: string | null;
   error: OperationError | null;
-  result: OperationResult | null;
   correlationId: string | null;
   startedAt: string;
   endedAt: string | null;
@@ -46,13 +39,12 @@ interface Row {
   percent_complete: number;
   step: string | null;
   error: OperationError | null;
-  result: OperationResult | null;
   correlation_id: string | null;
   started_at: Date | string;
   ended_at: Date | string | null;
 }
 
-const columns = `operation_id, resource_id, subscription_id, location, kind, workflow_id, status, percent_complete, step, error, result, correlation_id, started_at, ended_at`;
+const columns = `operation_id, resource_id, subscription_id, location, kind, workflow_id, status, percent_complete, step, error, correlation_id, started_at, ended_at`;
 
 function toRecord(r: Row): OperationRecord {
   return {
@@ -66,7 +58,6 @@ function toRecord(r: Row): OperationRecord {
     percentComplete: r.percent_complete,
     step: r.step,
     error: r.error,
-    result: r.result,
     correlationId: r.correlation_id,
     startedAt: new Date(r.started_at).toISOString(),
     endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
@@ -128,7 +119,6 @@ export interface OperationUpdate {
   percentComplete?: number;
   step?: string;
   error?: OperationError | null;
-  result?: OperationResult | null;
 }
 
 /**
@@ -143,21 +133,10 @@ export async function updateOperation(db: SqlExecutor, operationId: string, u: O
        percent_complete = COALESCE($3, percent_complete),
        step = COALESCE($4, step),
        error = CASE WHEN $5::boolean THEN $6::jsonb ELSE error END,
-       result = CASE WHEN $7::boolean THEN $8::jsonb ELSE result END,
-       ended_at = CASE WHEN $9::boolean THEN now() ELSE ended_at END
+       ended_at = CASE WHEN $7::boolean THEN now() ELSE ended_at END
      WHERE operation_id = $1 AND status NOT IN ('Succeeded', 'Failed', 'Canceled')
      RETURNING ${columns}`,
-    [
-      operationId,
-      u.status ?? null,
-      u.percentComplete ?? null,
-      u.step ?? null,
-      u.error !== undefined,
-      u.error ?? null,
-      u.result !== undefined,
-      u.result ?? null,
-      terminal,
-    ],
+    [operationId, u.status ?? null, u.percentComplete ?? null, u.step ?? null, u.error !== undefined, u.error ?? null, terminal],
   );
   return rows[0] ? toRecord(rows[0]) : undefined;
 }

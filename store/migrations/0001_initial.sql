@@ -43,8 +43,6 @@ CREATE TABLE operations (
   error jsonb,
   location text NOT NULL,
   correlation_id text,
-  -- What the Location (operationResults) URL answers once the operation has ended.
-  result jsonb,
   started_at timestamptz NOT NULL DEFAULT now(),
   ended_at timestamptz
 );

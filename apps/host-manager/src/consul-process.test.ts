@@ -1,7 +1,7 @@
 // A host-manager that crashed leaves its Consul running; the next one must stop it before it
 // starts its own (or the old agent would hold the ports). Real consul, a really killed process.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
@@ -9,6 +9,7 @@ import { httpCall } from '../../../lib/http.js';
 import { freePort } from '../../../devstack/supervisor.js';
 import { repoRoot } from '../../../scripts/toolchain.mjs';
 import { ConsulProcess } from './consul-process.js';
+import { isProcessAlive } from '../../../lib/processes.js';
 
 const stack = inject('stack');
 const binary = stack.tools.consul[stack.tools.consulVersions.at(-1)!]!;
@@ -19,15 +20,6 @@ afterAll(async () => {
   await current?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.startsWith('Z');
-  } catch {
-    return false;
-  }
-};
 
 it('stops the Consul a crashed host-manager left running, then starts its own', async () => {
   const [http, serf, server] = [await freePort(), await freePort(), await freePort()];
@@ -59,11 +51,11 @@ it('stops the Consul a crashed host-manager left running, then starts its own', 
   }
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
-  expect(alive(orphan)).toBe(true); // the crash left Consul behind
+  expect(isProcessAlive(orphan)).toBe(true); // the crash left Consul behind
 
   current = new ConsulProcess({ configDir, workDir: work, logFile: join(work, 'consul.log') });
   expect(await current.ensure('v', binary)).toBe('started');
-  expect(alive(orphan)).toBe(false);
+  expect(isProcessAlive(orphan)).toBe(false);
   expect(current.pid).not.toBe(orphan);
   // The new agent is the one answering on the ports.
   let self: { Config?: { NodeName?: string } } | undefined;

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessAlive } from '../../../lib/processes.js';
 
 export interface ConsulProcessOptions {
   configDir: string;
@@ -47,8 +48,8 @@ export class ConsulProcess {
     if (pid > 0 && cmdline.split('\0').includes(`-config-dir=${this.o.configDir}`)) {
       this.o.onEvent?.(`stopping the Consul a previous host-manager left running (pid ${pid})`);
       process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 150 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 150 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
     }
     rmSync(this.#pidFile, { force: true });
   }
@@ -112,14 +113,5 @@ export class ConsulProcess {
         if (!this.#stopping) this.#spawn();
       }, delay);
     });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.startsWith('Z');
-  } catch {
-    return false;
   }
 }

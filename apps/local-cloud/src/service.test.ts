@@ -12,18 +12,10 @@ import { afterAll, expect, it } from 'vitest';
 import { startLocalCloudService } from '../../../devstack/services/local-cloud.js';
 import { freePort, Supervisor } from '../../../devstack/supervisor.js';
 import { probe, probeInstanceCommand } from './testing-instance.js';
+import { isProcessAlive } from '../../../lib/processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'local-cloud-svc-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -64,7 +56,7 @@ async function startWithOneInstance(name: string): Promise<{ sup: Supervisor; in
   };
   const ip = Object.values(state.scaleSets)[0]!.instances[0]!.privateIp;
   const { pid } = await probe(ip, port);
-  expect(alive(pid)).toBe(true);
+  expect(isProcessAlive(pid)).toBe(true);
   const cloudPid = (JSON.parse(readFileSync(join(dataDir, 'endpoint.json'), 'utf8')) as { pid: number }).pid;
   return { sup, instancePid: pid, cloudPid };
 }
@@ -73,7 +65,7 @@ it('runs under the supervisor, serves the SDKs and stops its instances with it',
   const { sup, instancePid } = await startWithOneInstance('graceful');
   try {
     await sup.stop();
-    expect(await until(() => !alive(instancePid), 10_000)).toBe(true);
+    expect(await until(() => !isProcessAlive(instancePid), 10_000)).toBe(true);
   } finally {
     await sup.stop();
   }
@@ -83,7 +75,7 @@ it('leaves no instance behind when the twin is killed with SIGKILL', async () =>
   const { sup, instancePid, cloudPid } = await startWithOneInstance('killed');
   try {
     process.kill(cloudPid, 'SIGKILL');
-    expect(await until(() => !alive(instancePid), 10_000)).toBe(true);
+    expect(await until(() => !isProcessAlive(instancePid), 10_000)).toBe(true);
   } finally {
     await sup.stop();
   }

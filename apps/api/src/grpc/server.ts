@@ -26,6 +26,7 @@ import { file_health_v1_health } from '../../../../gen/health/v1/health_pb.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
+import { API_VERSION } from '../api-version.js';
 import { rpcRoutes, SERVICES } from '../contract.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, toArmError } from '../errors.js';
@@ -88,7 +89,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
             // The body as a REST client would have sent it, for the same precise validation.
             rawBody: route.body === '*' ? input : route.body ? input[route.body] : undefined,
             baseUrl: '',
-            apiVersion: '2026-11-01',
+            apiVersion: API_VERSION,
           };
           const fn = handlers[method.localName];
           if (!fn) throw Object.assign(new Error(`${method.name} is not available yet`), { grpcUnimplemented: true });

@@ -19,7 +19,6 @@ import { ApiError, badRequest, toArmError } from '../errors.js';
 import type { Handlers } from '../handlers.js';
 import { clusterView, operationResultPath } from '../service/views.js';
 
-export { API_VERSION };
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ETAG_ROUTES = new Set(['getCluster', 'createOrReplaceCluster', 'updateCluster']);
 

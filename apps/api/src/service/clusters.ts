@@ -1,7 +1,7 @@
 // ClusterService handlers: one implementation for REST (ARM) and gRPC. Inputs and outputs are
 // the proto messages in their JSON form (which is also the ARM JSON shape).
 import { randomUUID } from 'node:crypto';
-import { parseClusterBody, type ClusterSpec } from '../../../../domain/cluster-spec.js';
+import { parseClusterBody } from '../../../../domain/cluster-spec.js';
 import { changedFields, parseClusterPatch, sameJson } from '../../../../domain/cluster-patch.js';
 import { throwIfAny } from '../../../../domain/errors.js';
 import {
@@ -38,6 +38,23 @@ export interface ClusterServiceDeps {
   allowedLocations?: string[];
 }
 
+/** What starting an operation needs to know about its cluster. */
+interface OperationTarget {
+  resourceKey: string;
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+}
+
+const target = (c: ClusterRecord): OperationTarget => ({
+  resourceKey: c.resourceKey,
+  id: c.id,
+  subscriptionId: c.subscriptionId,
+  resourceGroup: c.resourceGroup,
+  location: c.spec.location,
+});
+
 interface ClusterPath {
   subscriptionId: string;
   resourceGroup: string;
@@ -52,7 +69,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
 
   async function start(
     ctx: RequestContext,
-    cluster: ClusterRecord,
+    cluster: OperationTarget,
     kind: OperationKind,
     write: (tx: SqlExecutor) => Promise<void>,
   ): Promise<OperationRecord> {
@@ -65,7 +82,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
           operationId,
           resourceKey: cluster.resourceKey,
           subscriptionId: cluster.subscriptionId,
-          location: cluster.spec.location,
+          location: cluster.location,
           kind,
           workflowId,
           correlationId: ctx.correlationId,
@@ -98,7 +115,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
   }
 
   function startDelete(ctx: RequestContext, current: ClusterRecord): Promise<OperationRecord> {
-    return start(ctx, current, 'delete', async (tx) => {
+    return start(ctx, target(current), 'delete', async (tx) => {
       await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [
         current.resourceKey,
       ]);
@@ -183,19 +200,24 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
           ? 'scale'
           : 'update';
       let record: ClusterRecord | undefined;
-      const op = await start(ctx, { ...(current ?? placeholder(id, key, req, spec)), spec }, kind, async (tx) => {
-        record = await upsertCluster(tx, {
-          resourceKey: key,
-          id,
-          subscriptionId: req.subscriptionId,
-          resourceGroup: req.resourceGroup,
-          name: req.clusterName,
-          spec,
-          provisioningState: current ? 'Updating' : 'Accepted',
-          etag: newEtag(),
-          systemData: systemData(ctx, current),
-        });
-      });
+      const op = await start(
+        ctx,
+        { resourceKey: key, id, subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, location: spec.location },
+        kind,
+        async (tx) => {
+          record = await upsertCluster(tx, {
+            resourceKey: key,
+            id,
+            subscriptionId: req.subscriptionId,
+            resourceGroup: req.resourceGroup,
+            name: req.clusterName,
+            spec,
+            provisioningState: current ? 'Updating' : 'Accepted',
+            etag: newEtag(),
+            systemData: systemData(ctx, current),
+          });
+        },
+      );
       return { cluster: clusterView(record!), created: !current, operation: operationView(op, id) };
     },
 
@@ -248,7 +270,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       }
       const kind: OperationKind = changed.includes('properties.serverCount') ? 'scale' : 'update';
       let record: ClusterRecord | undefined;
-      const op = await start(ctx, { ...current, spec }, kind, async (tx) => {
+      const op = await start(ctx, target(current), kind, async (tx) => {
         record = await upsertCluster(tx, { ...current, spec, provisioningState: 'Updating', etag: newEtag(), systemData: sd });
       });
       return { cluster: clusterView(record!), operation: operationView(op, id) };
@@ -350,22 +372,4 @@ function inProgress(op: OperationRecord) {
 
 function newEtag(): string {
   return `"${randomUUID()}"`;
-}
-
-function placeholder(id: string, key: string, p: ClusterPath, spec: ClusterSpec): ClusterRecord {
-  const now = new Date().toISOString();
-  return {
-    resourceKey: key,
-    id,
-    subscriptionId: p.subscriptionId,
-    resourceGroup: p.resourceGroup,
-    name: p.clusterName,
-    spec,
-    status: {},
-    provisioningState: 'Accepted',
-    etag: '',
-    systemData: null,
-    createdAt: now,
-    updatedAt: now,
-  };
 }
