@@ -81,12 +81,13 @@ it('never runs two applies on one cluster at once: the second is refused as lock
 
 it('runs applies of different clusters side by side (each cluster has its own lock)', async () => {
   const keys = [1, 2].map((n) => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/side-${n}`);
-  const results = await Promise.all(
+  // allSettled: a failing run must not leave the other one running into the next test.
+  const results = await Promise.allSettled(
     keys.map((clusterKey) => activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 2, delay_seconds: 3 } })),
   );
   expect(results).toEqual([
-    { changed: true, outputs: { zones: [1, 2] } },
-    { changed: true, outputs: { zones: [1, 2] } },
+    { status: 'fulfilled', value: { changed: true, outputs: { zones: [1, 2] } } },
+    { status: 'fulfilled', value: { changed: true, outputs: { zones: [1, 2] } } },
   ]);
 });
 

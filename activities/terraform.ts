@@ -55,12 +55,27 @@ export function createTerraformActivities(deps: TerraformDeps) {
     const dir = join(top, input.rootSubdir ?? '');
     writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.clusterKey), null, 2));
     writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
-    await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
-    if (deps.backend.kind === 'pg') {
-      // One workspace per cluster in one schema: the pg backend locks a state by its row id, and
-      // row ids are unique only within a schema (one schema per cluster would make every
-      // cluster's first state lock id 1, so different clusters would block each other).
-      await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', stateName(input.clusterKey)], 'init');
+    // The pg backend creates its schema, table and a new workspace's row on first use, under a
+    // single creation lock; runs for other clusters starting at the same moment can collide
+    // there. Those collisions are over as soon as the other run's creation is, so a few quick
+    // tries here settle it (a real failure still fails on the last try).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
+        if (deps.backend.kind === 'pg') {
+          // One workspace per cluster in one schema: the pg backend locks a state by its row id,
+          // and row ids are unique only within a schema (a schema per cluster would make every
+          // cluster's first state lock id 1, so different clusters would block each other).
+          await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', stateName(input.clusterKey)], 'init');
+        }
+        break;
+      } catch (err) {
+        if (attempt >= 4 || (err instanceof ApplicationFailure && err.nonRetryable)) {
+          rmSync(top, { recursive: true, force: true });
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
     }
     return { dir, cleanup: () => rmSync(top, { recursive: true, force: true }) };
   }
