@@ -15,18 +15,22 @@ const stack = inject('stack');
 const moduleDir = fileURLToPath(new URL('../test/fixtures/terraform-servers', import.meta.url));
 const workRoot = mkdtempSync(join(tmpdir(), 'hcs-tf-driver-'));
 let tf: TerraformActivities;
+/** The same driver, but not waiting for a lock: shows a run that finds the state locked. */
+let tfNoWait: TerraformActivities;
 
 beforeAll(() => {
   // The pg backend needs a PostgreSQL server: the store's (CI and this machine provide one).
   if (stack.database.kind !== 'postgres') throw new Error('the Terraform pg backend needs the PostgreSQL store database');
   const url = new URL(stack.database.url);
   url.searchParams.set('sslmode', 'disable');
-  tf = createTerraformActivities({
+  const deps = {
     terraformBinary: stack.tools.terraform,
     cliConfigFile: stack.tools.terraformConfig.cliConfigFile,
     workRoot,
-    backend: { kind: 'pg', connStr: url.toString() },
-  });
+    backend: { kind: 'pg' as const, connStr: url.toString() },
+  };
+  tf = createTerraformActivities(deps);
+  tfNoWait = createTerraformActivities({ ...deps, lockTimeoutSeconds: 0 });
 });
 afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
 
@@ -73,7 +77,7 @@ it('never runs two applies on one cluster at once: the second is refused as lock
   const slow = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 10 } });
   expect(await waitForApplyProcess()).not.toBe(''); // the first run is applying and holds the lock
   const second = await activity()
-    .env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 4 } })
+    .env.run(tfNoWait.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 4 } })
     .catch((e: unknown) => e);
   expect(second).toMatchObject({ type: STATE_LOCKED, nonRetryable: false });
   expect(await slow).toMatchObject({ changed: true });

@@ -23,6 +23,13 @@ export interface TerraformDeps {
   backend: TerraformBackend;
   /** Extra environment for terraform and its providers (e.g. SSL_CERT_FILE for the twin's CA). */
   env?: Record<string, string>;
+  /**
+   * How long terraform keeps trying for the state lock (default 10 s). The pg backend takes a
+   * shared creation lock for an instant whenever any workspace is locked, so runs of different
+   * clusters starting together collide briefly; a run of the same cluster holds the lock for
+   * its whole apply and is still refused as TerraformStateLocked.
+   */
+  lockTimeoutSeconds?: number;
 }
 
 export interface TerraformRunInput {
@@ -48,6 +55,7 @@ export const STATE_LOCKED = 'TerraformStateLocked';
 export const TERRAFORM_INVALID = 'TerraformConfigurationInvalid';
 
 export function createTerraformActivities(deps: TerraformDeps) {
+  const lockTimeout = deps.lockTimeoutSeconds ?? 10;
   async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
     const top = join(deps.workRoot, `${stateName(input.clusterKey)}-${randomBytes(4).toString('hex')}`);
     mkdirSync(top, { recursive: true });
@@ -128,11 +136,11 @@ export function createTerraformActivities(deps: TerraformDeps) {
       try {
         const plan = await run(
           dir,
-          ['plan', '-input=false', '-no-color', '-lock-timeout=0s', '-detailed-exitcode', '-out=run.tfplan'],
+          ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'],
           'plan',
         );
         const changed = plan.code === 2;
-        if (changed) await run(dir, ['apply', '-input=false', '-no-color', '-lock-timeout=0s', 'run.tfplan'], 'apply');
+        if (changed) await run(dir, ['apply', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, 'run.tfplan'], 'apply');
         const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
         const outputs = Object.fromEntries(
           Object.entries(JSON.parse(out) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]),
@@ -147,7 +155,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
     terraformDestroy: async (input: TerraformRunInput): Promise<void> => {
       const { dir, cleanup } = await workspace(input);
       try {
-        await run(dir, ['destroy', '-auto-approve', '-input=false', '-no-color', '-lock-timeout=0s'], 'destroy');
+        await run(dir, ['destroy', '-auto-approve', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`], 'destroy');
       } finally {
         cleanup();
       }
