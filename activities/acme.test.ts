@@ -5,7 +5,8 @@ import { Agent } from 'node:https';
 import { expect, inject, it } from 'vitest';
 import { httpCall } from '../lib/http.js';
 import { pebbleRootPem } from '../devstack/services/pebble.js';
-import { AcmeCertificates, challtestsrvDns, type AcmeSecretStore } from './acme.js';
+import { AcmeCertificates, type AcmeSecretStore } from './acme.js';
+import { challtestsrvRecords } from './dns.js';
 
 const stack = inject('stack');
 
@@ -15,7 +16,7 @@ function memoryStore(): AcmeSecretStore & { data: Map<string, string> } {
 }
 
 const txtWrites: string[] = [];
-const dns = challtestsrvDns(stack.acme.dnsManagementUrl, async (url, body) => {
+const dns = challtestsrvRecords(stack.acme.dnsManagementUrl, async (url, body) => {
   if (url.endsWith('/set-txt')) txtWrites.push((JSON.parse(body) as { host: string }).host);
   return (await httpCall(url, { method: 'POST', body })).status;
 });

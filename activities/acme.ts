@@ -84,15 +84,3 @@ export class AcmeCertificates {
     return { certificatePem, privateKeyPem, notAfter: new Date(new X509Certificate(certificatePem).validTo).toISOString(), renewed: true };
   }
 }
-
-/** challtestsrv's management API as a DNS provider (local development and tests). */
-export function challtestsrvDns(managementUrl: string, post: (url: string, body: string) => Promise<number>): DnsProvider {
-  const call = async (path: string, body: object) => {
-    const status = await post(`${managementUrl}${path}`, JSON.stringify(body));
-    if (status !== 200) throw new Error(`challtestsrv ${path} answered ${status}`);
-  };
-  return {
-    setTxt: (fqdn, value) => call('/set-txt', { host: `${fqdn}.`, value }),
-    clearTxt: (fqdn) => call('/clear-txt', { host: `${fqdn}.` }),
-  };
-}

@@ -76,6 +76,27 @@ export class ClusterBlobs {
     }
   }
 
+  /** Deletes the prefixes of servers with index >= fromIndex (after a scale-down); returns the blobs removed. */
+  async deleteServerPrefixesFrom(clusterKey: string, fromIndex: number): Promise<number> {
+    const container = this.service.getContainerClient(clusterContainerName(clusterKey));
+    let removed = 0;
+    try {
+      for await (const b of container.listBlobsFlat({ prefix: 'servers/' })) {
+        const index = Number(b.name.split('/')[1]);
+        if (Number.isInteger(index) && index >= fromIndex) {
+          await container.deleteBlob(b.name, { deleteSnapshots: 'include' }).catch((err: unknown) => {
+            if (!(err instanceof RestError && err.statusCode === 404)) throw err;
+          });
+          removed++;
+        }
+      }
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return removed;
+      throw err;
+    }
+    return removed;
+  }
+
   /** Deletes the container and everything in it; true when there was one. Safe to repeat. */
   async deleteContainer(clusterKey: string): Promise<boolean> {
     const res = await this.service.getContainerClient(clusterContainerName(clusterKey)).deleteIfExists();

@@ -2,6 +2,9 @@
 // health gate every lifecycle step waits for.
 import { httpCall, type HttpResult } from '../lib/http.js';
 
+/** Consul's built-in policy that grants everything. */
+export const GLOBAL_MANAGEMENT_POLICY_ID = '00000000-0000-0000-0000-000000000001';
+
 export interface ConsulEndpoint {
   /** https://<server address>:<https port> */
   url: string;
@@ -41,23 +44,72 @@ export class ConsulAdmin {
     throw new Error(`ACL bootstrap refused (${res.status}: ${res.body.trim()}) and our management token does not work (${self.status})`);
   }
 
-  /** Creates (or finds) a policy and a token for it with the given secret; idempotent. */
-  async ensureToken(managementToken: string, a: { name: string; rules: string; accessorId: string; secretId: string }): Promise<void> {
-    const policy = await this.call(`/v1/acl/policy/name/${encodeURIComponent(a.name)}`, { token: managementToken });
-    if (policy.status === 404 || (policy.status === 403 && /not found/i.test(policy.body))) {
-      const created = await this.call('/v1/acl/policy', { method: 'PUT', token: managementToken, body: { Name: a.name, Rules: a.rules } });
-      if (created.status !== 200) throw new Error(`creating policy ${a.name} failed (${created.status}): ${created.body.trim()}`);
-    } else if (policy.status !== 200) {
-      throw new Error(`reading policy ${a.name} failed (${policy.status})`);
+  /**
+   * Creates (or finds) a token with the given accessor and secret, for a policy of its own
+   * (created from `rules` when missing) or for the built-in global-management policy. Idempotent:
+   * the caller fixes the token's ids, so a retry finds the token it made.
+   */
+  async ensureToken(
+    managementToken: string,
+    a: { name: string; rules: string; accessorId: string; secretId: string; managementPolicy?: boolean },
+  ): Promise<void> {
+    if (!a.managementPolicy) {
+      const policy = await this.call(`/v1/acl/policy/name/${encodeURIComponent(a.name)}`, { token: managementToken });
+      if (policy.status === 404 || (policy.status === 403 && /not found/i.test(policy.body))) {
+        const created = await this.call('/v1/acl/policy', {
+          method: 'PUT',
+          token: managementToken,
+          body: { Name: a.name, Rules: a.rules },
+        });
+        if (created.status !== 200) throw new Error(`creating policy ${a.name} failed (${created.status}): ${created.body.trim()}`);
+      } else if (policy.status !== 200) {
+        throw new Error(`reading policy ${a.name} failed (${policy.status})`);
+      }
     }
     const token = await this.call(`/v1/acl/token/${a.accessorId}`, { token: managementToken });
     if (token.status === 200) return;
     const created = await this.call('/v1/acl/token', {
       method: 'PUT',
       token: managementToken,
-      body: { AccessorID: a.accessorId, SecretID: a.secretId, Description: a.name, Policies: [{ Name: a.name }] },
+      body: {
+        AccessorID: a.accessorId,
+        SecretID: a.secretId,
+        Description: a.name,
+        Policies: [a.managementPolicy ? { ID: GLOBAL_MANAGEMENT_POLICY_ID } : { Name: a.name }],
+      },
     });
     if (created.status !== 200) throw new Error(`creating token ${a.name} failed (${created.status}): ${created.body.trim()}`);
+  }
+
+  /** Asks this server to leave the cluster gracefully (scale-down); gone already is fine. */
+  async leave(managementToken: string): Promise<'left' | 'unreachable'> {
+    const res = await this.call('/v1/agent/leave', { method: 'PUT', token: managementToken }).catch(() => undefined);
+    if (!res) return 'unreachable';
+    if (res.status !== 200) throw new Error(`leave refused (${res.status}): ${res.body.trim()}`);
+    return 'left';
+  }
+
+  /** Removes raft peers whose address is not among `keep` (servers already destroyed); returns what it removed. */
+  async removePeersNotIn(managementToken: string, keep: string[]): Promise<string[]> {
+    const raft = await this.call('/v1/operator/raft/configuration', { token: managementToken });
+    if (raft.status !== 200) throw new Error(`raft configuration unavailable (${raft.status})`);
+    const servers = (JSON.parse(raft.body) as { Servers: Array<{ ID: string; Address: string }> }).Servers;
+    const removed: string[] = [];
+    for (const s of servers) {
+      const host = s.Address.slice(0, s.Address.lastIndexOf(':'));
+      if (keep.includes(host)) continue;
+      const res = await this.call(`/v1/operator/raft/peer?id=${encodeURIComponent(s.ID)}`, { method: 'DELETE', token: managementToken });
+      if (res.status !== 200) throw new Error(`removing raft peer ${s.Address} failed (${res.status}): ${res.body.trim()}`);
+      removed.push(s.Address);
+    }
+    return removed;
+  }
+
+  /** Deletes a token by accessor id; an unknown token is fine. */
+  async deleteToken(managementToken: string, accessorId: string): Promise<void> {
+    const res = await this.call(`/v1/acl/token/${accessorId}`, { method: 'DELETE', token: managementToken });
+    if (res.status !== 200 && !(res.status === 403 && /not found/i.test(res.body)) && res.status !== 404)
+      throw new Error(`deleting token ${accessorId} failed (${res.status}): ${res.body.trim()}`);
   }
 
   /**

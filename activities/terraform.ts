@@ -12,6 +12,8 @@ import { join } from 'node:path';
 
 export type TerraformBackend =
   | { kind: 'pg'; connStr: string }
+  /** State files in a folder (the embedded single-machine default, where no PostgreSQL runs). */
+  | { kind: 'local'; dir: string }
   | { kind: 'azurerm'; storageAccountName: string; containerName: string; resourceGroupName: string; useAzureAd: true };
 
 export interface TerraformDeps {
@@ -59,6 +61,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
   async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
     const top = join(deps.workRoot, `${stateName(input.clusterKey)}-${randomBytes(4).toString('hex')}`);
     mkdirSync(top, { recursive: true });
+    if (deps.backend.kind === 'local') mkdirSync(deps.backend.dir, { recursive: true, mode: 0o700 });
     cpSync(input.moduleDir, top, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
     const dir = join(top, input.rootSubdir ?? '');
     writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.clusterKey), null, 2));
@@ -151,11 +154,22 @@ export function createTerraformActivities(deps: TerraformDeps) {
       }
     },
 
-    /** Destroys everything in the cluster's state; a second call finds nothing to do. */
-    terraformDestroy: async (input: TerraformRunInput): Promise<void> => {
+    /**
+     * Destroys everything in the cluster's state; a second call finds nothing to do. With
+     * deleteState the (then empty) state itself goes too, so a deleted cluster leaves nothing.
+     */
+    terraformDestroy: async (input: TerraformRunInput & { deleteState?: boolean }): Promise<void> => {
       const { dir, cleanup } = await workspace(input);
       try {
         await run(dir, ['destroy', '-auto-approve', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`], 'destroy');
+        if (input.deleteState && deps.backend.kind === 'pg') {
+          await run(dir, ['workspace', 'select', '-no-color', 'default'], 'destroy');
+          await run(dir, ['workspace', 'delete', '-no-color', `-lock-timeout=${lockTimeout}s`, stateName(input.clusterKey)], 'destroy');
+        }
+        if (input.deleteState && deps.backend.kind === 'local') {
+          const file = join(deps.backend.dir, `${stateName(input.clusterKey)}.tfstate`);
+          for (const f of [file, `${file}.backup`]) rmSync(f, { force: true });
+        }
       } finally {
         cleanup();
       }
@@ -175,6 +189,7 @@ export function stateName(clusterKey: string): string {
 
 function backendBlock(b: TerraformBackend, clusterKey: string) {
   if (b.kind === 'pg') return { terraform: { backend: { pg: { conn_str: b.connStr, schema_name: PG_STATE_SCHEMA } } } };
+  if (b.kind === 'local') return { terraform: { backend: { local: { path: join(b.dir, `${stateName(clusterKey)}.tfstate`) } } } };
   return {
     terraform: {
       backend: {

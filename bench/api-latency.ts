@@ -3,6 +3,8 @@
 //   GET cluster:  read from the store, authenticated, ARM headers.
 //   PUT accept:   validate, write resource + operation, start the workflow, answer 201.
 // Run: npm run bench:api   (writes bench/results/api-latency.txt)
+import { SecretBox } from '../lib/secret-box.js';
+import { STAND_IN_WORKFLOW_TYPES } from '../workflows/contract.js';
 import autocannon from 'autocannon';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,7 +62,7 @@ const db = await openDatabase(stack.endpoints.database);
 await migrate(db);
 const payloadCodec = new AesGcmPayloadCodec([{ id: 'bench', key: randomBytes(32) }]);
 const worker = await startWorker({ temporal: stack.endpoints.temporal, db, payloadCodec });
-const starter = await temporalOperationStarter({ ...stack.endpoints.temporal, payloadCodec });
+const starter = await temporalOperationStarter({ ...stack.endpoints.temporal, payloadCodec, workflowTypes: STAND_IN_WORKFLOW_TYPES });
 const token = `hcsop_bench_${randomUUID()}`;
 const common = {
   auth: {
@@ -71,6 +73,7 @@ const common = {
   catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
   logger: pino({ level: 'silent' }),
   payloadCodec,
+  sealer: new SecretBox([{ id: 'bench', key: randomBytes(32) }]),
 };
 const api = await startApi({
   db,

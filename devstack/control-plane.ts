@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { sha256Hex, type AuthConfig } from '../apps/api/src/auth.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
 import { expectStatus } from '../lib/http.js';
+import { localLifecycleConfig } from './lifecycle.js';
 import type { StackEndpoints } from './stack.js';
 import { freePort, type Supervisor } from './supervisor.js';
 import { ensureDevCertificate } from './tls.js';
@@ -52,6 +53,7 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
       HCS_API_TLS_CERT_FILE: tls.certFile,
       HCS_API_TLS_KEY_FILE: tls.keyFile,
       HCS_PAYLOAD_KEYS: readFileSync(keyFile, 'utf8').trim(),
+      HCS_LIFECYCLE: JSON.stringify(localLifecycleConfig(e, { workRoot: join(e.dataDir, 'terraform-work') })),
       NODE_EXTRA_CA_CERTS: e.caBundleFile,
     },
     readyTimeoutMs: 120_000,

@@ -2,7 +2,7 @@
 // one Supervisor on loopback and free ports. `npm start` and the test suite both use this.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
+import { repoRoot, toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
 import type { DatabaseConfig } from '../store/database.js';
 import { Supervisor } from './supervisor.js';
 import { startAzurite, type BlobEndpoint } from './services/azurite.js';
@@ -63,7 +63,16 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       startAzurite(supervisor, { dataDir: dir('azurite') }),
     ]);
     // After the storage emulator: the twin's instances must trust its CA, as VMs trust Azure's.
-    const cloud = await startLocalCloudService(supervisor, { dataDir: dir('local-cloud'), trustCaFile: blob.caCertFile });
+    // Every scale-set instance of the twin runs host-manager, as every server VM does in Azure.
+    const cloud = await startLocalCloudService(supervisor, {
+      dataDir: dir('local-cloud'),
+      trustCaFile: blob.caCertFile,
+      instanceCommand: {
+        command: process.execPath,
+        args: ['--import', import.meta.resolve('tsx'), join(repoRoot, 'apps', 'host-manager', 'src', 'main.ts')],
+        env: { HCS_CONSUL_BINARIES: JSON.stringify(tools.consul), HCS_SYNC_INTERVAL_SECONDS: '2' },
+      },
+    });
     // One bundle of every local CA, for processes that trust them through NODE_EXTRA_CA_CERTS.
     const caBundleFile = join(options.dataDir, 'ca-bundle.pem');
     writeFileSync(caBundleFile, [blob.caCertPem, cloud.caCertPem, acme.apiCaCertPem].map((c) => c.trim()).join('\n') + '\n');

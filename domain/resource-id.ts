@@ -137,7 +137,8 @@ export function resourceKey(id: string | ClusterResourceId): string {
   return formatClusterResourceId(parts).toLowerCase();
 }
 
-export const OPERATION_KINDS = ['create', 'update', 'delete', 'scale', 'upgrade', 'snapshot', 'restore', 'rotate', 'maintenance'] as const;
+/** `token` is a root-token rotation (createRootToken); `rotate` is certificate rotation. */
+export const OPERATION_KINDS = ['create', 'update', 'delete', 'scale', 'token', 'upgrade', 'snapshot', 'restore', 'rotate', 'maintenance'] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 const WORKFLOW_ID = /^cluster\/(.+)\/([a-z]+)\/([^/]+)$/;

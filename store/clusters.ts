@@ -157,3 +157,30 @@ export async function deleteCluster(db: SqlExecutor, resourceKey: string): Promi
   await db.query('DELETE FROM snapshots WHERE resource_id = $1', [resourceKey]);
   return rowCount > 0;
 }
+
+/** One Consul server of a cluster as the infrastructure reports it (no secrets). */
+export interface ServerRecord {
+  index: number;
+  name: string;
+  zone: string;
+  address: string;
+}
+
+export async function getClusterServers(db: SqlExecutor, resourceKey: string): Promise<ServerRecord[]> {
+  const { rows } = await db.query<{ servers: ServerRecord[] }>('SELECT servers FROM clusters WHERE resource_id = $1', [resourceKey]);
+  return rows[0]?.servers ?? [];
+}
+
+/** Records where the servers are and merges `status` into the observed state. */
+export async function setClusterServers(
+  db: SqlExecutor,
+  resourceKey: string,
+  servers: ServerRecord[],
+  status: ClusterStatus,
+): Promise<void> {
+  await db.query(`UPDATE clusters SET servers = $2::jsonb, status = status || $3::jsonb, updated_at = now() WHERE resource_id = $1`, [
+    resourceKey,
+    JSON.stringify(servers),
+    status,
+  ]);
+}

@@ -20,21 +20,33 @@ export interface ClusterOperationInput {
 }
 
 /**
- * The workflow type started for each kind of operation. Until the lifecycle workflows exist
- * (create/scale/delete with Vault, Blob, Terraform and Consul), every kind runs the clearly
- * named stand-in, which only moves the store records along.
+ * The workflow type started for each kind of operation. Day-2 kinds (upgrade, snapshot,
+ * restore, certificate rotation, maintenance) still run the clearly named stand-in, which only
+ * moves the store records along, until their workflows exist.
  */
 export const WORKFLOW_TYPE_FOR_KIND: Record<OperationKind, string> = {
-  create: 'clusterOperationStandIn',
-  update: 'clusterOperationStandIn',
-  scale: 'clusterOperationStandIn',
-  delete: 'clusterOperationStandIn',
+  create: 'createCluster',
+  update: 'updateCluster',
+  scale: 'scaleCluster',
+  delete: 'deleteCluster',
+  token: 'rotateRootToken',
   upgrade: 'clusterOperationStandIn',
   snapshot: 'clusterOperationStandIn',
   restore: 'clusterOperationStandIn',
   rotate: 'clusterOperationStandIn',
   maintenance: 'clusterOperationStandIn',
 };
+
+/**
+ * Every kind on the stand-in: what the API's contract tests run, so they exercise the API's
+ * asynchronous protocol alone, without building clusters.
+ */
+export const STAND_IN_WORKFLOW_TYPES: Record<OperationKind, string> = Object.fromEntries(
+  Object.keys(WORKFLOW_TYPE_FOR_KIND).map((k) => [k, 'clusterOperationStandIn']),
+) as Record<OperationKind, string>;
+
+/** Activity error types no retry can fix: the workflow fails at once with the reason. */
+export const NON_RETRYABLE_ERRORS = ['ClusterNotFound', 'SecretMissing', 'PlainHttpOpen', 'TerraformConfigurationInvalid'];
 
 /** Query every operation workflow answers: where it is. */
 export const PROGRESS_QUERY = 'progress';

@@ -1,2 +1,3 @@
 // Every workflow the control-plane worker registers.
 export { clusterOperationStandIn } from './stand-in.js';
+export { createCluster, deleteCluster, rotateRootToken, scaleCluster, updateCluster } from './lifecycle.js';

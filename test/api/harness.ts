@@ -1,5 +1,7 @@
 // Brings up our API and worker on the real stack (Temporal, the store database) for one test
 // file, with HTTPS, a JWT issuer of the test's own and operator tokens for every role.
+import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
+import { STAND_IN_WORKFLOW_TYPES } from '../../workflows/contract.js';
 import { generateKeyPair, exportJWK, SignJWT, type JWK } from 'jose';
 import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -10,7 +12,8 @@ import { startApi, type RunningApi } from '../../apps/api/src/api.js';
 import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
 import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
-import { AesGcmPayloadCodec } from '../../apps/worker/src/payload-codec.js';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { buildLifecycleDeps, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { StackEndpoints } from '../../devstack/stack.js';
@@ -26,6 +29,11 @@ const OPERATOR: Role = 'operator';
 export interface ControlPlane {
   api: RunningApi;
   db: SqlDatabase;
+  /** The task queue this control plane's workflows run on. */
+  taskQueue: string;
+  /** The payload keys (HCS_PAYLOAD_KEYS form) and codec, for an external worker and history reads. */
+  payloadKeys: string;
+  payloadCodec: AesGcmPayloadCodec;
   caCertPem: string;
   /** Client certificates for mutual TLS: ARM's is trusted by thumbprint, the stranger's is not. */
   clientCerts: { arm: { cert: string; key: string }; stranger: { cert: string; key: string } };
@@ -40,7 +48,17 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-export async function startControlPlane(stack: StackEndpoints): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /**
+   * Run the real lifecycle workflows with this worker configuration (end-to-end tests);
+   * without it every operation runs the stand-in, so API tests exercise the API alone.
+   */
+  lifecycle?: ParsedLifecycleConfig;
+  /** Start no worker here: the test runs one in its own process (chaos tests). */
+  externalWorker?: boolean;
+}
+
+export async function startControlPlane(stack: StackEndpoints, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const db = await openDatabase(stack.database);
   await migrate(db);
   const taskQueue = `api-test-${randomUUID()}`;
@@ -50,9 +68,24 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
   } catch {
     /* already installed by an earlier test file in this process */
   }
-  const payloadCodec = new AesGcmPayloadCodec([{ id: 'test-1', key: randomBytes(32) }]);
-  const worker = await startWorker({ temporal: stack.temporal, db, taskQueue, payloadCodec });
-  const starter = await temporalOperationStarter({ ...stack.temporal, taskQueue, payloadCodec });
+  const payloadKeys = `test-1:${randomBytes(32).toString('base64')}`;
+  const payloadCodec = new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys));
+  const sealer = new SecretBox(deriveSealingKeys(parsePayloadKeys(payloadKeys)));
+  const worker = options.externalWorker
+    ? undefined
+    : await startWorker({
+        temporal: stack.temporal,
+        db,
+        taskQueue,
+        payloadCodec,
+        ...(options.lifecycle ? { lifecycle: buildLifecycleDeps(options.lifecycle, { db, sealer }) } : {}),
+      });
+  const starter = await temporalOperationStarter({
+    ...stack.temporal,
+    taskQueue,
+    payloadCodec,
+    ...(options.lifecycle ? {} : { workflowTypes: STAND_IN_WORKFLOW_TYPES }),
+  });
 
   const keys = { arm: await generateKeyPair('ES256'), user: await generateKeyPair('ES256') };
   const jwk = async (k: Parameters<typeof exportJWK>[0], kid: string): Promise<JWK> => ({
@@ -101,10 +134,14 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
     tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
     retryAfterSeconds: 1,
     payloadCodec,
+    sealer,
   });
   return {
     api,
     db,
+    taskQueue,
+    payloadKeys,
+    payloadCodec,
     caCertPem: tls.caCertPem,
     clientCerts: { arm: pem(armClient), stranger: pem(strangerClient) },
     tokens,
@@ -127,7 +164,7 @@ export async function startControlPlane(stack: StackEndpoints): Promise<ControlP
     async close() {
       await api.close();
       await starter.close();
-      await worker.shutdown();
+      await worker?.shutdown();
       await db.close();
     },
   };

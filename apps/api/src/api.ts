@@ -7,6 +7,7 @@ import { createAuthenticator, type AuthConfig } from './auth.js';
 import { startGrpcServer } from './grpc/server.js';
 import { createHandlers } from './handlers.js';
 import type { OperationStarter } from './operation-starter.js';
+import type { SecretBox } from '../../../lib/secret-box.js';
 import { createRestServer } from './rest/server.js';
 
 export interface ApiOptions {
@@ -24,6 +25,8 @@ export interface ApiOptions {
   retryAfterSeconds?: number;
   /** Served at /codec/{encode,decode} for SREs (Temporal UI and CLI codec endpoint). */
   payloadCodec: PayloadCodec;
+  /** Opens the documents the worker sealed for customers (client configuration, root tokens). */
+  sealer: SecretBox;
 }
 
 export interface RunningApi {
@@ -38,6 +41,7 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     db: o.db,
     starter: o.starter,
     catalogue: o.catalogue,
+    sealer: o.sealer,
     ...(o.allowedLocations ? { allowedLocations: o.allowedLocations } : {}),
   });
   const authenticate = createAuthenticator(o.auth);

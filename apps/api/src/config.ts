@@ -2,10 +2,12 @@
 // a missing or malformed setting stops the process with a message naming it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
 import type { DatabaseConfig } from '../../../store/database.js';
 import type { AuthConfig } from './auth.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import { parsePayloadKeys, type PayloadKey } from '../../worker/src/payload-codec.js';
+import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
 
 const json = <T extends z.ZodType>(schema: T) =>
   z
@@ -54,6 +56,7 @@ const catalogueSchema = z.array(z.object({ version: z.string(), status: z.enum([
 const envSchema = z.object({
   HCS_TEMPORAL_ADDRESS: z.string(),
   HCS_TEMPORAL_NAMESPACE: z.string().default('default'),
+  HCS_TASK_QUEUE: z.string().min(1).default(CONTROL_PLANE_TASK_QUEUE),
   HCS_DATABASE: json(databaseSchema),
   HCS_AUTH: json(authSchema),
   HCS_CONSUL_CATALOGUE: json(catalogueSchema),
@@ -65,16 +68,21 @@ const envSchema = z.object({
   HCS_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   /** `id:base64key[,id:base64key...]`: Temporal payload encryption keys, the first one encrypts. */
   HCS_PAYLOAD_KEYS: z.string().min(1),
+  /** JSON (see apps/worker/src/lifecycle-config.ts): what the worker needs to build clusters. */
+  HCS_LIFECYCLE: z.string().optional(),
 });
 
 export interface ControlPlaneConfig {
   temporal: { address: string; namespace: string };
+  taskQueue: string;
   database: DatabaseConfig;
   auth: AuthConfig;
   catalogue: CatalogueEntry[];
   api: { host: string; restPort: number; grpcPort: number; tls?: { cert: string; key: string } };
   logLevel: string;
   payloadKeys: PayloadKey[];
+  /** Present where the worker builds clusters. */
+  lifecycle?: ParsedLifecycleConfig;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
@@ -90,11 +98,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       : undefined;
   return {
     temporal: { address: e.HCS_TEMPORAL_ADDRESS, namespace: e.HCS_TEMPORAL_NAMESPACE },
+    taskQueue: e.HCS_TASK_QUEUE,
     database: e.HCS_DATABASE,
     auth: e.HCS_AUTH,
     catalogue: e.HCS_CONSUL_CATALOGUE,
     api: { host: e.HCS_API_HOST, restPort: e.HCS_API_PORT, grpcPort: e.HCS_GRPC_PORT, ...(tls ? { tls } : {}) },
     logLevel: e.HCS_LOG_LEVEL,
     payloadKeys: parsePayloadKeys(e.HCS_PAYLOAD_KEYS),
+    ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { getCluster } from '../../../store/clusters.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import type { OperationStarter } from './operation-starter.js';
+import type { SecretBox } from '../../../lib/secret-box.js';
 import { actionHandlers } from './service/actions.js';
 import { clusterHandlers } from './service/clusters.js';
 import { notificationHandlers } from './service/notifications.js';
@@ -14,6 +15,8 @@ export interface HandlerDeps {
   starter: OperationStarter;
   catalogue: CatalogueEntry[];
   allowedLocations?: string[];
+  /** Opens the documents the worker sealed for customers (client configuration, root tokens). */
+  sealer: SecretBox;
 }
 
 export function createHandlers(deps: HandlerDeps) {

@@ -1,6 +1,7 @@
 // Starting and cancelling operation workflows. The API never does the work itself.
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
 import { defineSearchAttributeKey, type PayloadCodec } from '@temporalio/common';
+import type { OperationKind } from '../../../domain/resource-id.js';
 import { CONTROL_PLANE_TASK_QUEUE, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../../../workflows/contract.js';
 
 export interface OperationStarter {
@@ -21,6 +22,8 @@ export async function temporalOperationStarter(o: {
   namespace: string;
   payloadCodec: PayloadCodec;
   taskQueue?: string;
+  /** Which workflow runs each kind (default: the real ones; API contract tests use the stand-in). */
+  workflowTypes?: Record<OperationKind, string>;
 }): Promise<OperationStarter> {
   const connection = await Connection.connect({ address: o.address });
   // Workflow inputs are encrypted before they reach Temporal (the worker decrypts them).
@@ -28,7 +31,7 @@ export async function temporalOperationStarter(o: {
   return {
     async start(input) {
       const { workflowId, resourceGroup, ...args } = input;
-      await client.workflow.start(WORKFLOW_TYPE_FOR_KIND[input.kind], {
+      await client.workflow.start((o.workflowTypes ?? WORKFLOW_TYPE_FOR_KIND)[input.kind], {
         taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
         workflowId,
         args: [args],

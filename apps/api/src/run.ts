@@ -3,6 +3,8 @@
 import { pino } from 'pino';
 import { AesGcmPayloadCodec } from '../../worker/src/payload-codec.js';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
+import { buildLifecycleDeps } from '../../worker/src/lifecycle-config.js';
+import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
 import { openDatabase } from '../../../store/database.js';
 import { migrate } from '../../../store/migrate.js';
 import { startApi } from './api.js';
@@ -16,12 +18,21 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
   await migrate(db);
   const payloadCodec = new AesGcmPayloadCodec(config.payloadKeys);
   let worker: RunningWorker | undefined;
-  if (parts.worker) worker = await startWorker({ temporal: config.temporal, db, payloadCodec });
-  const starter = await temporalOperationStarter({ ...config.temporal, payloadCodec });
+  const sealer = new SecretBox(deriveSealingKeys(config.payloadKeys));
+  if (parts.worker)
+    worker = await startWorker({
+      temporal: config.temporal,
+      taskQueue: config.taskQueue,
+      db,
+      payloadCodec,
+      ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db, sealer }) } : {}),
+    });
+  const starter = await temporalOperationStarter({ ...config.temporal, taskQueue: config.taskQueue, payloadCodec });
   const api = await startApi({
     db,
     starter,
     payloadCodec,
+    sealer,
     auth: config.auth,
     catalogue: config.catalogue,
     logger,

@@ -2,6 +2,7 @@
 import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
+import { createLifecycleActivities, type LifecycleDeps } from '../../../activities/lifecycle.js';
 import { createStoreActivities } from '../../../activities/store.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
@@ -12,6 +13,10 @@ export interface WorkerOptions {
   /** Encrypts every payload the worker hands to Temporal; the API's client uses the same. */
   payloadCodec: PayloadCodec;
   taskQueue?: string;
+  /** What the lifecycle activities need; without it only the store activities (and the stand-in) work. */
+  lifecycle?: LifecycleDeps;
+  /** Parallel activities (default 20; Terraform runs are the heavy ones). */
+  maxConcurrentActivityTaskExecutions?: number;
 }
 
 export interface RunningWorker {
@@ -28,7 +33,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
     dataConverter: { payloadCodecs: [o.payloadCodec] },
     workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
-    activities: { ...createStoreActivities({ db: o.db }) },
+    activities: { ...createStoreActivities({ db: o.db }), ...(o.lifecycle ? createLifecycleActivities(o.lifecycle) : {}) },
+    maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
   });
   const done = worker.run().finally(() => connection.close());
   return {

@@ -173,6 +173,11 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     }
     if (op.status === 'Succeeded') {
       if (op.kind === 'delete') return reply.status(204).send();
+      if (op.kind === 'token')
+        return reply
+          .status(200)
+          .header('Cache-Control', 'no-store')
+          .send(await o.handlers.rootTokenResult(op));
       const cluster = await o.handlers.findCluster(op.resourceKey);
       return cluster ? reply.status(200).header('ETag', cluster.etag).send(clusterView(cluster)) : reply.status(204).send();
     }

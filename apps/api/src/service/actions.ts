@@ -13,7 +13,11 @@ import { getCluster, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { getSnapshot, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
 import type { RequestContext } from '../context.js';
-import { notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
+import { rootTokenResultName, SECRET, sealContext } from '../../../../activities/lifecycle.js';
+import type { SecretBox } from '../../../../lib/secret-box.js';
+import type { OperationRecord } from '../../../../store/operations.js';
+import { getSecret } from '../../../../store/secrets.js';
 import { requireRole, requireSubscription } from './authorize.js';
 
 interface ClusterPath {
@@ -24,7 +28,7 @@ interface ClusterPath {
 
 const MAX_SNAPSHOT_NAME = 100;
 
-export function actionHandlers(deps: { db: SqlDatabase; catalogue: CatalogueEntry[] }) {
+export function actionHandlers(deps: { db: SqlDatabase; catalogue: CatalogueEntry[]; sealer: SecretBox }) {
   const { db } = deps;
 
   async function cluster(ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> {
@@ -62,7 +66,33 @@ export function actionHandlers(deps: { db: SqlDatabase; catalogue: CatalogueEntr
     return s;
   }
 
+  /** Opens a document the worker sealed for the API (see lib/secret-box.ts). */
+  async function unseal(resourceKey: string, name: string): Promise<string | undefined> {
+    const sealed = await getSecret(db, resourceKey, name);
+    return sealed === undefined ? undefined : deps.sealer.open(sealed, sealContext(resourceKey, name));
+  }
+
   return {
+    /** Client agent configuration, CA bundle and Helm values; holds the gossip key, so operators only. */
+    async listClientConfig(req: ClusterPath, ctx: RequestContext) {
+      requireRole(ctx, 'operator');
+      const c = await cluster(ctx, req);
+      const doc = await unseal(c.resourceKey, SECRET.clientConfig);
+      if (!doc)
+        throw conflict(
+          'ClusterNotReady',
+          `The cluster has no client configuration yet (provisioningState ${c.provisioningState}); it is written when provisioning succeeds.`,
+        );
+      return JSON.parse(doc) as { clientConfigJson: string; caBundlePem: string; helmValuesYaml: string };
+    },
+
+    /** The result of a finished createRootToken operation: the new token. */
+    async rootTokenResult(op: OperationRecord): Promise<{ accessorId: string; secretId: string }> {
+      const doc = await unseal(op.resourceKey, rootTokenResultName(op.operationId));
+      if (!doc) throw notFound(`The result of operation ${op.operationId}`);
+      return JSON.parse(doc) as { accessorId: string; secretId: string };
+    },
+
     async listUpgradeVersions(req: ClusterPath, ctx: RequestContext) {
       requireRole(ctx, 'reader');
       const c = await cluster(ctx, req);

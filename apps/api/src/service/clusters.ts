@@ -292,6 +292,26 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     },
 
     /**
+     * createRootToken: a new root token, made by a workflow (the API never talks to Consul). The
+     * caller follows the operation; its result (operationResults) carries the token once done.
+     */
+    async createRootToken(req: ClusterPath, ctx: RequestContext): Promise<{ operation: OperationView }> {
+      requireRole(ctx, 'operator');
+      const { current } = await load(ctx, req);
+      await requireWritableSubscription(req.subscriptionId, false);
+      if (!current) throw notFound(clusterWhat(req));
+      if (current.provisioningState !== 'Succeeded' && current.provisioningState !== 'Failed')
+        throw conflict(
+          'ClusterNotReady',
+          `The cluster is ${current.provisioningState}; a root token can be created once it has been provisioned.`,
+        );
+      const running = await activeOperation(db, current.resourceKey);
+      if (running) throw inProgress(running);
+      const op = await start(ctx, target(current), 'token', async () => {});
+      return { operation: operationView(op, current.id) };
+    },
+
+    /**
      * A Deleted subscription loses everything and ARM sends no per-resource DELETE: cancel what
      * runs and start a delete for every cluster. Idempotent for redelivered notifications.
      */

@@ -1,0 +1,593 @@
+// The lifecycle activities: every step of creating, scaling and deleting a cluster, each
+// idempotent (re-running it after a crash converges to the same state and creates nothing
+// twice). They take and return references and plain facts only (resource keys, server
+// addresses, counts): secrets are generated, encrypted and read here, inside the worker, and
+// never travel through workflow history.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
+import type { SqlDatabase } from '../store/database.js';
+import { CONTROL_PLANE_SCOPE, deleteSecrets, getSecret, putSecret, putSecretIfAbsent } from '../store/secrets.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import { AcmeCertificates, type AcmeSecretStore } from './acme.js';
+import { type ClusterBlobs, clusterContainerName, serverPrefix } from './cluster-blobs.js';
+import { ConsulAdmin, type HealthReport } from './consul-admin.js';
+import type { DnsRecords } from './dns.js';
+import type { TerraformActivities } from './terraform.js';
+import { needsRenewal, type VaultPki } from './vault-pki.js';
+
+export interface LifecycleDeps {
+  db: SqlDatabase;
+  pki: VaultPki;
+  blobs: ClusterBlobs;
+  terraform: TerraformActivities;
+  infrastructure: {
+    /** Folder holding the Terraform modules; rootSubdir is the root module inside it. */
+    moduleDir: string;
+    rootSubdir: string;
+    /** Provider and platform variables of the root module (endpoints, identities; never secrets). */
+    variables: Record<string, unknown>;
+  };
+  dns: DnsRecords;
+  /** Zone under which every cluster gets its endpoint name, e.g. "consul.example.net". */
+  dnsZone: string;
+  acme: { directoryUrl: string; contactEmail: string; httpsAgent?: Agent };
+  /** Seals the documents the API hands out (client configuration, rotated root tokens). */
+  sealer: SecretBox;
+  /** Lifetime of server certificates (renewed at two thirds). */
+  serverCertTtlHours: number;
+  /** How long the health gate waits for a cluster before giving up (one attempt). */
+  healthTimeoutMs: number;
+  healthPollMs?: number;
+}
+
+/** What the workflows need to know about a cluster; plain, non-secret facts. */
+export interface ClusterPlan {
+  resourceKey: string;
+  name: string;
+  location: string;
+  datacenter: string;
+  serverCount: number;
+  consulVersion: string;
+  cidr: string;
+  publicEndpoint: boolean;
+  /** Resource group of the cluster's infrastructure in the hosting subscription. */
+  infraResourceGroup: string;
+  /** The endpoint's DNS name. */
+  fqdn: string;
+}
+
+export type ServerInfo = ServerRecord;
+
+/** Names of the secrets each cluster has; values are in the store, transit-encrypted. */
+export const SECRET = {
+  gossipKey: 'gossip-key',
+  managementToken: 'management-token',
+  agentToken: 'agent-token',
+  snapshotToken: 'snapshot-token',
+  rootToken: 'root-token',
+  clientConfig: 'sealed/client-config',
+} as const;
+
+/** The sealed result of a root-token rotation, read once by the API through the operation result. */
+export const rootTokenResultName = (operationId: string) => `sealed/root-token-result/${operationId}`;
+
+/** Errors a retry cannot fix. */
+export const ERR = {
+  clusterNotFound: 'ClusterNotFound',
+  clusterNotHealthy: 'ClusterNotHealthy',
+  addressesPending: 'ServerAddressesPending',
+} as const;
+
+export const CONSUL_HTTPS_PORT = 8501;
+const AGENT_POLICY = 'node_prefix "" { policy = "write" }\nservice_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\n';
+const SNAPSHOT_POLICY = 'acl = "write"\noperator = "read"\nkey_prefix "" { policy = "read" }\n';
+
+export function createLifecycleActivities(deps: LifecycleDeps) {
+  const { db, pki, blobs } = deps;
+
+  async function readSecret(scope: string, name: string): Promise<string> {
+    const c = await getSecret(db, scope, name);
+    if (c === undefined) throw ApplicationFailure.nonRetryable(`the cluster has no ${name}; it was never generated`, 'SecretMissing');
+    return pki.decrypt(c);
+  }
+  const tokenSecret = async (scope: string, name: string) => (JSON.parse(await readSecret(scope, name)) as { secretId: string }).secretId;
+
+  async function caBundle(plan: ClusterPlan): Promise<string> {
+    return (
+      await pki.ensureClusterCa({ clusterKey: plan.resourceKey, datacenter: plan.datacenter, maxCertTtlHours: deps.serverCertTtlHours })
+    ).caBundlePem;
+  }
+
+  /** A ConsulAdmin for the first server that answers (any server forwards to the leader). */
+  async function admin(plan: ClusterPlan, servers: ServerInfo[]): Promise<{ admin: ConsulAdmin; token: string }> {
+    const ca = await caBundle(plan);
+    const token = await tokenSecret(plan.resourceKey, SECRET.managementToken);
+    for (const s of servers) {
+      const a = new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca });
+      const ok = await a.health(token, servers.length).then(
+        (r) => r.leader !== undefined,
+        () => false,
+      );
+      if (ok) return { admin: a, token };
+    }
+    throw ApplicationFailure.retryable('no server of the cluster answers with a leader', ERR.clusterNotHealthy);
+  }
+
+  function acmeFor(scope: string): AcmeCertificates {
+    const secrets: AcmeSecretStore = {
+      // The account key belongs to the control plane; certificates to their cluster.
+      get: async (name) => {
+        const c = await getSecret(db, name.startsWith('acme/certs/') ? scope : CONTROL_PLANE_SCOPE, name);
+        return c === undefined ? undefined : pki.decrypt(c);
+      },
+      put: async (name, value) =>
+        putSecret(db, name.startsWith('acme/certs/') ? scope : CONTROL_PLANE_SCOPE, name, await pki.encrypt(value)),
+    };
+    return new AcmeCertificates({ ...deps.acme, dns: deps.dns, secrets });
+  }
+
+  return {
+    /** The cluster's plan from its record; the record gone means the operation cannot go on. */
+    async loadClusterPlan(a: { resourceKey: string }): Promise<ClusterPlan> {
+      const c = await getCluster(db, a.resourceKey);
+      if (!c) throw ApplicationFailure.nonRetryable(`cluster ${a.resourceKey} is not in the store`, ERR.clusterNotFound);
+      return {
+        resourceKey: a.resourceKey,
+        name: c.name.toLowerCase(),
+        location: c.spec.location,
+        datacenter: c.spec.properties.datacenter,
+        serverCount: c.spec.properties.serverCount,
+        consulVersion: c.status.currentConsulVersion ?? c.spec.properties.consulVersion,
+        cidr: c.spec.properties.network.cidr,
+        publicEndpoint: c.spec.properties.publicEndpoint,
+        infraResourceGroup: infraResourceGroupName(a.resourceKey),
+        fqdn: endpointFqdn(a.resourceKey, deps.dnsZone),
+      };
+    },
+
+    /** The servers recorded by the last successful apply (used by delete and scale-down). */
+    async loadClusterServers(a: { resourceKey: string }): Promise<ServerInfo[]> {
+      return getClusterServers(db, a.resourceKey);
+    },
+
+    /** Gossip key and ACL tokens: generated once per cluster, stored transit-encrypted. */
+    async ensureClusterSecrets(a: { resourceKey: string }): Promise<{ names: string[] }> {
+      const token = () => JSON.stringify({ accessorId: randomUUID(), secretId: randomUUID() });
+      const wanted: Array<[string, () => string]> = [
+        [SECRET.gossipKey, () => randomBytes(32).toString('base64')],
+        [SECRET.managementToken, token],
+        [SECRET.agentToken, token],
+        [SECRET.snapshotToken, token],
+      ];
+      for (const [name, make] of wanted) {
+        if ((await getSecret(db, a.resourceKey, name)) !== undefined) continue;
+        // The first writer wins: a concurrent or retried attempt keeps the stored value.
+        await putSecretIfAbsent(db, a.resourceKey, name, await pki.encrypt(make()));
+      }
+      return { names: wanted.map(([n]) => n) };
+    },
+
+    /** The cluster's intermediate CA in Vault (created once). */
+    async ensureClusterPki(a: { plan: ClusterPlan }): Promise<{ mount: string; fingerprint256: string }> {
+      const ca = await pki.ensureClusterCa({
+        clusterKey: a.plan.resourceKey,
+        datacenter: a.plan.datacenter,
+        maxCertTtlHours: deps.serverCertTtlHours,
+      });
+      return { mount: ca.mount, fingerprint256: ca.fingerprint256 };
+    },
+
+    /** The cluster's private Blob container. */
+    async ensureClusterContainer(a: { resourceKey: string }): Promise<{ container: string }> {
+      return { container: await blobs.ensureContainer(a.resourceKey) };
+    },
+
+    /** Terraform plan/apply of the cluster's servers; returns where they are. */
+    async applyInfrastructure(a: { plan: ClusterPlan; serverCount: number }): Promise<ServerInfo[]> {
+      const result = await whileHeartbeating(() => deps.terraform.terraformApply(terraformInput(deps, a.plan, a.serverCount)));
+      const servers = (result.outputs.servers ?? []) as Array<{
+        index: number;
+        name: string;
+        zone: string;
+        private_address: string | null;
+      }>;
+      const pending = servers.filter((s) => !s.private_address).map((s) => s.name);
+      if (pending.length) throw ApplicationFailure.retryable(`no address reported yet for ${pending.join(', ')}`, ERR.addressesPending);
+      return servers.map((s) => ({ index: s.index, name: s.name, zone: s.zone, address: s.private_address! }));
+    },
+
+    /**
+     * Each server's certificate, Consul configuration and manifest in its Blob prefix. A valid
+     * certificate (right addresses, less than two thirds of its life gone) is kept; otherwise a
+     * new one is issued under new blob names, so a certificate and its key always match. The
+     * manifest goes last: host-manager sees a new set only when it is complete.
+     */
+    async publishServerFiles(a: {
+      plan: ClusterPlan;
+      servers: ServerInfo[];
+      generation: number;
+      /** Servers to expect before the first leader election (the cluster size at creation). */
+      bootstrapExpect: number;
+      consulVersion?: string;
+    }): Promise<{ certificatesIssued: number }> {
+      const { plan } = a;
+      const ca = await caBundle(plan);
+      const gossip = await readSecret(plan.resourceKey, SECRET.gossipKey);
+      const management = await tokenSecret(plan.resourceKey, SECRET.managementToken);
+      const agent = await tokenSecret(plan.resourceKey, SECRET.agentToken);
+      const addresses = a.servers.map((s) => s.address);
+      let issued = 0;
+      for (const s of a.servers) {
+        Context.current().heartbeat({ server: s.name });
+        const prefix = serverPrefix(s.index);
+        let cert = await currentCertificate(blobs, plan.resourceKey, prefix, s.address);
+        if (!cert) {
+          const c = await pki.issueServerCertificate({
+            clusterKey: plan.resourceKey,
+            datacenter: plan.datacenter,
+            ipAddresses: [s.address],
+            ttlHours: deps.serverCertTtlHours,
+          });
+          const serial = c.serialNumber.replace(/:/g, '');
+          cert = { certBlob: `${prefix}tls/server-${serial}.pem`, keyBlob: `${prefix}tls/server-${serial}.key` };
+          await blobs.writeIfNewer(plan.resourceKey, cert.keyBlob, c.privateKeyPem, a.generation);
+          await blobs.writeIfNewer(plan.resourceKey, cert.certBlob, c.certificatePem, a.generation);
+          issued++;
+        }
+        const config = serverConfig({ plan, server: s, addresses, gossip, management, agent, bootstrapExpect: a.bootstrapExpect });
+        await blobs.writeIfNewer(plan.resourceKey, `${prefix}tls/ca.pem`, ca, a.generation);
+        await blobs.writeIfNewer(plan.resourceKey, `${prefix}consul.json`, JSON.stringify(config, null, 2), a.generation);
+        const manifest = {
+          consulVersion: a.consulVersion ?? plan.consulVersion,
+          generation: a.generation,
+          files: [
+            { blob: `${prefix}tls/ca.pem`, path: 'tls/ca.pem' },
+            { blob: cert.certBlob, path: 'tls/server.pem' },
+            { blob: cert.keyBlob, path: 'tls/server.key' },
+            { blob: `${prefix}consul.json`, path: 'config/10-cluster.json' },
+          ],
+        };
+        await blobs.writeIfNewer(plan.resourceKey, `${prefix}manifest.json`, JSON.stringify(manifest, null, 2), a.generation);
+      }
+      return { certificatesIssued: issued };
+    },
+
+    /** Removes the Blob prefixes of servers that no longer exist (after a scale-down). */
+    async unpublishServers(a: { resourceKey: string; keepCount: number }): Promise<{ removed: number }> {
+      return { removed: await blobs.deleteServerPrefixesFrom(a.resourceKey, a.keepCount) };
+    },
+
+    /**
+     * The health gate: a leader, exactly the expected voters, autopilot healthy, TLS and ACLs
+     * enforced. Polls (heartbeating) until healthy or the gate's time is up.
+     */
+    async waitForHealthyCluster(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ leader: string; voters: number }> {
+      const ca = await caBundle(a.plan);
+      const token = await tokenSecret(a.plan.resourceKey, SECRET.managementToken);
+      const deadline = Date.now() + deps.healthTimeoutMs;
+      let last: HealthReport | undefined;
+      for (;;) {
+        for (const s of a.servers) {
+          last = await new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca })
+            .health(token, a.servers.length)
+            .catch((err: unknown) => ({
+              healthy: false,
+              leader: undefined,
+              voters: 0,
+              problems: [`${s.name} unreachable: ${err instanceof Error ? err.message : String(err)}`],
+            }));
+          if (last.healthy) break;
+        }
+        if (last?.healthy) break;
+        Context.current().heartbeat({ problems: last?.problems });
+        if (Date.now() > deadline)
+          throw ApplicationFailure.retryable(`the cluster is not healthy: ${last?.problems.join('; ')}`, ERR.clusterNotHealthy);
+        await Context.current().sleep(deps.healthPollMs ?? 1_000);
+      }
+      // Plain HTTP must be closed on every server.
+      for (const s of a.servers) {
+        const open = await fetch(`http://${s.address}:8500/v1/status/leader`).then(
+          () => true,
+          () => false,
+        );
+        if (open) throw ApplicationFailure.nonRetryable(`${s.name} answers plain HTTP on port 8500`, 'PlainHttpOpen');
+      }
+      return { leader: last.leader!, voters: last.voters };
+    },
+
+    /** ACLs: bootstrapped (the initial management token), an agent token and our snapshot token. */
+    async configureAcls(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ bootstrap: string }> {
+      const { admin: consul, token } = await admin(a.plan, a.servers);
+      const bootstrap = await consul.bootstrapAcl(token);
+      for (const [name, secret, rules] of [
+        ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
+        ['hcs-snapshot', SECRET.snapshotToken, SNAPSHOT_POLICY],
+      ] as const) {
+        const t = JSON.parse(await readSecret(a.plan.resourceKey, secret)) as { accessorId: string; secretId: string };
+        await consul.ensureToken(token, { name, rules, accessorId: t.accessorId, secretId: t.secretId });
+      }
+      return { bootstrap };
+    },
+
+    /** The endpoint's DNS name (A records to the servers) and its ACME certificate by DNS-01. */
+    async ensureEndpoint(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ fqdn: string; certificateNotAfter: string }> {
+      await deps.dns.setA(
+        a.plan.fqdn,
+        a.servers.map((s) => s.address),
+      );
+      const cert = await whileHeartbeating(() => acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() }));
+      return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
+    },
+
+    /** The client configuration customers fetch with listClientConfig, sealed for the API. */
+    async publishClientConfig(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<void> {
+      const doc = clientConfigDocument({
+        plan: a.plan,
+        servers: a.servers,
+        gossip: await readSecret(a.plan.resourceKey, SECRET.gossipKey),
+        caBundlePem: await caBundle(a.plan),
+      });
+      await putSecret(
+        db,
+        a.plan.resourceKey,
+        SECRET.clientConfig,
+        deps.sealer.seal(JSON.stringify(doc), sealContext(a.plan.resourceKey, SECRET.clientConfig)),
+      );
+    },
+
+    /** Records the servers and the endpoint in the cluster's observed state. */
+    async recordClusterServers(a: { resourceKey: string; servers: ServerInfo[]; fqdn?: string }): Promise<void> {
+      await setClusterServers(db, a.resourceKey, a.servers, a.fqdn ? { privateEndpointUrl: `https://${a.fqdn}:${CONSUL_HTTPS_PORT}` } : {});
+    },
+
+    /** Scale-down, before the instances go: each retiring server leaves raft gracefully. */
+    async retireServers(a: { plan: ClusterPlan; servers: ServerInfo[]; retiring: ServerInfo[] }): Promise<{ left: string[] }> {
+      const ca = await caBundle(a.plan);
+      const token = await tokenSecret(a.plan.resourceKey, SECRET.managementToken);
+      const left: string[] = [];
+      for (const s of a.retiring) {
+        const outcome = await new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca }).leave(token);
+        if (outcome === 'left') left.push(s.name);
+      }
+      return { left };
+    },
+
+    /** After a scale-down: raft peers that are not among the servers are removed. */
+    async pruneRaftPeers(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ removed: string[] }> {
+      const { admin: consul, token } = await admin(a.plan, a.servers);
+      return {
+        removed: await consul.removePeersNotIn(
+          token,
+          a.servers.map((s) => s.address),
+        ),
+      };
+    },
+
+    /**
+     * A new root (management) token for the customer; the previous one stops working. Its secret
+     * is fixed before Consul sees it, so a retry creates the same token, never a second one.
+     */
+    async rotateRootToken(a: { plan: ClusterPlan; servers: ServerInfo[]; operationId: string }): Promise<{ accessorId: string }> {
+      const pendingName = `pending-root-token/${a.operationId}`;
+      const pending = JSON.parse(
+        await pki.decrypt(
+          await putSecretIfAbsent(
+            db,
+            a.plan.resourceKey,
+            pendingName,
+            await pki.encrypt(JSON.stringify({ accessorId: randomUUID(), secretId: randomUUID() })),
+          ),
+        ),
+      ) as { accessorId: string; secretId: string };
+      const { admin: consul, token } = await admin(a.plan, a.servers);
+      await consul.ensureToken(token, {
+        name: 'hcs-root',
+        rules: '',
+        accessorId: pending.accessorId,
+        secretId: pending.secretId,
+        managementPolicy: true,
+      });
+      const previous = await getSecret(db, a.plan.resourceKey, SECRET.rootToken);
+      if (previous !== undefined) {
+        const old = JSON.parse(await pki.decrypt(previous)) as { accessorId: string };
+        if (old.accessorId !== pending.accessorId) await consul.deleteToken(token, old.accessorId);
+      }
+      await putSecret(db, a.plan.resourceKey, SECRET.rootToken, await pki.encrypt(JSON.stringify(pending)));
+      const resultName = rootTokenResultName(a.operationId);
+      await putSecret(
+        db,
+        a.plan.resourceKey,
+        resultName,
+        deps.sealer.seal(JSON.stringify(pending), sealContext(a.plan.resourceKey, resultName)),
+      );
+      return { accessorId: pending.accessorId };
+    },
+
+    /** Deletes everything Terraform made for the cluster, and its state. */
+    async destroyInfrastructure(a: { plan: ClusterPlan }): Promise<void> {
+      await whileHeartbeating(() =>
+        deps.terraform.terraformDestroy({ ...terraformInput(deps, a.plan, a.plan.serverCount), deleteState: true }),
+      );
+    },
+
+    /** Removes the endpoint's DNS records and its certificate. */
+    async removeEndpoint(a: { plan: ClusterPlan }): Promise<void> {
+      await deps.dns.clearA(a.plan.fqdn);
+      await deps.dns.clearTxt(`_acme-challenge.${a.plan.fqdn}`);
+    },
+
+    async deleteClusterContainer(a: { resourceKey: string }): Promise<{ deleted: boolean }> {
+      return { deleted: await blobs.deleteContainer(a.resourceKey) };
+    },
+
+    /** Revokes the cluster's CA at the root and removes its PKI mount. */
+    async destroyClusterPki(a: { resourceKey: string }): Promise<void> {
+      await pki.destroyClusterCa(a.resourceKey);
+    },
+
+    async deleteClusterSecrets(a: { resourceKey: string }): Promise<{ deleted: number }> {
+      return { deleted: await deleteSecrets(db, a.resourceKey) };
+    },
+  };
+}
+
+export type LifecycleActivities = ReturnType<typeof createLifecycleActivities>;
+
+/**
+ * Heartbeats every few seconds while `fn` runs, so a worker that dies is noticed within the
+ * heartbeat timeout even when the work itself is quiet (an ACME order, terraform waiting).
+ */
+async function whileHeartbeating<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), 5_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const keyHash = (resourceKey: string) => createHash('sha256').update(resourceKey).digest('hex');
+
+/** The DNS name of a cluster's endpoint: its name and a hash of its id, under the zone. */
+export function endpointFqdn(resourceKey: string, zone: string): string {
+  return `${resourceKey.split('/').at(-1)!}-${keyHash(resourceKey).slice(0, 8)}.${zone}`;
+}
+
+/** The resource group holding a cluster's infrastructure in the hosting subscription. */
+export function infraResourceGroupName(resourceKey: string): string {
+  return `hcs-${resourceKey.split('/').at(-1)!}-${keyHash(resourceKey).slice(0, 10)}`;
+}
+
+/** Associated data of a sealed document: which cluster and which document it is. */
+export function sealContext(resourceKey: string, name: string): string {
+  return `${resourceKey}\n${name}`;
+}
+
+function terraformInput(deps: LifecycleDeps, plan: ClusterPlan, serverCount: number) {
+  return {
+    clusterKey: plan.resourceKey,
+    moduleDir: deps.infrastructure.moduleDir,
+    rootSubdir: deps.infrastructure.rootSubdir,
+    variables: {
+      ...deps.infrastructure.variables,
+      cluster_name: plan.name,
+      location: plan.location,
+      resource_group_name: plan.infraResourceGroup,
+      consul_version: plan.consulVersion,
+      server_count: serverCount,
+      vnet_cidr: plan.cidr,
+      datacenter: plan.datacenter,
+      public_endpoint: plan.publicEndpoint,
+      blob_container: clusterContainerName(plan.resourceKey),
+    },
+  };
+}
+
+/** The server's current certificate blobs when they can stay: right address, enough life left. */
+async function currentCertificate(
+  blobs: ClusterBlobs,
+  clusterKey: string,
+  prefix: string,
+  address: string,
+): Promise<{ certBlob: string; keyBlob: string } | undefined> {
+  const manifest = await blobs.read(clusterKey, `${prefix}manifest.json`);
+  if (!manifest) return undefined;
+  const files = (JSON.parse(manifest.content.toString('utf8')) as { files: Array<{ blob: string; path: string }> }).files;
+  const certBlob = files.find((f) => f.path === 'tls/server.pem')?.blob;
+  const keyBlob = files.find((f) => f.path === 'tls/server.key')?.blob;
+  if (!certBlob || !keyBlob) return undefined;
+  const cert = await blobs.read(clusterKey, certBlob);
+  if (!cert || !(await blobs.read(clusterKey, keyBlob))) return undefined;
+  const pem = cert.content.toString('utf8');
+  if (!new X509Certificate(pem).subjectAltName?.split(', ').includes(`IP Address:${address}`)) return undefined;
+  return needsRenewal(pem, new Date()) ? undefined : { certBlob, keyBlob };
+}
+
+/** A server's Consul configuration: TLS everywhere, gossip encrypted, ACLs default deny. */
+export function serverConfig(a: {
+  plan: ClusterPlan;
+  server: ServerInfo;
+  addresses: string[];
+  gossip: string;
+  management: string;
+  agent: string;
+  bootstrapExpect: number;
+}) {
+  return {
+    datacenter: a.plan.datacenter,
+    server: true,
+    bootstrap_expect: a.bootstrapExpect,
+    retry_join: a.addresses.filter((ip) => ip !== a.server.address),
+    encrypt: a.gossip,
+    ports: { http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: 8503, dns: -1 },
+    tls: {
+      defaults: {
+        ca_file: 'tls/ca.pem',
+        cert_file: 'tls/server.pem',
+        key_file: 'tls/server.key',
+        verify_incoming: false,
+        verify_outgoing: true,
+      },
+      internal_rpc: { verify_incoming: true, verify_server_hostname: true },
+    },
+    acl: {
+      enabled: true,
+      default_policy: 'deny',
+      down_policy: 'extend-cache',
+      enable_token_persistence: true,
+      tokens: { initial_management: a.management, agent: a.agent },
+    },
+    autopilot: { cleanup_dead_servers: true, server_stabilization_time: '3s' },
+    // Client agents get their RPC certificates from the servers (the servers verify them).
+    auto_encrypt: { allow_tls: true },
+    ui_config: { enabled: true },
+  };
+}
+
+/** What a client agent needs to join: consul config JSON, CA bundle and consul-k8s Helm values. */
+export function clientConfigDocument(a: { plan: ClusterPlan; servers: ServerInfo[]; gossip: string; caBundlePem: string }) {
+  const addresses = a.servers.map((s) => s.address);
+  const clientConfig = {
+    datacenter: a.plan.datacenter,
+    server: false,
+    retry_join: addresses,
+    encrypt: a.gossip,
+    ports: { https: CONSUL_HTTPS_PORT },
+    tls: { defaults: { ca_file: 'ca.pem', verify_outgoing: true }, internal_rpc: { verify_server_hostname: true } },
+    auto_encrypt: { tls: true },
+    acl: { enabled: true, default_policy: 'deny' },
+  };
+  const helmValues = [
+    'global:',
+    '  enabled: false',
+    `  datacenter: ${a.plan.datacenter}`,
+    '  tls:',
+    '    enabled: true',
+    '    caCert:',
+    '      secretName: consul-ca-cert',
+    '      secretKey: tls.crt',
+    '  gossipEncryption:',
+    '    secretName: consul-gossip-key',
+    '    secretKey: key',
+    '  acls:',
+    '    manageSystemACLs: true',
+    '    bootstrapToken:',
+    '      secretName: consul-bootstrap-token',
+    '      secretKey: token',
+    'externalServers:',
+    '  enabled: true',
+    '  hosts:',
+    ...addresses.map((h) => `    - ${JSON.stringify(h)}`),
+    `  httpsPort: ${CONSUL_HTTPS_PORT}`,
+    `  tlsServerName: server.${a.plan.datacenter}.consul`,
+    'client:',
+    '  enabled: true',
+    '  join:',
+    ...addresses.map((h) => `    - ${JSON.stringify(h)}`),
+    '',
+  ].join('\n');
+  return { clientConfigJson: JSON.stringify(clientConfig, null, 2), caBundlePem: a.caBundlePem, helmValuesYaml: helmValues };
+}

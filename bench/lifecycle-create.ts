@@ -1,0 +1,116 @@
+// Benchmark (`npm run bench:create`): end-to-end create time of a 3-server cluster on the local
+// twin (REST PUT until the operation is Succeeded), and the control plane's own overhead: the
+// total minus the time spent inside activities (from each activity's Started to its Completed
+// event in the workflow history). Prints a per-activity breakdown; results go to
+// bench/results/lifecycle-create.txt.
+import { Client, Connection } from '@temporalio/client';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startStack, type StackEndpoints } from '../devstack/stack.js';
+import { repoRoot } from '../scripts/toolchain.mjs';
+import { getOperation, listOperations } from '../store/operations.js';
+import { startControlPlane } from '../test/api/harness.js';
+import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.js';
+
+const CLUSTERS = Number(process.env.HCS_BENCH_CLUSTERS ?? 3);
+
+if (!process.env.HCS_BENCH_STACK) {
+  // The measuring process must trust the stack's CAs from its start (NODE_EXTRA_CA_CERTS).
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const dataDir = join(repoRoot, '.test-data', `bench-create-${runId}`);
+  mkdirSync(dataDir, { recursive: true });
+  const stack = await startStack({ dataDir, persistent: false, database: { name: `hcs_bench_${runId}`, prefer: 'auto' } });
+  let code = 1;
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
+      stdio: 'inherit',
+      env: { ...process.env, HCS_BENCH_STACK: JSON.stringify(stack.endpoints), NODE_EXTRA_CA_CERTS: stack.endpoints.caBundleFile },
+    });
+    code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+
+const stack = JSON.parse(process.env.HCS_BENCH_STACK) as StackEndpoints;
+const cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
+const connection = await Connection.connect({ address: stack.temporal.address });
+const temporal = new Client({ connection, namespace: stack.temporal.namespace });
+const lines: string[] = [];
+const out = (l: string) => {
+  console.log(l);
+  lines.push(l);
+};
+
+const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+const results: Array<{ total: number; inside: number; perActivity: Map<string, number> }> = [];
+
+out(`# lifecycle create benchmark: ${CLUSTERS} clusters of 3 servers, one after the other, on the local twin`);
+out(`# command: npm run bench:create    date: ${new Date().toISOString()}`);
+try {
+  for (let i = 1; i <= CLUSTERS; i++) {
+    const id = `/subscriptions/${randomUUID()}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/bench-${i}`;
+    const started = performance.now();
+    const put = await arm(cp, 'PUT', id, {
+      location: 'westeurope',
+      properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: `10.${80 + i}.0.0/16` } },
+    });
+    if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
+    const statusUrl = String(put.headers['azure-asyncoperation']);
+    for (;;) {
+      const st = JSON.parse((await arm(cp, 'GET', statusUrl)).body) as { status: string };
+      if (st.status === 'Succeeded') break;
+      if (st.status === 'Failed' || st.status === 'Canceled') throw new Error(`create ${st.status}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const total = performance.now() - started;
+    const [op] = await listOperations(cp.db, id.toLowerCase());
+    const history = await temporal.workflow.getHandle(op!.workflowId).fetchHistory();
+    const startedAt = new Map<number, { type: string; at: number }>();
+    const scheduled = new Map<number, string>();
+    const perActivity = new Map<string, number>();
+    let inside = 0;
+    for (const e of history.events ?? []) {
+      if (e.activityTaskScheduledEventAttributes)
+        scheduled.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+      if (e.activityTaskStartedEventAttributes)
+        startedAt.set(Number(e.eventId), {
+          type: scheduled.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? '?',
+          at: ms(e.eventTime),
+        });
+      if (e.activityTaskCompletedEventAttributes) {
+        const s = startedAt.get(Number(e.activityTaskCompletedEventAttributes.startedEventId))!;
+        const d = ms(e.eventTime) - s.at;
+        inside += d;
+        perActivity.set(s.type, (perActivity.get(s.type) ?? 0) + d);
+      }
+    }
+    results.push({ total, inside, perActivity });
+    out(
+      `cluster ${i}: total ${(total / 1000).toFixed(1)} s, inside activities ${(inside / 1000).toFixed(1)} s, control-plane overhead ${((total - inside) / 1000).toFixed(2)} s (${((100 * (total - inside)) / total).toFixed(1)}%)`,
+    );
+    // Clean up before the next one (not measured).
+    const del = await arm(cp, 'DELETE', id);
+    await followLocation(cp, String(del.headers.location));
+    if ((await getOperation(cp.db, op!.operationId))?.status !== 'Succeeded') throw new Error('create operation not Succeeded');
+  }
+  const avg = (f: (r: (typeof results)[number]) => number) => results.reduce((a, r) => a + f(r), 0) / results.length;
+  out('');
+  out(`mean total           ${(avg((r) => r.total) / 1000).toFixed(1)} s`);
+  out(`mean inside          ${(avg((r) => r.inside) / 1000).toFixed(1)} s`);
+  out(`mean overhead        ${(avg((r) => r.total - r.inside) / 1000).toFixed(2)} s`);
+  out('mean time per activity type (s):');
+  const types = [...new Set(results.flatMap((r) => [...r.perActivity.keys()]))];
+  for (const t of types.sort((a, b) => avg((r) => r.perActivity.get(b) ?? 0) - avg((r) => r.perActivity.get(a) ?? 0)))
+    out(`  ${t.padEnd(24)} ${(avg((r) => r.perActivity.get(t) ?? 0) / 1000).toFixed(2)}`);
+} finally {
+  await connection.close();
+  await cp.close();
+}
+mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
+writeFileSync(join(repoRoot, 'bench', 'results', 'lifecycle-create.txt'), lines.join('\n') + '\n');
+process.exit(0);

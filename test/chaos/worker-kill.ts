@@ -1,0 +1,192 @@
+// Chaos run (`npm run chaos`, not part of CI): the worker is killed with SIGKILL at random
+// moments while clusters are created and deleted, and restarted. Every run must converge to
+// exactly the expected servers (raft voters, twin scale sets and instances) and leave nothing
+// behind after delete. Prints a report and writes it to test/chaos/results/worker-kill.txt.
+//
+// Bounded: HCS_CHAOS_RUNS runs (default 3), HCS_CHAOS_KILLS_CREATE kills during each create
+// (default 4) and HCS_CHAOS_KILLS_DELETE during each delete (default 3): 21 kills by default.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt, randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConsulAdmin } from '../../activities/consul-admin.js';
+import { endpointFqdn, infraResourceGroupName, SECRET } from '../../activities/lifecycle.js';
+import { startStack, type StackEndpoints } from '../../devstack/stack.js';
+import { repoRoot } from '../../scripts/toolchain.mjs';
+import { getClusterServers } from '../../store/clusters.js';
+import { getOperation, listOperations } from '../../store/operations.js';
+import { getSecret } from '../../store/secrets.js';
+import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { arm, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/lifecycle.js';
+
+const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 3);
+const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
+const KILLS_DELETE = Number(process.env.HCS_CHAOS_KILLS_DELETE ?? 3);
+const OPERATION_DEADLINE_MS = 20 * 60_000;
+
+if (!process.env.HCS_CHAOS_STACK) {
+  // Parent: start the stack, then run the chaos in a child that trusts the stack's CAs the way
+  // our processes do (NODE_EXTRA_CA_CERTS is read at process start).
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const dataDir = join(repoRoot, '.test-data', `chaos-${runId}`);
+  mkdirSync(dataDir, { recursive: true });
+  const stack = await startStack({ dataDir, persistent: false, database: { name: `hcs_chaos_${runId}`, prefer: 'auto' } });
+  let code = 1;
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
+      stdio: 'inherit',
+      env: { ...process.env, HCS_CHAOS_STACK: JSON.stringify(stack.endpoints), NODE_EXTRA_CA_CERTS: stack.endpoints.caBundleFile },
+    });
+    code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+
+const stack = JSON.parse(process.env.HCS_CHAOS_STACK) as StackEndpoints;
+const config = lifecycleConfig(stack);
+const cp: ControlPlane = await startControlPlane(stack, { externalWorker: true, lifecycle: config });
+const lines: string[] = [];
+const log = (line: string) => {
+  console.log(line);
+  lines.push(line);
+};
+
+let worker: ChildProcess | undefined;
+function startWorkerProcess(): void {
+  worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'worker', 'src', 'main.ts')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      HCS_TEMPORAL_ADDRESS: stack.temporal.address,
+      HCS_TEMPORAL_NAMESPACE: stack.temporal.namespace,
+      HCS_TASK_QUEUE: cp.taskQueue,
+      HCS_DATABASE: JSON.stringify(stack.database),
+      HCS_AUTH: '{}',
+      HCS_CONSUL_CATALOGUE: '[]',
+      HCS_PAYLOAD_KEYS: cp.payloadKeys,
+      HCS_LIFECYCLE: JSON.stringify(config),
+      HCS_LOG_LEVEL: 'warn',
+    },
+  });
+}
+
+async function killWorker(): Promise<void> {
+  const w = worker;
+  if (!w || w.exitCode !== null) return;
+  const exited = new Promise((r) => w.once('exit', r));
+  w.kill('SIGKILL');
+  await exited;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Kills the worker `kills` times at random moments while the operation runs; returns when it ended. */
+async function underFire(operationId: string, kills: number, phase: string): Promise<{ status: string; killsDone: number; ms: number }> {
+  const started = Date.now();
+  let done = 0;
+  for (;;) {
+    const op = await getOperation(cp.db, operationId);
+    if (!op) throw new Error(`operation ${operationId} vanished`);
+    if (['Succeeded', 'Failed', 'Canceled'].includes(op.status)) return { status: op.status, killsDone: done, ms: Date.now() - started };
+    if (Date.now() - started > OPERATION_DEADLINE_MS)
+      throw new Error(`${phase} did not finish in ${OPERATION_DEADLINE_MS} ms (step ${op.step})`);
+    if (done < kills) {
+      await sleep(randomInt(3_000, 25_000));
+      const now = await getOperation(cp.db, operationId);
+      if (!now || ['Succeeded', 'Failed', 'Canceled'].includes(now.status)) continue;
+      await killWorker();
+      done++;
+      log(
+        `  ${phase}: SIGKILL #${done} at ${((Date.now() - started) / 1000).toFixed(1)} s, step ${now.step ?? '-'} (${now.percentComplete}%)`,
+      );
+      await sleep(randomInt(500, 3_000));
+      startWorkerProcess();
+    } else {
+      await sleep(1_000);
+    }
+  }
+}
+
+async function raftVoters(resourceKey: string, addresses: string[]): Promise<number> {
+  const pki = vaultPki(stack);
+  const token = (JSON.parse(await pki.decrypt((await getSecret(cp.db, resourceKey, SECRET.managementToken))!)) as { secretId: string })
+    .secretId;
+  const ca = (await pki.ensureClusterCa({ clusterKey: resourceKey, datacenter: 'dc1', maxCertTtlHours: 72 })).caBundlePem;
+  const report = await new ConsulAdmin({ url: `https://${addresses[0]}:8501`, caPem: ca }).health(token, addresses.length);
+  return report.healthy ? report.voters : -1;
+}
+
+async function twinInstances(resourceKey: string): Promise<number> {
+  const rg = infraResourceGroupName(resourceKey);
+  const base = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets`;
+  const sets = JSON.parse((await twinGet(stack, `${base}?api-version=2024-07-01`)).body) as { value: Array<{ name: string }> };
+  let count = 0;
+  for (const s of sets.value) {
+    const vms = JSON.parse((await twinGet(stack, `${base}/${s.name}/virtualMachines?api-version=2024-07-01`)).body) as { value: unknown[] };
+    count += vms.value.length;
+  }
+  return count;
+}
+
+let failures = 0;
+let totalKills = 0;
+log(`# Worker SIGKILL chaos: ${RUNS} runs, ${KILLS_CREATE} kills per create, ${KILLS_DELETE} per delete`);
+log(`# command: npm run chaos    date: ${new Date().toISOString()}`);
+startWorkerProcess();
+try {
+  for (let run = 1; run <= RUNS; run++) {
+    const sub = randomUUID();
+    const id = `/subscriptions/${sub}/resourceGroups/rg-chaos/providers/HCS.Consul/clusters/chaos-${run}-${randomUUID().slice(0, 4)}`;
+    const key = id.toLowerCase();
+    log(`run ${run}: ${id}`);
+    const put = await arm(cp, 'PUT', id, {
+      location: 'westeurope',
+      properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: `10.${70 + run}.0.0/16` } },
+    });
+    if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
+    const [createOp] = await listOperations(cp.db, key);
+    const created = await underFire(createOp!.operationId, KILLS_CREATE, 'create');
+    totalKills += created.killsDone;
+    const servers = await getClusterServers(cp.db, key);
+    const voters =
+      created.status === 'Succeeded'
+        ? await raftVoters(
+            key,
+            servers.map((s) => s.address),
+          )
+        : 0;
+    const instances = await twinInstances(key);
+    const createOk = created.status === 'Succeeded' && servers.length === 3 && voters === 3 && instances === 3;
+    log(
+      `  create: ${created.status} in ${(created.ms / 1000).toFixed(0)} s; servers ${servers.length}, raft voters ${voters}, twin instances ${instances} -> ${createOk ? 'OK' : 'WRONG'}`,
+    );
+
+    const del = await arm(cp, 'DELETE', id);
+    if (del.status !== 202) throw new Error(`DELETE answered ${del.status}: ${del.body}`);
+    const [deleteOp] = await listOperations(cp.db, key);
+    const deleted = await underFire(deleteOp!.operationId, KILLS_DELETE, 'delete');
+    totalKills += deleted.killsDone;
+    const left = await leftovers(stack, cp.db, {
+      resourceKey: key,
+      fqdn: endpointFqdn(key, config.dns.zone),
+      addresses: servers.map((s) => s.address),
+      infraResourceGroup: infraResourceGroupName(key),
+    });
+    const remaining = Object.entries(left).filter(([, v]) => v.length);
+    const deleteOk = deleted.status === 'Succeeded' && remaining.length === 0;
+    log(
+      `  delete: ${deleted.status} in ${(deleted.ms / 1000).toFixed(0)} s; left behind: ${remaining.length ? JSON.stringify(Object.fromEntries(remaining)) : 'nothing'} -> ${deleteOk ? 'OK' : 'WRONG'}`,
+    );
+    if (!createOk || !deleteOk) failures++;
+  }
+} finally {
+  await killWorker();
+  await cp.close();
+}
+log(`# ${RUNS} runs, ${totalKills} SIGKILLs, ${failures} runs wrong`);
+mkdirSync(join(repoRoot, 'test', 'chaos', 'results'), { recursive: true });
+writeFileSync(join(repoRoot, 'test', 'chaos', 'results', 'worker-kill.txt'), lines.join('\n') + '\n');
+process.exit(failures === 0 && totalKills >= 20 ? 0 : 1);

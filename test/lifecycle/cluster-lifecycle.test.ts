@@ -1,0 +1,246 @@
+// The product end to end on the full real stack: the official Azure SDK creates a 3-server
+// cluster through our REST API; the lifecycle workflow issues certificates in OpenBao, writes
+// secrets and configuration to Azurite, runs terraform + azapi against the ARM twin, whose
+// instances run host-manager and real Consul servers; then root token, client config, a real
+// client agent, scale to 5, delete - and nothing is left, and no secret is in any history.
+import { ResourceManagementClient } from '@azure/arm-resources';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { execFileSync } from 'node:child_process';
+import { randomInt, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { lookupA } from '../../activities/dns.js';
+import { infraResourceGroupName } from '../../activities/lifecycle.js';
+import { Supervisor } from '../../devstack/supervisor.js';
+import { httpCall } from '../../lib/http.js';
+import { getClusterServers } from '../../store/clusters.js';
+import { listOperations } from '../../store/operations.js';
+import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import {
+  API_VERSION,
+  arm,
+  clientAccess,
+  clusterSecretValues,
+  clusterWorkflows,
+  consulCall,
+  createRootToken,
+  historyTexts,
+  leftovers,
+  lifecycleConfig,
+  type ClusterAccess,
+} from '../support/lifecycle.js';
+
+const stack = inject('stack');
+const version = stack.tools.consulVersions.at(-1)!;
+const consul = stack.tools.consul[version]!;
+const subscriptionId = randomUUID();
+const id = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters/e2e-${randomUUID().slice(0, 6)}`;
+const key = id.toLowerCase();
+const work = mkdtempSync(join(tmpdir(), 'hcs-e2e-'));
+const agents = new Supervisor({ stateDir: join(work, 'supervisor') });
+let cp: ControlPlane;
+let client: ResourceManagementClient;
+let access: ClusterAccess;
+let rootToken = '';
+const secrets: string[] = [];
+let fqdn = '';
+const everAddresses = new Set<string>();
+
+beforeAll(async () => {
+  if (stack.database.kind !== 'postgres') throw new Error('the end-to-end test needs the PostgreSQL store (terraform pg backend)');
+  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
+  const credential: TokenCredential = {
+    getToken: async (): Promise<AccessToken> => ({ token: await cp.mintJwt('arm'), expiresOnTimestamp: Date.now() + 600_000 }),
+  };
+  client = new ResourceManagementClient(credential, subscriptionId, {
+    endpoint: cp.api.restUrl,
+    credentialScopes: ['https://management.hcs.test/.default'],
+    tlsOptions: { ca: cp.caCertPem },
+    retryOptions: { maxRetries: 0 },
+  });
+});
+afterAll(async () => {
+  await agents.stop();
+  await cp?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function voters(address: string): Promise<number> {
+  const out = execFileSync(consul, ['operator', 'raft', 'list-peers', `-http-addr=https://${address}:8501`, `-ca-file=${caFile()}`], {
+    env: { ...process.env, CONSUL_HTTP_TOKEN: rootToken },
+  }).toString();
+  return out.split('\n').filter((l) => /\bvoter\b/.test(l) && /\b(leader|follower)\b/.test(l)).length;
+}
+
+function caFile(): string {
+  const f = join(work, 'ca.pem');
+  writeFileSync(f, access.caPem);
+  return f;
+}
+
+async function zones(address: string, expected: number): Promise<string[]> {
+  for (let i = 0; ; i++) {
+    const res = await consulCall(access, address, '/v1/catalog/nodes', rootToken);
+    const nodes = (JSON.parse(res.body) as Array<{ Meta: Record<string, string> | null; Node: string }>).filter((n) => n.Meta?.zone);
+    if (nodes.length >= expected || i > 60) return nodes.map((n) => n.Meta!.zone!).sort();
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+describe.sequential('cluster lifecycle on the real stack', () => {
+  it('creates a 3-server cluster through the Azure SDK and waits for Succeeded', async () => {
+    const poller = await client.resources.beginCreateOrUpdateById(
+      id,
+      API_VERSION,
+      { location: 'westeurope', properties: { consulVersion: version, serverCount: 3, network: { cidr: '10.60.0.0/16' } } },
+      { updateIntervalInMs: 1_000 },
+    );
+    const created = await poller.pollUntilDone();
+    expect(created.properties).toMatchObject({ provisioningState: 'Succeeded', serverCount: 3, currentConsulVersion: version });
+    const [op] = await listOperations(cp.db, key);
+    expect(op).toMatchObject({ kind: 'create', status: 'Succeeded', percentComplete: 100, step: 'done' });
+    const servers = await getClusterServers(cp.db, key);
+    expect(servers.map((s) => s.zone)).toEqual(['1', '2', '3']);
+    for (const s of servers) everAddresses.add(s.address);
+    fqdn = new URL((created.properties as { privateEndpointUrl: string }).privateEndpointUrl).hostname;
+  }, 600_000);
+
+  it('hands out client config and a root token; raft shows 3 voters in 3 zones; anonymous and plain HTTP are refused', async () => {
+    access = await clientAccess(cp, id);
+    expect(access.addresses).toHaveLength(3);
+    expect(access.caPem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(access.helmValues).toContain('externalServers:');
+    const token = await createRootToken(cp, id);
+    rootToken = token.secretId;
+    expect(await voters(access.addresses[0]!)).toBe(3);
+    expect(await zones(access.addresses[0]!, 3)).toEqual(['1', '2', '3']);
+    // ACLs enforced: no token, no data.
+    expect((await consulCall(access, access.addresses[1]!, '/v1/kv/anything?recurse')).status).toBe(403);
+    expect((await consulCall(access, access.addresses[1]!, '/v1/agent/self')).status).toBe(403);
+    // TLS only: the plain HTTP port is closed on every server.
+    for (const a of access.addresses) await expect(httpCall(`http://${a}:8500/v1/status/leader`, { timeoutInMs: 2_000 })).rejects.toThrow();
+    // The endpoint name resolves to the servers.
+    expect(await lookupA(stack.acme.dnsAddress, fqdn)).toEqual([...access.addresses].sort());
+    // A second rotation replaces the first token: the old one stops working.
+    const second = await createRootToken(cp, id);
+    expect((await consulCall(access, access.addresses[0]!, '/v1/acl/token/self', rootToken)).status).toBe(403);
+    rootToken = second.secretId;
+    expect((await consulCall(access, access.addresses[0]!, '/v1/acl/token/self', rootToken)).status).toBe(200);
+    secrets.push(token.secretId, second.secretId, ...(await clusterSecretValues(stack, cp.db, key)));
+  }, 300_000);
+
+  it('gives a client configuration that passes `consul validate` and joins a real client agent', async () => {
+    // The customer makes a token for the client agent with the root token.
+    const policy = await httpCall(`https://${access.addresses[0]}:8501/v1/acl/policy`, {
+      method: 'PUT',
+      ca: access.caPem,
+      headers: { 'x-consul-token': rootToken },
+      body: JSON.stringify({ Name: 'client-agents', Rules: 'node_prefix "" { policy = "write" }\nservice_prefix "" { policy = "read" }' }),
+    });
+    expect(policy.status).toBe(200);
+    const tokenRes = await httpCall(`https://${access.addresses[0]}:8501/v1/acl/token`, {
+      method: 'PUT',
+      ca: access.caPem,
+      headers: { 'x-consul-token': rootToken },
+      body: JSON.stringify({ Policies: [{ Name: 'client-agents' }] }),
+    });
+    const agentToken = (JSON.parse(tokenRes.body) as { SecretID: string }).SecretID;
+    const dir = join(work, 'client');
+    const configDir = join(dir, 'config');
+    execFileSync('mkdir', ['-p', configDir, join(dir, 'data')]);
+    writeFileSync(join(dir, 'ca.pem'), access.caPem);
+    const address = `127.${randomInt(200, 250)}.${randomInt(1, 250)}.${randomInt(2, 250)}`;
+    const config = access.clientConfig as { tls: { defaults: Record<string, unknown> } };
+    config.tls.defaults.ca_file = join(dir, 'ca.pem');
+    writeFileSync(join(configDir, '10-hcs.json'), JSON.stringify(config));
+    writeFileSync(
+      join(configDir, '20-local.json'),
+      JSON.stringify({
+        node_name: `client-${address.replace(/\./g, '-')}`,
+        data_dir: join(dir, 'data'),
+        bind_addr: address,
+        client_addr: address,
+        node_meta: { role: 'client' },
+        ports: { http: -1, https: -1, dns: -1, grpc: -1, grpc_tls: -1 },
+        acl: { tokens: { agent: agentToken } },
+      }),
+    );
+    execFileSync(consul, ['validate', configDir]);
+    await agents.start({
+      name: 'consul-client',
+      command: consul,
+      args: ['agent', '-config-dir', configDir],
+      readyTimeoutMs: 90_000,
+      probe: async () => {
+        const res = await consulCall(access, access.addresses[0]!, '/v1/agent/members', rootToken);
+        const members = JSON.parse(res.body) as Array<{ Addr: string; Status: number }>;
+        if (!members.some((m) => m.Addr === address && m.Status === 1)) throw new Error('client not an alive member yet');
+      },
+    });
+    // It registered itself in the catalog with its ACL token (ACLs and TLS both worked for it).
+    const nodes = JSON.parse((await consulCall(access, access.addresses[0]!, '/v1/catalog/nodes', rootToken)).body) as Array<{
+      Address: string;
+    }>;
+    for (let i = 0; i < 30 && !nodes.some((n) => n.Address === address); i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      nodes.splice(
+        0,
+        nodes.length,
+        ...(JSON.parse((await consulCall(access, access.addresses[0]!, '/v1/catalog/nodes', rootToken)).body) as []),
+      );
+    }
+    expect(nodes.some((n) => n.Address === address)).toBe(true);
+    await agents.stop();
+  }, 300_000);
+
+  it('scales 3 to 5: two servers join in zones 1 and 2', async () => {
+    const poller = await client.resources.beginUpdateById(
+      id,
+      API_VERSION,
+      { properties: { serverCount: 5 } },
+      { updateIntervalInMs: 1_000 },
+    );
+    await poller.pollUntilDone();
+    const [op] = await listOperations(cp.db, key);
+    expect(op).toMatchObject({ kind: 'scale', status: 'Succeeded' });
+    const servers = await getClusterServers(cp.db, key);
+    expect(servers.map((s) => s.zone)).toEqual(['1', '2', '3', '1', '2']);
+    for (const s of servers) everAddresses.add(s.address);
+    access = await clientAccess(cp, id);
+    expect(access.addresses).toHaveLength(5);
+    expect(await voters(access.addresses[4]!)).toBe(5);
+    expect(await zones(access.addresses[0]!, 5)).toEqual(['1', '1', '2', '2', '3']);
+  }, 600_000);
+
+  it('deletes the cluster: Succeeded, GET 404, and nothing is left anywhere', async () => {
+    const deleter = await client.resources.beginDeleteById(id, API_VERSION, { updateIntervalInMs: 1_000 });
+    await deleter.pollUntilDone();
+    await expect(client.resources.getById(id, API_VERSION)).rejects.toMatchObject({ statusCode: 404 });
+    const [op] = await listOperations(cp.db, key);
+    expect(op).toMatchObject({ kind: 'delete', status: 'Succeeded' });
+    const groups = await arm(cp, 'GET', `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters`);
+    expect(JSON.parse(groups.body)).toMatchObject({ value: [] });
+    const left = await leftovers(stack, cp.db, {
+      resourceKey: key,
+      fqdn,
+      addresses: [...everAddresses],
+      infraResourceGroup: infraResourceGroupName(key),
+    });
+    expect(left).toEqual({ processes: [], twin: [], blob: [], dns: [], pki: [], secrets: [], terraformState: [], record: [] });
+  }, 600_000);
+
+  it('left no secret in any workflow history: no PEM block, gossip key or token, decoded or raw', async () => {
+    const workflows = await clusterWorkflows(stack, key);
+    // create, two root-token rotations, scale, delete.
+    expect(workflows.length).toBe(5);
+    const texts = await historyTexts(stack, cp.payloadCodec, workflows);
+    expect(texts.length).toBeGreaterThan(50);
+    expect(secrets.length).toBe(6);
+    for (const t of texts) {
+      expect(t).not.toMatch(/-----BEGIN [A-Z ]+-----/);
+      for (const s of secrets) expect(t.includes(s)).toBe(false);
+    }
+  }, 120_000);
+});

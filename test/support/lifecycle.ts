@@ -1,0 +1,214 @@
+// What the lifecycle tests (end to end and chaos) share: a control plane whose worker builds real
+// clusters on the local stack, REST helpers for async operations, and the checks that a cluster
+// is whole or that a deleted one left nothing behind.
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { Client, Connection } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
+import nodeVault from 'node-vault';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterContainerName } from '../../activities/cluster-blobs.js';
+import { lookupA } from '../../activities/dns.js';
+import { SECRET } from '../../activities/lifecycle.js';
+import { stateName, PG_STATE_SCHEMA } from '../../activities/terraform.js';
+import { clusterPkiMount, VaultPki } from '../../activities/vault-pki.js';
+import { lifecycleConfigSchema, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
+import { localLifecycleConfig } from '../../devstack/lifecycle.js';
+import type { StackEndpoints } from '../../devstack/stack.js';
+import { httpCall, type HttpResult } from '../../lib/http.js';
+import type { SqlDatabase } from '../../store/database.js';
+import { getSecret, listSecretNames } from '../../store/secrets.js';
+import type { ControlPlane } from '../api/harness.js';
+
+export const API_VERSION = '2026-11-01';
+
+export function lifecycleConfig(stack: StackEndpoints, o: { serverCertTtlHours?: number } = {}): ParsedLifecycleConfig {
+  return lifecycleConfigSchema.parse(
+    localLifecycleConfig(stack, { workRoot: mkdtempSync(join(tmpdir(), 'hcs-tf-work-')), healthTimeoutSeconds: 240, ...o }),
+  );
+}
+
+export function vaultPki(stack: StackEndpoints): VaultPki {
+  return new VaultPki({
+    vault: nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' }),
+    rootMount: stack.vault.pkiMount,
+    transitMount: stack.vault.transitMount,
+    transitKey: 'hcs-secrets',
+  });
+}
+
+/** A REST call to our API as ARM (the ARM issuer's JWT). */
+export async function arm(cp: ControlPlane, method: string, path: string, body?: unknown): Promise<HttpResult> {
+  const url = path.startsWith('https://') ? path : `${cp.api.restUrl}${path}${path.includes('?') ? '&' : '?'}api-version=${API_VERSION}`;
+  return httpCall(url, {
+    method,
+    ca: cp.caCertPem,
+    headers: { authorization: `Bearer ${await cp.mintJwt('arm')}` },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    timeoutInMs: 30_000,
+  });
+}
+
+/** Follows an async operation's Location header until it answers with a final status. */
+export async function followLocation(cp: ControlPlane, location: string, timeoutMs = 600_000): Promise<HttpResult> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await arm(cp, 'GET', location);
+    if (res.status !== 202) return res;
+    if (Date.now() > end) throw new Error(`operation still running after ${timeoutMs} ms: ${location}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+export interface ClusterAccess {
+  addresses: string[];
+  caPem: string;
+  clientConfig: Record<string, unknown>;
+  helmValues: string;
+}
+
+/** listClientConfig: addresses, CA bundle and the client configuration document. */
+export async function clientAccess(cp: ControlPlane, id: string): Promise<ClusterAccess> {
+  const res = await arm(cp, 'POST', `${id}/listClientConfig`);
+  if (res.status !== 200) throw new Error(`listClientConfig answered ${res.status}: ${res.body}`);
+  const doc = JSON.parse(res.body) as { clientConfigJson: string; caBundlePem: string; helmValuesYaml: string };
+  const clientConfig = JSON.parse(doc.clientConfigJson) as Record<string, unknown> & { retry_join: string[] };
+  return { addresses: clientConfig.retry_join, caPem: doc.caBundlePem, clientConfig, helmValues: doc.helmValuesYaml };
+}
+
+/** createRootToken end to end: 202, then the token from the operation's result. */
+export async function createRootToken(cp: ControlPlane, id: string): Promise<{ accessorId: string; secretId: string }> {
+  const res = await arm(cp, 'POST', `${id}/createRootToken`);
+  if (res.status !== 202) throw new Error(`createRootToken answered ${res.status}: ${res.body}`);
+  const done = await followLocation(cp, String(res.headers.location));
+  if (done.status !== 200) throw new Error(`createRootToken ended ${done.status}: ${done.body}`);
+  return JSON.parse(done.body) as { accessorId: string; secretId: string };
+}
+
+/** Consul's API on one server, with a token (or anonymously). */
+export function consulCall(access: ClusterAccess, address: string, path: string, token?: string): Promise<HttpResult> {
+  return httpCall(`https://${address}:8501${path}`, { ca: access.caPem, ...(token ? { headers: { 'x-consul-token': token } } : {}) });
+}
+
+/** Every secret value of the cluster, decrypted (to look for them where they must not be). */
+export async function clusterSecretValues(stack: StackEndpoints, db: SqlDatabase, resourceKey: string): Promise<string[]> {
+  const pki = vaultPki(stack);
+  const values: string[] = [];
+  for (const name of [SECRET.gossipKey, SECRET.managementToken, SECRET.agentToken, SECRET.snapshotToken]) {
+    const c = await getSecret(db, resourceKey, name);
+    if (c === undefined) throw new Error(`cluster has no ${name}`);
+    const plain = await pki.decrypt(c);
+    values.push(...(name === SECRET.gossipKey ? [plain] : [(JSON.parse(plain) as { secretId: string }).secretId]));
+  }
+  return values;
+}
+
+/** Workflow ids of every operation on the cluster (found by the ClusterId search attribute). */
+export async function clusterWorkflows(stack: StackEndpoints, resourceKey: string): Promise<string[]> {
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: stack.temporal.namespace });
+    const ids: string[] = [];
+    for await (const w of client.workflow.list({ query: `ClusterId = "${resourceKey}"` })) ids.push(w.workflowId);
+    return ids;
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Every payload in the workflows' full histories, decoded with the codec as an SRE's Temporal
+ * UI would see them, as text; plus the raw (undecoded) history bytes.
+ */
+export async function historyTexts(stack: StackEndpoints, codec: PayloadCodec, workflowIds: string[]): Promise<string[]> {
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const texts: string[] = [];
+  try {
+    const client = new Client({ connection, namespace: stack.temporal.namespace });
+    for (const workflowId of workflowIds) {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      // Everything outside payloads too (failure messages, heartbeat details' metadata, ...).
+      texts.push(JSON.stringify(history, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v)));
+      const payloads: Array<{ metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }> = [];
+      collectPayloads(history, payloads);
+      const decoded = await codec.decode(payloads.map((p) => ({ metadata: p.metadata ?? {}, data: p.data ?? new Uint8Array() })));
+      for (const p of decoded) texts.push(Buffer.from(p.data ?? new Uint8Array()).toString('utf8'));
+    }
+  } finally {
+    await connection.close();
+  }
+  return texts;
+}
+
+function collectPayloads(node: unknown, out: Array<{ metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }>): void {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const n of node) collectPayloads(n, out);
+    return;
+  }
+  const o = node as Record<string, unknown>;
+  if (o.data instanceof Uint8Array && o.metadata && typeof o.metadata === 'object') {
+    out.push(o);
+    return;
+  }
+  for (const v of Object.values(o)) if (v && typeof v === 'object' && !(v instanceof Uint8Array)) collectPayloads(v, out);
+}
+
+/** What is left of a cluster after delete; every list empty means nothing. */
+export async function leftovers(
+  stack: StackEndpoints,
+  db: SqlDatabase,
+  c: { resourceKey: string; fqdn: string; addresses: string[]; infraResourceGroup: string },
+): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  // Instance processes (host-manager and its Consul) answer on their addresses.
+  out.processes = [];
+  for (const a of c.addresses) {
+    const alive = await httpCall(`http://${a}:9701/status`, { timeoutInMs: 1_000 }).then(
+      () => true,
+      () => false,
+    );
+    if (alive) out.processes.push(a);
+  }
+  out.twin = (await twinResourceGroupExists(stack, c.infraResourceGroup)) ? [c.infraResourceGroup] : [];
+  const blobs = new BlobServiceClient(stack.blob.url, new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey));
+  out.blob = (await blobs.getContainerClient(clusterContainerName(c.resourceKey)).exists()) ? [clusterContainerName(c.resourceKey)] : [];
+  out.dns = await lookupA(stack.acme.dnsAddress, c.fqdn);
+  const mounts = (await nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' }).mounts()) as Record<
+    string,
+    unknown
+  >;
+  out.pki = Object.keys(mounts).filter((m) => m === `${clusterPkiMount(c.resourceKey)}/`);
+  out.secrets = await listSecretNames(db, c.resourceKey);
+  const states = await db
+    .query<{ name: string }>(`SELECT name FROM ${PG_STATE_SCHEMA}.states WHERE name = $1`, [stateName(c.resourceKey)])
+    .catch(() => ({ rows: [] as Array<{ name: string }> }));
+  out.terraformState = states.rows.map((r) => r.name);
+  const record = await db.query<{ resource_id: string }>('SELECT resource_id FROM clusters WHERE resource_id = $1', [c.resourceKey]);
+  out.record = record.rows.map((r) => r.resource_id);
+  return out;
+}
+
+async function twinResourceGroupExists(stack: StackEndpoints, name: string): Promise<boolean> {
+  const res = await twinGet(stack, `/subscriptions/${stack.cloud.subscriptionId}/resourcegroups/${name}?api-version=2021-04-01`);
+  if (res.status !== 200 && res.status !== 404) throw new Error(`twin answered ${res.status} for resource group ${name}`);
+  return res.status === 200;
+}
+
+/** A GET on the ARM twin as the control plane's service principal. */
+export async function twinGet(stack: StackEndpoints, path: string): Promise<HttpResult> {
+  const token = await httpCall(`${stack.cloud.url}/${stack.cloud.tenantId}/oauth2/v2.0/token`, {
+    method: 'POST',
+    ca: stack.cloud.caCertPem,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: stack.cloud.clientId,
+      client_secret: stack.cloud.clientSecret,
+      scope: 'https://management.azure.com/.default',
+    }).toString(),
+  });
+  const { access_token } = JSON.parse(token.body) as { access_token: string };
+  return httpCall(`${stack.cloud.url}${path}`, { ca: stack.cloud.caCertPem, headers: { authorization: `Bearer ${access_token}` } });
+}

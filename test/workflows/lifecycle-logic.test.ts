@@ -1,0 +1,263 @@
+// The lifecycle workflows' own logic, on the real Temporal server with stand-in activities
+// (recording fakes of our own activity interfaces): the order of steps and the progress they
+// report, the scale-down path, typed non-retryable failures, exhausted retries and cancellation.
+// The real activities are exercised end to end in test/lifecycle/.
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClusterPlan, LifecycleActivities, ServerInfo } from '../../activities/lifecycle.js';
+import type { StoreActivities } from '../../activities/store.js';
+import type { ClusterOperationInput } from '../../workflows/contract.js';
+
+const stack = inject('stack');
+const taskQueue = `lifecycle-logic-${randomUUID()}`;
+
+interface World {
+  serverCount: number;
+  previous: ServerInfo[];
+  calls: string[];
+  progress: string[];
+  failed?: { status: string; error: { code: string; message: string } };
+  completed: boolean;
+  applyFails?: () => never;
+  healthFails?: () => never;
+  applyBlocks?: boolean;
+}
+const worlds = new Map<string, World>();
+const world = (resourceKey: string) => worlds.get(resourceKey)!;
+const server = (index: number): ServerInfo => ({
+  index,
+  name: `s-${index}`,
+  zone: String((index % 3) + 1),
+  address: `127.9.0.${index + 2}`,
+});
+
+const store: StoreActivities = {
+  recordProgress: async (a) => {
+    for (const w of worlds.values()) if (w.calls.includes(`op:${a.operationId}`)) w.progress.push(`${a.step}:${a.percentComplete}`);
+  },
+  completeOperation: async (a) => void (world(a.resourceKey).completed = true),
+  completeDelete: async (a) => void (world(a.resourceKey).completed = true),
+  failOperation: async (a) => void (world(a.resourceKey).failed = { status: a.status, error: a.error }),
+};
+
+function plan(resourceKey: string): ClusterPlan {
+  return {
+    resourceKey,
+    name: 'logic',
+    location: 'westeurope',
+    datacenter: 'dc1',
+    serverCount: world(resourceKey).serverCount,
+    consulVersion: '1.22.7',
+    cidr: '10.0.0.0/16',
+    publicEndpoint: false,
+    infraResourceGroup: 'rg',
+    fqdn: 'logic.example',
+  };
+}
+
+const record =
+  (name: string) =>
+  async (a: { resourceKey?: string; plan?: ClusterPlan }): Promise<never> => {
+    world(a.resourceKey ?? a.plan!.resourceKey).calls.push(name);
+    return undefined as never;
+  };
+
+const lifecycle: Partial<LifecycleActivities> = {
+  loadClusterPlan: async (a) => (world(a.resourceKey).calls.push('loadClusterPlan'), plan(a.resourceKey)),
+  loadClusterServers: async (a) => world(a.resourceKey).previous,
+  ensureClusterSecrets: record('ensureClusterSecrets'),
+  ensureClusterPki: record('ensureClusterPki'),
+  ensureClusterContainer: record('ensureClusterContainer'),
+  retireServers: async (a) => {
+    world(a.plan.resourceKey).calls.push(`retireServers:${a.retiring.map((s) => s.index).join(',')}`);
+    return { left: [] };
+  },
+  applyInfrastructure: async (a) => {
+    const w = world(a.plan.resourceKey);
+    w.calls.push(`applyInfrastructure:${a.serverCount}`);
+    w.applyFails?.();
+    while (w.applyBlocks) await new Promise((r) => setTimeout(r, 100));
+    return Array.from({ length: a.serverCount }, (_, i) => server(i));
+  },
+  publishServerFiles: async (a) => {
+    world(a.plan.resourceKey).calls.push(`publishServerFiles:${a.servers.length}:${a.bootstrapExpect}`);
+    return { certificatesIssued: 0 };
+  },
+  unpublishServers: async (a) => {
+    world(a.resourceKey).calls.push(`unpublishServers:${a.keepCount}`);
+    return { removed: 0 };
+  },
+  pruneRaftPeers: async (a) => {
+    world(a.plan.resourceKey).calls.push(`pruneRaftPeers:${a.servers.length}`);
+    return { removed: [] };
+  },
+  waitForHealthyCluster: async (a) => {
+    const w = world(a.plan.resourceKey);
+    w.calls.push('waitForHealthyCluster');
+    w.healthFails?.();
+    return { leader: 'x', voters: a.servers.length };
+  },
+  configureAcls: async (a) => (world(a.plan.resourceKey).calls.push('configureAcls'), { bootstrap: 'bootstrapped' }),
+  ensureEndpoint: async (a) => (world(a.plan.resourceKey).calls.push('ensureEndpoint'), { fqdn: 'logic.example', certificateNotAfter: '' }),
+  publishClientConfig: record('publishClientConfig'),
+  recordClusterServers: record('recordClusterServers'),
+  destroyInfrastructure: record('destroyInfrastructure'),
+  removeEndpoint: record('removeEndpoint'),
+  deleteClusterContainer: async (a) => (world(a.resourceKey).calls.push('deleteClusterContainer'), { deleted: true }),
+  destroyClusterPki: record('destroyClusterPki'),
+  deleteClusterSecrets: async (a) => (world(a.resourceKey).calls.push('deleteClusterSecrets'), { deleted: 4 }),
+};
+
+let worker: Worker;
+let running: Promise<void>;
+let client: Client;
+let connection: Connection;
+beforeAll(async () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    /* installed by an earlier file in this process */
+  }
+  worker = await Worker.create({
+    connection: await NativeConnection.connect({ address: stack.temporal.address }),
+    namespace: stack.temporal.namespace,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+    activities: { ...store, ...lifecycle },
+  });
+  running = worker.run();
+  connection = await Connection.connect({ address: stack.temporal.address });
+  client = new Client({ connection, namespace: stack.temporal.namespace });
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await connection?.close();
+});
+
+function begin(workflowType: string, w: Partial<World>) {
+  const resourceKey = `/subscriptions/x/resourcegroups/rg/providers/hcs.consul/clusters/${randomUUID()}`;
+  const operationId = randomUUID();
+  worlds.set(resourceKey, { serverCount: 3, previous: [], calls: [`op:${operationId}`], progress: [], completed: false, ...w });
+  const input: ClusterOperationInput = {
+    operationId,
+    kind: 'create',
+    resourceKey,
+    resourceId: resourceKey,
+    subscriptionId: 'x',
+    correlationId: 'c',
+  };
+  return {
+    resourceKey,
+    start: () => client.workflow.start(workflowType, { taskQueue, workflowId: `logic-${operationId}`, args: [input] }),
+  };
+}
+
+describe('lifecycle workflows', () => {
+  it('create runs every step in order, reports rising progress, and answers the progress query', async () => {
+    const { resourceKey, start } = begin('createCluster', {});
+    const handle = await start();
+    await handle.result();
+    const w = world(resourceKey);
+    expect(w.calls.slice(1)).toEqual([
+      'loadClusterPlan',
+      'ensureClusterSecrets',
+      'ensureClusterPki',
+      'ensureClusterContainer',
+      'applyInfrastructure:3',
+      'publishServerFiles:3:3',
+      'waitForHealthyCluster',
+      'configureAcls',
+      'ensureEndpoint',
+      'publishClientConfig',
+      'recordClusterServers',
+    ]);
+    const percents = w.progress.map((p) => Number(p.split(':')[1]));
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(w.progress.map((p) => p.split(':')[0])).toEqual([
+      'plan',
+      'secrets',
+      'pki',
+      'infrastructure',
+      'publish-configuration',
+      'health-gate',
+      'acls',
+      'endpoint',
+      'client-config',
+    ]);
+    expect(w.completed).toBe(true);
+    expect(await handle.query('progress')).toEqual({ step: 'done', percentComplete: 100 });
+  });
+
+  it('scale 5 to 3 retires servers 3 and 4 before terraform, then prunes raft and their blobs', async () => {
+    const { resourceKey, start } = begin('scaleCluster', { serverCount: 3, previous: [0, 1, 2, 3, 4].map(server) });
+    await (await start()).result();
+    const calls = world(resourceKey).calls;
+    expect(calls.indexOf('retireServers:3,4')).toBeGreaterThan(0);
+    expect(calls.indexOf('retireServers:3,4')).toBeLessThan(calls.indexOf('applyInfrastructure:3'));
+    expect(calls).toContain('unpublishServers:3');
+    expect(calls.indexOf('pruneRaftPeers:3')).toBeLessThan(calls.indexOf('waitForHealthyCluster'));
+  });
+
+  it('a typed non-retryable error fails the operation at once, naming the step and the reason', async () => {
+    let attempts = 0;
+    const { resourceKey, start } = begin('createCluster', {
+      applyFails: () => {
+        attempts++;
+        throw ApplicationFailure.nonRetryable('variable vnet_cidr is invalid', 'TerraformConfigurationInvalid');
+      },
+    });
+    const handle = await start();
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(attempts).toBe(1);
+    expect(world(resourceKey).failed).toEqual({
+      status: 'Failed',
+      error: { code: 'TerraformConfigurationInvalid', message: 'infrastructure failed: variable vnet_cidr is invalid' },
+    });
+  });
+
+  it('a health gate that never passes ends Failed as ClusterNotHealthy after its attempts', async () => {
+    let attempts = 0;
+    const { resourceKey, start } = begin('createCluster', {
+      healthFails: () => {
+        attempts++;
+        throw ApplicationFailure.retryable('2 voters in raft, expected 3', 'ClusterNotHealthy');
+      },
+    });
+    await expect((await start()).result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(attempts).toBe(3);
+    expect(world(resourceKey).failed).toMatchObject({ status: 'Failed', error: { code: 'ClusterNotHealthy' } });
+    expect(world(resourceKey).completed).toBe(false);
+  }, 60_000);
+
+  it('a cancelled operation is recorded Canceled with the step it was in', async () => {
+    const { resourceKey, start } = begin('createCluster', { applyBlocks: true });
+    const handle = await start();
+    while (!world(resourceKey).calls.includes('applyInfrastructure:3')) await new Promise((r) => setTimeout(r, 50));
+    await handle.cancel();
+    world(resourceKey).applyBlocks = false;
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(world(resourceKey).failed).toEqual({
+      status: 'Canceled',
+      error: { code: 'OperationCanceled', message: 'The operation was canceled on request during infrastructure.' },
+    });
+  });
+
+  it('delete removes infrastructure, endpoint, blobs, PKI and secrets, then the record', async () => {
+    const { resourceKey, start } = begin('deleteCluster', {});
+    await (await start()).result();
+    expect(world(resourceKey).calls.slice(1)).toEqual([
+      'loadClusterPlan',
+      'destroyInfrastructure',
+      'removeEndpoint',
+      'deleteClusterContainer',
+      'destroyClusterPki',
+      'deleteClusterSecrets',
+    ]);
+    expect(world(resourceKey).completed).toBe(true);
+  });
+});

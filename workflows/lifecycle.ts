@@ -1,0 +1,156 @@
+// The lifecycle workflows: create, update/scale (one converging workflow under three names, so
+// the Temporal UI says what was asked) and delete, plus the root-token rotation. Every step is
+// an idempotent activity; progress (step and percent) is recorded on the operation and answered
+// by the `progress` query. Deterministic: no I/O here, only activity calls.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import type { LifecycleActivities, ServerInfo } from '../activities/lifecycle.js';
+import type { StoreActivities } from '../activities/store.js';
+import { NON_RETRYABLE_ERRORS, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
+
+const retry: RetryPolicy = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+};
+
+const store = proxyActivities<StoreActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { ...retry, initialInterval: '1 second', maximumAttempts: 20 },
+});
+/** Quick calls to Vault, Blob, the store, Consul's API (a lost attempt is retried after a minute). */
+const quick = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+/** Terraform runs: long, heartbeating every line of output. */
+const infra = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { ...retry, initialInterval: '5 seconds', maximumAttempts: 10 },
+});
+/** Health gates and certificate orders: polling with heartbeats; a few attempts, then the operation fails. */
+const gate = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { ...retry, maximumAttempts: 3 },
+});
+
+export const progressQuery = defineQuery<OperationProgress>(PROGRESS_QUERY);
+
+/** Runs `body` with progress reporting and records the outcome (also when cancelled). */
+async function operation(input: ClusterOperationInput, body: (step: (name: string, percent: number) => Promise<void>) => Promise<void>) {
+  let progress: OperationProgress = { step: 'accepted', percentComplete: 0 };
+  setHandler(progressQuery, () => progress);
+  const ref = { operationId: input.operationId, resourceKey: input.resourceKey };
+  const step = async (name: string, percentComplete: number) => {
+    progress = { step: name, percentComplete };
+    await store.recordProgress({ operationId: input.operationId, ...progress });
+  };
+  try {
+    await body(step);
+    progress = { step: 'done', percentComplete: 100 };
+  } catch (err) {
+    await CancellationScope.nonCancellable(() =>
+      store.failOperation({ ...ref, status: isCancellation(err) ? 'Canceled' : 'Failed', error: describeFailure(err, progress.step) }),
+    );
+    throw err;
+  }
+}
+
+/** The error shown on the operation: the failing step and the activity's typed reason (never a secret). */
+function describeFailure(err: unknown, step: string): { code: string; message: string } {
+  if (isCancellation(err)) return { code: 'OperationCanceled', message: `The operation was canceled on request during ${step}.` };
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return { code: cause.type ?? 'OperationFailed', message: `${step} failed: ${cause.message}` };
+  return { code: 'InternalError', message: `${step} failed with an internal error; SREs have the details.` };
+}
+
+/** Create, update and scale: bring the cluster to its spec, whatever state it is in now. */
+async function convergeCluster(input: ClusterOperationInput): Promise<void> {
+  await operation(input, async (step) => {
+    const ref = { resourceKey: input.resourceKey };
+    // A generation number for everything this operation publishes; later operations write
+    // higher ones, so a stale retry can never overwrite their files (Date.now is replay-safe).
+    const generation = Date.now();
+    await step('plan', 2);
+    const plan = await quick.loadClusterPlan(ref);
+    const previous = await quick.loadClusterServers(ref);
+    await step('secrets', 5);
+    await quick.ensureClusterSecrets(ref);
+    await step('pki', 10);
+    await quick.ensureClusterPki({ plan });
+    await quick.ensureClusterContainer(ref);
+    const retiring = previous.filter((s) => s.index >= plan.serverCount);
+    if (retiring.length) {
+      await step('retire-servers', 15);
+      await quick.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
+    }
+    await step('infrastructure', 20);
+    const servers: ServerInfo[] = await infra.applyInfrastructure({ plan, serverCount: plan.serverCount });
+    await step('publish-configuration', 55);
+    await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
+    if (retiring.length) await quick.unpublishServers({ resourceKey: input.resourceKey, keepCount: plan.serverCount });
+    await step('health-gate', 65);
+    if (retiring.length) await gate.pruneRaftPeers({ plan, servers });
+    await gate.waitForHealthyCluster({ plan, servers });
+    await step('acls', 80);
+    await quick.configureAcls({ plan, servers });
+    await step('endpoint', 85);
+    const endpoint = await gate.ensureEndpoint({ plan, servers });
+    await step('client-config', 95);
+    await quick.publishClientConfig({ plan, servers });
+    await quick.recordClusterServers({ ...ref, servers, fqdn: endpoint.fqdn });
+    await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
+  });
+}
+
+export async function createCluster(input: ClusterOperationInput): Promise<void> {
+  await convergeCluster(input);
+}
+
+export async function updateCluster(input: ClusterOperationInput): Promise<void> {
+  await convergeCluster(input);
+}
+
+export async function scaleCluster(input: ClusterOperationInput): Promise<void> {
+  await convergeCluster(input);
+}
+
+/** Delete leaves nothing: infrastructure and its state, DNS, Blob, PKI, secrets, records. */
+export async function deleteCluster(input: ClusterOperationInput): Promise<void> {
+  await operation(input, async (step) => {
+    const ref = { resourceKey: input.resourceKey };
+    await step('plan', 2);
+    const plan = await quick.loadClusterPlan(ref);
+    await step('infrastructure', 10);
+    await infra.destroyInfrastructure({ plan });
+    await step('endpoint', 70);
+    await quick.removeEndpoint({ plan });
+    await step('blob', 80);
+    await quick.deleteClusterContainer(ref);
+    await step('pki', 88);
+    await quick.destroyClusterPki(ref);
+    await step('secrets', 95);
+    await quick.deleteClusterSecrets(ref);
+    await store.completeDelete({ operationId: input.operationId, resourceKey: input.resourceKey });
+  });
+}
+
+/** createRootToken: a new root token for the customer; the API hands out its sealed result. */
+export async function rotateRootToken(input: ClusterOperationInput): Promise<void> {
+  await operation(input, async (step) => {
+    const ref = { resourceKey: input.resourceKey };
+    await step('root-token', 30);
+    const plan = await quick.loadClusterPlan(ref);
+    const servers = await quick.loadClusterServers(ref);
+    await quick.rotateRootToken({ plan, servers, operationId: input.operationId });
+    await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
+  });
+}
