@@ -2,6 +2,7 @@
 // one Supervisor on loopback and free ports. `npm start` and the test suite both use this.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { repoRoot, toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
 import type { DatabaseConfig } from '../store/database.js';
 import { Supervisor } from './supervisor.js';
@@ -69,7 +70,12 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       trustCaFile: blob.caCertFile,
       instanceCommand: {
         command: process.execPath,
-        args: ['--import', import.meta.resolve('tsx'), join(repoRoot, 'apps', 'host-manager', 'src', 'main.ts')],
+        // An absolute loader path: instances start in their own folders, where `tsx` would not resolve.
+        args: [
+          '--import',
+          pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+          join(repoRoot, 'apps', 'host-manager', 'src', 'main.ts'),
+        ],
         env: { HCS_CONSUL_BINARIES: JSON.stringify(tools.consul), HCS_SYNC_INTERVAL_SECONDS: '2' },
       },
     });

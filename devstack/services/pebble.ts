@@ -42,8 +42,10 @@ export async function startPebble(sup: Supervisor, options: StartPebbleOptions):
       '',
       '-tlsalpn01',
       '',
+      // No default answer: a name resolves only while it has records, as in a real zone, so a
+      // deleted cluster's name really stops resolving.
       '-defaultIPv4',
-      '127.0.0.1',
+      '',
       '-defaultIPv6',
       '',
     ],

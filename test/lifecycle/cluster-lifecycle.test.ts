@@ -67,11 +67,19 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Voters in `consul operator raft list-peers` (its table has a Voter column of true/false). */
 async function voters(address: string): Promise<number> {
   const out = execFileSync(consul, ['operator', 'raft', 'list-peers', `-http-addr=https://${address}:8501`, `-ca-file=${caFile()}`], {
     env: { ...process.env, CONSUL_HTTP_TOKEN: rootToken },
   }).toString();
-  return out.split('\n').filter((l) => /\bvoter\b/.test(l) && /\b(leader|follower)\b/.test(l)).length;
+  const [header, ...rows] = out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
+  const voterColumn = header!.indexOf('Voter');
+  const stateColumn = header!.indexOf('State');
+  expect(voterColumn).toBeGreaterThan(0);
+  return rows.filter((r) => r[voterColumn] === 'true' && ['leader', 'follower'].includes(r[stateColumn]!)).length;
 }
 
 function caFile(): string {
@@ -117,7 +125,15 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     expect(await voters(access.addresses[0]!)).toBe(3);
     expect(await zones(access.addresses[0]!, 3)).toEqual(['1', '2', '3']);
     // ACLs enforced: no token, no data.
-    expect((await consulCall(access, access.addresses[1]!, '/v1/kv/anything?recurse')).status).toBe(403);
+    const put = await httpCall(`https://${access.addresses[0]}:8501/v1/kv/e2e/guarded`, {
+      method: 'PUT',
+      ca: access.caPem,
+      headers: { 'x-consul-token': rootToken },
+      body: '"value"',
+    });
+    expect(put.body).toBe('true');
+    expect((await consulCall(access, access.addresses[1]!, '/v1/kv/e2e/guarded', rootToken)).status).toBe(200);
+    expect((await consulCall(access, access.addresses[1]!, '/v1/kv/e2e/guarded')).status).toBe(403);
     expect((await consulCall(access, access.addresses[1]!, '/v1/agent/self')).status).toBe(403);
     // TLS only: the plain HTTP port is closed on every server.
     for (const a of access.addresses) await expect(httpCall(`http://${a}:8500/v1/status/leader`, { timeoutInMs: 2_000 })).rejects.toThrow();
@@ -232,7 +248,12 @@ describe.sequential('cluster lifecycle on the real stack', () => {
   }, 600_000);
 
   it('left no secret in any workflow history: no PEM block, gossip key or token, decoded or raw', async () => {
-    const workflows = await clusterWorkflows(stack, key);
+    // Visibility follows the workflows' closing by a moment.
+    let workflows: string[] = [];
+    for (let i = 0; i < 30 && workflows.length < 5; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 500));
+      workflows = await clusterWorkflows(stack, cp.payloadCodec, key);
+    }
     // create, two root-token rotations, scale, delete.
     expect(workflows.length).toBe(5);
     const texts = await historyTexts(stack, cp.payloadCodec, workflows);

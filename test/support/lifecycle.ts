@@ -105,10 +105,11 @@ export async function clusterSecretValues(stack: StackEndpoints, db: SqlDatabase
 }
 
 /** Workflow ids of every operation on the cluster (found by the ClusterId search attribute). */
-export async function clusterWorkflows(stack: StackEndpoints, resourceKey: string): Promise<string[]> {
+export async function clusterWorkflows(stack: StackEndpoints, codec: PayloadCodec, resourceKey: string): Promise<string[]> {
   const connection = await Connection.connect({ address: stack.temporal.address });
   try {
-    const client = new Client({ connection, namespace: stack.temporal.namespace });
+    // Listing decodes each workflow's memo, which the codec encrypted.
+    const client = new Client({ connection, namespace: stack.temporal.namespace, dataConverter: { payloadCodecs: [codec] } });
     const ids: string[] = [];
     for await (const w of client.workflow.list({ query: `ClusterId = "${resourceKey}"` })) ids.push(w.workflowId);
     return ids;
