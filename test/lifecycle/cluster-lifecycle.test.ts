@@ -4,6 +4,7 @@
 // instances run host-manager and real Consul servers; then root token, client config, a real
 // client agent, scale to 5, delete - and nothing is left, and no secret is in any history.
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { execFileSync } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { clusterContainerName } from '../../activities/cluster-blobs.js';
 import { lookupA } from '../../activities/dns.js';
 import { infraResourceGroupName } from '../../activities/lifecycle.js';
 import { Supervisor } from '../../devstack/supervisor.js';
@@ -230,6 +232,35 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     expect(await zones(access.addresses[0]!, 5)).toEqual(['1', '1', '2', '2', '3']);
   }, 600_000);
 
+  it('scales 5 back to 3: the two newest servers leave raft, their instances and blobs go', async () => {
+    const before = await getClusterServers(cp.db, key);
+    const poller = await client.resources.beginUpdateById(
+      id,
+      API_VERSION,
+      { properties: { serverCount: 3 } },
+      { updateIntervalInMs: 1_000 },
+    );
+    await poller.pollUntilDone();
+    const [op] = await listOperations(cp.db, key);
+    expect(op).toMatchObject({ kind: 'scale', status: 'Succeeded' });
+    const servers = await getClusterServers(cp.db, key);
+    expect(servers.map((s) => s.address)).toEqual(before.slice(0, 3).map((s) => s.address));
+    access = await clientAccess(cp, id);
+    expect(access.addresses).toHaveLength(3);
+    expect(await voters(access.addresses[0]!)).toBe(3);
+    for (const gone of before.slice(3))
+      await expect(httpCall(`http://${gone.address}:9701/status`, { timeoutInMs: 1_000 })).rejects.toThrow();
+    const names: string[] = [];
+    const container = new BlobServiceClient(
+      stack.blob.url,
+      new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey),
+    ).getContainerClient(clusterContainerName(key));
+    for await (const b of container.listBlobsFlat({ prefix: 'servers/' })) names.push(b.name.split('/')[1]!);
+    expect([...new Set(names)].sort()).toEqual(['0', '1', '2']);
+    // The KV data written before both scale operations is still there.
+    expect((await consulCall(access, access.addresses[2]!, '/v1/kv/e2e/guarded', rootToken)).status).toBe(200);
+  }, 600_000);
+
   it('deletes the cluster: Succeeded, GET 404, and nothing is left anywhere', async () => {
     const deleter = await client.resources.beginDeleteById(id, API_VERSION, { updateIntervalInMs: 1_000 });
     await deleter.pollUntilDone();
@@ -250,12 +281,12 @@ describe.sequential('cluster lifecycle on the real stack', () => {
   it('left no secret in any workflow history: no PEM block, gossip key or token, decoded or raw', async () => {
     // Visibility follows the workflows' closing by a moment.
     let workflows: string[] = [];
-    for (let i = 0; i < 30 && workflows.length < 5; i++) {
+    for (let i = 0; i < 30 && workflows.length < 6; i++) {
       if (i) await new Promise((r) => setTimeout(r, 500));
       workflows = await clusterWorkflows(stack, cp.payloadCodec, key);
     }
-    // create, two root-token rotations, scale, delete.
-    expect(workflows.length).toBe(5);
+    // create, two root-token rotations, two scales, delete.
+    expect(workflows.length).toBe(6);
     const texts = await historyTexts(stack, cp.payloadCodec, workflows);
     expect(texts.length).toBeGreaterThan(50);
     expect(secrets.length).toBe(6);
@@ -264,4 +295,31 @@ describe.sequential('cluster lifecycle on the real stack', () => {
       for (const s of secrets) expect(t.includes(s)).toBe(false);
     }
   }, 120_000);
+});
+
+describe('a development cluster grows', () => {
+  it('creates 1 server and scales 1 to 3: the new servers join the existing raft', async () => {
+    const devId = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters/dev-${randomUUID().slice(0, 6)}`;
+    const created = await (
+      await client.resources.beginCreateOrUpdateById(
+        devId,
+        API_VERSION,
+        { location: 'westeurope', properties: { consulVersion: version, serverCount: 1, network: { cidr: '10.62.0.0/16' } } },
+        { updateIntervalInMs: 1_000 },
+      )
+    ).pollUntilDone();
+    expect(created.properties).toMatchObject({ provisioningState: 'Succeeded', serverCount: 1 });
+    await (
+      await client.resources.beginUpdateById(devId, API_VERSION, { properties: { serverCount: 3 } }, { updateIntervalInMs: 1_000 })
+    ).pollUntilDone();
+    const devAccess = await clientAccess(cp, devId);
+    expect(devAccess.addresses).toHaveLength(3);
+    const devRoot = (await createRootToken(cp, devId)).secretId;
+    const raft = JSON.parse((await consulCall(devAccess, devAccess.addresses[2]!, '/v1/operator/raft/configuration', devRoot)).body) as {
+      Servers: Array<{ Voter: boolean }>;
+    };
+    expect(raft.Servers.filter((v) => v.Voter)).toHaveLength(3);
+    await (await client.resources.beginDeleteById(devId, API_VERSION, { updateIntervalInMs: 1_000 })).pollUntilDone();
+    await expect(client.resources.getById(devId, API_VERSION)).rejects.toMatchObject({ statusCode: 404 });
+  }, 600_000);
 });
