@@ -138,7 +138,18 @@ export function resourceKey(id: string | ClusterResourceId): string {
 }
 
 /** `token` is a root-token rotation (createRootToken); `rotate` is certificate rotation. */
-export const OPERATION_KINDS = ['create', 'update', 'delete', 'scale', 'token', 'upgrade', 'snapshot', 'restore', 'rotate', 'maintenance'] as const;
+export const OPERATION_KINDS = [
+  'create',
+  'update',
+  'delete',
+  'scale',
+  'token',
+  'upgrade',
+  'snapshot',
+  'restore',
+  'rotate',
+  'maintenance',
+] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 const WORKFLOW_ID = /^cluster\/(.+)\/([a-z]+)\/([^/]+)$/;

@@ -357,6 +357,36 @@ describe('actions', () => {
   });
 });
 
+describe('client config and root token actions', () => {
+  it('listClientConfig is for operators and says when the cluster has none yet; createRootToken is an operation, one at a time', async () => {
+    const sub = randomUUID();
+    const p = clusterPath(sub, 'rg', 'tokens');
+    expect((await call('PUT', `${p}?${V}`, { body: body('10.61.0.0/16') })).status).toBe(201);
+    // While the create runs, a root token cannot be made yet.
+    const early = await call('POST', `${p}/createRootToken?${V}`);
+    expect(early.status).toBe(409);
+    expect(early.json.error.code).toBe('ClusterNotReady');
+    await waitForState(p, ['Succeeded']);
+    // Readers may not see the gossip key.
+    expect((await call('POST', `${p}/listClientConfig?${V}`, { token: cp.tokens.reader })).status).toBe(403);
+    // The stand-in workflow builds nothing, so there is no client configuration to hand out.
+    const none = await call('POST', `${p}/listClientConfig?${V}`);
+    expect(none.status).toBe(409);
+    expect(none.json.error.code).toBe('ClusterNotReady');
+    expect((await call('POST', `${p}/createRootToken?${V}`, { token: cp.tokens.reader })).status).toBe(403);
+    const started = await call('POST', `${p}/createRootToken?${V}`);
+    expect(started.status).toBe(202);
+    expect(started.headers.location).toMatch(/\/operationResults\//);
+    expect(started.headers['azure-asyncoperation']).toMatch(/\/operationStatuses\//);
+    const second = await call('POST', `${p}/createRootToken?${V}`);
+    expect(second.status).toBe(409);
+    expect(second.json.error.code).toBe('OperationInProgress');
+    const [op] = await listOperations(cp.db, p.toLowerCase());
+    expect(op).toMatchObject({ kind: 'token' });
+    expect((await call('POST', `${clusterPath(sub, 'rg', 'absent')}/createRootToken?${V}`)).status).toBe(404);
+  });
+});
+
 describe('notifications', () => {
   it('applies subscription states: Warned allows only GET and DELETE, Deleted removes everything', async () => {
     const sub = randomUUID();

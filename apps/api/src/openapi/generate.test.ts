@@ -124,12 +124,18 @@ describe('generated OpenAPI document', () => {
   });
 
   it('long-running POST actions answer 202 with Location, synchronous ones 200', () => {
-    for (const id of ['Clusters_CreateSnapshot', 'Clusters_Upgrade', 'Clusters_RestoreSnapshot', 'Clusters_DeleteSnapshot']) {
+    for (const id of [
+      'Clusters_CreateSnapshot',
+      'Clusters_Upgrade',
+      'Clusters_RestoreSnapshot',
+      'Clusters_DeleteSnapshot',
+      'Clusters_CreateRootToken',
+    ]) {
       const post = op(id);
       expect(post.responses['202']?.headers, id).toHaveProperty('Location');
       expect(post['x-ms-long-running-operation-options'], id).toEqual({ 'final-state-via': 'location' });
     }
-    for (const id of ['Clusters_ListClientConfig', 'Clusters_CreateRootToken', 'Clusters_GetBillingInfo', 'OperationStatuses_Cancel']) {
+    for (const id of ['Clusters_ListClientConfig', 'Clusters_GetBillingInfo', 'OperationStatuses_Cancel']) {
       expect(Object.keys(op(id).responses).sort(), id).toEqual(['200', 'default']);
       expect(op(id)['x-ms-long-running-operation'], id).toBeUndefined();
     }
