@@ -4,6 +4,7 @@
 // addresses, counts): secrets are generated, encrypted and read here, inside the worker, and
 // never travel through workflow history.
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ScheduleClient } from '@temporalio/client';
 import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
@@ -40,6 +41,8 @@ export interface LifecycleDeps {
   /** How long the health gate waits for a cluster before giving up (one attempt). */
   healthTimeoutMs: number;
   healthPollMs?: number;
+  /** Temporal schedules (per-cluster snapshot and certificate schedules); set by the worker. */
+  schedules?: { client: ScheduleClient; taskQueue: string };
 }
 
 /** What the workflows need to know about a cluster; plain, non-secret facts. */

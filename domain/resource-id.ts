@@ -137,7 +137,10 @@ export function resourceKey(id: string | ClusterResourceId): string {
   return formatClusterResourceId(parts).toLowerCase();
 }
 
-/** `token` is a root-token rotation (createRootToken); `rotate` is certificate rotation. */
+/**
+ * `token` is a root-token rotation (createRootToken); `rotate` is certificate rotation;
+ * `snapshotdelete` deletes one snapshot.
+ */
 export const OPERATION_KINDS = [
   'create',
   'update',
@@ -146,6 +149,7 @@ export const OPERATION_KINDS = [
   'token',
   'upgrade',
   'snapshot',
+  'snapshotdelete',
   'restore',
   'rotate',
   'maintenance',

@@ -17,23 +17,35 @@ export interface ClusterOperationInput {
   subscriptionId: string;
   /** Carried from the API request into every activity's logs. */
   correlationId: string;
+  /** What the operation acts on, for kinds that need it; never a secret. */
+  params?: OperationParams;
 }
 
-/**
- * The workflow type started for each kind of operation. Day-2 kinds (upgrade, snapshot,
- * restore, certificate rotation, maintenance) still run the clearly named stand-in, which only
- * moves the store records along, until their workflows exist.
- */
+export interface OperationParams {
+  /** snapshot, snapshotdelete, restore: the snapshot's id. */
+  snapshotId?: string;
+  /** restore: take a snapshot first (default true). */
+  takeSnapshotFirst?: boolean;
+  /** upgrade: the Consul version to move to. */
+  targetVersion?: string;
+  /** upgrade and other disruptive kinds: start now instead of waiting for the maintenance window. */
+  force?: boolean;
+  /** snapshot: started by the cluster's snapshot schedule (AUTOMATIC) rather than on request. */
+  scheduled?: boolean;
+}
+
+/** The workflow type started for each kind of operation. */
 export const WORKFLOW_TYPE_FOR_KIND: Record<OperationKind, string> = {
   create: 'createCluster',
   update: 'updateCluster',
   scale: 'scaleCluster',
   delete: 'deleteCluster',
   token: 'rotateRootToken',
-  upgrade: 'clusterOperationStandIn',
-  snapshot: 'clusterOperationStandIn',
-  restore: 'clusterOperationStandIn',
-  rotate: 'clusterOperationStandIn',
+  upgrade: 'upgradeCluster',
+  snapshot: 'snapshotCluster',
+  snapshotdelete: 'deleteClusterSnapshot',
+  restore: 'restoreCluster',
+  rotate: 'rotateCertificates',
   maintenance: 'clusterOperationStandIn',
 };
 

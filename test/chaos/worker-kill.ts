@@ -7,7 +7,7 @@
 // (default 4) and HCS_CHAOS_KILLS_DELETE during each delete (default 3): 21 kills by default.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
 import { endpointFqdn, infraResourceGroupName, SECRET } from '../../activities/lifecycle.js';
@@ -55,9 +55,10 @@ const log = (line: string) => {
 };
 
 let worker: ChildProcess | undefined;
+const workerLog = openSync(join(stack.logDir, 'chaos-worker.log'), 'a');
 function startWorkerProcess(): void {
   worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'worker', 'src', 'main.ts')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', workerLog, workerLog],
     env: {
       ...process.env,
       HCS_TEMPORAL_ADDRESS: stack.temporal.address,
@@ -94,7 +95,8 @@ async function underFire(operationId: string, kills: number, phase: string): Pro
     if (Date.now() - started > OPERATION_DEADLINE_MS)
       throw new Error(`${phase} did not finish in ${OPERATION_DEADLINE_MS} ms (step ${op.step})`);
     if (done < kills) {
-      await sleep(randomInt(3_000, 25_000));
+      // Spread over the operation: a delete takes ~15 s undisturbed, a create ~20 s.
+      await sleep(randomInt(1_000, 12_000));
       const now = await getOperation(cp.db, operationId);
       if (!now || ['Succeeded', 'Failed', 'Canceled'].includes(now.status)) continue;
       await killWorker();

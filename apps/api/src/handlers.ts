@@ -23,7 +23,7 @@ export function createHandlers(deps: HandlerDeps) {
   const clusters = clusterHandlers(deps);
   return {
     ...clusters,
-    ...actionHandlers(deps),
+    ...actionHandlers({ ...deps, startAction: clusters.startAction }),
     ...operationHandlers(deps),
     ...notificationHandlers({ db: deps.db, clusters }),
     findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),

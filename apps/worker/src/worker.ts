@@ -1,5 +1,6 @@
 // The Temporal worker: builds the real clients once and registers workflows and activities.
 import type { PayloadCodec } from '@temporalio/common';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createLifecycleActivities, type LifecycleDeps } from '../../../activities/lifecycle.js';
@@ -27,16 +28,35 @@ export interface RunningWorker {
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: o.temporal.address });
+  const taskQueue = o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
+  // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
+  const clientConnection = o.lifecycle ? await Connection.connect({ address: o.temporal.address }) : undefined;
+  const schedules = clientConnection
+    ? {
+        client: new Client({
+          connection: clientConnection,
+          namespace: o.temporal.namespace,
+          dataConverter: { payloadCodecs: [o.payloadCodec] },
+        }).schedule,
+        taskQueue,
+      }
+    : undefined;
   const worker = await Worker.create({
     connection,
     namespace: o.temporal.namespace,
-    taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
+    taskQueue,
     dataConverter: { payloadCodecs: [o.payloadCodec] },
     workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
-    activities: { ...createStoreActivities({ db: o.db }), ...(o.lifecycle ? createLifecycleActivities(o.lifecycle) : {}) },
+    activities: {
+      ...createStoreActivities({ db: o.db }),
+      ...(o.lifecycle ? createLifecycleActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
+    },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
   });
-  const done = worker.run().finally(() => connection.close());
+  const done = worker.run().finally(async () => {
+    await connection.close();
+    await clientConnection?.close();
+  });
   return {
     done,
     async shutdown() {

@@ -19,6 +19,7 @@ import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { OperationRecord } from '../../../../store/operations.js';
 import { getSecret } from '../../../../store/secrets.js';
 import { requireRole, requireSubscription } from './authorize.js';
+import type { clusterHandlers } from './clusters.js';
 
 interface ClusterPath {
   subscriptionId: string;
@@ -28,7 +29,13 @@ interface ClusterPath {
 
 const MAX_SNAPSHOT_NAME = 100;
 
-export function actionHandlers(deps: { db: SqlDatabase; catalogue: CatalogueEntry[]; sealer: SecretBox }) {
+export function actionHandlers(deps: {
+  db: SqlDatabase;
+  catalogue: CatalogueEntry[];
+  sealer: SecretBox;
+  /** Starts an operation on a provisioned cluster with every check (see clusterHandlers). */
+  startAction: ReturnType<typeof clusterHandlers>['startAction'];
+}) {
   const { db } = deps;
 
   async function cluster(ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> {

@@ -27,6 +27,7 @@ import { getSubscription } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed, unavailable } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
+import type { OperationParams } from '../../../../workflows/contract.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 
@@ -72,6 +73,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     cluster: OperationTarget,
     kind: OperationKind,
     write: (tx: SqlExecutor) => Promise<void>,
+    params?: OperationParams,
   ): Promise<OperationRecord> {
     const operationId = randomUUID();
     const workflowId = workflowIdFor(cluster.resourceKey, kind, operationId);
@@ -102,6 +104,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
         subscriptionId: cluster.subscriptionId,
         resourceGroup: cluster.resourceGroup,
         correlationId: ctx.correlationId,
+        ...(params ? { params } : {}),
       });
     } catch (err) {
       // The record says Accepted but nothing runs: close the operation so the cluster is not stuck.
@@ -175,6 +178,30 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       lastModifiedByType: h.lastModifiedByType ?? 'Application',
       lastModifiedAt: h.lastModifiedAt ?? now,
     };
+  }
+
+  /**
+   * Starts an operation on a provisioned cluster (an action such as createRootToken,
+   * createSnapshot, restoreSnapshot or upgrade): role, subscription state, readiness and the
+   * one-operation rule are checked here, once for every action. `write` runs in the
+   * operation's transaction (e.g. a snapshot record).
+   */
+  async function startAction(
+    req: ClusterPath,
+    ctx: RequestContext,
+    kind: OperationKind,
+    o: { params?: OperationParams; write?: (tx: SqlExecutor, cluster: ClusterRecord) => Promise<void> } = {},
+  ): Promise<{ cluster: ClusterRecord; operation: OperationView; record: OperationRecord }> {
+    requireRole(ctx, 'operator');
+    const { current } = await load(ctx, req);
+    await requireWritableSubscription(req.subscriptionId, false);
+    if (!current) throw notFound(clusterWhat(req));
+    if (current.provisioningState !== 'Succeeded' && current.provisioningState !== 'Failed')
+      throw conflict('ClusterNotReady', `The cluster is ${current.provisioningState}; try again once it has been provisioned.`);
+    const running = await activeOperation(db, current.resourceKey);
+    if (running) throw inProgress(running);
+    const record = await start(ctx, target(current), kind, async (tx) => o.write?.(tx, current), o.params);
+    return { cluster: current, operation: operationView(record, current.id), record };
   }
 
   return {
@@ -291,24 +318,15 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       return { existed: true, operation: operationView(await startDelete(ctx, current), current.id) };
     },
 
+    startAction,
+
     /**
      * createRootToken: a new root token, made by a workflow (the API never talks to Consul). The
      * caller follows the operation; its result (operationResults) carries the token once done.
      */
     async createRootToken(req: ClusterPath, ctx: RequestContext): Promise<{ operation: OperationView }> {
-      requireRole(ctx, 'operator');
-      const { current } = await load(ctx, req);
-      await requireWritableSubscription(req.subscriptionId, false);
-      if (!current) throw notFound(clusterWhat(req));
-      if (current.provisioningState !== 'Succeeded' && current.provisioningState !== 'Failed')
-        throw conflict(
-          'ClusterNotReady',
-          `The cluster is ${current.provisioningState}; a root token can be created once it has been provisioned.`,
-        );
-      const running = await activeOperation(db, current.resourceKey);
-      if (running) throw inProgress(running);
-      const op = await start(ctx, target(current), 'token', async () => {});
-      return { operation: operationView(op, current.id) };
+      const { operation } = await startAction(req, ctx, 'token');
+      return { operation };
     },
 
     /**
