@@ -81,6 +81,38 @@ export class ConsulAdmin {
     if (created.status !== 200) throw new Error(`creating token ${a.name} failed (${created.status}): ${created.body.trim()}`);
   }
 
+  /** The raft leader's host address ('' while there is none). */
+  async leaderAddress(token: string): Promise<string> {
+    const res = await this.call('/v1/status/leader', { token });
+    if (res.status !== 200) throw new Error(`leader unavailable (${res.status})`);
+    const addr = JSON.parse(res.body) as string;
+    return addr ? addr.slice(0, addr.lastIndexOf(':')) : '';
+  }
+
+  /** Asks the leader to hand leadership to another voter (`to`: that server's address, else any). */
+  async transferLeader(token: string, to?: string): Promise<void> {
+    let query = '';
+    if (to) {
+      const raft = await this.call('/v1/operator/raft/configuration', { token });
+      const id = (JSON.parse(raft.body) as { Servers: Array<{ ID: string; Address: string }> }).Servers.find((s) =>
+        s.Address.startsWith(`${to}:`),
+      )?.ID;
+      if (id) query = `?id=${encodeURIComponent(id)}`;
+    }
+    const res = await this.call(`/v1/operator/raft/transfer-leader${query}`, { method: 'POST', token });
+    if (res.status !== 200) throw new Error(`leadership transfer refused (${res.status}): ${res.body.trim()}`);
+  }
+
+  /** The gossip member at `address` (alive only) and the Consul version it runs. */
+  async member(token: string, address: string): Promise<{ name: string; version: string } | undefined> {
+    const res = await this.call('/v1/agent/members', { token });
+    if (res.status !== 200) throw new Error(`members unavailable (${res.status})`);
+    const m = (JSON.parse(res.body) as Array<{ Name: string; Addr: string; Status: number; Tags: Record<string, string> }>).find(
+      (x) => x.Addr === address && x.Status === 1,
+    );
+    return m ? { name: m.Name, version: (m.Tags.build ?? '').split(':')[0] ?? '' } : undefined;
+  }
+
   /** Asks this server to leave the cluster gracefully (scale-down); gone already is fine. */
   async leave(managementToken: string): Promise<'left' | 'unreachable'> {
     const res = await this.call('/v1/agent/leave', { method: 'PUT', token: managementToken }).catch(() => undefined);

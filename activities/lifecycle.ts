@@ -11,6 +11,7 @@ import { getCluster, getClusterServers, setClusterServers, type ServerRecord } f
 import type { SqlDatabase } from '../store/database.js';
 import { CONTROL_PLANE_SCOPE, deleteSecrets, getSecret, putSecret, putSecretIfAbsent } from '../store/secrets.js';
 import type { SecretBox } from '../lib/secret-box.js';
+import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import { AcmeCertificates, type AcmeSecretStore } from './acme.js';
 import { type ClusterBlobs, clusterContainerName, serverPrefix } from './cluster-blobs.js';
 import { ConsulAdmin, type HealthReport } from './consul-admin.js';
@@ -59,6 +60,8 @@ export interface ClusterPlan {
   infraResourceGroup: string;
   /** The endpoint's DNS name. */
   fqdn: string;
+  /** When disruptive work (upgrades) may happen; absent: any time. */
+  maintenanceWindow?: MaintenanceWindow;
 }
 
 export type ServerInfo = ServerRecord;
@@ -147,6 +150,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         publicEndpoint: c.spec.properties.publicEndpoint,
         infraResourceGroup: infraResourceGroupName(a.resourceKey),
         fqdn: endpointFqdn(a.resourceKey, deps.dnsZone),
+        ...(c.spec.properties.maintenanceWindow ? { maintenanceWindow: c.spec.properties.maintenanceWindow } : {}),
       };
     },
 
@@ -406,6 +410,82 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         deps.sealer.seal(JSON.stringify(pending), sealContext(a.plan.resourceKey, resultName)),
       );
       return { accessorId: pending.accessorId };
+    },
+
+    /** The raft leader's address (host only). */
+    async findLeader(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ address: string }> {
+      const { admin: consul, token } = await admin(a.plan, a.servers);
+      return { address: await consul.leaderAddress(token) };
+    },
+
+    /**
+     * Moves raft leadership away from `from` to an (already upgraded) server, and waits until
+     * another server leads. Nothing to do when `from` is not the leader (a retry after success).
+     */
+    async transferLeadership(a: { plan: ClusterPlan; servers: ServerInfo[]; from: string; to?: string }): Promise<{ leader: string }> {
+      const { admin: consul, token } = await admin(a.plan, a.servers);
+      for (let i = 0; ; i++) {
+        const leader = await consul.leaderAddress(token).catch(() => '');
+        if (leader && leader !== a.from) return { leader };
+        if (leader === a.from && i % 10 === 0) await consul.transferLeader(token, a.to);
+        Context.current().heartbeat({ leader });
+        if (i > 120) throw ApplicationFailure.retryable(`leadership did not move away from ${a.from}`, ERR.clusterNotHealthy);
+        await Context.current().sleep(500);
+      }
+    },
+
+    /**
+     * Points one server's manifest at another Consul version; host-manager swaps the agent in
+     * place (same data, same identity). Writing the version it already has changes nothing.
+     */
+    async setServerVersion(a: { plan: ClusterPlan; server: ServerInfo; version: string; generation: number }): Promise<{ changed: boolean }> {
+      const name = `${serverPrefix(a.server.index)}manifest.json`;
+      const current = await blobs.read(a.plan.resourceKey, name);
+      if (!current) throw ApplicationFailure.nonRetryable(`${a.server.name} has no manifest to upgrade`, 'ManifestMissing');
+      const manifest = JSON.parse(current.content.toString('utf8')) as { consulVersion: string; generation: number };
+      if (manifest.consulVersion === a.version) return { changed: false };
+      const generation = Math.max(a.generation, current.generation + 1);
+      const next = { ...manifest, consulVersion: a.version, generation };
+      const outcome = await blobs.writeIfNewer(a.plan.resourceKey, name, JSON.stringify(next, null, 2), generation);
+      return { changed: outcome === 'written' };
+    },
+
+    /**
+     * Waits until the server runs `version`, is an alive member again, and the whole cluster
+     * passes the health gate (autopilot healthy and stable, every server a voter).
+     */
+    async waitForServerVersion(a: { plan: ClusterPlan; servers: ServerInfo[]; server: ServerInfo; version: string }): Promise<{ seconds: number }> {
+      const ca = await caBundle(a.plan);
+      const token = await tokenSecret(a.plan.resourceKey, SECRET.managementToken);
+      const started = Date.now();
+      const deadline = started + deps.healthTimeoutMs;
+      let problem = '';
+      for (;;) {
+        const others = [a.server, ...a.servers.filter((s) => s !== a.server)];
+        for (const s of others) {
+          const consul = new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca });
+          const member = await consul.member(token, a.server.address).catch(() => undefined);
+          if (!member) {
+            problem = `${a.server.name} is not a member yet`;
+            continue;
+          }
+          if (!member.version.startsWith(a.version)) {
+            problem = `${a.server.name} still runs ${member.version}`;
+            break;
+          }
+          const report = await consul.health(token, a.servers.length).catch((err: unknown) => ({
+            healthy: false,
+            problems: [String(err)],
+          }));
+          if (report.healthy) return { seconds: Math.round((Date.now() - started) / 1000) };
+          problem = report.problems.join('; ');
+          break;
+        }
+        Context.current().heartbeat({ problem });
+        if (Date.now() > deadline)
+          throw ApplicationFailure.retryable(`${a.server.name} did not come back healthy on ${a.version}: ${problem}`, ERR.clusterNotHealthy);
+        await Context.current().sleep(deps.healthPollMs ?? 1_000);
+      }
     },
 
     /** Deletes everything Terraform made for the cluster, and its state. */

@@ -126,10 +126,43 @@ export function createTerraformActivities(deps: TerraformDeps) {
           return reject(
             ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new Error(`terraform ${phase} cancelled`),
           );
-        if (code !== 0 && !(phase === 'plan' && code === 2)) return reject(terraformFailure(phase, code, out));
+        if (code !== 0 && !(phase === 'plan' && code === 2))
+          // The whole output stays with the error in this process (the failure itself carries the tail).
+          return reject(Object.assign(terraformFailure(phase, code, out), { output: out }));
         resolve({ code: code ?? 1, out });
       });
     });
+  }
+
+  /**
+   * Applies the saved plan. A terraform that died mid-apply (its worker killed, the machine
+   * gone) can leave resources created in the cloud but not yet written to the state; the next
+   * apply then meets "Resource already exists". Those resources are ours by their deterministic
+   * ids: they are adopted with `import` blocks (planned with the rest of the configuration,
+   * unlike `terraform import`, which cannot evaluate for_each over values not yet known) and
+   * the apply is planned again, so a crash at any moment converges instead of failing forever.
+   */
+  async function applyAdopting(dir: string): Promise<void> {
+    const adopted: Array<{ to: string; id: string }> = [];
+    for (let round = 1; ; round++) {
+      try {
+        await run(dir, ['apply', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, 'run.tfplan'], 'apply');
+        return;
+      } catch (err) {
+        const orphans = round <= 3 ? alreadyExisting((err as { output?: string }).output ?? '') : [];
+        if (orphans.length === 0) throw err;
+        for (const o of orphans) {
+          activityContext()?.log.warn('terraform: adopting a resource a killed run created', { address: o.address, id: o.id });
+          adopted.push({ to: o.address, id: o.id });
+        }
+        writeFileSync(join(dir, '_adopt.tf.json'), JSON.stringify({ import: adopted }, null, 2));
+        await run(
+          dir,
+          ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'],
+          'plan',
+        );
+      }
+    }
   }
 
   return {
@@ -143,7 +176,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
           'plan',
         );
         const changed = plan.code === 2;
-        if (changed) await run(dir, ['apply', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, 'run.tfplan'], 'apply');
+        if (changed) await applyAdopting(dir);
         const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
         const outputs = Object.fromEntries(
           Object.entries(JSON.parse(out) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]),
@@ -226,4 +259,12 @@ function activityContext(): Context | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Resources terraform refused to create because they exist (address in the config, cloud id). */
+export function alreadyExisting(out: string): Array<{ address: string; id: string }> {
+  const found: Array<{ address: string; id: string }> = [];
+  const re = /Error: Resource already exists\s+with ([^\s,]+),[\s\S]*?A resource with the ID\s+"([^"]+)"/g;
+  for (let m = re.exec(out); m; m = re.exec(out)) found.push({ address: m[1]!, id: m[2]! });
+  return found;
 }

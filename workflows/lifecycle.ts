@@ -23,20 +23,20 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
 };
 
-const store = proxyActivities<StoreActivities>({
+export const store = proxyActivities<StoreActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { ...retry, initialInterval: '1 second', maximumAttempts: 20 },
 });
 /** Quick calls to Vault, Blob, the store, Consul's API (a lost attempt is retried after a minute). */
-const quick = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+export const quick = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
 /** Terraform runs: long, heartbeating every line of output. */
-const infra = proxyActivities<LifecycleActivities>({
+export const infra = proxyActivities<LifecycleActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { ...retry, initialInterval: '5 seconds', maximumAttempts: 10 },
 });
 /** Health gates and certificate orders: polling with heartbeats; a few attempts, then the operation fails. */
-const gate = proxyActivities<LifecycleActivities>({
+export const gate = proxyActivities<LifecycleActivities>({
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { ...retry, maximumAttempts: 3 },
@@ -45,7 +45,7 @@ const gate = proxyActivities<LifecycleActivities>({
 export const progressQuery = defineQuery<OperationProgress>(PROGRESS_QUERY);
 
 /** Runs `body` with progress reporting and records the outcome (also when cancelled). */
-async function operation(input: ClusterOperationInput, body: (step: (name: string, percent: number) => Promise<void>) => Promise<void>) {
+export async function operation(input: ClusterOperationInput, body: (step: (name: string, percent: number) => Promise<void>) => Promise<void>) {
   let progress: OperationProgress = { step: 'accepted', percentComplete: 0 };
   setHandler(progressQuery, () => progress);
   const ref = { operationId: input.operationId, resourceKey: input.resourceKey };

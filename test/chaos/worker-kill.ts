@@ -46,6 +46,12 @@ if (!process.env.HCS_CHAOS_STACK) {
 }
 
 const stack = JSON.parse(process.env.HCS_CHAOS_STACK) as StackEndpoints;
+// Stopped from outside: take the worker down with us.
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.once(signal, () => {
+    worker?.kill('SIGKILL');
+    process.exit(1);
+  });
 const config = lifecycleConfig(stack);
 const cp: ControlPlane = await startControlPlane(stack, { externalWorker: true, lifecycle: config });
 const lines: string[] = [];

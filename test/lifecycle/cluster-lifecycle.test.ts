@@ -31,6 +31,7 @@ import {
   historyTexts,
   leftovers,
   lifecycleConfig,
+  twinCall,
   type ClusterAccess,
 } from '../support/lifecycle.js';
 
@@ -298,8 +299,16 @@ describe.sequential('cluster lifecycle on the real stack', () => {
 });
 
 describe('a development cluster grows', () => {
-  it('creates 1 server and scales 1 to 3: the new servers join the existing raft', async () => {
+  it('creates 1 server (adopting a resource group a crashed run left behind) and scales 1 to 3', async () => {
     const devId = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters/dev-${randomUUID().slice(0, 6)}`;
+    // What a terraform killed mid-apply leaves: the resource exists in the cloud, not in the state.
+    const orphan = await twinCall(
+      stack,
+      'PUT',
+      `/subscriptions/${stack.cloud.subscriptionId}/resourcegroups/${infraResourceGroupName(devId.toLowerCase())}?api-version=2021-04-01`,
+      { location: 'westeurope' },
+    );
+    expect([200, 201]).toContain(orphan.status);
     const created = await (
       await client.resources.beginCreateOrUpdateById(
         devId,

@@ -198,7 +198,12 @@ async function twinResourceGroupExists(stack: StackEndpoints, name: string): Pro
 }
 
 /** A GET on the ARM twin as the control plane's service principal. */
-export async function twinGet(stack: StackEndpoints, path: string): Promise<HttpResult> {
+export function twinGet(stack: StackEndpoints, path: string): Promise<HttpResult> {
+  return twinCall(stack, 'GET', path);
+}
+
+/** A call on the ARM twin as the control plane's service principal. */
+export async function twinCall(stack: StackEndpoints, method: string, path: string, body?: unknown): Promise<HttpResult> {
   const token = await httpCall(`${stack.cloud.url}/${stack.cloud.tenantId}/oauth2/v2.0/token`, {
     method: 'POST',
     ca: stack.cloud.caCertPem,
@@ -211,5 +216,10 @@ export async function twinGet(stack: StackEndpoints, path: string): Promise<Http
     }).toString(),
   });
   const { access_token } = JSON.parse(token.body) as { access_token: string };
-  return httpCall(`${stack.cloud.url}${path}`, { ca: stack.cloud.caCertPem, headers: { authorization: `Bearer ${access_token}` } });
+  return httpCall(`${stack.cloud.url}${path}`, {
+    method,
+    ca: stack.cloud.caCertPem,
+    headers: { authorization: `Bearer ${access_token}` },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
 }
