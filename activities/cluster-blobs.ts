@@ -1,7 +1,7 @@
 // The cluster's private Blob container: one per cluster, one prefix per server, nothing public.
 // Writes carry a generation number and are conditional on the blob's ETag, so a slow or retried
 // writer can never replace a newer version with an older one.
-import { type BlobServiceClient, RestError } from '@azure/storage-blob';
+import { type BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
 import { createHash } from 'node:crypto';
 
 export const GENERATION_METADATA = 'hcsgeneration';
@@ -19,6 +19,11 @@ export type WriteOutcome = 'written' | 'unchanged' | 'newer-exists';
 
 export class ClusterBlobs {
   constructor(private readonly service: BlobServiceClient) {}
+
+  /** The cluster's container, for streaming writers and readers (snapshots). */
+  containerClient(clusterKey: string): ContainerClient {
+    return this.service.getContainerClient(clusterContainerName(clusterKey));
+  }
 
   /** Creates the cluster's container (private) if it does not exist; returns its name. */
   async ensureContainer(clusterKey: string): Promise<string> {

@@ -179,6 +179,26 @@ export class VaultPki {
     return Buffer.from(res.data.plaintext, 'base64').toString('utf8');
   }
 
+  /**
+   * A fresh 256-bit data key from the transit engine: the plaintext to use now (never to be
+   * stored) and the same key wrapped by the transit key (the only form that may be stored).
+   */
+  async dataKey(): Promise<{ plaintext: Buffer; wrapped: string }> {
+    await this.ensureTransitKey();
+    const res = (await this.vault.write(`${this.o.transitMount}/datakey/plaintext/${this.o.transitKey}`, {})) as {
+      data: { plaintext: string; ciphertext: string };
+    };
+    return { plaintext: Buffer.from(res.data.plaintext, 'base64'), wrapped: res.data.ciphertext };
+  }
+
+  /** The raw bytes of a data key wrapped by `dataKey` (decrypt returns text, which would mangle them). */
+  async unwrapDataKey(wrapped: string): Promise<Buffer> {
+    const res = (await this.vault.write(`${this.o.transitMount}/decrypt/${this.o.transitKey}`, { ciphertext: wrapped })) as {
+      data: { plaintext: string };
+    };
+    return Buffer.from(res.data.plaintext, 'base64');
+  }
+
   private async ensureTransitKey(): Promise<void> {
     // Creating an existing key is a no-op in Vault's transit engine.
     await this.vault.write(`${this.o.transitMount}/keys/${this.o.transitKey}`, { type: 'aes256-gcm96' });

@@ -79,3 +79,56 @@ export async function insertSnapshot(
     [s.snapshotId, s.resourceKey, s.name, s.kind, s.state, s.sizeBytes, s.consulVersion, s.finished],
   );
 }
+
+/** Where a snapshot's bytes are and how to open them; read by the worker only. */
+export interface SnapshotStorage {
+  blobPath: string;
+  /** The snapshot's data key wrapped by Vault transit (never the key itself). */
+  wrappedKey: string;
+  sha256: string | null;
+}
+
+/** The storage of a COMPLETED snapshot; undefined when there is none (absent, pending or failed). */
+export async function getSnapshotStorage(db: SqlExecutor, resourceKey: string, snapshotId: string): Promise<SnapshotStorage | undefined> {
+  const { rows } = await db.query<{ blob_path: string | null; wrapped_key: string | null; sha256: string | null }>(
+    `SELECT blob_path, wrapped_key, sha256 FROM snapshots WHERE resource_id = $1 AND snapshot_id = $2 AND state = 'COMPLETED'`,
+    [resourceKey, snapshotId],
+  );
+  const r = rows[0];
+  return r?.blob_path && r.wrapped_key ? { blobPath: r.blob_path, wrappedKey: r.wrapped_key, sha256: r.sha256 } : undefined;
+}
+
+/** PENDING to COMPLETED with what the save produced; false when the snapshot is gone or no longer PENDING. */
+export async function completeSnapshot(
+  db: SqlExecutor,
+  resourceKey: string,
+  snapshotId: string,
+  r: SnapshotStorage & { sizeBytes: number; consulVersion: string },
+): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE snapshots SET state = 'COMPLETED', size_bytes = $3, sha256 = $4, blob_path = $5, wrapped_key = $6, consul_version = $7,
+       finished_at = now()
+     WHERE resource_id = $1 AND snapshot_id = $2 AND state = 'PENDING'`,
+    [resourceKey, snapshotId, r.sizeBytes, r.sha256, r.blobPath, r.wrappedKey, r.consulVersion],
+  );
+  return res.rowCount > 0;
+}
+
+/** PENDING to FAILED; false when the snapshot is gone or already ended. */
+export async function failSnapshot(db: SqlExecutor, resourceKey: string, snapshotId: string): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE snapshots SET state = 'FAILED', finished_at = now() WHERE resource_id = $1 AND snapshot_id = $2 AND state = 'PENDING'`,
+    [resourceKey, snapshotId],
+  );
+  return res.rowCount > 0;
+}
+
+/** Removes the snapshot's record; false when there was none. */
+export async function deleteSnapshotRecord(db: SqlExecutor, resourceKey: string, snapshotId: string): Promise<boolean> {
+  const res = await db.query(`DELETE FROM snapshots WHERE resource_id = $1 AND snapshot_id = $2`, [resourceKey, snapshotId]);
+  return res.rowCount > 0;
+}
+
+export async function markSnapshotRestored(db: SqlExecutor, resourceKey: string, snapshotId: string): Promise<void> {
+  await db.query(`UPDATE snapshots SET restored_at = now() WHERE resource_id = $1 AND snapshot_id = $2`, [resourceKey, snapshotId]);
+}

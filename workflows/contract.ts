@@ -58,7 +58,20 @@ export const STAND_IN_WORKFLOW_TYPES: Record<OperationKind, string> = Object.fro
 ) as Record<OperationKind, string>;
 
 /** Activity error types no retry can fix: the workflow fails at once with the reason. */
-export const NON_RETRYABLE_ERRORS = ['ClusterNotFound', 'SecretMissing', 'PlainHttpOpen', 'TerraformConfigurationInvalid'];
+export const NON_RETRYABLE_ERRORS = [
+  'ClusterNotFound',
+  'SecretMissing',
+  'PlainHttpOpen',
+  'TerraformConfigurationInvalid',
+  'SnapshotNotFound',
+  'SnapshotNotReady',
+  'SnapshotVersionIncompatible',
+  'InvalidOperationInput',
+  'SchedulesUnavailable',
+];
+
+/** Workflow type each cluster's snapshot schedule starts (it records an AUTOMATIC snapshot operation). */
+export const SNAPSHOT_SCHEDULE_WORKFLOW = 'scheduledSnapshot';
 
 /** Query every operation workflow answers: where it is. */
 export const PROGRESS_QUERY = 'progress';

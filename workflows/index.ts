@@ -1,3 +1,4 @@
 // Every workflow the control-plane worker registers.
 export { clusterOperationStandIn } from './stand-in.js';
 export { createCluster, deleteCluster, rotateRootToken, scaleCluster, updateCluster } from './lifecycle.js';
+export { deleteClusterSnapshot, restoreCluster, scheduledSnapshot, snapshotCluster } from './snapshots.js';

@@ -9,6 +9,7 @@ import { actionHandlers } from './service/actions.js';
 import { clusterHandlers } from './service/clusters.js';
 import { notificationHandlers } from './service/notifications.js';
 import { operationHandlers } from './service/operations.js';
+import { snapshotActionHandlers } from './service/snapshot-actions.js';
 
 export interface HandlerDeps {
   db: SqlDatabase;
@@ -21,9 +22,11 @@ export interface HandlerDeps {
 
 export function createHandlers(deps: HandlerDeps) {
   const clusters = clusterHandlers(deps);
+  const actions = actionHandlers({ ...deps, startAction: clusters.startAction });
   return {
     ...clusters,
-    ...actionHandlers({ ...deps, startAction: clusters.startAction }),
+    ...actions,
+    ...snapshotActionHandlers({ startAction: clusters.startAction, getSnapshot: (req, ctx) => actions.getSnapshot(req, ctx) }),
     ...operationHandlers(deps),
     ...notificationHandlers({ db: deps.db, clusters }),
     findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),

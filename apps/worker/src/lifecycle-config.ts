@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ClusterBlobs } from '../../../activities/cluster-blobs.js';
 import { challtestsrvRecords } from '../../../activities/dns.js';
-import type { LifecycleDeps } from '../../../activities/lifecycle.js';
+import type { SnapshotDeps } from '../../../activities/snapshots.js';
 import { createTerraformActivities } from '../../../activities/terraform.js';
 import { VaultPki } from '../../../activities/vault-pki.js';
 import { httpCall } from '../../../lib/http.js';
@@ -54,6 +54,8 @@ export const lifecycleConfigSchema = z.object({
   acme: z.object({ directoryUrl: z.string().url(), contactEmail: z.string().email(), caCertFile: z.string().optional() }),
   serverCertTtlHours: z.number().int().min(1).max(8760).default(72),
   healthTimeoutSeconds: z.number().int().min(10).default(300),
+  /** Tests only: every cluster's snapshot schedule fires this often instead of its policy's interval. */
+  snapshotIntervalSeconds: z.number().int().min(1).optional(),
 });
 export type LifecycleConfig = z.input<typeof lifecycleConfigSchema>;
 export type ParsedLifecycleConfig = z.output<typeof lifecycleConfigSchema>;
@@ -65,7 +67,7 @@ export function parseLifecycleConfig(json: string): ParsedLifecycleConfig {
   return parsed.data;
 }
 
-export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabase; sealer: SecretBox }): LifecycleDeps {
+export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabase; sealer: SecretBox }): SnapshotDeps {
   const vault = nodeVault({ endpoint: c.vault.address, token: c.vault.token, apiVersion: 'v1' });
   const pki = new VaultPki({ vault, rootMount: c.vault.pkiMount, transitMount: c.vault.transitMount, transitKey: c.vault.transitKey });
   const blobs = new ClusterBlobs(new BlobServiceClient(c.blob.url, new StorageSharedKeyCredential(c.blob.accountName, c.blob.accountKey)));
@@ -109,5 +111,6 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     sealer: o.sealer,
     serverCertTtlHours: c.serverCertTtlHours,
     healthTimeoutMs: c.healthTimeoutSeconds * 1_000,
+    ...(c.snapshotIntervalSeconds !== undefined ? { snapshotIntervalOverrideSeconds: c.snapshotIntervalSeconds } : {}),
   };
 }

@@ -3,7 +3,8 @@ import type { PayloadCodec } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
-import { createLifecycleActivities, type LifecycleDeps } from '../../../activities/lifecycle.js';
+import { createLifecycleActivities } from '../../../activities/lifecycle.js';
+import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
 import { createStoreActivities } from '../../../activities/store.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
@@ -14,8 +15,8 @@ export interface WorkerOptions {
   /** Encrypts every payload the worker hands to Temporal; the API's client uses the same. */
   payloadCodec: PayloadCodec;
   taskQueue?: string;
-  /** What the lifecycle activities need; without it only the store activities (and the stand-in) work. */
-  lifecycle?: LifecycleDeps;
+  /** What the lifecycle and snapshot activities need; without it only the store activities (and the stand-in) work. */
+  lifecycle?: SnapshotDeps;
   /** Parallel activities (default 20; Terraform runs are the heavy ones). */
   maxConcurrentActivityTaskExecutions?: number;
 }
@@ -50,6 +51,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     activities: {
       ...createStoreActivities({ db: o.db }),
       ...(o.lifecycle ? createLifecycleActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
+      ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
   });

@@ -1,0 +1,458 @@
+// Snapshot activities: each cluster's snapshot schedule (a Temporal Schedule built from its
+// snapshotPolicy), saving a Consul snapshot into the cluster's Blob container under a data key
+// of its own, retention, deletion and restore, and the records the snapshot operations keep.
+// Like the lifecycle activities they take and return references (resource keys, snapshot and
+// operation ids) and plain facts (sizes, versions) only: ACL tokens and data keys are read,
+// unwrapped and used here, inside the worker, and never returned, logged or put in an error.
+import { RestError } from '@azure/storage-blob';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { SnapshotPolicy } from '../domain/cluster-spec.js';
+import { workflowIdFor } from '../domain/resource-id.js';
+import { compareVersions, parseVersion } from '../domain/versions.js';
+import { getCluster, getClusterServers, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
+import { getOperation, insertOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
+import { getSecret } from '../store/secrets.js';
+import {
+  completeSnapshot,
+  deleteSnapshotRecord,
+  failSnapshot,
+  getSnapshot,
+  getSnapshotStorage,
+  insertSnapshot,
+  listSnapshots,
+  markSnapshotRestored,
+  type SnapshotRecord,
+} from '../store/snapshots.js';
+import { SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
+import { ConsulSnapshotError, pickSnapshotsToDelete, restoreSnapshot, saveSnapshot, type SnapshotEndpoint } from './consul-snapshots.js';
+import { CONSUL_HTTPS_PORT, ERR, SECRET, type LifecycleDeps } from './lifecycle.js';
+
+export type SnapshotDeps = LifecycleDeps & {
+  /** Tests only: every snapshot schedule fires this often instead of its policy's interval. */
+  snapshotIntervalOverrideSeconds?: number;
+};
+
+/** Errors a retry cannot fix (listed in NON_RETRYABLE_ERRORS). */
+export const SNAPSHOT_ERR = {
+  notFound: 'SnapshotNotFound',
+  notReady: 'SnapshotNotReady',
+  versionIncompatible: 'SnapshotVersionIncompatible',
+  invalidInput: 'InvalidOperationInput',
+  schedulesUnavailable: 'SchedulesUnavailable',
+} as const;
+
+/** Provisioning states in which a cluster has servers to snapshot (as for every action). */
+const READY_STATES = ['Succeeded', 'Failed'];
+/** Missed firings (Temporal down) are still taken within this window, else skipped. */
+const CATCHUP_WINDOW_MS = 10 * 60_000;
+
+/** The cluster's snapshot schedule, named like its operation workflows (no leading slash). */
+export const snapshotScheduleId = (resourceKey: string) => `snapshots/${resourceKey.replace(/^\/+/, '')}`;
+
+/** Where a snapshot's bytes live in the cluster's container. */
+export const snapshotBlobName = (snapshotId: string) => `snapshots/${snapshotId}.snap`;
+
+/** The schedule's interval: the test override, or the policy's hours. */
+export function snapshotIntervalSeconds(policy: SnapshotPolicy, overrideSeconds?: number): number {
+  return overrideSeconds ?? policy.intervalHours * 3600;
+}
+
+/**
+ * Snapshots to remove after a snapshot: the COMPLETED automatic ones beyond the newest
+ * `retentionCount`, and FAILED automatic ones (they hold no data; the failure stays on their
+ * operation). Manual snapshots and anything PENDING are never picked.
+ */
+export function snapshotsToRemove(snapshots: SnapshotRecord[], retentionCount: number): string[] {
+  const completed = snapshots
+    .filter((s) => s.state === 'COMPLETED')
+    .map((s) => ({ id: s.snapshotId, kind: s.kind, requestedAt: s.requestedAt }));
+  const failed = snapshots.filter((s) => s.kind === 'AUTOMATIC' && s.state === 'FAILED').map((s) => s.snapshotId);
+  return [...pickSnapshotsToDelete(completed, retentionCount), ...failed];
+}
+
+/**
+ * Why a snapshot taken on `snapshotVersion` cannot be restored onto a cluster running
+ * `clusterVersion`, or undefined when it can (same or older snapshot version). Consul reads
+ * older snapshots; a newer one may hold state the older servers do not understand.
+ */
+export function restoreRefusal(snapshotVersion: string | null, clusterVersion: string): string | undefined {
+  if (snapshotVersion === null) return undefined;
+  const snap = parseVersion(snapshotVersion);
+  const current = parseVersion(clusterVersion);
+  if (!snap || !current) return `cannot compare Consul versions ${JSON.stringify(snapshotVersion)} and ${JSON.stringify(clusterVersion)}`;
+  if (compareVersions(snap, current) <= 0) return undefined;
+  return `the snapshot was taken on Consul ${snapshotVersion}, newer than the cluster's ${clusterVersion}; restore it onto ${snapshotVersion} or later`;
+}
+
+/** Whether an insert lost the race for the cluster's one active operation. */
+function isOperationConflict(err: unknown): err is Error {
+  // The check in insertOperation, or the unique partial index when two inserts raced past it.
+  return err instanceof OperationInProgressError || (err as { code?: unknown } | null)?.code === '23505';
+}
+
+export type ScheduledSnapshotStart =
+  { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string };
+
+export function createSnapshotActivities(deps: SnapshotDeps) {
+  const { db, pki, blobs } = deps;
+
+  function log() {
+    return Context.current().log;
+  }
+
+  async function loadCluster(resourceKey: string): Promise<ClusterRecord> {
+    const c = await getCluster(db, resourceKey);
+    if (!c) throw ApplicationFailure.nonRetryable(`cluster ${resourceKey} is not in the store`, ERR.clusterNotFound);
+    return c;
+  }
+
+  const clusterVersion = (c: ClusterRecord) => c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+
+  async function loadSnapshot(resourceKey: string, snapshotId: string): Promise<SnapshotRecord> {
+    const s = await getSnapshot(db, resourceKey, snapshotId);
+    if (!s) throw ApplicationFailure.nonRetryable(`snapshot ${snapshotId} does not exist on cluster ${resourceKey}`, SNAPSHOT_ERR.notFound);
+    return s;
+  }
+
+  /** An ACL token's secret id from the store (transit-decrypted here, never returned). */
+  async function token(resourceKey: string, name: string): Promise<string> {
+    const c = await getSecret(db, resourceKey, name);
+    if (c === undefined) throw ApplicationFailure.nonRetryable(`the cluster has no ${name}; it was never generated`, 'SecretMissing');
+    return (JSON.parse(await pki.decrypt(c)) as { secretId: string }).secretId;
+  }
+
+  /** Each server's HTTPS API with the cluster CA, in server order. */
+  async function endpoints(c: ClusterRecord): Promise<Array<{ server: ServerRecord; url: string; caPem: string }>> {
+    const servers = await getClusterServers(db, c.resourceKey);
+    if (!servers.length) throw ApplicationFailure.retryable(`cluster ${c.resourceKey} has no servers recorded`, ERR.clusterNotHealthy);
+    const { caBundlePem } = await pki.ensureClusterCa({
+      clusterKey: c.resourceKey,
+      datacenter: c.spec.properties.datacenter,
+      maxCertTtlHours: deps.serverCertTtlHours,
+    });
+    return servers.map((server) => ({ server, url: `https://${server.address}:${CONSUL_HTTPS_PORT}`, caPem: caBundlePem }));
+  }
+
+  /**
+   * Runs `fn` against the first server that serves it (every server forwards to the leader):
+   * a server that cannot be reached or answers with an error is passed over; a refusal of the
+   * ACL token (403) is final unless `tokens.fallback` gives another token to try on it.
+   */
+  async function onAnyServer<T>(
+    c: ClusterRecord,
+    what: string,
+    tokens: { primary: () => Promise<string>; fallback?: () => Promise<string> },
+    fn: (consul: SnapshotEndpoint) => Promise<T>,
+  ): Promise<T> {
+    const denied = (err: unknown) => err instanceof ConsulSnapshotError && err.status === 403;
+    const problems: string[] = [];
+    for (const e of await endpoints(c)) {
+      let failure: unknown;
+      try {
+        return await fn({ url: e.url, caPem: e.caPem, token: await tokens.primary() });
+      } catch (err) {
+        failure = err;
+      }
+      if (denied(failure) && tokens.fallback) {
+        log().warn(`${what}: Consul refused the first token on ${e.server.name}; trying the fallback token`, {
+          resourceKey: c.resourceKey,
+        });
+        try {
+          return await fn({ url: e.url, caPem: e.caPem, token: await tokens.fallback() });
+        } catch (err) {
+          failure = err;
+        }
+      }
+      // Consul's message (never the token: consul-snapshots redacts it); no other server would say otherwise.
+      if (denied(failure)) throw ApplicationFailure.nonRetryable((failure as Error).message, 'ConsulAccessDenied');
+      problems.push(`${e.server.name}: ${failure instanceof Error ? failure.message : String(failure)}`);
+    }
+    throw ApplicationFailure.retryable(`${what} failed on every server: ${problems.join('; ')}`, ERR.clusterNotHealthy);
+  }
+
+  async function removeBlob(resourceKey: string, snapshotId: string): Promise<void> {
+    await blobs
+      .containerClient(resourceKey)
+      .deleteBlob(snapshotBlobName(snapshotId))
+      .catch((err: unknown) => {
+        // Already gone, or the whole container is (the cluster is being deleted).
+        if (!(err instanceof RestError && err.statusCode === 404)) throw err;
+      });
+  }
+
+  async function removeSnapshot(resourceKey: string, snapshotId: string): Promise<boolean> {
+    await removeBlob(resourceKey, snapshotId);
+    return deleteSnapshotRecord(db, resourceKey, snapshotId);
+  }
+
+  /** Heartbeats the bytes moved so far, also while Consul is still preparing its answer. */
+  async function heartbeating<T>(fn: (onProgress: (bytes: number) => void) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    let bytes = 0;
+    const timer = setInterval(() => ctx.heartbeat({ bytes }), 5_000);
+    try {
+      return await fn((b) => {
+        bytes = b;
+        ctx.heartbeat({ bytes });
+      });
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  return {
+    /**
+     * Creates or updates the schedule `snapshots/<resourceKey>` from the cluster's policy. The
+     * first snapshot comes one interval after the schedule is made (its phase is that moment,
+     * which also spreads clusters over the interval). Unchanged when it already fires at that
+     * interval into this task queue. Overlapping firings are skipped.
+     */
+    async ensureSnapshotSchedule(a: {
+      resourceKey: string;
+    }): Promise<{ scheduleId: string; intervalSeconds: number; outcome: 'created' | 'updated' | 'unchanged' }> {
+      if (!deps.schedules)
+        throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', SNAPSHOT_ERR.schedulesUnavailable);
+      const { client, taskQueue } = deps.schedules;
+      const c = await loadCluster(a.resourceKey);
+      const scheduleId = snapshotScheduleId(a.resourceKey);
+      const intervalSeconds = snapshotIntervalSeconds(c.spec.properties.snapshotPolicy, deps.snapshotIntervalOverrideSeconds);
+      const spec = {
+        intervals: [{ every: intervalSeconds * 1000, offset: (Math.floor(Date.now() / 1000) % intervalSeconds) * 1000 }],
+      };
+      const action = {
+        type: 'startWorkflow' as const,
+        workflowType: SNAPSHOT_SCHEDULE_WORKFLOW,
+        args: [{ resourceKey: a.resourceKey }],
+        taskQueue,
+        // Temporal appends each firing's time.
+        workflowId: `${scheduleId}/scheduled`,
+      };
+      const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CATCHUP_WINDOW_MS };
+      const note = `snapshots of ${a.resourceKey} every ${intervalSeconds} s`;
+      const handle = client.getHandle(scheduleId);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const current = await handle.describe().catch((err: unknown) => {
+          if (err instanceof ScheduleNotFoundError) return undefined;
+          throw err;
+        });
+        if (!current) {
+          try {
+            await client.create({ scheduleId, spec, action, policies, state: { note } });
+            return { scheduleId, intervalSeconds, outcome: 'created' };
+          } catch (err) {
+            if (err instanceof ScheduleAlreadyRunning) continue; // made concurrently: look again
+            throw err;
+          }
+        }
+        const every = current.spec.intervals?.[0]?.every;
+        if (
+          every === intervalSeconds * 1000 &&
+          current.action.taskQueue === taskQueue &&
+          current.action.workflowType === SNAPSHOT_SCHEDULE_WORKFLOW
+        ) {
+          return { scheduleId, intervalSeconds, outcome: 'unchanged' };
+        }
+        await handle.update((prev) => ({ spec, action, policies, state: { paused: prev.state.paused, note } }));
+        return { scheduleId, intervalSeconds, outcome: 'updated' };
+      }
+      throw ApplicationFailure.retryable(`schedule ${scheduleId} kept changing while it was being set up`);
+    },
+
+    /** Deletes the cluster's snapshot schedule; a schedule that is already gone is fine. */
+    async removeSnapshotSchedule(a: { resourceKey: string }): Promise<{ removed: boolean }> {
+      if (!deps.schedules)
+        throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', SNAPSHOT_ERR.schedulesUnavailable);
+      try {
+        await deps.schedules.client.getHandle(snapshotScheduleId(a.resourceKey)).delete();
+        return { removed: true };
+      } catch (err) {
+        if (err instanceof ScheduleNotFoundError) return { removed: false };
+        throw err;
+      }
+    },
+
+    /**
+     * A schedule firing: records an AUTOMATIC snapshot and its `snapshot` operation in one
+     * transaction, unless another operation is active on the cluster or it is not provisioned;
+     * then nothing is recorded and the firing is skipped. Safe to retry (the ids are fixed).
+     */
+    async beginScheduledSnapshot(a: {
+      resourceKey: string;
+      operationId: string;
+      snapshotId: string;
+      scheduledBy: string;
+    }): Promise<ScheduledSnapshotStart> {
+      const c = await getCluster(db, a.resourceKey);
+      if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
+      const workflowId = workflowIdFor(a.resourceKey, 'snapshot', a.operationId);
+      const input: ClusterOperationInput = {
+        operationId: a.operationId,
+        kind: 'snapshot',
+        resourceKey: a.resourceKey,
+        resourceId: c.id,
+        subscriptionId: c.subscriptionId,
+        correlationId: a.scheduledBy,
+        params: { snapshotId: a.snapshotId, scheduled: true },
+      };
+      const started: ScheduledSnapshotStart = { started: true, workflowId, resourceGroup: c.resourceGroup, input };
+      if (await getOperation(db, a.operationId)) return started; // an earlier attempt recorded it
+      if (!READY_STATES.includes(c.provisioningState)) return { started: false, reason: `the cluster is ${c.provisioningState}` };
+      if (!(await getClusterServers(db, a.resourceKey)).length) return { started: false, reason: 'the cluster has no servers yet' };
+      try {
+        await db.transaction(async (tx) => {
+          await insertOperation(tx, {
+            operationId: a.operationId,
+            resourceKey: a.resourceKey,
+            subscriptionId: c.subscriptionId,
+            location: c.spec.location,
+            kind: 'snapshot',
+            workflowId,
+            correlationId: a.scheduledBy,
+          });
+          await insertSnapshot(tx, {
+            snapshotId: a.snapshotId,
+            resourceKey: a.resourceKey,
+            name: `automatic-${new Date().toISOString()}`,
+            kind: 'AUTOMATIC',
+            state: 'PENDING',
+            sizeBytes: null,
+            consulVersion: clusterVersion(c),
+            finished: false,
+          });
+        });
+      } catch (err) {
+        if (!isOperationConflict(err)) throw err;
+        log().info('scheduled snapshot skipped: another operation is active', { resourceKey: a.resourceKey, reason: err.message });
+        return { started: false, reason: err.message };
+      }
+      return started;
+    },
+
+    /** A PENDING snapshot record (the one a restore takes first); nothing when it exists. */
+    async recordSnapshotRequest(a: { resourceKey: string; snapshotId: string; kind: 'MANUAL' | 'AUTOMATIC'; name: string }): Promise<void> {
+      const c = await loadCluster(a.resourceKey);
+      await insertSnapshot(db, { ...a, state: 'PENDING', sizeBytes: null, consulVersion: clusterVersion(c), finished: false });
+    },
+
+    /**
+     * Streams a snapshot from the cluster's Consul into `snapshots/<id>.snap`, encrypted with a
+     * fresh data key from Vault transit; only the wrapped key is stored, on the snapshot's
+     * record, which becomes COMPLETED. A snapshot already COMPLETED is left as it is.
+     */
+    async saveClusterSnapshot(a: { resourceKey: string; snapshotId: string }): Promise<{ sizeBytes: number; consulVersion: string }> {
+      const s = await loadSnapshot(a.resourceKey, a.snapshotId);
+      if (s.state === 'COMPLETED') return { sizeBytes: s.sizeBytes ?? 0, consulVersion: s.consulVersion ?? '' };
+      if (s.state === 'FAILED') throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} has already failed`, SNAPSHOT_ERR.notReady);
+      const c = await loadCluster(a.resourceKey);
+      const blobName = snapshotBlobName(a.snapshotId);
+      const container = blobs.containerClient(a.resourceKey);
+      const dataKey = await pki.dataKey();
+      try {
+        const saved = await heartbeating((onProgress) =>
+          onAnyServer(
+            c,
+            `snapshot ${a.snapshotId}`,
+            {
+              primary: () => token(a.resourceKey, SECRET.snapshotToken),
+              // Our snapshot policy grants what /v1/snapshot asks for (acl = "write"); should a
+              // Consul version want more, the save falls back to the management token (logged).
+              fallback: () => token(a.resourceKey, SECRET.managementToken),
+            },
+            (consul) => saveSnapshot({ consul, container, blobName, key: dataKey.plaintext, onProgress }),
+          ),
+        );
+        const consulVersion = clusterVersion(c);
+        const recorded = await completeSnapshot(db, a.resourceKey, a.snapshotId, {
+          sizeBytes: saved.sizeBytes,
+          sha256: saved.sha256,
+          blobPath: blobName,
+          wrappedKey: dataKey.wrapped,
+          consulVersion,
+        });
+        if (!recorded) {
+          await removeBlob(a.resourceKey, a.snapshotId);
+          throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} was deleted or failed while it was saved`, SNAPSHOT_ERR.notFound);
+        }
+        return { sizeBytes: saved.sizeBytes, consulVersion };
+      } finally {
+        dataKey.plaintext.fill(0);
+      }
+    },
+
+    /** Marks a PENDING snapshot FAILED and removes whatever blob it left. */
+    async failClusterSnapshot(a: { resourceKey: string; snapshotId: string }): Promise<{ failed: boolean }> {
+      const failed = await failSnapshot(db, a.resourceKey, a.snapshotId);
+      if (failed) await removeBlob(a.resourceKey, a.snapshotId);
+      return { failed };
+    },
+
+    /** Retention after a snapshot: see snapshotsToRemove. Returns the ids removed. */
+    async applySnapshotRetention(a: { resourceKey: string }): Promise<{ removed: string[] }> {
+      const c = await loadCluster(a.resourceKey);
+      const doomed = snapshotsToRemove(await listSnapshots(db, a.resourceKey), c.spec.properties.snapshotPolicy.retentionCount);
+      for (const id of doomed) await removeSnapshot(a.resourceKey, id);
+      return { removed: doomed };
+    },
+
+    /** Removes a snapshot's blob and record; one that is already gone is fine. */
+    async removeClusterSnapshot(a: { resourceKey: string; snapshotId: string }): Promise<{ removed: boolean }> {
+      return { removed: await removeSnapshot(a.resourceKey, a.snapshotId) };
+    },
+
+    /** Refuses a restore that cannot work: no such snapshot, not COMPLETED, or newer than the cluster. */
+    async checkSnapshotRestorable(a: { resourceKey: string; snapshotId: string }): Promise<{ snapshotVersion: string | null }> {
+      const s = await loadSnapshot(a.resourceKey, a.snapshotId);
+      if (s.state !== 'COMPLETED' || !(await getSnapshotStorage(db, a.resourceKey, a.snapshotId))) {
+        throw ApplicationFailure.nonRetryable(
+          `snapshot ${a.snapshotId} is ${s.state} and holds no data to restore; only COMPLETED snapshots can be restored`,
+          SNAPSHOT_ERR.notReady,
+        );
+      }
+      const refusal = restoreRefusal(s.consulVersion, clusterVersion(await loadCluster(a.resourceKey)));
+      if (refusal) throw ApplicationFailure.nonRetryable(refusal, SNAPSHOT_ERR.versionIncompatible);
+      return { snapshotVersion: s.consulVersion };
+    },
+
+    /** Streams the stored snapshot back into Consul (management token) and records the restore. */
+    async restoreClusterSnapshot(a: { resourceKey: string; snapshotId: string }): Promise<{ sizeBytes: number }> {
+      const storage = await getSnapshotStorage(db, a.resourceKey, a.snapshotId);
+      if (!storage) throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} has no stored data`, SNAPSHOT_ERR.notReady);
+      const c = await loadCluster(a.resourceKey);
+      const container = blobs.containerClient(a.resourceKey);
+      const key = await pki.unwrapDataKey(storage.wrappedKey);
+      try {
+        const restored = await heartbeating((onProgress) =>
+          onAnyServer(c, `restore of snapshot ${a.snapshotId}`, { primary: () => token(a.resourceKey, SECRET.managementToken) }, (consul) =>
+            restoreSnapshot({ consul, container, blobName: storage.blobPath, key, onProgress }),
+          ),
+        );
+        await markSnapshotRestored(db, a.resourceKey, a.snapshotId);
+        return restored;
+      } finally {
+        key.fill(0);
+      }
+    },
+
+    /**
+     * Ends a snapshot, snapshot-delete or restore operation. Unlike the lifecycle's
+     * completeOperation/failOperation it leaves the cluster's provisioning state alone: these
+     * operations do not provision anything.
+     */
+    async endSnapshotOperation(a: {
+      operationId: string;
+      status: 'Succeeded' | 'Failed' | 'Canceled';
+      error?: OperationError;
+    }): Promise<void> {
+      await updateOperation(
+        db,
+        a.operationId,
+        a.status === 'Succeeded'
+          ? { status: 'Succeeded', percentComplete: 100, step: 'done' }
+          : { status: a.status, error: a.error ?? null },
+      );
+    },
+  };
+}
+
+export type SnapshotActivities = ReturnType<typeof createSnapshotActivities>;
