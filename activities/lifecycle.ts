@@ -8,6 +8,10 @@ import type { ScheduleClient } from '@temporalio/client';
 import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
+import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
+import { workflowIdFor } from '../domain/resource-id.js';
+import { CERTIFICATE_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
+import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 import type { SqlDatabase } from '../store/database.js';
 import { CONTROL_PLANE_SCOPE, deleteSecrets, getSecret, putSecret, putSecretIfAbsent } from '../store/secrets.js';
 import type { SecretBox } from '../lib/secret-box.js';
@@ -261,6 +265,81 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       return { certificatesIssued: issued };
     },
 
+    /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
+    async certificatesDue(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ due: number }> {
+      let due = 0;
+      for (const s of a.servers) if (!(await currentCertificate(blobs, a.plan.resourceKey, serverPrefix(s.index), s.address))) due++;
+      return { due };
+    },
+
+    /** The cluster's certificate schedule: checks every sixth of the certificate lifetime (at least every 10 s). */
+    async ensureCertificateSchedule(a: { resourceKey: string }): Promise<{ outcome: string; intervalSeconds: number }> {
+      if (!deps.schedules) throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', 'SchedulesUnavailable');
+      const intervalSeconds = Math.max(10, Math.floor((deps.serverCertTtlHours * 3600) / 6));
+      const outcome = await upsertIntervalSchedule(deps.schedules.client, {
+        scheduleId: certificateScheduleId(a.resourceKey),
+        intervalSeconds,
+        workflowType: CERTIFICATE_SCHEDULE_WORKFLOW,
+        args: [{ resourceKey: a.resourceKey }],
+        taskQueue: deps.schedules.taskQueue,
+        note: `certificate check of ${a.resourceKey} every ${intervalSeconds} s`,
+      });
+      return { outcome, intervalSeconds };
+    },
+
+    async removeCertificateSchedule(a: { resourceKey: string }): Promise<{ removed: boolean }> {
+      if (!deps.schedules) throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', 'SchedulesUnavailable');
+      return { removed: await deleteSchedule(deps.schedules.client, certificateScheduleId(a.resourceKey)) };
+    },
+
+    /**
+     * A certificate-schedule firing: when some certificate is due and no other operation runs,
+     * records a `rotate` operation (so it shows in the operations list and keeps the one-
+     * operation rule) and returns what to start; otherwise records nothing.
+     */
+    async beginCertificateRotation(a: {
+      resourceKey: string;
+      operationId: string;
+      scheduledBy: string;
+    }): Promise<
+      { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string }
+    > {
+      const c = await getCluster(db, a.resourceKey);
+      if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
+      const workflowId = workflowIdFor(a.resourceKey, 'rotate', a.operationId);
+      const input: ClusterOperationInput = {
+        operationId: a.operationId,
+        kind: 'rotate',
+        resourceKey: a.resourceKey,
+        resourceId: c.id,
+        subscriptionId: c.subscriptionId,
+        correlationId: a.scheduledBy,
+        params: { scheduled: true },
+      };
+      const begun = { started: true as const, workflowId, resourceGroup: c.resourceGroup, input };
+      if (await getOperation(db, a.operationId)) return begun; // an earlier attempt recorded it
+      if (c.provisioningState !== 'Succeeded') return { started: false, reason: `the cluster is ${c.provisioningState}` };
+      const servers = await getClusterServers(db, a.resourceKey);
+      let due = 0;
+      for (const s of servers) if (!(await currentCertificate(blobs, a.resourceKey, serverPrefix(s.index), s.address))) due++;
+      if (servers.length === 0 || due === 0) return { started: false, reason: 'no certificate is due' };
+      try {
+        await insertOperation(db, {
+          operationId: a.operationId,
+          resourceKey: a.resourceKey,
+          subscriptionId: c.subscriptionId,
+          location: c.spec.location,
+          kind: 'rotate',
+          workflowId,
+          correlationId: a.scheduledBy,
+        });
+      } catch (err) {
+        if (err instanceof OperationInProgressError) return { started: false, reason: err.message };
+        throw err;
+      }
+      return begun;
+    },
+
     /** Removes the Blob prefixes of servers that no longer exist (after a scale-down). */
     async unpublishServers(a: { resourceKey: string; keepCount: number }): Promise<{ removed: number }> {
       return { removed: await blobs.deleteServerPrefixesFrom(a.resourceKey, a.keepCount) };
@@ -438,7 +517,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
      * Points one server's manifest at another Consul version; host-manager swaps the agent in
      * place (same data, same identity). Writing the version it already has changes nothing.
      */
-    async setServerVersion(a: { plan: ClusterPlan; server: ServerInfo; version: string; generation: number }): Promise<{ changed: boolean }> {
+    async setServerVersion(a: {
+      plan: ClusterPlan;
+      server: ServerInfo;
+      version: string;
+      generation: number;
+    }): Promise<{ changed: boolean }> {
       const name = `${serverPrefix(a.server.index)}manifest.json`;
       const current = await blobs.read(a.plan.resourceKey, name);
       if (!current) throw ApplicationFailure.nonRetryable(`${a.server.name} has no manifest to upgrade`, 'ManifestMissing');
@@ -454,7 +538,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
      * Waits until the server runs `version`, is an alive member again, and the whole cluster
      * passes the health gate (autopilot healthy and stable, every server a voter).
      */
-    async waitForServerVersion(a: { plan: ClusterPlan; servers: ServerInfo[]; server: ServerInfo; version: string }): Promise<{ seconds: number }> {
+    async waitForServerVersion(a: {
+      plan: ClusterPlan;
+      servers: ServerInfo[];
+      server: ServerInfo;
+      version: string;
+    }): Promise<{ seconds: number }> {
       const ca = await caBundle(a.plan);
       const token = await tokenSecret(a.plan.resourceKey, SECRET.managementToken);
       const started = Date.now();
@@ -483,7 +572,10 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         }
         Context.current().heartbeat({ problem });
         if (Date.now() > deadline)
-          throw ApplicationFailure.retryable(`${a.server.name} did not come back healthy on ${a.version}: ${problem}`, ERR.clusterNotHealthy);
+          throw ApplicationFailure.retryable(
+            `${a.server.name} did not come back healthy on ${a.version}: ${problem}`,
+            ERR.clusterNotHealthy,
+          );
         await Context.current().sleep(deps.healthPollMs ?? 1_000);
       }
     },
@@ -533,6 +625,11 @@ async function whileHeartbeating<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 const keyHash = (resourceKey: string) => createHash('sha256').update(resourceKey).digest('hex');
+
+/** The id of a cluster's certificate schedule. */
+export function certificateScheduleId(resourceKey: string): string {
+  return `certificates/${resourceKey}`;
+}
 
 /** The DNS name of a cluster's endpoint: its name and a hash of its id, under the zone. */
 export function endpointFqdn(resourceKey: string, zone: string): string {

@@ -184,3 +184,11 @@ export async function setClusterServers(
     status,
   ]);
 }
+
+/** Records the Consul version an upgrade moves the cluster to (the spec); the ETag changes with it. */
+export async function setSpecConsulVersion(db: SqlExecutor, resourceKey: string, version: string, etag: string): Promise<void> {
+  await db.query(
+    `UPDATE clusters SET spec = jsonb_set(spec, '{properties,consulVersion}', to_jsonb($2::text)), etag = $3, updated_at = now() WHERE resource_id = $1`,
+    [resourceKey, version, etag],
+  );
+}

@@ -20,7 +20,9 @@ export async function setup(project: TestProject): Promise<void> {
   const root = join(repoRoot, '.test-data');
   mkdirSync(root, { recursive: true });
   // Logs of the last few runs stay for reading after a failure; older runs are removed.
-  for (const old of readdirSync(root).sort().slice(0, -3)) rmSync(join(root, old), { recursive: true, force: true });
+  // Only test runs' folders (chaos and benchmark runs keep theirs, and may be running now).
+  const runs = readdirSync(root).filter((d) => /^[a-z0-9]+$/.test(d));
+  for (const old of runs.sort().slice(0, -3)) rmSync(join(root, old), { recursive: true, force: true });
   const dataDir = join(root, runId);
   mkdirSync(dataDir, { recursive: true });
   stack = await startStack({

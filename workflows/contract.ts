@@ -1,6 +1,7 @@
 // Names and payload types shared by the API (which starts and signals workflows), the worker
 // (which registers them) and the workflows themselves. Types and constants only: imported by
 // workflow code, so nothing here may do I/O.
+import { defineSearchAttributeKey } from '@temporalio/common';
 import type { OperationKind } from '../domain/resource-id.js';
 
 /** Task queue of the control-plane worker. */
@@ -78,4 +79,25 @@ export const PROGRESS_QUERY = 'progress';
 export interface OperationProgress {
   step: string;
   percentComplete: number;
+}
+
+/** The workflow each firing of a cluster's certificate schedule starts. */
+export const CERTIFICATE_SCHEDULE_WORKFLOW = 'scheduledCertificateRotation';
+
+/** Search attributes every operation workflow carries, so SREs find it in the Temporal UI. */
+export const SEARCH_ATTRIBUTE = {
+  clusterId: defineSearchAttributeKey('ClusterId', 'KEYWORD'),
+  subscriptionId: defineSearchAttributeKey('SubscriptionId', 'KEYWORD'),
+  resourceGroup: defineSearchAttributeKey('ResourceGroup', 'KEYWORD'),
+  operation: defineSearchAttributeKey('Operation', 'KEYWORD'),
+} as const;
+
+/** The search attributes of one operation's workflow. */
+export function operationSearchAttributes(input: ClusterOperationInput, resourceGroup: string) {
+  return [
+    { key: SEARCH_ATTRIBUTE.clusterId, value: input.resourceKey },
+    { key: SEARCH_ATTRIBUTE.subscriptionId, value: input.subscriptionId.toLowerCase() },
+    { key: SEARCH_ATTRIBUTE.resourceGroup, value: resourceGroup.toLowerCase() },
+    { key: SEARCH_ATTRIBUTE.operation, value: input.kind },
+  ];
 }

@@ -2,3 +2,5 @@
 export { clusterOperationStandIn } from './stand-in.js';
 export { createCluster, deleteCluster, rotateRootToken, scaleCluster, updateCluster } from './lifecycle.js';
 export { deleteClusterSnapshot, restoreCluster, scheduledSnapshot, snapshotCluster } from './snapshots.js';
+export { upgradeCluster } from './upgrade.js';
+export { rotateCertificates, scheduledCertificateRotation } from './certificates.js';

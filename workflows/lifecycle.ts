@@ -13,10 +13,11 @@ import {
   type RetryPolicy,
 } from '@temporalio/workflow';
 import type { LifecycleActivities, ServerInfo } from '../activities/lifecycle.js';
+import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
 import { NON_RETRYABLE_ERRORS, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
 
-const retry: RetryPolicy = {
+export const retry: RetryPolicy = {
   initialInterval: '2 seconds',
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
@@ -42,10 +43,16 @@ export const gate = proxyActivities<LifecycleActivities>({
   retry: { ...retry, maximumAttempts: 3 },
 });
 
+/** The per-cluster snapshot schedule (activities/snapshots.ts). */
+const schedules = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+
 export const progressQuery = defineQuery<OperationProgress>(PROGRESS_QUERY);
 
 /** Runs `body` with progress reporting and records the outcome (also when cancelled). */
-export async function operation(input: ClusterOperationInput, body: (step: (name: string, percent: number) => Promise<void>) => Promise<void>) {
+export async function operation(
+  input: ClusterOperationInput,
+  body: (step: (name: string, percent: number) => Promise<void>) => Promise<void>,
+) {
   let progress: OperationProgress = { step: 'accepted', percentComplete: 0 };
   setHandler(progressQuery, () => progress);
   const ref = { operationId: input.operationId, resourceKey: input.resourceKey };
@@ -107,6 +114,9 @@ async function convergeCluster(input: ClusterOperationInput): Promise<void> {
     await step('client-config', 95);
     await quick.publishClientConfig({ plan, servers });
     await quick.recordClusterServers({ ...ref, servers, fqdn: endpoint.fqdn });
+    await step('schedules', 98);
+    await schedules.ensureSnapshotSchedule(ref);
+    await quick.ensureCertificateSchedule(ref);
     await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
   });
 }
@@ -129,6 +139,10 @@ export async function deleteCluster(input: ClusterOperationInput): Promise<void>
     const ref = { resourceKey: input.resourceKey };
     await step('plan', 2);
     const plan = await quick.loadClusterPlan(ref);
+    // Nothing may fire for the cluster once its infrastructure starts going.
+    await step('schedules', 5);
+    await schedules.removeSnapshotSchedule(ref);
+    await quick.removeCertificateSchedule(ref);
     await step('infrastructure', 10);
     await infra.destroyInfrastructure({ plan });
     await step('endpoint', 70);

@@ -7,7 +7,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { execFileSync } from 'node:child_process';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import {
   historyTexts,
   leftovers,
   lifecycleConfig,
+  startClientAgent,
   twinCall,
   type ClusterAccess,
 } from '../support/lifecycle.js';
@@ -151,53 +152,9 @@ describe.sequential('cluster lifecycle on the real stack', () => {
   }, 300_000);
 
   it('gives a client configuration that passes `consul validate` and joins a real client agent', async () => {
-    // The customer makes a token for the client agent with the root token.
-    const policy = await httpCall(`https://${access.addresses[0]}:8501/v1/acl/policy`, {
-      method: 'PUT',
-      ca: access.caPem,
-      headers: { 'x-consul-token': rootToken },
-      body: JSON.stringify({ Name: 'client-agents', Rules: 'node_prefix "" { policy = "write" }\nservice_prefix "" { policy = "read" }' }),
-    });
-    expect(policy.status).toBe(200);
-    const tokenRes = await httpCall(`https://${access.addresses[0]}:8501/v1/acl/token`, {
-      method: 'PUT',
-      ca: access.caPem,
-      headers: { 'x-consul-token': rootToken },
-      body: JSON.stringify({ Policies: [{ Name: 'client-agents' }] }),
-    });
-    const agentToken = (JSON.parse(tokenRes.body) as { SecretID: string }).SecretID;
     const dir = join(work, 'client');
-    const configDir = join(dir, 'config');
-    execFileSync('mkdir', ['-p', configDir, join(dir, 'data')]);
-    writeFileSync(join(dir, 'ca.pem'), access.caPem);
-    const address = `127.${randomInt(200, 250)}.${randomInt(1, 250)}.${randomInt(2, 250)}`;
-    const config = access.clientConfig as { tls: { defaults: Record<string, unknown> } };
-    config.tls.defaults.ca_file = join(dir, 'ca.pem');
-    writeFileSync(join(configDir, '10-hcs.json'), JSON.stringify(config));
-    writeFileSync(
-      join(configDir, '20-local.json'),
-      JSON.stringify({
-        node_name: `client-${address.replace(/\./g, '-')}`,
-        data_dir: join(dir, 'data'),
-        bind_addr: address,
-        client_addr: address,
-        node_meta: { role: 'client' },
-        ports: { http: -1, https: -1, dns: -1, grpc: -1, grpc_tls: -1 },
-        acl: { tokens: { agent: agentToken } },
-      }),
-    );
+    const { address, configDir } = await startClientAgent(agents, { access, rootToken, consul, dir, http: false });
     execFileSync(consul, ['validate', configDir]);
-    await agents.start({
-      name: 'consul-client',
-      command: consul,
-      args: ['agent', '-config-dir', configDir],
-      readyTimeoutMs: 90_000,
-      probe: async () => {
-        const res = await consulCall(access, access.addresses[0]!, '/v1/agent/members', rootToken);
-        const members = JSON.parse(res.body) as Array<{ Addr: string; Status: number }>;
-        if (!members.some((m) => m.Addr === address && m.Status === 1)) throw new Error('client not an alive member yet');
-      },
-    });
     // It registered itself in the catalog with its ACL token (ACLs and TLS both worked for it).
     const nodes = JSON.parse((await consulCall(access, access.addresses[0]!, '/v1/catalog/nodes', rootToken)).body) as Array<{
       Address: string;

@@ -5,7 +5,8 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { Client, Connection } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import nodeVault from 'node-vault';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { randomInt, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterContainerName } from '../../activities/cluster-blobs.js';
@@ -20,6 +21,7 @@ import { httpCall, type HttpResult } from '../../lib/http.js';
 import type { SqlDatabase } from '../../store/database.js';
 import { getSecret, listSecretNames } from '../../store/secrets.js';
 import type { ControlPlane } from '../api/harness.js';
+import type { Supervisor } from '../../devstack/supervisor.js';
 
 export const API_VERSION = '2026-11-01';
 
@@ -222,4 +224,60 @@ export async function twinCall(stack: StackEndpoints, method: string, path: stri
     headers: { authorization: `Bearer ${access_token}` },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
+}
+
+/**
+ * A real Consul client agent joined to the cluster with the configuration listClientConfig
+ * gave, on its own loopback address, with an agent token the customer made with the root token.
+ * `http`: also serve the HTTP API on its address (port 8500) for a test's KV traffic.
+ */
+export async function startClientAgent(
+  supervisor: Supervisor,
+  o: { access: ClusterAccess; rootToken: string; consul: string; dir: string; http: boolean },
+): Promise<{ address: string; configDir: string; httpUrl: string }> {
+  const { access, rootToken } = o;
+  const call = (path: string, body: unknown) =>
+    httpCall(`https://${access.addresses[0]}:8501${path}`, {
+      method: 'PUT',
+      ca: access.caPem,
+      headers: { 'x-consul-token': rootToken },
+      body: JSON.stringify(body),
+    });
+  const rules = 'node_prefix "" { policy = "write" }\nservice_prefix "" { policy = "read" }';
+  const policy = await call('/v1/acl/policy', { Name: `client-agents-${randomUUID().slice(0, 8)}`, Rules: rules });
+  if (policy.status !== 200) throw new Error(`creating the client policy failed (${policy.status}): ${policy.body}`);
+  const token = await call('/v1/acl/token', { Policies: [{ Name: (JSON.parse(policy.body) as { Name: string }).Name }] });
+  const agentToken = (JSON.parse(token.body) as { SecretID: string }).SecretID;
+  const configDir = join(o.dir, 'config');
+  mkdirSync(configDir, { recursive: true });
+  mkdirSync(join(o.dir, 'data'), { recursive: true });
+  writeFileSync(join(o.dir, 'ca.pem'), access.caPem);
+  const address = `127.${randomInt(200, 250)}.${randomInt(1, 250)}.${randomInt(2, 250)}`;
+  const config = structuredClone(access.clientConfig) as { tls: { defaults: Record<string, unknown> } };
+  config.tls.defaults.ca_file = join(o.dir, 'ca.pem');
+  writeFileSync(join(configDir, '10-hcs.json'), JSON.stringify(config));
+  writeFileSync(
+    join(configDir, '20-local.json'),
+    JSON.stringify({
+      node_name: `client-${address.replace(/\./g, '-')}`,
+      data_dir: join(o.dir, 'data'),
+      bind_addr: address,
+      client_addr: address,
+      node_meta: { role: 'client' },
+      ports: { http: o.http ? 8500 : -1, https: -1, dns: -1, grpc: -1, grpc_tls: -1 },
+      acl: { tokens: { agent: agentToken } },
+    }),
+  );
+  await supervisor.start({
+    name: `consul-client-${address}`,
+    command: o.consul,
+    args: ['agent', '-config-dir', configDir],
+    readyTimeoutMs: 90_000,
+    probe: async () => {
+      const res = await consulCall(access, access.addresses[0]!, '/v1/agent/members', rootToken);
+      const members = JSON.parse(res.body) as Array<{ Addr: string; Status: number }>;
+      if (!members.some((m) => m.Addr === address && m.Status === 1)) throw new Error('client not an alive member yet');
+    },
+  });
+  return { address, configDir, httpUrl: `http://${address}:8500` };
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterPlan, LifecycleActivities, ServerInfo } from '../../activities/lifecycle.js';
+import type { SnapshotActivities } from '../../activities/snapshots.js';
 import type { StoreActivities } from '../../activities/store.js';
 import type { ClusterOperationInput } from '../../workflows/contract.js';
 
@@ -110,6 +111,18 @@ const lifecycle: Partial<LifecycleActivities> = {
   deleteClusterContainer: async (a) => (world(a.resourceKey).calls.push('deleteClusterContainer'), { deleted: true }),
   destroyClusterPki: record('destroyClusterPki'),
   deleteClusterSecrets: async (a) => (world(a.resourceKey).calls.push('deleteClusterSecrets'), { deleted: 4 }),
+  ensureCertificateSchedule: async (a) => (
+    world(a.resourceKey).calls.push('ensureCertificateSchedule'),
+    { outcome: 'created', intervalSeconds: 60 }
+  ),
+  removeCertificateSchedule: async (a) => (world(a.resourceKey).calls.push('removeCertificateSchedule'), { removed: true }),
+};
+const snapshotSchedules: Partial<SnapshotActivities> = {
+  ensureSnapshotSchedule: async (a) => (
+    world(a.resourceKey).calls.push('ensureSnapshotSchedule'),
+    { scheduleId: 's', intervalSeconds: 3600, outcome: 'created' }
+  ),
+  removeSnapshotSchedule: async (a) => (world(a.resourceKey).calls.push('removeSnapshotSchedule'), { removed: true }),
 };
 
 let worker: Worker;
@@ -127,7 +140,7 @@ beforeAll(async () => {
     namespace: stack.temporal.namespace,
     taskQueue,
     workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
-    activities: { ...store, ...lifecycle },
+    activities: { ...store, ...lifecycle, ...snapshotSchedules },
   });
   running = worker.run();
   connection = await Connection.connect({ address: stack.temporal.address });
@@ -175,6 +188,8 @@ describe('lifecycle workflows', () => {
       'ensureEndpoint',
       'publishClientConfig',
       'recordClusterServers',
+      'ensureSnapshotSchedule',
+      'ensureCertificateSchedule',
     ]);
     const percents = w.progress.map((p) => Number(p.split(':')[1]));
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
@@ -188,6 +203,7 @@ describe('lifecycle workflows', () => {
       'acls',
       'endpoint',
       'client-config',
+      'schedules',
     ]);
     expect(w.completed).toBe(true);
     expect(await handle.query('progress')).toEqual({ step: 'done', percentComplete: 100 });
@@ -252,6 +268,8 @@ describe('lifecycle workflows', () => {
     await (await start()).result();
     expect(world(resourceKey).calls.slice(1)).toEqual([
       'loadClusterPlan',
+      'removeSnapshotSchedule',
+      'removeCertificateSchedule',
       'destroyInfrastructure',
       'removeEndpoint',
       'deleteClusterContainer',

@@ -1,8 +1,13 @@
 // Starting and cancelling operation workflows. The API never does the work itself.
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
-import { defineSearchAttributeKey, type PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec } from '@temporalio/common';
 import type { OperationKind } from '../../../domain/resource-id.js';
-import { CONTROL_PLANE_TASK_QUEUE, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../../../workflows/contract.js';
+import {
+  CONTROL_PLANE_TASK_QUEUE,
+  operationSearchAttributes,
+  WORKFLOW_TYPE_FOR_KIND,
+  type ClusterOperationInput,
+} from '../../../workflows/contract.js';
 
 export interface OperationStarter {
   /** Starts the operation's workflow; its id is deterministic, so a retry cannot start a second one. */
@@ -11,11 +16,6 @@ export interface OperationStarter {
   cancel(workflowId: string): Promise<void>;
   close(): Promise<void>;
 }
-
-const ClusterId = defineSearchAttributeKey('ClusterId', 'KEYWORD');
-const SubscriptionId = defineSearchAttributeKey('SubscriptionId', 'KEYWORD');
-const ResourceGroup = defineSearchAttributeKey('ResourceGroup', 'KEYWORD');
-const Operation = defineSearchAttributeKey('Operation', 'KEYWORD');
 
 export async function temporalOperationStarter(o: {
   address: string;
@@ -37,12 +37,7 @@ export async function temporalOperationStarter(o: {
         args: [args],
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         memo: { correlationId: input.correlationId },
-        typedSearchAttributes: [
-          { key: ClusterId, value: input.resourceKey },
-          { key: SubscriptionId, value: input.subscriptionId.toLowerCase() },
-          { key: ResourceGroup, value: resourceGroup.toLowerCase() },
-          { key: Operation, value: input.kind },
-        ],
+        typedSearchAttributes: operationSearchAttributes(input, resourceGroup),
       });
     },
     async cancel(workflowId) {

@@ -52,7 +52,8 @@ export const lifecycleConfigSchema = z.object({
   }),
   dns: z.object({ kind: z.literal('challtestsrv'), managementUrl: z.string().url(), zone: z.string().min(1) }),
   acme: z.object({ directoryUrl: z.string().url(), contactEmail: z.string().email(), caCertFile: z.string().optional() }),
-  serverCertTtlHours: z.number().int().min(1).max(8760).default(72),
+  /** Lifetime of server certificates; fractions allowed (tests rotate within minutes). */
+  serverCertTtlHours: z.number().positive().max(8760).default(72),
   healthTimeoutSeconds: z.number().int().min(10).default(300),
   /** Tests only: every cluster's snapshot schedule fires this often instead of its policy's interval. */
   snapshotIntervalSeconds: z.number().int().min(1).optional(),

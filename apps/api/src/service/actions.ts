@@ -1,5 +1,7 @@
-// Read-only and metadata actions on a cluster (POST .../clusters/{name}/{action}) that need no
-// workflow: upgrade targets from the version catalogue, snapshot metadata from the store.
+// Actions on a cluster (POST .../clusters/{name}/{action}): upgrade targets from the version
+// catalogue, snapshot metadata from the store, the client configuration and root-token result
+// the worker sealed for the API, and the upgrade request (an operation).
+import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny } from '../../../../domain/errors.js';
 import {
   checkClusterName,
@@ -8,8 +10,8 @@ import {
   formatClusterResourceId,
   resourceKey,
 } from '../../../../domain/resource-id.js';
-import { listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
-import { getCluster, type ClusterRecord } from '../../../../store/clusters.js';
+import { checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
+import { getCluster, setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { getSnapshot, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
 import type { RequestContext } from '../context.js';
@@ -98,6 +100,31 @@ export function actionHandlers(deps: {
       const doc = await unseal(op.resourceKey, rootTokenResultName(op.operationId));
       if (!doc) throw notFound(`The result of operation ${op.operationId}`);
       return JSON.parse(doc) as { accessorId: string; secretId: string };
+    },
+
+    /**
+     * upgrade: moves the cluster to another Consul version, one server at a time, inside its
+     * maintenance window unless `force`. Minor and major upgrades happen only on this request.
+     */
+    async upgradeCluster(req: ClusterPath & { consulVersion?: unknown; force?: unknown }, ctx: RequestContext) {
+      const target = req.consulVersion;
+      throwIfAny([
+        ...(typeof target === 'string' && target !== ''
+          ? []
+          : [detail('MissingField', 'consulVersion is required: the version to upgrade to (see listUpgradeVersions).', 'consulVersion')]),
+        ...(req.force === undefined || typeof req.force === 'boolean'
+          ? []
+          : [detail('InvalidField', 'force must be true or false.', 'force')]),
+      ]);
+      const { operation } = await deps.startAction(req, ctx, 'upgrade', {
+        params: { targetVersion: target as string, force: req.force === true },
+        write: async (tx, c) => {
+          const current = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+          throwIfAny(checkUpgradeRequest(current, target as string, deps.catalogue));
+          await setSpecConsulVersion(tx, c.resourceKey, target as string, `"${randomUUID()}"`);
+        },
+      });
+      return { operation };
     },
 
     async listUpgradeVersions(req: ClusterPath, ctx: RequestContext) {

@@ -1,0 +1,91 @@
+// The upgrade workflow: a snapshot first, then - inside the cluster's maintenance window unless
+// forced - one server at a time, followers first and the leader last after handing leadership
+// to an upgraded server. Each server's manifest names the new version; host-manager swaps the
+// agent in place; the next server waits until this one is back, on the new version, and the
+// cluster passes the health gate. A failed gate stops the upgrade (the cluster stays healthy on
+// mixed patch versions) and fails the operation with the reason. After a crash the workflow
+// resumes from its history: servers already done are not touched again.
+import { ApplicationFailure, CancellationScope, condition, defineSignal, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import type { SnapshotActivities } from '../activities/snapshots.js';
+import { nextWindow } from '../domain/maintenance-window.js';
+import type { ClusterOperationInput } from './contract.js';
+import { gate, operation, quick, retry, store } from './lifecycle.js';
+
+const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+const transfer = proxyActivities<SnapshotActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 3 },
+});
+
+/** SRE controls: start now whatever the window says, or hold the operation until a time. */
+export const forceSignal = defineSignal('force');
+export const deferSignal = defineSignal<[string]>('defer');
+
+export async function upgradeCluster(input: ClusterOperationInput): Promise<void> {
+  let forced = input.params?.force === true;
+  let deferredUntil = 0;
+  let changed = false;
+  setHandler(forceSignal, () => {
+    forced = true;
+    changed = true;
+  });
+  setHandler(deferSignal, (until: string) => {
+    const t = Date.parse(until);
+    if (!Number.isNaN(t)) deferredUntil = t;
+    changed = true;
+  });
+  await operation(input, async (step) => {
+    const target = input.params?.targetVersion;
+    if (!target) throw ApplicationFailure.nonRetryable('the upgrade has no target version', 'UpgradeTargetMissing');
+    const generation = Date.now();
+    await step('plan', 2);
+    const plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
+    const servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });
+    await step('snapshot', 5);
+    const before = uuid4();
+    await records.recordSnapshotRequest({
+      resourceKey: input.resourceKey,
+      snapshotId: before,
+      kind: 'MANUAL',
+      name: `before upgrade to ${target}`,
+    });
+    try {
+      await transfer.saveClusterSnapshot({ resourceKey: input.resourceKey, snapshotId: before });
+    } catch (err) {
+      await CancellationScope.nonCancellable(() => records.failClusterSnapshot({ resourceKey: input.resourceKey, snapshotId: before }));
+      throw err;
+    }
+
+    // Wait for the window (or a deferral to pass) unless forced.
+    for (;;) {
+      const now = Date.now();
+      if (forced) break;
+      if (deferredUntil > now) {
+        await step(`deferred until ${new Date(deferredUntil).toISOString()}`, 8);
+        changed = false;
+        await condition(() => changed || forced, deferredUntil - now);
+        continue;
+      }
+      if (!plan.maintenanceWindow) break;
+      const window = nextWindow(plan.maintenanceWindow, new Date(now));
+      if (window.start.getTime() <= now) break;
+      await step(`waiting for the maintenance window at ${window.start.toISOString()}`, 8);
+      changed = false;
+      await condition(() => changed || forced, window.start.getTime() - now);
+    }
+
+    const { address: leader } = await quick.findLeader({ plan, servers });
+    const order = [...servers.filter((s) => s.address !== leader), ...servers.filter((s) => s.address === leader)];
+    for (const [i, server] of order.entries()) {
+      await step(`upgrade ${server.name} (${i + 1}/${order.length})`, 10 + Math.round((85 * i) / order.length));
+      if (server.address === leader) {
+        const upgraded = order.slice(0, i).at(-1);
+        await gate.transferLeadership({ plan, servers, from: server.address, ...(upgraded ? { to: upgraded.address } : {}) });
+      }
+      await quick.setServerVersion({ plan, server, version: target, generation });
+      await gate.waitForServerVersion({ plan, servers, server, version: target });
+    }
+    await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
+  });
+}
