@@ -101,3 +101,7 @@ export function operationSearchAttributes(input: ClusterOperationInput, resource
     { key: SEARCH_ATTRIBUTE.operation, value: input.kind },
   ];
 }
+
+/** The control plane's schedule of automatic patch upgrades and the workflow it starts. */
+export const FLEET_UPGRADE_SCHEDULE = 'fleet/automatic-upgrades';
+export const FLEET_UPGRADE_WORKFLOW = 'fleetAutomaticUpgrades';

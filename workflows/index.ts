@@ -4,3 +4,4 @@ export { createCluster, deleteCluster, rotateRootToken, scaleCluster, updateClus
 export { deleteClusterSnapshot, restoreCluster, scheduledSnapshot, snapshotCluster } from './snapshots.js';
 export { upgradeCluster } from './upgrade.js';
 export { rotateCertificates, scheduledCertificateRotation } from './certificates.js';
+export { fleetAutomaticUpgrades } from './fleet.js';

@@ -1,5 +1,5 @@
-// The upgrade workflow: a snapshot first, then - inside the cluster's maintenance window unless
-// forced - one server at a time, followers first and the leader last after handing leadership
+// The upgrade workflow: inside the cluster's maintenance window unless forced (an SRE may also
+// defer or force it by signal), a snapshot, then one server at a time, followers first and the leader last after handing leadership
 // to an upgraded server. Each server's manifest names the new version; host-manager swaps the
 // agent in place; the next server waits until this one is back, on the new version, and the
 // cluster passes the health gate. A failed gate stops the upgrade (the cluster stays healthy on
@@ -42,21 +42,6 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
     await step('plan', 2);
     const plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
     const servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });
-    await step('snapshot', 5);
-    const before = uuid4();
-    await records.recordSnapshotRequest({
-      resourceKey: input.resourceKey,
-      snapshotId: before,
-      kind: 'MANUAL',
-      name: `before upgrade to ${target}`,
-    });
-    try {
-      await transfer.saveClusterSnapshot({ resourceKey: input.resourceKey, snapshotId: before });
-    } catch (err) {
-      await CancellationScope.nonCancellable(() => records.failClusterSnapshot({ resourceKey: input.resourceKey, snapshotId: before }));
-      throw err;
-    }
-
     // Wait for the window (or a deferral to pass) unless forced.
     for (;;) {
       const now = Date.now();
@@ -75,11 +60,28 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
       await condition(() => changed || forced, window.start.getTime() - now);
     }
 
+    // The snapshot is taken right before the first change, not days earlier when the request came.
+    await step('snapshot', 9);
+    const before = uuid4();
+    await records.recordSnapshotRequest({
+      resourceKey: input.resourceKey,
+      snapshotId: before,
+      kind: 'MANUAL',
+      name: `before upgrade to ${target}`,
+    });
+    try {
+      await transfer.saveClusterSnapshot({ resourceKey: input.resourceKey, snapshotId: before });
+    } catch (err) {
+      await CancellationScope.nonCancellable(() => records.failClusterSnapshot({ resourceKey: input.resourceKey, snapshotId: before }));
+      throw err;
+    }
+
     const { address: leader } = await quick.findLeader({ plan, servers });
     const order = [...servers.filter((s) => s.address !== leader), ...servers.filter((s) => s.address === leader)];
     for (const [i, server] of order.entries()) {
       await step(`upgrade ${server.name} (${i + 1}/${order.length})`, 10 + Math.round((85 * i) / order.length));
-      if (server.address === leader) {
+      // A single server cannot hand leadership to anyone: its upgrade is a short outage.
+      if (server.address === leader && servers.length > 1) {
         const upgraded = order.slice(0, i).at(-1);
         await gate.transferLeadership({ plan, servers, from: server.address, ...(upgraded ? { to: upgraded.address } : {}) });
       }

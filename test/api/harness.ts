@@ -68,6 +68,10 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
   } catch {
     /* already installed by an earlier test file in this process */
   }
+  const catalogue = stack.tools.consulVersions.map((v, i, all) => ({
+    version: v,
+    status: i === all.length - 1 ? ('RECOMMENDED' as const) : ('AVAILABLE' as const),
+  }));
   const payloadKeys = `test-1:${randomBytes(32).toString('base64')}`;
   const payloadCodec = new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys));
   const sealer = new SecretBox(deriveSealingKeys(parsePayloadKeys(payloadKeys)));
@@ -79,6 +83,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
         taskQueue,
         payloadCodec,
         ...(options.lifecycle ? { lifecycle: buildLifecycleDeps(options.lifecycle, { db, sealer }) } : {}),
+        catalogue,
       });
   const starter = await temporalOperationStarter({
     ...stack.temporal,
@@ -129,7 +134,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     db,
     starter,
     auth,
-    catalogue: stack.tools.consulVersions.map((v, i, all) => ({ version: v, status: i === all.length - 1 ? 'RECOMMENDED' : 'AVAILABLE' })),
+    catalogue,
     logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
     tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
     retryAfterSeconds: 1,

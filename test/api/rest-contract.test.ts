@@ -350,10 +350,14 @@ describe('actions', () => {
     expect((await call('POST', `${p}/getSnapshot?${V}`, { body: { snapshotId } })).json.snapshot.name).toBe('before-upgrade');
     expect((await call('POST', `${p}/getSnapshot?${V}`, { body: { snapshotId: randomUUID() } })).status).toBe(404);
     expect((await call('POST', `${p}/renameSnapshot?${V}`, { token: cp.tokens.reader, body: { snapshotId, name: 'x' } })).status).toBe(403);
-    // Actions whose workflows belong to later work say so instead of pretending.
-    const pending = await call('POST', `${p}/createSnapshot?${V}`, { body: { name: 'now' } });
-    expect(pending.status).toBe(501);
-    expect(pending.json.error.code).toBe('NotImplemented');
+    // createSnapshot starts an operation (the stand-in here) with a PENDING MANUAL snapshot.
+    const started = await call('POST', `${p}/createSnapshot?${V}`, { body: { name: 'now' } });
+    expect(started.status).toBe(202);
+    expect(started.headers.location).toMatch(/\/operationResults\//);
+    expect((await listOperations(cp.db, p.toLowerCase()))[0]).toMatchObject({ kind: 'snapshot' });
+    expect((await call('POST', `${p}/listSnapshots?${V}`)).json.value).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'now', type: 'SNAPSHOT_TYPE_MANUAL', state: 'SNAPSHOT_STATE_PENDING' })]),
+    );
   });
 });
 

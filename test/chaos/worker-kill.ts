@@ -3,8 +3,9 @@
 // exactly the expected servers (raft voters, twin scale sets and instances) and leave nothing
 // behind after delete. Prints a report and writes it to test/chaos/results/worker-kill.txt.
 //
-// Bounded: HCS_CHAOS_RUNS runs (default 3), HCS_CHAOS_KILLS_CREATE kills during each create
-// (default 4) and HCS_CHAOS_KILLS_DELETE during each delete (default 3): 21 kills by default.
+// Bounded: HCS_CHAOS_RUNS runs (default 6), HCS_CHAOS_KILLS_CREATE kills during each create
+// (default 4) and HCS_CHAOS_KILLS_DELETE during each delete (default 4): 24 kills during creates
+// and 24 during deletes by default; the run fails unless each phase saw at least 20.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,9 +20,9 @@ import { getSecret } from '../../store/secrets.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { arm, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/lifecycle.js';
 
-const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 3);
+const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 6);
 const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
-const KILLS_DELETE = Number(process.env.HCS_CHAOS_KILLS_DELETE ?? 3);
+const KILLS_DELETE = Number(process.env.HCS_CHAOS_KILLS_DELETE ?? 4);
 const OPERATION_DEADLINE_MS = 20 * 60_000;
 
 if (!process.env.HCS_CHAOS_STACK) {
@@ -141,6 +142,8 @@ async function twinInstances(resourceKey: string): Promise<number> {
 
 let failures = 0;
 let totalKills = 0;
+let createKills = 0;
+let deleteKills = 0;
 log(`# Worker SIGKILL chaos: ${RUNS} runs, ${KILLS_CREATE} kills per create, ${KILLS_DELETE} per delete`);
 log(`# command: npm run chaos    date: ${new Date().toISOString()}`);
 startWorkerProcess();
@@ -158,6 +161,7 @@ try {
     const [createOp] = await listOperations(cp.db, key);
     const created = await underFire(createOp!.operationId, KILLS_CREATE, 'create');
     totalKills += created.killsDone;
+    createKills += created.killsDone;
     const servers = await getClusterServers(cp.db, key);
     const voters =
       created.status === 'Succeeded'
@@ -177,6 +181,7 @@ try {
     const [deleteOp] = await listOperations(cp.db, key);
     const deleted = await underFire(deleteOp!.operationId, KILLS_DELETE, 'delete');
     totalKills += deleted.killsDone;
+    deleteKills += deleted.killsDone;
     const left = await leftovers(stack, cp.db, {
       resourceKey: key,
       fqdn: endpointFqdn(key, config.dns.zone),
@@ -194,7 +199,7 @@ try {
   await killWorker();
   await cp.close();
 }
-log(`# ${RUNS} runs, ${totalKills} SIGKILLs, ${failures} runs wrong`);
+log(`# ${RUNS} runs, ${totalKills} SIGKILLs (${createKills} during creates, ${deleteKills} during deletes), ${failures} runs wrong`);
 mkdirSync(join(repoRoot, 'test', 'chaos', 'results'), { recursive: true });
 writeFileSync(join(repoRoot, 'test', 'chaos', 'results', 'worker-kill.txt'), lines.join('\n') + '\n');
-process.exit(failures === 0 && totalKills >= 20 ? 0 : 1);
+process.exit(failures === 0 && createKills >= 20 && deleteKills >= 20 ? 0 : 1);

@@ -134,10 +134,6 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
     await new Promise((r) => setTimeout(r, 2_000));
   }
   expect(sawWaiting).toBe(true);
-  // A snapshot was taken before anything changed.
-  const snaps = await listSnapshots(cp.db, id.toLowerCase());
-  expect(snaps.some((s) => s.kind === 'MANUAL' && s.name === `before upgrade to ${newer}` && s.state === 'COMPLETED')).toBe(true);
-
   const done = await followLocation(cp, String(up.headers.location), 600_000);
   stop = true;
   await traffic;
@@ -145,6 +141,11 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
   const after = await getOperation(cp.db, op!.operationId);
   expect(after).toMatchObject({ status: 'Succeeded' });
   expect(new Date(after!.endedAt!).getTime()).toBeGreaterThan(window.at);
+  // A snapshot was taken once the window opened, before the servers changed.
+  const snaps = await listSnapshots(cp.db, id.toLowerCase());
+  const preUpgrade = snaps.find((s) => s.kind === 'MANUAL' && s.name === `before upgrade to ${newer}`);
+  expect(preUpgrade).toMatchObject({ state: 'COMPLETED', consulVersion: older });
+  expect(new Date(preUpgrade!.requestedAt).getTime()).toBeGreaterThanOrEqual(window.at - 1_000);
   expect(Object.values(await serverVersions(access, root))).toEqual([newer, newer, newer]);
   const read = JSON.parse((await arm(cp, 'GET', id)).body) as { properties: { consulVersion: string; currentConsulVersion: string } };
   expect(read.properties).toMatchObject({ consulVersion: newer, currentConsulVersion: newer });

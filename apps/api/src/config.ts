@@ -70,6 +70,8 @@ const envSchema = z.object({
   HCS_PAYLOAD_KEYS: z.string().min(1),
   /** JSON (see apps/worker/src/lifecycle-config.ts): what the worker needs to build clusters. */
   HCS_LIFECYCLE: z.string().optional(),
+  /** Seconds between runs of the fleet's automatic patch upgrades (the worker's schedule); 0 turns it off. */
+  HCS_FLEET_UPGRADE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
 });
 
 export interface ControlPlaneConfig {
@@ -83,6 +85,8 @@ export interface ControlPlaneConfig {
   payloadKeys: PayloadKey[];
   /** Present where the worker builds clusters. */
   lifecycle?: ParsedLifecycleConfig;
+  /** 0: no automatic patch upgrades. */
+  fleetUpgradeIntervalSeconds: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
@@ -106,5 +110,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     logLevel: e.HCS_LOG_LEVEL,
     payloadKeys: parsePayloadKeys(e.HCS_PAYLOAD_KEYS),
     ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
+    fleetUpgradeIntervalSeconds: e.HCS_FLEET_UPGRADE_INTERVAL_SECONDS,
   };
 }

@@ -23,6 +23,8 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
     worker = await startWorker({
       temporal: config.temporal,
       taskQueue: config.taskQueue,
+      catalogue: config.catalogue,
+      ...(config.fleetUpgradeIntervalSeconds ? { fleetUpgradeIntervalSeconds: config.fleetUpgradeIntervalSeconds } : {}),
       db,
       payloadCodec,
       ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db, sealer }) } : {}),

@@ -14,6 +14,8 @@ const sealer = new SecretBox(deriveSealingKeys(config.payloadKeys));
 const worker = await startWorker({
   temporal: config.temporal,
   taskQueue: config.taskQueue,
+  catalogue: config.catalogue,
+  ...(config.fleetUpgradeIntervalSeconds ? { fleetUpgradeIntervalSeconds: config.fleetUpgradeIntervalSeconds } : {}),
   db,
   payloadCodec: new AesGcmPayloadCodec(config.payloadKeys),
   ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db, sealer }) } : {}),

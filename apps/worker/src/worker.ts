@@ -7,7 +7,10 @@ import { createLifecycleActivities } from '../../../activities/lifecycle.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
 import { createStoreActivities } from '../../../activities/store.js';
 import type { SqlDatabase } from '../../../store/database.js';
-import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
+import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW } from '../../../workflows/contract.js';
+import { createFleetActivities } from '../../../activities/fleet.js';
+import { upsertIntervalSchedule } from '../../../activities/schedules.js';
+import type { CatalogueEntry } from '../../../domain/versions.js';
 
 export interface WorkerOptions {
   temporal: { address: string; namespace: string };
@@ -19,6 +22,10 @@ export interface WorkerOptions {
   lifecycle?: SnapshotDeps;
   /** Parallel activities (default 20; Terraform runs are the heavy ones). */
   maxConcurrentActivityTaskExecutions?: number;
+  /** The Consul version catalogue (automatic patch upgrades pick their targets from it). */
+  catalogue?: CatalogueEntry[];
+  /** Run the fleet's automatic patch upgrades this often (the control plane's own schedule); off when absent. */
+  fleetUpgradeIntervalSeconds?: number;
 }
 
 export interface RunningWorker {
@@ -32,16 +39,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const taskQueue = o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
   // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
   const clientConnection = o.lifecycle ? await Connection.connect({ address: o.temporal.address }) : undefined;
-  const schedules = clientConnection
-    ? {
-        client: new Client({
-          connection: clientConnection,
-          namespace: o.temporal.namespace,
-          dataConverter: { payloadCodecs: [o.payloadCodec] },
-        }).schedule,
-        taskQueue,
-      }
+  const client = clientConnection
+    ? new Client({ connection: clientConnection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } })
     : undefined;
+  const schedules = client ? { client: client.schedule, taskQueue } : undefined;
+  if (client && o.fleetUpgradeIntervalSeconds) {
+    await upsertIntervalSchedule(client.schedule, {
+      scheduleId: `${FLEET_UPGRADE_SCHEDULE}/${taskQueue}`,
+      intervalSeconds: o.fleetUpgradeIntervalSeconds,
+      workflowType: FLEET_UPGRADE_WORKFLOW,
+      args: [{}],
+      taskQueue,
+      note: `automatic patch upgrades every ${o.fleetUpgradeIntervalSeconds} s`,
+    });
+  }
   const worker = await Worker.create({
     connection,
     namespace: o.temporal.namespace,
@@ -52,6 +63,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...createStoreActivities({ db: o.db }),
       ...(o.lifecycle ? createLifecycleActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
+      ...(client ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], workflows: client.workflow, taskQueue }) : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
   });
