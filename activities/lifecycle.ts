@@ -9,6 +9,7 @@ import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypt
 import type { Agent } from 'node:https';
 import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
+import { recordServerCount } from '../store/usage.js';
 import { workflowIdFor } from '../domain/resource-id.js';
 import { CERTIFICATE_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
@@ -426,6 +427,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     /** Records the servers and the endpoint in the cluster's observed state. */
     async recordClusterServers(a: { resourceKey: string; servers: ServerInfo[]; fqdn?: string }): Promise<void> {
       await setClusterServers(db, a.resourceKey, a.servers, a.fqdn ? { privateEndpointUrl: `https://${a.fqdn}:${CONSUL_HTTPS_PORT}` } : {});
+      const c = await getCluster(db, a.resourceKey);
+      if (c) await recordServerCount(db, a.resourceKey, c.subscriptionId, a.servers.length, new Date());
     },
 
     /** Scale-down, before the instances go: each retiring server leaves raft gracefully. */

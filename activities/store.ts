@@ -2,6 +2,7 @@
 // idempotent: re-running it after a crash leaves the same state.
 import { deleteCluster, getCluster, setProvisioningState } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
+import { recordServerCount } from '../store/usage.js';
 import { getOperation, updateOperation, type OperationError, type OperationStatus } from '../store/operations.js';
 
 export interface StoreActivityDeps {
@@ -31,6 +32,7 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
     /** Removes the cluster's records and ends the delete operation. */
     async completeDelete(a: { operationId: string; resourceKey: string }): Promise<void> {
       await db.transaction(async (tx) => {
+        await recordServerCount(tx, a.resourceKey, '', 0, new Date());
         await deleteCluster(tx, a.resourceKey);
         await updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
       });

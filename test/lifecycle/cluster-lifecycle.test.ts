@@ -188,6 +188,11 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     expect(access.addresses).toHaveLength(5);
     expect(await voters(access.addresses[4]!)).toBe(5);
     expect(await zones(access.addresses[0]!, 5)).toEqual(['1', '1', '2', '2', '3']);
+    // Metering: STANDARD plan, server hours accumulating since the create.
+    const billing = JSON.parse((await arm(cp, 'POST', `${id}/billingInfo`)).body) as { plan: string; serverHoursThisMonth: number };
+    expect(billing.plan).toBe('STANDARD');
+    expect(billing.serverHoursThisMonth).toBeGreaterThan(0);
+    expect(billing.serverHoursThisMonth).toBeLessThan(1);
   }, 600_000);
 
   it('scales 5 back to 3: the two newest servers leave raft, their instances and blobs go', async () => {

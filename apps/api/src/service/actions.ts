@@ -20,6 +20,7 @@ import { rootTokenResultName, SECRET, sealContext } from '../../../../activities
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { OperationRecord } from '../../../../store/operations.js';
 import { getSecret } from '../../../../store/secrets.js';
+import { serverHours } from '../../../../store/usage.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { clusterHandlers } from './clusters.js';
 
@@ -125,6 +126,19 @@ export function actionHandlers(deps: {
         },
       });
       return { operation };
+    },
+
+    /** The cluster's plan and its billable server hours this calendar month (UTC) so far. */
+    async getBillingInfo(req: ClusterPath, ctx: RequestContext) {
+      requireRole(ctx, 'reader');
+      const c = await cluster(ctx, req);
+      const now = new Date();
+      const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+      const hours = await serverHours(db, c.resourceKey, monthStart, now);
+      return {
+        plan: c.spec.properties.serverCount === 1 ? 'DEVELOPMENT' : 'STANDARD',
+        serverHoursThisMonth: Math.round(hours * 1000) / 1000,
+      };
     },
 
     async listUpgradeVersions(req: ClusterPath, ctx: RequestContext) {
