@@ -102,8 +102,9 @@ async function underFire(operationId: string, kills: number, phase: string): Pro
     if (Date.now() - started > OPERATION_DEADLINE_MS)
       throw new Error(`${phase} did not finish in ${OPERATION_DEADLINE_MS} ms (step ${op.step})`);
     if (done < kills) {
-      // Spread over the operation: a delete takes ~15 s undisturbed, a create ~20 s.
-      await sleep(randomInt(1_000, 12_000));
+      // Spread over the operation: a delete takes ~15 s undisturbed, a create ~20 s; the first
+      // kill comes early so that even a quick operation is hit.
+      await sleep(done === 0 ? randomInt(500, 6_000) : randomInt(1_000, 12_000));
       const now = await getOperation(cp.db, operationId);
       if (!now || ['Succeeded', 'Failed', 'Canceled'].includes(now.status)) continue;
       await killWorker();
