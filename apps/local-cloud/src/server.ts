@@ -17,6 +17,7 @@ import { CloudError } from './errors.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { Operations } from './operations.js';
 import { Authorizer } from './rbac.js';
+import { dnsHandlers } from './resources/dns.js';
 import { identityHandler } from './resources/identities.js';
 import { networkHandlers } from './resources/network.js';
 import { ResourceGroups } from './resources/resource-groups.js';
@@ -114,6 +115,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     handlers: [
       identityHandler(services),
       ...networkHandlers(services, { subnetUser: (id) => subnetUser(services, id) }),
+      ...dnsHandlers(services),
       scaleSetHandler(services, runtime),
       ...instanceHandlers(services, runtime),
     ],
