@@ -6,7 +6,6 @@
 // unwrapped and used here, inside the worker, and never returned, logged or put in an error.
 import { RestError } from '@azure/storage-blob';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { SnapshotPolicy } from '../domain/cluster-spec.js';
 import { workflowIdFor } from '../domain/resource-id.js';
 import { compareVersions, parseVersion } from '../domain/versions.js';
@@ -27,6 +26,7 @@ import {
 import { SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
 import { ConsulSnapshotError, pickSnapshotsToDelete, restoreSnapshot, saveSnapshot, type SnapshotEndpoint } from './consul-snapshots.js';
 import { CONSUL_HTTPS_PORT, ERR, SECRET, type LifecycleDeps } from './lifecycle.js';
+import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 
 export type SnapshotDeps = LifecycleDeps & {
   /** Tests only: every snapshot schedule fires this often instead of its policy's interval. */
@@ -44,8 +44,6 @@ export const SNAPSHOT_ERR = {
 
 /** Provisioning states in which a cluster has servers to snapshot (as for every action). */
 const READY_STATES = ['Succeeded', 'Failed'];
-/** Missed firings (Temporal down) are still taken within this window, else skipped. */
-const CATCHUP_WINDOW_MS = 10 * 60_000;
 
 /** The cluster's snapshot schedule, named like its operation workflows (no leading slash). */
 export const snapshotScheduleId = (resourceKey: string) => `snapshots/${resourceKey.replace(/^\/+/, '')}`;
@@ -213,63 +211,25 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
     }): Promise<{ scheduleId: string; intervalSeconds: number; outcome: 'created' | 'updated' | 'unchanged' }> {
       if (!deps.schedules)
         throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', SNAPSHOT_ERR.schedulesUnavailable);
-      const { client, taskQueue } = deps.schedules;
       const c = await loadCluster(a.resourceKey);
       const scheduleId = snapshotScheduleId(a.resourceKey);
       const intervalSeconds = snapshotIntervalSeconds(c.spec.properties.snapshotPolicy, deps.snapshotIntervalOverrideSeconds);
-      const spec = {
-        intervals: [{ every: intervalSeconds * 1000, offset: (Math.floor(Date.now() / 1000) % intervalSeconds) * 1000 }],
-      };
-      const action = {
-        type: 'startWorkflow' as const,
+      const outcome = await upsertIntervalSchedule(deps.schedules.client, {
+        scheduleId,
+        intervalSeconds,
         workflowType: SNAPSHOT_SCHEDULE_WORKFLOW,
         args: [{ resourceKey: a.resourceKey }],
-        taskQueue,
-        // Temporal appends each firing's time.
-        workflowId: `${scheduleId}/scheduled`,
-      };
-      const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CATCHUP_WINDOW_MS };
-      const note = `snapshots of ${a.resourceKey} every ${intervalSeconds} s`;
-      const handle = client.getHandle(scheduleId);
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const current = await handle.describe().catch((err: unknown) => {
-          if (err instanceof ScheduleNotFoundError) return undefined;
-          throw err;
-        });
-        if (!current) {
-          try {
-            await client.create({ scheduleId, spec, action, policies, state: { note } });
-            return { scheduleId, intervalSeconds, outcome: 'created' };
-          } catch (err) {
-            if (err instanceof ScheduleAlreadyRunning) continue; // made concurrently: look again
-            throw err;
-          }
-        }
-        const every = current.spec.intervals?.[0]?.every;
-        if (
-          every === intervalSeconds * 1000 &&
-          current.action.taskQueue === taskQueue &&
-          current.action.workflowType === SNAPSHOT_SCHEDULE_WORKFLOW
-        ) {
-          return { scheduleId, intervalSeconds, outcome: 'unchanged' };
-        }
-        await handle.update((prev) => ({ spec, action, policies, state: { paused: prev.state.paused, note } }));
-        return { scheduleId, intervalSeconds, outcome: 'updated' };
-      }
-      throw ApplicationFailure.retryable(`schedule ${scheduleId} kept changing while it was being set up`);
+        taskQueue: deps.schedules.taskQueue,
+        note: `snapshots of ${a.resourceKey} every ${intervalSeconds} s`,
+      });
+      return { scheduleId, intervalSeconds, outcome };
     },
 
     /** Deletes the cluster's snapshot schedule; a schedule that is already gone is fine. */
     async removeSnapshotSchedule(a: { resourceKey: string }): Promise<{ removed: boolean }> {
       if (!deps.schedules)
         throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', SNAPSHOT_ERR.schedulesUnavailable);
-      try {
-        await deps.schedules.client.getHandle(snapshotScheduleId(a.resourceKey)).delete();
-        return { removed: true };
-      } catch (err) {
-        if (err instanceof ScheduleNotFoundError) return { removed: false };
-        throw err;
-      }
+      return { removed: await deleteSchedule(deps.schedules.client, snapshotScheduleId(a.resourceKey)) };
     },
 
     /**

@@ -4,11 +4,10 @@
 // event in the workflow history). Prints a per-activity breakdown; results go to
 // bench/results/lifecycle-create.txt.
 import { Client, Connection } from '@temporalio/client';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, type StackEndpoints } from '../devstack/stack.js';
+import { stackForScript } from '../devstack/script-stack.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
 import { getOperation, listOperations } from '../store/operations.js';
 import { startControlPlane } from '../test/api/harness.js';
@@ -16,27 +15,7 @@ import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.
 
 const CLUSTERS = Number(process.env.HCS_BENCH_CLUSTERS ?? 3);
 
-if (!process.env.HCS_BENCH_STACK) {
-  // The measuring process must trust the stack's CAs from its start (NODE_EXTRA_CA_CERTS).
-  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
-  const dataDir = join(repoRoot, '.test-data', `bench-create-${runId}`);
-  mkdirSync(dataDir, { recursive: true });
-  const stack = await startStack({ dataDir, persistent: false, database: { name: `hcs_bench_${runId}`, prefer: 'auto' } });
-  let code = 1;
-  try {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
-      stdio: 'inherit',
-      env: { ...process.env, HCS_BENCH_STACK: JSON.stringify(stack.endpoints), NODE_EXTRA_CA_CERTS: stack.endpoints.caBundleFile },
-    });
-    code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
-  } finally {
-    await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-  process.exit(code);
-}
-
-const stack = JSON.parse(process.env.HCS_BENCH_STACK) as StackEndpoints;
+const stack = await stackForScript({ name: 'bench', scriptUrl: import.meta.url });
 const cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
 const connection = await Connection.connect({ address: stack.temporal.address });
 const temporal = new Client({ connection, namespace: stack.temporal.namespace });

@@ -48,15 +48,21 @@ const schedules = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 
 
 export const progressQuery = defineQuery<OperationProgress>(PROGRESS_QUERY);
 
+export type Step = (name: string, percent: number) => Promise<void>;
+
+export interface OperationHooks {
+  /** Runs first when the operation fails or is cancelled (e.g. marking a snapshot FAILED). */
+  onFailure?: () => Promise<void>;
+  /** Records the failed or cancelled end; default store.failOperation, which also marks the cluster. */
+  recordFailure?: (status: 'Failed' | 'Canceled', error: { code: string; message: string }) => Promise<void>;
+}
+
 /** Runs `body` with progress reporting and records the outcome (also when cancelled). */
-export async function operation(
-  input: ClusterOperationInput,
-  body: (step: (name: string, percent: number) => Promise<void>) => Promise<void>,
-) {
+export async function operation(input: ClusterOperationInput, body: (step: Step) => Promise<void>, hooks: OperationHooks = {}) {
   let progress: OperationProgress = { step: 'accepted', percentComplete: 0 };
   setHandler(progressQuery, () => progress);
   const ref = { operationId: input.operationId, resourceKey: input.resourceKey };
-  const step = async (name: string, percentComplete: number) => {
+  const step: Step = async (name, percentComplete) => {
     progress = { step: name, percentComplete };
     await store.recordProgress({ operationId: input.operationId, ...progress });
   };
@@ -64,9 +70,12 @@ export async function operation(
     await body(step);
     progress = { step: 'done', percentComplete: 100 };
   } catch (err) {
-    await CancellationScope.nonCancellable(() =>
-      store.failOperation({ ...ref, status: isCancellation(err) ? 'Canceled' : 'Failed', error: describeFailure(err, progress.step) }),
-    );
+    const status = isCancellation(err) ? 'Canceled' : 'Failed';
+    const error = describeFailure(err, progress.step);
+    await CancellationScope.nonCancellable(async () => {
+      await hooks.onFailure?.();
+      await (hooks.recordFailure ? hooks.recordFailure(status, error) : store.failOperation({ ...ref, status, error }));
+    });
     throw err;
   }
 }

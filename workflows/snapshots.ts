@@ -4,38 +4,20 @@
 // record and the `progress` query, the outcome recorded also when it fails or is cancelled. The
 // schedule's workflow records its operation only when no other operation is active on the
 // cluster, and otherwise skips the firing. Deterministic: no I/O here, only activity calls.
-import { defineSearchAttributeKey } from '@temporalio/common';
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  defineQuery,
   executeChild,
-  isCancellation,
   log,
   ParentClosePolicy,
   proxyActivities,
-  setHandler,
   uuid4,
   workflowInfo,
-  type RetryPolicy,
 } from '@temporalio/workflow';
-import type { LifecycleActivities } from '../activities/lifecycle.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
-import type { StoreActivities } from '../activities/store.js';
-import { NON_RETRYABLE_ERRORS, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
+import { operationSearchAttributes, type ClusterOperationInput } from './contract.js';
+import { gate, operation, quick, retry, type Step } from './lifecycle.js';
 
-const retry: RetryPolicy = {
-  initialInterval: '2 seconds',
-  backoffCoefficient: 2,
-  maximumInterval: '1 minute',
-  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
-};
-
-const store = proxyActivities<StoreActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { ...retry, initialInterval: '1 second', maximumAttempts: 20 },
-});
 /** Records, blobs, schedules: quick calls. */
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
 /** Streaming a snapshot out of or into Consul: as long as the data needs, heartbeating the bytes moved. */
@@ -44,58 +26,22 @@ const transfer = proxyActivities<SnapshotActivities>({
   heartbeatTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 3 },
 });
-const quick = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
-/** The lifecycle's health gate, polling with heartbeats. */
-const gate = proxyActivities<LifecycleActivities>({
-  startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { ...retry, maximumAttempts: 3 },
-});
-
-// The search attributes the API sets on every operation workflow (see operation-starter.ts).
-const ClusterId = defineSearchAttributeKey('ClusterId', 'KEYWORD');
-const SubscriptionId = defineSearchAttributeKey('SubscriptionId', 'KEYWORD');
-const ResourceGroup = defineSearchAttributeKey('ResourceGroup', 'KEYWORD');
-const Operation = defineSearchAttributeKey('Operation', 'KEYWORD');
-
-const progressQuery = defineQuery<OperationProgress>(PROGRESS_QUERY);
-
-type Step = (name: string, percent: number) => Promise<void>;
-
 /**
- * Runs `body` with progress reporting and ends the operation Succeeded, or Failed/Canceled with
- * the failing step and its typed reason after `onFailure` (e.g. marking the snapshot FAILED).
+ * A snapshot operation: progress and failure recording as every operation, but its end is
+ * recorded by endSnapshotOperation, which never changes the cluster's provisioning state.
  */
 async function snapshotOperation(input: ClusterOperationInput, body: (step: Step) => Promise<void>, onFailure?: () => Promise<void>) {
-  let progress: OperationProgress = { step: 'accepted', percentComplete: 0 };
-  setHandler(progressQuery, () => progress);
-  const step: Step = async (name, percentComplete) => {
-    progress = { step: name, percentComplete };
-    await store.recordProgress({ operationId: input.operationId, ...progress });
-  };
-  try {
-    await body(step);
-    await records.endSnapshotOperation({ operationId: input.operationId, status: 'Succeeded' });
-    progress = { step: 'done', percentComplete: 100 };
-  } catch (err) {
-    await CancellationScope.nonCancellable(async () => {
-      await onFailure?.();
-      await records.endSnapshotOperation({
-        operationId: input.operationId,
-        status: isCancellation(err) ? 'Canceled' : 'Failed',
-        error: describeFailure(err, progress.step),
-      });
-    });
-    throw err;
-  }
-}
-
-/** The error shown on the operation: the failing step and the activity's typed reason (never a secret). */
-function describeFailure(err: unknown, step: string): { code: string; message: string } {
-  if (isCancellation(err)) return { code: 'OperationCanceled', message: `The operation was canceled on request during ${step}.` };
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return { code: cause.type ?? 'OperationFailed', message: `${step} failed: ${cause.message}` };
-  return { code: 'InternalError', message: `${step} failed with an internal error; SREs have the details.` };
+  await operation(
+    input,
+    async (step) => {
+      await body(step);
+      await records.endSnapshotOperation({ operationId: input.operationId, status: 'Succeeded' });
+    },
+    {
+      ...(onFailure ? { onFailure } : {}),
+      recordFailure: (status, error) => records.endSnapshotOperation({ operationId: input.operationId, status, error }),
+    },
+  );
 }
 
 function snapshotIdOf(input: ClusterOperationInput): string {
@@ -193,12 +139,7 @@ export async function scheduledSnapshot(a: {
     // The operation outlives this firing's workflow should it be terminated; it ends itself.
     parentClosePolicy: ParentClosePolicy.ABANDON,
     memo: { correlationId: begun.input.correlationId },
-    typedSearchAttributes: [
-      { key: ClusterId, value: a.resourceKey },
-      { key: SubscriptionId, value: begun.input.subscriptionId.toLowerCase() },
-      { key: ResourceGroup, value: begun.resourceGroup.toLowerCase() },
-      { key: Operation, value: 'snapshot' },
-    ],
+    typedSearchAttributes: operationSearchAttributes(begun.input, begun.resourceGroup),
   });
   return { operationId, snapshotId };
 }

@@ -8,11 +8,11 @@
 // and 24 during deletes by default; the run fails unless each phase saw at least 20.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
 import { endpointFqdn, infraResourceGroupName, SECRET } from '../../activities/lifecycle.js';
-import { startStack, type StackEndpoints } from '../../devstack/stack.js';
+import { stackForScript } from '../../devstack/script-stack.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
@@ -25,28 +25,7 @@ const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
 const KILLS_DELETE = Number(process.env.HCS_CHAOS_KILLS_DELETE ?? 4);
 const OPERATION_DEADLINE_MS = 20 * 60_000;
 
-if (!process.env.HCS_CHAOS_STACK) {
-  // Parent: start the stack, then run the chaos in a child that trusts the stack's CAs the way
-  // our processes do (NODE_EXTRA_CA_CERTS is read at process start).
-  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
-  const dataDir = join(repoRoot, '.test-data', `chaos-${runId}`);
-  mkdirSync(dataDir, { recursive: true });
-  const stack = await startStack({ dataDir, persistent: false, database: { name: `hcs_chaos_${runId}`, prefer: 'auto' } });
-  let code = 1;
-  try {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
-      stdio: 'inherit',
-      env: { ...process.env, HCS_CHAOS_STACK: JSON.stringify(stack.endpoints), NODE_EXTRA_CA_CERTS: stack.endpoints.caBundleFile },
-    });
-    code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
-  } finally {
-    await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-  process.exit(code);
-}
-
-const stack = JSON.parse(process.env.HCS_CHAOS_STACK) as StackEndpoints;
+const stack = await stackForScript({ name: 'chaos', scriptUrl: import.meta.url });
 // Stopped from outside: take the worker down with us.
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { ClusterBlobs, clusterContainerName, serverPrefix } from '../../activities/cluster-blobs.js';
 import { ConsulAdmin, type HealthReport } from '../../activities/consul-admin.js';
+import { serverConfig, type ClusterPlan } from '../../activities/lifecycle.js';
 import {
   createTerraformActivities,
   STATE_LOCKED,
@@ -137,28 +138,18 @@ async function publish(servers: Server[], generation: number): Promise<void> {
   for (const [i, s] of servers.entries()) {
     const cert = await pki.issueServerCertificate({ clusterKey, datacenter: 'dc1', ipAddresses: [s.private_address], ttlHours: 72 });
     const prefix = serverPrefix(i);
-    const config = {
-      datacenter: 'dc1',
-      server: true,
-      bootstrap_expect: 3,
-      retry_join: ips.filter((ip) => ip !== s.private_address),
-      encrypt: gossipKey,
-      ports: { http: -1, https: 8501, grpc: -1, grpc_tls: -1, dns: -1 },
-      tls: {
-        defaults: {
-          ca_file: 'tls/ca.pem',
-          cert_file: 'tls/server.pem',
-          key_file: 'tls/server.key',
-          verify_incoming: false,
-          verify_outgoing: true,
-        },
-        internal_rpc: { verify_incoming: true, verify_server_hostname: true },
-      },
-      // The lifecycle workflow gives servers their own agent token (ConsulAdmin.ensureToken);
-      // until then the management token stands in, so agents can sync their node metadata.
-      acl: { enabled: true, default_policy: 'deny', tokens: { initial_management: management, agent: management } },
-      autopilot: { server_stabilization_time: '2s' },
-    };
+    // The lifecycle's own server configuration. The lifecycle workflow gives servers their own
+    // agent token (ConsulAdmin.ensureToken); here the management token stands in, so agents can
+    // sync their node metadata.
+    const config = serverConfig({
+      plan: { datacenter: 'dc1' } as ClusterPlan,
+      server: { index: i, name: s.name, zone: s.zone, address: s.private_address },
+      addresses: ips,
+      gossip: gossipKey,
+      management,
+      agent: management,
+      bootstrapExpect: 3,
+    });
     await blobs.writeIfNewer(clusterKey, `${prefix}tls/ca.pem`, caBundle, generation);
     await blobs.writeIfNewer(clusterKey, `${prefix}tls/server.pem`, cert.certificatePem, generation);
     await blobs.writeIfNewer(clusterKey, `${prefix}tls/server.key`, cert.privateKeyPem, generation);

@@ -1,0 +1,33 @@
+// For long scripts (chaos runs, benchmarks) that need the whole stack: the first call starts the
+// stack and re-runs the script in a child process that trusts the stack's CAs the way our
+// processes do (NODE_EXTRA_CA_CERTS is read only at process start); the parent then stops the
+// stack and exits with the child's code. In the child the call returns the stack's endpoints.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../scripts/toolchain.mjs';
+import { startStack, type StackEndpoints } from './stack.js';
+
+const ENV = 'HCS_SCRIPT_STACK';
+
+export async function stackForScript(o: { name: string; scriptUrl: string }): Promise<StackEndpoints> {
+  const given = process.env[ENV];
+  if (given) return JSON.parse(given) as StackEndpoints;
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const dataDir = join(repoRoot, '.test-data', `${o.name}-${runId}`);
+  mkdirSync(dataDir, { recursive: true });
+  const stack = await startStack({ dataDir, persistent: false, database: { name: `hcs_${o.name}_${runId}`, prefer: 'auto' } });
+  let code = 1;
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(o.scriptUrl)], {
+      stdio: 'inherit',
+      env: { ...process.env, [ENV]: JSON.stringify(stack.endpoints), NODE_EXTRA_CA_CERTS: stack.endpoints.caBundleFile },
+    });
+    code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
