@@ -3,7 +3,8 @@
 // operation - when no other operation runs - and starts rotateCertificates under it. Rotation
 // issues new certificates under new blob names and publishes them with a new generation;
 // host-manager writes them and reloads Consul (SIGHUP), which takes the new certificates without
-// dropping out of the cluster; the health gate confirms it.
+// dropping out of the cluster; the health gate confirms it. The endpoint's ACME certificate is
+// renewed in the same operation when fewer than 30 days remain.
 import { executeChild, log, ParentClosePolicy, uuid4, workflowInfo } from '@temporalio/workflow';
 import { operationSearchAttributes, type ClusterOperationInput } from './contract.js';
 import { gate, operation, quick, store } from './lifecycle.js';
@@ -22,6 +23,9 @@ export async function rotateCertificates(input: ClusterOperationInput): Promise<
       await step('health-gate', 70);
       await gate.waitForHealthyCluster({ plan, servers });
     }
+    // The endpoint's ACME certificate: kept while more than 30 days remain, else renewed.
+    await step('endpoint-certificate', 90);
+    await gate.ensureEndpoint({ plan, servers });
     await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
   });
 }
