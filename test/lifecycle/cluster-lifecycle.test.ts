@@ -33,6 +33,7 @@ import {
   lifecycleConfig,
   startClientAgent,
   twinCall,
+  twinGet,
   type ClusterAccess,
 } from '../support/lifecycle.js';
 
@@ -141,6 +142,23 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     expect((await consulCall(access, access.addresses[1]!, '/v1/agent/self')).status).toBe(403);
     // TLS only: the plain HTTP port is closed on every server.
     for (const a of access.addresses) await expect(httpCall(`http://${a}:8500/v1/status/leader`, { timeoutInMs: 2_000 })).rejects.toThrow();
+    // The servers' identity may read its own cluster's container and nothing else.
+    const storageScope = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${stack.blob.accountName}`;
+    const containerScope = `${storageScope}/blobServices/default/containers/${clusterContainerName(key)}`;
+    const assignments = (path: string) =>
+      twinGet(stack, path).then(
+        (r) =>
+          (JSON.parse(r.body) as { value: Array<{ properties: { scope: string; principalId: string; roleDefinitionId: string } }> }).value,
+      );
+    const mine = await assignments(
+      `${containerScope}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()`,
+    );
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.properties.roleDefinitionId).toMatch(/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1$/);
+    const everywhere = await assignments(
+      `/subscriptions/${stack.cloud.subscriptionId}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=${encodeURIComponent(`principalId eq '${mine[0]!.properties.principalId}'`)}`,
+    );
+    expect(everywhere.map((a) => a.properties.scope.toLowerCase())).toEqual([containerScope.toLowerCase()]);
     // The endpoint name resolves to the servers.
     expect(await lookupA(stack.acme.dnsAddress, fqdn)).toEqual([...access.addresses].sort());
     // A second rotation replaces the first token: the old one stops working.
