@@ -2,6 +2,8 @@
 // local twin) through Terraform, DNS and ACME. Read from HCS_LIFECYCLE (JSON) at start-up and
 // turned into the activities' dependencies. Without it the worker runs the store activities
 // and stand-in only (the API's contract tests use that).
+import { DnsManagementClient } from '@azure/arm-dns';
+import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import nodeVault from 'node-vault';
 import { readFileSync } from 'node:fs';
@@ -9,13 +11,16 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ClusterBlobs } from '../../../activities/cluster-blobs.js';
-import { challtestsrvRecords } from '../../../activities/dns.js';
+import { azureDnsRecords } from '../../../activities/azure-dns.js';
+import { challtestsrvRecords, type DnsRecords } from '../../../activities/dns.js';
 import type { SnapshotDeps } from '../../../activities/snapshots.js';
 import { createTerraformActivities } from '../../../activities/terraform.js';
 import { VaultPki } from '../../../activities/vault-pki.js';
 import { httpCall } from '../../../lib/http.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import type { SqlDatabase } from '../../../store/database.js';
+
+const PUBLIC_ARM_ENDPOINT = 'https://management.azure.com';
 
 export const lifecycleConfigSchema = z.object({
   vault: z.object({
@@ -50,7 +55,23 @@ export const lifecycleConfigSchema = z.object({
     moduleDir: z.string().min(1),
     rootSubdir: z.string().default(join('examples', 'local-twin')),
   }),
-  dns: z.object({ kind: z.literal('challtestsrv'), managementUrl: z.string().url(), zone: z.string().min(1) }),
+  /** Where each cluster's DNS records go: challtestsrv locally, an Azure DNS zone (or the twin's) otherwise. */
+  dns: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('challtestsrv'), managementUrl: z.string().url(), zone: z.string().min(1) }),
+    z.object({
+      kind: z.literal('azure'),
+      subscriptionId: z.string().uuid(),
+      resourceGroup: z.string().min(1),
+      zone: z.string().min(1),
+      /** Resource Manager endpoint; the public cloud's unless given (the twin's URL locally). */
+      armEndpoint: z.string().url().default(PUBLIC_ARM_ENDPOINT),
+      tenantId: z.string().min(1),
+      clientId: z.string().min(1),
+      /** Without it the worker uses DefaultAzureCredential (managed or workload identity with clientId). */
+      clientSecret: z.string().min(1).optional(),
+      authorityHost: z.string().url().optional(),
+    }),
+  ]),
   acme: z.object({ directoryUrl: z.string().url(), contactEmail: z.string().email(), caCertFile: z.string().optional() }),
   /** Lifetime of server certificates; fractions allowed (tests rotate within minutes). */
   serverCertTtlHours: z.number().positive().max(8760).default(72),
@@ -102,7 +123,7 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
         blob_account_url: c.blob.url,
       },
     },
-    dns: challtestsrvRecords(c.dns.managementUrl, async (url, body) => (await httpCall(url, { method: 'POST', body })).status),
+    dns: buildDnsRecords(c.dns),
     dnsZone: c.dns.zone,
     acme: {
       directoryUrl: c.acme.directoryUrl,
@@ -114,4 +135,27 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     healthTimeoutMs: c.healthTimeoutSeconds * 1_000,
     ...(c.snapshotIntervalSeconds !== undefined ? { snapshotIntervalOverrideSeconds: c.snapshotIntervalSeconds } : {}),
   };
+}
+
+/** The DNS provider the configuration names. */
+export function buildDnsRecords(dns: ParsedLifecycleConfig['dns']): DnsRecords {
+  if (dns.kind === 'challtestsrv') {
+    return challtestsrvRecords(dns.managementUrl, async (url, body) => (await httpCall(url, { method: 'POST', body })).status);
+  }
+  // A named authority (a sovereign cloud, or the twin locally) is used as given: MSAL's instance
+  // discovery only knows Microsoft's public hosts.
+  const credential = dns.clientSecret
+    ? new ClientSecretCredential(
+        dns.tenantId,
+        dns.clientId,
+        dns.clientSecret,
+        dns.authorityHost ? { authorityHost: dns.authorityHost, disableInstanceDiscovery: true } : {},
+      )
+    : new DefaultAzureCredential({
+        tenantId: dns.tenantId,
+        managedIdentityClientId: dns.clientId,
+        ...(dns.authorityHost ? { authorityHost: dns.authorityHost } : {}),
+      });
+  const client = new DnsManagementClient(credential, dns.subscriptionId, { endpoint: dns.armEndpoint.replace(/\/+$/, '') });
+  return azureDnsRecords({ client, resourceGroup: dns.resourceGroup, zone: dns.zone });
 }
