@@ -1,7 +1,7 @@
 // Chaos run (`npm run chaos`, not part of CI): the worker is killed with SIGKILL at random
-// moments while clusters are created and deleted, and restarted. Every run must converge to
-// exactly the expected servers (raft voters, twin scale sets and instances) and leave nothing
-// behind after delete. Prints a report and writes it to test/chaos/results/worker-kill.txt.
+// moments while clusters are created, upgraded and deleted, and restarted. Every run must
+// converge to exactly the expected servers (raft voters, twin scale sets and instances), end
+// the upgrade with every server on the new version, and leave nothing behind after delete. Prints a report and writes it to test/chaos/results/worker-kill.txt.
 //
 // Bounded: HCS_CHAOS_RUNS runs (default 6), HCS_CHAOS_KILLS_CREATE kills during each create
 // (default 4) and HCS_CHAOS_KILLS_DELETE during each delete (default 4): 24 kills during creates
@@ -23,9 +23,12 @@ import { arm, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/l
 const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 6);
 const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
 const KILLS_DELETE = Number(process.env.HCS_CHAOS_KILLS_DELETE ?? 4);
+const KILLS_UPGRADE = Number(process.env.HCS_CHAOS_KILLS_UPGRADE ?? 3);
 const OPERATION_DEADLINE_MS = 20 * 60_000;
 
 const stack = await stackForScript({ name: 'chaos', scriptUrl: import.meta.url });
+const [OLDER, NEWER] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
+
 // Stopped from outside: take the worker down with us.
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {
@@ -108,6 +111,16 @@ async function raftVoters(resourceKey: string, addresses: string[]): Promise<num
   return report.healthy ? report.voters : -1;
 }
 
+/** The Consul version each server runs, as the cluster's members report it. */
+async function serverVersions(resourceKey: string, addresses: string[]): Promise<string[]> {
+  const pki = vaultPki(stack);
+  const token = (JSON.parse(await pki.decrypt((await getSecret(cp.db, resourceKey, SECRET.managementToken))!)) as { secretId: string })
+    .secretId;
+  const ca = (await pki.ensureClusterCa({ clusterKey: resourceKey, datacenter: 'dc1', maxCertTtlHours: 72 })).caBundlePem;
+  const admin = new ConsulAdmin({ url: `https://${addresses[0]}:8501`, caPem: ca });
+  return Promise.all(addresses.map(async (a) => (await admin.member(token, a))?.version ?? 'absent'));
+}
+
 async function twinInstances(resourceKey: string): Promise<number> {
   const rg = infraResourceGroupName(resourceKey);
   const base = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets`;
@@ -124,6 +137,7 @@ let failures = 0;
 let totalKills = 0;
 let createKills = 0;
 let deleteKills = 0;
+let upgradeKills = 0;
 log(`# Worker SIGKILL chaos: ${RUNS} runs, ${KILLS_CREATE} kills per create, ${KILLS_DELETE} per delete`);
 log(`# command: npm run chaos    date: ${new Date().toISOString()}`);
 startWorkerProcess();
@@ -135,7 +149,7 @@ try {
     log(`run ${run}: ${id}`);
     const put = await arm(cp, 'PUT', id, {
       location: 'westeurope',
-      properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: `10.${70 + run}.0.0/16` } },
+      properties: { consulVersion: OLDER, serverCount: 3, network: { cidr: `10.${70 + run}.0.0/16` } },
     });
     if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
     const [createOp] = await listOperations(cp.db, key);
@@ -156,6 +170,26 @@ try {
       `  create: ${created.status} in ${(created.ms / 1000).toFixed(0)} s; servers ${servers.length}, raft voters ${voters}, twin instances ${instances} -> ${createOk ? 'OK' : 'WRONG'}`,
     );
 
+    // A rolling upgrade under fire: it resumes after every kill and ends with every server on
+    // the new version (forced: no maintenance window to wait for).
+    let upgradeOk = true;
+    if (createOk && OLDER !== NEWER) {
+      const up = await arm(cp, 'POST', `${id}/upgrade`, { consulVersion: NEWER, force: true });
+      if (up.status !== 202) throw new Error(`upgrade answered ${up.status}: ${up.body}`);
+      const [upgradeOp] = await listOperations(cp.db, key);
+      const upgraded = await underFire(upgradeOp!.operationId, KILLS_UPGRADE, 'upgrade');
+      totalKills += upgraded.killsDone;
+      upgradeKills += upgraded.killsDone;
+      const versions = await serverVersions(
+        key,
+        servers.map((s) => s.address),
+      );
+      upgradeOk = upgraded.status === 'Succeeded' && versions.length === 3 && versions.every((v) => v === NEWER);
+      log(
+        `  upgrade: ${upgraded.status} in ${(upgraded.ms / 1000).toFixed(0)} s; server versions ${versions.join(', ')} -> ${upgradeOk ? 'OK' : 'WRONG'}`,
+      );
+    }
+
     const del = await arm(cp, 'DELETE', id);
     if (del.status !== 202) throw new Error(`DELETE answered ${del.status}: ${del.body}`);
     const [deleteOp] = await listOperations(cp.db, key);
@@ -173,13 +207,15 @@ try {
     log(
       `  delete: ${deleted.status} in ${(deleted.ms / 1000).toFixed(0)} s; left behind: ${remaining.length ? JSON.stringify(Object.fromEntries(remaining)) : 'nothing'} -> ${deleteOk ? 'OK' : 'WRONG'}`,
     );
-    if (!createOk || !deleteOk) failures++;
+    if (!createOk || !upgradeOk || !deleteOk) failures++;
   }
 } finally {
   await killWorker();
   await cp.close();
 }
-log(`# ${RUNS} runs, ${totalKills} SIGKILLs (${createKills} during creates, ${deleteKills} during deletes), ${failures} runs wrong`);
+log(
+  `# ${RUNS} runs, ${totalKills} SIGKILLs (${createKills} during creates, ${upgradeKills} during upgrades, ${deleteKills} during deletes), ${failures} runs wrong`,
+);
 mkdirSync(join(repoRoot, 'test', 'chaos', 'results'), { recursive: true });
 writeFileSync(join(repoRoot, 'test', 'chaos', 'results', 'worker-kill.txt'), lines.join('\n') + '\n');
 process.exit(failures === 0 && createKills >= 20 && deleteKills >= 20 ? 0 : 1);
