@@ -17,6 +17,7 @@ function snap(kind: SnapshotRecord['kind'], state: SnapshotRecord['state'], minu
     consulVersion: '1.22.7',
     requestedAt: new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString(),
     finishedAt: null,
+    restoredAt: null,
   };
 }
 

@@ -11,6 +11,8 @@ export interface SnapshotRecord {
   consulVersion: string | null;
   requestedAt: string;
   finishedAt: string | null;
+  /** When the snapshot was last restored into the cluster. */
+  restoredAt: string | null;
 }
 
 interface Row {
@@ -23,9 +25,10 @@ interface Row {
   consul_version: string | null;
   requested_at: Date | string;
   finished_at: Date | string | null;
+  restored_at: Date | string | null;
 }
 
-const columns = 'snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, requested_at, finished_at';
+const columns = 'snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, requested_at, finished_at, restored_at';
 
 function toRecord(r: Row): SnapshotRecord {
   return {
@@ -38,6 +41,7 @@ function toRecord(r: Row): SnapshotRecord {
     consulVersion: r.consul_version,
     requestedAt: new Date(r.requested_at).toISOString(),
     finishedAt: r.finished_at === null ? null : new Date(r.finished_at).toISOString(),
+    restoredAt: r.restored_at === null || r.restored_at === undefined ? null : new Date(r.restored_at).toISOString(),
   };
 }
 
@@ -71,7 +75,7 @@ export async function renameSnapshot(
 /** Records a snapshot (used by the snapshot workflow's store activity and by tests). */
 export async function insertSnapshot(
   db: SqlExecutor,
-  s: Omit<SnapshotRecord, 'requestedAt' | 'finishedAt'> & { finished: boolean },
+  s: Omit<SnapshotRecord, 'requestedAt' | 'finishedAt' | 'restoredAt'> & { finished: boolean },
 ): Promise<void> {
   await db.query(
     `INSERT INTO snapshots (snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, finished_at)

@@ -305,6 +305,8 @@ describe.sequential('cluster snapshots on the real stack', () => {
     expect(after).toHaveLength(before + 1);
     const safety = after.find((s) => s.name.startsWith('before-restore-'));
     expect(safety).toMatchObject({ type: 'SNAPSHOT_TYPE_MANUAL', state: 'SNAPSHOT_STATE_COMPLETED' });
+    // The restored snapshot says when it was restored.
+    expect((after.find((s) => s.id === withOriginal.id) as { restoredAt?: string }).restoredAt).toMatch(/^\d{4}-/);
 
     // Back to "changed" from that snapshot, this time without one taken first.
     const undone = await runOperation('restoreSnapshot', { snapshotId: safety!.id, takeSnapshotFirst: false });

@@ -63,6 +63,7 @@ export function actionHandlers(deps: {
     ...(s.consulVersion ? { consulVersion: s.consulVersion } : {}),
     requestedAt: s.requestedAt,
     ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
+    ...(s.restoredAt ? { restoredAt: s.restoredAt } : {}),
   });
 
   async function snapshot(c: ClusterRecord, snapshotId: unknown): Promise<SnapshotRecord> {
