@@ -11,7 +11,7 @@ import { getCluster, getClusterServers, setClusterServers, type ServerRecord } f
 import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
 import { recordServerCount } from '../store/usage.js';
 import { workflowIdFor } from '../domain/resource-id.js';
-import { CERTIFICATE_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
+import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../workflows/contract.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 import type { SqlDatabase } from '../store/database.js';
 import { CONTROL_PLANE_SCOPE, deleteSecrets, getSecret, putSecret, putSecretIfAbsent } from '../store/secrets.js';
@@ -277,6 +277,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     async ensureCertificateSchedule(a: { resourceKey: string }): Promise<{ outcome: string; intervalSeconds: number }> {
       if (!deps.schedules) throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', 'SchedulesUnavailable');
       const intervalSeconds = Math.max(10, Math.floor((deps.serverCertTtlHours * 3600) / 6));
+      const c = await getCluster(db, a.resourceKey);
+      if (!c) throw ApplicationFailure.nonRetryable(`cluster ${a.resourceKey} is not in the store`, ERR.clusterNotFound);
       const outcome = await upsertIntervalSchedule(deps.schedules.client, {
         scheduleId: certificateScheduleId(a.resourceKey),
         intervalSeconds,
@@ -284,6 +286,11 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         args: [{ resourceKey: a.resourceKey }],
         taskQueue: deps.schedules.taskQueue,
         note: `certificate check of ${a.resourceKey} every ${intervalSeconds} s`,
+        searchAttributes: clusterSearchAttributes(
+          { resourceKey: a.resourceKey, subscriptionId: c.subscriptionId },
+          c.resourceGroup,
+          'rotate',
+        ),
       });
       return { outcome, intervalSeconds };
     },

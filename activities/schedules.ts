@@ -3,6 +3,7 @@
 // firings are skipped; missed firings are caught up within a short window only.
 import { ApplicationFailure } from '@temporalio/activity';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleClient } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 
 const CATCHUP_WINDOW_MS = 10 * 60_000;
 
@@ -13,6 +14,8 @@ export interface IntervalSchedule {
   args: unknown[];
   taskQueue: string;
   note: string;
+  /** Search attributes of every workflow the schedule starts (SREs find them by cluster). */
+  searchAttributes?: SearchAttributePair[];
 }
 
 /**
@@ -29,6 +32,7 @@ export async function upsertIntervalSchedule(client: ScheduleClient, s: Interval
     args: s.args,
     taskQueue: s.taskQueue,
     workflowId: `${s.scheduleId}/scheduled`,
+    ...(s.searchAttributes ? { typedSearchAttributes: s.searchAttributes } : {}),
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CATCHUP_WINDOW_MS };
   const handle = client.getHandle(s.scheduleId);

@@ -23,7 +23,7 @@ import {
   markSnapshotRestored,
   type SnapshotRecord,
 } from '../store/snapshots.js';
-import { SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
+import { clusterSearchAttributes, SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
 import { ConsulSnapshotError, pickSnapshotsToDelete, restoreSnapshot, saveSnapshot, type SnapshotEndpoint } from './consul-snapshots.js';
 import { CONSUL_HTTPS_PORT, ERR, SECRET, type LifecycleDeps } from './lifecycle.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
@@ -221,6 +221,11 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
         args: [{ resourceKey: a.resourceKey }],
         taskQueue: deps.schedules.taskQueue,
         note: `snapshots of ${a.resourceKey} every ${intervalSeconds} s`,
+        searchAttributes: clusterSearchAttributes(
+          { resourceKey: a.resourceKey, subscriptionId: c.subscriptionId },
+          c.resourceGroup,
+          'snapshot',
+        ),
       });
       return { scheduleId, intervalSeconds, outcome };
     },

@@ -94,11 +94,16 @@ export const SEARCH_ATTRIBUTE = {
 
 /** The search attributes of one operation's workflow. */
 export function operationSearchAttributes(input: ClusterOperationInput, resourceGroup: string) {
+  return clusterSearchAttributes(input, resourceGroup, input.kind);
+}
+
+/** The search attributes of a workflow about one cluster (operations and schedule firings). */
+export function clusterSearchAttributes(c: { resourceKey: string; subscriptionId: string }, resourceGroup: string, operation: string) {
   return [
-    { key: SEARCH_ATTRIBUTE.clusterId, value: input.resourceKey },
-    { key: SEARCH_ATTRIBUTE.subscriptionId, value: input.subscriptionId.toLowerCase() },
+    { key: SEARCH_ATTRIBUTE.clusterId, value: c.resourceKey },
+    { key: SEARCH_ATTRIBUTE.subscriptionId, value: c.subscriptionId.toLowerCase() },
     { key: SEARCH_ATTRIBUTE.resourceGroup, value: resourceGroup.toLowerCase() },
-    { key: SEARCH_ATTRIBUTE.operation, value: input.kind },
+    { key: SEARCH_ATTRIBUTE.operation, value: operation },
   ];
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { httpCall } from '../../lib/http.js';
 import { listOperations } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
-import { arm, clientAccess, createRootToken, followLocation, lifecycleConfig } from '../support/lifecycle.js';
+import { arm, clientAccess, clusterWorkflows, createRootToken, followLocation, lifecycleConfig } from '../support/lifecycle.js';
 
 const stack = inject('stack');
 let cp: ControlPlane;
@@ -89,6 +89,9 @@ it('rotates every server certificate twice with no failed client request', async
   // The first certificate and at least two renewals on every server.
   for (const s of seen) expect(s.size).toBeGreaterThanOrEqual(3);
   expect(failures).toEqual([]);
+  // The schedule's own firings carry the cluster's search attributes too, so SREs find them.
+  const workflows = await clusterWorkflows(stack, cp.payloadCodec, id.toLowerCase());
+  expect(workflows.some((w) => /^certificates\/.*\/scheduled/.test(w))).toBe(true);
   const rotations = (await listOperations(cp.db, id.toLowerCase())).filter((o) => o.kind === 'rotate');
   expect(rotations.length).toBeGreaterThanOrEqual(2);
   expect(rotations.every((o) => o.status === 'Succeeded' || o.status === 'Running')).toBe(true);

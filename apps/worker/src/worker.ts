@@ -7,7 +7,7 @@ import { createLifecycleActivities } from '../../../activities/lifecycle.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
 import { createStoreActivities } from '../../../activities/store.js';
 import type { SqlDatabase } from '../../../store/database.js';
-import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW } from '../../../workflows/contract.js';
+import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../workflows/contract.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
@@ -51,6 +51,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       args: [{}],
       taskQueue,
       note: `automatic patch upgrades every ${o.fleetUpgradeIntervalSeconds} s`,
+      searchAttributes: [{ key: SEARCH_ATTRIBUTE.operation, value: 'upgrade' }],
     });
   }
   const worker = await Worker.create({
