@@ -276,6 +276,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
             correlationId: a.scheduledBy,
           });
           await insertSnapshot(tx, {
+            operationId: a.operationId,
             snapshotId: a.snapshotId,
             resourceKey: a.resourceKey,
             name: `automatic-${new Date().toISOString()}`,

@@ -75,13 +75,26 @@ export async function renameSnapshot(
 /** Records a snapshot (used by the snapshot workflow's store activity and by tests). */
 export async function insertSnapshot(
   db: SqlExecutor,
-  s: Omit<SnapshotRecord, 'requestedAt' | 'finishedAt' | 'restoredAt'> & { finished: boolean },
+  s: Omit<SnapshotRecord, 'requestedAt' | 'finishedAt' | 'restoredAt'> & { finished: boolean; operationId?: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO snapshots (snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END) ON CONFLICT (snapshot_id) DO NOTHING`,
-    [s.snapshotId, s.resourceKey, s.name, s.kind, s.state, s.sizeBytes, s.consulVersion, s.finished],
+    `INSERT INTO snapshots (snapshot_id, resource_id, name, kind, state, size_bytes, consul_version, finished_at, operation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END, $9) ON CONFLICT (snapshot_id) DO NOTHING`,
+    [s.snapshotId, s.resourceKey, s.name, s.kind, s.state, s.sizeBytes, s.consulVersion, s.finished, s.operationId ?? null],
   );
+}
+
+/** The snapshot an operation took (createSnapshot or a schedule firing), if any. */
+export async function getSnapshotByOperation(
+  db: SqlExecutor,
+  resourceKey: string,
+  operationId: string,
+): Promise<SnapshotRecord | undefined> {
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM snapshots WHERE resource_id = $1 AND operation_id = $2`, [
+    resourceKey,
+    operationId,
+  ]);
+  return rows[0] ? toRecord(rows[0]) : undefined;
 }
 
 /** Where a snapshot's bytes are and how to open them; read by the worker only. */

@@ -45,7 +45,8 @@ const body = (cidr: string, extra: Record<string, unknown> = {}) => ({
 });
 
 async function waitForState(path: string, states: string[]): Promise<any> {
-  for (let i = 0; i < 100; i++) {
+  // A deadline rather than a count: on a loaded machine the stand-in workflow takes longer.
+  for (const end = Date.now() + 30_000; Date.now() < end;) {
     const r = await call('GET', `${path}?${V}`);
     if (r.status === 200 && states.includes(r.json.properties.provisioningState)) return r.json;
     if (r.status === 404 && states.includes('gone')) return undefined;
@@ -358,6 +359,15 @@ describe('actions', () => {
     expect((await call('POST', `${p}/listSnapshots?${V}`)).json.value).toEqual(
       expect.arrayContaining([expect.objectContaining({ name: 'now', type: 'SNAPSHOT_TYPE_MANUAL', state: 'SNAPSHOT_STATE_PENDING' })]),
     );
+    // The operation's result (its Location) names the snapshot it took.
+    const location = new URL(String(started.headers.location));
+    let result = await call('GET', `${location.pathname}${location.search}`);
+    for (let i = 0; i < 60 && result.status === 202; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      result = await call('GET', `${location.pathname}${location.search}`);
+    }
+    expect(result.status).toBe(200);
+    expect(result.json.snapshot).toMatchObject({ name: 'now', type: 'SNAPSHOT_TYPE_MANUAL' });
   });
 });
 

@@ -173,6 +173,7 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     }
     if (op.status === 'Succeeded') {
       if (op.kind === 'delete') return reply.status(204).send();
+      if (op.kind === 'snapshot') return reply.status(200).send(await o.handlers.snapshotResult(op));
       if (op.kind === 'token')
         return reply
           .status(200)

@@ -13,7 +13,7 @@ import {
 import { checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
 import { getCluster, setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
-import { getSnapshot, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
+import { getSnapshot, getSnapshotByOperation, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import { rootTokenResultName, SECRET, sealContext } from '../../../../activities/lifecycle.js';
@@ -95,6 +95,13 @@ export function actionHandlers(deps: {
           `The cluster has no client configuration yet (provisioningState ${c.provisioningState}); it is written when provisioning succeeds.`,
         );
       return JSON.parse(doc) as { clientConfigJson: string; caBundlePem: string; helmValuesYaml: string };
+    },
+
+    /** The result of a finished snapshot operation: the snapshot it took. */
+    async snapshotResult(op: OperationRecord): Promise<{ snapshot: ReturnType<typeof snapshotView> }> {
+      const s = await getSnapshotByOperation(db, op.resourceKey, op.operationId);
+      if (!s) throw notFound(`The snapshot of operation ${op.operationId}`);
+      return { snapshot: snapshotView(s) };
     },
 
     /** The result of a finished createRootToken operation: the new token. */

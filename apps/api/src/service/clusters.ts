@@ -72,14 +72,14 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     ctx: RequestContext,
     cluster: OperationTarget,
     kind: OperationKind,
-    write: (tx: SqlExecutor) => Promise<void>,
+    write: (tx: SqlExecutor, operationId: string) => Promise<void>,
     params?: OperationParams,
   ): Promise<OperationRecord> {
     const operationId = randomUUID();
     const workflowId = workflowIdFor(cluster.resourceKey, kind, operationId);
     const op = await db
       .transaction(async (tx) => {
-        await write(tx);
+        await write(tx, operationId);
         return insertOperation(tx, {
           operationId,
           resourceKey: cluster.resourceKey,
@@ -190,7 +190,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     req: ClusterPath,
     ctx: RequestContext,
     kind: OperationKind,
-    o: { params?: OperationParams; write?: (tx: SqlExecutor, cluster: ClusterRecord) => Promise<void> } = {},
+    o: { params?: OperationParams; write?: (tx: SqlExecutor, cluster: ClusterRecord, operationId: string) => Promise<void> } = {},
   ): Promise<{ cluster: ClusterRecord; operation: OperationView; record: OperationRecord }> {
     requireRole(ctx, 'operator');
     const { current } = await load(ctx, req);
@@ -200,7 +200,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       throw conflict('ClusterNotReady', `The cluster is ${current.provisioningState}; try again once it has been provisioned.`);
     const running = await activeOperation(db, current.resourceKey);
     if (running) throw inProgress(running);
-    const record = await start(ctx, target(current), kind, async (tx) => o.write?.(tx, current), o.params);
+    const record = await start(ctx, target(current), kind, async (tx, operationId) => o.write?.(tx, current, operationId), o.params);
     return { cluster: current, operation: operationView(record, current.id), record };
   }
 

@@ -45,8 +45,9 @@ export function snapshotActionHandlers(deps: {
       const name = snapshotName(req.name);
       const { operation } = await deps.startAction(req, ctx, 'snapshot', {
         params: { snapshotId },
-        write: async (tx, cluster) =>
+        write: async (tx, cluster, operationId) =>
           insertSnapshot(tx, {
+            operationId,
             snapshotId,
             resourceKey: cluster.resourceKey,
             name,
