@@ -105,11 +105,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
   }
   const tokenSecret = async (scope: string, name: string) => (JSON.parse(await readSecret(scope, name)) as { secretId: string }).secretId;
 
-  async function caBundle(plan: ClusterPlan): Promise<string> {
-    return (
-      await pki.ensureClusterCa({ clusterKey: plan.resourceKey, datacenter: plan.datacenter, maxCertTtlHours: deps.serverCertTtlHours })
-    ).caBundlePem;
-  }
+  const caBundle = (plan: ClusterPlan): Promise<string> => pki.clusterCaBundle(plan.resourceKey);
 
   /** A ConsulAdmin for the first server that answers (any server forwards to the leader). */
   async function admin(plan: ClusterPlan, servers: ServerInfo[]): Promise<{ admin: ConsulAdmin; token: string }> {
@@ -117,13 +113,16 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     const token = await tokenSecret(plan.resourceKey, SECRET.managementToken);
     for (const s of servers) {
       const a = new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca });
-      const ok = await a.health(token, servers.length).then(
-        (r) => r.leader !== undefined,
-        () => false,
-      );
-      if (ok) return { admin: a, token };
+      if (await a.leaderAddress(token).catch(() => '')) return { admin: a, token };
     }
     throw ApplicationFailure.retryable('no server of the cluster answers with a leader', ERR.clusterNotHealthy);
+  }
+
+  /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
+  async function dueCertificates(resourceKey: string, servers: ServerInfo[]): Promise<number> {
+    let due = 0;
+    for (const s of servers) if (!(await currentCertificate(blobs, resourceKey, serverPrefix(s.index), s.address))) due++;
+    return due;
   }
 
   function acmeFor(scope: string): AcmeCertificates {
@@ -268,9 +267,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
 
     /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
     async certificatesDue(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ due: number }> {
-      let due = 0;
-      for (const s of a.servers) if (!(await currentCertificate(blobs, a.plan.resourceKey, serverPrefix(s.index), s.address))) due++;
-      return { due };
+      return { due: await dueCertificates(a.plan.resourceKey, a.servers) };
     },
 
     /** The cluster's certificate schedule: checks every sixth of the certificate lifetime (at least every 10 s). */
@@ -328,9 +325,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       if (await getOperation(db, a.operationId)) return begun; // an earlier attempt recorded it
       if (c.provisioningState !== 'Succeeded') return { started: false, reason: `the cluster is ${c.provisioningState}` };
       const servers = await getClusterServers(db, a.resourceKey);
-      let due = 0;
-      for (const s of servers) if (!(await currentCertificate(blobs, a.resourceKey, serverPrefix(s.index), s.address))) due++;
-      if (servers.length === 0 || due === 0) return { started: false, reason: 'no certificate is due' };
+      if (servers.length === 0 || (await dueCertificates(a.resourceKey, servers)) === 0)
+        return { started: false, reason: 'no certificate is due' };
       try {
         await insertOperation(db, {
           operationId: a.operationId,

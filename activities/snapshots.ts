@@ -124,11 +124,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
   async function endpoints(c: ClusterRecord): Promise<Array<{ server: ServerRecord; url: string; caPem: string }>> {
     const servers = await getClusterServers(db, c.resourceKey);
     if (!servers.length) throw ApplicationFailure.retryable(`cluster ${c.resourceKey} has no servers recorded`, ERR.clusterNotHealthy);
-    const { caBundlePem } = await pki.ensureClusterCa({
-      clusterKey: c.resourceKey,
-      datacenter: c.spec.properties.datacenter,
-      maxCertTtlHours: deps.serverCertTtlHours,
-    });
+    const caBundlePem = await pki.clusterCaBundle(c.resourceKey);
     return servers.map((server) => ({ server, url: `https://${server.address}:${CONSUL_HTTPS_PORT}`, caPem: caBundlePem }));
   }
 

@@ -123,6 +123,17 @@ export class VaultPki {
     };
   }
 
+  /**
+   * The cluster's CA bundle (intermediate then root), read only: for the many calls that just
+   * talk to the servers, without ensureClusterCa's mount check and role write each time.
+   */
+  async clusterCaBundle(clusterKey: string): Promise<string> {
+    const intermediate = await this.issuerPem(clusterPkiMount(clusterKey), CLUSTER_ISSUER);
+    const root = await this.issuerPem(this.o.rootMount, ROOT_ISSUER);
+    if (!intermediate || !root) throw new Error(`cluster ${clusterKey} has no CA yet`);
+    return `${intermediate.trim()}\n${root.trim()}\n`;
+  }
+
   /** A server certificate for server.<datacenter>.consul and the server's addresses. */
   async issueServerCertificate(a: {
     clusterKey: string;

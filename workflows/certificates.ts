@@ -5,9 +5,9 @@
 // host-manager writes them and reloads Consul (SIGHUP), which takes the new certificates without
 // dropping out of the cluster; the health gate confirms it. The endpoint's ACME certificate is
 // renewed in the same operation when fewer than 30 days remain.
-import { executeChild, log, ParentClosePolicy, uuid4, workflowInfo } from '@temporalio/workflow';
-import { operationSearchAttributes, type ClusterOperationInput } from './contract.js';
-import { gate, operation, quick, store } from './lifecycle.js';
+import { uuid4, workflowInfo } from '@temporalio/workflow';
+import type { ClusterOperationInput } from './contract.js';
+import { gate, operation, quick, runScheduledOperation, store } from './lifecycle.js';
 
 export async function rotateCertificates(input: ClusterOperationInput): Promise<void> {
   await operation(input, async (step) => {
@@ -34,16 +34,7 @@ export async function rotateCertificates(input: ClusterOperationInput): Promise<
 export async function scheduledCertificateRotation(a: { resourceKey: string }): Promise<{ skipped: string } | { operationId: string }> {
   const operationId = uuid4();
   const begun = await quick.beginCertificateRotation({ resourceKey: a.resourceKey, operationId, scheduledBy: workflowInfo().workflowId });
-  if (!begun.started) {
-    log.info('certificate check: nothing to do', { resourceKey: a.resourceKey, reason: begun.reason });
-    return { skipped: begun.reason };
-  }
-  await executeChild(rotateCertificates, {
-    workflowId: begun.workflowId,
-    args: [begun.input],
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    memo: { correlationId: begun.input.correlationId },
-    typedSearchAttributes: operationSearchAttributes(begun.input, begun.resourceGroup),
-  });
+  const skipped = await runScheduledOperation(begun, rotateCertificates, 'certificate rotation');
+  if (skipped !== undefined) return { skipped };
   return { operationId };
 }

@@ -11,11 +11,20 @@ import {
   proxyActivities,
   setHandler,
   type RetryPolicy,
+  executeChild,
+  log,
+  ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { LifecycleActivities, ServerInfo } from '../activities/lifecycle.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
-import { NON_RETRYABLE_ERRORS, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
+import {
+  NON_RETRYABLE_ERRORS,
+  operationSearchAttributes,
+  PROGRESS_QUERY,
+  type ClusterOperationInput,
+  type OperationProgress,
+} from './contract.js';
 
 export const retry: RetryPolicy = {
   initialInterval: '2 seconds',
@@ -176,4 +185,32 @@ export async function rotateRootToken(input: ClusterOperationInput): Promise<voi
     await quick.rotateRootToken({ plan, servers, operationId: input.operationId });
     await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
   });
+}
+
+/** What a schedule firing recorded: the operation to run, or why it skipped. */
+export type BegunOperation =
+  { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string };
+
+/**
+ * Runs an operation a schedule firing recorded as a child under the operation's usual workflow
+ * id, so it is followed and cancelled like any operation; it outlives the firing's workflow
+ * should that be terminated (it ends itself). Returns why the firing skipped, if it did.
+ */
+export async function runScheduledOperation(
+  begun: BegunOperation,
+  workflow: (input: ClusterOperationInput) => Promise<void>,
+  what: string,
+): Promise<string | undefined> {
+  if (!begun.started) {
+    log.info(`${what} skipped`, { reason: begun.reason });
+    return begun.reason;
+  }
+  await executeChild(workflow, {
+    workflowId: begun.workflowId,
+    args: [begun.input],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    memo: { correlationId: begun.input.correlationId },
+    typedSearchAttributes: operationSearchAttributes(begun.input, begun.resourceGroup),
+  });
+  return undefined;
 }

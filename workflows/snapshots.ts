@@ -4,19 +4,10 @@
 // record and the `progress` query, the outcome recorded also when it fails or is cancelled. The
 // schedule's workflow records its operation only when no other operation is active on the
 // cluster, and otherwise skips the firing. Deterministic: no I/O here, only activity calls.
-import {
-  ApplicationFailure,
-  CancellationScope,
-  executeChild,
-  log,
-  ParentClosePolicy,
-  proxyActivities,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
-import { operationSearchAttributes, type ClusterOperationInput } from './contract.js';
-import { gate, operation, quick, retry, type Step } from './lifecycle.js';
+import type { ClusterOperationInput } from './contract.js';
+import { gate, operation, quick, retry, runScheduledOperation, type Step } from './lifecycle.js';
 
 /** Records, blobs, schedules: quick calls. */
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
@@ -129,17 +120,7 @@ export async function scheduledSnapshot(a: {
     snapshotId,
     scheduledBy: workflowInfo().workflowId,
   });
-  if (!begun.started) {
-    log.info('scheduled snapshot skipped', { resourceKey: a.resourceKey, reason: begun.reason });
-    return { skipped: begun.reason };
-  }
-  await executeChild(snapshotCluster, {
-    workflowId: begun.workflowId,
-    args: [begun.input],
-    // The operation outlives this firing's workflow should it be terminated; it ends itself.
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    memo: { correlationId: begun.input.correlationId },
-    typedSearchAttributes: operationSearchAttributes(begun.input, begun.resourceGroup),
-  });
+  const skipped = await runScheduledOperation(begun, snapshotCluster, 'scheduled snapshot');
+  if (skipped !== undefined) return { skipped };
   return { operationId, snapshotId };
 }

@@ -102,22 +102,23 @@ async function underFire(operationId: string, kills: number, phase: string): Pro
   }
 }
 
-async function raftVoters(resourceKey: string, addresses: string[]): Promise<number> {
+/** The management token and CA of a cluster, and an admin client on its first server. */
+async function clusterAdmin(resourceKey: string, address: string): Promise<{ admin: ConsulAdmin; token: string }> {
   const pki = vaultPki(stack);
   const token = (JSON.parse(await pki.decrypt((await getSecret(cp.db, resourceKey, SECRET.managementToken))!)) as { secretId: string })
     .secretId;
-  const ca = (await pki.ensureClusterCa({ clusterKey: resourceKey, datacenter: 'dc1', maxCertTtlHours: 72 })).caBundlePem;
-  const report = await new ConsulAdmin({ url: `https://${addresses[0]}:8501`, caPem: ca }).health(token, addresses.length);
+  return { admin: new ConsulAdmin({ url: `https://${address}:8501`, caPem: await pki.clusterCaBundle(resourceKey) }), token };
+}
+
+async function raftVoters(resourceKey: string, addresses: string[]): Promise<number> {
+  const { admin, token } = await clusterAdmin(resourceKey, addresses[0]!);
+  const report = await admin.health(token, addresses.length);
   return report.healthy ? report.voters : -1;
 }
 
 /** The Consul version each server runs, as the cluster's members report it. */
 async function serverVersions(resourceKey: string, addresses: string[]): Promise<string[]> {
-  const pki = vaultPki(stack);
-  const token = (JSON.parse(await pki.decrypt((await getSecret(cp.db, resourceKey, SECRET.managementToken))!)) as { secretId: string })
-    .secretId;
-  const ca = (await pki.ensureClusterCa({ clusterKey: resourceKey, datacenter: 'dc1', maxCertTtlHours: 72 })).caBundlePem;
-  const admin = new ConsulAdmin({ url: `https://${addresses[0]}:8501`, caPem: ca });
+  const { admin, token } = await clusterAdmin(resourceKey, addresses[0]!);
   return Promise.all(addresses.map(async (a) => (await admin.member(token, a))?.version ?? 'absent'));
 }
 
