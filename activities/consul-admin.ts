@@ -144,6 +144,39 @@ export class ConsulAdmin {
       throw new Error(`deleting token ${accessorId} failed (${res.status}): ${res.body.trim()}`);
   }
 
+  /** Datacenters this server knows through the WAN pool (its own included). */
+  async datacenters(token: string): Promise<string[]> {
+    const res = await this.call('/v1/catalog/datacenters', { token });
+    if (res.status !== 200) throw new Error(`datacenters unavailable (${res.status})`);
+    return JSON.parse(res.body) as string[];
+  }
+
+  /** ACL replication in a secondary datacenter: whether it runs, and which datacenter it copies. */
+  async aclReplication(token: string): Promise<{ enabled: boolean; running: boolean; sourceDatacenter: string; replicatedIndex: number }> {
+    const res = await this.call('/v1/acl/replication', { token });
+    if (res.status !== 200) throw new Error(`ACL replication status unavailable (${res.status}): ${res.body.trim()}`);
+    const r = JSON.parse(res.body) as { Enabled: boolean; Running: boolean; SourceDatacenter: string; ReplicatedTokenIndex: number };
+    return { enabled: r.Enabled, running: r.Running, sourceDatacenter: r.SourceDatacenter, replicatedIndex: r.ReplicatedTokenIndex };
+  }
+
+  /** Members of the WAN pool: gossip name (node.datacenter), datacenter and status (1 alive, 3 left, 4 failed). */
+  async wanMembers(token: string): Promise<Array<{ name: string; datacenter: string; address: string; status: number }>> {
+    const res = await this.call('/v1/agent/members?wan=1', { token });
+    if (res.status !== 200) throw new Error(`WAN members unavailable (${res.status})`);
+    return (JSON.parse(res.body) as Array<{ Name: string; Addr: string; Status: number; Tags: Record<string, string> }>).map((m) => ({
+      name: m.Name,
+      datacenter: m.Tags.dc ?? '',
+      address: m.Addr,
+      status: m.Status,
+    }));
+  }
+
+  /** Removes a WAN member for good (force-leave with prune): its servers are gone. */
+  async forceLeaveWan(token: string, name: string): Promise<void> {
+    const res = await this.call(`/v1/agent/force-leave/${encodeURIComponent(name)}?prune=1&wan=1`, { method: 'PUT', token });
+    if (res.status !== 200) throw new Error(`force-leave of ${name} refused (${res.status}): ${res.body.trim()}`);
+  }
+
   /**
    * The health gate: a leader, exactly the expected voters, autopilot healthy, and ACLs enforced
    * (an anonymous read of the agent is denied).

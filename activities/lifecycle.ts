@@ -10,7 +10,7 @@ import type { Agent } from 'node:https';
 import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
 import { recordServerCount } from '../store/usage.js';
-import { workflowIdFor } from '../domain/resource-id.js';
+import { resourceKey as resourceKeyOf, workflowIdFor } from '../domain/resource-id.js';
 import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../workflows/contract.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 import type { SqlDatabase } from '../store/database.js';
@@ -67,6 +67,15 @@ export interface ClusterPlan {
   fqdn: string;
   /** When disruptive work (upgrades) may happen; absent: any time. */
   maintenanceWindow?: MaintenanceWindow;
+  /** Set when the cluster is a secondary datacenter of a WAN federation. */
+  federation?: { primaryResourceKey: string; primaryDatacenter: string };
+}
+
+/** What a secondary's servers need to join the primary's WAN federation. */
+export interface FederationJoin {
+  primaryDatacenter: string;
+  /** WAN gossip addresses of the primary's servers. */
+  wanJoin: string[];
 }
 
 export type ServerInfo = ServerRecord;
@@ -77,6 +86,8 @@ export const SECRET = {
   managementToken: 'management-token',
   agentToken: 'agent-token',
   snapshotToken: 'snapshot-token',
+  /** A secondary's token for ACL replication from the primary. */
+  replicationToken: 'replication-token',
   rootToken: 'root-token',
   clientConfig: 'sealed/client-config',
 } as const;
@@ -89,11 +100,17 @@ export const ERR = {
   clusterNotFound: 'ClusterNotFound',
   clusterNotHealthy: 'ClusterNotHealthy',
   addressesPending: 'ServerAddressesPending',
+  primaryNotFound: 'PrimaryClusterNotFound',
+  federationNotJoined: 'FederationNotJoined',
 } as const;
 
 export const CONSUL_HTTPS_PORT = 8501;
 const AGENT_POLICY = 'node_prefix "" { policy = "write" }\nservice_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\n';
 const SNAPSHOT_POLICY = 'acl = "write"\noperator = "read"\nkey_prefix "" { policy = "read" }\n';
+/** What ACL replication in a secondary datacenter needs (Consul's documented replication policy). */
+const REPLICATION_POLICY = 'acl = "write"\noperator = "write"\nservice_prefix "" {\n  policy = "read"\n  intentions = "read"\n}\n';
+/** The secrets a secondary shares with its primary: gossip is one WAN pool, ACLs are one system. */
+const SHARED_WITH_PRIMARY: readonly string[] = [SECRET.gossipKey, SECRET.managementToken];
 
 export function createLifecycleActivities(deps: LifecycleDeps) {
   const { db, pki, blobs } = deps;
@@ -105,10 +122,17 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
   }
   const tokenSecret = async (scope: string, name: string) => (JSON.parse(await readSecret(scope, name)) as { secretId: string }).secretId;
 
-  const caBundle = (plan: ClusterPlan): Promise<string> => pki.clusterCaBundle(plan.resourceKey);
+  const caBundle = (plan: Pick<ClusterPlan, 'resourceKey'>): Promise<string> => pki.clusterCaBundle(plan.resourceKey);
+
+  /** The primary's record and servers, for a secondary's federation steps. */
+  async function primaryOf(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[] } | undefined> {
+    if (!plan.federation) return undefined;
+    const resourceKey = plan.federation.primaryResourceKey;
+    return (await getCluster(db, resourceKey)) ? { resourceKey, servers: await getClusterServers(db, resourceKey) } : undefined;
+  }
 
   /** A ConsulAdmin for the first server that answers (any server forwards to the leader). */
-  async function admin(plan: ClusterPlan, servers: ServerInfo[]): Promise<{ admin: ConsulAdmin; token: string }> {
+  async function admin(plan: Pick<ClusterPlan, 'resourceKey'>, servers: ServerInfo[]): Promise<{ admin: ConsulAdmin; token: string }> {
     const ca = await caBundle(plan);
     const token = await tokenSecret(plan.resourceKey, SECRET.managementToken);
     for (const s of servers) {
@@ -143,7 +167,14 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     async loadClusterPlan(a: { resourceKey: string }): Promise<ClusterPlan> {
       const c = await getCluster(db, a.resourceKey);
       if (!c) throw ApplicationFailure.nonRetryable(`cluster ${a.resourceKey} is not in the store`, ERR.clusterNotFound);
+      const primaryId = c.spec.properties.primaryClusterId;
+      const primary = primaryId ? await getCluster(db, resourceKeyOf(primaryId)) : undefined;
+      if (primaryId && !primary)
+        throw ApplicationFailure.nonRetryable(`the federation's primary ${primaryId} is not in the store`, ERR.primaryNotFound);
       return {
+        ...(primary
+          ? { federation: { primaryResourceKey: primary.resourceKey, primaryDatacenter: primary.spec.properties.datacenter } }
+          : {}),
         resourceKey: a.resourceKey,
         name: c.name.toLowerCase(),
         location: c.spec.location,
@@ -163,19 +194,33 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       return getClusterServers(db, a.resourceKey);
     },
 
-    /** Gossip key and ACL tokens: generated once per cluster, stored transit-encrypted. */
-    async ensureClusterSecrets(a: { resourceKey: string }): Promise<{ names: string[] }> {
-      const token = () => JSON.stringify({ accessorId: randomUUID(), secretId: randomUUID() });
-      const wanted: Array<[string, () => string]> = [
-        [SECRET.gossipKey, () => randomBytes(32).toString('base64')],
+    /**
+     * Gossip key and ACL tokens: generated once per cluster, stored transit-encrypted. A
+     * secondary takes the gossip key and management token of its primary (one WAN pool, one ACL
+     * system) and gets a replication token of its own.
+     */
+    async ensureClusterSecrets(a: { resourceKey: string; primaryResourceKey?: string }): Promise<{ names: string[] }> {
+      const token = async () => JSON.stringify({ accessorId: randomUUID(), secretId: randomUUID() });
+      const fromPrimary = (name: string) => async () => {
+        const c = await getSecret(db, a.primaryResourceKey!, name);
+        if (c === undefined) throw ApplicationFailure.nonRetryable(`the primary has no ${name}`, 'SecretMissing');
+        return pki.decrypt(c);
+      };
+      const generated: Array<[string, () => Promise<string>]> = [
+        [SECRET.gossipKey, async () => randomBytes(32).toString('base64')],
         [SECRET.managementToken, token],
         [SECRET.agentToken, token],
         [SECRET.snapshotToken, token],
       ];
+      if (a.primaryResourceKey) generated.push([SECRET.replicationToken, token]);
+      const wanted = generated.map(([name, make]): [string, () => Promise<string>] => [
+        name,
+        a.primaryResourceKey && SHARED_WITH_PRIMARY.includes(name) ? fromPrimary(name) : make,
+      ]);
       for (const [name, make] of wanted) {
         if ((await getSecret(db, a.resourceKey, name)) !== undefined) continue;
         // The first writer wins: a concurrent or retried attempt keeps the stored value.
-        await putSecretIfAbsent(db, a.resourceKey, name, await pki.encrypt(make()));
+        await putSecretIfAbsent(db, a.resourceKey, name, await pki.encrypt(await make()));
       }
       return { names: wanted.map(([n]) => n) };
     },
@@ -222,12 +267,21 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       /** Servers to expect before the first leader election (the cluster size at creation). */
       bootstrapExpect: number;
       consulVersion?: string;
+      /** A secondary's way into its primary's WAN federation (joinFederation). */
+      federation?: FederationJoin;
     }): Promise<{ certificatesIssued: number }> {
       const { plan } = a;
-      const ca = await caBundle(plan);
+      // A secondary also trusts the primary's CA (the primary's servers may present their leaf alone).
+      const ca = plan.federation
+        ? `${await caBundle(plan)}${await caBundle({ resourceKey: plan.federation.primaryResourceKey })}`
+        : await caBundle(plan);
       const gossip = await readSecret(plan.resourceKey, SECRET.gossipKey);
       const management = await tokenSecret(plan.resourceKey, SECRET.managementToken);
       const agent = await tokenSecret(plan.resourceKey, SECRET.agentToken);
+      const federation = a.federation && {
+        ...a.federation,
+        replicationToken: await tokenSecret(plan.resourceKey, SECRET.replicationToken),
+      };
       const addresses = a.servers.map((s) => s.address);
       let issued = 0;
       for (const s of a.servers) {
@@ -244,10 +298,21 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
           const serial = c.serialNumber.replace(/:/g, '');
           cert = { certBlob: `${prefix}tls/server-${serial}.pem`, keyBlob: `${prefix}tls/server-${serial}.key` };
           await blobs.writeIfNewer(plan.resourceKey, cert.keyBlob, c.privateKeyPem, a.generation);
-          await blobs.writeIfNewer(plan.resourceKey, cert.certBlob, c.certificatePem, a.generation);
+          // The chain goes with the certificate, so servers of other datacenters (other
+          // intermediates under the same root) can verify it.
+          await blobs.writeIfNewer(plan.resourceKey, cert.certBlob, `${c.certificatePem.trim()}\n${c.caBundlePem}`, a.generation);
           issued++;
         }
-        const config = serverConfig({ plan, server: s, addresses, gossip, management, agent, bootstrapExpect: a.bootstrapExpect });
+        const config = serverConfig({
+          plan,
+          server: s,
+          addresses,
+          gossip,
+          management,
+          agent,
+          bootstrapExpect: a.bootstrapExpect,
+          ...(federation ? { federation } : {}),
+        });
         await blobs.writeIfNewer(plan.resourceKey, `${prefix}tls/ca.pem`, ca, a.generation);
         await blobs.writeIfNewer(plan.resourceKey, `${prefix}consul.json`, JSON.stringify(config, null, 2), a.generation);
         const manifest = {
@@ -390,7 +455,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     /** ACLs: bootstrapped (the initial management token), an agent token and our snapshot token. */
     async configureAcls(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ bootstrap: string }> {
       const { admin: consul, token } = await admin(a.plan, a.servers);
-      const bootstrap = await consul.bootstrapAcl(token);
+      // A secondary's ACLs are the primary's (bootstrapped there); its token writes go to the primary.
+      const bootstrap = a.plan.federation ? 'primary' : await consul.bootstrapAcl(token);
       for (const [name, secret, rules] of [
         ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
         ['hcs-snapshot', SECRET.snapshotToken, SNAPSHOT_POLICY],
@@ -409,6 +475,76 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       );
       const cert = await whileHeartbeating(() => acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() }));
       return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
+    },
+
+    /**
+     * A secondary, before its servers start: its agent, snapshot and replication tokens are made
+     * in the primary (so they work the moment the servers join), and the primary's servers are
+     * where the secondary's servers join the WAN pool.
+     */
+    async joinFederation(a: { plan: ClusterPlan }): Promise<FederationJoin> {
+      const primary = await primaryOf(a.plan);
+      if (!primary) throw ApplicationFailure.nonRetryable(`${a.plan.name} has no primary in the store`, ERR.primaryNotFound);
+      if (primary.servers.length === 0) throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
+      const { admin: consul, token } = await admin(primary, primary.servers);
+      for (const [name, secret, rules] of [
+        ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
+        ['hcs-snapshot', SECRET.snapshotToken, SNAPSHOT_POLICY],
+        ['hcs-replication', SECRET.replicationToken, REPLICATION_POLICY],
+      ] as const) {
+        const t = JSON.parse(await readSecret(a.plan.resourceKey, secret)) as { accessorId: string; secretId: string };
+        await consul.ensureToken(token, { name, rules, accessorId: t.accessorId, secretId: t.secretId });
+      }
+      return { primaryDatacenter: a.plan.federation!.primaryDatacenter, wanJoin: primary.servers.map((s) => s.address) };
+    },
+
+    /** A secondary's federation gate: the primary's datacenter is reachable and ACL replication runs. */
+    async waitForFederation(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ datacenters: string[]; replicatedIndex: number }> {
+      const deadline = Date.now() + deps.healthTimeoutMs;
+      const primaryDc = a.plan.federation!.primaryDatacenter;
+      let problem = '';
+      for (;;) {
+        try {
+          const { admin: consul, token } = await admin(a.plan, a.servers);
+          const datacenters = await consul.datacenters(token);
+          const replication = await consul.aclReplication(token);
+          if (!datacenters.includes(primaryDc))
+            problem = `the primary datacenter ${primaryDc} is not in the WAN pool (${datacenters.join(', ')})`;
+          else if (!replication.enabled || !replication.running) problem = 'ACL replication from the primary is not running';
+          else if (replication.replicatedIndex === 0) problem = 'ACL replication has not copied any token yet';
+          else return { datacenters, replicatedIndex: replication.replicatedIndex };
+        } catch (err) {
+          problem = err instanceof Error ? err.message : String(err);
+        }
+        Context.current().heartbeat({ problem });
+        if (Date.now() > deadline) throw ApplicationFailure.retryable(`not federated yet: ${problem}`, ERR.federationNotJoined);
+        await Context.current().sleep(deps.healthPollMs ?? 1_000);
+      }
+    },
+
+    /**
+     * A deleted secondary leaves the federation: its servers are removed from the primary's WAN
+     * pool and its tokens (which live in the primary) are deleted. Nothing to do when the
+     * primary is gone too.
+     */
+    async leaveFederation(a: { plan: ClusterPlan }): Promise<{ removedMembers: string[]; deletedTokens: number }> {
+      const primary = await primaryOf(a.plan);
+      if (!primary || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
+      const { admin: consul, token } = await admin(primary, primary.servers);
+      const removedMembers: string[] = [];
+      for (const m of await consul.wanMembers(token)) {
+        if (m.datacenter !== a.plan.datacenter) continue;
+        await consul.forceLeaveWan(token, m.name);
+        removedMembers.push(m.name);
+      }
+      let deletedTokens = 0;
+      for (const name of [SECRET.agentToken, SECRET.snapshotToken, SECRET.replicationToken, SECRET.rootToken]) {
+        const stored = await getSecret(db, a.plan.resourceKey, name);
+        if (stored === undefined) continue;
+        await consul.deleteToken(token, (JSON.parse(await pki.decrypt(stored)) as { accessorId: string }).accessorId);
+        deletedTokens++;
+      }
+      return { removedMembers, deletedTokens };
     },
 
     /** The client configuration customers fetch with listClientConfig, sealed for the API. */
@@ -701,9 +837,12 @@ export function serverConfig(a: {
   management: string;
   agent: string;
   bootstrapExpect: number;
+  federation?: FederationJoin & { replicationToken: string };
 }) {
+  const f = a.federation;
   return {
     datacenter: a.plan.datacenter,
+    ...(f ? { primary_datacenter: f.primaryDatacenter, retry_join_wan: f.wanJoin } : {}),
     server: true,
     bootstrap_expect: a.bootstrapExpect,
     retry_join: a.addresses.filter((ip) => ip !== a.server.address),
@@ -724,7 +863,8 @@ export function serverConfig(a: {
       default_policy: 'deny',
       down_policy: 'extend-cache',
       enable_token_persistence: true,
-      tokens: { initial_management: a.management, agent: a.agent },
+      ...(f ? { enable_token_replication: true } : {}),
+      tokens: { initial_management: a.management, agent: a.agent, ...(f ? { replication: f.replicationToken } : {}) },
     },
     autopilot: { cleanup_dead_servers: true, server_stabilization_time: '3s' },
     // Client agents get their RPC certificates from the servers (the servers verify them).

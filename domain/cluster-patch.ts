@@ -136,8 +136,11 @@ function valueAt(spec: ClusterSpec, path: string): unknown {
   return node;
 }
 
+/** The stored spec as a request body (without what the API derives, such as the federation's primary). */
 function toPlainBody(spec: ClusterSpec): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
+  const body = JSON.parse(JSON.stringify(spec)) as { properties: Record<string, unknown> };
+  delete body.properties.primaryClusterId;
+  return body;
 }
 
 function unknownField(target: string, allowed: readonly string[]): ErrorDetail {

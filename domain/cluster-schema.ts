@@ -86,6 +86,8 @@ const snapshotPolicySchema = z.strictObject({
   retentionCount: z.number().int().min(MIN_SNAPSHOT_RETENTION).max(MAX_SNAPSHOT_RETENTION).nullish(),
 });
 
+const MAX_FEDERATION_TOKEN = 4096;
+
 const propertiesSchema = z.strictObject({
   consulVersion: z.string().refine((v) => parseVersion(v) !== undefined),
   serverCount: z.literal(SERVER_COUNTS).nullish(),
@@ -95,6 +97,8 @@ const propertiesSchema = z.strictObject({
   upgradePolicy: upgradePolicySchema.nullish(),
   maintenanceWindow: maintenanceWindowSchema.nullish(),
   snapshotPolicy: snapshotPolicySchema.nullish(),
+  // Opened and checked by the API (apps/api/src/service/federation.ts); never stored.
+  federationToken: z.string().min(1).max(MAX_FEDERATION_TOKEN).nullish(),
 });
 
 export const clusterBodySchema = z.strictObject({
@@ -152,6 +156,10 @@ export const clusterFieldCatalogue: FieldCatalogue = {
     'properties.maintenanceWindow.timeZone': {
       code: 'InvalidTimeZone',
       allowed: 'an IANA time zone name such as "Europe/Berlin" or "UTC"',
+    },
+    'properties.federationToken': {
+      code: 'InvalidFederationToken',
+      allowed: `the token createFederationToken returned for the primary cluster (1 to ${MAX_FEDERATION_TOKEN} characters)`,
     },
     'properties.snapshotPolicy': {
       code: 'InvalidSnapshotPolicy',

@@ -40,6 +40,11 @@ export interface ClusterProperties {
   /** Absent: maintenance may happen at any time. */
   maintenanceWindow?: MaintenanceWindow;
   snapshotPolicy: SnapshotPolicy;
+  /**
+   * Resource id of the primary cluster when this one is a WAN-federation secondary; set by the
+   * API from a federation token on create, never by the customer directly, never changed.
+   */
+  primaryClusterId?: string;
 }
 
 export interface ClusterSpec {
@@ -62,6 +67,7 @@ export interface ClusterBody {
     upgradePolicy?: Partial<UpgradePolicy> | null;
     maintenanceWindow?: MaintenanceWindow | null;
     snapshotPolicy?: Partial<SnapshotPolicy> | null;
+    federationToken?: string | null;
   };
 }
 

@@ -96,6 +96,15 @@ export async function listClusters(db: SqlExecutor, o: ListClustersOptions): Pro
   return { items: rows.slice(0, o.limit).map(toRecord), more: rows.length > o.limit };
 }
 
+/** The secondaries of a WAN federation: clusters whose spec names `primaryId` as their primary. */
+export async function listFederationSecondaries(db: SqlExecutor, primaryId: string): Promise<ClusterRecord[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${columns} FROM clusters WHERE lower(spec->'properties'->>'primaryClusterId') = $1 ORDER BY resource_id`,
+    [primaryId.toLowerCase()],
+  );
+  return rows.map(toRecord);
+}
+
 /** CIDRs of every cluster of a subscription, for the overlap rule. */
 export async function subscriptionCidrs(db: SqlExecutor, subscriptionId: string): Promise<Array<{ resourceId: string; cidr: string }>> {
   const { rows } = await db.query<{ display_id: string; cidr: string }>(

@@ -108,10 +108,12 @@ async function convergeCluster(input: ClusterOperationInput): Promise<void> {
     const plan = await quick.loadClusterPlan(ref);
     const previous = await quick.loadClusterServers(ref);
     await step('secrets', 5);
-    await quick.ensureClusterSecrets(ref);
+    await quick.ensureClusterSecrets({ ...ref, ...(plan.federation ? { primaryResourceKey: plan.federation.primaryResourceKey } : {}) });
     await step('pki', 10);
     await quick.ensureClusterPki({ plan });
     await quick.ensureClusterContainer(ref);
+    // A secondary datacenter: its tokens are made in the primary, its servers join the primary's WAN pool.
+    const federation = plan.federation ? await quick.joinFederation({ plan }) : undefined;
     const retiring = previous.filter((s) => s.index >= plan.serverCount);
     if (retiring.length) {
       await step('retire-servers', 15);
@@ -120,11 +122,15 @@ async function convergeCluster(input: ClusterOperationInput): Promise<void> {
     await step('infrastructure', 20);
     const servers: ServerInfo[] = await infra.applyInfrastructure({ plan, serverCount: plan.serverCount });
     await step('publish-configuration', 55);
-    await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
+    await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount, ...(federation ? { federation } : {}) });
     if (retiring.length) await quick.unpublishServers({ resourceKey: input.resourceKey, keepCount: plan.serverCount });
     await step('health-gate', 65);
     if (retiring.length) await gate.pruneRaftPeers({ plan, servers });
     await gate.waitForHealthyCluster({ plan, servers });
+    if (plan.federation) {
+      await step('federation', 75);
+      await gate.waitForFederation({ plan, servers });
+    }
     await step('acls', 80);
     await quick.configureAcls({ plan, servers });
     await step('endpoint', 85);
@@ -163,6 +169,10 @@ export async function deleteCluster(input: ClusterOperationInput): Promise<void>
     await quick.removeCertificateSchedule(ref);
     await step('infrastructure', 10);
     await infra.destroyInfrastructure({ plan });
+    if (plan.federation) {
+      await step('federation', 65);
+      await quick.leaveFederation({ plan });
+    }
     await step('endpoint', 70);
     await quick.removeEndpoint({ plan });
     await step('blob', 80);

@@ -7,6 +7,7 @@ import type { OperationStarter } from './operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import { actionHandlers } from './service/actions.js';
 import { clusterHandlers } from './service/clusters.js';
+import { federationHandlers } from './service/federation.js';
 import { notificationHandlers } from './service/notifications.js';
 import { operationHandlers } from './service/operations.js';
 import { snapshotActionHandlers } from './service/snapshot-actions.js';
@@ -27,6 +28,7 @@ export function createHandlers(deps: HandlerDeps) {
     ...clusters,
     ...actions,
     ...snapshotActionHandlers({ startAction: clusters.startAction, getSnapshot: (req, ctx) => actions.getSnapshot(req, ctx) }),
+    ...federationHandlers({ ...deps, requireWritableSubscription: clusters.requireWritableSubscription }),
     ...operationHandlers(deps),
     ...notificationHandlers({ db: deps.db, clusters }),
     findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),

@@ -238,6 +238,8 @@ export const FIELD_OVERRIDES: Record<string, Json> = {
   'ClusterProperties.datacenter': createOnly,
   'ClusterProperties.network': createOnly,
   'ClusterProperties.public_endpoint': createOnly,
+  // A bearer credential for joining the primary's federation: sent on create, never returned.
+  'ClusterProperties.federation_token': { ...secret, 'x-ms-mutability': ['create'] },
   'ClusterProperties.provisioning_state': { $ref: '#/definitions/ProvisioningState' },
   'SystemData.created_by_type': { $ref: '#/definitions/CreatedByType' },
   'SystemData.last_modified_by_type': { $ref: '#/definitions/CreatedByType' },
@@ -275,6 +277,7 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   DeleteSnapshotRequest: ['snapshotId'],
   RestoreSnapshotRequest: ['snapshotId'],
   UpgradeClusterRequest: ['consulVersion'],
+  GetBillingReportRequest: ['month'],
   Operation: ['status'],
 };
 

@@ -149,6 +149,36 @@ export function actionHandlers(deps: {
       };
     },
 
+    /** Server hours of one calendar month (UTC); the current month so far, a past month final. */
+    async getBillingReport(req: ClusterPath & { month?: string }, ctx: RequestContext) {
+      requireRole(ctx, 'reader');
+      const c = await cluster(ctx, req);
+      const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(req.month ?? '');
+      throwIfAny(
+        m
+          ? []
+          : [
+              detail(
+                'InvalidMonth',
+                `month must be a calendar month "YYYY-MM" such as "2026-10"; got ${JSON.stringify(req.month ?? null)}`,
+                'month',
+              ),
+            ],
+      );
+      const now = new Date();
+      const from = new Date(Date.UTC(Number(m![1]), Number(m![2]) - 1, 1));
+      const end = new Date(Date.UTC(Number(m![1]), Number(m![2]), 1));
+      throwIfAny(from > now ? [detail('InvalidMonth', `month ${req.month} has not begun yet`, 'month')] : []);
+      const complete = end <= now;
+      const hours = await serverHours(db, c.resourceKey, from, complete ? end : now);
+      return {
+        month: req.month,
+        plan: c.spec.properties.serverCount === 1 ? 'DEVELOPMENT' : 'STANDARD',
+        serverHours: Math.round(hours * 1000) / 1000,
+        complete,
+      };
+    },
+
     async listUpgradeVersions(req: ClusterPath, ctx: RequestContext) {
       requireRole(ctx, 'reader');
       const c = await cluster(ctx, req);

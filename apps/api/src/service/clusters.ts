@@ -1,7 +1,7 @@
 // ClusterService handlers: one implementation for REST (ARM) and gRPC. Inputs and outputs are
 // the proto messages in their JSON form (which is also the ARM JSON shape).
 import { randomUUID } from 'node:crypto';
-import { parseClusterBody } from '../../../../domain/cluster-spec.js';
+import { isPlainObject, parseClusterBody, type ClusterSpec } from '../../../../domain/cluster-spec.js';
 import { changedFields, parseClusterPatch, sameJson } from '../../../../domain/cluster-patch.js';
 import { throwIfAny } from '../../../../domain/errors.js';
 import {
@@ -14,7 +14,15 @@ import {
   type OperationKind,
 } from '../../../../domain/resource-id.js';
 import type { CatalogueEntry } from '../../../../domain/versions.js';
-import { getCluster, listClusters, subscriptionCidrs, upsertCluster, type ClusterRecord } from '../../../../store/clusters.js';
+import {
+  getCluster,
+  listClusters,
+  listFederationSecondaries,
+  subscriptionCidrs,
+  upsertCluster,
+  type ClusterRecord,
+} from '../../../../store/clusters.js';
+import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import {
   activeOperation,
@@ -29,6 +37,7 @@ import { badRequest, conflict, notFound, preconditionFailed, unavailable } from 
 import type { OperationStarter } from '../operation-starter.js';
 import type { OperationParams } from '../../../../workflows/contract.js';
 import { requireRole, requireSubscription } from './authorize.js';
+import { federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 
 export interface ClusterServiceDeps {
@@ -37,6 +46,8 @@ export interface ClusterServiceDeps {
   /** Consul versions offered (the catalogue). */
   catalogue: CatalogueEntry[];
   allowedLocations?: string[];
+  /** Opens federation tokens (service/federation.ts). */
+  sealer: SecretBox;
 }
 
 /** What starting an operation needs to know about its cluster. */
@@ -167,6 +178,31 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     };
   }
 
+  /**
+   * The federation part of a validated spec: a new cluster with a federation token becomes a
+   * secondary of the token's primary; an existing cluster keeps what it is (a token sent again
+   * for the same primary is accepted, any other refused).
+   */
+  async function applyFederation(ctx: RequestContext, spec: ClusterSpec, current: ClusterRecord | undefined): Promise<void> {
+    const props = isPlainObject(ctx.rawBody) && isPlainObject(ctx.rawBody.properties) ? ctx.rawBody.properties : {};
+    const sent = typeof props.federationToken === 'string' ? props.federationToken : undefined;
+    const stored = current?.spec.properties.primaryClusterId;
+    if (!current) {
+      if (sent) {
+        const now = new Date();
+        spec.properties.primaryClusterId = await primaryForNewCluster(db, deps.sealer, {
+          token: sent,
+          datacenter: spec.properties.datacenter,
+          now,
+        });
+      }
+      return;
+    }
+    if (sent && (!stored || tokenPrimary(deps.sealer, sent)?.toLowerCase() !== stored.toLowerCase()))
+      throwIfAny([federationChangeProblem(current)]);
+    if (stored) spec.properties.primaryClusterId = stored;
+  }
+
   function systemData(ctx: RequestContext, current?: ClusterRecord) {
     const now = new Date().toISOString();
     const h = ctx.systemData ?? {};
@@ -214,6 +250,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       await requireWritableSubscription(req.subscriptionId, false);
       checkEtag(current, req.ifMatch, req.ifNoneMatch);
       const spec = parseClusterBody(ctx.rawBody, await validationContext(req.subscriptionId, id, current));
+      await applyFederation(ctx, spec, current);
       if (current) {
         const running = await activeOperation(db, key);
         if (running) throw inProgress(running);
@@ -285,6 +322,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       await requireWritableSubscription(req.subscriptionId, false);
       checkEtag(current, req.ifMatch);
       const spec = parseClusterPatch(ctx.rawBody, current.spec, await validationContext(req.subscriptionId, id, current));
+      await applyFederation(ctx, spec, current);
       const running = await activeOperation(db, key);
       if (running) throw inProgress(running);
       const changed = changedFields(current.spec, spec);
@@ -315,10 +353,17 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       const running = await activeOperation(db, current.resourceKey);
       if (running?.kind === 'delete') return { existed: true, operation: operationView(running, current.id) };
       if (running) throw inProgress(running);
+      const secondaries = await listFederationSecondaries(db, current.id);
+      if (secondaries.length)
+        throw conflict(
+          'FederationHasSecondaries',
+          `The cluster is the primary of a WAN federation; delete its secondaries first: ${secondaries.map((c) => c.id).join(', ')}.`,
+        );
       return { existed: true, operation: operationView(await startDelete(ctx, current), current.id) };
     },
 
     startAction,
+    requireWritableSubscription,
 
     /**
      * createRootToken: a new root token, made by a workflow (the API never talks to Consul). The

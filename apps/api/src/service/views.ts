@@ -4,7 +4,13 @@ import type { ClusterRecord } from '../../../../store/clusters.js';
 import type { OperationRecord } from '../../../../store/operations.js';
 
 /** Read-only names under `properties` that GET returns and a GET-modify-PUT may echo back. */
-export const READ_ONLY_PROPERTIES = ['provisioningState', 'currentConsulVersion', 'privateEndpointUrl', 'publicEndpointUrl'];
+export const READ_ONLY_PROPERTIES = [
+  'provisioningState',
+  'currentConsulVersion',
+  'privateEndpointUrl',
+  'publicEndpointUrl',
+  'primaryClusterId',
+];
 
 export interface ClusterView {
   id: string;

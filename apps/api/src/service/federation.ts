@@ -1,0 +1,176 @@
+// WAN federation: a primary cluster hands out a federation token (createFederationToken); a
+// cluster created with that token in properties.federationToken becomes a secondary datacenter
+// of the primary's federation (the lifecycle workflow joins it). The token is a document sealed
+// by the API's own key: it cannot be forged or altered, names its primary and expires. It is a
+// bearer credential (it lets a new cluster share the primary's gossip key and ACL system), so
+// only operators get one, and it is never stored or returned afterwards.
+import { detail, throwIfAny, ValidationError, type ErrorDetail } from '../../../../domain/errors.js';
+import {
+  checkClusterName,
+  checkResourceGroupName,
+  checkSubscriptionId,
+  formatClusterResourceId,
+  resourceKey,
+} from '../../../../domain/resource-id.js';
+import type { SecretBox } from '../../../../lib/secret-box.js';
+import { getCluster, listFederationSecondaries, type ClusterRecord } from '../../../../store/clusters.js';
+import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
+import type { RequestContext } from '../context.js';
+import { conflict, notFound } from '../errors.js';
+import { requireRole, requireSubscription } from './authorize.js';
+
+interface ClusterPath {
+  subscriptionId: string;
+  resourceGroup: string;
+  clusterName: string;
+}
+
+/** How long a federation token is accepted. */
+export const FEDERATION_TOKEN_TTL_MS = 24 * 3600 * 1000;
+const TOKEN_CONTEXT = 'hcs-federation-token/v1';
+const TARGET = 'properties.federationToken';
+
+interface TokenDocument {
+  primaryId: string;
+  expiresAt: string;
+}
+
+/** The primary a token names, when it opens (expired or not); undefined otherwise. */
+export function tokenPrimary(sealer: SecretBox, token: string): string | undefined {
+  try {
+    return (JSON.parse(sealer.open(token, TOKEN_CONTEXT)) as TokenDocument).primaryId;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Everything a federation is made of, the primary first. */
+async function federationOf(db: SqlExecutor, primary: ClusterRecord) {
+  return { primary, secondaries: await listFederationSecondaries(db, primary.id) };
+}
+
+/**
+ * The primary a new cluster joins, from the token it was created with; checks the token and
+ * that the datacenter name is free in the federation. Every problem is a validation error on
+ * the field it concerns, except a primary that is busy (409).
+ */
+export async function primaryForNewCluster(
+  db: SqlExecutor,
+  sealer: SecretBox,
+  a: { token: string; datacenter: string; now: Date },
+): Promise<string> {
+  let doc: TokenDocument;
+  try {
+    doc = JSON.parse(sealer.open(a.token, TOKEN_CONTEXT)) as TokenDocument;
+  } catch {
+    throw new ValidationError([
+      detail(
+        'InvalidFederationToken',
+        `${TARGET} is not a token from createFederationToken (it does not open: mistyped, truncated or from another service); create a new one on the primary cluster`,
+        TARGET,
+      ),
+    ]);
+  }
+  const problems: ErrorDetail[] = [];
+  if (Date.parse(doc.expiresAt) <= a.now.getTime()) {
+    problems.push(
+      detail('FederationTokenExpired', `${TARGET} expired at ${doc.expiresAt}; create a new one on the primary cluster`, TARGET),
+    );
+  }
+  const primary = await getCluster(db, resourceKey(doc.primaryId));
+  if (!primary) {
+    problems.push(
+      detail('PrimaryClusterNotFound', `${TARGET} names the primary cluster ${doc.primaryId}, which does not exist any more`, TARGET),
+    );
+  }
+  throwIfAny(problems);
+  const { secondaries } = await federationOf(db, primary!);
+  const taken = [primary!, ...secondaries].find((c) => c.spec.properties.datacenter === a.datacenter);
+  throwIfAny(
+    taken
+      ? [
+          detail(
+            'DatacenterInUse',
+            `properties.datacenter ${JSON.stringify(a.datacenter)} is already the datacenter of ${taken.id} in the federation this token joins; every datacenter of a federation needs its own name`,
+            'properties.datacenter',
+          ),
+        ]
+      : [],
+  );
+  if (primary!.provisioningState !== 'Succeeded')
+    throw conflict(
+      'PrimaryClusterNotReady',
+      `The primary cluster ${primary!.id} is ${primary!.provisioningState}; a secondary can join once it is Succeeded.`,
+    );
+  return primary!.id;
+}
+
+/** Refusal of a federation token sent for a cluster that exists already (joining happens only at creation). */
+export function federationChangeProblem(current: ClusterRecord): ErrorDetail {
+  const primary = current.spec.properties.primaryClusterId;
+  return detail(
+    'PropertyChangeNotAllowed',
+    `${TARGET} is accepted only when a cluster is created: this cluster ${primary ? `is a secondary of ${primary}` : 'is not federated'} and that cannot change; create a new cluster with the token instead`,
+    TARGET,
+  );
+}
+
+export function federationHandlers(deps: {
+  db: SqlDatabase;
+  sealer: SecretBox;
+  /** Refuses changes in a subscription that is not Registered (clusterHandlers). */
+  requireWritableSubscription: (subscriptionId: string, allowDelete: boolean) => Promise<void>;
+}) {
+  const { db } = deps;
+
+  async function load(ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> {
+    const what = `The cluster '${p.clusterName}' in resource group '${p.resourceGroup}'`;
+    requireSubscription(ctx, p.subscriptionId, what);
+    throwIfAny([
+      ...checkSubscriptionId(p.subscriptionId),
+      ...checkResourceGroupName(p.resourceGroup),
+      ...checkClusterName(p.clusterName.toLowerCase()),
+    ]);
+    const found = await getCluster(db, resourceKey(formatClusterResourceId(p)));
+    if (!found) throw notFound(what);
+    return found;
+  }
+
+  return {
+    /** A token a new cluster presents (properties.federationToken) to join this cluster's federation. */
+    async createFederationToken(req: ClusterPath, ctx: RequestContext): Promise<{ federationToken: string; expiresAt: string }> {
+      requireRole(ctx, 'operator');
+      const c = await load(ctx, req);
+      await deps.requireWritableSubscription(req.subscriptionId, false);
+      const primary = c.spec.properties.primaryClusterId;
+      if (primary)
+        throw conflict(
+          'NotAPrimaryCluster',
+          `The cluster is a secondary of ${primary}; only the primary hands out federation tokens, so create the token there.`,
+        );
+      if (c.provisioningState !== 'Succeeded')
+        throw conflict('ClusterNotReady', `The cluster is ${c.provisioningState}; try again once it has been provisioned.`);
+      const expiresAt = new Date(Date.now() + FEDERATION_TOKEN_TTL_MS).toISOString();
+      const doc: TokenDocument = { primaryId: c.id, expiresAt };
+      return { federationToken: deps.sealer.seal(JSON.stringify(doc), TOKEN_CONTEXT), expiresAt };
+    },
+
+    /** The federation the cluster belongs to; a cluster on its own is the primary of a federation of one. */
+    async getFederation(
+      req: ClusterPath,
+      ctx: RequestContext,
+    ): Promise<{ primaryClusterId: string; secondaryClusterIds: string[]; datacenters: string[] }> {
+      requireRole(ctx, 'reader');
+      const c = await load(ctx, req);
+      const primaryId = c.spec.properties.primaryClusterId;
+      const primary = primaryId ? await getCluster(db, resourceKey(primaryId)) : c;
+      if (!primary) throw conflict('PrimaryClusterNotFound', `The cluster's primary ${primaryId} does not exist any more.`);
+      const { secondaries } = await federationOf(db, primary);
+      return {
+        primaryClusterId: primary.id,
+        secondaryClusterIds: secondaries.map((s) => s.id),
+        datacenters: [primary, ...secondaries].map((m) => m.spec.properties.datacenter),
+      };
+    },
+  };
+}
