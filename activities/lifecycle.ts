@@ -485,7 +485,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     async joinFederation(a: { plan: ClusterPlan }): Promise<FederationJoin> {
       const primary = await primaryOf(a.plan);
       if (!primary) throw ApplicationFailure.nonRetryable(`${a.plan.name} has no primary in the store`, ERR.primaryNotFound);
-      if (primary.servers.length === 0) throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
+      if (primary.servers.length === 0)
+        throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
       const { admin: consul, token } = await admin(primary, primary.servers);
       for (const [name, secret, rules] of [
         ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
@@ -531,18 +532,31 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const primary = await primaryOf(a.plan);
       if (!primary || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
       const { admin: consul, token } = await admin(primary, primary.servers);
-      const removedMembers: string[] = [];
-      for (const m of await consul.wanMembers(token)) {
-        if (m.datacenter !== a.plan.datacenter) continue;
-        await consul.forceLeaveWan(token, m.name);
-        removedMembers.push(m.name);
-      }
       let deletedTokens = 0;
       for (const name of [SECRET.agentToken, SECRET.snapshotToken, SECRET.replicationToken, SECRET.rootToken]) {
         const stored = await getSecret(db, a.plan.resourceKey, name);
         if (stored === undefined) continue;
         await consul.deleteToken(token, (JSON.parse(await pki.decrypt(stored)) as { accessorId: string }).accessorId);
         deletedTokens++;
+      }
+      // The servers are gone; the primary notices within seconds (alive -> failed), and a
+      // failed member can be pruned. An alive one cannot be removed, so wait for that.
+      const removedMembers: string[] = [];
+      const deadline = Date.now() + deps.healthTimeoutMs;
+      for (;;) {
+        const members = (await consul.wanMembers(token)).filter((m) => m.datacenter === a.plan.datacenter);
+        if (members.length === 0) break;
+        for (const m of members.filter((x) => x.status !== 1)) {
+          await consul.forceLeaveWan(token, m.name);
+          removedMembers.push(m.name);
+        }
+        Context.current().heartbeat({ remaining: members.length });
+        if (Date.now() > deadline)
+          throw ApplicationFailure.retryable(
+            `servers of ${a.plan.datacenter} still in the primary's WAN pool: ${members.map((m) => m.name).join(', ')}`,
+            ERR.clusterNotHealthy,
+          );
+        await Context.current().sleep(deps.healthPollMs ?? 1_000);
       }
       return { removedMembers, deletedTokens };
     },

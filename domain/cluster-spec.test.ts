@@ -147,7 +147,7 @@ describe('parseClusterBody: each rule', () => {
       'unknown field',
       body({ nodes: 3 }),
       'UnknownField@properties.nodes',
-      'properties.nodes is not a known field; allowed fields in properties: consulVersion, serverCount, datacenter, network, publicEndpoint, upgradePolicy, maintenanceWindow, snapshotPolicy',
+      'properties.nodes is not a known field; allowed fields in properties: consulVersion, serverCount, datacenter, network, publicEndpoint, upgradePolicy, maintenanceWindow, snapshotPolicy, federationToken',
     ],
     [
       'mis-cased field',

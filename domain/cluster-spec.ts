@@ -18,7 +18,7 @@ export const DEFAULT_SNAPSHOT_RETENTION_COUNT = 8;
 export const UPGRADE_ACTION = 'upgrade';
 
 /** ARM envelope fields a client may echo back from a GET; the URL and the store are authoritative. */
-export const READ_ONLY_TOP_LEVEL_FIELDS = ['id', 'name', 'type', 'systemData'] as const;
+export const READ_ONLY_TOP_LEVEL_FIELDS = ['id', 'name', 'type', 'systemData', 'etag'] as const;
 
 export interface NetworkSpec {
   cidr: string;

@@ -25,5 +25,8 @@ describe('SecretBox', () => {
     bytes[14]! ^= 1;
     expect(() => rotated.open(`hcsbox:v1:k1:${bytes.toString('base64')}`, 'c')).toThrow(/tampered/);
     expect(() => rotated.open('plain', 'c')).toThrow(/not a sealed value/);
+    // Characters the base64 decoder would skip (appended, inserted) are refused too.
+    for (const altered of [`${sealedOld}x`, `${sealedOld}=`, sealedOld.replace(/:([A-Za-z0-9+/]{4})/, ':$1 ')])
+      expect(() => rotated.open(altered, 'c')).toThrow(/not canonical base64/);
   });
 });

@@ -39,7 +39,10 @@ export class SecretBox {
     const id = rest.slice(0, colon);
     const key = this.byId.get(id);
     if (colon < 0 || !key) throw new Error(`sealed with key "${id}", which is not configured`);
-    const data = Buffer.from(rest.slice(colon + 1), 'base64');
+    const text = rest.slice(colon + 1);
+    const data = Buffer.from(text, 'base64');
+    // Node's decoder skips characters it cannot use; only the exact encoding is accepted.
+    if (data.toString('base64') !== text) throw new Error('sealed value is not canonical base64 (altered)');
     if (data.length < 28) throw new Error('sealed value is truncated');
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
     decipher.setAAD(Buffer.from(`${id}\n${context}`));

@@ -171,7 +171,7 @@ export async function deleteCluster(input: ClusterOperationInput): Promise<void>
     await infra.destroyInfrastructure({ plan });
     if (plan.federation) {
       await step('federation', 65);
-      await quick.leaveFederation({ plan });
+      await gate.leaveFederation({ plan });
     }
     await step('endpoint', 70);
     await quick.removeEndpoint({ plan });

@@ -74,6 +74,7 @@ it('maps every RPC to an ARM REST route from its google.api.http annotation', ()
     'CreateFederationToken',
     'GetFederation',
     'GetBillingInfo',
+    'GetBillingReport',
     'CancelOperation',
     'ListOperations',
   ]) {

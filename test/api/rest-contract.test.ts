@@ -7,6 +7,9 @@ import { getCluster } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
 import { insertSnapshot } from '../../store/snapshots.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
+import { sealFederationToken } from '../../apps/api/src/service/federation.js';
+import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
+import { parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
 
 const stack = inject('stack');
 const V = 'api-version=2026-11-01';
@@ -398,6 +401,107 @@ describe('client config and root token actions', () => {
     const [op] = await listOperations(cp.db, p.toLowerCase());
     expect(op).toMatchObject({ kind: 'token' });
     expect((await call('POST', `${clusterPath(sub, 'rg', 'absent')}/createRootToken?${V}`)).status).toBe(404);
+  });
+});
+
+describe('WAN federation and billing report actions', () => {
+  it('hands out federation tokens, checks them on create, records the federation and guards the primary', async () => {
+    const sub = randomUUID();
+    const primary = clusterPath(sub, 'rg', 'fed-primary');
+    const secondary = clusterPath(sub, 'rg-2', 'fed-secondary');
+    expect((await call('PUT', `${primary}?${V}`, { body: body('10.70.0.0/16') })).status).toBe(201);
+    const early = await call('POST', `${primary}/createFederationToken?${V}`);
+    expect(early.status).toBe(409);
+    expect(early.json.error.code).toBe('ClusterNotReady');
+    await waitForState(primary, ['Succeeded']);
+    expect((await call('POST', `${primary}/createFederationToken?${V}`, { token: cp.tokens.reader })).status).toBe(403);
+    const issued = await call('POST', `${primary}/createFederationToken?${V}`);
+    expect(issued.status).toBe(200);
+    const token = issued.json.federationToken as string;
+
+    // Refusals write nothing: a tampered, an expired, an over-long token; the primary's datacenter name.
+    const sealer = new SecretBox(deriveSealingKeys(parsePayloadKeys(cp.payloadKeys)));
+    const expired = sealFederationToken(sealer, primary, new Date(Date.now() - 1000));
+    const gone = sealFederationToken(sealer, clusterPath(sub, 'rg', 'never-existed'), new Date(Date.now() + 60_000));
+    const refusals: Array<[unknown, string, string]> = [
+      [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: `${token}x` }), 'InvalidFederationToken', 'properties.federationToken'],
+      [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: expired }), 'FederationTokenExpired', 'properties.federationToken'],
+      [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: gone }), 'PrimaryClusterNotFound', 'properties.federationToken'],
+      [
+        body('10.71.0.0/16', { datacenter: 'dc2', federationToken: 'x'.repeat(5000) }),
+        'InvalidFederationToken',
+        'properties.federationToken',
+      ],
+      [body('10.71.0.0/16', { federationToken: token }), 'DatacenterInUse', 'properties.datacenter'],
+    ];
+    for (const [b, code, target] of refusals) {
+      const res = await call('PUT', `${secondary}?${V}`, { body: b });
+      expect(res.status, res.body).toBe(400);
+      const found = [res.json.error, ...(res.json.error.details ?? [])].find((d: { code: string }) => d.code === code);
+      expect(found, res.body).toMatchObject({ target });
+      expect((await call('GET', `${secondary}?${V}`)).status).toBe(404);
+    }
+    expect(await listOperations(cp.db, secondary.toLowerCase())).toEqual([]);
+
+    const created = await call('PUT', `${secondary}?${V}`, { body: body('10.71.0.0/16', { datacenter: 'dc2', federationToken: token }) });
+    expect(created.status, created.body).toBe(201);
+    expect(created.json.properties.primaryClusterId).toBe(primary);
+    expect(created.body).not.toContain(token);
+    const ready = await waitForState(secondary, ['Succeeded']);
+    expect(ready.properties).not.toHaveProperty('federationToken');
+    expect((await getCluster(cp.db, secondary.toLowerCase()))!.spec.properties.primaryClusterId).toBe(primary);
+
+    // GET-modify-PUT and PATCH keep the federation; a token cannot be added to or changed on an existing cluster.
+    const echoed = await call('PUT', `${secondary}?${V}`, { body: { ...ready, tags: { team: 'west' } } });
+    expect(echoed.status, echoed.body).toBe(200);
+    expect(echoed.json.properties.primaryClusterId).toBe(primary);
+    expect((await call('PATCH', `${secondary}?${V}`, { body: { properties: { federationToken: token } } })).status).toBe(400);
+    const late = await call('PUT', `${primary}?${V}`, { body: body('10.70.0.0/16', { federationToken: token }) });
+    expect(late.status).toBe(400);
+    expect(late.json.error.details?.[0]?.target ?? late.json.error.target).toBe('properties.federationToken');
+    await waitForState(secondary, ['Succeeded']);
+
+    for (const p of [primary, secondary]) {
+      const fed = await call('POST', `${p}/getFederation?${V}`);
+      expect(fed.status).toBe(200);
+      expect(fed.json).toEqual({ primaryClusterId: primary, secondaryClusterIds: [secondary], datacenters: ['dc1', 'dc2'] });
+    }
+    const notPrimary = await call('POST', `${secondary}/createFederationToken?${V}`);
+    expect(notPrimary.status).toBe(409);
+    expect(notPrimary.json.error.code).toBe('NotAPrimaryCluster');
+    const guarded = await call('DELETE', `${primary}?${V}`);
+    expect(guarded.status).toBe(409);
+    expect(guarded.json.error.code).toBe('FederationHasSecondaries');
+    expect(guarded.json.error.message).toContain(secondary);
+    expect((await waitForState(primary, ['Succeeded'])).properties.provisioningState).toBe('Succeeded');
+
+    expect((await call('DELETE', `${secondary}?${V}`)).status).toBe(202);
+    await waitForState(secondary, ['gone']);
+    expect((await call('POST', `${primary}/getFederation?${V}`)).json).toEqual({
+      primaryClusterId: primary,
+      secondaryClusterIds: [],
+      datacenters: ['dc1'],
+    });
+    expect((await call('DELETE', `${primary}?${V}`)).status).toBe(202);
+  });
+
+  it('reports billable server hours of one month, final once the month is over', async () => {
+    const p = clusterPath(randomUUID(), 'rg', 'billed');
+    expect((await call('PUT', `${p}?${V}`, { body: body('10.72.0.0/16', { serverCount: 1 }) })).status).toBe(201);
+    await waitForState(p, ['Succeeded']);
+    const now = new Date();
+    const month = now.toISOString().slice(0, 7);
+    const current = await call('POST', `${p}/billingReport?${V}`, { body: { month }, token: cp.tokens.reader });
+    expect(current.status, current.body).toBe(200);
+    expect(current.json).toMatchObject({ month, plan: 'DEVELOPMENT', complete: false });
+    const past = await call('POST', `${p}/billingReport?${V}`, { body: { month: '2020-01' } });
+    expect(past.json).toMatchObject({ month: '2020-01', complete: true });
+    expect(past.json.serverHours ?? 0).toBe(0);
+    for (const bad of ['2026-13', '26-01', '', `${now.getUTCFullYear() + 1}-01`]) {
+      const res = await call('POST', `${p}/billingReport?${V}`, { body: { month: bad } });
+      expect(res.status, bad).toBe(400);
+      expect(res.json.error.details?.[0]?.target ?? res.json.error.target).toBe('month');
+    }
   });
 });
 

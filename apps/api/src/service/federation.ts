@@ -35,6 +35,12 @@ interface TokenDocument {
   expiresAt: string;
 }
 
+/** A federation token for `primaryId`, valid until `expiresAt`. */
+export function sealFederationToken(sealer: SecretBox, primaryId: string, expiresAt: Date): string {
+  const doc: TokenDocument = { primaryId, expiresAt: expiresAt.toISOString() };
+  return sealer.seal(JSON.stringify(doc), TOKEN_CONTEXT);
+}
+
 /** The primary a token names, when it opens (expired or not); undefined otherwise. */
 export function tokenPrimary(sealer: SecretBox, token: string): string | undefined {
   try {
@@ -150,9 +156,8 @@ export function federationHandlers(deps: {
         );
       if (c.provisioningState !== 'Succeeded')
         throw conflict('ClusterNotReady', `The cluster is ${c.provisioningState}; try again once it has been provisioned.`);
-      const expiresAt = new Date(Date.now() + FEDERATION_TOKEN_TTL_MS).toISOString();
-      const doc: TokenDocument = { primaryId: c.id, expiresAt };
-      return { federationToken: deps.sealer.seal(JSON.stringify(doc), TOKEN_CONTEXT), expiresAt };
+      const expiresAt = new Date(Date.now() + FEDERATION_TOKEN_TTL_MS);
+      return { federationToken: sealFederationToken(deps.sealer, c.id, expiresAt), expiresAt: expiresAt.toISOString() };
     },
 
     /** The federation the cluster belongs to; a cluster on its own is the primary of a federation of one. */
