@@ -3,15 +3,8 @@
 // the worker sealed for the API, and the upgrade request (an operation).
 import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny } from '../../../../domain/errors.js';
-import {
-  checkClusterName,
-  checkResourceGroupName,
-  checkSubscriptionId,
-  formatClusterResourceId,
-  resourceKey,
-} from '../../../../domain/resource-id.js';
 import { checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
-import { getCluster, setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
+import { setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { getSnapshot, getSnapshotByOperation, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
 import type { RequestContext } from '../context.js';
@@ -21,14 +14,9 @@ import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { OperationRecord } from '../../../../store/operations.js';
 import { getSecret } from '../../../../store/secrets.js';
 import { serverHours } from '../../../../store/usage.js';
-import { requireRole, requireSubscription } from './authorize.js';
+import { requireRole } from './authorize.js';
+import { loadCluster, type ClusterPath } from './cluster-path.js';
 import type { clusterHandlers } from './clusters.js';
-
-interface ClusterPath {
-  subscriptionId: string;
-  resourceGroup: string;
-  clusterName: string;
-}
 
 const MAX_SNAPSHOT_NAME = 100;
 
@@ -41,18 +29,7 @@ export function actionHandlers(deps: {
 }) {
   const { db } = deps;
 
-  async function cluster(ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> {
-    const what = `The cluster '${p.clusterName}' in resource group '${p.resourceGroup}'`;
-    requireSubscription(ctx, p.subscriptionId, what);
-    throwIfAny([
-      ...checkSubscriptionId(p.subscriptionId),
-      ...checkResourceGroupName(p.resourceGroup),
-      ...checkClusterName(p.clusterName.toLowerCase()),
-    ]);
-    const found = await getCluster(db, resourceKey(formatClusterResourceId(p)));
-    if (!found) throw notFound(what);
-    return found;
-  }
+  const cluster = (ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> => loadCluster(db, ctx, p);
 
   const snapshotView = (s: SnapshotRecord) => ({
     id: s.snapshotId,

@@ -37,6 +37,7 @@ import { badRequest, conflict, notFound, preconditionFailed, unavailable } from 
 import type { OperationStarter } from '../operation-starter.js';
 import type { OperationParams } from '../../../../workflows/contract.js';
 import { requireRole, requireSubscription } from './authorize.js';
+import type { ClusterPath } from './cluster-path.js';
 import { federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 
@@ -66,12 +67,6 @@ const target = (c: ClusterRecord): OperationTarget => ({
   resourceGroup: c.resourceGroup,
   location: c.spec.location,
 });
-
-interface ClusterPath {
-  subscriptionId: string;
-  resourceGroup: string;
-  clusterName: string;
-}
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;

@@ -5,25 +5,14 @@
 // bearer credential (it lets a new cluster share the primary's gossip key and ACL system), so
 // only operators get one, and it is never stored or returned afterwards.
 import { detail, throwIfAny, ValidationError, type ErrorDetail } from '../../../../domain/errors.js';
-import {
-  checkClusterName,
-  checkResourceGroupName,
-  checkSubscriptionId,
-  formatClusterResourceId,
-  resourceKey,
-} from '../../../../domain/resource-id.js';
+import { resourceKey } from '../../../../domain/resource-id.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import { getCluster, listFederationSecondaries, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import type { RequestContext } from '../context.js';
-import { conflict, notFound } from '../errors.js';
-import { requireRole, requireSubscription } from './authorize.js';
-
-interface ClusterPath {
-  subscriptionId: string;
-  resourceGroup: string;
-  clusterName: string;
-}
+import { conflict } from '../errors.js';
+import { requireRole } from './authorize.js';
+import { loadCluster, type ClusterPath } from './cluster-path.js';
 
 /** How long a federation token is accepted. */
 export const FEDERATION_TOKEN_TTL_MS = 24 * 3600 * 1000;
@@ -129,18 +118,7 @@ export function federationHandlers(deps: {
 }) {
   const { db } = deps;
 
-  async function load(ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> {
-    const what = `The cluster '${p.clusterName}' in resource group '${p.resourceGroup}'`;
-    requireSubscription(ctx, p.subscriptionId, what);
-    throwIfAny([
-      ...checkSubscriptionId(p.subscriptionId),
-      ...checkResourceGroupName(p.resourceGroup),
-      ...checkClusterName(p.clusterName.toLowerCase()),
-    ]);
-    const found = await getCluster(db, resourceKey(formatClusterResourceId(p)));
-    if (!found) throw notFound(what);
-    return found;
-  }
+  const load = (ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> => loadCluster(db, ctx, p);
 
   return {
     /** A token a new cluster presents (properties.federationToken) to join this cluster's federation. */

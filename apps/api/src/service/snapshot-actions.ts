@@ -13,13 +13,8 @@ import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import type { actionHandlers } from './actions.js';
 import { requireRole } from './authorize.js';
+import type { ClusterPath } from './cluster-path.js';
 import type { clusterHandlers } from './clusters.js';
-
-interface ClusterPath {
-  subscriptionId: string;
-  resourceGroup: string;
-  clusterName: string;
-}
 
 const MAX_SNAPSHOT_NAME = 100;
 
