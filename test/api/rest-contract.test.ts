@@ -461,6 +461,19 @@ describe('WAN federation and billing report actions', () => {
     expect(late.json.error.details?.[0]?.target ?? late.json.error.target).toBe('properties.federationToken');
     await waitForState(secondary, ['Succeeded']);
 
+    // Two secondaries asking for one datacenter name at the same time: exactly one gets it.
+    const racers = [clusterPath(sub, 'rg-3', 'racer-a'), clusterPath(sub, 'rg-3', 'racer-b')];
+    const raced = await Promise.all(
+      racers.map((p, i) => call('PUT', `${p}?${V}`, { body: body(`10.${73 + i}.0.0/16`, { datacenter: 'dc3', federationToken: token }) })),
+    );
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 400]);
+    const loser = raced.find((r) => r.status === 400)!;
+    expect([loser.json.error, ...(loser.json.error.details ?? [])].map((d: { code: string }) => d.code)).toContain('DatacenterInUse');
+    const winner = racers[raced.findIndex((r) => r.status === 201)]!;
+    await waitForState(winner, ['Succeeded']);
+    expect((await call('DELETE', `${winner}?${V}`)).status).toBe(202);
+    await waitForState(winner, ['gone']);
+
     for (const p of [primary, secondary]) {
       const fed = await call('POST', `${p}/getFederation?${V}`);
       expect(fed.status).toBe(200);

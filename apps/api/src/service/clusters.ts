@@ -38,7 +38,7 @@ import type { OperationStarter } from '../operation-starter.js';
 import type { OperationParams } from '../../../../workflows/contract.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';
-import { federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
+import { claimDatacenter, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 
 export interface ClusterServiceDeps {
@@ -264,6 +264,8 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
         { resourceKey: key, id, subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, location: spec.location },
         kind,
         async (tx) => {
+          if (!current && spec.properties.primaryClusterId)
+            await claimDatacenter(tx, spec.properties.primaryClusterId, spec.properties.datacenter);
           record = await upsertCluster(tx, {
             resourceKey: key,
             id,

@@ -79,25 +79,41 @@ export async function primaryForNewCluster(
     );
   }
   throwIfAny(problems);
-  const { secondaries } = await federationOf(db, primary!);
-  const taken = [primary!, ...secondaries].find((c) => c.spec.properties.datacenter === a.datacenter);
-  throwIfAny(
-    taken
-      ? [
-          detail(
-            'DatacenterInUse',
-            `properties.datacenter ${JSON.stringify(a.datacenter)} is already the datacenter of ${taken.id} in the federation this token joins; every datacenter of a federation needs its own name`,
-            'properties.datacenter',
-          ),
-        ]
-      : [],
-  );
+  await requireFreeDatacenter(db, primary!, a.datacenter);
   if (primary!.provisioningState !== 'Succeeded')
     throw conflict(
       'PrimaryClusterNotReady',
       `The primary cluster ${primary!.id} is ${primary!.provisioningState}; a secondary can join once it is Succeeded.`,
     );
   return primary!.id;
+}
+
+/** DatacenterInUse unless no member of the primary's federation uses `datacenter`. */
+async function requireFreeDatacenter(db: SqlExecutor, primary: ClusterRecord, datacenter: string): Promise<void> {
+  const { secondaries } = await federationOf(db, primary);
+  const taken = [primary, ...secondaries].find((c) => c.spec.properties.datacenter === datacenter);
+  throwIfAny(
+    taken
+      ? [
+          detail(
+            'DatacenterInUse',
+            `properties.datacenter ${JSON.stringify(datacenter)} is already the datacenter of ${taken.id} in the federation this token joins; every datacenter of a federation needs its own name`,
+            'properties.datacenter',
+          ),
+        ]
+      : [],
+  );
+}
+
+/**
+ * In the transaction that records a new secondary: locks the primary's row, so concurrent
+ * creates join one at a time, and checks again that the datacenter name is free.
+ */
+export async function claimDatacenter(tx: SqlExecutor, primaryId: string, datacenter: string): Promise<void> {
+  await tx.query('SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE', [resourceKey(primaryId)]);
+  const primary = await getCluster(tx, resourceKey(primaryId));
+  if (!primary) throw conflict('PrimaryClusterNotFound', `The primary cluster ${primaryId} was deleted meanwhile.`);
+  await requireFreeDatacenter(tx, primary, datacenter);
 }
 
 /** Refusal of a federation token sent for a cluster that exists already (joining happens only at creation). */
