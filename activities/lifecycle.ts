@@ -124,6 +124,15 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
 
   const caBundle = (plan: Pick<ClusterPlan, 'resourceKey'>): Promise<string> => pki.clusterCaBundle(plan.resourceKey);
 
+  /** Where a secondary's servers join the primary's WAN pool. */
+  async function federationJoin(plan: ClusterPlan): Promise<FederationJoin> {
+    const primary = await primaryOf(plan);
+    if (!primary) throw ApplicationFailure.nonRetryable(`${plan.name} has no primary in the store`, ERR.primaryNotFound);
+    if (primary.servers.length === 0)
+      throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
+    return { primaryDatacenter: plan.federation!.primaryDatacenter, wanJoin: primary.servers.map((s) => s.address) };
+  }
+
   /** The primary's record and servers, for a secondary's federation steps. */
   async function primaryOf(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[] } | undefined> {
     if (!plan.federation) return undefined;
@@ -267,8 +276,6 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       /** Servers to expect before the first leader election (the cluster size at creation). */
       bootstrapExpect: number;
       consulVersion?: string;
-      /** A secondary's way into its primary's WAN federation (joinFederation). */
-      federation?: FederationJoin;
     }): Promise<{ certificatesIssued: number }> {
       const { plan } = a;
       // A secondary also trusts the primary's CA (the primary's servers may present their leaf alone).
@@ -278,8 +285,10 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const gossip = await readSecret(plan.resourceKey, SECRET.gossipKey);
       const management = await tokenSecret(plan.resourceKey, SECRET.managementToken);
       const agent = await tokenSecret(plan.resourceKey, SECRET.agentToken);
-      const federation = a.federation && {
-        ...a.federation,
+      // A secondary's servers always get their way into the primary's WAN federation, whichever
+      // workflow publishes (create, scale, certificate rotation).
+      const federation = plan.federation && {
+        ...(await federationJoin(plan)),
         replicationToken: await tokenSecret(plan.resourceKey, SECRET.replicationToken),
       };
       const addresses = a.servers.map((s) => s.address);
@@ -483,10 +492,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
      * where the secondary's servers join the WAN pool.
      */
     async joinFederation(a: { plan: ClusterPlan }): Promise<FederationJoin> {
-      const primary = await primaryOf(a.plan);
-      if (!primary) throw ApplicationFailure.nonRetryable(`${a.plan.name} has no primary in the store`, ERR.primaryNotFound);
-      if (primary.servers.length === 0)
-        throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
+      const join = await federationJoin(a.plan);
+      const primary = (await primaryOf(a.plan))!;
       const { admin: consul, token } = await admin(primary, primary.servers);
       for (const [name, secret, rules] of [
         ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
@@ -496,7 +503,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         const t = JSON.parse(await readSecret(a.plan.resourceKey, secret)) as { accessorId: string; secretId: string };
         await consul.ensureToken(token, { name, rules, accessorId: t.accessorId, secretId: t.secretId });
       }
-      return { primaryDatacenter: a.plan.federation!.primaryDatacenter, wanJoin: primary.servers.map((s) => s.address) };
+      return join;
     },
 
     /** A secondary's federation gate: the primary's datacenter is reachable and ACL replication runs. */

@@ -112,8 +112,8 @@ async function convergeCluster(input: ClusterOperationInput): Promise<void> {
     await step('pki', 10);
     await quick.ensureClusterPki({ plan });
     await quick.ensureClusterContainer(ref);
-    // A secondary datacenter: its tokens are made in the primary, its servers join the primary's WAN pool.
-    const federation = plan.federation ? await quick.joinFederation({ plan }) : undefined;
+    // A secondary datacenter: its tokens are made in the primary before its servers start.
+    if (plan.federation) await quick.joinFederation({ plan });
     const retiring = previous.filter((s) => s.index >= plan.serverCount);
     if (retiring.length) {
       await step('retire-servers', 15);
@@ -122,7 +122,7 @@ async function convergeCluster(input: ClusterOperationInput): Promise<void> {
     await step('infrastructure', 20);
     const servers: ServerInfo[] = await infra.applyInfrastructure({ plan, serverCount: plan.serverCount });
     await step('publish-configuration', 55);
-    await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount, ...(federation ? { federation } : {}) });
+    await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
     if (retiring.length) await quick.unpublishServers({ resourceKey: input.resourceKey, keepCount: plan.serverCount });
     await step('health-gate', 65);
     if (retiring.length) await gate.pruneRaftPeers({ plan, servers });
