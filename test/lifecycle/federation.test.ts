@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { clusterContainerName, serverPrefix } from '../../activities/cluster-blobs.js';
 import { infraResourceGroupName, SECRET } from '../../activities/lifecycle.js';
 import { httpCall } from '../../lib/http.js';
 import { getSecret } from '../../store/secrets.js';
@@ -151,6 +153,25 @@ describe.sequential('WAN federation', () => {
     expect(got.properties).not.toHaveProperty('federationToken');
     expect(JSON.stringify(got)).not.toContain(token);
     secondary = await clientAccess(cp, secondaryId);
+    // What the secondary's server runs with (from its Blob prefix, as host-manager reads it).
+    const blobs = new BlobServiceClient(stack.blob.url, new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey));
+    const config = JSON.parse(
+      (
+        await blobs
+          .getContainerClient(clusterContainerName(secondaryId.toLowerCase()))
+          .getBlobClient(`${serverPrefix(0)}consul.json`)
+          .downloadToBuffer()
+      ).toString('utf8'),
+    ) as {
+      primary_datacenter: string;
+      retry_join_wan: string[];
+      acl: { enable_token_replication: boolean; tokens: Record<string, string> };
+    };
+    expect(config.primary_datacenter).toBe('dc1');
+    expect(config.retry_join_wan).toEqual(primary.addresses);
+    expect(config.acl.enable_token_replication).toBe(true);
+    expect(config.acl.tokens.replication).toMatch(/^[0-9a-f-]{36}$/);
+    expect(config.acl.tokens.initial_management).not.toBe(config.acl.tokens.replication);
 
     for (const id of [primaryId, secondaryId]) {
       const fed = await arm(cp, 'POST', `${id}/getFederation`);
