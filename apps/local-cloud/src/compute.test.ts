@@ -190,7 +190,16 @@ describe('scaling', () => {
     }
     expect(zones).toEqual({ '0': '1', '1': '2', '2': '1', '3': '2' });
 
+    const before = await instanceIps('scaler');
     await compute().virtualMachineScaleSets.deleteInstances(RG, 'scaler', { instanceIds: ['1', '3'] }, poll);
+    expect((await compute().virtualMachineScaleSets.get(RG, 'scaler')).sku?.capacity).toBe(2);
+    // A freed address is not handed out again right away: the next instance gets a new one.
+    await compute().virtualMachineScaleSets.update(RG, 'scaler', { sku: { capacity: 3 } }, poll);
+    const after = await instanceIps('scaler');
+    const added = [...after.entries()].filter(([id]) => !before.has(id));
+    expect(added).toHaveLength(1);
+    expect([...before.values()]).not.toContain(added[0]![1]);
+    await compute().virtualMachineScaleSets.update(RG, 'scaler', { sku: { capacity: 2 } }, poll);
     expect((await compute().virtualMachineScaleSets.get(RG, 'scaler')).sku?.capacity).toBe(2);
     const view = await compute().virtualMachineScaleSets.getInstanceView(RG, 'scaler');
     expect(view.virtualMachine?.statusesSummary).toEqual(

@@ -86,6 +86,12 @@ export interface CloudState {
   servicePrincipal: { clientId: string; objectId: string };
   /** Third octet where instance addresses start (127.0.X.Y): random per state, so two twins rarely collide. */
   loopbackBlock: number;
+  /**
+   * How many addresses have been handed out: the next one is searched from here, so an address
+   * freed by a deleted instance is not given to the next instance right away (a new server must
+   * not answer where a deleted one did while anything may still look for that one).
+   */
+  addressCursor?: number;
   /** Keyed by the lower-cased resource id. */
   resources: Record<string, ResourceRecord>;
   scaleSets: Record<string, ScaleSetInternal>;

@@ -165,13 +165,21 @@ export class ComputeRuntime {
     };
   }
 
-  // Addresses are unique within this twin's state, starting in its random block of 127.0.X.0/24.
+  // Addresses are unique within this twin's state, starting in its random block of 127.0.X.0/24
+  // and going round: a freed address comes back only after every other one was used.
   #allocateIp(): string {
-    const used = new Set(Object.values(this.o.store.state.scaleSets).flatMap((s) => s.instances.map((i) => i.privateIp)));
-    const start = this.o.store.state.loopbackBlock;
-    for (let n = 0; n < 254; n++) {
-      const x = ((start - 1 + n) % 254) + 1;
-      for (let y = 2; y < 255; y++) if (!used.has(`127.0.${x}.${y}`)) return `127.0.${x}.${y}`;
+    const state = this.o.store.state;
+    const used = new Set(Object.values(state.scaleSets).flatMap((s) => s.instances.map((i) => i.privateIp)));
+    const perBlock = 253;
+    const total = 254 * perBlock;
+    const cursor = state.addressCursor ?? 0;
+    for (let k = 0; k < total; k++) {
+      const n = (cursor + k) % total;
+      const x = ((state.loopbackBlock - 1 + Math.floor(n / perBlock)) % 254) + 1;
+      const ip = `127.0.${x}.${(n % perBlock) + 2}`;
+      if (used.has(ip)) continue;
+      state.addressCursor = n + 1;
+      return ip;
     }
     throw new CloudError(409, 'AllocationFailed', 'No loopback address is left for a new instance.');
   }
