@@ -127,17 +127,23 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
   /** Where a secondary's servers join the primary's WAN pool. */
   async function federationJoin(plan: ClusterPlan): Promise<FederationJoin> {
     const primary = await primaryOf(plan);
-    if (!primary) throw ApplicationFailure.nonRetryable(`${plan.name} has no primary in the store`, ERR.primaryNotFound);
+    if (!primary || primary.deleting)
+      throw ApplicationFailure.nonRetryable(
+        `the primary of ${plan.name} is ${primary ? 'being deleted' : 'not in the store'}`,
+        ERR.primaryNotFound,
+      );
     if (primary.servers.length === 0)
       throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
     return { primaryDatacenter: plan.federation!.primaryDatacenter, wanJoin: primary.servers.map((s) => s.address) };
   }
 
   /** The primary's record and servers, for a secondary's federation steps. */
-  async function primaryOf(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[] } | undefined> {
+  async function primaryOf(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[]; deleting: boolean } | undefined> {
     if (!plan.federation) return undefined;
     const resourceKey = plan.federation.primaryResourceKey;
-    return (await getCluster(db, resourceKey)) ? { resourceKey, servers: await getClusterServers(db, resourceKey) } : undefined;
+    const record = await getCluster(db, resourceKey);
+    if (!record) return undefined;
+    return { resourceKey, servers: await getClusterServers(db, resourceKey), deleting: record.provisioningState === 'Deleting' };
   }
 
   /** A ConsulAdmin for the first server that answers (any server forwards to the leader). */
@@ -176,13 +182,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     async loadClusterPlan(a: { resourceKey: string }): Promise<ClusterPlan> {
       const c = await getCluster(db, a.resourceKey);
       if (!c) throw ApplicationFailure.nonRetryable(`cluster ${a.resourceKey} is not in the store`, ERR.clusterNotFound);
-      const primaryId = c.spec.properties.primaryClusterId;
-      const primary = primaryId ? await getCluster(db, resourceKeyOf(primaryId)) : undefined;
-      if (primaryId && !primary)
-        throw ApplicationFailure.nonRetryable(`the federation's primary ${primaryId} is not in the store`, ERR.primaryNotFound);
+      // A secondary whose primary is gone can still be deleted; building it fails at the join.
+      const primaryKey = c.spec.properties.primaryClusterId ? resourceKeyOf(c.spec.properties.primaryClusterId) : undefined;
+      const primary = primaryKey ? await getCluster(db, primaryKey) : undefined;
       return {
-        ...(primary
-          ? { federation: { primaryResourceKey: primary.resourceKey, primaryDatacenter: primary.spec.properties.datacenter } }
+        ...(primaryKey
+          ? { federation: { primaryResourceKey: primaryKey, primaryDatacenter: primary?.spec.properties.datacenter ?? '' } }
           : {}),
         resourceKey: a.resourceKey,
         name: c.name.toLowerCase(),
@@ -537,7 +542,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
      */
     async leaveFederation(a: { plan: ClusterPlan }): Promise<{ removedMembers: string[]; deletedTokens: number }> {
       const primary = await primaryOf(a.plan);
-      if (!primary || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
+      // A primary that is gone or going (a Deleted subscription deletes everything) has nothing to leave.
+      if (!primary || primary.deleting || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
       const { admin: consul, token } = await admin(primary, primary.servers);
       let deletedTokens = 0;
       for (const name of [SECRET.agentToken, SECRET.snapshotToken, SECRET.replicationToken, SECRET.rootToken]) {

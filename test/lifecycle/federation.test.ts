@@ -248,12 +248,35 @@ describe.sequential('WAN federation', () => {
         addresses: secondaryServers.map((s) => s.address),
         infraResourceGroup: infraResourceGroupName(secondaryKey),
       }),
-    ).toEqual({ processes: [], twin: [], blob: [], dns: [], pki: [], secrets: [], terraformState: [], record: [] });
+    ).toEqual(NOTHING);
+  }, 600_000);
 
-    await remove(primaryId);
-    expect((await arm(cp, 'GET', primaryId)).status).toBe(404);
+  it('deletes a whole federation when its subscription is Deleted, secondaries and primary at once, leaving nothing', async () => {
+    const thirdId = `/subscriptions/${sub}/resourceGroups/rg-fed-north/providers/HCS.Consul/clusters/third-${suffix}`;
+    const fresh = JSON.parse((await arm(cp, 'POST', `${primaryId}/createFederationToken`)).body) as { federationToken: string };
+    await create(thirdId, body({ datacenter: 'dc3', cidr: '10.92.0.0/16', federationToken: fresh.federationToken }));
+    const before = [];
+    for (const id of [primaryId, thirdId]) {
+      const key = id.toLowerCase();
+      const got = JSON.parse((await arm(cp, 'GET', id)).body) as { properties: { privateEndpointUrl: string } };
+      before.push({
+        id,
+        resourceKey: key,
+        fqdn: new URL(got.properties.privateEndpointUrl).hostname,
+        addresses: (await getClusterServers(cp.db, key)).map((s) => s.address),
+        infraResourceGroup: infraResourceGroupName(key),
+      });
+    }
+    const deleted = await arm(cp, 'PUT', `${cp.api.restUrl}/subscriptions/${sub}?api-version=2.0`, { state: 'Deleted' });
+    expect(deleted.status, deleted.body).toBe(200);
+    for (const c of before) {
+      await eventually(`${c.id} gone`, async () => ((await arm(cp, 'GET', c.id)).status === 404 ? true : undefined), 300_000);
+      expect(await leftovers(stack, cp.db, c)).toEqual(NOTHING);
+    }
   }, 600_000);
 });
+
+const NOTHING = { processes: [], twin: [], blob: [], dns: [], pki: [], secrets: [], terraformState: [], record: [] };
 
 function consulPut(access: ClusterAccess, address: string, path: string, value: string) {
   return httpCall(`https://${address}:8501${path}`, { method: 'PUT', ca: access.caPem, headers: { 'x-consul-token': root }, body: value });
