@@ -117,6 +117,31 @@ it('creates over gRPC, reads over gRPC and REST alike, and maps errors to status
   expect(invalid.stderr).toContain('"@type": "type.googleapis.com/google.rpc.ErrorInfo"');
   expect(invalid.stderr).toContain('"domain": "hcs.consul"');
   expect(invalid.stderr).toContain('"reason": "InvalidRequestContent"');
+  // Federation and billing over gRPC: the same handlers, the same refusals.
+  const call = (method: string, body: unknown) =>
+    grpcurl(['-d', JSON.stringify(body), cp.api.grpcAddress, `hcs.consul.v1.ClusterService/${method}`]);
+  const token = JSON.parse((await call('CreateFederationToken', ref)).stdout) as { federationToken: string; expiresAt: string };
+  expect(token.federationToken).toMatch(/^hcsbox:v1:/);
+  expect(JSON.parse((await call('GetFederation', ref)).stdout)).toEqual({ primaryClusterId: got.cluster.id, datacenters: ['dc1'] });
+  const forged = await call('CreateOrReplaceCluster', {
+    ...ref,
+    clusterName: 'grpc-secondary',
+    cluster: {
+      location: 'westeurope',
+      properties: {
+        consulVersion: stack.tools.consulVersions.at(-1),
+        datacenter: 'dc2',
+        network: { cidr: '10.72.0.0/16' },
+        federationToken: token.federationToken.replace(/.{4}$/, 'AAAA'),
+      },
+    },
+  });
+  expect(forged.stderr).toContain('Code: InvalidArgument');
+  expect(forged.stderr).toMatch(/"field": "properties\.federationToken",\s+"description": "[^"]+",\s+"reason": "InvalidFederationToken"/);
+  const badMonth = await call('GetBillingReport', { ...ref, month: '2026-13' });
+  expect(badMonth.stderr).toMatch(/"field": "month",\s+"description": ".+",\s+"reason": "InvalidMonth"/);
+  const report = JSON.parse((await call('GetBillingReport', { ...ref, month: new Date().toISOString().slice(0, 7) })).stdout);
+  expect(report).toMatchObject({ plan: 'DEVELOPMENT' });
   const reader = await grpcurl(
     ['-d', JSON.stringify(ref), cp.api.grpcAddress, 'hcs.consul.v1.ClusterService/DeleteCluster'],
     cp.tokens.reader,
