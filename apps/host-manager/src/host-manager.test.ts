@@ -89,12 +89,19 @@ const leader = () =>
     const r = await api('/v1/status/leader');
     return r.status === 200 && JSON.parse(r.body) !== '' ? (JSON.parse(r.body) as string) : undefined;
   }, 'a raft leader');
-const agentSelf = async () =>
-  JSON.parse((await api('/v1/agent/self')).body) as {
-    Config: { Version: string; NodeName: string };
-    Meta: Record<string, string>;
-    DebugConfig: { Logging: { LogLevel: string } };
-  };
+// Right after the first leader election the ACL system is still being set up from the
+// initial management token (Consul answers 403 "ACL system must be bootstrapped"); wait for it.
+const agentSelf = () =>
+  until(async () => {
+    const r = await api('/v1/agent/self');
+    return r.status === 200
+      ? (JSON.parse(r.body) as {
+          Config: { Version: string; NodeName: string };
+          Meta: Record<string, string>;
+          DebugConfig: { Logging: { LogLevel: string } };
+        })
+      : undefined;
+  }, 'the agent to answer with the management token');
 
 beforeAll(async () => {
   [https, serfLan, serverPort] = [await freePort(), await freePort(), await freePort()];
