@@ -109,8 +109,13 @@ const AGENT_POLICY = 'node_prefix "" { policy = "write" }\nservice_prefix "" { p
 const SNAPSHOT_POLICY = 'acl = "write"\noperator = "read"\nkey_prefix "" { policy = "read" }\n';
 /** What ACL replication in a secondary datacenter needs (Consul's documented replication policy). */
 const REPLICATION_POLICY = 'acl = "write"\noperator = "write"\nservice_prefix "" {\n  policy = "read"\n  intentions = "read"\n}\n';
-/** The secrets a secondary shares with its primary: gossip is one WAN pool, ACLs are one system. */
-const SHARED_WITH_PRIMARY: readonly string[] = [SECRET.gossipKey, SECRET.managementToken];
+/** The control plane's tokens in a cluster: name (also its policy's), stored secret, rules. */
+const CLUSTER_TOKENS = [
+  ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
+  ['hcs-snapshot', SECRET.snapshotToken, SNAPSHOT_POLICY],
+] as const;
+/** A secondary's tokens, made in its primary. */
+const SECONDARY_TOKENS = [...CLUSTER_TOKENS, ['hcs-replication', SECRET.replicationToken, REPLICATION_POLICY]] as const;
 
 export function createLifecycleActivities(deps: LifecycleDeps) {
   const { db, pki, blobs } = deps;
@@ -124,8 +129,17 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
 
   const caBundle = (plan: Pick<ClusterPlan, 'resourceKey'>): Promise<string> => pki.clusterCaBundle(plan.resourceKey);
 
-  /** Where a secondary's servers join the primary's WAN pool. */
-  async function federationJoin(plan: ClusterPlan): Promise<FederationJoin> {
+  /** The primary's record and servers, for a secondary's federation steps (undefined when gone). */
+  async function primaryOf(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[]; deleting: boolean } | undefined> {
+    if (!plan.federation) return undefined;
+    const resourceKey = plan.federation.primaryResourceKey;
+    const record = await getCluster(db, resourceKey);
+    if (!record) return undefined;
+    return { resourceKey, servers: await getClusterServers(db, resourceKey), deleting: record.provisioningState === 'Deleting' };
+  }
+
+  /** The primary a secondary joins, with its servers; a primary gone, going or not built yet is an error. */
+  async function joinablePrimary(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[] }> {
     const primary = await primaryOf(plan);
     if (!primary || primary.deleting)
       throw ApplicationFailure.nonRetryable(
@@ -134,16 +148,41 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       );
     if (primary.servers.length === 0)
       throw ApplicationFailure.retryable('the primary has no servers recorded yet', 'PrimaryServersPending');
-    return { primaryDatacenter: plan.federation!.primaryDatacenter, wanJoin: primary.servers.map((s) => s.address) };
+    return primary;
   }
 
-  /** The primary's record and servers, for a secondary's federation steps. */
-  async function primaryOf(plan: ClusterPlan): Promise<{ resourceKey: string; servers: ServerInfo[]; deleting: boolean } | undefined> {
-    if (!plan.federation) return undefined;
-    const resourceKey = plan.federation.primaryResourceKey;
-    const record = await getCluster(db, resourceKey);
-    if (!record) return undefined;
-    return { resourceKey, servers: await getClusterServers(db, resourceKey), deleting: record.provisioningState === 'Deleting' };
+  /** Where a secondary's servers join the primary's WAN pool. */
+  const federationJoin = (plan: ClusterPlan, primary: { servers: ServerInfo[] }): FederationJoin => ({
+    primaryDatacenter: plan.federation!.primaryDatacenter,
+    wanJoin: primary.servers.map((s) => s.address),
+  });
+
+  /** Creates (or finds) the given control-plane tokens of `resourceKey` through `consul`. */
+  async function ensureTokens(
+    consul: ConsulAdmin,
+    managementToken: string,
+    resourceKey: string,
+    tokens: ReadonlyArray<readonly [string, string, string]>,
+  ): Promise<void> {
+    for (const [name, secret, rules] of tokens) {
+      const t = JSON.parse(await readSecret(resourceKey, secret)) as { accessorId: string; secretId: string };
+      await consul.ensureToken(managementToken, { name, rules, accessorId: t.accessorId, secretId: t.secretId });
+    }
+  }
+
+  /** Polls `attempt` (heartbeating what is still wrong) until it is done, or fails with the last problem once the health timeout has passed. */
+  async function pollUntil<T>(
+    failure: (problem: string) => ApplicationFailure,
+    attempt: () => Promise<{ done: T } | { problem: string }>,
+  ): Promise<T> {
+    const deadline = Date.now() + deps.healthTimeoutMs;
+    for (;;) {
+      const r = await attempt();
+      if ('done' in r) return r.done;
+      Context.current().heartbeat({ problem: r.problem });
+      if (Date.now() > deadline) throw failure(r.problem);
+      await Context.current().sleep(deps.healthPollMs ?? 1_000);
+    }
   }
 
   /** A ConsulAdmin for the first server that answers (any server forwards to the leader). */
@@ -213,24 +252,21 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
      * secondary takes the gossip key and management token of its primary (one WAN pool, one ACL
      * system) and gets a replication token of its own.
      */
-    async ensureClusterSecrets(a: { resourceKey: string; primaryResourceKey?: string }): Promise<{ names: string[] }> {
+    async ensureClusterSecrets(a: { resourceKey: string; primaryResourceKey?: string | undefined }): Promise<{ names: string[] }> {
+      const primaryKey = a.primaryResourceKey;
       const token = async () => JSON.stringify({ accessorId: randomUUID(), secretId: randomUUID() });
       const fromPrimary = (name: string) => async () => {
-        const c = await getSecret(db, a.primaryResourceKey!, name);
+        const c = await getSecret(db, primaryKey!, name);
         if (c === undefined) throw ApplicationFailure.nonRetryable(`the primary has no ${name}`, 'SecretMissing');
         return pki.decrypt(c);
       };
-      const generated: Array<[string, () => Promise<string>]> = [
-        [SECRET.gossipKey, async () => randomBytes(32).toString('base64')],
-        [SECRET.managementToken, token],
+      const wanted: Array<[string, () => Promise<string>]> = [
+        [SECRET.gossipKey, primaryKey ? fromPrimary(SECRET.gossipKey) : async () => randomBytes(32).toString('base64')],
+        [SECRET.managementToken, primaryKey ? fromPrimary(SECRET.managementToken) : token],
         [SECRET.agentToken, token],
         [SECRET.snapshotToken, token],
+        ...(primaryKey ? [[SECRET.replicationToken, token] as [string, () => Promise<string>]] : []),
       ];
-      if (a.primaryResourceKey) generated.push([SECRET.replicationToken, token]);
-      const wanted = generated.map(([name, make]): [string, () => Promise<string>] => [
-        name,
-        a.primaryResourceKey && SHARED_WITH_PRIMARY.includes(name) ? fromPrimary(name) : make,
-      ]);
       for (const [name, make] of wanted) {
         if ((await getSecret(db, a.resourceKey, name)) !== undefined) continue;
         // The first writer wins: a concurrent or retried attempt keeps the stored value.
@@ -293,7 +329,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       // A secondary's servers always get their way into the primary's WAN federation, whichever
       // workflow publishes (create, scale, certificate rotation).
       const federation = plan.federation && {
-        ...(await federationJoin(plan)),
+        ...federationJoin(plan, await joinablePrimary(plan)),
         replicationToken: await tokenSecret(plan.resourceKey, SECRET.replicationToken),
       };
       const addresses = a.servers.map((s) => s.address);
@@ -435,26 +471,24 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     async waitForHealthyCluster(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ leader: string; voters: number }> {
       const ca = await caBundle(a.plan);
       const token = await tokenSecret(a.plan.resourceKey, SECRET.managementToken);
-      const deadline = Date.now() + deps.healthTimeoutMs;
-      let last: HealthReport | undefined;
-      for (;;) {
-        for (const s of a.servers) {
-          last = await new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca })
-            .health(token, a.servers.length)
-            .catch((err: unknown) => ({
-              healthy: false,
-              leader: undefined,
-              voters: 0,
-              problems: [`${s.name} unreachable: ${err instanceof Error ? err.message : String(err)}`],
-            }));
-          if (last.healthy) break;
-        }
-        if (last?.healthy) break;
-        Context.current().heartbeat({ problems: last?.problems });
-        if (Date.now() > deadline)
-          throw ApplicationFailure.retryable(`the cluster is not healthy: ${last?.problems.join('; ')}`, ERR.clusterNotHealthy);
-        await Context.current().sleep(deps.healthPollMs ?? 1_000);
-      }
+      const last = await pollUntil<HealthReport>(
+        (problem) => ApplicationFailure.retryable(`the cluster is not healthy: ${problem}`, ERR.clusterNotHealthy),
+        async () => {
+          let report: HealthReport | undefined;
+          for (const s of a.servers) {
+            report = await new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca })
+              .health(token, a.servers.length)
+              .catch((err: unknown) => ({
+                healthy: false,
+                leader: undefined,
+                voters: 0,
+                problems: [`${s.name} unreachable: ${err instanceof Error ? err.message : String(err)}`],
+              }));
+            if (report.healthy) return { done: report };
+          }
+          return { problem: report?.problems.join('; ') ?? 'no servers' };
+        },
+      );
       // Plain HTTP must be closed on every server.
       for (const s of a.servers) {
         const open = await fetch(`http://${s.address}:8500/v1/status/leader`).then(
@@ -471,13 +505,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const { admin: consul, token } = await admin(a.plan, a.servers);
       // A secondary's ACLs are the primary's (bootstrapped there); its token writes go to the primary.
       const bootstrap = a.plan.federation ? 'primary' : await consul.bootstrapAcl(token);
-      for (const [name, secret, rules] of [
-        ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
-        ['hcs-snapshot', SECRET.snapshotToken, SNAPSHOT_POLICY],
-      ] as const) {
-        const t = JSON.parse(await readSecret(a.plan.resourceKey, secret)) as { accessorId: string; secretId: string };
-        await consul.ensureToken(token, { name, rules, accessorId: t.accessorId, secretId: t.secretId });
-      }
+      await ensureTokens(consul, token, a.plan.resourceKey, CLUSTER_TOKENS);
       return { bootstrap };
     },
 
@@ -497,42 +525,32 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
      * where the secondary's servers join the WAN pool.
      */
     async joinFederation(a: { plan: ClusterPlan }): Promise<FederationJoin> {
-      const join = await federationJoin(a.plan);
-      const primary = (await primaryOf(a.plan))!;
+      const primary = await joinablePrimary(a.plan);
       const { admin: consul, token } = await admin(primary, primary.servers);
-      for (const [name, secret, rules] of [
-        ['hcs-agent', SECRET.agentToken, AGENT_POLICY],
-        ['hcs-snapshot', SECRET.snapshotToken, SNAPSHOT_POLICY],
-        ['hcs-replication', SECRET.replicationToken, REPLICATION_POLICY],
-      ] as const) {
-        const t = JSON.parse(await readSecret(a.plan.resourceKey, secret)) as { accessorId: string; secretId: string };
-        await consul.ensureToken(token, { name, rules, accessorId: t.accessorId, secretId: t.secretId });
-      }
-      return join;
+      await ensureTokens(consul, token, a.plan.resourceKey, SECONDARY_TOKENS);
+      return federationJoin(a.plan, primary);
     },
 
     /** A secondary's federation gate: the primary's datacenter is reachable and ACL replication runs. */
     async waitForFederation(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ datacenters: string[]; replicatedIndex: number }> {
-      const deadline = Date.now() + deps.healthTimeoutMs;
       const primaryDc = a.plan.federation!.primaryDatacenter;
-      let problem = '';
-      for (;;) {
-        try {
-          const { admin: consul, token } = await admin(a.plan, a.servers);
-          const datacenters = await consul.datacenters(token);
-          const replication = await consul.aclReplication(token);
-          if (!datacenters.includes(primaryDc))
-            problem = `the primary datacenter ${primaryDc} is not in the WAN pool (${datacenters.join(', ')})`;
-          else if (!replication.enabled || !replication.running) problem = 'ACL replication from the primary is not running';
-          else if (replication.replicatedIndex === 0) problem = 'ACL replication has not copied any token yet';
-          else return { datacenters, replicatedIndex: replication.replicatedIndex };
-        } catch (err) {
-          problem = err instanceof Error ? err.message : String(err);
-        }
-        Context.current().heartbeat({ problem });
-        if (Date.now() > deadline) throw ApplicationFailure.retryable(`not federated yet: ${problem}`, ERR.federationNotJoined);
-        await Context.current().sleep(deps.healthPollMs ?? 1_000);
-      }
+      return pollUntil<{ datacenters: string[]; replicatedIndex: number }>(
+        (problem) => ApplicationFailure.retryable(`not federated yet: ${problem}`, ERR.federationNotJoined),
+        async () => {
+          try {
+            const { admin: consul, token } = await admin(a.plan, a.servers);
+            const datacenters = await consul.datacenters(token);
+            const replication = await consul.aclReplication(token);
+            if (!datacenters.includes(primaryDc))
+              return { problem: `the primary datacenter ${primaryDc} is not in the WAN pool (${datacenters.join(', ')})` };
+            if (!replication.enabled || !replication.running) return { problem: 'ACL replication from the primary is not running' };
+            if (replication.replicatedIndex === 0) return { problem: 'ACL replication has not copied any token yet' };
+            return { done: { datacenters, replicatedIndex: replication.replicatedIndex } };
+          } catch (err) {
+            return { problem: err instanceof Error ? err.message : String(err) };
+          }
+        },
+      );
     },
 
     /**
@@ -546,7 +564,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       if (!primary || primary.deleting || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
       const { admin: consul, token } = await admin(primary, primary.servers);
       let deletedTokens = 0;
-      for (const name of [SECRET.agentToken, SECRET.snapshotToken, SECRET.replicationToken, SECRET.rootToken]) {
+      for (const name of [...SECONDARY_TOKENS.map(([, secret]) => secret), SECRET.rootToken]) {
         const stored = await getSecret(db, a.plan.resourceKey, name);
         if (stored === undefined) continue;
         await consul.deleteToken(token, (JSON.parse(await pki.decrypt(stored)) as { accessorId: string }).accessorId);
@@ -555,22 +573,22 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       // The servers are gone; the primary notices within seconds (alive -> failed), and a
       // failed member can be pruned. An alive one cannot be removed, so wait for that.
       const removedMembers: string[] = [];
-      const deadline = Date.now() + deps.healthTimeoutMs;
-      for (;;) {
-        const members = (await consul.wanMembers(token)).filter((m) => m.datacenter === a.plan.datacenter);
-        if (members.length === 0) break;
-        for (const m of members.filter((x) => x.status !== 1)) {
-          await consul.forceLeaveWan(token, m.name);
-          removedMembers.push(m.name);
-        }
-        Context.current().heartbeat({ remaining: members.length });
-        if (Date.now() > deadline)
-          throw ApplicationFailure.retryable(
-            `servers of ${a.plan.datacenter} still in the primary's WAN pool: ${members.map((m) => m.name).join(', ')}`,
+      await pollUntil(
+        (problem) =>
+          ApplicationFailure.retryable(
+            `servers of ${a.plan.datacenter} still in the primary's WAN pool: ${problem}`,
             ERR.clusterNotHealthy,
-          );
-        await Context.current().sleep(deps.healthPollMs ?? 1_000);
-      }
+          ),
+        async () => {
+          const members = (await consul.wanMembers(token)).filter((m) => m.datacenter === a.plan.datacenter);
+          if (members.length === 0) return { done: true };
+          for (const m of members.filter((x) => x.status !== 1)) {
+            await consul.forceLeaveWan(token, m.name);
+            removedMembers.push(m.name);
+          }
+          return { problem: members.map((m) => m.name).join(', ') };
+        },
+      );
       return { removedMembers, deletedTokens };
     },
 
@@ -716,37 +734,29 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const ca = await caBundle(a.plan);
       const token = await tokenSecret(a.plan.resourceKey, SECRET.managementToken);
       const started = Date.now();
-      const deadline = started + deps.healthTimeoutMs;
-      let problem = '';
-      for (;;) {
-        const others = [a.server, ...a.servers.filter((s) => s !== a.server)];
-        for (const s of others) {
-          const consul = new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca });
-          const member = await consul.member(token, a.server.address).catch(() => undefined);
-          if (!member) {
-            problem = `${a.server.name} is not a member yet`;
-            continue;
-          }
-          if (!member.version.startsWith(a.version)) {
-            problem = `${a.server.name} still runs ${member.version}`;
+      // Ask the upgraded server first, then the others (it may not be a member again yet).
+      const askOrder = [a.server, ...a.servers.filter((s) => s.address !== a.server.address)];
+      return pollUntil<{ seconds: number }>(
+        (problem) =>
+          ApplicationFailure.retryable(`${a.server.name} did not come back healthy on ${a.version}: ${problem}`, ERR.clusterNotHealthy),
+        async () => {
+          let problem = `${a.server.name} is not a member yet`;
+          for (const s of askOrder) {
+            const consul = new ConsulAdmin({ url: `https://${s.address}:${CONSUL_HTTPS_PORT}`, caPem: ca });
+            const member = await consul.member(token, a.server.address).catch(() => undefined);
+            if (!member) continue;
+            if (!member.version.startsWith(a.version)) return { problem: `${a.server.name} still runs ${member.version}` };
+            const report = await consul.health(token, a.servers.length).catch((err: unknown) => ({
+              healthy: false,
+              problems: [String(err)],
+            }));
+            if (report.healthy) return { done: { seconds: Math.round((Date.now() - started) / 1000) } };
+            problem = report.problems.join('; ');
             break;
           }
-          const report = await consul.health(token, a.servers.length).catch((err: unknown) => ({
-            healthy: false,
-            problems: [String(err)],
-          }));
-          if (report.healthy) return { seconds: Math.round((Date.now() - started) / 1000) };
-          problem = report.problems.join('; ');
-          break;
-        }
-        Context.current().heartbeat({ problem });
-        if (Date.now() > deadline)
-          throw ApplicationFailure.retryable(
-            `${a.server.name} did not come back healthy on ${a.version}: ${problem}`,
-            ERR.clusterNotHealthy,
-          );
-        await Context.current().sleep(deps.healthPollMs ?? 1_000);
-      }
+          return { problem };
+        },
+      );
     },
 
     /** Deletes everything Terraform made for the cluster, and its state. */

@@ -108,7 +108,7 @@ async function convergeCluster(input: ClusterOperationInput): Promise<void> {
     const plan = await quick.loadClusterPlan(ref);
     const previous = await quick.loadClusterServers(ref);
     await step('secrets', 5);
-    await quick.ensureClusterSecrets({ ...ref, ...(plan.federation ? { primaryResourceKey: plan.federation.primaryResourceKey } : {}) });
+    await quick.ensureClusterSecrets({ ...ref, primaryResourceKey: plan.federation?.primaryResourceKey });
     await step('pki', 10);
     await quick.ensureClusterPki({ plan });
     await quick.ensureClusterContainer(ref);

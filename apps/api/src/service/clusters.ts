@@ -183,14 +183,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     const sent = typeof props.federationToken === 'string' ? props.federationToken : undefined;
     const stored = current?.spec.properties.primaryClusterId;
     if (!current) {
-      if (sent) {
-        const now = new Date();
-        spec.properties.primaryClusterId = await primaryForNewCluster(db, deps.sealer, {
-          token: sent,
-          datacenter: spec.properties.datacenter,
-          now,
-        });
-      }
+      if (sent) spec.properties.primaryClusterId = await primaryForNewCluster(db, deps.sealer, { token: sent, now: new Date() });
       return;
     }
     if (sent && (!stored || tokenPrimary(deps.sealer, sent)?.toLowerCase() !== stored.toLowerCase()))

@@ -30,34 +30,26 @@ export function sealFederationToken(sealer: SecretBox, primaryId: string, expire
   return sealer.seal(JSON.stringify(doc), TOKEN_CONTEXT);
 }
 
-/** The primary a token names, when it opens (expired or not); undefined otherwise. */
-export function tokenPrimary(sealer: SecretBox, token: string): string | undefined {
+/** The token's document when it opens (expired or not); undefined otherwise. */
+function openToken(sealer: SecretBox, token: string): TokenDocument | undefined {
   try {
-    return (JSON.parse(sealer.open(token, TOKEN_CONTEXT)) as TokenDocument).primaryId;
+    return JSON.parse(sealer.open(token, TOKEN_CONTEXT)) as TokenDocument;
   } catch {
     return undefined;
   }
 }
 
-/** Everything a federation is made of, the primary first. */
-async function federationOf(db: SqlExecutor, primary: ClusterRecord) {
-  return { primary, secondaries: await listFederationSecondaries(db, primary.id) };
-}
+/** The primary a token names, when it opens (expired or not). */
+export const tokenPrimary = (sealer: SecretBox, token: string): string | undefined => openToken(sealer, token)?.primaryId;
 
 /**
- * The primary a new cluster joins, from the token it was created with; checks the token and
- * that the datacenter name is free in the federation. Every problem is a validation error on
- * the field it concerns, except a primary that is busy (409).
+ * The primary a new cluster joins, from the token it was created with. Every problem with the
+ * token is a validation error on its field; a primary that is busy is 409. The datacenter name
+ * is checked where the cluster is recorded (claimDatacenter).
  */
-export async function primaryForNewCluster(
-  db: SqlExecutor,
-  sealer: SecretBox,
-  a: { token: string; datacenter: string; now: Date },
-): Promise<string> {
-  let doc: TokenDocument;
-  try {
-    doc = JSON.parse(sealer.open(a.token, TOKEN_CONTEXT)) as TokenDocument;
-  } catch {
+export async function primaryForNewCluster(db: SqlExecutor, sealer: SecretBox, a: { token: string; now: Date }): Promise<string> {
+  const doc = openToken(sealer, a.token);
+  if (!doc)
     throw new ValidationError([
       detail(
         'InvalidFederationToken',
@@ -65,7 +57,6 @@ export async function primaryForNewCluster(
         TARGET,
       ),
     ]);
-  }
   const problems: ErrorDetail[] = [];
   if (Date.parse(doc.expiresAt) <= a.now.getTime()) {
     problems.push(
@@ -79,7 +70,6 @@ export async function primaryForNewCluster(
     );
   }
   throwIfAny(problems);
-  await requireFreeDatacenter(db, primary!, a.datacenter);
   if (primary!.provisioningState !== 'Succeeded')
     throw conflict(
       'PrimaryClusterNotReady',
@@ -88,9 +78,15 @@ export async function primaryForNewCluster(
   return primary!.id;
 }
 
-/** DatacenterInUse unless no member of the primary's federation uses `datacenter`. */
-async function requireFreeDatacenter(db: SqlExecutor, primary: ClusterRecord, datacenter: string): Promise<void> {
-  const { secondaries } = await federationOf(db, primary);
+/**
+ * In the transaction that records a new secondary: locks the primary's row, so concurrent
+ * creates join one at a time, and refuses a datacenter name the federation already uses.
+ */
+export async function claimDatacenter(tx: SqlExecutor, primaryId: string, datacenter: string): Promise<void> {
+  await tx.query('SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE', [resourceKey(primaryId)]);
+  const primary = await getCluster(tx, resourceKey(primaryId));
+  if (!primary) throw conflict('PrimaryClusterNotFound', `The primary cluster ${primaryId} was deleted meanwhile.`);
+  const secondaries = await listFederationSecondaries(tx, primary.id);
   const taken = [primary, ...secondaries].find((c) => c.spec.properties.datacenter === datacenter);
   throwIfAny(
     taken
@@ -103,17 +99,6 @@ async function requireFreeDatacenter(db: SqlExecutor, primary: ClusterRecord, da
         ]
       : [],
   );
-}
-
-/**
- * In the transaction that records a new secondary: locks the primary's row, so concurrent
- * creates join one at a time, and checks again that the datacenter name is free.
- */
-export async function claimDatacenter(tx: SqlExecutor, primaryId: string, datacenter: string): Promise<void> {
-  await tx.query('SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE', [resourceKey(primaryId)]);
-  const primary = await getCluster(tx, resourceKey(primaryId));
-  if (!primary) throw conflict('PrimaryClusterNotFound', `The primary cluster ${primaryId} was deleted meanwhile.`);
-  await requireFreeDatacenter(tx, primary, datacenter);
 }
 
 /** Refusal of a federation token sent for a cluster that exists already (joining happens only at creation). */
@@ -134,13 +119,11 @@ export function federationHandlers(deps: {
 }) {
   const { db } = deps;
 
-  const load = (ctx: RequestContext, p: ClusterPath): Promise<ClusterRecord> => loadCluster(db, ctx, p);
-
   return {
     /** A token a new cluster presents (properties.federationToken) to join this cluster's federation. */
     async createFederationToken(req: ClusterPath, ctx: RequestContext): Promise<{ federationToken: string; expiresAt: string }> {
       requireRole(ctx, 'operator');
-      const c = await load(ctx, req);
+      const c = await loadCluster(db, ctx, req);
       await deps.requireWritableSubscription(req.subscriptionId, false);
       const primary = c.spec.properties.primaryClusterId;
       if (primary)
@@ -160,11 +143,11 @@ export function federationHandlers(deps: {
       ctx: RequestContext,
     ): Promise<{ primaryClusterId: string; secondaryClusterIds: string[]; datacenters: string[] }> {
       requireRole(ctx, 'reader');
-      const c = await load(ctx, req);
+      const c = await loadCluster(db, ctx, req);
       const primaryId = c.spec.properties.primaryClusterId;
       const primary = primaryId ? await getCluster(db, resourceKey(primaryId)) : c;
       if (!primary) throw conflict('PrimaryClusterNotFound', `The cluster's primary ${primaryId} does not exist any more.`);
-      const { secondaries } = await federationOf(db, primary);
+      const secondaries = await listFederationSecondaries(db, primary.id);
       return {
         primaryClusterId: primary.id,
         secondaryClusterIds: secondaries.map((s) => s.id),
