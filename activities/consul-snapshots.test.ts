@@ -4,7 +4,7 @@
 // default deny) and real Azurite, and the retention choice.
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, Supervisor } from '../devstack/supervisor.js';
+import { startDevConsul } from '../devstack/services/dev-consul.js';
+import { Supervisor } from '../devstack/supervisor.js';
 import { ensureDevCertificate } from '../devstack/tls.js';
 import {
   ConsulSnapshotError,
@@ -299,29 +300,11 @@ describe('save and restore with real Consul and Azurite', () => {
   };
 
   beforeAll(async () => {
-    const [https, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const tls = ensureDevCertificate(join(dir, 'tls'), ['server.dc1.consul', '127.0.0.1', 'localhost']);
-    const configFile = join(dir, 'consul.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        bind_addr: '127.0.0.1',
-        client_addr: '127.0.0.1',
-        ports: { http: -1, https, serf_lan: serfLan, serf_wan: serfWan, server, dns: -1, grpc: -1, grpc_tls: -1 },
-        tls: { defaults: { ca_file: tls.caCertFile, cert_file: tls.certFile, key_file: tls.keyFile, verify_incoming: false } },
-        acl: { enabled: true, default_policy: 'deny', tokens: { initial_management: management } },
-      }),
-    );
-    consul = { url: `https://127.0.0.1:${https}`, caPem: tls.caCertPem, token: management };
-    await supervisor.start({
+    consul = await startDevConsul(supervisor, {
       name: 'consul-snapshots-test',
-      command: stack.tools.consul[stack.tools.consulVersions.at(-1)!]!,
-      args: ['agent', '-dev', '-config-file', configFile],
-      // Ready once a leader has made our management token (ACLs enforced from then on).
-      probe: async () => {
-        const self = await call('GET', '/v1/acl/token/self');
-        if (self.status !== 200) throw new Error(`management token not usable yet (${self.status})`);
-      },
+      binary: stack.tools.consul[stack.tools.consulVersions.at(-1)!]!,
+      dir: join(dir, 'consul'),
+      token: management,
     });
     await container.create();
   });

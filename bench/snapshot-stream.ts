@@ -23,7 +23,8 @@ import {
   UPLOAD_CONCURRENCY,
 } from '../activities/consul-snapshots.js';
 import { startAzurite } from '../devstack/services/azurite.js';
-import { freePort, Supervisor } from '../devstack/supervisor.js';
+import { startDevConsul } from '../devstack/services/dev-consul.js';
+import { Supervisor } from '../devstack/supervisor.js';
 import { ensureDevCertificate } from '../devstack/tls.js';
 import { repoRoot, toolPaths } from '../scripts/toolchain.mjs';
 
@@ -115,31 +116,10 @@ try {
   const container = service.getContainerClient(`bench-snapshots-${randomUUID()}`);
   await container.create();
 
-  const [https, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const consulTls = ensureDevCertificate(join(stateDir, 'consul-tls'), ['server.dc1.consul', '127.0.0.1', 'localhost']);
-  const configFile = join(stateDir, 'consul.json');
-  const management = randomUUID();
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      bind_addr: '127.0.0.1',
-      client_addr: '127.0.0.1',
-      ports: { http: -1, https, serf_lan: serfLan, serf_wan: serfWan, server, dns: -1, grpc: -1, grpc_tls: -1 },
-      tls: {
-        defaults: { ca_file: consulTls.caCertFile, cert_file: consulTls.certFile, key_file: consulTls.keyFile, verify_incoming: false },
-      },
-      acl: { enabled: true, default_policy: 'deny', tokens: { initial_management: management } },
-    }),
-  );
-  const consul: SnapshotEndpoint = { url: `https://127.0.0.1:${https}`, caPem: consulTls.caCertPem, token: management };
-  await supervisor.start({
+  const consul: SnapshotEndpoint = await startDevConsul(supervisor, {
     name: 'consul-bench',
-    command: tools.consul[consulVersion]!,
-    args: ['agent', '-dev', '-config-file', configFile],
-    probe: async () => {
-      const self = await consulCall(consul, 'GET', '/v1/acl/token/self');
-      if (self.status !== 200) throw new Error(`management token not usable yet (${self.status})`);
-    },
+    binary: tools.consul[consulVersion]!,
+    dir: join(stateDir, 'consul'),
   });
 
   // Incompressible values, four writers at a time.
