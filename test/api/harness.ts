@@ -20,6 +20,7 @@ import type { StackEndpoints } from '../../devstack/stack.js';
 import { ensureDevCertificate } from '../../devstack/tls.js';
 import { openDatabase, type SqlDatabase } from '../../store/database.js';
 import { migrate } from '../../store/migrate.js';
+import { putSubscription } from '../../store/subscriptions.js';
 
 export const ARM_ISSUER = 'https://sts.test.hcs/arm/';
 export const USER_ISSUER = 'https://sts.test.hcs/users/';
@@ -43,6 +44,8 @@ export interface ControlPlane {
   scopedSubscriptionIds: string[];
   /** Operator token scoped to one of scopedSubscriptionIds, operator role. */
   scopedToken(subscriptionId: string): string;
+  /** Records the subscription as Registered, as ARM's subscription lifecycle PUT does before any write. */
+  registerSubscription(subscriptionId: string, tenantId?: string): Promise<void>;
   /** A JWT from the ARM issuer (full access) or the user issuer (claims decide). */
   mintJwt(kind: 'arm' | 'user', claims?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
@@ -155,6 +158,9 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
       const t = scoped.get(subscriptionId);
       if (!t) throw new Error(`no scoped token for ${subscriptionId}; use one of ${scopedSubs.join(', ')}`);
       return t;
+    },
+    async registerSubscription(subscriptionId, tenantId) {
+      await putSubscription(db, { subscriptionId, state: 'Registered', tenantId: tenantId ?? null, properties: {} });
     },
     async mintJwt(kind, claims = {}) {
       return new SignJWT(claims)
