@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { repoRoot } from '../scripts/toolchain.mjs';
 import { openDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';
+import { getSubscription, putSubscription } from '../store/subscriptions.js';
 import { startStack, type StackEndpoints } from './stack.js';
 import { startControlPlane, type ControlPlaneEndpoints } from './control-plane.js';
 
+/** The subscription `npm start` registers and its example request uses. */
+const LOCAL_SUBSCRIPTION_ID = '00000000-0000-0000-0000-000000000001';
 const dataDir = process.env.HCS_DATA_DIR ?? join(repoRoot, '.data');
 const firstStart = !existsSync(join(dataDir, 'openbao', 'init.json'));
 mkdirSync(dataDir, { recursive: true });
@@ -26,6 +29,11 @@ const stack = await startStack({
 try {
   const db = await openDatabase(stack.endpoints.database);
   const applied = await migrate(db);
+  // ARM registers a subscription before it creates anything in it; locally we do it once.
+  if (!(await getSubscription(db, LOCAL_SUBSCRIPTION_ID))) {
+    await putSubscription(db, { subscriptionId: LOCAL_SUBSCRIPTION_ID, state: 'Registered', tenantId: null, properties: {} });
+    log(`subscription ${LOCAL_SUBSCRIPTION_ID} registered`);
+  }
   await db.close();
   log(applied.length ? `store migrated (${applied.join(', ')})` : 'store schema up to date');
   const controlPlane = await startControlPlane(stack.supervisor, stack.endpoints);
@@ -41,7 +49,7 @@ setInterval(() => {}, 1 << 30);
 
 function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
   const db = e.database.kind === 'postgres' ? e.database.url : `PGlite in ${e.database.dataDir}`;
-  const sub = '00000000-0000-0000-0000-000000000001';
+  const sub = LOCAL_SUBSCRIPTION_ID;
   const url = `${cp.restUrl}/subscriptions/${sub}/resourceGroups/rg1/providers/HCS.Consul/clusters/first?api-version=2026-11-01`;
   const body = JSON.stringify({
     location: 'westeurope',

@@ -83,3 +83,8 @@ async function openPGlite(dataDir: string): Promise<SqlDatabase> {
     close: () => db.close(),
   };
 }
+
+/** PostgreSQL's unique_violation (SQLSTATE 23505), from pg and PGlite alike. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+}

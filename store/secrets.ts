@@ -44,3 +44,26 @@ export async function deleteSecrets(db: SqlExecutor, scope: string): Promise<num
   const res = await db.query('DELETE FROM cluster_secrets WHERE scope = $1', [scope]);
   return res.rowCount;
 }
+
+/**
+ * Removes the secret and returns it with the time it was written: a document that may be read
+ * once (a new root token) is gone the moment it is read, whoever asks again.
+ */
+export async function takeSecret(
+  db: SqlExecutor,
+  scope: string,
+  name: string,
+): Promise<{ ciphertext: string; writtenAt: Date } | undefined> {
+  const res = await db.query<{ ciphertext: string; updated_at: Date | string }>(
+    'DELETE FROM cluster_secrets WHERE scope = $1 AND name = $2 RETURNING ciphertext, updated_at',
+    [scope, name],
+  );
+  const r = res.rows[0];
+  return r && { ciphertext: r.ciphertext, writtenAt: new Date(r.updated_at) };
+}
+
+/** Removes every secret whose name starts with the prefix and that was written before the cutoff. */
+export async function deleteSecretsWrittenBefore(db: SqlExecutor, namePrefix: string, cutoff: Date): Promise<number> {
+  const res = await db.query('DELETE FROM cluster_secrets WHERE starts_with(name, $1) AND updated_at < $2', [namePrefix, cutoff]);
+  return res.rowCount;
+}

@@ -58,7 +58,10 @@ export async function startOpenBao(sup: Supervisor, options: StartOpenBaoOptions
     await sup.start({
       name: 'openbao',
       command: options.binary,
-      args: ['server', '-dev', `-dev-root-token-id=${token}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'],
+      // The root token goes through the environment, never the command line (which every local
+      // user can read in the process list).
+      args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'],
+      env: { BAO_DEV_ROOT_TOKEN_ID: token },
       probe: async () => void (await expectStatus(health, [200])),
     });
   }

@@ -25,6 +25,8 @@ import { putSubscription } from '../../store/subscriptions.js';
 export const ARM_ISSUER = 'https://sts.test.hcs/arm/';
 export const USER_ISSUER = 'https://sts.test.hcs/users/';
 export const AUDIENCE = 'https://management.hcs.test';
+/** The application id ARM's tokens carry (appid); the ARM issuer accepts no other. */
+export const ARM_APP_ID = 'a6f1c0de-0000-4000-8000-00000000a2a0';
 const OPERATOR: Role = 'operator';
 
 export interface ControlPlane {
@@ -59,6 +61,8 @@ export interface ControlPlaneOptions {
   lifecycle?: ParsedLifecycleConfig;
   /** Start no worker here: the test runs one in its own process (chaos tests). */
   externalWorker?: boolean;
+  /** Adjusts the authentication settings (security tests add issuers or keys of their own). */
+  auth?: (base: AuthConfig) => AuthConfig;
 }
 
 export async function startControlPlane(stack: StackEndpoints, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -119,7 +123,13 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
   const auth: AuthConfig = {
     armCertificateThumbprints: [new X509Certificate(readFileSync(armClient.certFile)).fingerprint],
     jwtIssuers: [
-      { issuer: ARM_ISSUER, audience: AUDIENCE, kind: 'arm', jwks: { keys: [await jwk(keys.arm.publicKey, 'arm-1')] } },
+      {
+        issuer: ARM_ISSUER,
+        audience: AUDIENCE,
+        kind: 'arm',
+        applicationIds: [ARM_APP_ID],
+        jwks: { keys: [await jwk(keys.arm.publicKey, 'arm-1')] },
+      },
       { issuer: USER_ISSUER, audience: AUDIENCE, kind: 'user', jwks: { keys: [await jwk(keys.user.publicKey, 'user-1')] } },
     ],
     operatorTokens: [
@@ -136,7 +146,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
   const api = await startApi({
     db,
     starter,
-    auth,
+    auth: options.auth ? options.auth(auth) : auth,
     catalogue,
     logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
     tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
@@ -163,7 +173,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
       await putSubscription(db, { subscriptionId, state: 'Registered', tenantId: tenantId ?? null, properties: {} });
     },
     async mintJwt(kind, claims = {}) {
-      return new SignJWT(claims)
+      return new SignJWT(kind === 'arm' ? { appid: ARM_APP_ID, ...claims } : claims)
         .setProtectedHeader({ alg: 'ES256', kid: `${kind}-1` })
         .setIssuer(kind === 'arm' ? ARM_ISSUER : USER_ISSUER)
         .setAudience(AUDIENCE)

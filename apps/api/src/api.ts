@@ -9,6 +9,7 @@ import { createHandlers } from './handlers.js';
 import type { OperationStarter } from './operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import { createRestServer } from './rest/server.js';
+import { sweepRootTokenResults } from './service/actions.js';
 
 export interface ApiOptions {
   db: SqlDatabase;
@@ -56,11 +57,17 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
   await rest.listen({ host, port: o.restPort ?? 0 });
   const addr = rest.server.address();
   const restPort = typeof addr === 'object' && addr ? addr.port : 0;
+  // Unread root-token results expire (see rootTokenResult); every replica sweeps, idempotently.
+  const sweep = setInterval(() => {
+    sweepRootTokenResults(o.db).catch((err: unknown) => o.logger.warn({ err }, 'sweeping expired root-token results failed'));
+  }, 60_000);
+  sweep.unref();
   const grpc = await startGrpcServer({ handlers, authenticate, logger: o.logger, host, port: o.grpcPort ?? 0 });
   return {
     restUrl: `${o.tls ? 'https' : 'http'}://${host}:${restPort}`,
     grpcAddress: grpc.address,
     async close() {
+      clearInterval(sweep);
       await grpc.close();
       await rest.close();
     },

@@ -1,7 +1,9 @@
 // Authentication: who is calling. Three ways in:
 //  - Azure Resource Manager by mutual TLS, trusted by client-certificate thumbprint;
 //  - a bearer JWT from a configured issuer, verified with jose against the issuer's JWKS
-//    (ARM's own tokens, or user tokens whose roles/subscriptions claims scope them);
+//    (ARM's own tokens, pinned to ARM's application id, or user tokens whose roles/subscriptions
+//    claims scope them); the issuer is chosen by iss and aud together, only allow-listed
+//    signature algorithms are accepted and exp is required (nbf honoured, with the same skew);
 //  - an operator token (SRE tooling), stored only as its SHA-256, with a role and a scope.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
@@ -16,7 +18,19 @@ export interface JwtIssuerConfig {
   jwks?: JSONWebKeySet;
   /** arm: tokens of Azure Resource Manager (full access); user: scoped by claims. */
   kind: 'arm' | 'user';
+  /**
+   * The application ids (appid or azp claim) allowed to call with this issuer's tokens. Required
+   * for ARM issuers: any application of ARM's tenant gets tokens from the same issuer.
+   */
+  applicationIds?: string[];
+  /** Accepted signature algorithms; default JWT_ALGORITHMS (asymmetric only). */
+  algorithms?: string[];
 }
+
+/** Asymmetric algorithms only: an HMAC "signed" with a public key must never verify. */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
+/** Allowed clock skew for exp and nbf, in seconds. */
+const CLOCK_SKEW_SECONDS = 60;
 
 export interface OperatorTokenConfig {
   name: string;
@@ -42,6 +56,8 @@ export interface Credentials {
 export type Authenticator = (c: Credentials) => Promise<Caller>;
 
 const USER_ROLES: Record<string, Role> = { 'HCS.Reader': 'reader', 'HCS.Operator': 'operator', 'HCS.Admin': 'admin' };
+/** The app role of our own site reliability engineers (codec endpoint, all subscriptions read-only). */
+export const SRE_ROLE = 'HCS.SRE';
 const rank: Record<Role, number> = { reader: 0, operator: 1, admin: 2 };
 
 export function sha256Hex(text: string): string {
@@ -52,8 +68,16 @@ const normalizeThumbprint = (t: string) => t.replace(/:/g, '').toLowerCase();
 
 export function createAuthenticator(config: AuthConfig): Authenticator {
   const thumbprints = new Set(config.armCertificateThumbprints.map(normalizeThumbprint));
+  for (const i of config.jwtIssuers) {
+    if (i.kind === 'arm' && !i.applicationIds?.length)
+      throw new Error(`JWT issuer ${i.issuer} (kind arm) needs applicationIds: ARM's application id to accept tokens from`);
+    const unknown = (i.algorithms ?? []).filter((a) => !JWT_ALGORITHMS.includes(a));
+    if (unknown.length)
+      throw new Error(`JWT issuer ${i.issuer}: algorithms ${unknown.join(', ')} are not allowed; use ${JWT_ALGORITHMS.join(', ')}`);
+  }
   const issuers = config.jwtIssuers.map((i) => ({
     ...i,
+    algorithms: i.algorithms ?? JWT_ALGORITHMS,
     keys: i.jwks ? createLocalJWKSet(i.jwks) : createRemoteJWKSet(new URL(i.jwksUri!)),
   }));
   const tokens = config.operatorTokens.map((t) => ({ ...t, digest: Buffer.from(t.sha256, 'hex') }));
@@ -79,31 +103,46 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
       return { subject: `operator:${found.name}`, kind: 'operator', role: found.role, subscriptions: found.subscriptions };
     }
 
-    const unverified = decodeIssuer(token);
-    const issuer = issuers.find((i) => i.issuer === unverified);
-    if (!issuer) throw unauthenticated('The token was not issued by a trusted issuer.');
+    const unverified = decodeClaims(token);
+    const audiences = typeof unverified.aud === 'string' ? [unverified.aud] : Array.isArray(unverified.aud) ? unverified.aud : [];
+    const issuer = issuers.find((i) => i.issuer === unverified.iss && audiences.includes(i.audience));
+    if (!issuer) throw unauthenticated('The token was not issued by a trusted issuer for this audience.');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, issuer.keys, { issuer: issuer.issuer, audience: issuer.audience, clockTolerance: 60 }));
+      ({ payload } = await jwtVerify(token, issuer.keys, {
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        algorithms: issuer.algorithms,
+        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_SKEW_SECONDS,
+      }));
     } catch (err) {
       throw unauthenticated(`The token is not valid: ${err instanceof Error ? err.message : 'verification failed'}.`);
     }
+    if (issuer.applicationIds) {
+      const app = typeof payload.appid === 'string' ? payload.appid : typeof payload.azp === 'string' ? payload.azp : undefined;
+      if (!app || !issuer.applicationIds.includes(app))
+        throw unauthenticated('The token was issued to an application this resource provider does not accept (appid/azp).');
+    }
     const subject = typeof payload.oid === 'string' ? payload.oid : (payload.sub ?? 'unknown');
     if (issuer.kind === 'arm') return { subject: `arm:${subject}`, kind: 'arm', role: 'admin', subscriptions: '*' };
-    const roles = (Array.isArray(payload.roles) ? payload.roles : []).map((r) => USER_ROLES[String(r)]).filter((r): r is Role => !!r);
-    if (roles.length === 0)
-      throw forbidden('AuthorizationFailed', 'The token carries no HCS role (HCS.Reader, HCS.Operator or HCS.Admin).');
-    const role = roles.reduce((a, b) => (rank[b] > rank[a] ? b : a));
+    const claimed = Array.isArray(payload.roles) ? payload.roles.map(String) : [];
+    const sre = claimed.includes(SRE_ROLE);
+    const roles = claimed.map((r) => USER_ROLES[r]).filter((r): r is Role => !!r);
+    if (roles.length === 0 && !sre)
+      throw forbidden('AuthorizationFailed', `The token carries no HCS role (HCS.Reader, HCS.Operator, HCS.Admin or ${SRE_ROLE}).`);
+    const role = roles.length ? roles.reduce((a, b) => (rank[b] > rank[a] ? b : a)) : 'reader';
     const subs = Array.isArray(payload.hcs_subscriptions) ? payload.hcs_subscriptions.map(String) : [];
-    return { subject: `user:${subject}`, kind: 'user', role, subscriptions: subs };
+    return { subject: `user:${subject}`, kind: 'user', role, subscriptions: subs, ...(sre ? { sre: true } : {}) };
   };
 }
 
-function decodeIssuer(token: string): string | undefined {
+/** The claims before verification: only to pick the issuer whose keys then verify them. */
+function decodeClaims(token: string): { iss?: unknown; aud?: unknown } {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iss?: unknown };
-    return typeof payload.iss === 'string' ? payload.iss : undefined;
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown;
+    return payload && typeof payload === 'object' ? (payload as { iss?: unknown; aud?: unknown }) : {};
   } catch {
-    return undefined;
+    return {};
   }
 }

@@ -27,13 +27,20 @@ const authSchema = z.object({
   armCertificateThumbprints: z.array(z.string()).default([]),
   jwtIssuers: z
     .array(
-      z.object({
-        issuer: z.string(),
-        audience: z.string(),
-        jwksUri: z.string().url().optional(),
-        jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
-        kind: z.enum(['arm', 'user']),
-      }),
+      z
+        .object({
+          issuer: z.string(),
+          audience: z.string(),
+          jwksUri: z.string().url().optional(),
+          jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+          kind: z.enum(['arm', 'user']),
+          applicationIds: z.array(z.string().min(1)).optional(),
+          algorithms: z.array(z.string()).optional(),
+        })
+        .refine((i) => i.kind !== 'arm' || (i.applicationIds?.length ?? 0) > 0, {
+          message: "an ARM issuer needs applicationIds (ARM's application id: the appid/azp its tokens carry)",
+          path: ['applicationIds'],
+        }),
     )
     .default([]),
   operatorTokens: z

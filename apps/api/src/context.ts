@@ -7,8 +7,10 @@ export interface Caller {
   /** arm: Azure Resource Manager itself (certificate or ARM token); operator: our own tokens. */
   kind: 'arm' | 'user' | 'operator';
   role: Role;
-  /** Subscriptions the caller may see; '*' for ARM and admins. */
+  /** Subscriptions the caller may see; '*' for ARM and all-subscription operator tokens. */
   subscriptions: '*' | string[];
+  /** A user token with the HCS.SRE app role (our own engineers: workflow payloads). */
+  sre?: boolean;
 }
 
 export interface RequestContext {

@@ -17,7 +17,9 @@ import { OPENAPI_FILE } from '../openapi/generate.js';
 import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
 import type { Handlers } from '../handlers.js';
+import { isSre } from '../service/authorize.js';
 import { clusterView, operationResultPath } from '../service/views.js';
+import { ENCRYPTED_ENCODING } from '../../../worker/src/payload-codec.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ETAG_ROUTES = new Set(['getCluster', 'createOrReplaceCluster', 'updateCluster']);
@@ -99,15 +101,31 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
 
   // Temporal's remote codec protocol, so SREs can read encrypted histories in the Temporal UI or
-  // CLI (--codec-endpoint <api>/codec --codec-auth "Bearer <token>"). Operators and admins only.
+  // CLI (--codec-endpoint <api>/codec --codec-auth "Bearer <token>"). SRE principals only (see
+  // isSre): histories span every tenant. Decode opens only what our codec encrypted, so the
+  // endpoint cannot be used to smuggle arbitrary payloads past it.
   for (const op of ['encode', 'decode'] as const) {
     app.post(`/codec/${op}`, async (req) => {
       const ctx = await context(req);
-      if (ctx.caller.role === 'reader')
-        throw new ApiError(403, 7, 'AuthorizationFailed', 'Reading workflow payloads needs the operator or admin role.');
+      if (!isSre(ctx.caller))
+        throw new ApiError(
+          403,
+          7,
+          'AuthorizationFailed',
+          'Workflow payloads span every tenant: only SREs (an all-subscription operator token or the HCS.SRE role) may encode or decode them.',
+        );
       const body = req.body as { payloads?: Array<{ metadata?: Record<string, string>; data?: string }> } | undefined;
       if (!body || !Array.isArray(body.payloads))
         throw badRequest('InvalidRequestContent', 'Send {"payloads": [...]} as Temporal\'s codec protocol does.');
+      if (op === 'decode') {
+        const plain = body.payloads.findIndex((p) => Buffer.from(p.metadata?.encoding ?? '', 'base64').toString() !== ENCRYPTED_ENCODING);
+        if (plain >= 0)
+          throw badRequest(
+            'PayloadNotEncrypted',
+            `payloads[${plain}] is not encrypted by this control plane (encoding ${ENCRYPTED_ENCODING}); nothing was decoded.`,
+            `payloads[${plain}].metadata.encoding`,
+          );
+      }
       const payloads = body.payloads.map((p) => ({
         metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
         data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
@@ -178,7 +196,7 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
         return reply
           .status(200)
           .header('Cache-Control', 'no-store')
-          .send(await o.handlers.rootTokenResult(op));
+          .send(await o.handlers.rootTokenResult(op, ctx));
       const cluster = await o.handlers.findCluster(op.resourceKey);
       return cluster ? reply.status(200).header('ETag', cluster.etag).send(clusterView(cluster)) : reply.status(204).send();
     }
@@ -208,8 +226,9 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
       baseUrl: baseUrl(req),
       apiVersion: API_VERSION,
     };
+    // ARM writes who created or changed a resource; anyone else could claim to be someone else.
     const sd = header(req, 'x-ms-arm-resource-system-data');
-    if (sd) ctx.systemData = parseSystemData(sd);
+    if (sd && caller.kind === 'arm') ctx.systemData = parseSystemData(sd);
     return ctx;
   }
 

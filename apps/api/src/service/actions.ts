@@ -8,17 +8,25 @@ import { setSpecConsulVersion, type ClusterRecord } from '../../../../store/clus
 import type { SqlDatabase } from '../../../../store/database.js';
 import { getSnapshot, getSnapshotByOperation, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
 import type { RequestContext } from '../context.js';
-import { conflict, notFound } from '../errors.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { ApiError, conflict, notFound } from '../errors.js';
 import { rootTokenResultName, SECRET, sealContext } from '../../../../activities/lifecycle.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { OperationRecord } from '../../../../store/operations.js';
-import { getSecret } from '../../../../store/secrets.js';
+import { deleteSecretsWrittenBefore, getSecret, takeSecret } from '../../../../store/secrets.js';
 import { serverHours } from '../../../../store/usage.js';
-import { requireRole } from './authorize.js';
+import { hasRole, requireRole } from './authorize.js';
 import { loadCluster, type ClusterPath } from './cluster-path.js';
 import type { clusterHandlers } from './clusters.js';
 
 const MAX_SNAPSHOT_NAME = 100;
+/** How long a new root token can be read (once) after the worker wrote it. */
+export const ROOT_TOKEN_RESULT_TTL_MS = 15 * 60_000;
+
+/** Deletes the root-token results nobody read in time (the API runs this every minute). */
+export function sweepRootTokenResults(db: SqlDatabase, now = Date.now()): Promise<number> {
+  return deleteSecretsWrittenBefore(db, rootTokenResultName(''), new Date(now - ROOT_TOKEN_RESULT_TTL_MS));
+}
 
 export function actionHandlers(deps: {
   db: SqlDatabase;
@@ -81,11 +89,32 @@ export function actionHandlers(deps: {
       return { snapshot: snapshotView(s) };
     },
 
-    /** The result of a finished createRootToken operation: the new token. */
-    async rootTokenResult(op: OperationRecord): Promise<{ accessorId: string; secretId: string }> {
-      const doc = await unseal(op.resourceKey, rootTokenResultName(op.operationId));
-      if (!doc) throw notFound(`The result of operation ${op.operationId}`);
-      return JSON.parse(doc) as { accessorId: string; secretId: string };
+    /**
+     * The result of a finished createRootToken operation: the new token, for an operator of the
+     * cluster's subscription (the caller's scope was checked when the operation was found), once,
+     * within ROOT_TOKEN_RESULT_TTL_MS of being written; then it is gone from the store. Readers
+     * get the same 404 as for a result that never existed.
+     */
+    async rootTokenResult(op: OperationRecord, ctx: RequestContext): Promise<{ accessorId: string; secretId: string }> {
+      const what = `The result of operation ${op.operationId}`;
+      if (!hasRole(ctx, 'operator')) throw notFound(what);
+      const name = rootTokenResultName(op.operationId);
+      const taken = await takeSecret(db, op.resourceKey, name);
+      if (!taken)
+        throw new ApiError(
+          404,
+          GrpcStatus.NOT_FOUND,
+          'ResourceNotFound',
+          `${what} was not found: a new root token is shown once, within ${ROOT_TOKEN_RESULT_TTL_MS / 60_000} minutes; run createRootToken again for another.`,
+        );
+      if (Date.now() - taken.writtenAt.getTime() > ROOT_TOKEN_RESULT_TTL_MS)
+        throw new ApiError(
+          404,
+          GrpcStatus.NOT_FOUND,
+          'ResourceNotFound',
+          `${what} expired ${ROOT_TOKEN_RESULT_TTL_MS / 60_000} minutes after the token was created and was deleted; run createRootToken again.`,
+        );
+      return JSON.parse(deps.sealer.open(taken.ciphertext, sealContext(op.resourceKey, name))) as { accessorId: string; secretId: string };
     },
 
     /**

@@ -23,7 +23,7 @@ import {
   type ClusterRecord,
 } from '../../../../store/clusters.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
-import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
+import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from '../../../../store/database.js';
 import {
   activeOperation,
   insertOperation,
@@ -96,8 +96,15 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
           correlationId: ctx.correlationId,
         });
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         if (err instanceof OperationInProgressError) throw inProgress(err.running);
+        // A concurrent request won the race to the one-operation index (or to the new cluster's
+        // row) between our check and our insert: name its operation, as the check would have.
+        if (isUniqueViolation(err)) {
+          const running = await activeOperation(db, cluster.resourceKey);
+          if (running) throw inProgress(running);
+          throw conflict('ConcurrentRequest', 'Another request changed this cluster at the same moment; read it and retry.');
+        }
         throw err;
       });
     try {
@@ -144,7 +151,12 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
 
   async function requireWritableSubscription(subscriptionId: string, allowDelete: boolean): Promise<void> {
     const sub = await getSubscription(db, subscriptionId);
-    const state = sub?.state ?? 'Registered';
+    if (!sub)
+      throw conflict(
+        'SubscriptionNotRegistered',
+        `Subscription ${subscriptionId} is not registered with the HCS.Consul resource provider; register the provider for it (Azure Resource Manager then sends its Registered state) and retry.`,
+      );
+    const state = sub.state;
     if (state === 'Registered' || (allowDelete && (state === 'Warned' || state === 'Suspended'))) return;
     throw conflict(
       'InvalidSubscriptionState',

@@ -11,7 +11,7 @@ import { getCluster, listFederationSecondaries, type ClusterRecord } from '../..
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import type { RequestContext } from '../context.js';
 import { conflict } from '../errors.js';
-import { requireRole } from './authorize.js';
+import { canSee, requireRole } from './authorize.js';
 import { loadCluster, type ClusterPath } from './cluster-path.js';
 
 /** How long a federation token is accepted. */
@@ -148,9 +148,12 @@ export function federationHandlers(deps: {
       const primary = primaryId ? await getCluster(db, resourceKey(primaryId)) : c;
       if (!primary) throw conflict('PrimaryClusterNotFound', `The cluster's primary ${primaryId} does not exist any more.`);
       const secondaries = await listFederationSecondaries(db, primary.id);
+      // Members may live in other tenants' subscriptions: only ids the caller may see are shown.
+      // The datacenter names stay, as Consul itself shows them to every member of the WAN pool.
+      const visible = (m: ClusterRecord) => canSee(ctx.caller, m.subscriptionId);
       return {
-        primaryClusterId: primary.id,
-        secondaryClusterIds: secondaries.map((s) => s.id),
+        primaryClusterId: visible(primary) ? primary.id : '',
+        secondaryClusterIds: secondaries.filter(visible).map((s) => s.id),
         datacenters: [primary, ...secondaries].map((m) => m.spec.properties.datacenter),
       };
     },

@@ -5,7 +5,7 @@ import { checkSubscriptionId } from '../../../../domain/resource-id.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { putSubscription, recordNotification, SUBSCRIPTION_STATES, type SubscriptionState } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
-import { forbidden } from '../errors.js';
+import { requireArmOrPlatformAdmin } from './authorize.js';
 import type { ClusterHandlers } from './clusters.js';
 
 interface SubscriptionBody {
@@ -19,16 +19,9 @@ const APP_STATES = ['Accepted', 'Succeeded', 'Failed', 'Deleting', 'Deleted'];
 
 export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterHandlers }) {
   const { db } = deps;
-  // Only Azure itself (or our admins, for replays) may send these.
-  const requireAzure = (ctx: RequestContext) => {
-    if (ctx.caller.kind !== 'arm' && ctx.caller.role !== 'admin') {
-      throw forbidden('AuthorizationFailed', 'Only Azure Resource Manager or an admin may send notifications.');
-    }
-  };
-
   return {
     async putSubscription(req: { subscriptionId: string }, ctx: RequestContext): Promise<{ subscription: SubscriptionBody }> {
-      requireAzure(ctx);
+      requireArmOrPlatformAdmin(ctx, 'subscription lifecycle states');
       const body = (ctx.rawBody ?? {}) as SubscriptionBody;
       const state = body.state;
       throwIfAny([
@@ -55,7 +48,7 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
     },
 
     async notifyResource(_req: unknown, ctx: RequestContext): Promise<{ firstDelivery: boolean }> {
-      requireAzure(ctx);
+      requireArmOrPlatformAdmin(ctx, 'resource notifications');
       const n = (ctx.rawBody ?? {}) as Record<string, unknown>;
       throwIfAny([
         ...(EVENT_TYPES.includes(n.eventType as string)
