@@ -62,7 +62,11 @@ const db = await openDatabase(stack.endpoints.database);
 await migrate(db);
 const payloadCodec = new AesGcmPayloadCodec([{ id: 'bench', key: randomBytes(32) }]);
 const worker = await startWorker({ temporal: stack.endpoints.temporal, db, payloadCodec });
-const starter = await temporalOperationStarter({ ...stack.endpoints.temporal, payloadCodec, workflowTypes: STAND_IN_WORKFLOW_TYPES });
+const starter = await temporalOperationStarter({
+  temporal: stack.endpoints.temporal,
+  payloadCodec,
+  workflowTypes: STAND_IN_WORKFLOW_TYPES,
+});
 const token = `hcsop_bench_${randomUUID()}`;
 const common = {
   auth: {

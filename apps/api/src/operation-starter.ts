@@ -2,6 +2,7 @@
 import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { OperationKind } from '../../../domain/resource-id.js';
+import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import {
   CONTROL_PLANE_TASK_QUEUE,
   operationSearchAttributes,
@@ -18,16 +19,15 @@ export interface OperationStarter {
 }
 
 export async function temporalOperationStarter(o: {
-  address: string;
-  namespace: string;
+  temporal: TemporalConnectionConfig;
   payloadCodec: PayloadCodec;
   taskQueue?: string;
   /** Which workflow runs each kind (default: the real ones; API contract tests use the stand-in). */
   workflowTypes?: Record<OperationKind, string>;
 }): Promise<OperationStarter> {
-  const connection = await Connection.connect({ address: o.address });
+  const connection = await Connection.connect(temporalConnectOptions(o.temporal));
   // Workflow inputs are encrypted before they reach Temporal (the worker decrypts them).
-  const client = new Client({ connection, namespace: o.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } });
+  const client = new Client({ connection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } });
   return {
     async start(input) {
       const { workflowId, resourceGroup, ...args } = input;

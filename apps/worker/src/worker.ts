@@ -7,13 +7,14 @@ import { createLifecycleActivities } from '../../../activities/lifecycle.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
 import { createStoreActivities } from '../../../activities/store.js';
 import type { SqlDatabase } from '../../../store/database.js';
+import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../workflows/contract.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 
 export interface WorkerOptions {
-  temporal: { address: string; namespace: string };
+  temporal: TemporalConnectionConfig;
   db: SqlDatabase;
   /** Encrypts every payload the worker hands to Temporal; the API's client uses the same. */
   payloadCodec: PayloadCodec;
@@ -35,10 +36,10 @@ export interface RunningWorker {
 }
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
-  const connection = await NativeConnection.connect({ address: o.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectOptions(o.temporal));
   const taskQueue = o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
   // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
-  const clientConnection = o.lifecycle ? await Connection.connect({ address: o.temporal.address }) : undefined;
+  const clientConnection = o.lifecycle ? await Connection.connect(temporalConnectOptions(o.temporal)) : undefined;
   const client = clientConnection
     ? new Client({ connection: clientConnection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } })
     : undefined;
