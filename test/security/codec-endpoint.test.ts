@@ -1,0 +1,62 @@
+// Issue 11, item 5 (codec): workflow payloads span every tenant, so /codec/encode and
+// /codec/decode answer only SREs (an operator token scoped to every subscription, or the HCS.SRE
+// role) - never a customer's operator or admin, never ARM - and decode opens only payloads our
+// codec encrypted.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { rest } from './support.js';
+
+const stack = inject('stack');
+let cp: ControlPlane;
+beforeAll(async () => {
+  cp = await startControlPlane(stack);
+});
+afterAll(async () => {
+  await cp?.close();
+});
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const plainPayload = { metadata: { encoding: b64('json/plain') }, data: b64(JSON.stringify({ subscriptionId: 'victim' })) };
+
+describe('the codec endpoint', () => {
+  it('refuses every principal but SREs, for encode and decode', async () => {
+    const sub = randomUUID();
+    const encrypted = await rest(cp, 'POST', '/codec/encode', { token: cp.tokens.operator, body: { payloads: [plainPayload] } });
+    expect(encrypted.status).toBe(200);
+    const sealed = encrypted.json.payloads[0];
+    expect(Buffer.from(sealed.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+
+    const refused: Array<[string, { token?: string | null; clientCert?: { cert: string; key: string } }]> = [
+      ['customer operator', { token: await cp.mintJwt('user', { roles: ['HCS.Operator'], hcs_subscriptions: [sub] }) }],
+      ['customer admin', { token: await cp.mintJwt('user', { roles: ['HCS.Admin'], hcs_subscriptions: [sub] }) }],
+      ['ARM token', { token: await cp.mintJwt('arm') }],
+      ['ARM certificate', { token: null, clientCert: cp.clientCerts.arm }],
+      ['operator token scoped to one subscription', { token: cp.scopedToken(cp.scopedSubscriptionIds[0]!) }],
+      ['all-subscription reader token', { token: cp.tokens.reader }],
+    ];
+    for (const [who, auth] of refused) {
+      for (const op of ['encode', 'decode']) {
+        const r = await rest(cp, 'POST', `/codec/${op}`, { ...auth, body: { payloads: [op === 'decode' ? sealed : plainPayload] } });
+        expect(r.status, `${who} ${op}`).toBe(403);
+        expect(JSON.stringify(r.json)).not.toContain(b64(JSON.stringify({ subscriptionId: 'victim' })));
+      }
+    }
+    expect((await rest(cp, 'POST', '/codec/decode', { token: null, body: { payloads: [sealed] } })).status).toBe(401);
+
+    for (const token of [cp.tokens.operator, cp.tokens.admin, await cp.mintJwt('user', { roles: ['HCS.SRE'] })]) {
+      const r = await rest(cp, 'POST', '/codec/decode', { token, body: { payloads: [sealed] } });
+      expect(r.status).toBe(200);
+      expect(r.json.payloads[0].data).toBe(plainPayload.data);
+    }
+  });
+
+  it('decode refuses payloads it did not encrypt, naming the first one, and decodes nothing', async () => {
+    const sealed = (await rest(cp, 'POST', '/codec/encode', { token: cp.tokens.admin, body: { payloads: [plainPayload] } })).json
+      .payloads[0];
+    const r = await rest(cp, 'POST', '/codec/decode', { token: cp.tokens.admin, body: { payloads: [sealed, plainPayload] } });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({ code: 'PayloadNotEncrypted', target: 'payloads[1].metadata.encoding' });
+    expect(JSON.stringify(r.json)).not.toContain(plainPayload.data);
+  });
+});
