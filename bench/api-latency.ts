@@ -20,6 +20,7 @@ import { startWorker } from '../apps/worker/src/worker.js';
 import { startStack } from '../devstack/stack.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
 import { openDatabase } from '../store/database.js';
+import { putSubscription } from '../store/subscriptions.js';
 import { migrate } from '../store/migrate.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -78,6 +79,8 @@ const common = {
   logger: pino({ level: 'silent' }),
   payloadCodec,
   sealer: new SecretBox([{ id: 'bench', key: randomBytes(32) }]),
+  // Every PUT below creates a cluster in one subscription: far more than the default quota.
+  limits: { clustersPerSubscription: Number.MAX_SAFE_INTEGER },
 };
 const api = await startApi({
   db,
@@ -95,6 +98,7 @@ const apiNoTemporal = await startApi({
 });
 
 const sub = randomUUID();
+await putSubscription(db, { subscriptionId: sub, state: 'Registered', tenantId: null, properties: {} });
 const base = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters`;
 const body = (cidr: string) =>
   JSON.stringify({ location: 'westeurope', properties: { consulVersion: stack.endpoints.tools.consulVersions.at(-1), network: { cidr } } });

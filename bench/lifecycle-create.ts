@@ -32,7 +32,9 @@ out(`# lifecycle create benchmark: ${CLUSTERS} clusters of 3 servers, one after 
 out(`# command: npm run bench:create    date: ${new Date().toISOString()}`);
 try {
   for (let i = 1; i <= CLUSTERS; i++) {
-    const id = `/subscriptions/${randomUUID()}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/bench-${i}`;
+    const sub = randomUUID();
+    await cp.registerSubscription(sub);
+    const id = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/bench-${i}`;
     const started = performance.now();
     const put = await arm(cp, 'PUT', id, {
       location: 'westeurope',

@@ -32,6 +32,7 @@ function sdk(subscriptionId: string): ResourceManagementClient {
 
 it('creates, polls, reads and deletes a cluster through @azure/arm-resources', async () => {
   const subscriptionId = randomUUID();
+  await cp.registerSubscription(subscriptionId);
   const id = `/subscriptions/${subscriptionId}/resourceGroups/rg-sdk/providers/HCS.Consul/clusters/sdk-cluster`;
   const client = sdk(subscriptionId);
 

@@ -35,6 +35,7 @@ const b64 = (u: Uint8Array | undefined) => Buffer.from(u ?? new Uint8Array()).to
 
 it('keeps workflow histories encrypted and decodes them only for operators', async () => {
   const sub = randomUUID();
+  await cp.registerSubscription(sub);
   const path = `/subscriptions/${sub}/resourceGroups/rg/providers/HCS.Consul/clusters/sealed`;
   const auth = { authorization: `Bearer ${cp.tokens.admin}` };
   const put = await httpCall(`${cp.api.restUrl}${path}?api-version=2026-11-01`, {

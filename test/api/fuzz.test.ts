@@ -94,6 +94,7 @@ const restBody = fc.oneof(
 
 it(`answers ${RUNS} malformed REST bodies with 4xx and writes nothing`, async () => {
   const sub = randomUUID();
+  await cp.registerSubscription(sub);
   const statuses = new Map<number, number>();
   await fc.assert(
     fc.asyncProperty(restBody, fc.constantFrom('PUT', 'PATCH'), async (raw, method) => {
@@ -119,6 +120,7 @@ it(`answers ${RUNS} malformed REST bodies with 4xx and writes nothing`, async ()
 
 it(`answers ${RUNS} malformed gRPC messages with client error codes and writes nothing`, async () => {
   const sub = randomUUID();
+  await cp.registerSubscription(sub);
   const client = new Client(cp.api.grpcAddress, credentials.createInsecure());
   const md = new Metadata();
   md.set('authorization', `Bearer ${cp.tokens.admin}`);

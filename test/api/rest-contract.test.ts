@@ -47,6 +47,13 @@ const body = (cidr: string, extra: Record<string, unknown> = {}) => ({
   properties: { consulVersion: stack.tools.consulVersions.at(-1), network: { cidr }, ...extra },
 });
 
+/** A new subscription, registered as ARM registers one before any write. */
+async function registeredSubscription(): Promise<string> {
+  const sub = randomUUID();
+  await cp.registerSubscription(sub);
+  return sub;
+}
+
 async function waitForState(path: string, states: string[]): Promise<any> {
   // A deadline rather than a count: on a loaded machine the stand-in workflow takes longer.
   for (const end = Date.now() + 30_000; Date.now() < end;) {
@@ -60,7 +67,7 @@ async function waitForState(path: string, states: string[]): Promise<any> {
 
 describe('headers and api-version', () => {
   it('requires a supported api-version and answers ARM errors with x-ms-error-code and x-ms-request-id', async () => {
-    const p = clusterPath(randomUUID(), 'rg', 'c1');
+    const p = clusterPath(await registeredSubscription(), 'rg', 'c1');
     const missing = await call('GET', p);
     expect(missing.status).toBe(400);
     expect(missing.json.error.code).toBe('MissingApiVersionParameter');
@@ -72,7 +79,7 @@ describe('headers and api-version', () => {
   });
 
   it('echoes the client request id on request and carries the correlation id into the operation', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const p = clusterPath(sub, 'rg', 'corr');
     const correlation = randomUUID();
     const r = await call('PUT', `${p}?${V}`, {
@@ -117,7 +124,7 @@ describe('discovery', () => {
 
 describe('systemData', () => {
   it("takes systemData from ARM's x-ms-arm-resource-system-data header and keeps the creation fields on update", async () => {
-    const p = clusterPath(randomUUID(), 'rg', 'sysdata');
+    const p = clusterPath(await registeredSubscription(), 'rg', 'sysdata');
     const created = { createdBy: 'alice@contoso.test', createdByType: 'User', createdAt: '2026-11-20T10:00:00Z' };
     const r = await call('PUT', `${p}?${V}`, {
       token: await cp.mintJwt('arm'),
@@ -135,16 +142,23 @@ describe('systemData', () => {
     await waitForState(p, ['Succeeded']);
     const later = { lastModifiedBy: 'bob@contoso.test', lastModifiedByType: 'User', lastModifiedAt: '2026-11-21T09:00:00Z' };
     const u = await call('PATCH', `${p}?${V}`, {
+      token: await cp.mintJwt('arm'),
       body: { tags: { owner: 'bob' } },
       headers: { 'x-ms-arm-resource-system-data': JSON.stringify(later) },
     });
     expect(u.json.systemData).toEqual({ ...created, ...later });
+    // From anyone but ARM the header is ignored: the caller is who it is (test/security/smaller-holes.test.ts).
+    const forged = await call('PATCH', `${p}?${V}`, {
+      body: { tags: { owner: 'mallory' } },
+      headers: { 'x-ms-arm-resource-system-data': JSON.stringify({ ...later, lastModifiedBy: 'bob@contoso.test' }) },
+    });
+    expect(forged.json.systemData).toMatchObject({ ...created, lastModifiedBy: 'operator:test-admin' });
   });
 });
 
 describe('authentication and authorization', () => {
   it('answers 401 without credentials and with a bad token, 403 to a reader that mutates', async () => {
-    const p = `${clusterPath(randomUUID(), 'rg', 'auth')}?${V}`;
+    const p = `${clusterPath(await registeredSubscription(), 'rg', 'auth')}?${V}`;
     expect((await call('GET', p, { token: null })).status).toBe(401);
     const bad = await call('GET', p, { token: 'hcsop_not-a-real-token' });
     expect(bad.status).toBe(401);
@@ -175,7 +189,7 @@ describe('authentication and authorization', () => {
   });
 
   it('trusts ARM by client-certificate thumbprint (mutual TLS) and answers 403 to an untrusted certificate', async () => {
-    const p = `${clusterPath(randomUUID(), 'rg', 'mtls')}?${V}`;
+    const p = `${clusterPath(await registeredSubscription(), 'rg', 'mtls')}?${V}`;
     const arm = await call('PUT', p, { token: null, clientCert: cp.clientCerts.arm, body: body('10.6.0.0/16') });
     expect(arm.status).toBe(201);
     expect(arm.json.systemData.createdBy).toMatch(/^cert:[0-9a-f]{40}$/);
@@ -185,7 +199,7 @@ describe('authentication and authorization', () => {
   });
 
   it('accepts ARM tokens and user tokens whose roles and subscriptions claims scope them', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const p = `${clusterPath(sub, 'rg', 'jwt')}?${V}`;
     expect((await call('PUT', p, { token: await cp.mintJwt('arm'), body: body('10.5.0.0/16') })).status).toBe(201);
     const reader = await cp.mintJwt('user', { roles: ['HCS.Reader'], hcs_subscriptions: [sub] });
@@ -198,7 +212,7 @@ describe('authentication and authorization', () => {
 
 describe('validation changes nothing', () => {
   it('reports every problem with its target and writes nothing', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const p = clusterPath(sub, 'rg', 'bad');
     const r = await call('PUT', `${p}?${V}`, {
       body: {
@@ -223,7 +237,7 @@ describe('validation changes nothing', () => {
   });
 
   it('refuses a CIDR that overlaps another cluster of the subscription, naming it', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const first = clusterPath(sub, 'rg', 'net-a');
     expect((await call('PUT', `${first}?${V}`, { body: body('10.20.0.0/16') })).status).toBe(201);
     const r = await call('PUT', `${clusterPath(sub, 'rg', 'net-b')}?${V}`, { body: body('10.20.128.0/24') });
@@ -234,7 +248,7 @@ describe('validation changes nothing', () => {
 
 describe('lifecycle semantics', () => {
   it('PUT 201 then 200, one operation at a time (409 names it), ETag preconditions, PATCH 202 with Location, DELETE 202 then 204', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const p = clusterPath(sub, 'rg', 'life');
     const created = await call('PUT', `${p}?${V}`, { body: body('10.30.0.0/16') });
     expect(created.status).toBe(201);
@@ -286,7 +300,7 @@ describe('lifecycle semantics', () => {
   });
 
   it('pages lists with an opaque $skipToken and no nextLink on the last page', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     for (const [i, name] of ['p-a', 'p-b', 'p-c'].entries()) {
       expect(
         (await call('PUT', `${clusterPath(sub, i === 2 ? 'rg2' : 'rg1', name)}?${V}`, { body: body(`10.${50 + i}.0.0/16`) })).status,
@@ -314,7 +328,7 @@ describe('lifecycle semantics', () => {
 
 describe('actions', () => {
   it('lists upgrade versions from the catalogue and serves snapshot metadata (list, get, rename)', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
     const p = clusterPath(sub, 'rg', 'acts');
     expect(
@@ -376,7 +390,7 @@ describe('actions', () => {
 
 describe('client config and root token actions', () => {
   it('listClientConfig is for operators and says when the cluster has none yet; createRootToken is an operation, one at a time', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const p = clusterPath(sub, 'rg', 'tokens');
     expect((await call('PUT', `${p}?${V}`, { body: body('10.61.0.0/16') })).status).toBe(201);
     // While the create runs, a root token cannot be made yet.
@@ -406,7 +420,8 @@ describe('client config and root token actions', () => {
 
 describe('WAN federation and billing report actions', () => {
   it('hands out federation tokens, checks them on create, records the federation and guards the primary', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
+    await cp.registerSubscription(sub);
     const primary = clusterPath(sub, 'rg', 'fed-primary');
     const secondary = clusterPath(sub, 'rg-2', 'fed-secondary');
     expect((await call('PUT', `${primary}?${V}`, { body: body('10.70.0.0/16') })).status).toBe(201);
@@ -415,18 +430,37 @@ describe('WAN federation and billing report actions', () => {
     expect(early.json.error.code).toBe('ClusterNotReady');
     await waitForState(primary, ['Succeeded']);
     expect((await call('POST', `${primary}/createFederationToken?${V}`, { token: cp.tokens.reader })).status).toBe(403);
-    const issued = await call('POST', `${primary}/createFederationToken?${V}`);
-    expect(issued.status).toBe(200);
-    const token = issued.json.federationToken as string;
+    const newToken = async () => {
+      const issued = await call('POST', `${primary}/createFederationToken?${V}`);
+      expect(issued.status, issued.body).toBe(200);
+      return issued.json as { federationToken: string; tokenId: string; expiresAt: string };
+    };
+    const issued = await newToken();
+    const token = issued.federationToken;
+    // One hour by default; the answer names the token's id (for revokeFederationTokens), not the token's contents.
+    expect(Date.parse(issued.expiresAt) - Date.now()).toBeGreaterThan(59 * 60_000);
+    expect(Date.parse(issued.expiresAt) - Date.now()).toBeLessThanOrEqual(3600_000);
+    expect(issued.tokenId).toMatch(/^[0-9a-f-]{36}$/);
 
-    // Refusals write nothing: a tampered, an expired, an over-long token; the primary's datacenter name.
+    // Refusals write nothing: a tampered token, a sealed document that was never issued, an
+    // expired and an over-long token; the primary's datacenter name.
     const sealer = new SecretBox(deriveSealingKeys(parsePayloadKeys(cp.payloadKeys)));
-    const expired = sealFederationToken(sealer, primary, new Date(Date.now() - 1000));
-    const gone = sealFederationToken(sealer, clusterPath(sub, 'rg', 'never-existed'), new Date(Date.now() + 60_000));
+    const neverIssued = sealFederationToken(sealer, {
+      tokenId: randomUUID(),
+      primaryId: primary,
+      issuedToTenant: null,
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    const expired = await newToken();
+    await cp.db.query(`UPDATE federation_tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1`, [expired.tokenId]);
     const refusals: Array<[unknown, string, string]> = [
       [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: `${token}x` }), 'InvalidFederationToken', 'properties.federationToken'],
-      [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: expired }), 'FederationTokenExpired', 'properties.federationToken'],
-      [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: gone }), 'PrimaryClusterNotFound', 'properties.federationToken'],
+      [body('10.71.0.0/16', { datacenter: 'dc2', federationToken: neverIssued }), 'InvalidFederationToken', 'properties.federationToken'],
+      [
+        body('10.71.0.0/16', { datacenter: 'dc2', federationToken: expired.federationToken }),
+        'FederationTokenExpired',
+        'properties.federationToken',
+      ],
       [
         body('10.71.0.0/16', { datacenter: 'dc2', federationToken: 'x'.repeat(5000) }),
         'InvalidFederationToken',
@@ -461,10 +495,13 @@ describe('WAN federation and billing report actions', () => {
     expect(late.json.error.details?.[0]?.target ?? late.json.error.target).toBe('properties.federationToken');
     await waitForState(secondary, ['Succeeded']);
 
-    // Two secondaries asking for one datacenter name at the same time: exactly one gets it.
+    // Two secondaries asking for one datacenter name at the same time (each with a token of its own): exactly one gets it.
     const racers = [clusterPath(sub, 'rg-3', 'racer-a'), clusterPath(sub, 'rg-3', 'racer-b')];
+    const racerTokens = [(await newToken()).federationToken, (await newToken()).federationToken];
     const raced = await Promise.all(
-      racers.map((p, i) => call('PUT', `${p}?${V}`, { body: body(`10.${73 + i}.0.0/16`, { datacenter: 'dc3', federationToken: token }) })),
+      racers.map((p, i) =>
+        call('PUT', `${p}?${V}`, { body: body(`10.${73 + i}.0.0/16`, { datacenter: 'dc3', federationToken: racerTokens[i] }) }),
+      ),
     );
     expect(raced.map((r) => r.status).sort()).toEqual([201, 400]);
     const loser = raced.find((r) => r.status === 400)!;
@@ -499,7 +536,7 @@ describe('WAN federation and billing report actions', () => {
   });
 
   it('reports billable server hours of one month, final once the month is over', async () => {
-    const p = clusterPath(randomUUID(), 'rg', 'billed');
+    const p = clusterPath(await registeredSubscription(), 'rg', 'billed');
     expect((await call('PUT', `${p}?${V}`, { body: body('10.72.0.0/16', { serverCount: 1 }) })).status).toBe(201);
     await waitForState(p, ['Succeeded']);
     const now = new Date();
@@ -520,7 +557,7 @@ describe('WAN federation and billing report actions', () => {
 
 describe('notifications', () => {
   it('applies subscription states: Warned allows only GET and DELETE, Deleted removes everything', async () => {
-    const sub = randomUUID();
+    const sub = await registeredSubscription();
     const p = clusterPath(sub, 'rg', 'subs');
     expect((await call('PUT', `${p}?${V}`, { body: body('10.60.0.0/16') })).status).toBe(201);
     await waitForState(p, ['Succeeded']);
@@ -536,7 +573,7 @@ describe('notifications', () => {
     expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Bogus' } })).status).toBe(400);
     expect((await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { body: { state: 'Deleted' } })).status).toBe(200);
     await waitForState(p, ['gone']);
-    // Only Azure (or an admin) may send notifications.
+    // Only Azure (or a platform admin) may send notifications.
     expect(
       (await call('PUT', `/subscriptions/${sub}?api-version=2.0`, { token: cp.tokens.operator, body: { state: 'Registered' } })).status,
     ).toBe(403);

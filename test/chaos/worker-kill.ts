@@ -145,6 +145,7 @@ startWorkerProcess();
 try {
   for (let run = 1; run <= RUNS; run++) {
     const sub = randomUUID();
+    await cp.registerSubscription(sub);
     const id = `/subscriptions/${sub}/resourceGroups/rg-chaos/providers/HCS.Consul/clusters/chaos-${run}-${randomUUID().slice(0, 4)}`;
     const key = id.toLowerCase();
     log(`run ${run}: ${id}`);

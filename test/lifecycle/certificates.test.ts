@@ -36,7 +36,9 @@ function presentedSerial(address: string, ca: string): Promise<string> {
 }
 
 it('rotates every server certificate twice with no failed client request', async () => {
-  const id = `/subscriptions/${randomUUID()}/resourceGroups/rg-certs/providers/HCS.Consul/clusters/certs-${randomUUID().slice(0, 6)}`;
+  const sub = randomUUID();
+  await cp.registerSubscription(sub);
+  const id = `/subscriptions/${sub}/resourceGroups/rg-certs/providers/HCS.Consul/clusters/certs-${randomUUID().slice(0, 6)}`;
   const version = stack.tools.consulVersions.at(-1)!;
   const put = await arm(cp, 'PUT', id, {
     location: 'westeurope',

@@ -56,6 +56,7 @@ const everAddresses = new Set<string>();
 beforeAll(async () => {
   if (stack.database.kind !== 'postgres') throw new Error('the end-to-end test needs the PostgreSQL store (terraform pg backend)');
   cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
+  await cp.registerSubscription(subscriptionId);
   const credential: TokenCredential = {
     getToken: async (): Promise<AccessToken> => ({ token: await cp.mintJwt('arm'), expiresOnTimestamp: Date.now() + 600_000 }),
   };

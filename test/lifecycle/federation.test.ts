@@ -45,6 +45,7 @@ let token = '';
 
 beforeAll(async () => {
   cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
+  await cp.registerSubscription(sub);
 });
 afterAll(async () => {
   await cp?.close();

@@ -47,6 +47,7 @@ async function create(sub: string, name: string, cidr: string, automatic: boolea
 
 it('upgrades only clusters that ask for automatic patch upgrades, in their window unless an SRE forces it', async () => {
   const sub = randomUUID();
+  await cp.registerSubscription(sub);
   const [auto, manual] = await Promise.all([
     create(sub, `auto-${randomUUID().slice(0, 6)}`, '10.65.0.0/16', true),
     create(sub, `manual-${randomUUID().slice(0, 6)}`, '10.66.0.0/16', false),

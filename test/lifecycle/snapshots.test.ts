@@ -61,6 +61,7 @@ interface SnapshotView {
 
 beforeAll(async () => {
   cp = await startControlPlane(stack, { lifecycle: config });
+  await cp.registerSubscription(subscriptionId);
   connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection, namespace: stack.temporal.namespace, dataConverter: { payloadCodecs: [cp.payloadCodec] } });
   schedules = client.schedule;

@@ -51,6 +51,7 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
   expect(older).toBeDefined();
   expect(newer).toBeDefined();
   const sub = randomUUID();
+  await cp.registerSubscription(sub);
   const id = `/subscriptions/${sub}/resourceGroups/rg-up/providers/HCS.Consul/clusters/up-${randomUUID().slice(0, 6)}`;
   // The window opens 90 s or more from now: creating the cluster takes less than that.
   const window = windowStart(90_000);
