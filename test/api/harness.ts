@@ -11,6 +11,8 @@ import { pino } from 'pino';
 import { startApi, type RunningApi } from '../../apps/api/src/api.js';
 import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
+import type { RateLimitSettings } from '../../apps/api/src/rate-limit.js';
+import type { ServiceLimits } from '../../apps/api/src/service/quotas.js';
 import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
 import { buildLifecycleDeps, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
@@ -63,6 +65,10 @@ export interface ControlPlaneOptions {
   externalWorker?: boolean;
   /** Adjusts the authentication settings (security tests add issuers or keys of their own). */
   auth?: (base: AuthConfig) => AuthConfig;
+  /** Quotas and the federation token lifetime (the API's defaults for what is not given). */
+  limits?: Partial<ServiceLimits>;
+  /** A per-caller rate limit; none by default (the API tests send thousands of requests as one caller). */
+  rateLimit?: RateLimitSettings;
 }
 
 export async function startControlPlane(stack: StackEndpoints, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -151,6 +157,8 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
     tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
     retryAfterSeconds: 1,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     payloadCodec,
     sealer,
   });

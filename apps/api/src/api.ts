@@ -8,7 +8,9 @@ import { startGrpcServer } from './grpc/server.js';
 import { createHandlers } from './handlers.js';
 import type { OperationStarter } from './operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
+import { withRateLimit, type RateLimitSettings } from './rate-limit.js';
 import { createRestServer } from './rest/server.js';
+import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
 import { sweepRootTokenResults } from './service/actions.js';
 
 export interface ApiOptions {
@@ -28,6 +30,10 @@ export interface ApiOptions {
   payloadCodec: PayloadCodec;
   /** Opens the documents the worker sealed for customers (client configuration, root tokens). */
   sealer: SecretBox;
+  /** Quotas and the federation token lifetime; DEFAULT_LIMITS for what is not given. */
+  limits?: Partial<ServiceLimits>;
+  /** Per-caller request rate limit (rate-limit.ts); none when absent (the process config sets one by default). */
+  rateLimit?: RateLimitSettings;
 }
 
 export interface RunningApi {
@@ -44,8 +50,10 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     catalogue: o.catalogue,
     sealer: o.sealer,
     ...(o.allowedLocations ? { allowedLocations: o.allowedLocations } : {}),
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
   });
-  const authenticate = createAuthenticator(o.auth);
+  // Both transports authenticate every call through this; the caller's rate is checked with it.
+  const authenticate = withRateLimit(createAuthenticator(o.auth), o.rateLimit);
   const rest = await createRestServer({
     handlers,
     authenticate,

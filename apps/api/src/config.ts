@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
 import type { DatabaseConfig } from '../../../store/database.js';
 import type { AuthConfig } from './auth.js';
+import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './rate-limit.js';
+import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import { parsePayloadKeys, type PayloadKey } from '../../worker/src/payload-codec.js';
 import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
@@ -79,6 +81,13 @@ const envSchema = z.object({
   HCS_LIFECYCLE: z.string().optional(),
   /** Seconds between runs of the fleet's automatic patch upgrades (the worker's schedule); 0 turns it off. */
   HCS_FLEET_UPGRADE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** Quotas (apps/api/src/service/quotas.ts) and the federation token lifetime. */
+  HCS_MAX_CLUSTERS_PER_SUBSCRIPTION: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.clustersPerSubscription),
+  HCS_MAX_MANUAL_SNAPSHOTS_PER_CLUSTER: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.manualSnapshotsPerCluster),
+  HCS_FEDERATION_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(DEFAULT_LIMITS.federationTokenTtlSeconds),
+  /** Per-caller request rate (apps/api/src/rate-limit.ts): sustained requests per second (0 turns it off) and burst. */
+  HCS_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(DEFAULT_RATE_LIMIT.requestsPerSecond),
+  HCS_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.burst),
 });
 
 export interface ControlPlaneConfig {
@@ -94,6 +103,9 @@ export interface ControlPlaneConfig {
   lifecycle?: ParsedLifecycleConfig;
   /** 0: no automatic patch upgrades. */
   fleetUpgradeIntervalSeconds: number;
+  limits: ServiceLimits;
+  /** requestsPerSecond 0: no rate limit. */
+  rateLimit: RateLimitSettings;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
@@ -118,5 +130,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     payloadKeys: parsePayloadKeys(e.HCS_PAYLOAD_KEYS),
     ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
     fleetUpgradeIntervalSeconds: e.HCS_FLEET_UPGRADE_INTERVAL_SECONDS,
+    limits: {
+      clustersPerSubscription: e.HCS_MAX_CLUSTERS_PER_SUBSCRIPTION,
+      manualSnapshotsPerCluster: e.HCS_MAX_MANUAL_SNAPSHOTS_PER_CLUSTER,
+      federationTokenTtlSeconds: e.HCS_FEDERATION_TOKEN_TTL_SECONDS,
+    },
+    rateLimit: { requestsPerSecond: e.HCS_RATE_LIMIT_PER_SECOND, burst: e.HCS_RATE_LIMIT_BURST },
   };
 }

@@ -10,6 +10,7 @@ import { clusterHandlers } from './service/clusters.js';
 import { federationHandlers } from './service/federation.js';
 import { notificationHandlers } from './service/notifications.js';
 import { operationHandlers } from './service/operations.js';
+import type { ServiceLimits } from './service/quotas.js';
 import { snapshotActionHandlers } from './service/snapshot-actions.js';
 
 export interface HandlerDeps {
@@ -19,6 +20,8 @@ export interface HandlerDeps {
   allowedLocations?: string[];
   /** Opens the documents the worker sealed for customers (client configuration, root tokens). */
   sealer: SecretBox;
+  /** Quotas and the federation token lifetime (service/quotas.ts DEFAULT_LIMITS). */
+  limits: ServiceLimits;
 }
 
 export function createHandlers(deps: HandlerDeps) {
@@ -27,8 +30,16 @@ export function createHandlers(deps: HandlerDeps) {
   return {
     ...clusters,
     ...actions,
-    ...snapshotActionHandlers({ startAction: clusters.startAction, getSnapshot: (req, ctx) => actions.getSnapshot(req, ctx) }),
-    ...federationHandlers({ ...deps, requireWritableSubscription: clusters.requireWritableSubscription }),
+    ...snapshotActionHandlers({
+      startAction: clusters.startAction,
+      getSnapshot: (req, ctx) => actions.getSnapshot(req, ctx),
+      manualSnapshotsPerCluster: deps.limits.manualSnapshotsPerCluster,
+    }),
+    ...federationHandlers({
+      ...deps,
+      federationTokenTtlSeconds: deps.limits.federationTokenTtlSeconds,
+      requireWritableSubscription: clusters.requireWritableSubscription,
+    }),
     ...operationHandlers(deps),
     ...notificationHandlers({ db: deps.db, clusters }),
     findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),

@@ -42,6 +42,8 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
     restPort: config.api.restPort,
     grpcPort: config.api.grpcPort,
     ...(config.api.tls ? { tls: config.api.tls } : {}),
+    limits: config.limits,
+    rateLimit: config.rateLimit,
   });
   logger.info({ rest: api.restUrl, grpc: api.grpcAddress, worker: parts.worker }, 'control plane started');
   let stopping = false;

@@ -17,6 +17,7 @@ import { OPENAPI_FILE } from '../openapi/generate.js';
 import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
 import type { Handlers } from '../handlers.js';
+import { retryAfterOf } from '../rate-limit.js';
 import { isSre } from '../service/authorize.js';
 import { clusterView, operationResultPath } from '../service/views.js';
 import { ENCRYPTED_ENCODING } from '../../../worker/src/payload-codec.js';
@@ -87,6 +88,8 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     }
     const arm = toArmError(e, req.hcs?.requestId ?? req.id);
     if (arm.httpStatus >= 500) o.logger.error({ err, requestId: req.id, correlationId: req.hcs?.correlationId }, 'request failed');
+    const retry = retryAfterOf(e);
+    if (retry) reply.header('Retry-After', String(retry));
     return reply.status(arm.httpStatus).header('x-ms-error-code', arm.body.error.code).send(arm.body);
   });
   app.setNotFoundHandler(async (req) => {

@@ -38,7 +38,8 @@ import type { OperationStarter } from '../operation-starter.js';
 import type { OperationParams } from '../../../../workflows/contract.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';
-import { claimDatacenter, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
+import { claimDatacenter, consumeTokenFor, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
+import { requireClusterQuota, type ServiceLimits } from './quotas.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 
 export interface ClusterServiceDeps {
@@ -49,6 +50,8 @@ export interface ClusterServiceDeps {
   allowedLocations?: string[];
   /** Opens federation tokens (service/federation.ts). */
   sealer: SecretBox;
+  /** Clusters per subscription (service/quotas.ts). */
+  limits: Pick<ServiceLimits, 'clustersPerSubscription'>;
 }
 
 /** What starting an operation needs to know about its cluster. */
@@ -188,19 +191,28 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
   /**
    * The federation part of a validated spec: a new cluster with a federation token becomes a
    * secondary of the token's primary; an existing cluster keeps what it is (a token sent again
-   * for the same primary is accepted, any other refused).
+   * for the same primary is accepted, any other refused). Returns the id of the token a new
+   * cluster's create transaction must consume.
    */
-  async function applyFederation(ctx: RequestContext, spec: ClusterSpec, current: ClusterRecord | undefined): Promise<void> {
+  async function applyFederation(
+    ctx: RequestContext,
+    spec: ClusterSpec,
+    current: ClusterRecord | undefined,
+    subscriptionId: string,
+  ): Promise<string | undefined> {
     const props = isPlainObject(ctx.rawBody) && isPlainObject(ctx.rawBody.properties) ? ctx.rawBody.properties : {};
     const sent = typeof props.federationToken === 'string' ? props.federationToken : undefined;
     const stored = current?.spec.properties.primaryClusterId;
     if (!current) {
-      if (sent) spec.properties.primaryClusterId = await primaryForNewCluster(db, deps.sealer, { token: sent, now: new Date() });
-      return;
+      if (!sent) return undefined;
+      const join = await primaryForNewCluster(db, deps.sealer, { token: sent, ctx, subscriptionId });
+      spec.properties.primaryClusterId = join.primaryId;
+      return join.tokenId;
     }
     if (sent && (!stored || tokenPrimary(deps.sealer, sent)?.toLowerCase() !== stored.toLowerCase()))
       throwIfAny([federationChangeProblem(current)]);
     if (stored) spec.properties.primaryClusterId = stored;
+    return undefined;
   }
 
   function systemData(ctx: RequestContext, current?: ClusterRecord) {
@@ -250,7 +262,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       await requireWritableSubscription(req.subscriptionId, false);
       checkEtag(current, req.ifMatch, req.ifNoneMatch);
       const spec = parseClusterBody(ctx.rawBody, await validationContext(req.subscriptionId, id, current));
-      await applyFederation(ctx, spec, current);
+      const federationTokenId = await applyFederation(ctx, spec, current, req.subscriptionId);
       if (current) {
         const running = await activeOperation(db, key);
         if (running) throw inProgress(running);
@@ -269,8 +281,10 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
         { resourceKey: key, id, subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, location: spec.location },
         kind,
         async (tx) => {
+          if (!current) await requireClusterQuota(tx, req.subscriptionId, deps.limits.clustersPerSubscription);
           if (!current && spec.properties.primaryClusterId)
             await claimDatacenter(tx, spec.properties.primaryClusterId, spec.properties.datacenter);
+          if (federationTokenId) await consumeTokenFor(tx, federationTokenId, key);
           record = await upsertCluster(tx, {
             resourceKey: key,
             id,
@@ -324,7 +338,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       await requireWritableSubscription(req.subscriptionId, false);
       checkEtag(current, req.ifMatch);
       const spec = parseClusterPatch(ctx.rawBody, current.spec, await validationContext(req.subscriptionId, id, current));
-      await applyFederation(ctx, spec, current);
+      await applyFederation(ctx, spec, current, req.subscriptionId);
       const running = await activeOperation(db, key);
       if (running) throw inProgress(running);
       const changed = changedFields(current.spec, spec);

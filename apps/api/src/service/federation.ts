@@ -1,81 +1,164 @@
 // WAN federation: a primary cluster hands out a federation token (createFederationToken); a
 // cluster created with that token in properties.federationToken becomes a secondary datacenter
 // of the primary's federation (the lifecycle workflow joins it). The token is a document sealed
-// by the API's own key: it cannot be forged or altered, names its primary and expires. It is a
-// bearer credential (it lets a new cluster share the primary's gossip key and ACL system), so
-// only operators get one, and it is never stored or returned afterwards.
+// by the API's own key (it cannot be forged or altered) naming a random token id, the primary,
+// the tenant it was issued for and its expiry. It is a bearer credential (it lets a new cluster
+// share the primary's gossip key and ACL system), so:
+//  - only operators of the primary get one, and it is shown once: the store keeps only its id
+//    and metadata (store/federation-tokens.ts), never the token;
+//  - it is used at most once: the secondary's create transaction consumes the id;
+//  - only callers with operator rights on the primary's subscription, or creating the secondary
+//    in a subscription of the tenant it was issued for, may use it;
+//  - it expires (ServiceLimits.federationTokenTtlSeconds, one hour by default) and the
+//    primary's operators can revoke it (revokeFederationTokens).
+import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny, ValidationError, type ErrorDetail } from '../../../../domain/errors.js';
-import { resourceKey } from '../../../../domain/resource-id.js';
+import { parseClusterResourceId, resourceKey } from '../../../../domain/resource-id.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import { getCluster, listFederationSecondaries, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
+import {
+  consumeFederationToken,
+  getFederationToken,
+  issueFederationToken,
+  revokeFederationTokens,
+  type FederationTokenRecord,
+} from '../../../../store/federation-tokens.js';
+import { getSubscription } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
-import { conflict } from '../errors.js';
+import { conflict, forbidden, notFound } from '../errors.js';
 import { canSee, requireRole } from './authorize.js';
 import { loadCluster, type ClusterPath } from './cluster-path.js';
 
-/** How long a federation token is accepted. */
-export const FEDERATION_TOKEN_TTL_MS = 24 * 3600 * 1000;
-const TOKEN_CONTEXT = 'hcs-federation-token/v1';
+const TOKEN_CONTEXT = 'hcs-federation-token/v2';
 const TARGET = 'properties.federationToken';
 
-interface TokenDocument {
+export interface FederationTokenDocument {
+  /** Random id, the key of the token's record. */
+  tokenId: string;
   primaryId: string;
+  /** Tenant of the primary's subscription when issued; null when the subscription's tenant is unknown. */
+  issuedToTenant: string | null;
   expiresAt: string;
 }
 
-/** A federation token for `primaryId`, valid until `expiresAt`. */
-export function sealFederationToken(sealer: SecretBox, primaryId: string, expiresAt: Date): string {
-  const doc: TokenDocument = { primaryId, expiresAt: expiresAt.toISOString() };
+/** Seals a token document (createFederationToken; tests build documents of their own with it). */
+export function sealFederationToken(sealer: SecretBox, doc: FederationTokenDocument): string {
   return sealer.seal(JSON.stringify(doc), TOKEN_CONTEXT);
 }
 
-/** The token's document when it opens (expired or not); undefined otherwise. */
-function openToken(sealer: SecretBox, token: string): TokenDocument | undefined {
+/** The token's document when it opens and has the current shape; undefined otherwise. */
+function openToken(sealer: SecretBox, token: string): FederationTokenDocument | undefined {
   try {
-    return JSON.parse(sealer.open(token, TOKEN_CONTEXT)) as TokenDocument;
+    const doc = JSON.parse(sealer.open(token, TOKEN_CONTEXT)) as Partial<FederationTokenDocument>;
+    return typeof doc.tokenId === 'string' && typeof doc.primaryId === 'string' ? (doc as FederationTokenDocument) : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** The primary a token names, when it opens (expired or not). */
+/** The primary a token names, when it opens (used, expired or not). */
 export const tokenPrimary = (sealer: SecretBox, token: string): string | undefined => openToken(sealer, token)?.primaryId;
 
+const invalidToken = () =>
+  new ValidationError([
+    detail(
+      'InvalidFederationToken',
+      `${TARGET} is not a token from createFederationToken (it does not open: mistyped, truncated or from another service); create a new one on the primary cluster`,
+      TARGET,
+    ),
+  ]);
+
+/** Why a token on record cannot be used (used before revoked before expired), as its field's problem. */
+function stateProblem(t: FederationTokenRecord): ErrorDetail | undefined {
+  switch (t.state) {
+    case 'consumed':
+      return detail(
+        'FederationTokenAlreadyUsed',
+        `${TARGET} has already been used to create a secondary; a token joins one cluster only, so create a new one on the primary cluster`,
+        TARGET,
+      );
+    case 'revoked':
+      return detail('FederationTokenRevoked', `${TARGET} was revoked on the primary cluster; ask its operators for a new one`, TARGET);
+    case 'expired':
+      return detail('FederationTokenExpired', `${TARGET} expired at ${t.expiresAt}; create a new one on the primary cluster`, TARGET);
+    default:
+      return undefined;
+  }
+}
+
 /**
- * The primary a new cluster joins, from the token it was created with. Every problem with the
- * token is a validation error on its field; a primary that is busy is 409. The datacenter name
- * is checked where the cluster is recorded (claimDatacenter).
+ * Who may use a token: an operator who can see the primary's subscription (createOrReplace
+ * already demands the operator role), or anyone creating the secondary in a subscription of the
+ * tenant the token was issued for. ARM acts for every subscription, so for ARM the first rule
+ * means "the secondary is in the primary's subscription". The refusal names neither the primary
+ * nor its subscription.
  */
-export async function primaryForNewCluster(db: SqlExecutor, sealer: SecretBox, a: { token: string; now: Date }): Promise<string> {
+async function requireMayUse(db: SqlExecutor, ctx: RequestContext, t: FederationTokenRecord, subscriptionId: string): Promise<void> {
+  const primarySubscription = parseClusterResourceId(t.primaryKey).subscriptionId;
+  const sameSubscription = primarySubscription.toLowerCase() === subscriptionId.toLowerCase();
+  if (ctx.caller.kind === 'arm' ? sameSubscription : canSee(ctx.caller, primarySubscription)) return;
+  if (t.issuedToTenant) {
+    const tenant = (await getSubscription(db, subscriptionId))?.tenantId;
+    if (tenant && tenant.toLowerCase() === t.issuedToTenant.toLowerCase()) return;
+  }
+  throw forbidden(
+    'FederationTokenNotAllowed',
+    `${TARGET} was not issued for this subscription's tenant, and the caller '${ctx.caller.subject}' has no operator rights where it was issued; ask the primary cluster's operators for a token issued to your tenant.`,
+  );
+}
+
+/** What a new cluster joins: the primary, and the token id its create transaction consumes. */
+export interface FederationJoin {
+  primaryId: string;
+  tokenId: string;
+}
+
+/**
+ * The primary a new cluster joins, from the token it was created with. Checked in this order:
+ * the token opens and is on record (400), the caller may use it (403), it is not used, revoked
+ * or expired (400), its primary still exists (400) and is Succeeded (409). The create
+ * transaction consumes it (consumeTokenFor) and checks the datacenter name (claimDatacenter).
+ */
+export async function primaryForNewCluster(
+  db: SqlExecutor,
+  sealer: SecretBox,
+  a: { token: string; ctx: RequestContext; subscriptionId: string },
+): Promise<FederationJoin> {
   const doc = openToken(sealer, a.token);
-  if (!doc)
-    throw new ValidationError([
+  const record = doc && (await getFederationToken(db, doc.tokenId));
+  if (!doc || !record || record.primaryKey !== resourceKey(doc.primaryId)) throw invalidToken();
+  await requireMayUse(db, a.ctx, record, a.subscriptionId);
+  throwIfAny([stateProblem(record)].filter((p): p is ErrorDetail => !!p));
+  const primary = await getCluster(db, record.primaryKey);
+  if (!primary || !record.primaryCurrent) {
+    throwIfAny([
       detail(
-        'InvalidFederationToken',
-        `${TARGET} is not a token from createFederationToken (it does not open: mistyped, truncated or from another service); create a new one on the primary cluster`,
+        'PrimaryClusterNotFound',
+        `${TARGET} names the primary cluster ${doc.primaryId}, which ${primary ? 'was deleted and created again since the token was issued' : 'does not exist any more'}`,
         TARGET,
       ),
     ]);
-  const problems: ErrorDetail[] = [];
-  if (Date.parse(doc.expiresAt) <= a.now.getTime()) {
-    problems.push(
-      detail('FederationTokenExpired', `${TARGET} expired at ${doc.expiresAt}; create a new one on the primary cluster`, TARGET),
-    );
   }
-  const primary = await getCluster(db, resourceKey(doc.primaryId));
-  if (!primary) {
-    problems.push(
-      detail('PrimaryClusterNotFound', `${TARGET} names the primary cluster ${doc.primaryId}, which does not exist any more`, TARGET),
-    );
-  }
-  throwIfAny(problems);
   if (primary!.provisioningState !== 'Succeeded')
     throw conflict(
       'PrimaryClusterNotReady',
       `The primary cluster ${primary!.id} is ${primary!.provisioningState}; a secondary can join once it is Succeeded.`,
     );
-  return primary!.id;
+  return { primaryId: primary!.id, tokenId: record.tokenId };
+}
+
+/**
+ * In the secondary's create transaction: uses the token up. Of concurrent creates with one
+ * token exactly one gets it; the others (and a token revoked or expired since the check) get
+ * the precise refusal and their transaction, with the cluster and operation records, rolls back.
+ */
+export async function consumeTokenFor(tx: SqlExecutor, tokenId: string, secondaryKey: string): Promise<void> {
+  if (await consumeFederationToken(tx, tokenId, secondaryKey)) return;
+  const now = await getFederationToken(tx, tokenId);
+  throwIfAny([
+    (now && stateProblem(now)) ?? detail('PrimaryClusterNotFound', `${TARGET} names a primary cluster that was deleted meanwhile`, TARGET),
+  ]);
 }
 
 /**
@@ -114,14 +197,19 @@ export function federationChangeProblem(current: ClusterRecord): ErrorDetail {
 export function federationHandlers(deps: {
   db: SqlDatabase;
   sealer: SecretBox;
+  /** How long a new token is accepted. */
+  federationTokenTtlSeconds: number;
   /** Refuses changes in a subscription that is not Registered (clusterHandlers). */
   requireWritableSubscription: (subscriptionId: string, allowDelete: boolean) => Promise<void>;
 }) {
   const { db } = deps;
 
   return {
-    /** A token a new cluster presents (properties.federationToken) to join this cluster's federation. */
-    async createFederationToken(req: ClusterPath, ctx: RequestContext): Promise<{ federationToken: string; expiresAt: string }> {
+    /** A token a new cluster presents (properties.federationToken) to join this cluster's federation; shown once. */
+    async createFederationToken(
+      req: ClusterPath,
+      ctx: RequestContext,
+    ): Promise<{ federationToken: string; tokenId: string; expiresAt: string }> {
       requireRole(ctx, 'operator');
       const c = await loadCluster(db, ctx, req);
       await deps.requireWritableSubscription(req.subscriptionId, false);
@@ -133,8 +221,41 @@ export function federationHandlers(deps: {
         );
       if (c.provisioningState !== 'Succeeded')
         throw conflict('ClusterNotReady', `The cluster is ${c.provisioningState}; try again once it has been provisioned.`);
-      const expiresAt = new Date(Date.now() + FEDERATION_TOKEN_TTL_MS);
-      return { federationToken: sealFederationToken(deps.sealer, c.id, expiresAt), expiresAt: expiresAt.toISOString() };
+      const tokenId = randomUUID();
+      const issuedToTenant = (await getSubscription(db, c.subscriptionId))?.tenantId ?? null;
+      const { expiresAt } = await issueFederationToken(db, {
+        tokenId,
+        primaryKey: c.resourceKey,
+        issuedToTenant,
+        issuedBy: ctx.caller.subject,
+        ttlSeconds: deps.federationTokenTtlSeconds,
+      });
+      const federationToken = sealFederationToken(deps.sealer, { tokenId, primaryId: c.id, issuedToTenant, expiresAt });
+      return { federationToken, tokenId, expiresAt };
+    },
+
+    /**
+     * Revokes the primary's outstanding federation tokens, or only `tokenId` (from
+     * createFederationToken's answer). Used tokens stay used: to undo a join, delete the secondary.
+     */
+    async revokeFederationTokens(req: ClusterPath & { tokenId?: unknown }, ctx: RequestContext): Promise<{ revokedTokenIds: string[] }> {
+      requireRole(ctx, 'operator');
+      const c = await loadCluster(db, ctx, req);
+      const tokenId = req.tokenId === undefined || req.tokenId === '' ? undefined : req.tokenId;
+      if (tokenId === undefined) return { revokedTokenIds: await revokeFederationTokens(db, c.resourceKey) };
+      if (typeof tokenId !== 'string' || !/^[0-9a-f-]{36}$/i.test(tokenId))
+        throwIfAny([detail('InvalidParameter', 'tokenId must be the tokenId createFederationToken answered (a UUID)', 'tokenId')]);
+      const id = (tokenId as string).toLowerCase();
+      const t = await getFederationToken(db, id);
+      if (!t || t.primaryKey !== c.resourceKey) throw notFound(`The federation token '${id}' of cluster '${c.name}'`);
+      if (t.state === 'consumed')
+        throw conflict(
+          'FederationTokenAlreadyUsed',
+          `The federation token '${id}' has already been used to create a secondary; delete that secondary to undo the join.`,
+        );
+      await revokeFederationTokens(db, c.resourceKey, id);
+      // Revoking an already revoked token again is not an error (the record says so either way).
+      return { revokedTokenIds: [id] };
     },
 
     /** The federation the cluster belongs to; a cluster on its own is the primary of a federation of one. */

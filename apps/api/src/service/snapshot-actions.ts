@@ -15,6 +15,7 @@ import type { actionHandlers } from './actions.js';
 import { requireRole } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';
 import type { clusterHandlers } from './clusters.js';
+import { requireSnapshotQuota } from './quotas.js';
 
 const MAX_SNAPSHOT_NAME = 100;
 
@@ -24,6 +25,8 @@ export function snapshotActionHandlers(deps: {
   startAction: ReturnType<typeof clusterHandlers>['startAction'];
   /** The snapshot as the API shows it (404 for an unknown id); also the pre-check of every action. */
   getSnapshot: Actions['getSnapshot'];
+  /** MANUAL snapshot records a cluster may have (service/quotas.ts). */
+  manualSnapshotsPerCluster: number;
 }) {
   /** Inside the operation's transaction: the snapshot still exists (it may have gone since the pre-check). */
   async function existing(tx: SqlExecutor, cluster: ClusterRecord, snapshotId: string): Promise<SnapshotRecord> {
@@ -33,15 +36,16 @@ export function snapshotActionHandlers(deps: {
   }
 
   return {
-    /** Takes a MANUAL snapshot now; answers with the operation and the PENDING snapshot. */
+    /** Takes a MANUAL snapshot now, within the per-cluster cap; answers with the operation and the PENDING snapshot. */
     async createSnapshot(req: ClusterPath & { name?: unknown }, ctx: RequestContext) {
       requireRole(ctx, 'operator');
       const snapshotId = randomUUID();
       const name = snapshotName(req.name);
       const { operation } = await deps.startAction(req, ctx, 'snapshot', {
         params: { snapshotId },
-        write: async (tx, cluster, operationId) =>
-          insertSnapshot(tx, {
+        write: async (tx, cluster, operationId) => {
+          await requireSnapshotQuota(tx, cluster, deps.manualSnapshotsPerCluster);
+          await insertSnapshot(tx, {
             operationId,
             snapshotId,
             resourceKey: cluster.resourceKey,
@@ -51,7 +55,8 @@ export function snapshotActionHandlers(deps: {
             sizeBytes: null,
             consulVersion: cluster.status.currentConsulVersion ?? cluster.spec.properties.consulVersion,
             finished: false,
-          }),
+          });
+        },
       });
       const { snapshot } = await deps.getSnapshot({ ...req, snapshotId }, ctx);
       return { operation, snapshot };
