@@ -109,7 +109,9 @@ describe.sequential('WAN federation', () => {
     const res = await arm(cp, 'POST', `${primaryId}/createFederationToken`);
     expect(res.status, res.body).toBe(200);
     const doc = JSON.parse(res.body) as { federationToken: string; expiresAt: string };
-    expect(Date.parse(doc.expiresAt)).toBeGreaterThan(Date.now() + 23 * 3600_000);
+    // One hour by default (HCS_FEDERATION_TOKEN_TTL_SECONDS).
+    expect(Date.parse(doc.expiresAt)).toBeGreaterThan(Date.now() + 59 * 60_000);
+    expect(Date.parse(doc.expiresAt)).toBeLessThanOrEqual(Date.now() + 3600_000);
     token = doc.federationToken;
     primary = await clientAccess(cp, primaryId);
     root = (await createRootToken(cp, primaryId)).secretId;
