@@ -19,7 +19,7 @@ const TTL_SECONDS = 600;
 const [tenantA, tenantB] = [randomUUID(), randomUUID()];
 // subA holds the primary; subA2 is another subscription of tenant A; subB is another tenant's.
 const [subA, subA2, subB] = [randomUUID(), randomUUID(), randomUUID()];
-const primary = clusterPath(subA, 'rg-primary', 'primary');
+const primary = clusterPath(subA, 'rg-hq', 'hq-dc');
 let cp: ControlPlane;
 /** Customer operators (user tokens) of one subscription each. */
 let opA: string;
@@ -135,7 +135,7 @@ describe('another tenant', () => {
     expect(refused.status).toBe(403);
     expect(refused.json.error.code).toBe('FederationTokenNotAllowed');
     const text = JSON.stringify(refused.json).toLowerCase();
-    for (const secret of [subA, 'primary', tenantA]) expect(text).not.toContain(secret.toLowerCase());
+    for (const secret of [subA, 'hq-dc', 'rg-hq', tenantA]) expect(text).not.toContain(secret.toLowerCase());
     await expectNothingAt(target);
 
     const viaGrpc = await grpcCreate(subB, 'hijack-grpc', body('dc-b2', t.federationToken), opB);
@@ -201,7 +201,7 @@ describe('revoked', () => {
       cp,
       ClusterService,
       'RevokeFederationTokens',
-      { subscriptionId: subA, resourceGroup: 'rg-primary', clusterName: 'primary' },
+      { subscriptionId: subA, resourceGroup: 'rg-hq', clusterName: 'hq-dc' },
       opA,
     );
     expect(all.code, all.details).toBe(0);
