@@ -60,7 +60,7 @@ function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
     'HCS control plane (local) is up. Ctrl-C stops everything.',
     '',
     `  REST API (ARM)   ${cp.restUrl}   (TLS CA: ${cp.caCertFile})`,
-    `  gRPC API         ${cp.grpcAddress}   (plaintext on loopback; reflection and health enabled)`,
+    `  gRPC API         ${cp.grpcAddress}   (TLS, same CA; reflection and health enabled)`,
     `  Admin token      ${cp.adminToken}`,
     `  Temporal UI      ${e.temporal.uiUrl}`,
     `  Temporal gRPC    ${e.temporal.address} (namespace ${e.temporal.namespace})`,

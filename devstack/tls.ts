@@ -1,6 +1,8 @@
 // Development certificates made at start-up with the openssl CLI: a throwaway CA and a server
 // certificate for loopback names, so services that only speak HTTPS (Pebble, the local cloud)
 // can be trusted by passing the CA through configuration, never by disabling verification.
+// The certificates are good for clientAuth too, so tests make mutual-TLS client certificates
+// with the same helper.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +43,10 @@ export function ensureDevCertificate(dir: string, names: string[] = ['localhost'
     openssl(['req', '-new', '-key', keyFile, '-subj', `/CN=${names[0]}`, '-out', csr]);
     const san = names.map((n) => (/^[\d.]+$/.test(n) || n.includes(':') ? `IP:${n}` : `DNS:${n}`)).join(',');
     const ext = join(dir, 'server.ext');
-    writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\nbasicConstraints=CA:FALSE\n`);
+    writeFileSync(
+      ext,
+      `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\nbasicConstraints=CA:FALSE\n`,
+    );
     openssl([
       'x509',
       '-req',

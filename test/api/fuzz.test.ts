@@ -121,7 +121,7 @@ it(`answers ${RUNS} malformed REST bodies with 4xx and writes nothing`, async ()
 it(`answers ${RUNS} malformed gRPC messages with client error codes and writes nothing`, async () => {
   const sub = randomUUID();
   await cp.registerSubscription(sub);
-  const client = new Client(cp.api.grpcAddress, credentials.createInsecure());
+  const client = new Client(cp.api.grpcAddress, credentials.createSsl(Buffer.from(cp.caCertPem)));
   const md = new Metadata();
   md.set('authorization', `Bearer ${cp.tokens.admin}`);
   const callRaw = (bytes: Uint8Array) =>

@@ -167,7 +167,7 @@ it('creates over gRPC, reads over gRPC and REST alike, and maps errors to status
 });
 
 it('serves TLS only: a plaintext client gets no answer, the API CA verifies the server', async () => {
-  const plaintext = await grpcurl(['-max-time', '5', cp.api.grpcAddress, 'list'], null, ['-plaintext']);
+  const plaintext = await grpcurl(['-max-time', '3', cp.api.grpcAddress, 'list'], null, ['-plaintext']);
   expect(plaintext.code).not.toBe(0);
   const untrusted = await grpcurl(['-max-time', '5', cp.api.grpcAddress, 'list'], null, []);
   expect(untrusted.code).not.toBe(0);

@@ -155,7 +155,12 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     auth: options.auth ? options.auth(auth) : auth,
     catalogue,
     logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
-    tls: { cert: readFileSync(tls.certFile, 'utf8'), key: readFileSync(tls.keyFile, 'utf8') },
+    // gRPC passes on client certificates that chain to these CAs (REST looks at the thumbprint alone).
+    tls: {
+      cert: readFileSync(tls.certFile, 'utf8'),
+      key: readFileSync(tls.keyFile, 'utf8'),
+      clientCa: armClient.caCertPem + strangerClient.caCertPem,
+    },
     retryAfterSeconds: 1,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),

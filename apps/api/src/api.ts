@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { createAuthenticator, type AuthConfig } from './auth.js';
+import { requireTlsBeyondLoopback } from './grpc/credentials.js';
 import { startGrpcServer } from './grpc/server.js';
 import { createHandlers } from './handlers.js';
 import type { OperationStarter } from './operation-starter.js';
@@ -24,7 +25,11 @@ export interface ApiOptions {
   /** 0 picks a free port. */
   restPort?: number;
   grpcPort?: number;
-  tls?: { cert: string; key: string };
+  /**
+   * The certificate REST and gRPC serve (required unless host is loopback); clientCa: the CAs a
+   * client certificate must chain to for gRPC to pass it on (default: public roots).
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
   retryAfterSeconds?: number;
   /** Served at /codec/{encode,decode} for SREs (Temporal UI and CLI codec endpoint). */
   payloadCodec: PayloadCodec;
@@ -44,6 +49,7 @@ export interface RunningApi {
 
 export async function startApi(o: ApiOptions): Promise<RunningApi> {
   const host = o.host ?? '127.0.0.1';
+  requireTlsBeyondLoopback(host, o.tls);
   const handlers = createHandlers({
     db: o.db,
     starter: o.starter,
@@ -70,7 +76,16 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     sweepRootTokenResults(o.db).catch((err: unknown) => o.logger.warn({ err }, 'sweeping expired root-token results failed'));
   }, 60_000);
   sweep.unref();
-  const grpc = await startGrpcServer({ handlers, authenticate, logger: o.logger, host, port: o.grpcPort ?? 0 });
+  const grpc = await startGrpcServer({
+    handlers,
+    authenticate,
+    logger: o.logger,
+    host,
+    port: o.grpcPort ?? 0,
+    ...(o.tls ? { tls: o.tls } : {}),
+    // ARM's client certificate, trusted by thumbprint as on REST.
+    requestClientCertificates: o.auth.armCertificateThumbprints.length > 0,
+  });
   return {
     restUrl: `${o.tls ? 'https' : 'http'}://${host}:${restPort}`,
     grpcAddress: grpc.address,

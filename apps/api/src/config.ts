@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
 import type { DatabaseConfig } from '../../../store/database.js';
 import type { AuthConfig } from './auth.js';
+import { requireTlsBeyondLoopback } from './grpc/credentials.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './rate-limit.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
@@ -74,6 +75,8 @@ const envSchema = z.object({
   HCS_GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   HCS_API_TLS_CERT_FILE: z.string().optional(),
   HCS_API_TLS_KEY_FILE: z.string().optional(),
+  /** CAs that ARM's client certificate chains to, for gRPC (default: the public roots); REST trusts by thumbprint alone. */
+  HCS_API_TLS_CLIENT_CA_FILE: z.string().optional(),
   HCS_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   /** `id:base64key[,id:base64key...]`: Temporal payload encryption keys, the first one encrypts. */
   HCS_PAYLOAD_KEYS: z.string().min(1),
@@ -96,7 +99,7 @@ export interface ControlPlaneConfig {
   database: DatabaseConfig;
   auth: AuthConfig;
   catalogue: CatalogueEntry[];
-  api: { host: string; restPort: number; grpcPort: number; tls?: { cert: string; key: string } };
+  api: { host: string; restPort: number; grpcPort: number; tls?: { cert: string; key: string; clientCa?: string } };
   logLevel: string;
   payloadKeys: PayloadKey[];
   /** Present where the worker builds clusters. */
@@ -117,8 +120,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   const e = parsed.data;
   const tls =
     e.HCS_API_TLS_CERT_FILE && e.HCS_API_TLS_KEY_FILE
-      ? { cert: readFileSync(e.HCS_API_TLS_CERT_FILE, 'utf8'), key: readFileSync(e.HCS_API_TLS_KEY_FILE, 'utf8') }
+      ? {
+          cert: readFileSync(e.HCS_API_TLS_CERT_FILE, 'utf8'),
+          key: readFileSync(e.HCS_API_TLS_KEY_FILE, 'utf8'),
+          ...(e.HCS_API_TLS_CLIENT_CA_FILE ? { clientCa: readFileSync(e.HCS_API_TLS_CLIENT_CA_FILE, 'utf8') } : {}),
+        }
       : undefined;
+  // gRPC (and REST) never serve plaintext beyond loopback: refuse here, naming the settings.
+  requireTlsBeyondLoopback(e.HCS_API_HOST, tls);
   return {
     temporal: { address: e.HCS_TEMPORAL_ADDRESS, namespace: e.HCS_TEMPORAL_NAMESPACE },
     taskQueue: e.HCS_TASK_QUEUE,

@@ -1,27 +1,14 @@
 // The gRPC transport: the same handlers as REST, with the standard health service and server
 // reflection. Messages are (de)serialised with protobuf-es from the generated descriptors.
-import { create, fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema, anyPack } from '@bufbuild/protobuf/wkt';
-import {
-  Metadata,
-  Server,
-  ServerCredentials,
-  type MethodDefinition,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import { fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { Server, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Message } from '@bufbuild/protobuf';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import {
-  BadRequestSchema,
-  ErrorInfoSchema,
-  RequestInfoSchema,
-  file_google_rpc_error_details,
-} from '../../../../gen/google/rpc/error_details_pb.js';
-import { StatusSchema, file_google_rpc_status } from '../../../../gen/google/rpc/status_pb.js';
+import { file_google_rpc_error_details } from '../../../../gen/google/rpc/error_details_pb.js';
+import { file_google_rpc_status } from '../../../../gen/google/rpc/status_pb.js';
 import { file_health_v1_health } from '../../../../gen/health/v1/health_pb.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -30,7 +17,11 @@ import { API_VERSION } from '../api-version.js';
 import { rpcRoutes, SERVICES } from '../contract.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, toArmError } from '../errors.js';
+import { checkFieldLimits, checkHeaderLength } from '../field-limits.js';
 import type { Handlers } from '../handlers.js';
+import { grpcServerCredentials, peerCertificate, type GrpcTls } from './credentials.js';
+import { grpcErrorResponse } from './error-metadata.js';
+import { retryAfterOf } from '../rate-limit.js';
 
 export interface GrpcServerOptions {
   handlers: Handlers;
@@ -38,6 +29,9 @@ export interface GrpcServerOptions {
   logger: Logger;
   host: string;
   port: number;
+  /** TLS (required unless host is loopback); client certificates are asked for when ARM is trusted by thumbprint. */
+  tls?: GrpcTls;
+  requestClientCertificates?: boolean;
 }
 
 const UNDECODABLE = Symbol('undecodable request');
@@ -45,6 +39,7 @@ const UNDECODABLE = Symbol('undecodable request');
 type JsonHandler = (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>;
 
 export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: string; close(): Promise<void> }> {
+  const credentials = grpcServerCredentials(o.host, o.tls, o.requestClientCertificates ?? false);
   const server = new Server();
   const handlers = o.handlers as unknown as Record<string, JsonHandler>;
   const routes = rpcRoutes();
@@ -74,12 +69,19 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
       };
       implementation[method.name] = (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
         const requestId = randomUUID();
-        const correlationId = String(call.metadata.get('x-ms-correlation-request-id')[0] ?? randomUUID());
+        const sentCorrelationId = call.metadata.get('x-ms-correlation-request-id')[0];
+        const correlationId = typeof sentCorrelationId === 'string' ? sentCorrelationId : randomUUID();
         void (async () => {
-          const caller = await o.authenticate({ authorization: String(call.metadata.get('authorization')[0] ?? '') || undefined });
-          if ((call.request as unknown) === UNDECODABLE)
-            throw badRequest('InvalidRequestContent', `The request is not a valid ${method.input.typeName} message.`);
-          const input = toJson(method.input, call.request as never) as Record<string, unknown>;
+          // Lengths first: an oversized value never reaches authentication, a handler or an error message.
+          checkHeaderLength('x-ms-correlation-request-id', correlationId);
+          const decoded = (call.request as unknown) === UNDECODABLE ? undefined : call.request;
+          const input = decoded ? (toJson(method.input, decoded as never) as Record<string, unknown>) : {};
+          if (decoded) checkFieldLimits(route, input);
+          const caller = await o.authenticate({
+            authorization: String(call.metadata.get('authorization')[0] ?? '') || undefined,
+            peerCertificate: peerCertificate(call),
+          });
+          if (!decoded) throw badRequest('InvalidRequestContent', `The request is not a valid ${method.input.typeName} message.`);
           // proto3 omits empty strings; the handlers validate names, so give them the empty name.
           for (const p of route.pathParams) input[p.json] ??= '';
           const ctx: RequestContext = {
@@ -101,16 +103,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
             const arm = toArmError(err, requestId);
             const unimplemented = (err as { grpcUnimplemented?: boolean }).grpcUnimplemented;
             if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
-            const md = new Metadata();
-            md.set('x-ms-request-id', requestId);
-            md.set('x-ms-error-code', arm.body.error.code);
-            md.set('error-body-json', JSON.stringify(arm.body));
-            md.set('grpc-status-details-bin', richStatus(unimplemented ? 12 : arm.grpcCode, arm.body.error, requestId));
-            callback({
-              code: unimplemented ? 12 : arm.grpcCode,
-              details: `${arm.body.error.code}: ${arm.body.error.message}`,
-              metadata: md,
-            });
+            callback(grpcErrorResponse(unimplemented ? 12 : arm.grpcCode, arm, requestId, retryAfterOf(err)));
           },
         );
       };
@@ -126,7 +119,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
   new ReflectionService(packageDefinition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${o.host}:${o.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${o.host}:${o.port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     address: `${o.host}:${port}`,
@@ -151,29 +144,4 @@ function reflectionFiles(): Record<string, { fileDescriptorProtos: Buffer[] }> {
   visit(file_google_rpc_status);
   const fileDescriptorProtos = [...seen.values()].map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
   return { 'hcs.consul.v1': { fileDescriptorProtos } };
-}
-
-/**
- * gRPC's rich error model (google.rpc.Status in grpc-status-details-bin): the ARM code as
- * ErrorInfo.reason, every field problem as a BadRequest violation, and the request id.
- */
-function richStatus(
-  code: number,
-  error: { code: string; message: string; target?: string; details?: Array<{ code: string; message: string; target?: string }> },
-  requestId: string,
-): Buffer {
-  const violations = (error.details?.length ? error.details : error.target ? [error] : []).map((d) => ({
-    field: d.target ?? '',
-    description: d.message,
-    reason: d.code,
-  }));
-  const details = [
-    anyPack(
-      ErrorInfoSchema,
-      create(ErrorInfoSchema, { reason: error.code, domain: 'hcs.consul', metadata: error.target ? { target: error.target } : {} }),
-    ),
-    anyPack(RequestInfoSchema, create(RequestInfoSchema, { requestId })),
-    ...(violations.length ? [anyPack(BadRequestSchema, create(BadRequestSchema, { fieldViolations: violations }))] : []),
-  ];
-  return Buffer.from(toBinary(StatusSchema, create(StatusSchema, { code, message: `${error.code}: ${error.message}`, details })));
 }

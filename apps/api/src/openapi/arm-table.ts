@@ -7,7 +7,7 @@
 // (test/api/lintdiff.test.ts), and common-types resource-management v5, whose shapes are copied
 // into common-types.ts so the document is self-contained.
 import { PATCHABLE_PROPERTIES } from '../../../../domain/cluster-patch.js';
-import { PROVIDER_NAMESPACE } from '../../../../domain/resource-id.js';
+import { MAX_CLUSTER_NAME, PROVIDER_NAMESPACE } from '../../../../domain/resource-id.js';
 import type { HttpVerb } from '../contract.js';
 import { API_VERSION } from '../api-version.js';
 import { READ_ONLY_PROPERTIES } from '../service/views.js';
@@ -35,16 +35,16 @@ export const EXCLUDED_SERVICES = new Set([`${PACKAGE}.NotificationService`]);
 
 export const GLOBAL_PARAMETERS: Record<string, Json> = {
   ...COMMON_PARAMETERS,
-  // domain/resource-id.ts checkClusterName: 3-63 lower-case letters, digits, hyphens; starts
-  // with a letter, does not end with a hyphen.
+  // domain/resource-id.ts checkClusterName: 3 to MAX_CLUSTER_NAME lower-case letters, digits,
+  // hyphens; starts with a letter, does not end with a hyphen.
   ClusterNameParameter: {
     name: 'clusterName',
     in: 'path',
     required: true,
     type: 'string',
-    pattern: '^[a-z][a-z0-9-]{1,61}[a-z0-9]$',
+    pattern: `^[a-z][a-z0-9-]{1,${MAX_CLUSTER_NAME - 2}}[a-z0-9]$`,
     minLength: 3,
-    maxLength: 63,
+    maxLength: MAX_CLUSTER_NAME,
     description: 'The name of the Consul cluster.',
     'x-ms-parameter-location': 'method',
   },

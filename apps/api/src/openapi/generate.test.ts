@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { clusterBodySchema, clusterFieldCatalogue } from '../../../../domain/cluster-schema.js';
 import { PATCHABLE_PROPERTIES } from '../../../../domain/cluster-patch.js';
 import { rpcRoutes } from '../contract.js';
+import { MAX_CLUSTER_NAME } from '../../../../domain/resource-id.js';
 import { EXCLUDED_SERVICES } from './arm-table.js';
 import { generateOpenApi, OPENAPI_FILE, renderOpenApi } from './generate.js';
 
@@ -56,6 +57,22 @@ describe('generated OpenAPI document', () => {
   it(`is committed as ${OPENAPI_FILE}, byte for byte (run: npx tsx scripts/generate-openapi.ts)`, () => {
     const committed = readFileSync(join(repoRoot, OPENAPI_FILE), 'utf8');
     expect(committed).toBe(renderOpenApi(doc as unknown as Record<string, unknown>));
+  });
+
+  it('says maxLength wherever the API limits a string (field-limits.ts), ARM names and tags as ARM does', () => {
+    const params = doc.parameters as unknown as Record<string, { maxLength?: number }>;
+    expect(params.SubscriptionIdParameter?.maxLength).toBe(36);
+    expect(params.ResourceGroupNameParameter?.maxLength).toBe(90);
+    expect(params.ClusterNameParameter?.maxLength).toBe(MAX_CLUSTER_NAME);
+    const props = (name: string) =>
+      def(name).properties as Record<string, { maxLength?: number; additionalProperties?: { maxLength?: number } }>;
+    expect(props('Cluster').tags?.additionalProperties?.maxLength).toBe(256);
+    expect(props('ClusterProperties').federationToken?.maxLength).toBe(8192);
+    expect(props('GetBillingReportParameters').month?.maxLength).toBe(16);
+    const skip = op('Clusters_ListBySubscription').parameters.find((p) => p.name === '$skipToken') as { maxLength?: number } | undefined;
+    expect(skip?.maxLength).toBe(2048);
+    // Response-only messages carry no invented limits.
+    expect(JSON.stringify(def('ListClientConfigResult'))).not.toContain('maxLength');
   });
 
   it('is deterministic', () => {

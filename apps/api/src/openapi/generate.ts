@@ -20,6 +20,7 @@ import {
   TAG_DESCRIPTIONS,
   operationIdFor,
 } from './arm-table.js';
+import { maxLengthOf, pathParameterMaxLength } from '../field-limits.js';
 import { SECURITY_DEFINITIONS } from './common-types.js';
 import { loadProtoComments, type ProtoComments } from './proto-comments.js';
 import { Definitions, ref, scalarSchema, type Json } from './schemas.js';
@@ -63,7 +64,7 @@ export function generateOpenApi(): Record<string, unknown> {
       .map(([name, description]) => ({ name, description })),
     paths,
     definitions: defs.all,
-    parameters: GLOBAL_PARAMETERS,
+    parameters: withPathLimits(GLOBAL_PARAMETERS),
   };
 }
 
@@ -81,6 +82,17 @@ function sortKeys(value: unknown): unknown {
       .sort()
       .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
   );
+}
+
+/** The global path parameters with the maxLength the API checks (field-limits.ts) where they have none. */
+function withPathLimits(parameters: Record<string, Json>): Record<string, Json> {
+  const out = { ...parameters };
+  for (const [field, name] of Object.entries(PATH_PARAMETERS)) {
+    const max = pathParameterMaxLength(field);
+    const param = out[name];
+    if (param && max !== undefined && param.maxLength === undefined) out[name] = { ...param, maxLength: max };
+  }
+  return out;
 }
 
 /** Proto path template -> ARM path: `{subscription_id}` -> `{subscriptionId}` and so on. */
@@ -109,7 +121,14 @@ function operation(route: RpcRoute, defs: Definitions, comments: ProtoComments):
     if (!spec || pathFields.has(field.name)) continue;
     nonBody.add(field.name);
     if (field.fieldKind !== 'scalar') throw new Error(`${rpc}.${field.name}: header/query fields must be scalars`);
-    parameters.push({ ...spec, required: false, ...scalarSchema(field.scalar), description: describe(comments, field) });
+    const max = maxLengthOf(field);
+    parameters.push({
+      ...spec,
+      required: false,
+      ...scalarSchema(field.scalar),
+      ...(max !== undefined ? { maxLength: max } : {}),
+      description: describe(comments, field),
+    });
   }
   const body = requestBody(route, defs, comments, new Set([...pathFields, ...nonBody]));
   if (body) parameters.push(body);

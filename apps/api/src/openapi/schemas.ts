@@ -13,6 +13,7 @@ import {
   REQUIRED_FIELDS,
   TRACKED_RESOURCE,
 } from './arm-table.js';
+import { mapLimitsOf, maxLengthOf } from '../field-limits.js';
 import type { ProtoComments } from './proto-comments.js';
 
 export type Json = Record<string, unknown>;
@@ -66,6 +67,12 @@ export function scalarSchema(t: ScalarType): Json {
     case ScalarType.STRING:
       return { type: 'string' };
   }
+}
+
+/** maxLength of a request's string field (or of each item), as the API checks it (field-limits.ts). */
+function lengthOf(field: DescField): Json {
+  const max = maxLengthOf(field);
+  return max === undefined ? {} : { maxLength: max };
 }
 
 function hasRequired(message: DescMessage, seen: Set<string>): boolean {
@@ -174,7 +181,7 @@ export class Definitions {
   private fieldType(field: DescField, patch: boolean): Json {
     switch (field.fieldKind) {
       case 'scalar':
-        return scalarSchema(field.scalar);
+        return { ...scalarSchema(field.scalar), ...lengthOf(field) };
       case 'enum':
         return this.enumSchema(field.enum);
       case 'message':
@@ -184,7 +191,7 @@ export class Definitions {
           type: 'array',
           items:
             field.listKind === 'scalar'
-              ? scalarSchema(field.scalar)
+              ? { ...scalarSchema(field.scalar), ...lengthOf(field) }
               : field.listKind === 'enum'
                 ? this.enumSchema(field.enum)
                 : this.messageOrWkt(field.message, patch),
@@ -192,16 +199,18 @@ export class Definitions {
             ? { 'x-ms-identifiers': IDENTIFIERS[`${field.parent.name}.${field.name}`] }
             : {}),
         };
-      case 'map':
+      case 'map': {
+        const valueLength = mapLimitsOf(field)?.value;
         return {
           type: 'object',
           additionalProperties:
             field.mapKind === 'scalar'
-              ? scalarSchema(field.scalar)
+              ? { ...scalarSchema(field.scalar), ...(valueLength !== undefined ? { maxLength: valueLength } : {}) }
               : field.mapKind === 'enum'
                 ? this.enumSchema(field.enum)
                 : this.messageOrWkt(field.message, patch),
         };
+      }
     }
   }
 

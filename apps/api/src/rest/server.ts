@@ -16,6 +16,7 @@ import { rpcRoutes, type RpcRoute } from '../contract.js';
 import { OPENAPI_FILE } from '../openapi/generate.js';
 import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
+import { checkFieldLimits, checkHeaderLength, quote } from '../field-limits.js';
 import type { Handlers } from '../handlers.js';
 import { retryAfterOf } from '../rate-limit.js';
 import { isSre } from '../service/authorize.js';
@@ -46,7 +47,8 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   const app = Fastify({
     ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key, requestCert: true, rejectUnauthorized: false } } : {}),
     bodyLimit: MAX_BODY_BYTES,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // maxParamLength: a long path value reaches checkFieldLimits (400 naming the parameter), not a 404.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 8192 },
     logger: false,
     genReqId: () => randomUUID(),
   });
@@ -93,7 +95,7 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     return reply.status(arm.httpStatus).header('x-ms-error-code', arm.body.error.code).send(arm.body);
   });
   app.setNotFoundHandler(async (req) => {
-    throw new ApiError(404, 12, 'NotFound', `No API answers ${req.method} ${req.url.split('?')[0]}.`);
+    throw new ApiError(404, 12, 'NotFound', `No API answers ${req.method} ${quote(req.url.split('?')[0] ?? '')}.`);
   });
 
   // Liveness for load balancers and the supervisor; says nothing about any resource.
@@ -164,9 +166,12 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
       method: route.verb.toUpperCase(),
       url: route.path.replace(/\{([a-z_]+)\}/g, ':$1'),
       handler: async (req, reply) => {
+        // Lengths before anything else (field-limits.ts); the raw body of a body field is checked whole.
+        const input = requestInput(route, req);
+        checkHeaderLength('x-ms-correlation-request-id', header(req, 'x-ms-correlation-request-id'));
+        checkFieldLimits(route, route.body && route.body !== '*' ? { ...input, [route.body]: req.body } : input);
         if (!isMarketplace) checkApiVersion(req, isSubscriptionLifecycle ? SUBSCRIPTION_API_VERSION : API_VERSION);
         const ctx = await context(req);
-        const input = requestInput(route, req);
         const fn = handlers[route.handler];
         if (!fn) throw new ApiError(501, 12, 'NotImplemented', `${route.method.name} is not available yet.`);
         const res = await fn(input, ctx);
@@ -177,10 +182,12 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
 
   // ARM's Location URL for asynchronous PATCH/DELETE/POST: 202 while running, then exactly
   // what the synchronous call would have answered.
+  const operationRoute = rpcRoutes().find((r) => r.handler === 'getOperation')!;
   app.get('/subscriptions/:subscription_id/providers/HCS.Consul/locations/:location/operationResults/:operation_id', async (req, reply) => {
+    const p = req.params as Record<string, string>;
+    checkFieldLimits(operationRoute, { subscriptionId: p.subscription_id, location: p.location, operationId: p.operation_id });
     checkApiVersion(req, API_VERSION);
     const ctx = await context(req);
-    const p = req.params as Record<string, string>;
     const op = await o.handlers.getOperationRecord(
       { subscriptionId: p.subscription_id!, location: p.location!, operationId: p.operation_id! },
       ctx,
@@ -283,7 +290,7 @@ function checkApiVersion(req: FastifyRequest, supported: string): void {
       400,
       3,
       'UnsupportedApiVersionValue',
-      `The api-version ${JSON.stringify(v)} is not supported; supported versions: ${supported}.`,
+      `The api-version ${quote(typeof v === 'string' ? v : JSON.stringify(v))} is not supported; supported versions: ${supported}.`,
       'api-version',
     );
   }
