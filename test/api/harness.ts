@@ -44,7 +44,7 @@ export interface ControlPlane {
   clientCerts: { arm: { cert: string; key: string }; stranger: { cert: string; key: string } };
   /** Operator tokens by role, scoped to all subscriptions. */
   tokens: Record<Role, string>;
-  /** Subscriptions that have an operator token scoped to them alone. */
+  /** Subscriptions (registered) that have an operator token scoped to them alone. */
   scopedSubscriptionIds: string[];
   /** Operator token scoped to one of scopedSubscriptionIds, operator role. */
   scopedToken(subscriptionId: string): string;
@@ -99,7 +99,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
         catalogue,
       });
   const starter = await temporalOperationStarter({
-    ...stack.temporal,
+    temporal: stack.temporal,
     taskQueue,
     payloadCodec,
     ...(options.lifecycle ? {} : { workflowTypes: STAND_IN_WORKFLOW_TYPES }),
@@ -117,7 +117,10 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
   ) as Record<Role, string>;
   const scoped = new Map<string, string>();
   const scopedSubs = Array.from({ length: 3 }, () => randomUUID());
-  for (const s of scopedSubs) scoped.set(s, `hcsop_scoped_${randomBytes(16).toString('hex')}`);
+  for (const s of scopedSubs) {
+    scoped.set(s, `hcsop_scoped_${randomBytes(16).toString('hex')}`);
+    await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
+  }
   // Two client certificates: ARM's (trusted by thumbprint) and a stranger's.
   const certDir = mkdtempSync(join(tmpdir(), 'hcs-api-clients-'));
   const armClient = ensureDevCertificate(join(certDir, 'arm'), ['arm.client.test']);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
 import type { DatabaseConfig } from '../../../store/database.js';
+import { checkTemporalConnection, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import type { AuthConfig } from './auth.js';
 import { requireTlsBeyondLoopback } from './grpc/credentials.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './rate-limit.js';
@@ -66,6 +67,13 @@ const catalogueSchema = z.array(z.object({ version: z.string(), status: z.enum([
 const envSchema = z.object({
   HCS_TEMPORAL_ADDRESS: z.string(),
   HCS_TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** TLS to Temporal (required off loopback): its server CA, and a client certificate for mutual TLS. */
+  HCS_TEMPORAL_TLS_CA_FILE: z.string().optional(),
+  HCS_TEMPORAL_TLS_CERT_FILE: z.string().optional(),
+  HCS_TEMPORAL_TLS_KEY_FILE: z.string().optional(),
+  HCS_TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** Read from a file so the key is not in the process environment of every child. */
+  HCS_TEMPORAL_API_KEY_FILE: z.string().optional(),
   HCS_TASK_QUEUE: z.string().min(1).default(CONTROL_PLANE_TASK_QUEUE),
   HCS_DATABASE: json(databaseSchema),
   HCS_AUTH: json(authSchema),
@@ -94,7 +102,7 @@ const envSchema = z.object({
 });
 
 export interface ControlPlaneConfig {
-  temporal: { address: string; namespace: string };
+  temporal: TemporalConnectionConfig;
   taskQueue: string;
   database: DatabaseConfig;
   auth: AuthConfig;
@@ -128,8 +136,25 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       : undefined;
   // gRPC (and REST) never serve plaintext beyond loopback: refuse here, naming the settings.
   requireTlsBeyondLoopback(e.HCS_API_HOST, tls);
+  const temporalTls =
+    e.HCS_TEMPORAL_TLS_CA_FILE || e.HCS_TEMPORAL_TLS_CERT_FILE || e.HCS_TEMPORAL_TLS_KEY_FILE || e.HCS_TEMPORAL_TLS_SERVER_NAME
+      ? {
+          ...(e.HCS_TEMPORAL_TLS_CA_FILE ? { serverRootCaPem: readFileSync(e.HCS_TEMPORAL_TLS_CA_FILE, 'utf8') } : {}),
+          ...(e.HCS_TEMPORAL_TLS_CERT_FILE ? { clientCertPem: readFileSync(e.HCS_TEMPORAL_TLS_CERT_FILE, 'utf8') } : {}),
+          ...(e.HCS_TEMPORAL_TLS_KEY_FILE ? { clientKeyPem: readFileSync(e.HCS_TEMPORAL_TLS_KEY_FILE, 'utf8') } : {}),
+          ...(e.HCS_TEMPORAL_TLS_SERVER_NAME ? { serverName: e.HCS_TEMPORAL_TLS_SERVER_NAME } : {}),
+        }
+      : undefined;
+  const temporal: TemporalConnectionConfig = {
+    address: e.HCS_TEMPORAL_ADDRESS,
+    namespace: e.HCS_TEMPORAL_NAMESPACE,
+    ...(temporalTls ? { tls: temporalTls } : {}),
+    ...(e.HCS_TEMPORAL_API_KEY_FILE ? { apiKey: readFileSync(e.HCS_TEMPORAL_API_KEY_FILE, 'utf8').trim() } : {}),
+  };
+  // Refuse at start-up, naming the setting, rather than at the first connection.
+  checkTemporalConnection(temporal);
   return {
-    temporal: { address: e.HCS_TEMPORAL_ADDRESS, namespace: e.HCS_TEMPORAL_NAMESPACE },
+    temporal,
     taskQueue: e.HCS_TASK_QUEUE,
     database: e.HCS_DATABASE,
     auth: e.HCS_AUTH,

@@ -29,7 +29,7 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
       payloadCodec,
       ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db, sealer }) } : {}),
     });
-  const starter = await temporalOperationStarter({ ...config.temporal, taskQueue: config.taskQueue, payloadCodec });
+  const starter = await temporalOperationStarter({ temporal: config.temporal, taskQueue: config.taskQueue, payloadCodec });
   const api = await startApi({
     db,
     starter,
