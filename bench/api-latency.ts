@@ -93,7 +93,7 @@ const api = await startApi({
 let counted = 0;
 const apiNoTemporal = await startApi({
   db,
-  starter: { start: async () => void counted++, cancel: async () => {}, close: async () => {} },
+  starter: { start: async () => void counted++, cancel: async () => {}, find: async () => 'running' as const, close: async () => {} },
   ...common,
 });
 

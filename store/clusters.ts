@@ -201,3 +201,25 @@ export async function setSpecConsulVersion(db: SqlExecutor, resourceKey: string,
     [resourceKey, version, etag],
   );
 }
+
+/**
+ * Sets the cluster's tags (and its new ETag and system data) only if the record is still the one
+ * the caller read (same ETag) and no operation is active, in one statement: a tags-only change
+ * can never write back an older spec or provisioningState over a concurrent scale or update.
+ * Undefined when the cluster changed or an operation started meanwhile.
+ */
+export async function setTagsIfUnchanged(
+  db: SqlExecutor,
+  u: { resourceKey: string; expectedEtag: string; tags: Record<string, string> | undefined; etag: string; systemData: SystemData },
+): Promise<ClusterRecord | undefined> {
+  const { rows } = await db.query<Row>(
+    `UPDATE clusters c SET
+       spec = CASE WHEN $3::jsonb IS NULL THEN c.spec - 'tags' ELSE jsonb_set(c.spec, '{tags}', $3::jsonb) END,
+       tags = COALESCE($3::jsonb, '{}'::jsonb), etag = $4, system_data = $5, updated_at = now()
+     WHERE c.resource_id = $1 AND c.etag = $2
+       AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.resource_id = c.resource_id AND o.status IN ('Accepted', 'Running', 'Canceling'))
+     RETURNING ${columns.replace(/(^|, )/g, '$1c.')}`,
+    [u.resourceKey, u.expectedEtag, u.tags === undefined ? null : JSON.stringify(u.tags), u.etag, u.systemData],
+  );
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}

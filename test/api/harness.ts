@@ -13,7 +13,7 @@ import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
 import type { RateLimitSettings } from '../../apps/api/src/rate-limit.js';
 import type { ServiceLimits } from '../../apps/api/src/service/quotas.js';
-import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
+import { temporalOperationStarter, type OperationStarter } from '../../apps/api/src/operation-starter.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
 import { buildLifecycleDeps, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
@@ -63,6 +63,8 @@ export interface ControlPlaneOptions {
   lifecycle?: ParsedLifecycleConfig;
   /** Start no worker here: the test runs one in its own process (chaos tests). */
   externalWorker?: boolean;
+  /** Wraps the API's workflow starter (tests inject start failures and timeouts). */
+  starter?: (real: OperationStarter) => OperationStarter;
   /** Adjusts the authentication settings (security tests add issuers or keys of their own). */
   auth?: (base: AuthConfig) => AuthConfig;
   /** Quotas and the federation token lifetime (the API's defaults for what is not given). */
@@ -98,12 +100,13 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
         ...(options.lifecycle ? { lifecycle: buildLifecycleDeps(options.lifecycle, { db, sealer }) } : {}),
         catalogue,
       });
-  const starter = await temporalOperationStarter({
+  const realStarter = await temporalOperationStarter({
     temporal: stack.temporal,
     taskQueue,
     payloadCodec,
     ...(options.lifecycle ? {} : { workflowTypes: STAND_IN_WORKFLOW_TYPES }),
   });
+  const starter = options.starter ? options.starter(realStarter) : realStarter;
 
   const keys = { arm: await generateKeyPair('ES256'), user: await generateKeyPair('ES256') };
   const jwk = async (k: Parameters<typeof exportJWK>[0], kid: string): Promise<JWK> => ({

@@ -1,5 +1,5 @@
 // Starting and cancelling operation workflows. The API never does the work itself.
-import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
+import { Client, Connection, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { OperationKind } from '../../../domain/resource-id.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
@@ -15,6 +15,11 @@ export interface OperationStarter {
   start(input: ClusterOperationInput & { workflowId: string; resourceGroup: string }): Promise<void>;
   /** Asks the operation's workflow to stop. */
   cancel(workflowId: string): Promise<void>;
+  /**
+   * Whether Temporal has the workflow: after a start that failed ambiguously (a deadline), the
+   * answer says whether it was accepted anyway. Throws when Temporal cannot be asked.
+   */
+  find(workflowId: string): Promise<'running' | 'closed' | 'absent'>;
   close(): Promise<void>;
 }
 
@@ -42,6 +47,15 @@ export async function temporalOperationStarter(o: {
     },
     async cancel(workflowId) {
       await client.workflow.getHandle(workflowId).cancel();
+    },
+    async find(workflowId) {
+      try {
+        const d = await client.workflow.getHandle(workflowId).describe();
+        return d.status.name === 'RUNNING' ? 'running' : 'closed';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return 'absent';
+        throw err;
+      }
     },
     close: () => connection.close(),
   };

@@ -19,6 +19,7 @@ import {
   listClusters,
   listFederationSecondaries,
   subscriptionCidrs,
+  setTagsIfUnchanged,
   upsertCluster,
   type ClusterRecord,
 } from '../../../../store/clusters.js';
@@ -123,12 +124,22 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
         ...(params ? { params } : {}),
       });
     } catch (err) {
-      // The record says Accepted but nothing runs: close the operation so the cluster is not stuck.
-      await updateOperation(db, operationId, {
-        status: 'Failed',
-        error: { code: 'OperationNotStarted', message: 'The operation could not be started; nothing was changed. Retry the request.' },
-      });
-      throw unavailable(`The operation could not be started (${err instanceof Error ? err.name : 'error'}); retry the request.`);
+      // A failed start is ambiguous: a deadline may pass after Temporal accepted the workflow.
+      // Ask Temporal. Started counts as started; only a workflow Temporal does not have lets the
+      // operation fail and the cluster go; when Temporal cannot even be asked, the operation keeps
+      // the lock (two workflows must never act on one cluster) and can be cancelled.
+      const found = await deps.starter.find(workflowId).catch(() => 'unknown' as const);
+      if (found === 'running' || found === 'closed') return op;
+      if (found === 'absent') {
+        await updateOperation(db, operationId, {
+          status: 'Failed',
+          error: { code: 'OperationNotStarted', message: 'The operation could not be started; nothing was changed. Retry the request.' },
+        });
+        throw unavailable(`The operation could not be started (${err instanceof Error ? err.name : 'error'}); retry the request.`);
+      }
+      throw unavailable(
+        `The workflow engine did not confirm that operation ${operationId} started; it stays ${op.status} until it is confirmed or cancelled (cancel it on its operation status URL to retry now).`,
+      );
     }
     return op;
   }
@@ -345,9 +356,19 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       const sd = systemData(ctx, current);
       if (changed.length === 0) return { cluster: clusterView(current) };
       if (changed.every((f) => f === 'tags')) {
-        // Tags are ours alone: no workflow, answered synchronously.
-        const record = await upsertCluster(db, { ...current, spec, etag: newEtag(), systemData: sd });
-        return { cluster: clusterView(record) };
+        // Tags are ours alone: no workflow, answered synchronously - but only over the record we
+        // read, so a scale or update that started meanwhile is never reverted.
+        const record = await setTagsIfUnchanged(db, {
+          resourceKey: key,
+          expectedEtag: current.etag,
+          tags: spec.tags,
+          etag: newEtag(),
+          systemData: sd,
+        });
+        if (record) return { cluster: clusterView(record) };
+        const started = await activeOperation(db, key);
+        if (started) throw inProgress(started);
+        throw preconditionFailed('The cluster changed while its tags were being updated; read it again and retry.');
       }
       const kind: OperationKind = changed.includes('properties.serverCount') ? 'scale' : 'update';
       let record: ClusterRecord | undefined;

@@ -77,6 +77,14 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
           `Operation ${op.operationId} already ended with status ${op.status}; there is nothing to cancel.`,
         );
       }
+      // An operation whose workflow never started (its start was refused) has nothing to stop.
+      if ((await deps.starter.find(op.workflowId)) === 'absent') {
+        const canceled = await updateOperation(db, op.operationId, {
+          status: 'Canceled',
+          error: { code: 'OperationCanceled', message: 'The operation was canceled on request before it started.' },
+        });
+        return { operation: await view(canceled ?? op) };
+      }
       const updated = (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
       await deps.starter.cancel(op.workflowId);
       return { operation: await view(updated) };
