@@ -2,7 +2,7 @@
 // certificate for mutual TLS, server name) and an API key. Workflow payloads are encrypted by the
 // payload codec, but the connection also carries workflow ids, search attributes and the power
 // to start, signal and cancel any cluster's workflows: off loopback it must be TLS.
-import { isIP } from 'node:net';
+import { isLoopbackHost } from './loopback.js';
 
 export interface TemporalTlsConfig {
   /** PEM of the CA that signed Temporal's server certificate; the system CAs when absent. */
@@ -20,13 +20,6 @@ export interface TemporalConnectionConfig {
   tls?: TemporalTlsConfig;
   /** Temporal Cloud style API key, sent as a bearer token (needs TLS). */
   apiKey?: string;
-}
-
-/** True for 127.0.0.0/8, ::1 and localhost: the only places plaintext is allowed. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  return isIP(h) === 4 && h.startsWith('127.');
 }
 
 /** The host part of host:port (IPv6 in brackets). */

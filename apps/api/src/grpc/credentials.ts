@@ -1,7 +1,7 @@
 // Transport security of the gRPC server: TLS with the REST certificate, client certificates
 // requested where ARM is trusted by certificate thumbprint, and no plaintext except on loopback.
 import { ServerCredentials, experimental, type ServerUnaryCall } from '@grpc/grpc-js';
-import { isIP } from 'node:net';
+import { isLoopbackHost } from '../../../../lib/loopback.js';
 import { rootCertificates } from 'node:tls';
 import type { Credentials } from '../auth.js';
 
@@ -13,15 +13,6 @@ export interface GrpcTls {
    * (grpc-js hands over only verified peer certificates); default: Node's public roots.
    */
   clientCa?: string;
-}
-
-/** 127.0.0.0/8, ::1 and localhost: the only addresses gRPC may serve without TLS. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  return mapped !== null && mapped[1]!.startsWith('127.');
 }
 
 /** Throws before anything is bound when gRPC would serve plaintext beyond this machine. */

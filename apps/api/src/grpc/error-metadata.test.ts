@@ -2,7 +2,8 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { boundedError, grpcErrorResponse } from './error-metadata.js';
-import { isLoopbackHost, requireTlsBeyondLoopback } from './credentials.js';
+import { isLoopbackHost } from '../../../../lib/loopback.js';
+import { requireTlsBeyondLoopback } from './credentials.js';
 
 const huge = 'v'.repeat(1024 * 1024);
 
