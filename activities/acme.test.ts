@@ -16,10 +16,14 @@ function memoryStore(): AcmeSecretStore & { data: Map<string, string> } {
 }
 
 const txtWrites: string[] = [];
-const dns = challtestsrvRecords(stack.acme.dnsManagementUrl, async (url, body) => {
-  if (url.endsWith('/set-txt')) txtWrites.push((JSON.parse(body) as { host: string }).host);
-  return (await httpCall(url, { method: 'POST', body })).status;
-});
+const dns = challtestsrvRecords(
+  stack.acme.dnsManagementUrl,
+  async (url, body) => {
+    if (url.endsWith('/set-txt')) txtWrites.push((JSON.parse(body) as { host: string }).host);
+    return (await httpCall(url, { method: 'POST', body })).status;
+  },
+  stack.acme.dnsAddress,
+);
 
 it('obtains a certificate once, reuses it while it is valid, and renews within 30 days of expiry', async () => {
   const secrets = memoryStore();

@@ -1,7 +1,11 @@
 // DNS records in an Azure DNS zone through the official SDK: production writes to Azure DNS, and
 // locally the same code writes to the ARM twin (apps/local-cloud), which serves dnsZones and their
-// A and TXT record sets over ARM's REST protocol.
-import type { DnsManagementClient } from '@azure/arm-dns';
+// A and TXT record sets over ARM's REST protocol. A cluster's A record set carries its id in the
+// record set's metadata (`hcs-cluster-id`), and a record set that carries another cluster's id is
+// never overwritten or removed; the write is conditional on the record set read (ETag), so the
+// check and the write cannot be split by another writer.
+import type { DnsManagementClient, RecordSet } from '@azure/arm-dns';
+import { claim, CLUSTER_ID_TAG, ownership } from './cluster-names.js';
 import type { DnsRecords } from './dns.js';
 
 export interface AzureDnsOptions {
@@ -28,16 +32,42 @@ export function azureDnsRecords(o: AzureDnsOptions): DnsRecords {
       if (statusOf(err) !== 404 || code === 'ParentResourceNotFound' || code === 'ResourceGroupNotFound') throw err;
     }
   };
+  /** The A record set of `fqdn`, undefined when there is none. */
+  const readA = async (fqdn: string): Promise<RecordSet | undefined> => {
+    try {
+      return await client.recordSets.get(resourceGroup, zone, name(fqdn), 'A');
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (statusOf(err) !== 404 || code === 'ParentResourceNotFound' || code === 'ResourceGroupNotFound') throw err;
+      return undefined;
+    }
+  };
+  const ownerOf = (set: RecordSet | undefined) => (set ? (set.metadata?.[CLUSTER_ID_TAG] ?? null) : undefined);
   return {
-    setA: async (fqdn, addresses) => {
+    ownerOf: async (fqdn) => ownerOf(await readA(fqdn)),
+    setA: async (fqdn, addresses, owner) => {
       const relative = name(fqdn);
       if (addresses.length === 0) throw new Error(`setA ${fqdn}: no addresses given (use clearA to remove the record set)`);
-      await client.recordSets.createOrUpdate(resourceGroup, zone, relative, 'A', {
-        ttl: AZURE_DNS_TTL,
-        aRecords: addresses.map((ipv4Address) => ({ ipv4Address })),
-      });
+      const current = await readA(fqdn);
+      claim(`the DNS name ${fqdn}`, ownerOf(current), owner);
+      await client.recordSets.createOrUpdate(
+        resourceGroup,
+        zone,
+        relative,
+        'A',
+        {
+          ttl: AZURE_DNS_TTL,
+          metadata: { ...current?.metadata, [CLUSTER_ID_TAG]: owner.clusterId },
+          aRecords: addresses.map((ipv4Address) => ({ ipv4Address })),
+        },
+        current?.etag ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
+      );
     },
-    clearA: (fqdn) => remove(fqdn, 'A'),
+    clearA: async (fqdn, owner) => {
+      if (ownership(ownerOf(await readA(fqdn)), owner) === 'foreign') return 'foreign';
+      await remove(fqdn, 'A');
+      return 'removed';
+    },
     // ACME DNS-01: the key authorization digest is one TXT string (Azure splits long ones itself).
     setTxt: async (fqdn, value) => {
       const relative = name(fqdn);

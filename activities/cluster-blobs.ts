@@ -2,14 +2,11 @@
 // Writes carry a generation number and are conditional on the blob's ETag, so a slow or retried
 // writer can never replace a newer version with an older one.
 import { type BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
-import { createHash } from 'node:crypto';
+import { claim, type ClusterNamesOf, ownership } from './cluster-names.js';
 
 export const GENERATION_METADATA = 'hcsgeneration';
-
-/** Container names are 3-63 lower-case letters, digits and hyphens: derived from the cluster key. */
-export function clusterContainerName(clusterKey: string): string {
-  return `cluster-${createHash('sha256').update(clusterKey).digest('hex').slice(0, 32)}`;
-}
+/** Container metadata naming the cluster the container belongs to (metadata names are identifiers). */
+export const CLUSTER_ID_METADATA = 'hcsclusterid';
 
 export function serverPrefix(serverIndex: number): string {
   return `servers/${serverIndex}/`;
@@ -18,18 +15,38 @@ export function serverPrefix(serverIndex: number): string {
 export type WriteOutcome = 'written' | 'unchanged' | 'newer-exists';
 
 export class ClusterBlobs {
-  constructor(private readonly service: BlobServiceClient) {}
+  /** `names` gives each cluster's container name (from its random id) and its id. */
+  constructor(
+    private readonly service: BlobServiceClient,
+    private readonly names: ClusterNamesOf,
+  ) {}
 
-  /** The cluster's container, for streaming writers and readers (snapshots). */
-  containerClient(clusterKey: string): ContainerClient {
-    return this.service.getContainerClient(clusterContainerName(clusterKey));
+  private async container(clusterKey: string): Promise<ContainerClient> {
+    return this.service.getContainerClient((await this.names(clusterKey)).names.container);
   }
 
-  /** Creates the cluster's container (private) if it does not exist; returns its name. */
+  /** The cluster's container, for streaming writers and readers (snapshots). */
+  containerClient(clusterKey: string): Promise<ContainerClient> {
+    return this.container(clusterKey);
+  }
+
+  /**
+   * Creates the cluster's container (private, marked with the cluster's id) if it does not exist;
+   * returns its name. A container of that name marked for another cluster is refused
+   * (DerivedNameOwnedByAnotherCluster) and left as it is; an unmarked one (made before ids) is
+   * marked.
+   */
   async ensureContainer(clusterKey: string): Promise<string> {
-    const name = clusterContainerName(clusterKey);
+    const { names, owner } = await this.names(clusterKey);
+    const name = names.container;
     const container = this.service.getContainerClient(name);
-    await container.createIfNotExists(); // no `access` option: no anonymous access at all
+    // No `access` option: no anonymous access at all. The mark is set in the same request.
+    const created = await container.createIfNotExists({ metadata: { [CLUSTER_ID_METADATA]: owner.clusterId } });
+    if (!created.succeeded) {
+      const found = (await container.getProperties()).metadata?.[CLUSTER_ID_METADATA];
+      claim(`the Blob container ${name}`, found ?? null, owner);
+      if (found === undefined) await container.setMetadata({ [CLUSTER_ID_METADATA]: owner.clusterId });
+    }
     const policy = await container.getAccessPolicy();
     if (policy.blobPublicAccess) throw new Error(`container ${name} allows public access (${policy.blobPublicAccess}); refusing to use it`);
     return name;
@@ -40,7 +57,7 @@ export class ClusterBlobs {
    * or a newer one. Concurrent writers race on the ETag; the highest generation wins.
    */
   async writeIfNewer(clusterKey: string, blobName: string, content: Buffer | string, generation: number): Promise<WriteOutcome> {
-    const blob = this.service.getContainerClient(clusterContainerName(clusterKey)).getBlockBlobClient(blobName);
+    const blob = (await this.container(clusterKey)).getBlockBlobClient(blobName);
     const body = typeof content === 'string' ? Buffer.from(content) : content;
     for (let attempt = 0; attempt < 10; attempt++) {
       let etag: string | undefined;
@@ -69,7 +86,7 @@ export class ClusterBlobs {
   }
 
   async read(clusterKey: string, blobName: string): Promise<{ content: Buffer; generation: number } | undefined> {
-    const blob = this.service.getContainerClient(clusterContainerName(clusterKey)).getBlobClient(blobName);
+    const blob = (await this.container(clusterKey)).getBlobClient(blobName);
     try {
       const res = await blob.download();
       const chunks: Buffer[] = [];
@@ -83,7 +100,7 @@ export class ClusterBlobs {
 
   /** Deletes the prefixes of servers with index >= fromIndex (after a scale-down); returns the blobs removed. */
   async deleteServerPrefixesFrom(clusterKey: string, fromIndex: number): Promise<number> {
-    const container = this.service.getContainerClient(clusterContainerName(clusterKey));
+    const container = await this.container(clusterKey);
     let removed = 0;
     try {
       for await (const b of container.listBlobsFlat({ prefix: 'servers/' })) {
@@ -102,9 +119,22 @@ export class ClusterBlobs {
     return removed;
   }
 
-  /** Deletes the container and everything in it; true when there was one. Safe to repeat. */
+  /**
+   * Deletes the container and everything in it; true when there was one. Safe to repeat. A
+   * container of that name that belongs to another cluster is left alone (false).
+   */
   async deleteContainer(clusterKey: string): Promise<boolean> {
-    const res = await this.service.getContainerClient(clusterContainerName(clusterKey)).deleteIfExists();
+    const { names, owner } = await this.names(clusterKey);
+    const container = this.service.getContainerClient(names.container);
+    let found: string | undefined;
+    try {
+      found = (await container.getProperties()).metadata?.[CLUSTER_ID_METADATA];
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return false;
+      throw err;
+    }
+    if (ownership(found ?? null, owner) !== 'ours') return false;
+    const res = await container.deleteIfExists();
     return res.succeeded;
   }
 }

@@ -5,7 +5,7 @@
 // never travel through workflow history.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ScheduleClient } from '@temporalio/client';
-import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
@@ -18,7 +18,8 @@ import { CONTROL_PLANE_SCOPE, deleteSecrets, getSecret, putSecret, putSecretIfAb
 import type { SecretBox } from '../lib/secret-box.js';
 import type { MaintenanceWindow } from '../domain/maintenance-window.js';
 import { AcmeCertificates, type AcmeSecretStore } from './acme.js';
-import { type ClusterBlobs, clusterContainerName, serverPrefix } from './cluster-blobs.js';
+import { type ClusterBlobs, serverPrefix } from './cluster-blobs.js';
+import { claim, type ClusterNamesOf, type Owner } from './cluster-names.js';
 import { ConsulAdmin, type HealthReport } from './consul-admin.js';
 import type { DnsRecords } from './dns.js';
 import type { TerraformActivities } from './terraform.js';
@@ -28,6 +29,8 @@ export interface LifecycleDeps {
   db: SqlDatabase;
   pki: VaultPki;
   blobs: ClusterBlobs;
+  /** Each cluster's id and the names derived from it (activities/cluster-names.ts). */
+  names: ClusterNamesOf;
   terraform: TerraformActivities;
   infrastructure: {
     /** Folder holding the Terraform modules; rootSubdir is the root module inside it. */
@@ -61,10 +64,15 @@ export interface ClusterPlan {
   consulVersion: string;
   cidr: string;
   publicEndpoint: boolean;
+  /** The cluster's random id, on everything made for it; names below come from it. */
+  owner: Owner;
   /** Resource group of the cluster's infrastructure in the hosting subscription. */
   infraResourceGroup: string;
   /** The endpoint's DNS name. */
   fqdn: string;
+  /** The cluster's Blob container and Terraform state. */
+  container: string;
+  terraformState: string;
   /** When disruptive work (upgrades) may happen; absent: any time. */
   maintenanceWindow?: MaintenanceWindow;
   /** Set when the cluster is a secondary datacenter of a WAN federation. */
@@ -224,6 +232,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       // A secondary whose primary is gone can still be deleted; building it fails at the join.
       const primaryKey = c.spec.properties.primaryClusterId ? resourceKeyOf(c.spec.properties.primaryClusterId) : undefined;
       const primary = primaryKey ? await getCluster(db, primaryKey) : undefined;
+      const { names, owner } = await deps.names(a.resourceKey);
       return {
         ...(primaryKey
           ? { federation: { primaryResourceKey: primaryKey, primaryDatacenter: primary?.spec.properties.datacenter ?? '' } }
@@ -236,8 +245,11 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         consulVersion: c.status.currentConsulVersion ?? c.spec.properties.consulVersion,
         cidr: c.spec.properties.network.cidr,
         publicEndpoint: c.spec.properties.publicEndpoint,
-        infraResourceGroup: infraResourceGroupName(a.resourceKey),
-        fqdn: endpointFqdn(a.resourceKey, deps.dnsZone),
+        owner,
+        infraResourceGroup: names.infraResourceGroup,
+        fqdn: `${names.dnsLabel}.${deps.dnsZone}`,
+        container: names.container,
+        terraformState: names.terraformState,
         ...(c.spec.properties.maintenanceWindow ? { maintenanceWindow: c.spec.properties.maintenanceWindow } : {}),
       };
     },
@@ -511,9 +523,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
 
     /** The endpoint's DNS name (A records to the servers) and its ACME certificate by DNS-01. */
     async ensureEndpoint(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ fqdn: string; certificateNotAfter: string }> {
+      // Before any record (A or ACME TXT) is written: a name another cluster holds is refused.
+      claim(`the DNS name ${a.plan.fqdn}`, await deps.dns.ownerOf(a.plan.fqdn), a.plan.owner);
       await deps.dns.setA(
         a.plan.fqdn,
         a.servers.map((s) => s.address),
+        a.plan.owner,
       );
       const cert = await whileHeartbeating(() => acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() }));
       return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
@@ -766,9 +781,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       );
     },
 
-    /** Removes the endpoint's DNS records and its certificate. */
+    /** Removes the endpoint's DNS records and its certificate; records of another cluster under the name stay. */
     async removeEndpoint(a: { plan: ClusterPlan }): Promise<void> {
-      await deps.dns.clearA(a.plan.fqdn);
+      if ((await deps.dns.clearA(a.plan.fqdn, a.plan.owner)) === 'foreign') {
+        Context.current().log.warn('the endpoint name belongs to another cluster; its records were left alone', { fqdn: a.plan.fqdn });
+        return;
+      }
       await deps.dns.clearTxt(`_acme-challenge.${a.plan.fqdn}`);
     },
 
@@ -803,21 +821,9 @@ async function whileHeartbeating<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const keyHash = (resourceKey: string) => createHash('sha256').update(resourceKey).digest('hex');
-
 /** The id of a cluster's certificate schedule. */
 export function certificateScheduleId(resourceKey: string): string {
   return `certificates/${resourceKey}`;
-}
-
-/** The DNS name of a cluster's endpoint: its name and a hash of its id, under the zone. */
-export function endpointFqdn(resourceKey: string, zone: string): string {
-  return `${resourceKey.split('/').at(-1)!}-${keyHash(resourceKey).slice(0, 8)}.${zone}`;
-}
-
-/** The resource group holding a cluster's infrastructure in the hosting subscription. */
-export function infraResourceGroupName(resourceKey: string): string {
-  return `hcs-${resourceKey.split('/').at(-1)!}-${keyHash(resourceKey).slice(0, 10)}`;
 }
 
 /** Associated data of a sealed document: which cluster and which document it is. */
@@ -827,7 +833,8 @@ export function sealContext(resourceKey: string, name: string): string {
 
 function terraformInput(deps: LifecycleDeps, plan: ClusterPlan, serverCount: number) {
   return {
-    clusterKey: plan.resourceKey,
+    state: plan.terraformState,
+    owner: plan.owner,
     moduleDir: deps.infrastructure.moduleDir,
     rootSubdir: deps.infrastructure.rootSubdir,
     variables: {
@@ -840,7 +847,8 @@ function terraformInput(deps: LifecycleDeps, plan: ClusterPlan, serverCount: num
       vnet_cidr: plan.cidr,
       datacenter: plan.datacenter,
       public_endpoint: plan.publicEndpoint,
-      blob_container: clusterContainerName(plan.resourceKey),
+      blob_container: plan.container,
+      cluster_id: plan.owner.clusterId,
     },
   };
 }

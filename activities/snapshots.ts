@@ -166,13 +166,10 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
   }
 
   async function removeBlob(resourceKey: string, snapshotId: string): Promise<void> {
-    await blobs
-      .containerClient(resourceKey)
-      .deleteBlob(snapshotBlobName(snapshotId))
-      .catch((err: unknown) => {
-        // Already gone, or the whole container is (the cluster is being deleted).
-        if (!(err instanceof RestError && err.statusCode === 404)) throw err;
-      });
+    await (await blobs.containerClient(resourceKey)).deleteBlob(snapshotBlobName(snapshotId)).catch((err: unknown) => {
+      // Already gone, or the whole container is (the cluster is being deleted).
+      if (!(err instanceof RestError && err.statusCode === 404)) throw err;
+    });
   }
 
   async function removeSnapshot(resourceKey: string, snapshotId: string): Promise<boolean> {
@@ -308,7 +305,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
       if (s.state === 'FAILED') throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} has already failed`, SNAPSHOT_ERR.notReady);
       const c = await loadCluster(a.resourceKey);
       const blobName = snapshotBlobName(a.snapshotId);
-      const container = blobs.containerClient(a.resourceKey);
+      const container = await blobs.containerClient(a.resourceKey);
       const dataKey = await pki.dataKey();
       try {
         const saved = await heartbeating((onProgress) =>
@@ -381,7 +378,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
       const storage = await getSnapshotStorage(db, a.resourceKey, a.snapshotId);
       if (!storage) throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} has no stored data`, SNAPSHOT_ERR.notReady);
       const c = await loadCluster(a.resourceKey);
-      const container = blobs.containerClient(a.resourceKey);
+      const container = await blobs.containerClient(a.resourceKey);
       const key = await pki.unwrapDataKey(storage.wrappedKey);
       try {
         const restored = await heartbeating((onProgress) =>

@@ -2,14 +2,21 @@
 // applies, output streamed as heartbeats, one run per cluster at a time, a killed apply that a
 // re-run converges, and destroy.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { waitForTerraformApply } from '../test/support/processes.js';
-import { createTerraformActivities, STATE_LOCKED, type TerraformActivities, type TerraformApplyResult } from './terraform.js';
+import {
+  createTerraformActivities,
+  foreignStateResources,
+  foreignImports,
+  STATE_LOCKED,
+  type TerraformActivities,
+  type TerraformApplyResult,
+} from './terraform.js';
 
 const stack = inject('stack');
 const moduleDir = fileURLToPath(new URL('../test/fixtures/terraform-servers', import.meta.url));
@@ -33,6 +40,12 @@ beforeAll(() => {
   tfNoWait = createTerraformActivities({ ...deps, lockTimeoutSeconds: 0 });
 });
 afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
+
+/** A cluster's state name and owner, from a fresh random id as the lifecycle derives them. */
+function cluster() {
+  const clusterId = randomBytes(16).toString('hex');
+  return { state: `hcs_${clusterId}`, owner: { clusterId } };
+}
 
 const waitForApplyProcess = async () => {
   const pid = await waitForTerraformApply(stack.tools.terraform, workRoot);
@@ -58,36 +71,36 @@ function activity() {
 }
 
 it('applies once, then finds nothing to change, streaming its output as heartbeats', async () => {
-  const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf1`;
+  const c = cluster();
   const first = activity();
-  const applied = await first.env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 5 } });
+  const applied = await first.env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 5 } });
   expect(applied).toEqual({ changed: true, outputs: { zones: [1, 2, 3, 1, 2] } });
   expect(first.beats.map((b) => b.phase)).toEqual(expect.arrayContaining(['init', 'plan', 'apply']));
   // Every line reaches the activity log; heartbeats carry the latest line at most once a second.
   expect(first.lines.some((l) => /Apply complete! Resources: 5 added/.test(l))).toBe(true);
 
-  const again = await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 5 } });
+  const again = await activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 5 } });
   expect(again).toEqual({ changed: false, outputs: { zones: [1, 2, 3, 1, 2] } });
-  const scaled = await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 3 } });
+  const scaled = await activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 3 } });
   expect(scaled).toEqual({ changed: true, outputs: { zones: [1, 2, 3] } });
 });
 
 it('never runs two applies on one cluster at once: the second is refused as locked (retryable)', async () => {
-  const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf2`;
-  const slow = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 10 } });
+  const c = cluster();
+  const slow = activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 1, delay_seconds: 10 } });
   expect(await waitForApplyProcess()).not.toBe(''); // the first run is applying and holds the lock
   const second = await activity()
-    .env.run(tfNoWait.terraformApply, { clusterKey, moduleDir, variables: { servers: 1, delay_seconds: 4 } })
+    .env.run(tfNoWait.terraformApply, { ...c, moduleDir, variables: { servers: 1, delay_seconds: 4 } })
     .catch((e: unknown) => e);
   expect(second).toMatchObject({ type: STATE_LOCKED, nonRetryable: false });
   expect(await slow).toMatchObject({ changed: true });
 });
 
 it('runs applies of different clusters side by side (each cluster has its own lock)', async () => {
-  const keys = [1, 2].map((n) => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/side-${n}`);
+  const clusters = [cluster(), cluster()];
   // allSettled: a failing run must not leave the other one running into the next test.
   const results = await Promise.allSettled(
-    keys.map((clusterKey) => activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 2, delay_seconds: 3 } })),
+    clusters.map((c) => activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 2, delay_seconds: 3 } })),
   );
   expect(results).toEqual([
     { status: 'fulfilled', value: { changed: true, outputs: { zones: [1, 2] } } },
@@ -96,8 +109,8 @@ it('runs applies of different clusters side by side (each cluster has its own lo
 });
 
 it('converges when an apply was killed with SIGKILL in the middle', async () => {
-  const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/tf3`;
-  const killed = activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 6 } });
+  const c = cluster();
+  const killed = activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 3, delay_seconds: 6 } });
   // Wait until terraform is inside the apply (its provisioners sleep), then kill it hard.
   const pid = await waitForApplyProcess();
   expect(pid).not.toBe('');
@@ -109,7 +122,7 @@ it('converges when an apply was killed with SIGKILL in the middle', async () => 
   // moment later (a retry of the retryable TerraformStateLocked, as Temporal would do, covers it).
   let rerun: { outputs: unknown } | undefined;
   for (let attempt = 1; !rerun; attempt++) {
-    const input = { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 0 } };
+    const input = { ...c, moduleDir, variables: { servers: 3, delay_seconds: 0 } };
     rerun = await activity()
       .env.run<[typeof input], TerraformApplyResult, typeof tf.terraformApply>(tf.terraformApply, input)
       .catch((e: { type?: string }) => {
@@ -119,20 +132,67 @@ it('converges when an apply was killed with SIGKILL in the middle', async () => 
   }
   expect(rerun.outputs).toEqual({ zones: [1, 2, 3] });
   const settled: { changed: boolean } = await activity().env.run(tf.terraformApply, {
-    clusterKey,
+    ...c,
     moduleDir,
     variables: { servers: 3, delay_seconds: 0 },
   });
   expect(settled.changed).toBe(false);
 
-  await activity().env.run(tf.terraformDestroy, { clusterKey, moduleDir, variables: { servers: 3, delay_seconds: 0 } });
+  await activity().env.run(tf.terraformDestroy, { ...c, moduleDir, variables: { servers: 3, delay_seconds: 0 } });
   // Nothing left: zero servers plans only the (now empty) output, and then nothing at all.
-  expect(await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 0 } })).toEqual({
+  expect(await activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 0 } })).toEqual({
     changed: true,
     outputs: { zones: [] },
   });
-  expect(await activity().env.run(tf.terraformApply, { clusterKey, moduleDir, variables: { servers: 0 } })).toEqual({
+  expect(await activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 0 } })).toEqual({
     changed: false,
     outputs: { zones: [] },
   });
+});
+
+it("finds another cluster's resources in a state, and imports that are not provably the cluster's own", () => {
+  const ours = cluster().owner;
+  const other = cluster().owner.clusterId;
+  const resource = (name: string, tags: Record<string, string> | null, module = 'module.cluster') => ({
+    mode: 'managed',
+    module,
+    type: 'azapi_resource',
+    name,
+    instances: [{ attributes: { tags } }],
+  });
+  const state = (...resources: unknown[]) => ({ version: 4, resources });
+  expect(foreignStateResources(state(resource('vnet', { 'hcs-cluster-id': ours.clusterId })), ours)).toEqual([]);
+  // Untagged resources (a cluster from before ids, a role assignment) do not make a state foreign.
+  expect(foreignStateResources(state(resource('blob_reader', null), resource('nsg', {})), ours)).toEqual([]);
+  expect(
+    foreignStateResources(
+      state(resource('vnet', { 'hcs-cluster-id': ours.clusterId }), resource('nsg', { 'hcs-cluster-id': other }), {
+        mode: 'data',
+        type: 'azapi_resource_list',
+        name: 'nics',
+        instances: [{ attributes: { tags: { 'hcs-cluster-id': other } } }],
+      }),
+      ours,
+    ),
+  ).toEqual(['module.cluster.azapi_resource.nsg']);
+  expect(foreignStateResources({}, ours)).toEqual([]);
+
+  const importing = (id: string, before: unknown) => ({
+    address: `module.cluster.azapi_resource.${id}`,
+    change: { importing: { id: `/subscriptions/s/resourceGroups/rg/${id}` }, before, after: tagged(ours.clusterId) },
+  });
+  const tagged = (id: string) => ({ tags: { 'hcs-cluster': 'c', 'hcs-cluster-id': id } });
+  const plan = (...changes: unknown[]) => ({
+    resource_changes: [
+      { address: 'module.cluster.azapi_resource.server', change: { before: null, after: tagged(ours.clusterId) } },
+      ...changes,
+    ],
+  });
+  // The cluster's own orphans (tagged with its id, or untagged: a role assignment, a resource made before ids): adopted.
+  expect(foreignImports(plan(importing('rg', tagged(ours.clusterId))), ours)).toEqual([]);
+  expect(foreignImports(plan(importing('ra', { tags: null }), importing('vnet', { tags: {} })), ours)).toEqual([]);
+  // Another cluster's resource: refused.
+  expect(foreignImports(plan(importing('nsg', tagged(ours.clusterId)), importing('rg', tagged(other))), ours)).toEqual([
+    '/subscriptions/s/resourceGroups/rg/rg',
+  ]);
 });

@@ -6,9 +6,10 @@
 // behind; a re-run refreshes and converges.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLUSTER_ID_TAG, ownedByAnotherCluster, ownership, type Owner } from './cluster-names.js';
 
 export type TerraformBackend =
   | { kind: 'pg'; connStr: string }
@@ -35,8 +36,13 @@ export interface TerraformDeps {
 }
 
 export interface TerraformRunInput {
-  /** Lower-case cluster resource id; names the state. */
-  clusterKey: string;
+  /** The cluster's state name (from its random id: stable, short, free of characters backends dislike). */
+  state: string;
+  /**
+   * The cluster the state and its resources belong to: a state holding resources tagged for
+   * another cluster, or a resource to adopt that is tagged for another cluster, is refused.
+   */
+  owner: Owner;
   /** Folder copied into the working directory (the root module, or a tree holding it). */
   moduleDir: string;
   /** The root module's folder inside moduleDir, when it refers to modules beside it. */
@@ -59,12 +65,12 @@ export const TERRAFORM_INVALID = 'TerraformConfigurationInvalid';
 export function createTerraformActivities(deps: TerraformDeps) {
   const lockTimeout = deps.lockTimeoutSeconds ?? 10;
   async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
-    const top = join(deps.workRoot, `${stateName(input.clusterKey)}-${randomBytes(4).toString('hex')}`);
+    const top = join(deps.workRoot, `${input.state}-${randomBytes(4).toString('hex')}`);
     mkdirSync(top, { recursive: true });
     if (deps.backend.kind === 'local') mkdirSync(deps.backend.dir, { recursive: true, mode: 0o700 });
     cpSync(input.moduleDir, top, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
     const dir = join(top, input.rootSubdir ?? '');
-    writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.clusterKey), null, 2));
+    writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.state), null, 2));
     writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
     // The pg backend creates its schema, table and a new workspace's row on first use, under a
     // single creation lock; runs for other clusters starting at the same moment can collide
@@ -77,7 +83,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
           // One workspace per cluster in one schema: the pg backend locks a state by its row id,
           // and row ids are unique only within a schema (a schema per cluster would make every
           // cluster's first state lock id 1, so different clusters would block each other).
-          await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', stateName(input.clusterKey)], 'init');
+          await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', input.state], 'init');
         }
         break;
       } catch (err) {
@@ -91,8 +97,11 @@ export function createTerraformActivities(deps: TerraformDeps) {
     return { dir, cleanup: () => rmSync(top, { recursive: true, force: true }) };
   }
 
-  /** Runs terraform, streaming each output line to the activity's heartbeat and log. */
-  function run(dir: string, args: string[], phase: string): Promise<{ code: number; out: string }> {
+  /**
+   * Runs terraform, streaming each output line to the activity's heartbeat and log; `quiet`
+   * keeps standard output (a whole state or plan as JSON) out of both, and out of errors.
+   */
+  function run(dir: string, args: string[], phase: string, o: { quiet?: boolean } = {}): Promise<{ code: number; out: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(deps.terraformBinary, args, {
         cwd: dir,
@@ -104,10 +113,13 @@ export function createTerraformActivities(deps: TerraformDeps) {
       const onCancel = () => child.kill('SIGINT');
       ctx?.cancellationSignal.addEventListener('abort', onCancel);
       let out = '';
+      let shown = '';
       let last = 0;
-      const onData = (chunk: Buffer) => {
+      const onData = (quiet: boolean) => (chunk: Buffer) => {
         const text = chunk.toString('utf8');
         out += text;
+        if (quiet) return;
+        shown += text;
         for (const line of text.split('\n').filter((l) => l.trim())) {
           ctx?.log.info('terraform', { phase, line });
           const now = Date.now();
@@ -117,8 +129,8 @@ export function createTerraformActivities(deps: TerraformDeps) {
           }
         }
       };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
+      child.stdout.on('data', onData(o.quiet ?? false));
+      child.stderr.on('data', onData(false));
       child.on('error', reject);
       child.on('close', (code) => {
         ctx?.cancellationSignal.removeEventListener('abort', onCancel);
@@ -128,10 +140,16 @@ export function createTerraformActivities(deps: TerraformDeps) {
           );
         if (code !== 0 && !(phase === 'plan' && code === 2))
           // The whole output stays with the error in this process (the failure itself carries the tail).
-          return reject(Object.assign(terraformFailure(phase, code, out), { output: out }));
+          return reject(Object.assign(terraformFailure(phase, code, shown), { output: shown }));
         resolve({ code: code ?? 1, out });
       });
     });
+  }
+
+  /** Resources in the state that carry another cluster's id (their addresses); [] when the state is ours or empty. */
+  async function foreignInState(dir: string, owner: Owner): Promise<string[]> {
+    const { out } = await run(dir, ['state', 'pull'], 'state', { quiet: true });
+    return out.trim() ? foreignStateResources(JSON.parse(out), owner) : [];
   }
 
   /**
@@ -141,8 +159,10 @@ export function createTerraformActivities(deps: TerraformDeps) {
    * ids: they are adopted with `import` blocks (planned with the rest of the configuration,
    * unlike `terraform import`, which cannot evaluate for_each over values not yet known) and
    * the apply is planned again, so a crash at any moment converges instead of failing forever.
+   * Only the cluster's own resources are adopted: one tagged with another cluster's id is
+   * refused and nothing is applied (DerivedNameOwnedByAnotherCluster).
    */
-  async function applyAdopting(dir: string): Promise<void> {
+  async function applyAdopting(dir: string, owner: Owner): Promise<void> {
     const adopted: Array<{ to: string; id: string }> = [];
     for (let round = 1; ; round++) {
       try {
@@ -152,7 +172,13 @@ export function createTerraformActivities(deps: TerraformDeps) {
         const orphans = round <= 3 ? alreadyExisting((err as { output?: string }).output ?? '') : [];
         if (orphans.length === 0) throw err;
         for (const o of orphans) {
-          activityContext()?.log.warn('terraform: adopting a resource a killed run created', { address: o.address, id: o.id });
+          activityContext()?.log.warn(
+            'terraform: a resource exists that the state lacks (a killed run?); adopting it unless another cluster owns it',
+            {
+              address: o.address,
+              id: o.id,
+            },
+          );
           adopted.push({ to: o.address, id: o.id });
         }
         writeFileSync(join(dir, '_adopt.tf.json'), JSON.stringify({ import: adopted }, null, 2));
@@ -161,6 +187,9 @@ export function createTerraformActivities(deps: TerraformDeps) {
           ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'],
           'plan',
         );
+        const { out } = await run(dir, ['show', '-json', '-no-color', 'run.tfplan'], 'plan', { quiet: true });
+        const foreign = foreignImports(JSON.parse(out), owner);
+        if (foreign.length) throw ownedByAnotherCluster(`the existing resource ${foreign[0]}`);
       }
     }
   }
@@ -170,13 +199,18 @@ export function createTerraformActivities(deps: TerraformDeps) {
     terraformApply: async (input: TerraformRunInput): Promise<TerraformApplyResult> => {
       const { dir, cleanup } = await workspace(input);
       try {
+        const foreign = await foreignInState(dir, input.owner);
+        if (foreign.length)
+          throw ownedByAnotherCluster(
+            `the Terraform state ${input.state} (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`,
+          );
         const plan = await run(
           dir,
           ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'],
           'plan',
         );
         const changed = plan.code === 2;
-        if (changed) await applyAdopting(dir);
+        if (changed) await applyAdopting(dir, input.owner);
         const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
         const outputs = Object.fromEntries(
           Object.entries(JSON.parse(out) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]),
@@ -189,20 +223,27 @@ export function createTerraformActivities(deps: TerraformDeps) {
 
     /**
      * Destroys everything in the cluster's state; a second call finds nothing to do. With
-     * deleteState the (then empty) state itself goes too, so a deleted cluster leaves nothing.
+     * deleteState the (then empty) state itself goes too, so a deleted cluster leaves nothing. A
+     * state holding another cluster's resources is left as it is ('foreign').
      */
-    terraformDestroy: async (input: TerraformRunInput & { deleteState?: boolean }): Promise<void> => {
+    terraformDestroy: async (input: TerraformRunInput & { deleteState?: boolean }): Promise<'destroyed' | 'foreign'> => {
       const { dir, cleanup } = await workspace(input);
       try {
+        const foreign = await foreignInState(dir, input.owner);
+        if (foreign.length) {
+          activityContext()?.log.warn('terraform: the state holds resources of another cluster; leaving it alone', { state: input.state });
+          return 'foreign';
+        }
         await run(dir, ['destroy', '-auto-approve', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`], 'destroy');
         if (input.deleteState && deps.backend.kind === 'pg') {
           await run(dir, ['workspace', 'select', '-no-color', 'default'], 'destroy');
-          await run(dir, ['workspace', 'delete', '-no-color', `-lock-timeout=${lockTimeout}s`, stateName(input.clusterKey)], 'destroy');
+          await run(dir, ['workspace', 'delete', '-no-color', `-lock-timeout=${lockTimeout}s`, input.state], 'destroy');
         }
         if (input.deleteState && deps.backend.kind === 'local') {
-          const file = join(deps.backend.dir, `${stateName(input.clusterKey)}.tfstate`);
+          const file = join(deps.backend.dir, `${input.state}.tfstate`);
           for (const f of [file, `${file}.backup`]) rmSync(f, { force: true });
         }
+        return 'destroyed';
       } finally {
         cleanup();
       }
@@ -215,14 +256,9 @@ export type TerraformActivities = ReturnType<typeof createTerraformActivities>;
 /** The pg backend's schema; each cluster is a workspace in it. */
 export const PG_STATE_SCHEMA = 'hcs_terraform_state';
 
-/** State name per cluster: stable, short and free of characters backends dislike. */
-export function stateName(clusterKey: string): string {
-  return `hcs_${createHash('sha256').update(clusterKey).digest('hex').slice(0, 24)}`;
-}
-
-function backendBlock(b: TerraformBackend, clusterKey: string) {
+function backendBlock(b: TerraformBackend, state: string) {
   if (b.kind === 'pg') return { terraform: { backend: { pg: { conn_str: b.connStr, schema_name: PG_STATE_SCHEMA } } } };
-  if (b.kind === 'local') return { terraform: { backend: { local: { path: join(b.dir, `${stateName(clusterKey)}.tfstate`) } } } };
+  if (b.kind === 'local') return { terraform: { backend: { local: { path: join(b.dir, `${state}.tfstate`) } } } };
   return {
     terraform: {
       backend: {
@@ -230,7 +266,7 @@ function backendBlock(b: TerraformBackend, clusterKey: string) {
           storage_account_name: b.storageAccountName,
           container_name: b.containerName,
           resource_group_name: b.resourceGroupName,
-          key: `${stateName(clusterKey)}.tfstate`,
+          key: `${state}.tfstate`,
           use_azuread_auth: true,
         },
       },
@@ -267,4 +303,35 @@ export function alreadyExisting(out: string): Array<{ address: string; id: strin
   const re = /Error: Resource already exists\s+with ([^\s,]+),[\s\S]*?A resource with the ID\s+"([^"]+)"/g;
   for (let m = re.exec(out); m; m = re.exec(out)) found.push({ address: m[1]!, id: m[2]! });
   return found;
+}
+
+const tagsOf = (values: unknown): Record<string, unknown> | undefined =>
+  (values as { tags?: Record<string, unknown> | null } | null | undefined)?.tags ?? undefined;
+
+/** Addresses of managed resources in a raw state (`terraform state pull`) tagged with another cluster's id. */
+export function foreignStateResources(state: unknown, owner: Owner): string[] {
+  const s = state as {
+    resources?: Array<{ mode: string; module?: string; type: string; name: string; instances?: Array<{ attributes?: unknown }> }>;
+  };
+  const foreign: string[] = [];
+  for (const r of s.resources ?? []) {
+    if (r.mode !== 'managed') continue;
+    for (const i of r.instances ?? []) {
+      const id = tagsOf(i.attributes)?.[CLUSTER_ID_TAG];
+      if (typeof id === 'string' && id !== owner.clusterId) foreign.push(`${r.module ? `${r.module}.` : ''}${r.type}.${r.name}`);
+    }
+  }
+  return [...new Set(foreign)];
+}
+
+/** Cloud ids of the resources a plan (`terraform show -json`) would import that are tagged with another cluster's id. */
+export function foreignImports(plan: unknown, owner: Owner): string[] {
+  const p = plan as { resource_changes?: Array<{ address: string; change: { importing?: { id?: string }; before?: unknown } }> };
+  const out: string[] = [];
+  for (const rc of p.resource_changes ?? []) {
+    if (!rc.change.importing) continue;
+    const found = tagsOf(rc.change.before)?.[CLUSTER_ID_TAG];
+    if (ownership(typeof found === 'string' ? found : null, owner) === 'foreign') out.push(rc.change.importing.id ?? rc.address);
+  }
+  return out;
 }

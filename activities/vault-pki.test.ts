@@ -1,12 +1,15 @@
 // Per-cluster PKI and transit encryption against the real OpenBao server.
 import nodeVault from 'node-vault';
-import { X509Certificate, randomUUID } from 'node:crypto';
+import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
 import { expect, inject, it } from 'vitest';
-import { clusterPkiMount, needsRenewal, VaultPki } from './vault-pki.js';
+import { DERIVED_NAME_OWNED, memoryClusterNames } from './cluster-names.js';
+import { needsRenewal, VaultPki } from './vault-pki.js';
 
 const stack = inject('stack');
 const vault = nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' });
-const pki = new VaultPki({ vault, rootMount: stack.vault.pkiMount, transitMount: stack.vault.transitMount, transitKey: 'hcs-secrets' });
+const names = memoryClusterNames();
+const options = { vault, rootMount: stack.vault.pkiMount, transitMount: stack.vault.transitMount, transitKey: 'hcs-secrets' };
+const pki = new VaultPki({ ...options, names });
 const clusterKey = () => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/pki`;
 
 it('creates one CA per cluster, chained to the root, and finds the same CA on every retry', async () => {
@@ -14,7 +17,7 @@ it('creates one CA per cluster, chained to the root, and finds the same CA on ev
   const first = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
   const again = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
   expect(again).toEqual(first);
-  expect(first.mount).toBe(clusterPkiMount(key));
+  expect(first.mount).toBe(`pki-cluster-${(await names(key)).clusterId}`);
   const [intermediatePem, rootPem] = first.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
   const intermediate = new X509Certificate(intermediatePem);
   const root = new X509Certificate(rootPem!);
@@ -56,6 +59,25 @@ it('revokes and removes a cluster CA on destroy, repeatably, and a later create 
   expect(revoked.data.keys).toContain(serial);
   const again = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
   expect(again.fingerprint256).not.toBe(ca.fingerprint256);
+});
+
+it("refuses another cluster's PKI mount under the same name, and never removes it", async () => {
+  const key = clusterKey();
+  const victim = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
+  const intruderId = randomBytes(16).toString('hex');
+  const intruder = new VaultPki({
+    ...options,
+    names: async () => ({ clusterId: intruderId, names: (await names(key)).names, owner: { clusterId: intruderId } }),
+  });
+  await expect(intruder.ensureClusterCa({ clusterKey: 'intruder', datacenter: 'dc1', maxCertTtlHours: 72 })).rejects.toMatchObject({
+    type: DERIVED_NAME_OWNED,
+    nonRetryable: true,
+  });
+  await intruder.destroyClusterCa('intruder');
+  // The victim's CA is still there, unchanged, and still issues.
+  expect(await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 })).toEqual(victim);
+  await pki.issueServerCertificate({ clusterKey: key, datacenter: 'dc1', ipAddresses: ['10.0.0.9'], ttlHours: 1 });
+  await pki.destroyClusterCa(key);
 });
 
 it('encrypts secrets with the transit key; the ciphertext reveals nothing and decrypts back', async () => {

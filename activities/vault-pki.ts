@@ -2,8 +2,9 @@
 // PKI mount holding an intermediate CA signed by the control plane's root; server certificates
 // are short-lived and issued from a role that allows only the cluster's server name and IPs.
 // Every call is idempotent: a retry never creates a second live CA.
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type nodeVault from 'node-vault';
+import { claim, CLUSTER_ID_TAG, type ClusterNamesOf, ownership } from './cluster-names.js';
 
 type VaultClient = ReturnType<typeof nodeVault>;
 
@@ -14,6 +15,8 @@ export interface VaultPkiOptions {
   /** Transit mount and key that encrypt every secret the control plane stores. */
   transitMount: string;
   transitKey: string;
+  /** Each cluster's PKI mount (named from its random id) and its id. */
+  names: ClusterNamesOf;
 }
 
 export interface ClusterCa {
@@ -36,10 +39,8 @@ const ROOT_ISSUER = 'hcs-root';
 const CLUSTER_ISSUER = 'cluster-ca';
 const SERVER_ROLE = 'server';
 
-/** One PKI mount per cluster, named from the cluster's key. */
-export function clusterPkiMount(clusterKey: string): string {
-  return `pki-cluster-${createHash('sha256').update(clusterKey).digest('hex').slice(0, 20)}`;
-}
+/** A cluster's PKI mount names its owner in its description: `hcs-cluster-id=<id>`. */
+const MOUNT_OWNER = new RegExp(`^${CLUSTER_ID_TAG}=([0-9a-f]+)$`);
 
 /** Renew when two thirds of the certificate's lifetime have passed (or it is already gone). */
 export function needsRenewal(certificatePem: string | undefined, now: Date): boolean {
@@ -71,16 +72,40 @@ export class VaultPki {
     return res.data.certificate;
   }
 
-  /** The cluster's CA: created on the first call, returned unchanged on every later one. */
+  /** The cluster's PKI mount (named from its random id). */
+  async clusterMount(clusterKey: string): Promise<string> {
+    return (await this.o.names(clusterKey)).names.pkiMount;
+  }
+
+  /** The cluster id a mount's description names; null for a mount without one, undefined when there is no mount. */
+  private async mountOwner(mount: string): Promise<string | null | undefined> {
+    const mounts = (await this.vault.mounts()) as Record<string, { description?: string } | undefined>;
+    const m = mounts[`${mount}/`];
+    return m ? (MOUNT_OWNER.exec(m.description ?? '')?.[1] ?? null) : undefined;
+  }
+
+  /**
+   * The cluster's CA: created on the first call, returned unchanged on every later one. A mount of
+   * that name that belongs to another cluster is refused (DerivedNameOwnedByAnotherCluster).
+   */
   async ensureClusterCa(a: { clusterKey: string; datacenter: string; maxCertTtlHours: number }): Promise<ClusterCa> {
-    const mount = clusterPkiMount(a.clusterKey);
+    const { names, owner } = await this.o.names(a.clusterKey);
+    const mount = names.pkiMount;
     const root = await this.ensureRootCa();
-    const mounts = (await this.vault.mounts()) as Record<string, unknown>;
-    if (!mounts[`${mount}/`]) {
-      await this.vault.mount({ mount_point: mount, type: 'pki', config: { max_lease_ttl: '87600h' } }).catch((err: unknown) => {
-        // Another attempt mounted it first: fine, we continue with its mount.
-        if (!/existing mount|path is already in use/i.test(String((err as Error).message))) throw err;
-      });
+    const description = `${CLUSTER_ID_TAG}=${owner.clusterId}`;
+    const found = await this.mountOwner(mount);
+    claim(`the PKI mount ${mount}`, found, owner);
+    if (found === undefined) {
+      await this.vault
+        .mount({ mount_point: mount, type: 'pki', description, config: { max_lease_ttl: '87600h' } })
+        .catch((err: unknown) => {
+          // Another attempt mounted it first: fine, we continue with its mount (checked below).
+          if (!/existing mount|path is already in use/i.test(String((err as Error).message))) throw err;
+        });
+      claim(`the PKI mount ${mount}`, await this.mountOwner(mount), owner);
+    } else if (found === null) {
+      // A mount without a mark under the cluster's name (made before ids) is its own: mark it.
+      await this.vault.write(`sys/mounts/${mount}/tune`, { description });
     }
     let intermediate = await this.issuerPem(mount, CLUSTER_ISSUER);
     if (!intermediate) {
@@ -128,7 +153,7 @@ export class VaultPki {
    * talk to the servers, without ensureClusterCa's mount check and role write each time.
    */
   async clusterCaBundle(clusterKey: string): Promise<string> {
-    const intermediate = await this.issuerPem(clusterPkiMount(clusterKey), CLUSTER_ISSUER);
+    const intermediate = await this.issuerPem(await this.clusterMount(clusterKey), CLUSTER_ISSUER);
     const root = await this.issuerPem(this.o.rootMount, ROOT_ISSUER);
     if (!intermediate || !root) throw new Error(`cluster ${clusterKey} has no CA yet`);
     return `${intermediate.trim()}\n${root.trim()}\n`;
@@ -141,7 +166,7 @@ export class VaultPki {
     ipAddresses: string[];
     ttlHours: number;
   }): Promise<IssuedCertificate> {
-    const mount = clusterPkiMount(a.clusterKey);
+    const mount = await this.clusterMount(a.clusterKey);
     const res = (await this.vault.write(`${mount}/issue/${SERVER_ROLE}`, {
       common_name: `server.${a.datacenter}.consul`,
       alt_names: 'localhost',
@@ -160,12 +185,13 @@ export class VaultPki {
 
   /**
    * Revokes the cluster's intermediate at the root (so nothing it issued is trusted any more)
-   * and removes its mount with all its keys. Safe to repeat.
+   * and removes its mount with all its keys. Safe to repeat. A mount of that name that belongs to
+   * another cluster is left alone.
    */
   async destroyClusterCa(clusterKey: string): Promise<void> {
-    const mount = clusterPkiMount(clusterKey);
-    const mounts = (await this.vault.mounts()) as Record<string, unknown>;
-    if (!mounts[`${mount}/`]) return;
+    const { names, owner } = await this.o.names(clusterKey);
+    const mount = names.pkiMount;
+    if (ownership(await this.mountOwner(mount), owner) !== 'ours') return;
     const intermediate = await this.issuerPem(mount, CLUSTER_ISSUER);
     if (intermediate) {
       const serial = new X509Certificate(intermediate).serialNumber.toLowerCase().match(/../g)!.join(':');

@@ -43,7 +43,7 @@ export function localLifecycleConfig(
       moduleDir: join(repoRoot, 'terraform'),
       rootSubdir: join('examples', 'local-twin'),
     },
-    dns: { kind: 'challtestsrv', managementUrl: e.acme.dnsManagementUrl, zone: 'consul.hcs.test' },
+    dns: { kind: 'challtestsrv', managementUrl: e.acme.dnsManagementUrl, dnsServer: e.acme.dnsAddress, zone: 'consul.hcs.test' },
     acme: { directoryUrl: e.acme.directoryUrl, contactEmail: 'sre@hcs.test', caCertFile: acmeCaFile },
     ...(o.serverCertTtlHours ? { serverCertTtlHours: o.serverCertTtlHours } : {}),
     ...(o.healthTimeoutSeconds ? { healthTimeoutSeconds: o.healthTimeoutSeconds } : {}),

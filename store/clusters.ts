@@ -1,5 +1,6 @@
 // Cluster records. The API reads and writes them; workflows change them only through the
 // store activities.
+import { randomBytes } from 'node:crypto';
 import type { ClusterSpec } from '../domain/cluster-spec.js';
 import type { SqlExecutor } from './database.js';
 
@@ -126,11 +127,14 @@ export interface PutClusterInput {
   systemData: SystemData | null;
 }
 
-/** Inserts or replaces the customer-owned part of a record; status is kept. */
+/**
+ * Inserts or replaces the customer-owned part of a record; status is kept. A new record gets its
+ * random cluster id (128 bits), which an update never changes.
+ */
 export async function upsertCluster(db: SqlExecutor, c: PutClusterInput): Promise<ClusterRecord> {
   const { rows } = await db.query<Row>(
-    `INSERT INTO clusters (resource_id, display_id, subscription_id, resource_group, name, location, tags, spec, provisioning_state, etag, system_data)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    `INSERT INTO clusters (resource_id, display_id, subscription_id, resource_group, name, location, tags, spec, provisioning_state, etag, system_data, cluster_uid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (resource_id) DO UPDATE SET
        display_id = EXCLUDED.display_id, resource_group = EXCLUDED.resource_group, name = EXCLUDED.name,
        tags = EXCLUDED.tags, spec = EXCLUDED.spec, provisioning_state = EXCLUDED.provisioning_state,
@@ -148,9 +152,29 @@ export async function upsertCluster(db: SqlExecutor, c: PutClusterInput): Promis
       c.provisioningState,
       c.etag,
       c.systemData,
+      randomBytes(16).toString('hex'),
     ],
   );
   return toRecord(rows[0]!);
+}
+
+/** What every name derived for a cluster comes from: its random id, and whether it predates it. */
+export interface ClusterNaming {
+  /** The cluster's random id: 32 lower-case hex digits. */
+  clusterId: string;
+  /** Lower-case cluster name. */
+  name: string;
+  /** The cluster existed before random ids: its names stay derived from its resource id. */
+  namesFromKey: boolean;
+}
+
+export async function getClusterNaming(db: SqlExecutor, resourceKey: string): Promise<ClusterNaming | undefined> {
+  const { rows } = await db.query<{ cluster_uid: string; name: string; names_from_key: boolean }>(
+    'SELECT cluster_uid, name, names_from_key FROM clusters WHERE resource_id = $1',
+    [resourceKey],
+  );
+  const r = rows[0];
+  return r ? { clusterId: r.cluster_uid, name: r.name.toLowerCase(), namesFromKey: r.names_from_key } : undefined;
 }
 
 export async function setProvisioningState(db: SqlExecutor, resourceKey: string, state: string, status?: ClusterStatus): Promise<void> {

@@ -69,6 +69,8 @@ export const NON_RETRYABLE_ERRORS = [
   'SnapshotVersionIncompatible',
   'InvalidOperationInput',
   'SchedulesUnavailable',
+  /** A name derived for the cluster is held by another cluster (activities/cluster-names.ts). */
+  'DerivedNameOwnedByAnotherCluster',
 ];
 
 /** Workflow type each cluster's snapshot schedule starts (it records an AUTOMATIC snapshot operation). */

@@ -11,14 +11,14 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
-import { endpointFqdn, infraResourceGroupName, SECRET } from '../../activities/lifecycle.js';
+import { SECRET } from '../../activities/lifecycle.js';
 import { stackForScript } from '../../devstack/script-stack.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
 import { getSecret } from '../../store/secrets.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
-import { arm, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/lifecycle.js';
+import { arm, clusterNames, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/lifecycle.js';
 
 const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 6);
 const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
@@ -104,7 +104,7 @@ async function underFire(operationId: string, kills: number, phase: string): Pro
 
 /** The management token and CA of a cluster, and an admin client on its first server. */
 async function clusterAdmin(resourceKey: string, address: string): Promise<{ admin: ConsulAdmin; token: string }> {
-  const pki = vaultPki(stack);
+  const pki = vaultPki(stack, cp.db);
   const token = (JSON.parse(await pki.decrypt((await getSecret(cp.db, resourceKey, SECRET.managementToken))!)) as { secretId: string })
     .secretId;
   return { admin: new ConsulAdmin({ url: `https://${address}:8501`, caPem: await pki.clusterCaBundle(resourceKey) }), token };
@@ -123,7 +123,7 @@ async function serverVersions(resourceKey: string, addresses: string[]): Promise
 }
 
 async function twinInstances(resourceKey: string): Promise<number> {
-  const rg = infraResourceGroupName(resourceKey);
+  const rg = (await clusterNames(cp.db, resourceKey)).infraResourceGroup;
   const base = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets`;
   const sets = JSON.parse((await twinGet(stack, `${base}?api-version=2024-07-01`)).body) as { value: Array<{ name: string }> };
   let count = 0;
@@ -192,6 +192,7 @@ try {
       );
     }
 
+    const names = await clusterNames(cp.db, key, { zone: config.dns.zone });
     const del = await arm(cp, 'DELETE', id);
     if (del.status !== 202) throw new Error(`DELETE answered ${del.status}: ${del.body}`);
     const [deleteOp] = await listOperations(cp.db, key);
@@ -200,9 +201,8 @@ try {
     deleteKills += deleted.killsDone;
     const left = await leftovers(stack, cp.db, {
       resourceKey: key,
-      fqdn: endpointFqdn(key, config.dns.zone),
       addresses: servers.map((s) => s.address),
-      infraResourceGroup: infraResourceGroupName(key),
+      ...names,
     });
     const remaining = Object.entries(left).filter(([, v]) => v.length);
     const deleteOk = deleted.status === 'Succeeded' && remaining.length === 0;

@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { ClusterBlobs, clusterContainerName, serverPrefix } from '../../activities/cluster-blobs.js';
+import { ClusterBlobs, serverPrefix } from '../../activities/cluster-blobs.js';
+import { type ClusterNamesOf, derivedNames } from '../../activities/cluster-names.js';
 import { ConsulAdmin, type HealthReport } from '../../activities/consul-admin.js';
 import { serverConfig, type ClusterPlan } from '../../activities/lifecycle.js';
 import {
@@ -31,17 +32,23 @@ import { processWithEnv, waitForTerraformApply } from '../support/processes.js';
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;
 const clusterKey = `/subscriptions/${randomUUID()}/resourcegroups/rg-e2e/providers/hcs.consul/clusters/e2e`;
+/** The cluster's random id and names, as the lifecycle derives them. */
+const clusterId = randomBytes(16).toString('hex');
+const names = derivedNames('e2e', clusterId);
+const namesOf: ClusterNamesOf = async () => ({ clusterId, names, owner: { clusterId } });
 const work = mkdtempSync(join(tmpdir(), 'hcs-infra-'));
 const gossipKey = randomBytes(32).toString('base64');
 const management = randomUUID();
 const blobs = new ClusterBlobs(
   new BlobServiceClient(stack.blob.url, new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey)),
+  namesOf,
 );
 const pki = new VaultPki({
   vault: nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' }),
   rootMount: stack.vault.pkiMount,
   transitMount: stack.vault.transitMount,
   transitKey: 'hcs-secrets',
+  names: namesOf,
 });
 let t: TestCloud;
 let tf: TerraformActivities;
@@ -90,7 +97,8 @@ afterAll(async () => {
 function runInput(serverCount: number) {
   const sub = t.cloud.subscriptionId;
   return {
-    clusterKey,
+    state: names.terraformState,
+    owner: { clusterId },
     moduleDir: join(repoRoot, 'terraform'),
     rootSubdir: join('examples', 'local-twin'),
     variables: {
@@ -107,7 +115,8 @@ function runInput(serverCount: number) {
       admin_ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBb0Ykx8H2dXv8bZrXoWQkq3n2dN1o8t3e8p9k4w5r6s e2e',
       storage_account_id: `/subscriptions/${sub}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${stack.blob.accountName}`,
       blob_account_url: stack.blob.url,
-      blob_container: clusterContainerName(clusterKey),
+      blob_container: names.container,
+      cluster_id: clusterId,
     },
   };
 }
@@ -214,6 +223,17 @@ it('brings up 3 Consul servers in zones 1, 2, 3 that elect a leader; a second ap
 
   const again = await apply(3);
   expect(again.result.changed).toBe(false);
+  // Every taggable resource carries the cluster's id.
+  const resources = new ResourceManagementClient(t.credential, t.cloud.subscriptionId, t.clientOptions);
+  expect((await resources.resourceGroups.get('rg-e2e')).tags?.['hcs-cluster-id']).toBe(clusterId);
+  const group = `/subscriptions/${t.cloud.subscriptionId}/resourceGroups/rg-e2e/providers`;
+  for (const [id, apiVersion] of [
+    [`${group}/Microsoft.Network/networkSecurityGroups/e2e-nsg`, '2023-11-01'],
+    [`${group}/Microsoft.Network/virtualNetworks/e2e-vnet`, '2023-11-01'],
+    [`${group}/Microsoft.ManagedIdentity/userAssignedIdentities/e2e-identity`, '2023-01-31'],
+    ...servers.map((s) => [`${group}/Microsoft.Compute/virtualMachineScaleSets/${s.name}`, '2024-03-01']),
+  ] as const)
+    expect((await resources.resources.getById(id, apiVersion)).tags?.['hcs-cluster-id'], id).toBe(clusterId);
 }, 300_000);
 
 it('scales 3 to 5 through an apply killed with SIGKILL midway: the re-run converges and two servers join in zones 1 and 2', async () => {

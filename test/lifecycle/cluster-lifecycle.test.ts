@@ -7,14 +7,13 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterContainerName } from '../../activities/cluster-blobs.js';
 import { lookupA } from '../../activities/dns.js';
-import { infraResourceGroupName } from '../../activities/lifecycle.js';
+import { derivedNames } from '../../activities/cluster-names.js';
 import { Supervisor } from '../../devstack/supervisor.js';
 import { httpCall } from '../../lib/http.js';
 import { getClusterServers } from '../../store/clusters.js';
@@ -25,6 +24,7 @@ import {
   arm,
   clientAccess,
   clusterSecretValues,
+  clusterNames,
   clusterWorkflows,
   consulCall,
   createRootToken,
@@ -52,10 +52,16 @@ let rootToken = '';
 const secrets: string[] = [];
 let fqdn = '';
 const everAddresses = new Set<string>();
+const devName = `dev-${randomUUID().slice(0, 6)}`;
+const devId = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters/${devName}`;
+/** The development cluster's names come from this id (the test-only hook), so the test knows them before the cluster exists. */
+const devNamesId = randomBytes(16).toString('hex');
 
 beforeAll(async () => {
   if (stack.database.kind !== 'postgres') throw new Error('the end-to-end test needs the PostgreSQL store (terraform pg backend)');
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
+  cp = await startControlPlane(stack, {
+    lifecycle: { ...lifecycleConfig(stack), derivedNameOverride: { [devId.toLowerCase()]: { clusterId: devNamesId } } },
+  });
   await cp.registerSubscription(subscriptionId);
   const credential: TokenCredential = {
     getToken: async (): Promise<AccessToken> => ({ token: await cp.mintJwt('arm'), expiresOnTimestamp: Date.now() + 600_000 }),
@@ -145,7 +151,7 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     for (const a of access.addresses) await expect(httpCall(`http://${a}:8500/v1/status/leader`, { timeoutInMs: 2_000 })).rejects.toThrow();
     // The servers' identity may read its own cluster's container and nothing else.
     const storageScope = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${stack.blob.accountName}`;
-    const containerScope = `${storageScope}/blobServices/default/containers/${clusterContainerName(key)}`;
+    const containerScope = `${storageScope}/blobServices/default/containers/${(await clusterNames(cp.db, key)).container}`;
     const assignments = (path: string) =>
       twinGet(stack, path).then(
         (r) =>
@@ -236,7 +242,7 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     const container = new BlobServiceClient(
       stack.blob.url,
       new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey),
-    ).getContainerClient(clusterContainerName(key));
+    ).getContainerClient((await clusterNames(cp.db, key)).container);
     for await (const b of container.listBlobsFlat({ prefix: 'servers/' })) names.push(b.name.split('/')[1]!);
     expect([...new Set(names)].sort()).toEqual(['0', '1', '2']);
     // The KV data written before both scale operations is still there.
@@ -244,6 +250,8 @@ describe.sequential('cluster lifecycle on the real stack', () => {
   }, 600_000);
 
   it('deletes the cluster: Succeeded, GET 404, and nothing is left anywhere', async () => {
+    const names = await clusterNames(cp.db, key);
+    expect(names.fqdn).toBe(fqdn);
     const deleter = await client.resources.beginDeleteById(id, API_VERSION, { updateIntervalInMs: 1_000 });
     await deleter.pollUntilDone();
     await expect(client.resources.getById(id, API_VERSION)).rejects.toMatchObject({ statusCode: 404 });
@@ -253,9 +261,8 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     expect(JSON.parse(groups.body)).toMatchObject({ value: [] });
     const left = await leftovers(stack, cp.db, {
       resourceKey: key,
-      fqdn,
       addresses: [...everAddresses],
-      infraResourceGroup: infraResourceGroupName(key),
+      ...names,
     });
     expect(left).toEqual({ processes: [], twin: [], blob: [], dns: [], pki: [], secrets: [], terraformState: [], record: [] });
   }, 600_000);
@@ -281,12 +288,11 @@ describe.sequential('cluster lifecycle on the real stack', () => {
 
 describe('a development cluster grows', () => {
   it('creates 1 server (adopting a resource group a crashed run left behind) and scales 1 to 3', async () => {
-    const devId = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters/dev-${randomUUID().slice(0, 6)}`;
     // What a terraform killed mid-apply leaves: the resource exists in the cloud, not in the state.
     const orphan = await twinCall(
       stack,
       'PUT',
-      `/subscriptions/${stack.cloud.subscriptionId}/resourcegroups/${infraResourceGroupName(devId.toLowerCase())}?api-version=2021-04-01`,
+      `/subscriptions/${stack.cloud.subscriptionId}/resourcegroups/${derivedNames(devName, devNamesId).infraResourceGroup}?api-version=2021-04-01`,
       { location: 'westeurope' },
     );
     expect([200, 201]).toContain(orphan.status);
@@ -299,6 +305,14 @@ describe('a development cluster grows', () => {
       )
     ).pollUntilDone();
     expect(created.properties).toMatchObject({ provisioningState: 'Succeeded', serverCount: 1 });
+    // The adopted group now carries the cluster's own (random) id.
+    const devNames = await clusterNames(cp.db, devId.toLowerCase(), { override: { [devId.toLowerCase()]: { clusterId: devNamesId } } });
+    const group = await twinGet(
+      stack,
+      `/subscriptions/${stack.cloud.subscriptionId}/resourcegroups/${devNames.infraResourceGroup}?api-version=2021-04-01`,
+    );
+    expect((JSON.parse(group.body) as { tags?: Record<string, string> }).tags?.['hcs-cluster-id']).toBe(devNames.clusterId);
+    expect(devNames.clusterId).not.toBe(devNamesId);
     await (
       await client.resources.beginUpdateById(devId, API_VERSION, { properties: { serverCount: 3 } }, { updateIntervalInMs: 1_000 })
     ).pollUntilDone();

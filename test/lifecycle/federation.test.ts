@@ -11,14 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { clusterContainerName, serverPrefix } from '../../activities/cluster-blobs.js';
-import { infraResourceGroupName, SECRET } from '../../activities/lifecycle.js';
+import { serverPrefix } from '../../activities/cluster-blobs.js';
+import { SECRET } from '../../activities/lifecycle.js';
 import { httpCall } from '../../lib/http.js';
 import { getSecret } from '../../store/secrets.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import {
   arm,
   clientAccess,
+  clusterNames,
   consulCall,
   createRootToken,
   followLocation,
@@ -161,7 +162,7 @@ describe.sequential('WAN federation', () => {
     const config = JSON.parse(
       (
         await blobs
-          .getContainerClient(clusterContainerName(secondaryId.toLowerCase()))
+          .getContainerClient((await clusterNames(cp.db, secondaryId.toLowerCase())).container)
           .getBlobClient(`${serverPrefix(0)}consul.json`)
           .downloadToBuffer()
       ).toString('utf8'),
@@ -233,10 +234,13 @@ describe.sequential('WAN federation', () => {
     ).accessorId;
     expect((await consulCall(primary, primary.addresses[0]!, `/v1/acl/token/${agentAccessor}`, root)).status).toBe(200);
     const secondaryServers = await getClusterServers(cp.db, secondaryKey);
-    const fqdn = new URL(
-      (JSON.parse((await arm(cp, 'GET', secondaryId)).body) as { properties: { privateEndpointUrl: string } }).properties
-        .privateEndpointUrl,
-    ).hostname;
+    const secondaryNames = await clusterNames(cp.db, secondaryKey);
+    expect(
+      new URL(
+        (JSON.parse((await arm(cp, 'GET', secondaryId)).body) as { properties: { privateEndpointUrl: string } }).properties
+          .privateEndpointUrl,
+      ).hostname,
+    ).toBe(secondaryNames.fqdn);
     await remove(secondaryId);
 
     const members = wanMembers(primary, primary.addresses[0]!);
@@ -247,9 +251,8 @@ describe.sequential('WAN federation', () => {
     expect(
       await leftovers(stack, cp.db, {
         resourceKey: secondaryKey,
-        fqdn,
         addresses: secondaryServers.map((s) => s.address),
-        infraResourceGroup: infraResourceGroupName(secondaryKey),
+        ...secondaryNames,
       }),
     ).toEqual(NOTHING);
   }, 600_000);
@@ -262,13 +265,9 @@ describe.sequential('WAN federation', () => {
     for (const id of [primaryId, thirdId]) {
       const key = id.toLowerCase();
       const got = JSON.parse((await arm(cp, 'GET', id)).body) as { properties: { privateEndpointUrl: string } };
-      before.push({
-        id,
-        resourceKey: key,
-        fqdn: new URL(got.properties.privateEndpointUrl).hostname,
-        addresses: (await getClusterServers(cp.db, key)).map((s) => s.address),
-        infraResourceGroup: infraResourceGroupName(key),
-      });
+      const names = await clusterNames(cp.db, key);
+      expect(new URL(got.properties.privateEndpointUrl).hostname).toBe(names.fqdn);
+      before.push({ id, resourceKey: key, addresses: (await getClusterServers(cp.db, key)).map((s) => s.address), ...names });
     }
     const deleted = await arm(cp, 'PUT', `${cp.api.restUrl}/subscriptions/${sub}?api-version=2.0`, { state: 'Deleted' });
     expect(deleted.status, deleted.body).toBe(200);

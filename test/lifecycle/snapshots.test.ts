@@ -9,7 +9,6 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { Client, Connection, ScheduleNotFoundError, type ScheduleClient, type WorkflowClient } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterContainerName } from '../../activities/cluster-blobs.js';
 import { createSnapshotActivities, snapshotBlobName, snapshotScheduleId } from '../../activities/snapshots.js';
 import { buildLifecycleDeps } from '../../apps/worker/src/lifecycle-config.js';
 import { parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
@@ -21,6 +20,7 @@ import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import {
   arm,
   clientAccess,
+  clusterNames,
   clusterSecretValues,
   clusterWorkflows,
   consulCall,
@@ -118,14 +118,14 @@ async function snapshotNamed(name: string): Promise<SnapshotView> {
   return s;
 }
 
-const container = () =>
+const container = async () =>
   new BlobServiceClient(stack.blob.url, new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey)).getContainerClient(
-    clusterContainerName(key),
+    (await clusterNames(cp.db, key)).container,
   );
 
 async function snapshotBlobs(): Promise<string[]> {
   const names: string[] = [];
-  for await (const b of container().listBlobsFlat({ prefix: 'snapshots/' })) names.push(b.name);
+  for await (const b of (await container()).listBlobsFlat({ prefix: 'snapshots/' })) names.push(b.name);
   return names.sort();
 }
 

@@ -9,11 +9,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterContainerName } from '../../activities/cluster-blobs.js';
+import { type DerivedNameOverride, type DerivedNames, storeClusterNames } from '../../activities/cluster-names.js';
 import { lookupA } from '../../activities/dns.js';
 import { SECRET } from '../../activities/lifecycle.js';
-import { stateName, PG_STATE_SCHEMA } from '../../activities/terraform.js';
-import { clusterPkiMount, VaultPki } from '../../activities/vault-pki.js';
+import { PG_STATE_SCHEMA } from '../../activities/terraform.js';
+import { VaultPki } from '../../activities/vault-pki.js';
 import { lifecycleConfigSchema, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
 import { localLifecycleConfig } from '../../devstack/lifecycle.js';
 import type { StackEndpoints } from '../../devstack/stack.js';
@@ -31,13 +31,32 @@ export function lifecycleConfig(stack: StackEndpoints, o: { serverCertTtlHours?:
   );
 }
 
-export function vaultPki(stack: StackEndpoints): VaultPki {
+/** Vault as the worker uses it: transit, and with the store `db` also the clusters' CAs (found by their names). */
+export function vaultPki(stack: StackEndpoints, db?: SqlDatabase): VaultPki {
   return new VaultPki({
     vault: nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' }),
     rootMount: stack.vault.pkiMount,
     transitMount: stack.vault.transitMount,
     transitKey: 'hcs-secrets',
+    names: db
+      ? storeClusterNames(db)
+      : async () => {
+          throw new Error("vaultPki(stack) without the store serves transit only; pass the store to reach a cluster's CA");
+        },
   });
+}
+
+/** A cluster's id and every name the worker derives from it, with the endpoint's DNS name. */
+export type ClusterNames = DerivedNames & { clusterId: string; fqdn: string };
+
+/** The names of a cluster in the store, as the worker derives them (read them before a delete removes the record). */
+export async function clusterNames(
+  db: SqlDatabase,
+  resourceKey: string,
+  o: { zone?: string; override?: DerivedNameOverride } = {},
+): Promise<ClusterNames> {
+  const { clusterId, names } = await storeClusterNames(db, { override: o.override })(resourceKey);
+  return { ...names, clusterId, fqdn: `${names.dnsLabel}.${o.zone ?? 'consul.hcs.test'}` };
 }
 
 /** A REST call to our API as ARM (the ARM issuer's JWT). */
@@ -162,7 +181,7 @@ function collectPayloads(node: unknown, out: Array<{ metadata?: Record<string, U
 export async function leftovers(
   stack: StackEndpoints,
   db: SqlDatabase,
-  c: { resourceKey: string; fqdn: string; addresses: string[]; infraResourceGroup: string },
+  c: { resourceKey: string; addresses: string[] } & ClusterNames,
 ): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   // Instance processes (host-manager and its Consul) answer on their addresses.
@@ -176,16 +195,16 @@ export async function leftovers(
   }
   out.twin = (await twinResourceGroupExists(stack, c.infraResourceGroup)) ? [c.infraResourceGroup] : [];
   const blobs = new BlobServiceClient(stack.blob.url, new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey));
-  out.blob = (await blobs.getContainerClient(clusterContainerName(c.resourceKey)).exists()) ? [clusterContainerName(c.resourceKey)] : [];
+  out.blob = (await blobs.getContainerClient(c.container).exists()) ? [c.container] : [];
   out.dns = await lookupA(stack.acme.dnsAddress, c.fqdn);
   const mounts = (await nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' }).mounts()) as Record<
     string,
     unknown
   >;
-  out.pki = Object.keys(mounts).filter((m) => m === `${clusterPkiMount(c.resourceKey)}/`);
+  out.pki = Object.keys(mounts).filter((m) => m === `${c.pkiMount}/`);
   out.secrets = await listSecretNames(db, c.resourceKey);
   const states = await db
-    .query<{ name: string }>(`SELECT name FROM ${PG_STATE_SCHEMA}.states WHERE name = $1`, [stateName(c.resourceKey)])
+    .query<{ name: string }>(`SELECT name FROM ${PG_STATE_SCHEMA}.states WHERE name = $1`, [c.terraformState])
     .catch(() => ({ rows: [] as Array<{ name: string }> }));
   out.terraformState = states.rows.map((r) => r.name);
   const record = await db.query<{ resource_id: string }>('SELECT resource_id FROM clusters WHERE resource_id = $1', [c.resourceKey]);

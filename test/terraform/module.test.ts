@@ -72,6 +72,7 @@ const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH
 const clusterVars = {
   subscription_id: SUBSCRIPTION,
   cluster_name: 'orders',
+  cluster_id: '0123456789abcdef0123456789abcdef',
   location: 'westeurope',
   resource_group_name: 'rg-orders',
   vnet_cidr: '10.20.0.0/16',
@@ -259,6 +260,7 @@ describe('offline plans: variable validation and what the module plans', () => {
     [{ vnet_cidr: '010.0.0.0/16' }, 'vnet_cidr must be an IPv4 CIDR such as "10.0.0.0/16"'],
     [{ vnet_cidr: '10.1.2.0/16' }, 'vnet_cidr must have all host bits zero'],
     [{ cluster_name: 'Orders' }, 'cluster_name must be 3-48 characters'],
+    [{ cluster_id: '0123456789ABCDEF0123456789ABCDEF' }, 'cluster_id must be 32 lower-case hexadecimal digits'],
     [
       { blob_account_url: 'https://a.blob.core.windows.net/?sv=2024&sig=abc' },
       'blob_account_url must be an http(s) URL without query string',
@@ -281,6 +283,9 @@ describe('offline plans: variable validation and what the module plans', () => {
       expect(resource(changes, 'azapi_resource.blob_reader')?.change.after.parent_id).toBe(
         `${STORAGE_ACCOUNT_ID}/blobServices/default/containers/cluster-orders`,
       );
+      // Every taggable resource carries the cluster's id.
+      for (const c of changes.filter((x) => x.change.actions.includes('create') && !x.address.endsWith('.blob_reader')))
+        expect(c.change.after.tags, c.address).toMatchObject({ 'hcs-cluster': 'orders', 'hcs-cluster-id': clusterVars.cluster_id });
       const body = resource(changes, 'azapi_resource.nsg')?.change.after.body;
       return JSON.parse(body).properties.securityRules as Array<{ name: string; properties: Record<string, any> }>;
     };

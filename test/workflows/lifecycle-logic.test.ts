@@ -55,8 +55,11 @@ function plan(resourceKey: string): ClusterPlan {
     consulVersion: '1.22.7',
     cidr: '10.0.0.0/16',
     publicEndpoint: false,
+    owner: { clusterId: '0'.repeat(32) },
     infraResourceGroup: 'rg',
     fqdn: 'logic.example',
+    container: 'cluster-logic',
+    terraformState: 'hcs_logic',
   };
 }
 

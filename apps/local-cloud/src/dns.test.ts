@@ -4,12 +4,16 @@ import { DnsManagementClient } from '@azure/arm-dns';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azureDnsRecords } from '../../../activities/azure-dns.js';
+import { DERIVED_NAME_OWNED } from '../../../activities/cluster-names.js';
 import type { DnsRecords } from '../../../activities/dns.js';
 import { httpCall } from '../../../lib/http.js';
 import { startTestCloud, type TestCloud } from './testing.js';
 
 const RG = 'dns-rg';
 const ZONE = 'consul.example.test';
+/** The cluster the records are written for, and another one. */
+const owner = { clusterId: 'a'.repeat(32) };
+const intruder = { clusterId: 'b'.repeat(32) };
 
 let t: TestCloud;
 let sub: string;
@@ -76,12 +80,30 @@ describe('azureDnsRecords against the twin', () => {
   const fqdn = `c1.${ZONE}`;
 
   it('setA writes the record set and a second setA replaces it', async () => {
-    await records.setA(fqdn, ['10.0.0.1', '10.0.0.2']);
-    await records.setA(fqdn, ['10.0.0.3']);
+    await records.setA(fqdn, ['10.0.0.1', '10.0.0.2'], owner);
+    await records.setA(fqdn, ['10.0.0.3'], owner);
     const rs = await dns.recordSets.get(RG, ZONE, 'c1', 'A');
     expect(rs).toMatchObject({ name: 'c1', type: 'Microsoft.Network/dnsZones/A', ttl: 60, fqdn: `${fqdn}.` });
     expect(rs.aRecords).toEqual([{ ipv4Address: '10.0.0.3' }]);
+    expect(rs.metadata).toEqual({ 'hcs-cluster-id': owner.clusterId });
+    expect(await records.ownerOf(fqdn)).toBe(owner.clusterId);
     expect((await dns.zones.get(RG, ZONE)).numberOfRecordSets).toBe(1);
+  });
+
+  it("neither overwrites nor removes another cluster's record set", async () => {
+    const before = await dns.recordSets.get(RG, ZONE, 'c1', 'A');
+    await expect(records.setA(fqdn, ['10.6.6.6'], intruder)).rejects.toMatchObject({ type: DERIVED_NAME_OWNED, nonRetryable: true });
+    expect(await records.clearA(fqdn, intruder)).toBe('foreign');
+    const after = await dns.recordSets.get(RG, ZONE, 'c1', 'A');
+    expect(after).toEqual(before);
+    // A record set without any mark (written before ids) is taken by the cluster whose name it is, and marked.
+    await dns.recordSets.createOrUpdate(RG, ZONE, 'bare', 'A', { ttl: 60, aRecords: [{ ipv4Address: '10.7.7.7' }] });
+    expect(await records.ownerOf(`bare.${ZONE}`)).toBeNull();
+    await records.setA(`bare.${ZONE}`, ['10.7.7.8'], owner);
+    expect(await records.ownerOf(`bare.${ZONE}`)).toBe(owner.clusterId);
+    await expect(records.setA(`bare.${ZONE}`, ['10.6.6.6'], intruder)).rejects.toMatchObject({ type: DERIVED_NAME_OWNED });
+    expect(await records.clearA(`bare.${ZONE}`, owner)).toBe('removed');
+    expect(await records.ownerOf(`bare.${ZONE}`)).toBeUndefined();
   });
 
   it('setTxt writes the ACME value as one string, also under a trailing-dot name', async () => {
@@ -95,31 +117,31 @@ describe('azureDnsRecords against the twin', () => {
   });
 
   it('clearA and clearTxt remove the record sets; clearing again is fine', async () => {
-    await records.clearA(fqdn);
+    await records.clearA(fqdn, owner);
     await records.clearTxt(`_acme-challenge.${fqdn}`);
     expect(await statusOf(dns.recordSets.get(RG, ZONE, 'c1', 'A'))).toBe('404 ResourceNotFound');
     expect(await statusOf(dns.recordSets.get(RG, ZONE, '_acme-challenge.c1', 'TXT'))).toBe('404 ResourceNotFound');
-    await records.clearA(fqdn);
+    await records.clearA(fqdn, owner);
     await records.clearTxt(`_acme-challenge.${fqdn}`);
     expect((await dns.zones.get(RG, ZONE)).numberOfRecordSets).toBe(0);
   });
 
   it('refuses a name outside the zone, naming both, and writes nothing', async () => {
-    await expect(records.setA('c1.other.test', ['10.0.0.1'])).rejects.toThrow(
+    await expect(records.setA('c1.other.test', ['10.0.0.1'], owner)).rejects.toThrow(
       `DNS name 'c1.other.test' is not inside the Azure DNS zone '${ZONE}'`,
     );
     await expect(records.setTxt(`evil${ZONE}`, 'v')).rejects.toThrow(/not inside the Azure DNS zone/);
-    await expect(records.clearA(`x.${ZONE}.example`)).rejects.toThrow(/not inside the Azure DNS zone/);
+    await expect(records.clearA(`x.${ZONE}.example`, owner)).rejects.toThrow(/not inside the Azure DNS zone/);
     expect((await dns.zones.get(RG, ZONE)).numberOfRecordSets).toBe(0);
   });
 
   it('a record set in a missing zone is 404 ParentResourceNotFound, and clearing there is an error', async () => {
     const other = azureDnsRecords({ client: dns, resourceGroup: RG, zone: 'missing.example.test' });
-    await expect(other.setA('a.missing.example.test', ['10.0.0.1'])).rejects.toMatchObject({
+    await expect(other.setA('a.missing.example.test', ['10.0.0.1'], owner)).rejects.toMatchObject({
       statusCode: 404,
       code: 'ParentResourceNotFound',
     });
-    await expect(other.clearA('a.missing.example.test')).rejects.toMatchObject({ statusCode: 404, code: 'ParentResourceNotFound' });
+    await expect(other.clearA('a.missing.example.test', owner)).rejects.toMatchObject({ statusCode: 404, code: 'ParentResourceNotFound' });
   });
 });
 
@@ -174,7 +196,7 @@ describe('record set input checks', () => {
   });
 
   it('deleting the zone removes its record sets', async () => {
-    await records.setA(`gone.${ZONE}`, ['10.0.0.9']);
+    await records.setA(`gone.${ZONE}`, ['10.0.0.9'], owner);
     await (await dns.zones.beginDelete(RG, ZONE)).pollUntilDone();
     expect(await statusOf(dns.zones.get(RG, ZONE))).toBe('404 ResourceNotFound');
     await dns.zones.createOrUpdate(RG, ZONE, { location: 'global' });

@@ -12,8 +12,17 @@ const dnsSchema = lifecycleConfigSchema.shape.dns;
 
 describe('dns configuration', () => {
   it('parses both kinds and refuses an unknown one', () => {
-    expect(dnsSchema.parse({ kind: 'challtestsrv', managementUrl: 'http://127.0.0.1:8055', zone: 'consul.hcs.test' }).kind).toBe(
-      'challtestsrv',
+    expect(
+      dnsSchema.parse({
+        kind: 'challtestsrv',
+        managementUrl: 'http://127.0.0.1:8055',
+        dnsServer: '127.0.0.1:8053',
+        zone: 'consul.hcs.test',
+      }).kind,
+    ).toBe('challtestsrv');
+    // Without its DNS server the owners of records could not be read back.
+    expect(dnsSchema.safeParse({ kind: 'challtestsrv', managementUrl: 'http://127.0.0.1:8055', zone: 'consul.hcs.test' }).success).toBe(
+      false,
     );
     const azure = dnsSchema.parse({
       kind: 'azure',
@@ -55,9 +64,10 @@ describe('dns configuration', () => {
         authorityHost: cloud.url,
       }),
     );
-    await records.setA(`c1.${zone}`, ['10.9.8.7']);
+    const owner = { clusterId: 'c'.repeat(32) };
+    await records.setA(`c1.${zone}`, ['10.9.8.7'], owner);
     expect((await sdk.recordSets.get(rg, zone, 'c1', 'A')).aRecords).toEqual([{ ipv4Address: '10.9.8.7' }]);
-    await records.clearA(`c1.${zone}`);
+    await records.clearA(`c1.${zone}`, owner);
     await expect(sdk.recordSets.get(rg, zone, 'c1', 'A')).rejects.toMatchObject({ statusCode: 404 });
     await new ResourceManagementClient(credential, cloud.subscriptionId, { endpoint: cloud.url }).resourceGroups.beginDelete(rg);
   });

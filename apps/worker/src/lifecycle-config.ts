@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ClusterBlobs } from '../../../activities/cluster-blobs.js';
 import { azureDnsRecords } from '../../../activities/azure-dns.js';
+import { type DerivedNameKind, storeClusterNames } from '../../../activities/cluster-names.js';
 import { challtestsrvRecords, type DnsRecords } from '../../../activities/dns.js';
 import type { SnapshotDeps } from '../../../activities/snapshots.js';
 import { createTerraformActivities } from '../../../activities/terraform.js';
@@ -57,7 +58,13 @@ export const lifecycleConfigSchema = z.object({
   }),
   /** Where each cluster's DNS records go: challtestsrv locally, an Azure DNS zone (or the twin's) otherwise. */
   dns: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('challtestsrv'), managementUrl: z.string().url(), zone: z.string().min(1) }),
+    z.object({
+      kind: z.literal('challtestsrv'),
+      managementUrl: z.string().url(),
+      /** Its DNS server (host:port), where the records' owners are read back. */
+      dnsServer: z.string().min(1),
+      zone: z.string().min(1),
+    }),
     z.object({
       kind: z.literal('azure'),
       subscriptionId: z.string().uuid(),
@@ -78,6 +85,22 @@ export const lifecycleConfigSchema = z.object({
   healthTimeoutSeconds: z.number().int().min(10).default(300),
   /** Tests only: every cluster's snapshot schedule fires this often instead of its policy's interval. */
   snapshotIntervalSeconds: z.number().int().min(1).optional(),
+  /**
+   * TESTS ONLY, refused outside the test runner: by cluster resource key, derive the listed names
+   * (all when none are listed) from another id, to force clusters onto one name and prove the
+   * collision is refused (activities/cluster-names.ts, DerivedNameOverride).
+   */
+  derivedNameOverride: z
+    .record(
+      z.string(),
+      z.object({
+        clusterId: z.string().regex(/^[0-9a-f]{32}$/),
+        names: z
+          .array(z.enum(['dnsLabel', 'infraResourceGroup', 'pkiMount', 'container', 'terraformState'] satisfies DerivedNameKind[]))
+          .optional(),
+      }),
+    )
+    .optional(),
 });
 export type LifecycleConfig = z.input<typeof lifecycleConfigSchema>;
 export type ParsedLifecycleConfig = z.output<typeof lifecycleConfigSchema>;
@@ -90,9 +113,21 @@ export function parseLifecycleConfig(json: string): ParsedLifecycleConfig {
 }
 
 export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabase; sealer: SecretBox }): SnapshotDeps {
+  // The test hook must never reach a real deployment: vitest sets VITEST in its workers.
+  if (c.derivedNameOverride && !process.env.VITEST) throw new Error('HCS_LIFECYCLE: derivedNameOverride is for tests only');
+  const names = storeClusterNames(o.db, { override: c.derivedNameOverride });
   const vault = nodeVault({ endpoint: c.vault.address, token: c.vault.token, apiVersion: 'v1' });
-  const pki = new VaultPki({ vault, rootMount: c.vault.pkiMount, transitMount: c.vault.transitMount, transitKey: c.vault.transitKey });
-  const blobs = new ClusterBlobs(new BlobServiceClient(c.blob.url, new StorageSharedKeyCredential(c.blob.accountName, c.blob.accountKey)));
+  const pki = new VaultPki({
+    vault,
+    rootMount: c.vault.pkiMount,
+    transitMount: c.vault.transitMount,
+    transitKey: c.vault.transitKey,
+    names,
+  });
+  const blobs = new ClusterBlobs(
+    new BlobServiceClient(c.blob.url, new StorageSharedKeyCredential(c.blob.accountName, c.blob.accountKey)),
+    names,
+  );
   const terraform = createTerraformActivities({
     terraformBinary: c.terraform.binary,
     cliConfigFile: c.terraform.cliConfigFile,
@@ -108,6 +143,7 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     db: o.db,
     pki,
     blobs,
+    names,
     terraform,
     infrastructure: {
       moduleDir: c.terraform.moduleDir,
@@ -140,7 +176,11 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
 /** The DNS provider the configuration names. */
 export function buildDnsRecords(dns: ParsedLifecycleConfig['dns']): DnsRecords {
   if (dns.kind === 'challtestsrv') {
-    return challtestsrvRecords(dns.managementUrl, async (url, body) => (await httpCall(url, { method: 'POST', body })).status);
+    return challtestsrvRecords(
+      dns.managementUrl,
+      async (url, body) => (await httpCall(url, { method: 'POST', body })).status,
+      dns.dnsServer,
+    );
   }
   // A named authority (a sovereign cloud, or the twin locally) is used as given: MSAL's instance
   // discovery only knows Microsoft's public hosts.

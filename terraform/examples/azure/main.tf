@@ -35,6 +35,7 @@ module "cluster" {
 
   subscription_id       = var.subscription_id
   cluster_name          = var.cluster_name
+  cluster_id            = var.cluster_id
   location              = var.location
   resource_group_name   = var.resource_group_name
   create_resource_group = var.create_resource_group

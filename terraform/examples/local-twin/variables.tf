@@ -52,6 +52,11 @@ variable "cluster_name" {
   type = string
 }
 
+variable "cluster_id" {
+  description = "The cluster's random id (32 lower-case hex digits); tag hcs-cluster-id on every taggable resource."
+  type        = string
+}
+
 variable "location" {
   type    = string
   default = "westeurope"

@@ -32,7 +32,7 @@ locals {
   subnet_cidr = cidrsubnet(var.vnet_cidr, 2, 0)
   subnet_id   = "${azapi_resource.vnet.id}/subnets/${local.subnet_name}"
 
-  base_tags = merge(var.tags, { "hcs-cluster" = var.cluster_name })
+  base_tags = merge(var.tags, { "hcs-cluster" = var.cluster_name, "hcs-cluster-id" = var.cluster_id })
 
   # Storage Blob Data Reader: read blobs, nothing else. Scoped below to the cluster's own
   # container, so a server can never read another cluster's secrets.

@@ -22,6 +22,16 @@ variable "cluster_name" {
   }
 }
 
+variable "cluster_id" {
+  description = "The cluster's random id (32 lower-case hex digits) from the control plane. Every taggable resource carries it as the hcs-cluster-id tag, so the control plane never adopts or changes a resource of another cluster."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{32}$", var.cluster_id))
+    error_message = "cluster_id must be 32 lower-case hexadecimal digits (the cluster's 128-bit random id)."
+  }
+}
+
 variable "location" {
   description = "Azure region, e.g. \"westeurope\". Must offer availability zones 1, 2 and 3."
   type        = string
@@ -218,7 +228,7 @@ variable "blob_container" {
 }
 
 variable "tags" {
-  description = "Tags added to every taggable resource, next to the module's own (hcs-cluster, and per server hcs-server-index, hcs-zone, consul-version)."
+  description = "Tags added to every taggable resource, next to the module's own (hcs-cluster, hcs-cluster-id, and per server hcs-server-index, hcs-zone, consul-version)."
   type        = map(string)
   default     = {}
 }
