@@ -678,14 +678,15 @@ export async function restoreSnapshot(a: RestoreSnapshotInput): Promise<{ sizeBy
 
 export interface SnapshotRecord {
   id: string;
-  kind: 'MANUAL' | 'AUTOMATIC';
+  kind: 'MANUAL' | 'AUTOMATIC' | 'UPGRADE';
   /** ISO 8601 time the snapshot was requested. */
   requestedAt: string;
 }
 
 /**
  * Ids of the automatic snapshots beyond the newest `retentionCount` ones, oldest first. Manual
- * snapshots are never picked (they go only when an operator deletes them).
+ * snapshots are never picked (they go only when an operator deletes them), nor upgrade ones
+ * (they go by age: domain/snapshot-retention.ts).
  */
 export function pickSnapshotsToDelete(snapshots: SnapshotRecord[], retentionCount: number): string[] {
   if (!Number.isInteger(retentionCount) || retentionCount < 0) {

@@ -6,6 +6,7 @@ import type { SnapshotRecord } from '../store/snapshots.js';
 import { restoreRefusal, snapshotIntervalSeconds, snapshotScheduleId, snapshotsToRemove } from './snapshots.js';
 
 let n = 0;
+const NOW = new Date(Date.UTC(2026, 0, 1, 1));
 function snap(kind: SnapshotRecord['kind'], state: SnapshotRecord['state'], minute: number): SnapshotRecord {
   return {
     snapshotId: `${kind[0]}${state[0]}-${minute}-${n++}`,
@@ -28,8 +29,8 @@ describe('snapshotsToRemove', () => {
     const m3 = snap('MANUAL', 'COMPLETED', 3);
     const a4 = snap('AUTOMATIC', 'COMPLETED', 4);
     const a5 = snap('AUTOMATIC', 'COMPLETED', 5);
-    expect(snapshotsToRemove([a5, m3, a1, a4, a2], 2)).toEqual([a1.snapshotId, a2.snapshotId]);
-    expect(snapshotsToRemove([a5, m3, a1, a4, a2], 8)).toEqual([]);
+    expect(snapshotsToRemove([a5, m3, a1, a4, a2], 2, NOW)).toEqual([a1.snapshotId, a2.snapshotId]);
+    expect(snapshotsToRemove([a5, m3, a1, a4, a2], 8, NOW)).toEqual([]);
   });
 
   it('removes failed automatic snapshots, leaves failed manual and pending ones alone', () => {
@@ -37,9 +38,19 @@ describe('snapshotsToRemove', () => {
     const failedManual = snap('MANUAL', 'FAILED', 2);
     const pending = snap('AUTOMATIC', 'PENDING', 3);
     const done = snap('AUTOMATIC', 'COMPLETED', 4);
-    expect(snapshotsToRemove([failedAuto, failedManual, pending, done], 1)).toEqual([failedAuto.snapshotId]);
+    expect(snapshotsToRemove([failedAuto, failedManual, pending, done], 1, NOW)).toEqual([failedAuto.snapshotId]);
     // A pending snapshot does not count against retention (it may still fail).
-    expect(snapshotsToRemove([pending, done, snap('AUTOMATIC', 'COMPLETED', 0)], 1)).toHaveLength(1);
+    expect(snapshotsToRemove([pending, done, snap('AUTOMATIC', 'COMPLETED', 0)], 1, NOW)).toHaveLength(1);
+  });
+
+  it('removes UPGRADE snapshots 7 days after they were taken, whatever the retention count, and never counts them', () => {
+    const upgrade = snap('UPGRADE', 'COMPLETED', 10);
+    const auto = snap('AUTOMATIC', 'COMPLETED', 11);
+    const sevenDaysLater = new Date(Date.parse(upgrade.requestedAt) + 7 * 86_400_000);
+    expect(snapshotsToRemove([auto, upgrade], 1, new Date(sevenDaysLater.getTime() - 1))).toEqual([]);
+    expect(snapshotsToRemove([auto, upgrade], 1, sevenDaysLater)).toEqual([upgrade.snapshotId]);
+    // A young upgrade snapshot does not push an automatic one out of the retention count.
+    expect(snapshotsToRemove([auto, upgrade], 1, new Date(Date.parse(upgrade.requestedAt)))).toEqual([]);
   });
 });
 

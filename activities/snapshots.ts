@@ -9,6 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { SnapshotPolicy } from '../domain/cluster-spec.js';
 import { workflowIdFor } from '../domain/resource-id.js';
 import { compareVersions, parseVersion } from '../domain/versions.js';
+import { expiredUpgradeSnapshots, type SnapshotKind } from '../domain/snapshot-retention.js';
 import { getCluster, getClusterServers, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
 import { getSecret } from '../store/secrets.js';
@@ -58,15 +59,16 @@ export function snapshotIntervalSeconds(policy: SnapshotPolicy, overrideSeconds?
 
 /**
  * Snapshots to remove after a snapshot: the COMPLETED automatic ones beyond the newest
- * `retentionCount`, and FAILED automatic ones (they hold no data; the failure stays on their
- * operation). Manual snapshots and anything PENDING are never picked.
+ * `retentionCount`, FAILED automatic ones (they hold no data; the failure stays on their
+ * operation), and UPGRADE ones taken 7 days or more before `now`. Manual snapshots and anything
+ * PENDING are never picked.
  */
-export function snapshotsToRemove(snapshots: SnapshotRecord[], retentionCount: number): string[] {
+export function snapshotsToRemove(snapshots: SnapshotRecord[], retentionCount: number, now: Date): string[] {
   const completed = snapshots
     .filter((s) => s.state === 'COMPLETED')
     .map((s) => ({ id: s.snapshotId, kind: s.kind, requestedAt: s.requestedAt }));
   const failed = snapshots.filter((s) => s.kind === 'AUTOMATIC' && s.state === 'FAILED').map((s) => s.snapshotId);
-  return [...pickSnapshotsToDelete(completed, retentionCount), ...failed];
+  return [...pickSnapshotsToDelete(completed, retentionCount), ...failed, ...expiredUpgradeSnapshots(snapshots, now)];
 }
 
 /**
@@ -288,8 +290,8 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
       return started;
     },
 
-    /** A PENDING snapshot record (the one a restore takes first); nothing when it exists. */
-    async recordSnapshotRequest(a: { resourceKey: string; snapshotId: string; kind: 'MANUAL' | 'AUTOMATIC'; name: string }): Promise<void> {
+    /** A PENDING snapshot record (the one a restore or an upgrade takes first); nothing when it exists. */
+    async recordSnapshotRequest(a: { resourceKey: string; snapshotId: string; kind: SnapshotKind; name: string }): Promise<void> {
       const c = await loadCluster(a.resourceKey);
       await insertSnapshot(db, { ...a, state: 'PENDING', sizeBytes: null, consulVersion: clusterVersion(c), finished: false });
     },
@@ -349,7 +351,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
     /** Retention after a snapshot: see snapshotsToRemove. Returns the ids removed. */
     async applySnapshotRetention(a: { resourceKey: string }): Promise<{ removed: string[] }> {
       const c = await loadCluster(a.resourceKey);
-      const doomed = snapshotsToRemove(await listSnapshots(db, a.resourceKey), c.spec.properties.snapshotPolicy.retentionCount);
+      const doomed = snapshotsToRemove(await listSnapshots(db, a.resourceKey), c.spec.properties.snapshotPolicy.retentionCount, new Date());
       for (const id of doomed) await removeSnapshot(a.resourceKey, id);
       return { removed: doomed };
     },

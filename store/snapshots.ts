@@ -1,11 +1,13 @@
 // Snapshot metadata. The bytes live in Blob storage; the snapshot workflows write these rows.
+import type { SnapshotKind } from '../domain/snapshot-retention.js';
 import type { SqlExecutor } from './database.js';
 
 export interface SnapshotRecord {
   snapshotId: string;
   resourceKey: string;
   name: string;
-  kind: 'MANUAL' | 'AUTOMATIC';
+  /** MANUAL (an operator's), AUTOMATIC (the schedule's) or UPGRADE (taken before an upgrade; expires after 7 days). */
+  kind: SnapshotKind;
   state: 'PENDING' | 'COMPLETED' | 'FAILED';
   sizeBytes: number | null;
   consulVersion: string | null;

@@ -1,5 +1,5 @@
 // The upgrade workflow: inside the cluster's maintenance window unless forced (an SRE may also
-// defer or force it by signal), a snapshot, then one server at a time, followers first and the leader last after handing leadership
+// defer or force it by signal), a snapshot (kept 7 days), then one server at a time, followers first and the leader last after handing leadership
 // to an upgraded server. Each server's manifest names the new version; host-manager swaps the
 // agent in place; the next server waits until this one is back, on the new version, and the
 // cluster passes the health gate. A failed gate stops the upgrade (the cluster stays healthy on
@@ -61,12 +61,14 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
     }
 
     // The snapshot is taken right before the first change, not days earlier when the request came.
+    // Type UPGRADE: retention removes it 7 days after it was taken (upgrades are the customer's
+    // to ask for, so their snapshots must not pile up).
     await step('snapshot', 9);
     const before = uuid4();
     await records.recordSnapshotRequest({
       resourceKey: input.resourceKey,
       snapshotId: before,
-      kind: 'MANUAL',
+      kind: 'UPGRADE',
       name: `before upgrade to ${target}`,
     });
     try {

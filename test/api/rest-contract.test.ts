@@ -360,6 +360,22 @@ describe('actions', () => {
     expect(listed.json.value).toMatchObject([
       { id: snapshotId, name: 'nightly', type: 'SNAPSHOT_TYPE_AUTOMATIC', state: 'SNAPSHOT_STATE_COMPLETED', sizeBytes: 1234 },
     ]);
+    // The snapshot an upgrade takes has a type of its own (retention removes it 7 days later).
+    const upgradeSnapshotId = randomUUID();
+    await insertSnapshot(cp.db, {
+      snapshotId: upgradeSnapshotId,
+      resourceKey: p.toLowerCase(),
+      name: `before upgrade to ${newer}`,
+      kind: 'UPGRADE',
+      state: 'COMPLETED',
+      sizeBytes: 99,
+      consulVersion: older,
+      finished: true,
+    });
+    expect((await call('POST', `${p}/getSnapshot?${V}`, { body: { snapshotId: upgradeSnapshotId } })).json.snapshot).toMatchObject({
+      id: upgradeSnapshotId,
+      type: 'SNAPSHOT_TYPE_UPGRADE',
+    });
     const renamed = await call('POST', `${p}/renameSnapshot?${V}`, { body: { snapshotId, name: 'before-upgrade' } });
     expect(renamed.json.snapshot.name).toBe('before-upgrade');
     const bad = await call('POST', `${p}/renameSnapshot?${V}`, { body: { snapshotId, name: '' } });

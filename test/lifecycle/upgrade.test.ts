@@ -144,7 +144,7 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
   expect(new Date(after!.endedAt!).getTime()).toBeGreaterThan(window.at);
   // A snapshot was taken once the window opened, before the servers changed.
   const snaps = await listSnapshots(cp.db, id.toLowerCase());
-  const preUpgrade = snaps.find((s) => s.kind === 'MANUAL' && s.name === `before upgrade to ${newer}`);
+  const preUpgrade = snaps.find((s) => s.kind === 'UPGRADE' && s.name === `before upgrade to ${newer}`);
   expect(preUpgrade).toMatchObject({ state: 'COMPLETED', consulVersion: older });
   expect(new Date(preUpgrade!.requestedAt).getTime()).toBeGreaterThanOrEqual(window.at - 1_000);
   expect(Object.values(await serverVersions(access, root))).toEqual([newer, newer, newer]);
