@@ -458,7 +458,8 @@ function consulRequest(endpoint: SnapshotEndpoint, method: 'GET' | 'PUT', header
   const req = make(url, {
     method,
     headers: { 'x-consul-token': endpoint.token, ...headers },
-    ...(url.protocol === 'https:' && endpoint.caPem ? { ca: endpoint.caPem } : {}),
+    // The cluster's bundle is its intermediate CA alone: a trust anchor as it is.
+    ...(url.protocol === 'https:' && endpoint.caPem ? { ca: endpoint.caPem, allowPartialTrustChain: true } : {}),
     timeout: CONSUL_IDLE_TIMEOUT_MS,
   });
   req.on('timeout', () => req.destroy(new Error(`${method} ${url.href}: no data from Consul for ${CONSUL_IDLE_TIMEOUT_MS} ms`)));

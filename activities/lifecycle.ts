@@ -289,10 +289,13 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
 
     /** The cluster's intermediate CA in Vault (created once). */
     async ensureClusterPki(a: { plan: ClusterPlan }): Promise<{ mount: string; fingerprint256: string }> {
+      // A secondary's CA is signed by its primary's, which must be there.
+      if (a.plan.federation) await joinablePrimary(a.plan);
       const ca = await pki.ensureClusterCa({
         clusterKey: a.plan.resourceKey,
         datacenter: a.plan.datacenter,
         maxCertTtlHours: deps.serverCertTtlHours,
+        primaryClusterKey: a.plan.federation?.primaryResourceKey,
       });
       return { mount: ca.mount, fingerprint256: ca.fingerprint256 };
     },
@@ -331,10 +334,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       consulVersion?: string;
     }): Promise<{ certificatesIssued: number }> {
       const { plan } = a;
-      // A secondary also trusts the primary's CA (the primary's servers may present their leaf alone).
-      const ca = plan.federation
-        ? `${await caBundle(plan)}${await caBundle({ resourceKey: plan.federation.primaryResourceKey })}`
-        : await caBundle(plan);
+      // The cluster's own CA only (a secondary's bundle also holds the primary's, which signed it).
+      const ca = await caBundle(plan);
       const gossip = await readSecret(plan.resourceKey, SECRET.gossipKey);
       const management = await tokenSecret(plan.resourceKey, SECRET.managementToken);
       const agent = await tokenSecret(plan.resourceKey, SECRET.agentToken);
@@ -521,8 +522,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       return { bootstrap };
     },
 
-    /** The endpoint's DNS name (A records to the servers) and its ACME certificate by DNS-01. */
-    async ensureEndpoint(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ fqdn: string; certificateNotAfter: string }> {
+    /**
+     * The endpoint's DNS name (A records to the servers' private addresses, for every cluster)
+     * and, only for a cluster with a public endpoint, its ACME certificate by DNS-01: the ACME
+     * CA's rate limits are shared by every tenant, so private clusters order nothing.
+     */
+    async ensureEndpoint(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ fqdn: string; certificateNotAfter: string | null }> {
       // Before any record (A or ACME TXT) is written: a name another cluster holds is refused.
       claim(`the DNS name ${a.plan.fqdn}`, await deps.dns.ownerOf(a.plan.fqdn), a.plan.owner);
       await deps.dns.setA(
@@ -530,6 +535,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         a.servers.map((s) => s.address),
         a.plan.owner,
       );
+      if (!a.plan.publicEndpoint) return { fqdn: a.plan.fqdn, certificateNotAfter: null };
       const cert = await whileHeartbeating(() => acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() }));
       return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
     },
@@ -613,7 +619,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         plan: a.plan,
         servers: a.servers,
         gossip: await readSecret(a.plan.resourceKey, SECRET.gossipKey),
-        caBundlePem: await caBundle(a.plan),
+        // Client agents talk to this cluster's servers only: its own intermediate, nothing else.
+        caBundlePem: await pki.clusterIntermediate(a.plan.resourceKey),
       });
       await putSecret(
         db,
@@ -794,9 +801,9 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       return { deleted: await blobs.deleteContainer(a.resourceKey) };
     },
 
-    /** Revokes the cluster's CA at the root and removes its PKI mount. */
-    async destroyClusterPki(a: { resourceKey: string }): Promise<void> {
-      await pki.destroyClusterCa(a.resourceKey);
+    /** Revokes the cluster's CA where it was signed (the root, or a secondary's primary) and removes its PKI mount. */
+    async destroyClusterPki(a: { resourceKey: string; primaryResourceKey?: string | undefined }): Promise<void> {
+      await pki.destroyClusterCa(a.resourceKey, a.primaryResourceKey);
     },
 
     async deleteClusterSecrets(a: { resourceKey: string }): Promise<{ deleted: number }> {

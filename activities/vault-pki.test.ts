@@ -11,18 +11,28 @@ const names = memoryClusterNames();
 const options = { vault, rootMount: stack.vault.pkiMount, transitMount: stack.vault.transitMount, transitKey: 'hcs-secrets' };
 const pki = new VaultPki({ ...options, names });
 const clusterKey = () => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/pki`;
+const pems = (bundle: string) =>
+  (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+const rootCa = async () =>
+  new X509Certificate(
+    ((await vault.read(`${stack.vault.pkiMount}/issuer/hcs-root`)) as { data: { certificate: string } }).data.certificate,
+  );
 
-it('creates one CA per cluster, chained to the root, and finds the same CA on every retry', async () => {
+it('creates one CA per cluster, chained to the root but trusting its intermediate alone, and finds the same CA on every retry', async () => {
   const key = clusterKey();
   const first = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
   const again = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
   expect(again).toEqual(first);
   expect(first.mount).toBe(`pki-cluster-${(await names(key)).clusterId}`);
-  const [intermediatePem, rootPem] = first.caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
-  const intermediate = new X509Certificate(intermediatePem);
-  const root = new X509Certificate(rootPem!);
+  // The bundle is the intermediate alone: never the shared root, which every cluster's CA chains to.
+  const bundle = pems(first.caBundlePem);
+  expect(bundle.map((c) => c.fingerprint256)).toEqual([first.fingerprint256]);
+  const [intermediate] = bundle as [X509Certificate];
+  const root = await rootCa();
   expect(intermediate.checkIssued(root) && intermediate.verify(root.publicKey)).toBe(true);
   expect(intermediate.ca).toBe(true);
+  expect(await pki.clusterCaBundle(key)).toBe(first.caBundlePem);
+  expect(await pki.clusterIntermediate(key)).toBe(first.caBundlePem);
   const other = await pki.ensureClusterCa({ clusterKey: clusterKey(), datacenter: 'dc1', maxCertTtlHours: 72 });
   expect(other.fingerprint256).not.toBe(first.fingerprint256);
 });
@@ -59,6 +69,30 @@ it('revokes and removes a cluster CA on destroy, repeatably, and a later create 
   expect(revoked.data.keys).toContain(serial);
   const again = await pki.ensureClusterCa({ clusterKey: key, datacenter: 'dc1', maxCertTtlHours: 72 });
   expect(again.fingerprint256).not.toBe(ca.fingerprint256);
+});
+
+it("signs a federation secondary's CA with its primary's: both in the secondary's bundle and chain, revoked at the primary", async () => {
+  const [primaryKey, secondaryKey] = [clusterKey(), clusterKey()];
+  const fp = (c: X509Certificate) => c.fingerprint256;
+  const primary = await pki.ensureClusterCa({ clusterKey: primaryKey, datacenter: 'dc1', maxCertTtlHours: 72 });
+  const input = { clusterKey: secondaryKey, datacenter: 'dc2', maxCertTtlHours: 72, primaryClusterKey: primaryKey };
+  const secondary = await pki.ensureClusterCa(input);
+  expect(await pki.ensureClusterCa(input)).toEqual(secondary);
+  const [own, primaryCa] = pems(secondary.caBundlePem) as [X509Certificate, X509Certificate];
+  expect([own, primaryCa].map(fp)).toEqual([secondary.fingerprint256, primary.fingerprint256]);
+  expect(own.checkIssued(primaryCa) && own.verify(primaryCa.publicKey)).toBe(true);
+  // The primary still trusts its own intermediate alone; the secondary's clients theirs alone.
+  expect(await pki.clusterCaBundle(primaryKey)).toBe(primary.caBundlePem);
+  expect(pems(await pki.clusterIntermediate(secondaryKey)).map(fp)).toEqual([secondary.fingerprint256]);
+  // Its server certificates carry the chain up to the primary's intermediate, which the primary's servers trust.
+  const issued = await pki.issueServerCertificate({ clusterKey: secondaryKey, datacenter: 'dc2', ipAddresses: ['10.0.0.5'], ttlHours: 1 });
+  expect(pems(issued.caBundlePem).map(fp)).toEqual([secondary.fingerprint256, primary.fingerprint256]);
+  expect(new X509Certificate(issued.certificatePem).verify(own.publicKey)).toBe(true);
+  await pki.destroyClusterCa(secondaryKey, primaryKey);
+  const revoked = (await vault.list(`${primary.mount}/certs/revoked`)) as { data: { keys: string[] } };
+  expect(revoked.data.keys).toContain(own.serialNumber.toLowerCase().match(/../g)!.join(':'));
+  expect(Object.keys(await vault.mounts())).not.toContain(`${secondary.mount}/`);
+  await pki.destroyClusterCa(primaryKey);
 });
 
 it("refuses another cluster's PKI mount under the same name, and never removes it", async () => {

@@ -1,7 +1,10 @@
 // Per-cluster PKI and secret encryption in Vault (OpenBao locally). Every cluster gets its own
-// PKI mount holding an intermediate CA signed by the control plane's root; server certificates
-// are short-lived and issued from a role that allows only the cluster's server name and IPs.
-// Every call is idempotent: a retry never creates a second live CA.
+// PKI mount holding an intermediate CA signed by the control plane's root (a federation
+// secondary's is signed by its primary's intermediate); server certificates are short-lived and
+// issued from a role that allows only the cluster's server name and IPs. What a cluster trusts
+// is its own CA (plus its primary's for a secondary), never the shared root: another cluster's
+// certificate for the same server.<dc>.consul name is refused. Every call is idempotent: a
+// retry never creates a second live CA.
 import { X509Certificate } from 'node:crypto';
 import type nodeVault from 'node-vault';
 import { claim, CLUSTER_ID_TAG, type ClusterNamesOf, ownership } from './cluster-names.js';
@@ -21,7 +24,7 @@ export interface VaultPkiOptions {
 
 export interface ClusterCa {
   mount: string;
-  /** PEM: the cluster's intermediate followed by the root, what clients must trust. */
+  /** PEM: what the cluster's servers trust (clusterCaBundle); never the root. */
   caBundlePem: string;
   /** Fingerprint of the intermediate, to recognise the same CA across retries. */
   fingerprint256: string;
@@ -86,12 +89,20 @@ export class VaultPki {
 
   /**
    * The cluster's CA: created on the first call, returned unchanged on every later one. A mount of
-   * that name that belongs to another cluster is refused (DerivedNameOwnedByAnotherCluster).
+   * that name that belongs to another cluster is refused (DerivedNameOwnedByAnotherCluster). A
+   * federation secondary's intermediate is signed by its primary's (`primaryClusterKey`), whose
+   * certificate goes into the secondary's mount too, so the secondary's certificates carry the
+   * chain up to it and the primary's servers, trusting only their own CA, verify them.
    */
-  async ensureClusterCa(a: { clusterKey: string; datacenter: string; maxCertTtlHours: number }): Promise<ClusterCa> {
+  async ensureClusterCa(a: {
+    clusterKey: string;
+    datacenter: string;
+    maxCertTtlHours: number;
+    primaryClusterKey?: string | undefined;
+  }): Promise<ClusterCa> {
     const { names, owner } = await this.o.names(a.clusterKey);
     const mount = names.pkiMount;
-    const root = await this.ensureRootCa();
+    const signer = await this.signerOf(a.primaryClusterKey);
     const description = `${CLUSTER_ID_TAG}=${owner.clusterId}`;
     const found = await this.mountOwner(mount);
     claim(`the PKI mount ${mount}`, found, owner);
@@ -114,11 +125,11 @@ export class VaultPki {
         key_type: 'ec',
         key_bits: 256,
       })) as { data: { csr: string } };
-      const signed = (await this.vault.write(`${this.o.rootMount}/root/sign-intermediate`, {
+      const signed = (await this.vault.write(`${signer.mount}/root/sign-intermediate`, {
         csr: csr.data.csr,
         common_name: `HCS Consul cluster CA ${a.datacenter}`,
-        ttl: '43800h',
-        issuer_ref: ROOT_ISSUER,
+        ttl: signer.ttl,
+        issuer_ref: signer.issuer,
       })) as { data: { certificate: string } };
       const imported = (await this.vault.write(`${mount}/intermediate/set-signed`, { certificate: signed.data.certificate })) as {
         data: { imported_issuers: string[] };
@@ -128,6 +139,9 @@ export class VaultPki {
       await this.vault.write(`${mount}/config/issuers`, { default: issuerId });
       intermediate = signed.data.certificate;
     }
+    // The primary's intermediate as a key-less issuer: Vault then builds the chain through it.
+    // Importing a certificate the mount already holds changes nothing.
+    if (a.primaryClusterKey) await this.vault.write(`${mount}/issuers/import/cert`, { pem_bundle: signer.pem });
     await this.vault.write(`${mount}/roles/${SERVER_ROLE}`, {
       issuer_ref: CLUSTER_ISSUER,
       allowed_domains: [`server.${a.datacenter}.consul`, 'localhost'],
@@ -143,20 +157,39 @@ export class VaultPki {
     });
     return {
       mount,
-      caBundlePem: `${intermediate.trim()}\n${root.trim()}\n`,
+      caBundlePem: await this.clusterCaBundle(a.clusterKey),
       fingerprint256: new X509Certificate(intermediate).fingerprint256,
     };
   }
 
+  /** Where a cluster's intermediate is signed: the root, or a secondary's primary's intermediate. */
+  private async signerOf(primaryClusterKey: string | undefined): Promise<{ mount: string; issuer: string; pem: string; ttl: string }> {
+    if (!primaryClusterKey) return { mount: this.o.rootMount, issuer: ROOT_ISSUER, pem: await this.ensureRootCa(), ttl: '43800h' };
+    const mount = await this.clusterMount(primaryClusterKey);
+    const pem = await this.issuerPem(mount, CLUSTER_ISSUER);
+    if (!pem) throw new Error(`the primary cluster ${primaryClusterKey} has no CA`);
+    // Never beyond the primary's own certificate.
+    const hoursLeft = Math.floor((Date.parse(new X509Certificate(pem).validTo) - Date.now()) / 3_600_000) - 1;
+    return { mount, issuer: CLUSTER_ISSUER, pem, ttl: `${Math.min(43800, hoursLeft)}h` };
+  }
+
   /**
-   * The cluster's CA bundle (intermediate then root), read only: for the many calls that just
-   * talk to the servers, without ensureClusterCa's mount check and role write each time.
+   * What the cluster's servers and the control plane trust: its intermediate, then, for a
+   * federation secondary, the primary's intermediate that signed it; never the root (Consul,
+   * like Go's TLS, takes an intermediate in its CA file as a trust anchor). Read only, for the
+   * many calls that just talk to the servers.
    */
   async clusterCaBundle(clusterKey: string): Promise<string> {
-    const intermediate = await this.issuerPem(await this.clusterMount(clusterKey), CLUSTER_ISSUER);
-    const root = await this.issuerPem(this.o.rootMount, ROOT_ISSUER);
-    if (!intermediate || !root) throw new Error(`cluster ${clusterKey} has no CA yet`);
-    return `${intermediate.trim()}\n${root.trim()}\n`;
+    const chain = (await this.issuerChain(await this.clusterMount(clusterKey))).filter((c) => !selfSigned(c));
+    if (!chain.length) throw new Error(`cluster ${clusterKey} has no CA yet`);
+    return `${chain.map((c) => c.trim()).join('\n')}\n`;
+  }
+
+  /** The cluster's own intermediate alone: what its client agents trust (they talk to its servers only). */
+  async clusterIntermediate(clusterKey: string): Promise<string> {
+    const pem = await this.issuerPem(await this.clusterMount(clusterKey), CLUSTER_ISSUER);
+    if (!pem) throw new Error(`cluster ${clusterKey} has no CA yet`);
+    return `${pem.trim()}\n`;
   }
 
   /** A server certificate for server.<datacenter>.consul and the server's addresses. */
@@ -184,18 +217,22 @@ export class VaultPki {
   }
 
   /**
-   * Revokes the cluster's intermediate at the root (so nothing it issued is trusted any more)
-   * and removes its mount with all its keys. Safe to repeat. A mount of that name that belongs to
-   * another cluster is left alone.
+   * Revokes the cluster's intermediate where it was signed (the root, or a secondary's primary
+   * while that still has its CA) so nothing it issued is trusted any more, and removes its mount
+   * with all its keys. Safe to repeat. A mount of that name that belongs to another cluster is
+   * left alone.
    */
-  async destroyClusterCa(clusterKey: string): Promise<void> {
+  async destroyClusterCa(clusterKey: string, primaryClusterKey?: string): Promise<void> {
     const { names, owner } = await this.o.names(clusterKey);
     const mount = names.pkiMount;
     if (ownership(await this.mountOwner(mount), owner) !== 'ours') return;
     const intermediate = await this.issuerPem(mount, CLUSTER_ISSUER);
-    if (intermediate) {
+    const signerMount = primaryClusterKey ? await this.clusterMount(primaryClusterKey).catch(() => undefined) : this.o.rootMount;
+    // A primary without its CA any more (deleted with the same subscription) revoked it at the root.
+    const signerAlive = signerMount !== undefined && (await this.issuerPem(signerMount, primaryClusterKey ? CLUSTER_ISSUER : ROOT_ISSUER));
+    if (intermediate && signerAlive) {
       const serial = new X509Certificate(intermediate).serialNumber.toLowerCase().match(/../g)!.join(':');
-      await this.vault.write(`${this.o.rootMount}/revoke`, { serial_number: serial });
+      await this.vault.write(`${signerMount}/revoke`, { serial_number: serial });
     }
     await this.vault.unmount({ mount_point: mount });
   }
@@ -242,9 +279,20 @@ export class VaultPki {
   }
 
   private async issuerPem(mount: string, name: string): Promise<string | undefined> {
+    return (await this.issuer(mount, name))?.certificate;
+  }
+
+  /** The cluster issuer's chain as Vault built it from the mount's issuers: itself first. */
+  private async issuerChain(mount: string): Promise<string[]> {
+    const issuer = await this.issuer(mount, CLUSTER_ISSUER);
+    if (!issuer) return [];
+    return issuer.ca_chain?.length ? issuer.ca_chain : [issuer.certificate];
+  }
+
+  private async issuer(mount: string, name: string): Promise<{ certificate: string; ca_chain?: string[] } | undefined> {
     try {
-      const res = (await this.vault.read(`${mount}/issuer/${name}`)) as { data: { certificate: string } };
-      return res.data.certificate;
+      const res = (await this.vault.read(`${mount}/issuer/${name}`)) as { data: { certificate: string; ca_chain?: string[] } };
+      return res.data;
     } catch (err) {
       if (
         (err as { response?: { statusCode?: number } }).response?.statusCode === 404 ||
@@ -255,4 +303,10 @@ export class VaultPki {
       throw err;
     }
   }
+}
+
+/** A root: issued by itself (the control plane's root CA is the only one in a chain). */
+function selfSigned(pem: string): boolean {
+  const c = new X509Certificate(pem);
+  return c.checkIssued(c) && c.verify(c.publicKey);
 }

@@ -13,7 +13,10 @@ export interface HttpCallOptions {
   method?: string;
   body?: string;
   headers?: Record<string, string>;
-  /** PEM CA bundle to trust for https URLs. */
+  /**
+   * PEM CA bundle to trust for https URLs, each certificate in it as a trust anchor: a cluster's
+   * bundle is its intermediate CA alone, without the root (as Go's TLS and curl accept it).
+   */
   ca?: string;
   /** Client certificate and key (PEM) for mutual TLS. */
   clientCert?: { cert: string; key: string };
@@ -35,7 +38,7 @@ export function httpCall(url: string, options: HttpCallOptions = {}): Promise<Ht
             : {}),
           ...options.headers,
         },
-        ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.ca ? { ca: options.ca, allowPartialTrustChain: true } : {}),
         ...(options.clientCert ?? {}),
         timeout: options.timeoutInMs ?? 5_000,
       },

@@ -178,7 +178,7 @@ export async function deleteCluster(input: ClusterOperationInput): Promise<void>
     await step('blob', 80);
     await quick.deleteClusterContainer(ref);
     await step('pki', 88);
-    await quick.destroyClusterPki(ref);
+    await quick.destroyClusterPki({ ...ref, primaryResourceKey: plan.federation?.primaryResourceKey });
     await step('secrets', 95);
     await quick.deleteClusterSecrets(ref);
     await store.completeDelete({ operationId: input.operationId, resourceKey: input.resourceKey });
