@@ -1,6 +1,7 @@
 // IPv4 CIDR rules for a cluster's virtual network. Parsing is strict on purpose: the range
 // is written into Terraform, NSG rules and peering, and a lenient reading ("010" as octal by
 // some tools, host bits silently dropped) would give the customer a network they did not ask for.
+import { describeValue } from './errors.js';
 
 export type CidrErrorCode = 'InvalidCidr' | 'CidrHostBitsSet' | 'CidrPrefixOutOfRange' | 'CidrNotPrivate' | 'CidrOverlap';
 
@@ -41,18 +42,18 @@ const EXAMPLE = 'an IPv4 CIDR such as "10.0.0.0/16"';
  */
 export function parseIpv4Cidr(text: string): CidrParseResult {
   const match = SHAPE.exec(text);
-  if (!match) return invalid(`must be ${EXAMPLE}; got ${JSON.stringify(text)}`);
+  if (!match) return invalid(`must be ${EXAMPLE}; got ${describeValue(text)}`);
   const parts = match.slice(1);
   for (const part of parts) {
     if (part.length > 1 && part.startsWith('0')) {
       return invalid(
-        `must be written without leading zeros (some tools read them as octal); ${JSON.stringify(part)} in ${JSON.stringify(text)}`,
+        `must be written without leading zeros (some tools read them as octal); ${describeValue(part)} in ${describeValue(text)}`,
       );
     }
   }
   const [a, b, c, d, prefix] = parts.map(Number) as [number, number, number, number, number];
   if ([a, b, c, d].some((octet) => octet > 255)) {
-    return invalid(`must have octets from 0 to 255; got ${JSON.stringify(text)}`);
+    return invalid(`must have octets from 0 to 255; got ${describeValue(text)}`);
   }
   if (prefix > 32) return invalid(`must have a prefix length from /0 to /32; got /${prefix}`);
   return { ok: true, cidr: { address: ipv4(a, b, c, d), prefixLength: prefix } };

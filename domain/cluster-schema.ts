@@ -7,6 +7,7 @@ import { isValidTimeZone, MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, WEEKDAYS } from '.
 import { SERVER_COUNTS } from './placement.js';
 import type { FieldCatalogue, IssueParams } from './spec-issues.js';
 import { parseVersion, VERSION_FORMAT } from './versions.js';
+import { describeValue } from './errors.js';
 
 export const MAX_TAGS = 50;
 export const MAX_TAG_NAME_LENGTH = 512;
@@ -42,14 +43,14 @@ function checkTags(tags: Record<string, unknown>, ctx: z.RefinementCtx): void {
       custom(
         ctx,
         'InvalidTagName',
-        `is not a valid tag name: names must be 1-${MAX_TAG_NAME_LENGTH} characters without < > % & \\ ? /; got ${JSON.stringify(name.slice(0, 64))}`,
+        `is not a valid tag name: names must be 1-${MAX_TAG_NAME_LENGTH} characters without < > % & \\ ? /; got ${describeValue(name.slice(0, 64))}`,
         [name],
       );
     }
     const folded = name.toLowerCase();
     const earlier = seen.get(folded);
     if (earlier !== undefined) {
-      custom(ctx, 'DuplicateTagName', `duplicates tag ${JSON.stringify(earlier)}: tag names are case-insensitive`, [name]);
+      custom(ctx, 'DuplicateTagName', `duplicates tag ${describeValue(earlier)}: tag names are case-insensitive`, [name]);
     }
     seen.set(folded, name);
     if (typeof value !== 'string' || value.length > MAX_TAG_VALUE_LENGTH) {

@@ -2,7 +2,7 @@
 // Everything wrong with a body is reported at once, so a customer fixes it in one round trip.
 import { findCidrOverlaps, overlapProblem } from './cidr.js';
 import { clusterBodySchema, clusterFieldCatalogue, normalizeLocation, type ParsedClusterBody } from './cluster-schema.js';
-import { detail, type ErrorDetail, throwIfAny } from './errors.js';
+import { detail, type ErrorDetail, throwIfAny, describeValue } from './errors.js';
 import type { MaintenanceWindow } from './maintenance-window.js';
 import type { ServerCount } from './placement.js';
 import { failedTargets, isUnder, issuesToDetails } from './spec-issues.js';
@@ -121,7 +121,7 @@ export function validateClusterBody(body: unknown, ctx: ValidationContext): Clus
 export function immutableFieldProblem(target: string, current: unknown, requested: unknown, note = ''): ErrorDetail {
   return detail(
     'PropertyChangeNotAllowed',
-    `${target} cannot be changed after the cluster is created: it is ${JSON.stringify(current)}, the request asks for ${JSON.stringify(requested)}${note}; create a new cluster to use a different value`,
+    `${target} cannot be changed after the cluster is created: it is ${describeValue(current)}, the request asks for ${describeValue(requested)}${note}; create a new cluster to use a different value`,
     target,
   );
 }
@@ -129,7 +129,7 @@ export function immutableFieldProblem(target: string, current: unknown, requeste
 export function consulVersionChangeProblem(current: string, requested: unknown): ErrorDetail {
   return detail(
     'PropertyChangeNotAllowed',
-    `properties.consulVersion cannot be changed by PUT or PATCH: it is ${JSON.stringify(current)}, the request asks for ${JSON.stringify(requested)}; use the '${UPGRADE_ACTION}' action (POST .../clusters/{clusterName}/${UPGRADE_ACTION} with {"consulVersion": ${JSON.stringify(requested)}})`,
+    `properties.consulVersion cannot be changed by PUT or PATCH: it is ${describeValue(current)}, the request asks for ${describeValue(requested)}; use the '${UPGRADE_ACTION}' action (POST .../clusters/{clusterName}/${UPGRADE_ACTION} with {"consulVersion": ${describeValue(requested)}})`,
     'properties.consulVersion',
   );
 }
@@ -148,7 +148,7 @@ function contextProblems(raw: unknown, ctx: ValidationContext, failed: ReadonlyS
       problems.push(
         detail(
           'LocationNotAvailableForResourceType',
-          `location ${JSON.stringify(location)} is not available for clusters; available locations: ${ctx.allowedLocations.join(', ')}`,
+          `location ${describeValue(location)} is not available for clusters; available locations: ${ctx.allowedLocations.join(', ')}`,
           'location',
         ),
       );
@@ -208,7 +208,7 @@ function provisioningStateProblems(echoed: unknown, stored: string | undefined):
   return [
     detail(
       'InvalidProvisioningState',
-      `properties.provisioningState is read-only: the cluster is ${JSON.stringify(stored)}, the request says ${JSON.stringify(echoed)}; omit it or send the current value`,
+      `properties.provisioningState is read-only: the cluster is ${describeValue(stored)}, the request says ${describeValue(echoed)}; omit it or send the current value`,
       'properties.provisioningState',
     ),
   ];

@@ -2,6 +2,7 @@
 // Europe/Berlin"), so they move against UTC twice a year. We compute them with Intl only:
 // this module runs inside Temporal workflows, where no date library or clock is available,
 // so "now" is always a parameter.
+import { describeValue } from './errors.js';
 
 export const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -60,7 +61,7 @@ export function parseStartTime(value: string): { hour: number; minute: number } 
  */
 export function nextWindow(window: MaintenanceWindow, now: Date): WindowOccurrence {
   const start = parseStartTime(window.startTime);
-  if (!start) throw new RangeError(`startTime must be HH:MM (24-hour); got ${JSON.stringify(window.startTime)}`);
+  if (!start) throw new RangeError(`startTime must be HH:MM (24-hour); got ${describeValue(window.startTime)}`);
   if (window.days.length === 0) throw new RangeError('a maintenance window needs at least one day');
   const nowMs = now.getTime();
   const today = wallClock(nowMs, window.timeZone);

@@ -1,6 +1,6 @@
 // ARM resource ids for clusters, their canonical storage key, and the workflow ids derived
 // from them. ARM compares ids case-insensitively, so everything we key on is lower-cased.
-import { detail, type ErrorDetail, ValidationError } from './errors.js';
+import { detail, type ErrorDetail, ValidationError, describeValue } from './errors.js';
 
 export const PROVIDER_NAMESPACE = 'HCS.Consul';
 export const CLUSTER_RESOURCE_TYPE = 'clusters';
@@ -31,7 +31,7 @@ export function checkSubscriptionId(value: string, target = 'subscriptionId'): E
   return [
     detail(
       'InvalidSubscriptionId',
-      `${target} must be a GUID such as 00000000-0000-0000-0000-000000000000; got ${JSON.stringify(value)}`,
+      `${target} must be a GUID such as 00000000-0000-0000-0000-000000000000; got ${describeValue(value)}`,
       target,
     ),
   ];
@@ -44,9 +44,9 @@ export function checkResourceGroupName(value: string, target = 'resourceGroupNam
     length === 0 || length > 90
       ? `has ${length} characters`
       : !RESOURCE_GROUP.test(value)
-        ? `contains a character outside that set in ${JSON.stringify(value)}`
+        ? `contains a character outside that set in ${describeValue(value)}`
         : value.endsWith('.')
-          ? `ends in a period: ${JSON.stringify(value)}`
+          ? `ends in a period: ${describeValue(value)}`
           : undefined;
   return problem === undefined ? [] : [detail('InvalidResourceGroupName', `${target} ${allowed}; it ${problem}`, target)];
 }
@@ -57,13 +57,13 @@ export function checkClusterName(value: string, target = 'clusterName'): ErrorDe
     value.length < 3 || value.length > MAX_CLUSTER_NAME
       ? `has ${value.length} characters`
       : /[A-Z]/.test(value)
-        ? `contains upper-case letters: ${JSON.stringify(value)}`
+        ? `contains upper-case letters: ${describeValue(value)}`
         : !CLUSTER_NAME.test(value)
           ? /^[a-z]/.test(value)
-            ? `contains a character outside that set: ${JSON.stringify(value)}`
-            : `does not start with a letter: ${JSON.stringify(value)}`
+            ? `contains a character outside that set: ${describeValue(value)}`
+            : `does not start with a letter: ${describeValue(value)}`
           : value.endsWith('-')
-            ? `ends with a hyphen: ${JSON.stringify(value)}`
+            ? `ends with a hyphen: ${describeValue(value)}`
             : undefined;
   return problem === undefined ? [] : [detail('InvalidClusterName', `${target} ${allowed}; it ${problem}`, target)];
 }
@@ -110,7 +110,7 @@ export function parseClusterResourceId(id: string, options: ParseResourceIdOptio
     throw new ValidationError([
       detail(
         'InvalidResourceId',
-        `resource id must look like /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${CLUSTER_FULL_TYPE}/{clusterName}; got ${JSON.stringify(id)}`,
+        `resource id must look like /subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${CLUSTER_FULL_TYPE}/{clusterName}; got ${describeValue(id)}`,
         'id',
       ),
     ]);
@@ -165,10 +165,10 @@ const WORKFLOW_ID = /^cluster\/(.+)\/([a-z]+)\/([^/]+)$/;
  */
 export function workflowIdFor(key: string, kind: OperationKind, operationId: string): string {
   if (!(OPERATION_KINDS as readonly string[]).includes(kind)) {
-    throw new RangeError(`operation kind must be one of ${OPERATION_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);
+    throw new RangeError(`operation kind must be one of ${OPERATION_KINDS.join(', ')}; got ${describeValue(kind)}`);
   }
   if (operationId === '' || operationId.includes('/')) {
-    throw new RangeError(`operationId must be non-empty and contain no '/'; got ${JSON.stringify(operationId)}`);
+    throw new RangeError(`operationId must be non-empty and contain no '/'; got ${describeValue(operationId)}`);
   }
   return `cluster/${resourceKey(key).slice(1)}/${kind}/${operationId}`;
 }

@@ -1,6 +1,6 @@
 // Consul version catalogue and upgrade policy. Versions are plain MAJOR.MINOR.PATCH: we only
 // offer released open-source builds, so pre-release and build tags are deliberately refused.
-import { detail, type ErrorDetail } from './errors.js';
+import { detail, type ErrorDetail, describeValue } from './errors.js';
 
 export interface SemVer {
   major: number;
@@ -97,7 +97,7 @@ export function checkUpgradeRequest(
   target = 'consulVersion',
 ): ErrorDetail[] {
   if (parseVersion(requested) === undefined) {
-    return [detail('InvalidConsulVersion', `${target} must be ${VERSION_FORMAT}; got ${JSON.stringify(requested)}`, target)];
+    return [detail('InvalidConsulVersion', `${target} must be ${VERSION_FORMAT}; got ${describeValue(requested)}`, target)];
   }
   if (!isVersionAllowed(requested, catalogue)) {
     return [
@@ -137,6 +137,6 @@ export function sortedCatalogue(catalogue: readonly CatalogueEntry[]): Catalogue
 
 function mustParse(text: string): SemVer {
   const parsed = parseVersion(text);
-  if (!parsed) throw new RangeError(`Consul version must be ${VERSION_FORMAT}; got ${JSON.stringify(text)}`);
+  if (!parsed) throw new RangeError(`Consul version must be ${VERSION_FORMAT}; got ${describeValue(text)}`);
   return parsed;
 }

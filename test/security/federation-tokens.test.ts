@@ -11,7 +11,8 @@ import { getCluster } from '../../store/clusters.js';
 import { getFederationToken } from '../../store/federation-tokens.js';
 import { listOperations } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
-import { clusterBody, clusterPath, grpc, rest, V, waitForState, type Reply } from './support.js';
+import { grpc } from './grpc-support.js';
+import { clusterBody, clusterPath, rest, V, waitForState, type Reply } from './support.js';
 
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;

@@ -188,3 +188,30 @@ export async function storeRows(cp: ControlPlane, subscriptionId: string): Promi
   }
   return out;
 }
+
+export interface GrpcReply {
+  /** 0 for OK, else the gRPC status code. */
+  code: number;
+  response?: any;
+  details?: string;
+}
+
+/** One unary call on a connection of its own (GrpcConnection), the message given as proto JSON. */
+export async function grpc(
+  cp: ControlPlane,
+  service: DescService,
+  methodName: string,
+  request: Record<string, unknown>,
+  token: string | null,
+  o: { deadlineMs?: number } = {},
+): Promise<GrpcReply> {
+  const method = service.methods.find((m) => m.name === methodName);
+  if (!method) throw new Error(`${service.typeName} has no method ${methodName}`);
+  const connection = new GrpcConnection(cp);
+  try {
+    const a = await connection.call(method, request, token, o.deadlineMs);
+    return { code: a.code, ...(a.response ? { response: a.response } : {}), ...(a.details ? { details: a.details } : {}) };
+  } finally {
+    connection.close();
+  }
+}

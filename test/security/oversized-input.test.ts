@@ -237,3 +237,31 @@ it('still answers on the same gRPC connection, and nothing was written', async (
     expect(rows[0]?.n, table).toBe(0);
   }
 });
+
+it('a bad value within its limit is quoted in part only, on both transports', async () => {
+  // Within the datacenter's limit (128), so the handler's own validation answers.
+  const long = 'v'.repeat(120) + '_';
+  const path = `/subscriptions/${victim.subscriptionId}/resourceGroups/rg/providers/HCS.Consul/clusters/quoted?${V}`;
+  const r = await rest(cp, 'PUT', path, {
+    token: armToken,
+    body: { location: 'westeurope', properties: { consulVersion: '1.22.7', datacenter: long, network: { cidr: '10.99.0.0/16' } } },
+  });
+  expect(r.status).toBe(400);
+  expect(r.json.error.code).toBe('InvalidDatacenter');
+  expect(JSON.stringify(r.json)).not.toContain('v'.repeat(65));
+  expect(JSON.stringify(r.json)).toContain('vvv...');
+  const create = RPCS.find((x) => x.method.name === 'CreateOrReplaceCluster')!.method;
+  const g = await grpc.call(
+    create,
+    {
+      subscriptionId: victim.subscriptionId,
+      resourceGroup: 'rg',
+      clusterName: 'quoted',
+      cluster: { location: 'westeurope', properties: { consulVersion: '1.22.7', datacenter: long, network: { cidr: '10.99.0.0/16' } } },
+    },
+    armToken,
+    1000,
+  );
+  expect(g.code).toBe(status.INVALID_ARGUMENT);
+  expect(JSON.stringify(g)).not.toContain('v'.repeat(65));
+});

@@ -20,7 +20,8 @@ import { listOperations } from '../../store/operations.js';
 import { insertSnapshot, listSnapshots } from '../../store/snapshots.js';
 import { countClusters } from '../../store/quotas.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
-import { clusterBody, clusterPath, grpc, rest, V, waitForState } from './support.js';
+import { grpc } from './grpc-support.js';
+import { clusterBody, clusterPath, rest, V, waitForState } from './support.js';
 
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;

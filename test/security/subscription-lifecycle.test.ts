@@ -10,7 +10,8 @@ import { getCluster } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
 import { getSubscription } from '../../store/subscriptions.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
-import { clusterBody, clusterPath, grpc, rest, V, waitForState } from './support.js';
+import { grpc } from './grpc-support.js';
+import { clusterBody, clusterPath, rest, V, waitForState } from './support.js';
 
 const stack = inject('stack');
 let cp: ControlPlane;

@@ -1,7 +1,5 @@
-// What the attack tests share: REST and gRPC calls against a running control plane, as any
-// client would make them (HTTPS with the API's CA; gRPC with protobuf-es messages over grpc-js).
-import { fromBinary, fromJson, toBinary, toJson, type DescService, type JsonValue } from '@bufbuild/protobuf';
-import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+// What the attack tests share: REST calls against a running control plane, as any client would
+// make them (HTTPS with the API's CA), and the cluster fixtures (gRPC calls: grpc-support.ts).
 import { httpCall } from '../../lib/http.js';
 import type { ControlPlane } from '../api/harness.js';
 
@@ -47,46 +45,4 @@ export async function waitForState(cp: ControlPlane, path: string, states: strin
     await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error(`${path} never reached ${states.join('/')}`);
-}
-
-export interface GrpcReply {
-  /** 0 for OK, else the gRPC status code. */
-  code: number;
-  response?: any;
-  details?: string;
-}
-
-/**
- * One unary call over the API's gRPC port (TLS, the API's CA) with a bearer token, the message
- * given as proto JSON.
- */
-export async function grpc(
-  cp: ControlPlane,
-  service: DescService,
-  methodName: string,
-  request: Record<string, unknown>,
-  token: string | null,
-  o: { deadlineMs?: number } = {},
-): Promise<GrpcReply> {
-  const method = service.methods.find((m) => m.name === methodName);
-  if (!method) throw new Error(`${service.typeName} has no method ${methodName}`);
-  const client = new Client(cp.api.grpcAddress, credentials.createSsl(Buffer.from(cp.caCertPem)));
-  const md = new Metadata();
-  if (token) md.set('authorization', `Bearer ${token}`);
-  try {
-    return await new Promise<GrpcReply>((resolve) => {
-      client.makeUnaryRequest(
-        `/${service.typeName}/${method.name}`,
-        (m: ReturnType<typeof fromJson>) => Buffer.from(toBinary(method.input, m as never)),
-        (b: Buffer) => fromBinary(method.output, b),
-        fromJson(method.input, request as JsonValue),
-        md,
-        { deadline: Date.now() + (o.deadlineMs ?? 10_000) },
-        (err: ServiceError | null, res?: unknown) =>
-          err ? resolve({ code: err.code, details: err.details }) : resolve({ code: 0, response: toJson(method.output, res as never) }),
-      );
-    });
-  } finally {
-    client.close();
-  }
 }

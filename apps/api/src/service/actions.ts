@@ -2,7 +2,7 @@
 // catalogue, snapshot metadata from the store, the client configuration and root-token result
 // the worker sealed for the API, and the upgrade request (an operation).
 import { randomUUID } from 'node:crypto';
-import { detail, throwIfAny } from '../../../../domain/errors.js';
+import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js';
 import { checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
 import { setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
@@ -166,7 +166,7 @@ export function actionHandlers(deps: {
           : [
               detail(
                 'InvalidMonth',
-                `month must be a calendar month "YYYY-MM" such as "2026-10"; got ${JSON.stringify(req.month ?? null)}`,
+                `month must be a calendar month "YYYY-MM" such as "2026-10"; got ${describeValue(req.month ?? null)}`,
                 'month',
               ),
             ],
@@ -223,7 +223,7 @@ export function actionHandlers(deps: {
           : [
               detail(
                 'InvalidSnapshotName',
-                `name must be 1 to ${MAX_SNAPSHOT_NAME} printable characters; got ${JSON.stringify(name)}`,
+                `name must be 1 to ${MAX_SNAPSHOT_NAME} printable characters; got ${describeValue(name)}`,
                 'name',
               ),
             ],

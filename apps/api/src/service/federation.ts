@@ -12,7 +12,7 @@
 //  - it expires (ServiceLimits.federationTokenTtlSeconds, one hour by default) and the
 //    primary's operators can revoke it (revokeFederationTokens).
 import { randomUUID } from 'node:crypto';
-import { detail, throwIfAny, ValidationError, type ErrorDetail } from '../../../../domain/errors.js';
+import { detail, throwIfAny, ValidationError, type ErrorDetail, describeValue } from '../../../../domain/errors.js';
 import { parseClusterResourceId, resourceKey } from '../../../../domain/resource-id.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import { getCluster, listFederationSecondaries, type ClusterRecord } from '../../../../store/clusters.js';
@@ -176,7 +176,7 @@ export async function claimDatacenter(tx: SqlExecutor, primaryId: string, datace
       ? [
           detail(
             'DatacenterInUse',
-            `properties.datacenter ${JSON.stringify(datacenter)} is already the datacenter of ${taken.id} in the federation this token joins; every datacenter of a federation needs its own name`,
+            `properties.datacenter ${describeValue(datacenter)} is already the datacenter of ${taken.id} in the federation this token joins; every datacenter of a federation needs its own name`,
             'properties.datacenter',
           ),
         ]

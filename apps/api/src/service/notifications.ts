@@ -1,6 +1,6 @@
 // NotificationService: ARM subscription lifecycle and Marketplace managed-application events.
 import { createHash } from 'node:crypto';
-import { detail, throwIfAny } from '../../../../domain/errors.js';
+import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js';
 import { checkSubscriptionId } from '../../../../domain/resource-id.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { putSubscription, recordNotification, SUBSCRIPTION_STATES, type SubscriptionState } from '../../../../store/subscriptions.js';
@@ -31,7 +31,7 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
           : [
               detail(
                 'InvalidSubscriptionState',
-                `state must be one of ${SUBSCRIPTION_STATES.join(', ')}; got ${JSON.stringify(state)}`,
+                `state must be one of ${SUBSCRIPTION_STATES.join(', ')}; got ${describeValue(state)}`,
                 'state',
               ),
             ]),
@@ -56,7 +56,7 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
           : [
               detail(
                 'InvalidParameter',
-                `eventType must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(n.eventType)}`,
+                `eventType must be one of ${EVENT_TYPES.join(', ')}; got ${describeValue(n.eventType)}`,
                 'eventType',
               ),
             ]),
@@ -65,7 +65,7 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
           : [
               detail(
                 'InvalidParameter',
-                `applicationId must be a resource id starting with /subscriptions/; got ${JSON.stringify(n.applicationId)}`,
+                `applicationId must be a resource id starting with /subscriptions/; got ${describeValue(n.applicationId)}`,
                 'applicationId',
               ),
             ]),
@@ -74,13 +74,13 @@ export function notificationHandlers(deps: { db: SqlDatabase; clusters: ClusterH
           : [
               detail(
                 'InvalidParameter',
-                `provisioningState must be one of ${APP_STATES.join(', ')}; got ${JSON.stringify(n.provisioningState)}`,
+                `provisioningState must be one of ${APP_STATES.join(', ')}; got ${describeValue(n.provisioningState)}`,
                 'provisioningState',
               ),
             ]),
         ...(typeof n.eventTime === 'string' && !Number.isNaN(Date.parse(n.eventTime))
           ? []
-          : [detail('InvalidParameter', `eventTime must be an RFC 3339 time; got ${JSON.stringify(n.eventTime)}`, 'eventTime')]),
+          : [detail('InvalidParameter', `eventTime must be an RFC 3339 time; got ${describeValue(n.eventTime)}`, 'eventTime')]),
       ]);
       // Azure retries for hours: the same event must be recorded once.
       const notificationId = createHash('sha256')

@@ -4,7 +4,7 @@
 // again inside the operation's transaction, so an unknown snapshot is a 404 and one that cannot
 // be restored a 409 before any workflow starts. The workflows do the work (workflows/snapshots.ts).
 import { randomUUID } from 'node:crypto';
-import { detail, throwIfAny } from '../../../../domain/errors.js';
+import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js';
 import type { ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlExecutor } from '../../../../store/database.js';
 import { getSnapshot, insertSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
@@ -85,7 +85,7 @@ export function snapshotActionHandlers(deps: {
           : [
               detail(
                 'InvalidParameter',
-                `takeSnapshotFirst must be true or false; got ${JSON.stringify(req.takeSnapshotFirst)}`,
+                `takeSnapshotFirst must be true or false; got ${describeValue(req.takeSnapshotFirst)}`,
                 'takeSnapshotFirst',
               ),
             ],
@@ -119,7 +119,7 @@ function snapshotName(name: unknown): string {
   throwIfAny(
     typeof name === 'string' && name.trim() !== '' && name.length <= MAX_SNAPSHOT_NAME && ![...name].some((ch) => ch.charCodeAt(0) < 0x20)
       ? []
-      : [detail('InvalidSnapshotName', `name must be 1 to ${MAX_SNAPSHOT_NAME} printable characters; got ${JSON.stringify(name)}`, 'name')],
+      : [detail('InvalidSnapshotName', `name must be 1 to ${MAX_SNAPSHOT_NAME} printable characters; got ${describeValue(name)}`, 'name')],
   );
   return (name as string).trim();
 }
