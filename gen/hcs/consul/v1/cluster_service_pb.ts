@@ -1862,7 +1862,8 @@ export const ClusterService: GenService<{
     output: typeof ListClientConfigResponseSchema;
   },
   /**
-   * Rotates the root (management) ACL token and returns the new one once.
+   * Rotates the root (management) ACL token. The operation's result (its Location URL) holds the
+   * new token for an operator of the subscription, once, within 15 minutes; then it is deleted.
    *
    * @generated from rpc hcs.consul.v1.ClusterService.CreateRootToken
    */

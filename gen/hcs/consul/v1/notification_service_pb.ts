@@ -301,7 +301,8 @@ export const NotifyResourceResponseSchema: GenMessage<NotifyResourceResponse> = 
  */
 export const NotificationService: GenService<{
   /**
-   * ARM tells us a subscription's state changed (api-version 2.0).
+   * ARM tells us a subscription's state changed (api-version 2.0). Only Azure Resource Manager
+   * (or a platform admin) may send it; writes to a subscription never registered get 409.
    *
    * @generated from rpc hcs.consul.v1.NotificationService.PutSubscription
    */
@@ -311,7 +312,8 @@ export const NotificationService: GenService<{
     output: typeof PutSubscriptionResponseSchema;
   },
   /**
-   * The Marketplace tells us a managed application changed.
+   * The Marketplace tells us a managed application changed. Only Azure Resource Manager (or a
+   * platform admin) may send it.
    *
    * @generated from rpc hcs.consul.v1.NotificationService.NotifyResource
    */
