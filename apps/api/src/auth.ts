@@ -141,7 +141,7 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
 function decodeClaims(token: string): { iss?: unknown; aud?: unknown } {
   try {
     const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown;
-    return payload && typeof payload === 'object' ? (payload as { iss?: unknown; aud?: unknown }) : {};
+    return payload && typeof payload === 'object' ? payload : {};
   } catch {
     return {};
   }
