@@ -10,6 +10,7 @@ import type { Agent } from 'node:https';
 import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
 import { recordServerCount } from '../store/usage.js';
+import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { resourceKey as resourceKeyOf, workflowIdFor } from '../domain/resource-id.js';
 import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../workflows/contract.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
@@ -426,9 +427,10 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     },
 
     /**
-     * A certificate-schedule firing: when some certificate is due and no other operation runs,
-     * records a `rotate` operation (so it shows in the operations list and keeps the one-
-     * operation rule) and returns what to start; otherwise records nothing.
+     * A certificate-schedule firing: when the cluster has servers (whatever its provisioning
+     * state), some certificate is due and no other operation runs, records a `rotate` operation
+     * (so it shows in the operations list and keeps the one-operation rule) and returns what to
+     * start; otherwise records nothing.
      */
     async beginCertificateRotation(a: {
       resourceKey: string;
@@ -451,10 +453,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       };
       const begun = { started: true as const, workflowId, resourceGroup: c.resourceGroup, input };
       if (await getOperation(db, a.operationId)) return begun; // an earlier attempt recorded it
-      if (c.provisioningState !== 'Succeeded') return { started: false, reason: `the cluster is ${c.provisioningState}` };
+      // Whatever the cluster's provisioningState (a failed scale leaves it Failed): servers
+      // whose certificates expire are rotated.
       const servers = await getClusterServers(db, a.resourceKey);
-      if (servers.length === 0 || (await dueCertificates(a.resourceKey, servers)) === 0)
-        return { started: false, reason: 'no certificate is due' };
+      const skip = safetyWorkSkipReason({ provisioningState: c.provisioningState, serverCount: servers.length });
+      if (skip !== undefined) return { started: false, reason: skip };
+      if ((await dueCertificates(a.resourceKey, servers)) === 0) return { started: false, reason: 'no certificate is due' };
       try {
         await insertOperation(db, {
           operationId: a.operationId,

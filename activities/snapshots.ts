@@ -7,6 +7,7 @@
 import { RestError } from '@azure/storage-blob';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { SnapshotPolicy } from '../domain/cluster-spec.js';
+import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { workflowIdFor } from '../domain/resource-id.js';
 import { compareVersions, parseVersion } from '../domain/versions.js';
 import { expiredUpgradeSnapshots, type SnapshotKind } from '../domain/snapshot-retention.js';
@@ -42,9 +43,6 @@ export const SNAPSHOT_ERR = {
   invalidInput: 'InvalidOperationInput',
   schedulesUnavailable: 'SchedulesUnavailable',
 } as const;
-
-/** Provisioning states in which a cluster has servers to snapshot (as for every action). */
-const READY_STATES = ['Succeeded', 'Failed'];
 
 /** The cluster's snapshot schedule, named like its operation workflows (no leading slash). */
 export const snapshotScheduleId = (resourceKey: string) => `snapshots/${resourceKey.replace(/^\/+/, '')}`;
@@ -234,8 +232,9 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
 
     /**
      * A schedule firing: records an AUTOMATIC snapshot and its `snapshot` operation in one
-     * transaction, unless another operation is active on the cluster or it is not provisioned;
-     * then nothing is recorded and the firing is skipped. Safe to retry (the ids are fixed).
+     * transaction, unless another operation is active on the cluster, it has no servers yet or
+     * it is being deleted (its provisioningState otherwise does not matter); then nothing is
+     * recorded and the firing is skipped. Safe to retry (the ids are fixed).
      */
     async beginScheduledSnapshot(a: {
       resourceKey: string;
@@ -257,8 +256,12 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
       };
       const started: ScheduledSnapshotStart = { started: true, workflowId, resourceGroup: c.resourceGroup, input };
       if (await getOperation(db, a.operationId)) return started; // an earlier attempt recorded it
-      if (!READY_STATES.includes(c.provisioningState)) return { started: false, reason: `the cluster is ${c.provisioningState}` };
-      if (!(await getClusterServers(db, a.resourceKey)).length) return { started: false, reason: 'the cluster has no servers yet' };
+      // Whatever the cluster's provisioningState: a cluster with servers gets its snapshots.
+      const skip = safetyWorkSkipReason({
+        provisioningState: c.provisioningState,
+        serverCount: (await getClusterServers(db, a.resourceKey)).length,
+      });
+      if (skip !== undefined) return { started: false, reason: skip };
       try {
         await db.transaction(async (tx) => {
           await insertOperation(tx, {

@@ -1,6 +1,7 @@
 // Store activities: the only way workflows change the records the API serves. Each is
 // idempotent: re-running it after a crash leaves the same state.
-import { deleteCluster, getCluster, setProvisioningState } from '../store/clusters.js';
+import { movesProvisioningState } from '../domain/provisioning.js';
+import { deleteCluster, getCluster, mergeClusterStatus, setProvisioningState } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { recordServerCount } from '../store/usage.js';
 import { getOperation, updateOperation, type OperationError, type OperationStatus } from '../store/operations.js';
@@ -16,14 +17,20 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
       await updateOperation(db, a.operationId, { status: 'Running', step: a.step, percentComplete: a.percentComplete });
     },
 
-    /** Marks the cluster Succeeded (recording what it now runs) and ends the operation. */
+    /**
+     * Ends the operation Succeeded. A create, update or scale also marks the cluster Succeeded
+     * and records what it now runs; an upgrade records the version it now runs and leaves
+     * provisioningState alone, as every other day-2 operation does (domain/provisioning.ts).
+     */
     async completeOperation(a: { operationId: string; resourceKey: string }): Promise<void> {
       await db.transaction(async (tx) => {
         const op = await getOperation(tx, a.operationId);
         if (!op || op.status === 'Succeeded') return;
         const cluster = await getCluster(tx, a.resourceKey);
         if (cluster) {
-          await setProvisioningState(tx, a.resourceKey, 'Succeeded', { currentConsulVersion: cluster.spec.properties.consulVersion });
+          const running = { currentConsulVersion: cluster.spec.properties.consulVersion };
+          if (movesProvisioningState(op.kind)) await setProvisioningState(tx, a.resourceKey, 'Succeeded', running);
+          else if (op.kind === 'upgrade') await mergeClusterStatus(tx, a.resourceKey, running);
         }
         await updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
       });
@@ -38,7 +45,11 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
       });
     },
 
-    /** Ends the operation Failed or Canceled and marks the cluster accordingly. */
+    /**
+     * Ends the operation Failed or Canceled, with its error. Only a create, update, scale or
+     * delete marks the cluster accordingly; a failed or cancelled day-2 operation (snapshot,
+     * root token, upgrade, certificate rotation) leaves provisioningState as it was.
+     */
     async failOperation(a: {
       operationId: string;
       resourceKey: string;
@@ -47,7 +58,7 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
     }): Promise<void> {
       await db.transaction(async (tx) => {
         const ended = await updateOperation(tx, a.operationId, { status: a.status, error: a.error });
-        if (ended) await setProvisioningState(tx, a.resourceKey, a.status);
+        if (ended && movesProvisioningState(ended.kind)) await setProvisioningState(tx, a.resourceKey, a.status);
       });
     },
   };

@@ -185,6 +185,11 @@ export async function setProvisioningState(db: SqlExecutor, resourceKey: string,
   ]);
 }
 
+/** Records what the cluster now runs without touching its provisioningState (a day-2 operation's end). */
+export async function mergeClusterStatus(db: SqlExecutor, resourceKey: string, status: ClusterStatus): Promise<void> {
+  await db.query(`UPDATE clusters SET status = status || $2::jsonb, updated_at = now() WHERE resource_id = $1`, [resourceKey, status]);
+}
+
 export async function deleteCluster(db: SqlExecutor, resourceKey: string): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM clusters WHERE resource_id = $1', [resourceKey]);
   await db.query('DELETE FROM snapshots WHERE resource_id = $1', [resourceKey]);

@@ -62,7 +62,10 @@ export type Step = (name: string, percent: number) => Promise<void>;
 export interface OperationHooks {
   /** Runs first when the operation fails or is cancelled (e.g. marking a snapshot FAILED). */
   onFailure?: () => Promise<void>;
-  /** Records the failed or cancelled end; default store.failOperation, which also marks the cluster. */
+  /**
+   * Records the failed or cancelled end; default store.failOperation, which marks the cluster
+   * only for a create, update, scale or delete (a day-2 operation leaves provisioningState alone).
+   */
   recordFailure?: (status: 'Failed' | 'Canceled', error: { code: string; message: string }) => Promise<void>;
 }
 
