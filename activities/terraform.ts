@@ -3,13 +3,15 @@
 // with locking (PostgreSQL locally and in tests, azurerm in production), one state per cluster
 // (a pg workspace, or an azurerm blob). With the pg backend the lock is a PostgreSQL advisory
 // lock held by terraform's own session, so a killed terraform can never leave a stale lock
-// behind; a re-run refreshes and converges.
+// behind; a re-run refreshes and converges. Terraform runs with a minimal environment
+// (terraform-env.ts) in a private folder (terraform-workdirs.ts).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLUSTER_ID_TAG, ownedByAnotherCluster, ownership, type Owner } from './cluster-names.js';
+import { terraformEnvironment } from './terraform-env.js';
+import { makeRunFolder, sweepRunFolders } from './terraform-workdirs.js';
 
 export type TerraformBackend =
   | { kind: 'pg'; connStr: string }
@@ -21,10 +23,13 @@ export interface TerraformDeps {
   terraformBinary: string;
   /** CLI config that installs providers from our filesystem mirror only. */
   cliConfigFile: string;
-  /** Where per-run working directories are made. */
+  /** Where per-run working directories are made (a private folder on this machine's disk). */
   workRoot: string;
   backend: TerraformBackend;
-  /** Extra environment for terraform and its providers (e.g. SSL_CERT_FILE for the twin's CA). */
+  /**
+   * Extra environment for terraform and its providers (e.g. SSL_CERT_FILE for the twin's CA);
+   * of the worker's own environment terraform gets only the allow-list in terraform-env.ts.
+   */
   env?: Record<string, string>;
   /**
    * How long terraform keeps trying for the state lock (default 10 s). The pg backend takes a
@@ -65,36 +70,38 @@ export const TERRAFORM_INVALID = 'TerraformConfigurationInvalid';
 export function createTerraformActivities(deps: TerraformDeps) {
   const lockTimeout = deps.lockTimeoutSeconds ?? 10;
   async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
-    const top = join(deps.workRoot, `${input.state}-${randomBytes(4).toString('hex')}`);
-    mkdirSync(top, { recursive: true });
-    if (deps.backend.kind === 'local') mkdirSync(deps.backend.dir, { recursive: true, mode: 0o700 });
-    cpSync(input.moduleDir, top, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
-    const dir = join(top, input.rootSubdir ?? '');
-    writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.state), null, 2));
-    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
-    // The pg backend creates its schema, table and a new workspace's row on first use, under a
-    // single creation lock; runs for other clusters starting at the same moment can collide
-    // there. Those collisions are over as soon as the other run's creation is, so a few quick
-    // tries here settle it (a real failure still fails on the last try).
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
-        if (deps.backend.kind === 'pg') {
-          // One workspace per cluster in one schema: the pg backend locks a state by its row id,
-          // and row ids are unique only within a schema (a schema per cluster would make every
-          // cluster's first state lock id 1, so different clusters would block each other).
-          await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', input.state], 'init');
+    const { path: top, remove } = makeRunFolder(deps.workRoot, input.state);
+    // Whatever fails before the run starts takes its folder with it.
+    try {
+      if (deps.backend.kind === 'local') mkdirSync(deps.backend.dir, { recursive: true, mode: 0o700 });
+      cpSync(input.moduleDir, top, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
+      const dir = join(top, input.rootSubdir ?? '');
+      writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.state), null, 2));
+      writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
+      // The pg backend creates its schema, table and a new workspace's row on first use, under a
+      // single creation lock; runs for other clusters starting at the same moment can collide
+      // there. Those collisions are over as soon as the other run's creation is, so a few quick
+      // tries here settle it (a real failure still fails on the last try).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
+          if (deps.backend.kind === 'pg') {
+            // One workspace per cluster in one schema: the pg backend locks a state by its row id,
+            // and row ids are unique only within a schema (a schema per cluster would make every
+            // cluster's first state lock id 1, so different clusters would block each other).
+            await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', input.state], 'init');
+          }
+          break;
+        } catch (err) {
+          if (attempt >= 4 || (err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+          await new Promise((r) => setTimeout(r, 500 * attempt));
         }
-        break;
-      } catch (err) {
-        if (attempt >= 4 || (err instanceof ApplicationFailure && err.nonRetryable)) {
-          rmSync(top, { recursive: true, force: true });
-          throw err;
-        }
-        await new Promise((r) => setTimeout(r, 500 * attempt));
       }
+      return { dir, cleanup: remove };
+    } catch (err) {
+      remove();
+      throw err;
     }
-    return { dir, cleanup: () => rmSync(top, { recursive: true, force: true }) };
   }
 
   /**
@@ -105,7 +112,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
     return new Promise((resolve, reject) => {
       const child = spawn(deps.terraformBinary, args, {
         cwd: dir,
-        env: { ...process.env, ...deps.env, TF_CLI_CONFIG_FILE: deps.cliConfigFile, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
+        env: terraformEnvironment({ backend: deps.backend, cliConfigFile: deps.cliConfigFile, extra: deps.env, from: process.env }),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const ctx = activityContext();
@@ -195,6 +202,12 @@ export function createTerraformActivities(deps: TerraformDeps) {
   }
 
   return {
+    /**
+     * Removes the run folders under the work root that no running process owns (what a killed
+     * worker left behind); the worker calls it when it starts. Returns their names.
+     */
+    sweepWorkRoot: (): string[] => sweepRunFolders(deps.workRoot),
+
     /** Plans and, when anything differs, applies; returns the module's outputs. Idempotent. */
     terraformApply: async (input: TerraformRunInput): Promise<TerraformApplyResult> => {
       const { dir, cleanup } = await workspace(input);
@@ -257,7 +270,8 @@ export type TerraformActivities = ReturnType<typeof createTerraformActivities>;
 export const PG_STATE_SCHEMA = 'hcs_terraform_state';
 
 function backendBlock(b: TerraformBackend, state: string) {
-  if (b.kind === 'pg') return { terraform: { backend: { pg: { conn_str: b.connStr, schema_name: PG_STATE_SCHEMA } } } };
+  // The connection string reaches terraform as PG_CONN_STR (terraform-env.ts), never in a file.
+  if (b.kind === 'pg') return { terraform: { backend: { pg: { schema_name: PG_STATE_SCHEMA } } } };
   if (b.kind === 'local') return { terraform: { backend: { local: { path: join(b.dir, `${state}.tfstate`) } } } };
   return {
     terraform: {

@@ -48,6 +48,7 @@ export const lifecycleConfigSchema = z.object({
   terraform: z.object({
     binary: z.string().min(1),
     cliConfigFile: z.string().min(1),
+    /** The runs' private folders (0700), on this machine's disk; swept of dead runs' leftovers at start. */
     workRoot: z.string().min(1),
     backend: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('pg'), connStr: z.string().min(1) }),

@@ -36,6 +36,8 @@ export interface RunningWorker {
 }
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  // What earlier runs left behind (Terraform folders of a killed worker) goes before any activity runs.
+  o.lifecycle?.terraform.sweepWorkRoot();
   const connection = await NativeConnection.connect(temporalConnectOptions(o.temporal));
   const taskQueue = o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
   // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
