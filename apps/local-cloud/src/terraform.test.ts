@@ -56,6 +56,7 @@ for (const auth of ['client secret', 'managed identity'] as const) {
         client_id: cloud.clientCredentials.clientId,
         use_msi: msi,
         cluster_name: msi ? 'tfmsi' : 'tfsecret',
+        cluster_id: msi ? '0123456789abcdef0123456789abcdef' : 'fedcba9876543210fedcba9876543210',
         resource_group_name: msi ? 'rg-tf-msi' : 'rg-tf-secret',
         consul_version: '1.22.7',
         server_count: 3,
