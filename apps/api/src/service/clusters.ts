@@ -10,7 +10,6 @@ import {
   checkSubscriptionId,
   formatClusterResourceId,
   resourceKey,
-  workflowIdFor,
   type OperationKind,
 } from '../../../../domain/resource-id.js';
 import type { CatalogueEntry } from '../../../../domain/versions.js';
@@ -24,17 +23,11 @@ import {
   type ClusterRecord,
 } from '../../../../store/clusters.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
-import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from '../../../../store/database.js';
-import {
-  activeOperation,
-  insertOperation,
-  OperationInProgressError,
-  updateOperation,
-  type OperationRecord,
-} from '../../../../store/operations.js';
+import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
+import { activeOperation, updateOperation, type OperationRecord } from '../../../../store/operations.js';
 import { getSubscription } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
-import { badRequest, conflict, notFound, preconditionFailed, unavailable } from '../errors.js';
+import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
 import type { OperationParams } from '../../../../workflows/contract.js';
 import { requireRole, requireSubscription } from './authorize.js';
@@ -42,6 +35,7 @@ import type { ClusterPath } from './cluster-path.js';
 import { claimDatacenter, consumeTokenFor, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
 import { requireClusterQuota, type ServiceLimits } from './quotas.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
+import { inProgress, startOperation, type OperationTarget } from './start-operation.js';
 
 export interface ClusterServiceDeps {
   db: SqlDatabase;
@@ -53,15 +47,6 @@ export interface ClusterServiceDeps {
   sealer: SecretBox;
   /** Clusters per subscription (service/quotas.ts). */
   limits: Pick<ServiceLimits, 'clustersPerSubscription'>;
-}
-
-/** What starting an operation needs to know about its cluster. */
-interface OperationTarget {
-  resourceKey: string;
-  id: string;
-  subscriptionId: string;
-  resourceGroup: string;
-  location: string;
 }
 
 const target = (c: ClusterRecord): OperationTarget => ({
@@ -78,71 +63,13 @@ const MAX_PAGE = 1000;
 export function clusterHandlers(deps: ClusterServiceDeps) {
   const { db } = deps;
 
-  async function start(
+  const start = (
     ctx: RequestContext,
     cluster: OperationTarget,
     kind: OperationKind,
     write: (tx: SqlExecutor, operationId: string) => Promise<void>,
     params?: OperationParams,
-  ): Promise<OperationRecord> {
-    const operationId = randomUUID();
-    const workflowId = workflowIdFor(cluster.resourceKey, kind, operationId);
-    const op = await db
-      .transaction(async (tx) => {
-        await write(tx, operationId);
-        return insertOperation(tx, {
-          operationId,
-          resourceKey: cluster.resourceKey,
-          subscriptionId: cluster.subscriptionId,
-          location: cluster.location,
-          kind,
-          workflowId,
-          correlationId: ctx.correlationId,
-        });
-      })
-      .catch(async (err: unknown) => {
-        if (err instanceof OperationInProgressError) throw inProgress(err.running);
-        // A concurrent request won the race to the one-operation index (or to the new cluster's
-        // row) between our check and our insert: name its operation, as the check would have.
-        if (isUniqueViolation(err)) {
-          const running = await activeOperation(db, cluster.resourceKey);
-          if (running) throw inProgress(running);
-          throw conflict('ConcurrentRequest', 'Another request changed this cluster at the same moment; read it and retry.');
-        }
-        throw err;
-      });
-    try {
-      await deps.starter.start({
-        workflowId,
-        operationId,
-        kind,
-        resourceKey: cluster.resourceKey,
-        resourceId: cluster.id,
-        subscriptionId: cluster.subscriptionId,
-        resourceGroup: cluster.resourceGroup,
-        correlationId: ctx.correlationId,
-        ...(params ? { params } : {}),
-      });
-    } catch (err) {
-      // A failed start is ambiguous: a deadline may pass after Temporal accepted the workflow.
-      // Ask Temporal. Started counts as started; only a workflow Temporal does not have lets the
-      // operation fail and the cluster go; when Temporal cannot even be asked, the operation keeps
-      // the lock (two workflows must never act on one cluster) and can be cancelled.
-      const found = await deps.starter.find(workflowId).catch(() => 'unknown' as const);
-      if (found === 'running' || found === 'closed') return op;
-      if (found === 'absent') {
-        await updateOperation(db, operationId, {
-          status: 'Failed',
-          error: { code: 'OperationNotStarted', message: 'The operation could not be started; nothing was changed. Retry the request.' },
-        });
-        throw unavailable(`The operation could not be started (${err instanceof Error ? err.name : 'error'}); retry the request.`);
-      }
-      throw unavailable(
-        `The workflow engine did not confirm that operation ${operationId} started; it stays ${op.status} until it is confirmed or cancelled (cancel it on its operation status URL to retry now).`,
-      );
-    }
-    return op;
-  }
+  ): Promise<OperationRecord> => startOperation(deps, { ctx, cluster, kind, write, ...(params ? { params } : {}) });
 
   function startDelete(ctx: RequestContext, current: ClusterRecord): Promise<OperationRecord> {
     return start(ctx, target(current), 'delete', async (tx) => {
@@ -481,13 +408,6 @@ export type ClusterHandlers = ReturnType<typeof clusterHandlers>;
 
 function clusterWhat(p: ClusterPath): string {
   return `The cluster '${p.clusterName}' in resource group '${p.resourceGroup}'`;
-}
-
-function inProgress(op: OperationRecord) {
-  return conflict(
-    'OperationInProgress',
-    `Another operation is in progress on this cluster: ${op.kind} operation ${op.operationId} (${op.status}). Wait for it to finish or cancel it, then retry.`,
-  );
 }
 
 function newEtag(): string {
