@@ -399,7 +399,11 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       return { due: await dueCertificates(a.plan.resourceKey, a.servers) };
     },
 
-    /** The cluster's certificate schedule: checks every sixth of the certificate lifetime (at least every 10 s). */
+    /**
+     * The cluster's certificate schedule: checks every sixth of the certificate lifetime (at least
+     * every 10 s), half an hour out of step with the whole-hour snapshot schedule made in the same
+     * second, so a snapshot firing never takes the lock at the moment a check comes.
+     */
     async ensureCertificateSchedule(a: { resourceKey: string }): Promise<{ outcome: string; intervalSeconds: number }> {
       if (!deps.schedules) throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', 'SchedulesUnavailable');
       const intervalSeconds = Math.max(10, Math.floor((deps.serverCertTtlHours * 3600) / 6));
@@ -408,6 +412,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const outcome = await upsertIntervalSchedule(deps.schedules.client, {
         scheduleId: certificateScheduleId(a.resourceKey),
         intervalSeconds,
+        phaseSeconds: certificateSchedulePhase(intervalSeconds),
         workflowType: CERTIFICATE_SCHEDULE_WORKFLOW,
         args: [{ resourceKey: a.resourceKey }],
         taskQueue: deps.schedules.taskQueue,
@@ -972,4 +977,9 @@ export function clientConfigDocument(a: { plan: ClusterPlan; servers: ServerInfo
     '',
   ].join('\n');
   return { clientConfigJson: JSON.stringify(clientConfig, null, 2), caBundlePem: a.caBundlePem, helmValuesYaml: helmValues };
+}
+
+/** Half an hour for intervals above that (snapshot intervals are whole hours), else half the interval. */
+export function certificateSchedulePhase(intervalSeconds: number): number {
+  return intervalSeconds > 1800 ? 1800 : Math.floor(intervalSeconds / 2);
 }

@@ -16,15 +16,24 @@ export interface IntervalSchedule {
   note: string;
   /** Search attributes of every workflow the schedule starts (SREs find them by cluster). */
   searchAttributes?: SearchAttributePair[];
+  /**
+   * Seconds the firings are shifted from the moment of creation (the first firing comes after
+   * this long). Two schedules of one cluster made in the same second would otherwise fire in the
+   * same second whenever their intervals meet, and the one-operation rule would skip one of them.
+   */
+  phaseSeconds?: number;
 }
 
 /**
  * Creates the schedule, or updates it when its interval, workflow or task queue differ. The
- * first firing comes one interval after creation (its phase is that moment, which also spreads
- * clusters over the interval).
+ * first firing comes one interval after creation, or phaseSeconds after it (the phase is that
+ * moment, which also spreads clusters over the interval).
  */
 export async function upsertIntervalSchedule(client: ScheduleClient, s: IntervalSchedule): Promise<'created' | 'updated' | 'unchanged'> {
-  const spec = { intervals: [{ every: s.intervalSeconds * 1000, offset: (Math.floor(Date.now() / 1000) % s.intervalSeconds) * 1000 }] };
+  const phase = s.phaseSeconds ?? 0;
+  const spec = {
+    intervals: [{ every: s.intervalSeconds * 1000, offset: ((Math.floor(Date.now() / 1000) + phase) % s.intervalSeconds) * 1000 }],
+  };
   // Temporal appends each firing's time to the workflow id.
   const action = {
     type: 'startWorkflow' as const,
