@@ -38,7 +38,6 @@ export function createHandlers(deps: HandlerDeps) {
     ...federationHandlers({
       ...deps,
       federationTokenTtlSeconds: deps.limits.federationTokenTtlSeconds,
-      requireWritableSubscription: clusters.requireWritableSubscription,
     }),
     ...operationHandlers(deps),
     ...notificationHandlers({ db: deps.db, clusters }),

@@ -25,7 +25,6 @@ import {
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import { activeOperation, updateOperation, type OperationRecord } from '../../../../store/operations.js';
-import { getSubscription } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
@@ -36,6 +35,7 @@ import { claimDatacenter, consumeTokenFor, federationChangeProblem, primaryForNe
 import { requireClusterQuota, type ServiceLimits } from './quotas.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 import { inProgress, startOperation, type OperationTarget } from './start-operation.js';
+import { requireWritableSubscription } from './subscription-state.js';
 
 export interface ClusterServiceDeps {
   db: SqlDatabase;
@@ -88,21 +88,6 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     ]);
     const id = formatClusterResourceId({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, clusterName: p.clusterName });
     return { id, key: resourceKey(id), current: await getCluster(db, resourceKey(id)) };
-  }
-
-  async function requireWritableSubscription(subscriptionId: string, allowDelete: boolean): Promise<void> {
-    const sub = await getSubscription(db, subscriptionId);
-    if (!sub)
-      throw conflict(
-        'SubscriptionNotRegistered',
-        `Subscription ${subscriptionId} is not registered with the HCS.Consul resource provider; register the provider for it (Azure Resource Manager then sends its Registered state) and retry.`,
-      );
-    const state = sub.state;
-    if (state === 'Registered' || (allowDelete && (state === 'Warned' || state === 'Suspended'))) return;
-    throw conflict(
-      'InvalidSubscriptionState',
-      `Subscription ${subscriptionId} is ${state}; ${state === 'Warned' || state === 'Suspended' ? 'only GET and DELETE are allowed' : 'no changes are allowed'}.`,
-    );
   }
 
   function checkEtag(current: ClusterRecord | undefined, ifMatch?: string, ifNoneMatch?: string): void {
@@ -180,7 +165,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
   ): Promise<{ cluster: ClusterRecord; operation: OperationView; record: OperationRecord }> {
     requireRole(ctx, 'operator');
     const { current } = await load(ctx, req);
-    await requireWritableSubscription(req.subscriptionId, false);
+    await requireWritableSubscription(db, req.subscriptionId, false);
     if (!current) throw notFound(clusterWhat(req));
     if (current.provisioningState !== 'Succeeded' && current.provisioningState !== 'Failed')
       throw conflict('ClusterNotReady', `The cluster is ${current.provisioningState}; try again once it has been provisioned.`);
@@ -197,7 +182,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     ): Promise<{ cluster: ClusterView; created: boolean; operation?: OperationView }> {
       requireRole(ctx, 'operator');
       const { id, key, current } = await load(ctx, req, { creating: true });
-      await requireWritableSubscription(req.subscriptionId, false);
+      await requireWritableSubscription(db, req.subscriptionId, false);
       checkEtag(current, req.ifMatch, req.ifNoneMatch);
       const spec = parseClusterBody(ctx.rawBody, await validationContext(req.subscriptionId, id, current));
       const federationTokenId = await applyFederation(ctx, spec, current, req.subscriptionId);
@@ -273,7 +258,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       requireRole(ctx, 'operator');
       const { id, key, current } = await load(ctx, req);
       if (!current) throw notFound(clusterWhat(req));
-      await requireWritableSubscription(req.subscriptionId, false);
+      await requireWritableSubscription(db, req.subscriptionId, false);
       checkEtag(current, req.ifMatch);
       const spec = parseClusterPatch(ctx.rawBody, current.spec, await validationContext(req.subscriptionId, id, current));
       await applyFederation(ctx, spec, current, req.subscriptionId);
@@ -311,7 +296,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     ): Promise<{ existed: boolean; operation?: OperationView }> {
       requireRole(ctx, 'operator');
       const { current } = await load(ctx, req);
-      await requireWritableSubscription(req.subscriptionId, true);
+      await requireWritableSubscription(db, req.subscriptionId, true);
       if (!current) return { existed: false };
       checkEtag(current, req.ifMatch);
       const running = await activeOperation(db, current.resourceKey);
@@ -327,7 +312,6 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     },
 
     startAction,
-    requireWritableSubscription,
 
     /**
      * createRootToken: a new root token, made by a workflow (the API never talks to Consul). The

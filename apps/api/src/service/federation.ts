@@ -28,6 +28,7 @@ import { getSubscription } from '../../../../store/subscriptions.js';
 import type { RequestContext } from '../context.js';
 import { conflict, forbidden, notFound } from '../errors.js';
 import { canSee, requireRole } from './authorize.js';
+import { requireWritableSubscription } from './subscription-state.js';
 import { loadCluster, type ClusterPath } from './cluster-path.js';
 
 const TOKEN_CONTEXT = 'hcs-federation-token/v2';
@@ -199,8 +200,6 @@ export function federationHandlers(deps: {
   sealer: SecretBox;
   /** How long a new token is accepted. */
   federationTokenTtlSeconds: number;
-  /** Refuses changes in a subscription that is not Registered (clusterHandlers). */
-  requireWritableSubscription: (subscriptionId: string, allowDelete: boolean) => Promise<void>;
 }) {
   const { db } = deps;
 
@@ -212,7 +211,7 @@ export function federationHandlers(deps: {
     ): Promise<{ federationToken: string; tokenId: string; expiresAt: string }> {
       requireRole(ctx, 'operator');
       const c = await loadCluster(db, ctx, req);
-      await deps.requireWritableSubscription(req.subscriptionId, false);
+      await requireWritableSubscription(db, req.subscriptionId, false);
       const primary = c.spec.properties.primaryClusterId;
       if (primary)
         throw conflict(
