@@ -14,6 +14,7 @@ import { scaleSetHandler, subnetUser } from './compute/scale-sets.js';
 import { VMSS_TYPE } from './compute/views.js';
 import type { Services } from './context.js';
 import { CloudError } from './errors.js';
+import { FaultInjector, registerFaultInjection } from './faults.js';
 import { registerIdentityRoutes } from './identity-routes.js';
 import { Operations } from './operations.js';
 import { Authorizer } from './rbac.js';
@@ -48,6 +49,8 @@ export interface LocalCloudOptions {
   operationDelayMs?: number;
   /** Retry-After sent to pollers, in seconds (default 1). */
   retryAfterSeconds?: number;
+  /** Test-only: mount the fault-injection admin API (faults.ts). Never set in production. */
+  faultInjection?: boolean;
   onEvent?: (message: string) => void;
 }
 
@@ -109,6 +112,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   });
 
   const app = createApp({ cert: tls.certFile, key: tls.keyFile }, onEvent);
+  if (options.faultInjection) {
+    registerFaultInjection(app, { injector: new FaultInjector(), adminSecret: tokens.controlPlaneIdentityHeader });
+    onEvent('fault injection enabled (test-only admin API)');
+  }
   registerArmRoutes(app, {
     ...services,
     tokens,
