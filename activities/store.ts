@@ -58,7 +58,9 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
     }): Promise<void> {
       await db.transaction(async (tx) => {
         const ended = await updateOperation(tx, a.operationId, { status: a.status, error: a.error });
-        if (ended && movesProvisioningState(ended.kind)) await setProvisioningState(tx, a.resourceKey, a.status);
+        // A create, update or scale cancelled for a delete leaves the cluster Deleting.
+        const deleting = ended?.kind !== 'delete' && (await getCluster(tx, a.resourceKey))?.provisioningState === 'Deleting';
+        if (ended && movesProvisioningState(ended.kind) && !deleting) await setProvisioningState(tx, a.resourceKey, a.status);
       });
     },
   };

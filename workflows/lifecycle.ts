@@ -3,6 +3,7 @@
 // an idempotent activity; progress (step and percent) is recorded on the operation and answered
 // by the `progress` query. Deterministic: no I/O here, only activity calls.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -14,6 +15,7 @@ import {
   executeChild,
   log,
   ParentClosePolicy,
+  patched,
 } from '@temporalio/workflow';
 import type { LifecycleActivities, ServerInfo } from '../activities/lifecycle.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
@@ -25,6 +27,7 @@ import {
   type ClusterOperationInput,
   type OperationProgress,
 } from './contract.js';
+import { takeClusterForDelete } from './delete-queue.js';
 
 export const retry: RetryPolicy = {
   initialInterval: '2 seconds',
@@ -37,23 +40,40 @@ export const store = proxyActivities<StoreActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { ...retry, initialInterval: '1 second', maximumAttempts: 20 },
 });
+/**
+ * A cancelled workflow waits until its running activity has stopped (a heartbeating one is told;
+ * a quick one finishes) before it ends: once its workflow has ended, nothing acts for an
+ * operation any more, which is what a delete waits for (delete-queue.ts).
+ */
+const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+
 /** Quick calls to Vault, Blob, the store, Consul's API (a lost attempt is retried after a minute). */
-export const quick = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+export const quick = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 10 },
+  ...untilStopped,
+});
 /** Terraform runs: long, heartbeating every line of output. */
 export const infra = proxyActivities<LifecycleActivities>({
+  ...untilStopped,
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { ...retry, initialInterval: '5 seconds', maximumAttempts: 10 },
 });
 /** Health gates and certificate orders: polling with heartbeats; a few attempts, then the operation fails. */
 export const gate = proxyActivities<LifecycleActivities>({
+  ...untilStopped,
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { ...retry, maximumAttempts: 3 },
 });
 
 /** The per-cluster snapshot schedule (activities/snapshots.ts). */
-const schedules = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+const schedules = proxyActivities<SnapshotActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 10 },
+  ...untilStopped,
+});
 
 export const progressQuery = defineQuery<OperationProgress>(PROGRESS_QUERY);
 
@@ -75,8 +95,11 @@ export async function operation(input: ClusterOperationInput, body: (step: Step)
   setHandler(progressQuery, () => progress);
   const ref = { operationId: input.operationId, resourceKey: input.resourceKey };
   const step: Step = async (name, percentComplete) => {
-    progress = { step: name, percentComplete };
-    await store.recordProgress({ operationId: input.operationId, ...progress });
+    // Moved on only once recorded: a workflow cancelled while an activity finished (it waits for
+    // its activities) fails here and names the step it was in.
+    const next = { step: name, percentComplete };
+    await store.recordProgress({ operationId: input.operationId, ...next });
+    progress = next;
   };
   try {
     await body(step);
@@ -160,10 +183,15 @@ export async function scaleCluster(input: ClusterOperationInput): Promise<void> 
   await convergeCluster(input);
 }
 
+const DELETE_QUEUE_PATCH = 'delete-waits-for-other-operations';
+
 /** Delete leaves nothing: infrastructure and its state, DNS, Blob, PKI, secrets, records. */
 export async function deleteCluster(input: ClusterOperationInput): Promise<void> {
   await operation(input, async (step) => {
     const ref = { resourceKey: input.resourceKey };
+    // Whatever else runs on the cluster is cancelled and has ended before anything here acts
+    // (deletes recorded before this existed held the lock from the start).
+    if (patched(DELETE_QUEUE_PATCH)) await takeClusterForDelete(input);
     await step('plan', 2);
     const plan = await quick.loadClusterPlan(ref);
     // Nothing may fire for the cluster once its infrastructure starts going.

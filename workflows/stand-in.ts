@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { StoreActivities } from '../activities/store.js';
 import { PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
+import { takeClusterForDelete } from './delete-queue.js';
 
 const store = proxyActivities<StoreActivities>({
   startToCloseTimeout: '30 seconds',
@@ -26,6 +27,8 @@ export async function clusterOperationStandIn(input: ClusterOperationInput): Pro
   setHandler(progressQuery, () => progress);
   const ref = { operationId: input.operationId, resourceKey: input.resourceKey };
   try {
+    // A delete first waits for what it cancelled, as the real one does.
+    if (input.kind === 'delete') await takeClusterForDelete(input);
     progress = { step: 'stand-in', percentComplete: 50 };
     await store.recordProgress({ operationId: input.operationId, ...progress });
     await sleep('500 milliseconds');

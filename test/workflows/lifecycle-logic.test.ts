@@ -8,6 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DeleteQueueActivities } from '../../activities/delete-queue.js';
 import type { ClusterPlan, LifecycleActivities, ServerInfo } from '../../activities/lifecycle.js';
 import type { SnapshotActivities } from '../../activities/snapshots.js';
 import type { StoreActivities } from '../../activities/store.js';
@@ -120,6 +121,10 @@ const lifecycle: Partial<LifecycleActivities> = {
   ),
   removeCertificateSchedule: async (a) => (world(a.resourceKey).calls.push('removeCertificateSchedule'), { removed: true }),
 };
+/** Nothing else runs on these clusters: a delete takes the cluster at once. */
+const deleteQueue: Partial<DeleteQueueActivities> = {
+  claimClusterForDelete: async () => ({ claimed: true }),
+};
 const snapshotSchedules: Partial<SnapshotActivities> = {
   ensureSnapshotSchedule: async (a) => (
     world(a.resourceKey).calls.push('ensureSnapshotSchedule'),
@@ -143,7 +148,7 @@ beforeAll(async () => {
     namespace: stack.temporal.namespace,
     taskQueue,
     workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
-    activities: { ...store, ...lifecycle, ...snapshotSchedules },
+    activities: { ...store, ...lifecycle, ...snapshotSchedules, ...deleteQueue },
   });
   running = worker.run();
   connection = await Connection.connect({ address: stack.temporal.address });

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createLifecycleActivities } from '../../../activities/lifecycle.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
 import { createStoreActivities } from '../../../activities/store.js';
+import { createDeleteQueueActivities } from '../../../activities/delete-queue.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../workflows/contract.js';
@@ -65,6 +66,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
     activities: {
       ...createStoreActivities({ db: o.db }),
+      ...createDeleteQueueActivities({ db: o.db, ...(client ? { workflows: client.workflow } : {}) }),
       ...(o.lifecycle ? createLifecycleActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(client ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], workflows: client.workflow, taskQueue }) : {}),

@@ -24,7 +24,7 @@ import {
 } from '../../../../store/clusters.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
-import { activeOperation, updateOperation, type OperationRecord } from '../../../../store/operations.js';
+import { activeOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
@@ -36,6 +36,8 @@ import { requireClusterQuota, type ServiceLimits } from './quotas.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 import { inProgress, startOperation, type OperationTarget } from './start-operation.js';
 import { requireWritableSubscription } from './subscription-state.js';
+import { beginDelete } from './delete-cluster.js';
+import { unfinishedDelete } from '../../../../store/delete-queue.js';
 
 export interface ClusterServiceDeps {
   db: SqlDatabase;
@@ -71,12 +73,9 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     params?: OperationParams,
   ): Promise<OperationRecord> => startOperation(deps, { ctx, cluster, kind, write, ...(params ? { params } : {}) });
 
-  function startDelete(ctx: RequestContext, current: ClusterRecord): Promise<OperationRecord> {
-    return start(ctx, target(current), 'delete', async (tx) => {
-      await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [
-        current.resourceKey,
-      ]);
-    });
+  /** What a PUT or PATCH waits for: the operation holding the cluster, or a delete waiting to. */
+  async function pendingChange(key: string): Promise<OperationRecord | undefined> {
+    return (await activeOperation(db, key)) ?? (await unfinishedDelete(db, key));
   }
 
   async function load(ctx: RequestContext, p: ClusterPath, opts: { creating?: boolean } = {}) {
@@ -187,7 +186,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       const spec = parseClusterBody(ctx.rawBody, await validationContext(req.subscriptionId, id, current));
       const federationTokenId = await applyFederation(ctx, spec, current, req.subscriptionId);
       if (current) {
-        const running = await activeOperation(db, key);
+        const running = await pendingChange(key);
         if (running) throw inProgress(running);
         if (sameJson(current.spec, spec) && current.provisioningState === 'Succeeded') {
           return { cluster: clusterView(current), created: false };
@@ -262,7 +261,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       checkEtag(current, req.ifMatch);
       const spec = parseClusterPatch(ctx.rawBody, current.spec, await validationContext(req.subscriptionId, id, current));
       await applyFederation(ctx, spec, current, req.subscriptionId);
-      const running = await activeOperation(db, key);
+      const running = await pendingChange(key);
       if (running) throw inProgress(running);
       const changed = changedFields(current.spec, spec);
       const sd = systemData(ctx, current);
@@ -299,16 +298,15 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       await requireWritableSubscription(db, req.subscriptionId, true);
       if (!current) return { existed: false };
       checkEtag(current, req.ifMatch);
-      const running = await activeOperation(db, current.resourceKey);
-      if (running?.kind === 'delete') return { existed: true, operation: operationView(running, current.id) };
-      if (running) throw inProgress(running);
+      // Accepted in any state: what runs is cancelled and the delete follows (delete-cluster.ts).
       const secondaries = await listFederationSecondaries(db, current.id);
       if (secondaries.length)
         throw conflict(
           'FederationHasSecondaries',
           `The cluster is the primary of a WAN federation; delete its secondaries first: ${secondaries.map((c) => c.id).join(', ')}.`,
         );
-      return { existed: true, operation: operationView(await startDelete(ctx, current), current.id) };
+      const { operation } = await beginDelete(deps, ctx, target(current));
+      return { existed: true, operation: operationView(operation, current.id) };
     },
 
     startAction,
@@ -323,27 +321,16 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     },
 
     /**
-     * A Deleted subscription loses everything and ARM sends no per-resource DELETE: cancel what
-     * runs and start a delete for every cluster. Idempotent for redelivered notifications.
+     * A Deleted subscription loses everything and ARM sends no per-resource DELETE: every
+     * cluster gets a delete, which cancels what runs on it and follows once that has ended.
+     * Idempotent for redelivered notifications (a delete under way is kept).
      */
     async deleteAllInSubscription(subscriptionId: string, ctx: RequestContext): Promise<number> {
       let started = 0;
       let after: string | undefined;
       for (;;) {
         const { items, more } = await listClusters(db, { subscriptionId, limit: MAX_PAGE, ...(after ? { after } : {}) });
-        for (const c of items) {
-          const running = await activeOperation(db, c.resourceKey);
-          if (running?.kind === 'delete') continue;
-          if (running) {
-            await deps.starter.cancel(running.workflowId).catch(() => {});
-            await updateOperation(db, running.operationId, {
-              status: 'Canceled',
-              error: { code: 'SubscriptionDeleted', message: 'The subscription was deleted; the cluster is being deleted.' },
-            });
-          }
-          await startDelete(ctx, c);
-          started++;
-        }
+        for (const c of items) if ((await beginDelete(deps, ctx, target(c))).started) started++;
         if (!more) return started;
         after = items[items.length - 1]?.resourceKey;
       }
