@@ -26,6 +26,9 @@ import type { DnsRecords } from './dns.js';
 import type { TerraformActivities } from './terraform.js';
 import { needsRenewal, type VaultPki } from './vault-pki.js';
 
+/** A health gate that runs out of time this many times fails its operation (workflows/lifecycle.ts `gate`). */
+export const GATE_TIMEOUT_ATTEMPTS = 3;
+
 export interface LifecycleDeps {
   db: SqlDatabase;
   pki: VaultPki;
@@ -179,7 +182,12 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     }
   }
 
-  /** Polls `attempt` (heartbeating what is still wrong) until it is done, or fails with the last problem once the health timeout has passed. */
+  /**
+   * Polls `attempt` (heartbeating what is still wrong) until it is done, or fails with the last
+   * problem once the health timeout has passed. The gates' retry policy allows several attempts
+   * so that a dependency outage (Vault, the store, Blob) when an attempt starts is waited out; a
+   * gate that has run out of time on its GATE_TIMEOUT_ATTEMPTS-th attempt or later is final.
+   */
   async function pollUntil<T>(
     failure: (problem: string) => ApplicationFailure,
     attempt: () => Promise<{ done: T } | { problem: string }>,
@@ -189,7 +197,11 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const r = await attempt();
       if ('done' in r) return r.done;
       Context.current().heartbeat({ problem: r.problem });
-      if (Date.now() > deadline) throw failure(r.problem);
+      if (Date.now() > deadline) {
+        const f = failure(r.problem);
+        if (Context.current().info.attempt < GATE_TIMEOUT_ATTEMPTS) throw f;
+        throw ApplicationFailure.create({ message: f.message, type: f.type ?? undefined, nonRetryable: true });
+      }
       await Context.current().sleep(deps.healthPollMs ?? 1_000);
     }
   }

@@ -60,12 +60,17 @@ export const infra = proxyActivities<LifecycleActivities>({
   heartbeatTimeout: '30 seconds',
   retry: { ...retry, initialInterval: '5 seconds', maximumAttempts: 10 },
 });
-/** Health gates and certificate orders: polling with heartbeats; a few attempts, then the operation fails. */
+/**
+ * Health gates and certificate orders: polling with heartbeats. A gate that runs out of time three
+ * times fails the operation (activities/lifecycle.ts GATE_TIMEOUT_ATTEMPTS); the other attempts
+ * wait out a dependency that is down (Vault, the store, Blob, the ACME CA): 2+4+8+16+32+60+60 s
+ * between eight attempts, so an outage of a minute or two does not fail the operation.
+ */
 export const gate = proxyActivities<LifecycleActivities>({
   ...untilStopped,
   startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { ...retry, maximumAttempts: 3 },
+  heartbeatTimeout: '80 seconds',
+  retry: { ...retry, maximumAttempts: 8 },
 });
 
 /** The per-cluster snapshot schedule (activities/snapshots.ts). */

@@ -15,7 +15,8 @@ const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 mi
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
-  retry: { ...retry, maximumAttempts: 3 },
+  // Vault, the store or Blob down for a minute or two is waited out (2+4+8+16+32+60+60 s).
+  retry: { ...retry, maximumAttempts: 8 },
 });
 /**
  * A snapshot operation: progress and failure recording as every operation, but its end is
