@@ -69,7 +69,7 @@ export const infra = proxyActivities<LifecycleActivities>({
 export const gate = proxyActivities<LifecycleActivities>({
   ...untilStopped,
   startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '80 seconds',
+  heartbeatTimeout: '30 seconds',
   retry: { ...retry, maximumAttempts: 8 },
 });
 
