@@ -1,37 +1,43 @@
 // The host-manager's loop. Every sync it reads the server's manifest from Blob
-// (`<serverPrefix>manifest.json`), downloads the files it names, writes them owner-only,
-// writes the host's own Consul settings (address, node name, zone), and then starts Consul,
-// replaces it when the version changed, or reloads it when a file changed. It needs nothing but
-// Blob: the control plane (API, worker, Temporal) may be down.
+// (`<serverPrefix>manifest.json`) and every file it names, records that complete set as the
+// last-good copy on the VM's disk, writes the files owner-only with the host's own Consul
+// settings (address, node name, zone), and then starts Consul, replaces it when the version
+// changed, or reloads it when a file changed. It needs nothing from the control plane (API,
+// worker, Temporal, OpenBao), and not even Blob once it has a last-good copy: when Blob cannot
+// be read, Consul keeps running, and an agent that starts (a restarted VM) runs Consul from that
+// copy, reporting `source: 'local'` and the Blob problem in its status until Blob answers again.
 import { createServer, type Server } from 'node:http';
-import { isAbsolute, join, normalize } from 'node:path';
-import { z } from 'zod';
+import { join } from 'node:path';
 import type { BlobSource } from './blob-source.js';
 import type { HostConfig } from './config.js';
 import { ConsulProcess } from './consul-process.js';
 import { ensurePrivateDir, writePrivateFile } from './files.js';
+import { loadLastGood, saveLastGood, type FileSet } from './last-good.js';
+import { parseManifest, safeRelativePath, type Manifest } from './manifest.js';
 
-export const manifestSchema = z.object({
-  consulVersion: z.string(),
-  /** Increases with every change the control plane makes; reported in the status. */
-  generation: z.number().int().min(0),
-  files: z.array(z.object({ blob: z.string().min(1), path: z.string().min(1) })),
-});
-export type Manifest = z.infer<typeof manifestSchema>;
+export { manifestSchema, type Manifest } from './manifest.js';
+
+export type SyncOutcome = 'started' | 'replaced' | 'reloaded' | 'unchanged';
 
 export interface HostStatus {
   instance: string;
   state: 'starting' | 'running' | 'error';
+  /**
+   * Where the files Consul runs with were last confirmed: `blob` after a sync that read Blob,
+   * `local` while Blob cannot be read and the agent keeps (or started) Consul on its last-good copy.
+   */
+  source?: 'blob' | 'local';
   consulVersion?: string;
   consulPid?: number;
   generation?: number;
+  /** The last sync that read Blob. */
   lastSyncAt?: string;
   lastError?: string;
 }
 
 export interface HostManager {
   /** One sync now (the loop calls it on its interval). */
-  sync(): Promise<'started' | 'replaced' | 'reloaded' | 'unchanged'>;
+  sync(): Promise<SyncOutcome>;
   status(): HostStatus;
   /** The status endpoint's URL. */
   statusUrl: string;
@@ -45,37 +51,88 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
   ensurePrivateDir(join(config.dataDir, 'consul-data'));
   const consul = new ConsulProcess({ configDir, workDir: config.dataDir, logFile: join(config.dataDir, 'consul.log'), onEvent: log });
   const status: HostStatus = { instance: config.instanceName, state: 'starting' };
-  let lastManifestEtag = '';
-  let syncing: Promise<'started' | 'replaced' | 'reloaded' | 'unchanged'> | undefined;
+  let appliedEtag = '';
+  let syncing: Promise<SyncOutcome> | undefined;
 
-  async function syncOnce(): Promise<'started' | 'replaced' | 'reloaded' | 'unchanged'> {
-    const prefix = config.customData.blob.serverPrefix;
-    const got = await blobs.get(`${prefix}manifest.json`);
-    if (!got) throw new Error(`no manifest at ${prefix}manifest.json yet`);
-    if (got.etag === lastManifestEtag && consul.running) return 'unchanged';
-    const manifest = manifestSchema.parse(JSON.parse(got.content.toString('utf8')));
-    let changed = false;
-    for (const f of manifest.files) {
-      const rel = normalize(f.path);
-      if (isAbsolute(rel) || rel.startsWith('..')) throw new Error(`manifest path ${f.path} leaves the agent's folder`);
-      const file = await blobs.get(f.blob);
-      if (!file) throw new Error(`manifest names ${f.blob}, which does not exist`);
-      changed = writePrivateFile(join(config.dataDir, rel), file.content) || changed;
+  const binaryFor = (m: Manifest) => {
+    const binary = config.consulBinaries[m.consulVersion];
+    if (!binary) throw new Error(`this image has no Consul ${m.consulVersion} (it has ${Object.keys(config.consulBinaries).join(', ')})`);
+    return binary;
+  };
+
+  /** A blob, or a "Blob unreachable" error (network, TLS, identity, storage errors alike). */
+  async function read(name: string) {
+    try {
+      return await blobs.get(name);
+    } catch (err) {
+      throw new Error(`Blob unreachable: ${briefly(err)}`);
     }
+  }
+
+  /** The whole set Blob holds now, in memory; nothing is written until every file is here. */
+  async function fetchFromBlob(): Promise<FileSet | 'unchanged'> {
+    const name = `${config.customData.blob.serverPrefix}manifest.json`;
+    const got = await read(name);
+    if (!got) throw new Error(`no manifest at ${name} yet`);
+    if (got.etag === appliedEtag && consul.running) return 'unchanged';
+    const manifest = parseManifest(got.content);
+    for (const f of manifest.files) safeRelativePath(f.path);
+    binaryFor(manifest);
+    const files: FileSet['files'] = [];
+    for (const f of manifest.files) {
+      const file = await read(f.blob);
+      if (!file) throw new Error(`manifest names ${f.blob}, which does not exist`);
+      files.push({ blob: f.blob, path: f.path, content: file.content });
+    }
+    return { etag: got.etag, manifest, files };
+  }
+
+  /** Places a complete set and makes Consul run it (start, replace or reload). */
+  async function apply(set: FileSet): Promise<SyncOutcome> {
+    const binary = binaryFor(set.manifest);
+    let changed = false;
+    for (const f of set.files) changed = writePrivateFile(join(config.dataDir, safeRelativePath(f.path)), f.content) || changed;
     changed = writePrivateFile(join(configDir, '00-host.json'), Buffer.from(JSON.stringify(hostSettings(config), null, 2))) || changed;
-    const binary = config.consulBinaries[manifest.consulVersion];
-    if (!binary)
-      throw new Error(`this image has no Consul ${manifest.consulVersion} (it has ${Object.keys(config.consulBinaries).join(', ')})`);
-    const outcome = await consul.ensure(manifest.consulVersion, binary);
+    const outcome = await consul.ensure(set.manifest.consulVersion, binary);
     if (outcome === 'unchanged' && changed) consul.reload();
-    lastManifestEtag = got.etag;
+    appliedEtag = set.etag;
     Object.assign(status, {
       state: 'running',
-      consulVersion: manifest.consulVersion,
+      consulVersion: set.manifest.consulVersion,
       consulPid: consul.pid,
-      generation: manifest.generation,
+      generation: set.manifest.generation,
     });
     return outcome === 'unchanged' ? (changed ? 'reloaded' : 'unchanged') : outcome;
+  }
+
+  async function syncOnce(): Promise<SyncOutcome> {
+    let set: FileSet | 'unchanged';
+    try {
+      set = await fetchFromBlob();
+    } catch (err) {
+      // What runs keeps running; an agent that runs nothing (just started, say) starts Consul
+      // from its last-good copy. The sync still fails, so the status carries the reason.
+      if (!consul.running) await startFromLastGood(briefly(err));
+      status.source = 'local';
+      throw err;
+    }
+    status.source = 'blob';
+    if (set === 'unchanged') return 'unchanged';
+    // Recorded before the live files change: a crash in between restarts from this same set.
+    saveLastGood(config.dataDir, set);
+    return apply(set);
+  }
+
+  async function startFromLastGood(reason: string): Promise<void> {
+    let local: FileSet | undefined;
+    try {
+      local = loadLastGood(config.dataDir);
+    } catch (err) {
+      throw new Error(`${reason}; ${briefly(err)}, so Consul was not started`);
+    }
+    if (!local) throw new Error(`${reason}; no last-good copy on this VM yet, so Consul was not started`);
+    await apply(local);
+    log(`Blob could not be read (${reason}); Consul runs from the last-good copy (generation ${local.manifest.generation})`);
   }
 
   async function sync() {
@@ -86,7 +143,7 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
         return r;
       })
       .catch((err: unknown) => {
-        status.lastError = err instanceof Error ? err.message : String(err);
+        status.lastError = briefly(err);
         if (!consul.running) status.state = 'error';
         log(`sync failed: ${status.lastError}`);
         throw err;
@@ -115,6 +172,13 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
       await consul.stop();
     },
   };
+}
+
+/** An error's first line, bounded (a storage error can carry a whole response body). */
+function briefly(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const line = text.split('\n')[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 
 /** What only the host knows: its address, name and zone; the control plane sends the rest. */

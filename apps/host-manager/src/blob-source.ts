@@ -15,7 +15,13 @@ export function containerBlobSource(o: {
   credential: TokenCredential | StorageSharedKeyCredential;
   pipeline?: StoragePipelineOptions;
 }): BlobSource {
-  const client = new ContainerClient(`${o.accountUrl.replace(/\/$/, '')}/${o.container}`, o.credential, o.pipeline);
+  // Bounded retries: when Blob is down a sync gives up within seconds (about 4 s against a refused
+  // connection, at most 3 tries of 10 s against one that hangs) and a restarting VM falls back to
+  // its last-good copy instead of waiting for the SDK's default (4 tries, delays up to 2 min).
+  const client = new ContainerClient(`${o.accountUrl.replace(/\/$/, '')}/${o.container}`, o.credential, {
+    ...o.pipeline,
+    retryOptions: { maxTries: 3, retryDelayInMs: 1_000, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 10_000, ...o.pipeline?.retryOptions },
+  });
   return {
     async get(name) {
       try {

@@ -70,6 +70,8 @@ export class ConsulProcess {
     if (!this.#child) await this.#stopOrphan();
     const replacing = this.running;
     if (replacing) await this.stop();
+    // A restart the exit handler scheduled would start a second agent beside this one.
+    clearTimeout(this.#restartTimer);
     this.#stopping = false;
     this.#binary = binary;
     this.#version = version;

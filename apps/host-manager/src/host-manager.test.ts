@@ -1,10 +1,13 @@
 // host-manager against real Azurite and real Consul binaries: files from Blob written
 // owner-only, Consul started with TLS, gossip encryption and ACLs on its own loopback address,
 // reloaded (same process) when a file changes, replaced when the version changes, restarted when
-// it dies. TLS, gossip and ACL material are test fixtures until the lifecycle workflows make them.
+// it dies; and, with Blob made unreachable (a TCP relay in front of Azurite is closed), Consul
+// kept running and started again from the last-good copy on the VM's disk. TLS, gossip and ACL
+// material are test fixtures until the lifecycle workflows make them.
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
@@ -14,6 +17,7 @@ import { ensureDevCertificate } from '../../../devstack/tls.js';
 import { startHostManager, type HostManager } from './agent.js';
 import { containerBlobSource } from './blob-source.js';
 import type { HostConfig } from './config.js';
+import { lastGoodPath } from './last-good.js';
 
 const stack = inject('stack');
 const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
@@ -26,6 +30,55 @@ const container = new BlobServiceClient(stack.blob.url, credential).getContainer
 let manager: HostManager;
 let https: number;
 let ca: string;
+let config: HostConfig;
+
+/**
+ * A TCP relay on its own port in front of Azurite: the agent reads Blob through it, and closing
+ * it (every open connection too) makes Blob unreachable for this agent alone.
+ */
+class Relay {
+  #server: Server | undefined;
+  readonly #sockets = new Set<Socket>();
+  port = 0;
+  constructor(private readonly target: { host: string; port: number }) {}
+  async open(): Promise<void> {
+    const server = createServer((inbound) => {
+      const outbound = connect(this.target.port, this.target.host);
+      for (const s of [inbound, outbound]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port: this.port }, () => resolve());
+    });
+    this.port = (server.address() as { port: number }).port;
+    this.#server = server;
+  }
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    // Stop accepting first, then cut what is open; close() completes once every connection is gone.
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    for (const s of this.#sockets) s.destroy();
+    await closed;
+  }
+}
+const azurite = new URL(stack.blob.url);
+const relay = new Relay({ host: azurite.hostname, port: Number(azurite.port) });
+const relayedSource = () =>
+  containerBlobSource({
+    accountUrl: `https://127.0.0.1:${relay.port}${azurite.pathname}`,
+    container: container.containerName,
+    credential,
+  });
 
 async function put(name: string, content: string | Buffer) {
   await container.getBlockBlobClient(name).upload(content, Buffer.byteLength(content));
@@ -113,7 +166,8 @@ beforeAll(async () => {
   await put('servers/0/tls/server.key', readFileSync(tls.keyFile));
   await put('servers/0/consul.json', consulConfig('INFO'));
   await manifest(newer, 1);
-  const config: HostConfig = {
+  await relay.open();
+  config = {
     customData: {
       blob: { accountUrl: stack.blob.url, container: container.containerName, serverPrefix: 'servers/0/' },
       identity: { clientId: 'test-identity' },
@@ -126,13 +180,11 @@ beforeAll(async () => {
     syncIntervalSeconds: 3600, // the test drives sync() itself
     statusPort: 0,
   };
-  manager = await startHostManager(
-    config,
-    containerBlobSource({ accountUrl: stack.blob.url, container: container.containerName, credential }),
-  );
+  manager = await startHostManager(config, relayedSource());
 });
 afterAll(async () => {
   await manager?.stop();
+  await relay.close();
   await container.deleteIfExists();
   rmSync(work, { recursive: true, force: true });
 });
@@ -188,4 +240,126 @@ it('refuses a manifest path that leaves its folder and keeps Consul running', as
   await expect(manager.sync()).rejects.toThrow(/leaves the agent's folder/);
   expect(manager.status()).toMatchObject({ state: 'running', lastError: expect.stringContaining('leaves') });
   await leader();
+});
+
+const hostStatus = async () =>
+  JSON.parse((await httpCall(manager.statusUrl)).body) as {
+    state: string;
+    source?: string;
+    generation?: number;
+    lastError?: string;
+    consulRunning: boolean;
+    consulPid?: number;
+  };
+const lastGoodRecord = () =>
+  JSON.parse(readFileSync(lastGoodPath(dataDir), 'utf8')) as { manifest: { generation: number }; files: Array<{ base64: string }> };
+
+it('keeps Consul running from its last-good copy while Blob is unreachable, and says so', async () => {
+  await manifest(older, 5);
+  await manager.sync();
+  expect(await hostStatus()).toMatchObject({ state: 'running', source: 'blob', generation: 5 });
+  // The complete set is on the VM's disk, owner-only.
+  expect(lastGoodRecord().manifest.generation).toBe(5);
+  expect(statSync(lastGoodPath(dataDir)).mode & 0o777).toBe(0o600);
+  expect(statSync(join(dataDir, 'state')).mode & 0o777).toBe(0o700);
+  const pid = manager.status().consulPid;
+
+  await relay.close();
+  await expect(manager.sync()).rejects.toThrow(/^Blob unreachable: /);
+  expect(await hostStatus()).toMatchObject({
+    state: 'running',
+    source: 'local',
+    generation: 5,
+    consulRunning: true,
+    consulPid: pid,
+    lastError: expect.stringMatching(/^Blob unreachable: /),
+  });
+  expect(await leader()).toBe(`${ip}:${serverPort}`);
+  // Consul dying while Blob is down is restarted on the same files.
+  process.kill(pid!, 'SIGKILL');
+  await until(async () => (manager.status().consulPid !== pid ? true : undefined), 'a restarted Consul');
+  expect(await leader()).toBe(`${ip}:${serverPort}`);
+});
+
+it('starts Consul from its last-good copy when Blob is down at start, and follows Blob again once it answers', async () => {
+  await manager.stop();
+  const started = Date.now();
+  manager = await startHostManager(config, relayedSource());
+  const fellBackMs = Date.now() - started;
+  expect(await hostStatus()).toMatchObject({
+    state: 'running',
+    source: 'local',
+    generation: 5,
+    consulRunning: true,
+    lastError: expect.stringMatching(/^Blob unreachable: /),
+  });
+  expect(await leader()).toBe(`${ip}:${serverPort}`);
+  expect((await agentSelf()).Config.Version).toBe(older);
+  console.log(`host-manager with Blob down: Consul started from the last-good copy ${fellBackMs} ms after the agent started`);
+
+  await relay.open();
+  await put('servers/0/consul.json', consulConfig('WARN'));
+  await manifest(older, 6);
+  expect(await manager.sync()).toBe('reloaded');
+  expect(await hostStatus()).toMatchObject({ state: 'running', source: 'blob', generation: 6 });
+  expect((await hostStatus()).lastError).toBeUndefined();
+  expect(lastGoodRecord().manifest.generation).toBe(6);
+  await until(async () => ((await agentSelf()).DebugConfig.Logging.LogLevel === 'WARN' ? true : undefined), 'the new log level');
+
+  // A set Blob holds only in part changes nothing: no live file, not the last-good copy.
+  const live = readFileSync(join(dataDir, 'config', '10-server.json'), 'utf8');
+  await put('servers/0/consul-next.json', consulConfig('TRACE'));
+  await put(
+    'servers/0/manifest.json',
+    JSON.stringify({
+      consulVersion: older,
+      generation: 7,
+      files: [
+        { blob: 'servers/0/consul-next.json', path: 'config/10-server.json' },
+        { blob: 'servers/0/tls/missing.pem', path: 'tls/server.pem' },
+      ],
+    }),
+  );
+  await expect(manager.sync()).rejects.toThrow(/servers\/0\/tls\/missing\.pem, which does not exist/);
+  expect(readFileSync(join(dataDir, 'config', '10-server.json'), 'utf8')).toBe(live);
+  expect(lastGoodRecord().manifest.generation).toBe(6);
+  expect(await hostStatus()).toMatchObject({ state: 'running', source: 'local', generation: 6 });
+});
+
+it('never starts Consul from a missing, damaged or half-written copy', async () => {
+  await manager.stop();
+  await relay.close();
+  const record = readFileSync(lastGoodPath(dataDir), 'utf8');
+
+  // No copy at all (a VM that never reached Blob).
+  rmSync(lastGoodPath(dataDir));
+  manager = await startHostManager(config, relayedSource());
+  expect(await hostStatus()).toMatchObject({
+    state: 'error',
+    consulRunning: false,
+    lastError: expect.stringMatching(/^Blob unreachable: .*; no last-good copy on this VM yet, so Consul was not started$/),
+  });
+  await manager.stop();
+
+  // A damaged copy (one file's bytes changed), beside the temporary of a save that never finished.
+  const damaged = JSON.parse(record) as { files: Array<{ base64: string }> };
+  damaged.files[1]!.base64 = Buffer.from('not the certificate').toString('base64');
+  writeFileSync(lastGoodPath(dataDir), JSON.stringify(damaged), { mode: 0o600 });
+  const stale = `${lastGoodPath(dataDir)}.0badc0de.tmp`;
+  writeFileSync(stale, record.slice(0, record.length / 2), { mode: 0o600 });
+  manager = await startHostManager(config, relayedSource());
+  expect(await hostStatus()).toMatchObject({
+    state: 'error',
+    consulRunning: false,
+    lastError: expect.stringMatching(/does not match its recorded digest, so Consul was not started$/),
+  });
+  expect(existsSync(stale)).toBe(false);
+
+  // Blob back with a complete set: the agent starts Consul and records a good copy again.
+  await relay.open();
+  await manifest(older, 8);
+  expect(await manager.sync()).toBe('started');
+  expect(await hostStatus()).toMatchObject({ state: 'running', source: 'blob', generation: 8 });
+  expect(lastGoodRecord().manifest.generation).toBe(8);
+  expect(await leader()).toBe(`${ip}:${serverPort}`);
 });
