@@ -11,6 +11,7 @@ import { startLocalCloudService, type LocalCloudEndpoint } from './services/loca
 import { resolveDatabase } from './services/database.js';
 import { startOpenBao, type VaultEndpoint } from './services/openbao.js';
 import { startPebble, type AcmeEndpoint } from './services/pebble.js';
+import { startPrivatePostgres } from './services/postgres.js';
 import { startTemporal, type TemporalEndpoint } from './services/temporal.js';
 
 /** Everything a client of the stack needs; plain data so it can cross process boundaries. */
@@ -37,6 +38,11 @@ export interface StartStackOptions {
   /** Store database choice (see resolveDatabase). */
   database: { name: string; prefer: 'auto' | 'pglite' };
   onEvent?: (message: string) => void;
+  /**
+   * Chaos runs: the store on a PostgreSQL cluster of the stack's own (a supervised service that
+   * can be restarted, unlike the machine's shared server), and the twin's fault-injection API.
+   */
+  chaos?: boolean;
 }
 
 export interface Stack {
@@ -55,7 +61,12 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
   };
   const supervisor = new Supervisor({ stateDir: dir('supervisor'), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
   try {
-    const db = await resolveDatabase({ ...options.database, pgliteDir: dir('pglite') });
+    const privatePg = options.chaos ? await startPrivatePostgres(supervisor, { dataDir: dir('postgres') }) : undefined;
+    const db = await resolveDatabase({
+      ...options.database,
+      pgliteDir: dir('pglite'),
+      ...(privatePg ? { prefer: 'auto' as const, serverUrls: [privatePg.serverUrl] } : {}),
+    });
     // Independent services start concurrently; each waits for its own readiness probe.
     const [temporal, vault, acme, blob] = await Promise.all([
       startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
@@ -68,6 +79,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     const cloud = await startLocalCloudService(supervisor, {
       dataDir: dir('local-cloud'),
       trustCaFile: blob.caCertFile,
+      ...(options.chaos ? { faultInjection: true } : {}),
       instanceCommand: {
         command: process.execPath,
         // An absolute loader path: instances start in their own folders, where `tsx` would not resolve.
@@ -98,6 +110,8 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       endpoints,
       supervisor,
       stop: async () => {
+        // A private server's database goes with its folder; the shared server's is dropped.
+        if (privatePg) return supervisor.stop();
         await supervisor.stop();
         await db.drop();
       },

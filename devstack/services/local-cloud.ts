@@ -30,6 +30,8 @@ export interface StartLocalCloudOptions {
   instanceCommand?: InstanceCommand;
   /** CA bundle the twin and its instances trust besides the twin's own (the storage emulator's). */
   trustCaFile?: string;
+  /** Test-only: the twin's fault-injection admin API (chaos runs); never for `npm start`. */
+  faultInjection?: boolean;
 }
 
 export async function startLocalCloudService(sup: Supervisor, options: StartLocalCloudOptions): Promise<LocalCloudEndpoint> {
@@ -49,6 +51,7 @@ export async function startLocalCloudService(sup: Supervisor, options: StartLoca
       HCS_LOCAL_CLOUD_PORT: String(port),
       ...(options.trustCaFile ? { NODE_EXTRA_CA_CERTS: options.trustCaFile } : {}),
       ...(options.instanceCommand ? { HCS_LOCAL_CLOUD_INSTANCE_COMMAND: JSON.stringify(options.instanceCommand) } : {}),
+      ...(options.faultInjection ? { HCS_LOCAL_CLOUD_FAULT_INJECTION: '1' } : {}),
     },
     readyTimeoutMs: 60_000,
     // Stopping waits for every instance process to stop first.

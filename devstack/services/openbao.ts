@@ -29,6 +29,7 @@ export async function startOpenBao(sup: Supervisor, options: StartOpenBaoOptions
   const address = `http://127.0.0.1:${port}`;
   const health = `${address}/v1/sys/health`;
   let token: string;
+  const initFile = join(options.dataDir, 'init.json');
   if (options.persistent) {
     mkdirSync(join(options.dataDir, 'storage'), { recursive: true, mode: 0o700 });
     const configFile = join(options.dataDir, 'server.hcl');
@@ -49,10 +50,16 @@ export async function startOpenBao(sup: Supervisor, options: StartOpenBaoOptions
       name: 'openbao',
       command: options.binary,
       args: ['server', `-config=${configFile}`],
-      // 501 = not initialised, 503 = sealed, 200 = active: any answer means it listens.
-      probe: async () => void (await expectStatus(`${health}?uninitcode=200&sealedcode=200`, [200])),
+      // 501 = not initialised, 503 = sealed, 200 = active: any answer means it listens. A
+      // restart on initialised storage comes back sealed: it is unsealed here with the key kept
+      // beside the data, so a stopped and started service (chaos runs) is usable again at once.
+      probe: async () => {
+        const res = await expectStatus(`${health}?uninitcode=200&sealedcode=200`, [200]);
+        const h = JSON.parse(res.body) as { initialized?: boolean; sealed?: boolean };
+        if (h.initialized && h.sealed && existsSync(initFile)) await initAndUnseal(address, initFile);
+      },
     });
-    token = await initAndUnseal(address, join(options.dataDir, 'init.json'));
+    token = await initAndUnseal(address, initFile);
   } else {
     token = `dev-${randomBytes(16).toString('hex')}`;
     await sup.start({
