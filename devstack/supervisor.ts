@@ -150,6 +150,19 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Stops one service by name and forgets it (a test takes part of a stack down); returns its
+   * spec, so start(spec) runs it again with the same command, ports and data folder.
+   */
+  async stopService(name: string): Promise<ProcessSpec> {
+    const entry = this.#entries.find((e) => e.spec.name === name);
+    if (!entry) throw new Error(`no service named ${name} runs under this supervisor`);
+    await this.#stopOne(entry);
+    this.#entries.splice(this.#entries.indexOf(entry), 1);
+    writeFileSync(this.#groupsFile, this.#entries.map((e) => `${e.running.pid}\n`).join(''));
+    return entry.spec;
+  }
+
   /** Stops every process, last started first. Safe to call more than once. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {

@@ -71,12 +71,14 @@ export interface ControlPlaneOptions {
   limits?: Partial<ServiceLimits>;
   /** A per-caller rate limit; none by default (the API tests send thousands of requests as one caller). */
   rateLimit?: RateLimitSettings;
+  /** Come back as this (stopped) control plane: its task queue and payload keys, as a restarted deployment would. */
+  restartOf?: Pick<ControlPlane, 'taskQueue' | 'payloadKeys'>;
 }
 
 export async function startControlPlane(stack: StackEndpoints, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const db = await openDatabase(stack.database);
   await migrate(db);
-  const taskQueue = `api-test-${randomUUID()}`;
+  const taskQueue = options.restartOf?.taskQueue ?? `api-test-${randomUUID()}`;
   // One runtime per test process; keep the worker's own logging to warnings.
   try {
     Runtime.install({ logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN') });
@@ -87,7 +89,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     version: v,
     status: i === all.length - 1 ? ('RECOMMENDED' as const) : ('AVAILABLE' as const),
   }));
-  const payloadKeys = `test-1:${randomBytes(32).toString('base64')}`;
+  const payloadKeys = options.restartOf?.payloadKeys ?? `test-1:${randomBytes(32).toString('base64')}`;
   const payloadCodec = new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys));
   const sealer = new SecretBox(deriveSealingKeys(parsePayloadKeys(payloadKeys)));
   const worker = options.externalWorker
