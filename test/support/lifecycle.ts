@@ -25,7 +25,10 @@ import type { Supervisor } from '../../devstack/supervisor.js';
 
 export const API_VERSION = '2026-11-01';
 
-export function lifecycleConfig(stack: StackEndpoints, o: { serverCertTtlHours?: number } = {}): ParsedLifecycleConfig {
+export function lifecycleConfig(
+  stack: StackEndpoints,
+  o: { serverCertTtlHours?: number; healthTimeoutSeconds?: number } = {},
+): ParsedLifecycleConfig {
   return lifecycleConfigSchema.parse(
     localLifecycleConfig(stack, { workRoot: mkdtempSync(join(tmpdir(), 'hcs-tf-work-')), healthTimeoutSeconds: 240, ...o }),
   );
