@@ -7,7 +7,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ScheduleClient } from '@temporalio/client';
 import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:https';
-import { getCluster, getClusterServers, setClusterServers, type ServerRecord } from '../store/clusters.js';
+import { getCluster, getClusterServers, mergeClusterStatus, setClusterServers, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
 import { recordServerCount } from '../store/usage.js';
 import { safetyWorkSkipReason } from '../domain/provisioning.js';
@@ -360,6 +360,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       };
       const addresses = a.servers.map((s) => s.address);
       let issued = 0;
+      let earliest: number | undefined;
       for (const s of a.servers) {
         Context.current().heartbeat({ server: s.name });
         const prefix = serverPrefix(s.index);
@@ -372,13 +373,18 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
             ttlHours: deps.serverCertTtlHours,
           });
           const serial = c.serialNumber.replace(/:/g, '');
-          cert = { certBlob: `${prefix}tls/server-${serial}.pem`, keyBlob: `${prefix}tls/server-${serial}.key` };
+          cert = {
+            certBlob: `${prefix}tls/server-${serial}.pem`,
+            keyBlob: `${prefix}tls/server-${serial}.key`,
+            notAfter: Date.parse(new X509Certificate(c.certificatePem).validTo),
+          };
           await blobs.writeIfNewer(plan.resourceKey, cert.keyBlob, c.privateKeyPem, a.generation);
           // The chain goes with the certificate, so servers of other datacenters (other
           // intermediates under the same root) can verify it.
           await blobs.writeIfNewer(plan.resourceKey, cert.certBlob, `${c.certificatePem.trim()}\n${c.caBundlePem}`, a.generation);
           issued++;
         }
+        earliest = Math.min(earliest ?? cert.notAfter, cert.notAfter);
         const config = serverConfig({
           plan,
           server: s,
@@ -403,6 +409,9 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
         };
         await blobs.writeIfNewer(plan.resourceKey, `${prefix}manifest.json`, JSON.stringify(manifest, null, 2), a.generation);
       }
+      // Shown on the cluster (GET), read-only: when the first of these certificates expires.
+      if (earliest !== undefined)
+        await mergeClusterStatus(db, plan.resourceKey, { earliestServerCertificateExpiry: new Date(earliest).toISOString() });
       return { certificatesIssued: issued };
     },
 
@@ -412,13 +421,13 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
     },
 
     /**
-     * The cluster's certificate schedule: checks every sixth of the certificate lifetime (at least
-     * every 10 s), half an hour out of step with the whole-hour snapshot schedule made in the same
+     * The cluster's certificate schedule: checks every twelfth of the certificate lifetime (at
+     * least every 10 s), half an hour out of step with the whole-hour snapshot schedule made in the same
      * second, so a snapshot firing never takes the lock at the moment a check comes.
      */
     async ensureCertificateSchedule(a: { resourceKey: string }): Promise<{ outcome: string; intervalSeconds: number }> {
       if (!deps.schedules) throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', 'SchedulesUnavailable');
-      const intervalSeconds = Math.max(10, Math.floor((deps.serverCertTtlHours * 3600) / 6));
+      const intervalSeconds = certificateCheckInterval(deps.serverCertTtlHours);
       const c = await getCluster(db, a.resourceKey);
       if (!c) throw ApplicationFailure.nonRetryable(`cluster ${a.resourceKey} is not in the store`, ERR.clusterNotFound);
       const outcome = await upsertIntervalSchedule(deps.schedules.client, {
@@ -454,7 +463,8 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       operationId: string;
       scheduledBy: string;
     }): Promise<
-      { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string }
+      | { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput }
+      | { started: false; reason: string; retry?: { everySeconds: number; forSeconds: number } }
     > {
       const c = await getCluster(db, a.resourceKey);
       if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
@@ -487,7 +497,16 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
           correlationId: a.scheduledBy,
         });
       } catch (err) {
-        if (err instanceof OperationInProgressError) return { started: false, reason: err.message };
+        // A certificate is due and another operation holds the lock: the firing asks again until
+        // the next firing would come, so rotation waits for that operation, not a whole interval.
+        if (err instanceof OperationInProgressError) {
+          const interval = certificateCheckInterval(deps.serverCertTtlHours);
+          return {
+            started: false,
+            reason: err.message,
+            retry: { everySeconds: Math.max(5, Math.min(30, Math.floor(interval / 4))), forSeconds: interval },
+          };
+        }
         throw err;
       }
       return begun;
@@ -887,7 +906,7 @@ async function currentCertificate(
   clusterKey: string,
   prefix: string,
   address: string,
-): Promise<{ certBlob: string; keyBlob: string } | undefined> {
+): Promise<{ certBlob: string; keyBlob: string; notAfter: number } | undefined> {
   const manifest = await blobs.read(clusterKey, `${prefix}manifest.json`);
   if (!manifest) return undefined;
   const files = (JSON.parse(manifest.content.toString('utf8')) as { files: Array<{ blob: string; path: string }> }).files;
@@ -897,8 +916,9 @@ async function currentCertificate(
   const cert = await blobs.read(clusterKey, certBlob);
   if (!cert || !(await blobs.read(clusterKey, keyBlob))) return undefined;
   const pem = cert.content.toString('utf8');
-  if (!new X509Certificate(pem).subjectAltName?.split(', ').includes(`IP Address:${address}`)) return undefined;
-  return needsRenewal(pem, new Date()) ? undefined : { certBlob, keyBlob };
+  const x509 = new X509Certificate(pem);
+  if (!x509.subjectAltName?.split(', ').includes(`IP Address:${address}`)) return undefined;
+  return needsRenewal(pem, new Date()) ? undefined : { certBlob, keyBlob, notAfter: Date.parse(x509.validTo) };
 }
 
 /** A server's Consul configuration: TLS everywhere, gossip encrypted, ACLs default deny. */
@@ -992,6 +1012,15 @@ export function clientConfigDocument(a: { plan: ClusterPlan; servers: ServerInfo
 }
 
 /** Half an hour for intervals above that (snapshot intervals are whole hours), else half the interval. */
+/**
+ * Seconds between certificate checks: a twelfth of the lifetime (at least 10 s). A certificate
+ * becomes due at two thirds of its life, so it is replaced within a sixth of its lifetime even
+ * when a check finds another operation holding the lock for up to a twelfth of it.
+ */
+export function certificateCheckInterval(ttlHours: number): number {
+  return Math.max(10, Math.floor((ttlHours * 3600) / 12));
+}
+
 export function certificateSchedulePhase(intervalSeconds: number): number {
   return intervalSeconds > 1800 ? 1800 : Math.floor(intervalSeconds / 2);
 }

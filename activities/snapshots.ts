@@ -11,7 +11,7 @@ import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { workflowIdFor } from '../domain/resource-id.js';
 import { compareVersions, parseVersion } from '../domain/versions.js';
 import { expiredUpgradeSnapshots, type SnapshotKind } from '../domain/snapshot-retention.js';
-import { getCluster, getClusterServers, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
+import { getCluster, getClusterServers, mergeClusterStatus, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
 import { getSecret } from '../store/secrets.js';
 import {
@@ -327,12 +327,17 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
           ),
         );
         const consulVersion = clusterVersion(c);
-        const recorded = await completeSnapshot(db, a.resourceKey, a.snapshotId, {
-          sizeBytes: saved.sizeBytes,
-          sha256: saved.sha256,
-          blobPath: blobName,
-          wrappedKey: dataKey.wrapped,
-          consulVersion,
+        const recorded = await db.transaction(async (tx) => {
+          const done = await completeSnapshot(tx, a.resourceKey, a.snapshotId, {
+            sizeBytes: saved.sizeBytes,
+            sha256: saved.sha256,
+            blobPath: blobName,
+            wrappedKey: dataKey.wrapped,
+            consulVersion,
+          });
+          // Shown on the cluster (GET): when its data was last saved.
+          if (done) await mergeClusterStatus(tx, a.resourceKey, { lastSuccessfulSnapshotTime: new Date().toISOString() });
+          return done;
         });
         if (!recorded) {
           await removeBlob(a.resourceKey, a.snapshotId);

@@ -4,7 +4,14 @@ import { movesProvisioningState } from '../domain/provisioning.js';
 import { deleteCluster, getCluster, mergeClusterStatus, setProvisioningState } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { recordServerCount } from '../store/usage.js';
-import { getOperation, updateOperation, type OperationError, type OperationStatus } from '../store/operations.js';
+import {
+  claimOperation,
+  getOperation,
+  recordOperationProgress,
+  updateOperation,
+  type OperationError,
+  type OperationStatus,
+} from '../store/operations.js';
 
 export interface StoreActivityDeps {
   db: SqlDatabase;
@@ -14,7 +21,19 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
   return {
     /** Shows progress on the operation (status endpoint and list). */
     async recordProgress(a: { operationId: string; step: string; percentComplete: number }): Promise<void> {
-      await updateOperation(db, a.operationId, { status: 'Running', step: a.step, percentComplete: a.percentComplete });
+      await recordOperationProgress(db, a.operationId, a.step, a.percentComplete);
+    },
+
+    /**
+     * A Scheduled operation (an upgrade that waited for its window) takes the one-operation lock.
+     * Not claimed: another operation holds it (the workflow waits and asks again) or this one
+     * ended meanwhile (cancelled).
+     */
+    async claimOperation(a: { operationId: string }): Promise<{ claimed: true } | { claimed: false; ended: boolean; reason: string }> {
+      const outcome = await claimOperation(db, a.operationId);
+      if (outcome.claimed) return { claimed: true };
+      if (outcome.ended) return { claimed: false, ended: true, reason: `the operation already ended ${outcome.status}` };
+      return { claimed: false, ended: false, reason: `waiting for ${outcome.holder.kind} operation ${outcome.holder.operationId} to end` };
     },
 
     /**

@@ -18,6 +18,10 @@ export interface ClusterStatus {
   currentConsulVersion?: string;
   privateEndpointUrl?: string;
   publicEndpointUrl?: string;
+  /** When the earliest of the servers' published TLS certificates expires (RFC 3339). */
+  earliestServerCertificateExpiry?: string;
+  /** When the last snapshot that succeeded was completed (RFC 3339). */
+  lastSuccessfulSnapshotTime?: string;
 }
 
 export interface ClusterRecord {

@@ -1,10 +1,33 @@
 // Long-running operation records: the ARM async-operation documents. The API creates them;
 // the operation's workflow moves them along through the store activities.
-import type { SqlExecutor } from './database.js';
+import { isUniqueViolation, type SqlExecutor } from './database.js';
 
 export const TERMINAL_STATUSES = ['Succeeded', 'Failed', 'Canceled'] as const;
+/** The statuses that hold the cluster's one-operation lock (the unique partial index). */
 export const ACTIVE_STATUSES = ['Accepted', 'Running', 'Canceling'] as const;
-export type OperationStatus = (typeof TERMINAL_STATUSES)[number] | (typeof ACTIVE_STATUSES)[number];
+/**
+ * Scheduled: recorded and waiting (an upgrade waiting for its maintenance window) without
+ * holding the lock, so certificate rotation and snapshots go on meanwhile; its workflow claims
+ * the lock (claimOperation) when it is ready to change the cluster.
+ */
+export const WAITING_STATUSES = ['Scheduled'] as const;
+export type OperationStatus = (typeof TERMINAL_STATUSES)[number] | (typeof ACTIVE_STATUSES)[number] | (typeof WAITING_STATUSES)[number];
+
+/**
+ * How an operation of a kind meets the one-operation rule:
+ * - `exclusive` (create, update, scale, delete, restore, root token): refused while any other
+ *   operation is active or scheduled; starts Accepted.
+ * - `waiting` (upgrade): refused likewise, but starts Scheduled and holds nothing until claimed.
+ * - `safety` (certificate rotation, snapshots): refused only while another operation holds the
+ *   lock, so a week-long wait for a maintenance window never stops them.
+ */
+export type OperationLane = 'exclusive' | 'waiting' | 'safety';
+
+export function operationLane(kind: string): OperationLane {
+  if (kind === 'upgrade') return 'waiting';
+  if (kind === 'rotate' || kind === 'snapshot') return 'safety';
+  return 'exclusive';
+}
 
 export interface OperationError {
   code: string;
@@ -82,15 +105,92 @@ export class OperationInProgressError extends Error {
   }
 }
 
+/** Records a new operation under its kind's lane (operationLane); throws OperationInProgressError when refused. */
 export async function insertOperation(db: SqlExecutor, op: NewOperation): Promise<OperationRecord> {
-  const running = await activeOperation(db, op.resourceKey);
+  const lane = operationLane(op.kind);
+  const running = lane === 'safety' ? await activeOperation(db, op.resourceKey) : await pendingOperation(db, op.resourceKey);
   if (running) throw new OperationInProgressError(running);
   const { rows } = await db.query<Row>(
     `INSERT INTO operations (operation_id, resource_id, subscription_id, location, kind, workflow_id, status, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, 'Accepted', $7) RETURNING ${columns}`,
-    [op.operationId, op.resourceKey, op.subscriptionId, op.location, op.kind, op.workflowId, op.correlationId],
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
+    [
+      op.operationId,
+      op.resourceKey,
+      op.subscriptionId,
+      op.location,
+      op.kind,
+      op.workflowId,
+      lane === 'waiting' ? 'Scheduled' : 'Accepted',
+      op.correlationId,
+    ],
   );
   return toRecord(rows[0]!);
+}
+
+/** The operation holding the cluster's lock, else a scheduled one: what a new customer request waits for. */
+export async function pendingOperation(db: SqlExecutor, resourceKey: string): Promise<OperationRecord | undefined> {
+  return (await activeOperation(db, resourceKey)) ?? (await scheduledOperation(db, resourceKey));
+}
+
+export async function scheduledOperation(db: SqlExecutor, resourceKey: string): Promise<OperationRecord | undefined> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${columns} FROM operations WHERE resource_id = $1 AND status = 'Scheduled' ORDER BY started_at LIMIT 1`,
+    [resourceKey],
+  );
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+export type ClaimOutcome =
+  { claimed: true } | { claimed: false; ended: true; status: OperationStatus } | { claimed: false; ended: false; holder: OperationRecord };
+
+/**
+ * A Scheduled operation takes the lock (becomes Running) when no other operation holds it.
+ * Idempotent: an operation that already holds it is claimed; one that ended says so.
+ */
+export async function claimOperation(db: SqlExecutor, operationId: string): Promise<ClaimOutcome> {
+  const op = await getOperation(db, operationId);
+  if (!op) throw new Error(`operation ${operationId} does not exist`);
+  if ((TERMINAL_STATUSES as readonly string[]).includes(op.status)) return { claimed: false, ended: true, status: op.status };
+  if (op.status !== 'Scheduled') return { claimed: true };
+  const holder = await activeOperation(db, op.resourceKey);
+  if (holder) return { claimed: false, ended: false, holder };
+  try {
+    const { rowCount } = await db.query(`UPDATE operations SET status = 'Running' WHERE operation_id = $1 AND status = 'Scheduled'`, [
+      operationId,
+    ]);
+    if (rowCount === 0) return claimOperation(db, operationId); // cancelled or claimed meanwhile: read again
+  } catch (err) {
+    // Another operation took the lock between the check and the update (the unique index).
+    if (isUniqueViolation(err)) {
+      const raced = await activeOperation(db, op.resourceKey);
+      if (raced) return { claimed: false, ended: false, holder: raced };
+    }
+    throw err;
+  }
+  return { claimed: true };
+}
+
+/**
+ * Ends a Scheduled operation Canceled at once (it holds nothing, so nothing waits on it; its
+ * workflow is cancelled after). Returns undefined when it is no longer Scheduled (claimed meanwhile).
+ */
+export async function cancelScheduled(db: SqlExecutor, operationId: string): Promise<OperationRecord | undefined> {
+  const { rows } = await db.query<Row>(
+    `UPDATE operations SET status = 'Canceled', ended_at = now(),
+       error = '{"code":"OperationCanceled","message":"The operation was canceled on request while it was scheduled; nothing was changed."}'::jsonb
+     WHERE operation_id = $1 AND status = 'Scheduled' RETURNING ${columns}`,
+    [operationId],
+  );
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/** Progress of a running operation: Accepted becomes Running; Scheduled and Canceling stay as they are. */
+export async function recordOperationProgress(db: SqlExecutor, operationId: string, step: string, percentComplete: number): Promise<void> {
+  await db.query(
+    `UPDATE operations SET status = CASE WHEN status = 'Accepted' THEN 'Running' ELSE status END, step = $2, percent_complete = $3
+     WHERE operation_id = $1 AND status NOT IN ('Succeeded', 'Failed', 'Canceled')`,
+    [operationId, step, percentComplete],
+  );
 }
 
 export async function getOperation(db: SqlExecutor, operationId: string): Promise<OperationRecord | undefined> {

@@ -1,11 +1,13 @@
-// Certificate rotation: each firing of a cluster's certificate schedule checks whether any server
-// certificate has passed two thirds of its life (or is missing); only then it records a `rotate`
-// operation - when no other operation runs - and starts rotateCertificates under it. Rotation
+// Certificate rotation: each firing of a cluster's certificate schedule (every twelfth of the
+// certificate lifetime) checks whether any server certificate has passed two thirds of its life
+// (or is missing); only then it records a `rotate` operation and starts rotateCertificates under
+// it. While another operation holds the lock the firing asks again until the next firing would
+// come; an upgrade waiting for its window holds nothing (it is Scheduled). Rotation
 // issues new certificates under new blob names and publishes them with a new generation;
 // host-manager writes them and reloads Consul (SIGHUP), which takes the new certificates without
 // dropping out of the cluster; the health gate confirms it. The endpoint's ACME certificate is
 // renewed in the same operation when fewer than 30 days remain.
-import { uuid4, workflowInfo } from '@temporalio/workflow';
+import { patched, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { ClusterOperationInput } from './contract.js';
 import { gate, operation, quick, runScheduledOperation, store } from './lifecycle.js';
 
@@ -33,7 +35,17 @@ export async function rotateCertificates(input: ClusterOperationInput): Promise<
 /** What each firing of the certificate schedule runs. */
 export async function scheduledCertificateRotation(a: { resourceKey: string }): Promise<{ skipped: string } | { operationId: string }> {
   const operationId = uuid4();
-  const begun = await quick.beginCertificateRotation({ resourceKey: a.resourceKey, operationId, scheduledBy: workflowInfo().workflowId });
+  const ask = () => quick.beginCertificateRotation({ resourceKey: a.resourceKey, operationId, scheduledBy: workflowInfo().workflowId });
+  let begun = await ask();
+  // Due but another operation holds the lock: ask again until the next firing would come.
+  if (patched('certificate-check-retries')) {
+    let waited = 0;
+    while (!begun.started && begun.retry && waited < begun.retry.forSeconds) {
+      waited += begun.retry.everySeconds;
+      await sleep(begun.retry.everySeconds * 1000);
+      begun = await ask();
+    }
+  }
   const skipped = await runScheduledOperation(begun, rotateCertificates, 'certificate rotation');
   if (skipped !== undefined) return { skipped };
   return { operationId };

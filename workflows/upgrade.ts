@@ -1,11 +1,22 @@
 // The upgrade workflow: inside the cluster's maintenance window unless forced (an SRE may also
-// defer or force it by signal), a snapshot (kept 7 days), then one server at a time, followers first and the leader last after handing leadership
+// defer or force it by signal; the wait holds no lock: the operation is Scheduled until the
+// window opens and it claims the lock), a snapshot (kept 7 days), then one server at a time, followers first and the leader last after handing leadership
 // to an upgraded server. Each server's manifest names the new version; host-manager swaps the
 // agent in place; the next server waits until this one is back, on the new version, and the
 // cluster passes the health gate. A failed gate stops the upgrade (the cluster stays healthy on
 // mixed patch versions) and fails the operation with the reason. After a crash the workflow
 // resumes from its history: servers already done are not touched again.
-import { ApplicationFailure, CancellationScope, condition, defineSignal, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineSignal,
+  proxyActivities,
+  patched,
+  setHandler,
+  sleep,
+  uuid4,
+} from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import { nextWindow } from '../domain/maintenance-window.js';
 import type { ClusterOperationInput } from './contract.js';
@@ -18,6 +29,10 @@ const transfer = proxyActivities<SnapshotActivities>({
   // Vault, the store or Blob down for a minute or two is waited out (2+4+8+16+32+60+60 s).
   retry: { ...retry, maximumAttempts: 8 },
 });
+
+/** How often a ready upgrade asks again for the lock another operation holds. */
+const CLAIM_RETRY = '15 seconds';
+const CLAIMS_LOCK_PATCH = 'upgrade-waits-scheduled';
 
 /** SRE controls: start now whatever the window says, or hold the operation until a time. */
 export const forceSignal = defineSignal('force');
@@ -41,8 +56,9 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
     if (!target) throw ApplicationFailure.nonRetryable('the upgrade has no target version', 'UpgradeTargetMissing');
     const generation = Date.now();
     await step('plan', 2);
-    const plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
-    const servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });
+    let plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
+    let servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });
+    const { maintenanceWindow } = plan;
     // Wait for the window (or a deferral to pass) unless forced.
     for (;;) {
       const now = Date.now();
@@ -53,12 +69,27 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
         await condition(() => changed || forced, deferredUntil - now);
         continue;
       }
-      if (!plan.maintenanceWindow) break;
-      const window = nextWindow(plan.maintenanceWindow, new Date(now));
+      if (!maintenanceWindow) break;
+      const window = nextWindow(maintenanceWindow, new Date(now));
       if (window.start.getTime() <= now) break;
       await step(`waiting for the maintenance window at ${window.start.toISOString()}`, 8);
       changed = false;
       await condition(() => changed || forced, window.start.getTime() - now);
+    }
+    // Waiting held nothing (the operation is Scheduled): certificate rotation and snapshots ran
+    // meanwhile. Now take the one-operation lock, after whatever holds it ends. (Upgrades
+    // recorded before Scheduled existed hold the lock already and replay without this.)
+    if (patched(CLAIMS_LOCK_PATCH)) {
+      for (;;) {
+        const claim = await store.claimOperation({ operationId: input.operationId });
+        if (claim.claimed) break;
+        if (claim.ended) throw ApplicationFailure.nonRetryable(claim.reason, 'OperationEnded');
+        await step(claim.reason, 8);
+        await sleep(CLAIM_RETRY);
+      }
+      // What the servers are now, not when the request came (days may have passed).
+      plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
+      servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });
     }
 
     // The snapshot is taken right before the first change, not days earlier when the request came.

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DeleteQueueActivities } from '../../activities/delete-queue.js';
-import type { ClusterPlan, LifecycleActivities, ServerInfo } from '../../activities/lifecycle.js';
+import { GATE_TIMEOUT_ATTEMPTS, type ClusterPlan, type LifecycleActivities, type ServerInfo } from '../../activities/lifecycle.js';
+import { Context } from '@temporalio/activity';
 import type { SnapshotActivities } from '../../activities/snapshots.js';
 import type { StoreActivities } from '../../activities/store.js';
 import type { ClusterOperationInput } from '../../workflows/contract.js';
@@ -41,6 +42,7 @@ const store: StoreActivities = {
   recordProgress: async (a) => {
     for (const w of worlds.values()) if (w.calls.includes(`op:${a.operationId}`)) w.progress.push(`${a.step}:${a.percentComplete}`);
   },
+  claimOperation: async () => ({ claimed: true }),
   completeOperation: async (a) => void (world(a.resourceKey).completed = true),
   completeDelete: async (a) => void (world(a.resourceKey).completed = true),
   failOperation: async (a) => void (world(a.resourceKey).failed = { status: a.status, error: a.error }),
@@ -249,7 +251,12 @@ describe('lifecycle workflows', () => {
     const { resourceKey, start } = begin('createCluster', {
       healthFails: () => {
         attempts++;
-        throw ApplicationFailure.retryable('2 voters in raft, expected 3', 'ClusterNotHealthy');
+        // As the real gate: out of time on its third attempt, it is final.
+        throw ApplicationFailure.create({
+          message: '2 voters in raft, expected 3',
+          type: 'ClusterNotHealthy',
+          nonRetryable: Context.current().info.attempt >= GATE_TIMEOUT_ATTEMPTS,
+        });
       },
     });
     await expect((await start()).result()).rejects.toBeInstanceOf(WorkflowFailedError);

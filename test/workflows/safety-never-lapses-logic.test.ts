@@ -16,7 +16,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLifecycleActivities, type LifecycleActivities } from '../../activities/lifecycle.js';
+import { createLifecycleActivities, GATE_TIMEOUT_ATTEMPTS, type LifecycleActivities } from '../../activities/lifecycle.js';
+import { Context } from '@temporalio/activity';
 import { createSnapshotActivities, type SnapshotActivities } from '../../activities/snapshots.js';
 import { createStoreActivities } from '../../activities/store.js';
 import { buildLifecycleDeps } from '../../apps/worker/src/lifecycle-config.js';
@@ -24,7 +25,7 @@ import { parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
 import { workflowIdFor, type OperationKind } from '../../domain/resource-id.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { getCluster, setClusterServers, setSpecConsulVersion } from '../../store/clusters.js';
-import { getOperation, insertOperation, listOperations, type OperationRecord } from '../../store/operations.js';
+import { getOperation, insertOperation, listOperations, updateOperation, type OperationRecord } from '../../store/operations.js';
 import { listSnapshots } from '../../store/snapshots.js';
 import type { ClusterOperationInput } from '../../workflows/contract.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
@@ -44,7 +45,13 @@ interface Behaviour {
 }
 const behaviour = new Map<string, Behaviour>();
 const of = (resourceKey: string) => behaviour.get(resourceKey) ?? {};
-const consulDown = (what: string) => ApplicationFailure.retryable(`${what}: no server answered`, 'ClusterNotHealthy');
+/** As the real gates: out of time on their third attempt, they are final. */
+const consulDown = (what: string) =>
+  ApplicationFailure.create({
+    message: `${what}: no server answered`,
+    type: 'ClusterNotHealthy',
+    nonRetryable: Context.current().info.attempt >= GATE_TIMEOUT_ATTEMPTS,
+  });
 
 /** The steps that would reach the cluster's Consul servers. */
 const consulFacing: Partial<LifecycleActivities & SnapshotActivities> = {
@@ -293,7 +300,7 @@ describe.sequential('safety work runs on a Failed cluster that has servers', () 
     expect(record.provisioningState).toBe('Failed');
   });
 
-  it('a firing while another operation runs still skips (one operation at a time)', async () => {
+  it('a certificate firing while another operation holds the lock waits for it; a snapshot firing skips', async () => {
     const blocker = await insertOperation(cp.db, {
       operationId: randomUUID(),
       resourceKey: c.key,
@@ -304,9 +311,16 @@ describe.sequential('safety work runs on a Failed cluster that has servers', () 
       correlationId: null,
     });
     const before = (await listOperations(cp.db, c.key)).length;
-    expect(await fire(c.key, 'scheduledCertificateRotation')).toEqual({ skipped: expect.stringContaining(blocker.operationId) });
     expect(await fire(c.key, 'scheduledSnapshot')).toEqual({ skipped: expect.stringContaining(blocker.operationId) });
+    // A certificate is due: the firing asks again (every 30 s for 72-hour certificates) instead
+    // of leaving it to the next firing a twelfth of the lifetime later.
+    const firing = fire(c.key, 'scheduledCertificateRotation');
+    await new Promise((r) => setTimeout(r, 3_000));
     expect((await listOperations(cp.db, c.key)).length).toBe(before);
+    await updateOperation(cp.db, blocker.operationId, { status: 'Succeeded' });
+    const fired = await firing;
+    expect(fired).toEqual({ operationId: expect.any(String) });
+    expect(await getOperation(cp.db, fired.operationId!)).toMatchObject({ kind: 'rotate', status: 'Succeeded' });
   });
 
   it('a cluster without recorded servers (not built yet) is skipped by both firings', async () => {

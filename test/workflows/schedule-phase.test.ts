@@ -6,7 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { certificateSchedulePhase } from '../../activities/lifecycle.js';
+import { certificateCheckInterval, certificateSchedulePhase } from '../../activities/lifecycle.js';
 import { deleteSchedule, upsertIntervalSchedule } from '../../activities/schedules.js';
 
 const stack = inject('stack');
@@ -25,7 +25,7 @@ it('the certificate check never fires in the second an hourly snapshot does', as
   const base = { workflowType: 'noSuchWorkflow', args: [], taskQueue: `phase-${id}`, note: 'phase test' };
   const snapshot = `phase-test/${id}/snapshots`;
   const certificates = `phase-test/${id}/certificates`;
-  const interval = 12 * 3600; // a sixth of 72-hour certificates
+  const interval = certificateCheckInterval(72); // a twelfth of 72-hour certificates
   await upsertIntervalSchedule(client.schedule, { ...base, scheduleId: snapshot, intervalSeconds: 3600 });
   await upsertIntervalSchedule(client.schedule, {
     ...base,

@@ -291,6 +291,7 @@ export const ARM_DEFINITIONS: Record<string, Json> = {
   ProvisioningState: { ...stringEnum('ProvisioningState', 'The provisioning state of the resource.', PROVISIONING_STATES), readOnly: true },
   OperationStatus: stringEnum('OperationStatus', 'The status of an asynchronous operation.', [
     'Accepted',
+    'Scheduled',
     'Running',
     'Canceling',
     'Succeeded',

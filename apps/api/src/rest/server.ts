@@ -192,7 +192,7 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
       { subscriptionId: p.subscription_id!, location: p.location!, operationId: p.operation_id! },
       ctx,
     );
-    if (op.status === 'Accepted' || op.status === 'Running' || op.status === 'Canceling') {
+    if (op.status === 'Accepted' || op.status === 'Running' || op.status === 'Canceling' || op.status === 'Scheduled') {
       return reply
         .status(202)
         .header('Location', `${ctx.baseUrl}${operationResultPath(op)}?api-version=${API_VERSION}`)

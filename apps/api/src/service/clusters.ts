@@ -24,7 +24,7 @@ import {
 } from '../../../../store/clusters.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
-import { activeOperation, type OperationRecord } from '../../../../store/operations.js';
+import { activeOperation, operationLane, pendingOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
@@ -75,7 +75,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
 
   /** What a PUT or PATCH waits for: the operation holding the cluster, or a delete waiting to. */
   async function pendingChange(key: string): Promise<OperationRecord | undefined> {
-    return (await activeOperation(db, key)) ?? (await unfinishedDelete(db, key));
+    return (await pendingOperation(db, key)) ?? (await unfinishedDelete(db, key));
   }
 
   async function load(ctx: RequestContext, p: ClusterPath, opts: { creating?: boolean } = {}) {
@@ -168,7 +168,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     if (!current) throw notFound(clusterWhat(req));
     if (current.provisioningState !== 'Succeeded' && current.provisioningState !== 'Failed')
       throw conflict('ClusterNotReady', `The cluster is ${current.provisioningState}; try again once it has been provisioned.`);
-    const running = await activeOperation(db, current.resourceKey);
+    const running = await (operationLane(kind) === 'safety' ? activeOperation : pendingOperation)(db, current.resourceKey);
     if (running) throw inProgress(running);
     const record = await start(ctx, target(current), kind, async (tx, operationId) => o.write?.(tx, current, operationId), o.params);
     return { cluster: current, operation: operationView(record, current.id), record };

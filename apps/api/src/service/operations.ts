@@ -4,7 +4,7 @@ import { throwIfAny } from '../../../../domain/errors.js';
 import { checkClusterName, checkResourceGroupName, checkSubscriptionId } from '../../../../domain/resource-id.js';
 import { getCluster } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
-import { getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
+import { cancelScheduled, getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
@@ -85,7 +85,11 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
         });
         return { operation: await view(canceled ?? op) };
       }
-      const updated = (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
+      // A Scheduled operation holds nothing: it ends at once (Canceling would take the lock).
+      const updated =
+        (op.status === 'Scheduled' ? await cancelScheduled(db, op.operationId) : undefined) ??
+        (await updateOperation(db, op.operationId, { status: 'Canceling' })) ??
+        op;
       await deps.starter.cancel(op.workflowId);
       return { operation: await view(updated) };
     },

@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { workflowIdFor, type OperationKind } from '../../../../domain/resource-id.js';
 import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from '../../../../store/database.js';
 import {
-  activeOperation,
   insertOperation,
   OperationInProgressError,
+  pendingOperation,
   updateOperation,
   type OperationRecord,
 } from '../../../../store/operations.js';
@@ -72,7 +72,7 @@ export async function startOperation(
       // A concurrent request won the race to the one-operation index (or to the new cluster's
       // row) between our check and our insert: name its operation, as the check would have.
       if (isUniqueViolation(err)) {
-        const running = await activeOperation(db, cluster.resourceKey);
+        const running = await pendingOperation(db, cluster.resourceKey);
         if (running) throw inProgress(running);
         throw conflict('ConcurrentRequest', 'Another request changed this cluster at the same moment; read it and retry.');
       }

@@ -10,6 +10,8 @@ export const READ_ONLY_PROPERTIES = [
   'privateEndpointUrl',
   'publicEndpointUrl',
   'primaryClusterId',
+  'earliestServerCertificateExpiry',
+  'lastSuccessfulSnapshotTime',
 ];
 
 export interface ClusterView {

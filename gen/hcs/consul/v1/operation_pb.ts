@@ -36,7 +36,9 @@ export type Operation = Message<"hcs.consul.v1.Operation"> & {
   name: string;
 
   /**
-   * Accepted, Running, Canceling, Succeeded, Failed or Canceled.
+   * Accepted, Scheduled (recorded, waiting without holding the cluster: an upgrade waiting for its
+   * maintenance window, a delete waiting for what it cancelled), Running, Canceling, Succeeded,
+   * Failed or Canceled.
    *
    * @generated from field: string status = 3;
    */
