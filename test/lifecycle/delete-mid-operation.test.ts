@@ -69,8 +69,14 @@ function watch(names: ClusterNames) {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const mounts = (await vault.mounts()) as Record<string, { description?: string }>;
-      max.pki = Math.max(max.pki, Object.values(mounts).filter((m) => m.description?.includes(names.clusterId)).length);
+      // The mount table (node-vault returns it at the top level and again under data).
+      const raw = (await vault.mounts()) as Record<string, unknown> & { data?: Record<string, unknown> };
+      const table = raw.data && typeof raw.data === 'object' ? raw.data : raw;
+      const owned = Object.values(table).filter((m) => {
+        const description = typeof m === 'object' && m !== null ? (m as { description?: unknown }).description : undefined;
+        return typeof description === 'string' && description.includes(names.clusterId);
+      });
+      max.pki = Math.max(max.pki, owned.length);
       let containers = 0;
       for await (const c of blobs.listContainers({ includeMetadata: true }))
         if (c.metadata?.[CLUSTER_ID_METADATA] === names.clusterId) containers++;
