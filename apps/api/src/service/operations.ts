@@ -2,7 +2,8 @@
 import { formatClusterResourceId, resourceKey } from '../../../../domain/resource-id.js';
 import { throwIfAny } from '../../../../domain/errors.js';
 import { checkClusterName, checkResourceGroupName, checkSubscriptionId } from '../../../../domain/resource-id.js';
-import { getCluster } from '../../../../store/clusters.js';
+import { movesProvisioningState } from '../../../../domain/provisioning.js';
+import { getCluster, setProvisioningState } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { cancelScheduled, getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
@@ -85,11 +86,17 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
         });
         return { operation: await view(canceled ?? op) };
       }
-      // A Scheduled operation holds nothing: it ends at once (Canceling would take the lock).
-      const updated =
-        (op.status === 'Scheduled' ? await cancelScheduled(db, op.operationId) : undefined) ??
-        (await updateOperation(db, op.operationId, { status: 'Canceling' })) ??
-        op;
+      // A Scheduled operation holds nothing: it ends at once (Canceling would take the lock); a
+      // waiting delete marks the cluster Canceled, as a cancelled delete does.
+      const scheduled =
+        op.status === 'Scheduled'
+          ? await db.transaction(async (tx) => {
+              const ended = await cancelScheduled(tx, op.operationId);
+              if (ended && movesProvisioningState(ended.kind)) await setProvisioningState(tx, ended.resourceKey, 'Canceled');
+              return ended;
+            })
+          : undefined;
+      const updated = scheduled ?? (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
       await deps.starter.cancel(op.workflowId);
       return { operation: await view(updated) };
     },
