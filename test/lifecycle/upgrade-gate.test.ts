@@ -1,15 +1,18 @@
 // A failed health gate stops a rolling upgrade, on the full real stack: a 3-server cluster on the
 // older built Consul version is upgraded (no maintenance window, so it starts at once). As soon as
-// the first follower is on the new version and the workflow moves on to the second server, the
-// first one's VM is powered off through the cloud (the twin halts host-manager and its Consul).
-// The second server comes back on the new version, but the cluster can no longer pass the gate
-// (one voter short, autopilot unhealthy), so the operation ends Failed with the step and the
-// reason; the leader, not reached yet, still runs the old version; the cluster's
-// provisioningState is what it was (a failed day-2 operation leaves it).
+// the upgrade turns to its first follower, the second follower's VM is powered off through the
+// cloud (the twin halts host-manager and its Consul). The first follower comes back on the new
+// version, but the cluster can no longer pass the gate (a voter short, autopilot unhealthy, or the
+// second follower never coming back), so the operation ends Failed with the step and the reason;
+// no server after the failed step was touched (its manifest still names the old version) and the
+// leader still runs the old version; the cluster's provisioningState is what it was (a failed
+// day-2 operation leaves it).
 // The worker's health timeout (one gate attempt) is 60 s here instead of the harness's 240 s, so
 // the three attempts give up in about three minutes; production keeps its own default.
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { serverPrefix } from '../../activities/cluster-blobs.js';
 import { httpCall } from '../../lib/http.js';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
@@ -97,45 +100,49 @@ it('stops the upgrade at a failed health gate with the step and the reason, touc
   const op = (await listOperations(cp.db, resourceKey)).find((o) => o.kind === 'upgrade')!;
   expect(op).toBeDefined();
 
-  // Wait until the first follower passed its gate and the workflow turned to the second server.
-  const secondStep = `upgrade ${second.name} (2/3)`;
+  // As soon as the upgrade turns to its first server, power off the second follower's VM (the twin
+  // stops its host-manager and Consul). Its own gate can never pass now, whenever the power-off
+  // lands: the operation must stop at the first or the second server and never reach the leader.
+  const firstStep = `upgrade ${first.name} (1/3)`;
   for (let deadline = Date.now() + 600_000; ;) {
     const now = await getOperation(cp.db, op.operationId);
     expect(['Accepted', 'Scheduled', 'Running']).toContain(now!.status);
-    if (now!.step === secondStep) break;
-    if (Date.now() > deadline) throw new Error(`the upgrade never reached "${secondStep}" (step: ${now!.step})`);
-    await new Promise((r) => setTimeout(r, 250));
+    if (now!.step === firstStep) break;
+    if (Date.now() > deadline) throw new Error(`the upgrade never reached "${firstStep}" (step: ${now!.step})`);
+    await new Promise((r) => setTimeout(r, 200));
   }
-  const seen = await members(access, root, [last.address, second.address]);
-  expect(versionOf(seen.find((m) => m.Addr === first.address))).toBe(newer);
-  expect(versionOf(seen.find((m) => m.Addr === last.address))).toBe(older);
-
-  // Power off the first server's VM: its host-manager and Consul stop.
   const rg = (await clusterNames(cp.db, resourceKey)).infraResourceGroup;
-  const vmss = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${first.name}`;
+  const vmss = `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/${second.name}`;
+  const poweredOffAt = Date.now();
   const off = await twinCall(stack, 'POST', `${vmss}/poweroff?api-version=2024-07-01`, {});
   expect([200, 202], off.body).toContain(off.status);
-  const poweredOffAt = Date.now();
   for (let deadline = Date.now() + 60_000; ;) {
-    const down = await httpCall(`http://${first.address}:9701/status`, { timeoutInMs: 1_000 }).then(
+    const down = await httpCall(`http://${second.address}:9701/status`, { timeoutInMs: 1_000 }).then(
       () => false,
       () => true,
     );
     if (down) break;
-    if (Date.now() > deadline) throw new Error(`${first.name} still answers after being powered off`);
-    await new Promise((r) => setTimeout(r, 250));
+    if (Date.now() > deadline) throw new Error(`${second.name} still answers after being powered off`);
+    await new Promise((r) => setTimeout(r, 200));
   }
+  const downAfter = Date.now() - poweredOffAt;
 
-  // The operation fails at the second server's gate, with the step and the gate's reason.
+  // The operation fails at a gate, naming the step and the gate's reason.
   const done = await followLocation(cp, String(up.headers.location), 900_000);
   const failedAfter = Math.round((Date.now() - poweredOffAt) / 1000);
   expect(done.status, done.body).toBe(400);
   const error = (JSON.parse(done.body) as { error: { code: string; message: string } }).error;
-  console.log(`[upgrade-gate] failed ${failedAfter} s after the power-off: ${error.code}: ${error.message}`);
+  console.log(
+    `[upgrade-gate] ${second.name} down ${downAfter} ms after the power-off request; the upgrade failed ${failedAfter} s after it: ${error.code}: ${error.message}`,
+  );
   expect(error.code).toBe('ClusterNotHealthy');
-  expect(error.message).toMatch(
+  const failedStep = /^upgrade (\S+) \(([12])\/3\) failed: /.exec(error.message);
+  expect(failedStep, error.message).not.toBeNull();
+  const [, failedServer, position] = failedStep!;
+  expect(failedServer).toBe(order[Number(position) - 1]!.name);
+  expect(error.message.slice(failedStep![0].length)).toMatch(
     new RegExp(
-      `^upgrade ${second.name} \\(2/3\\) failed: ${second.name} did not come back healthy on ${newer.replace(/\./g, '\\.')}: .*(voters in raft, expected 3|autopilot unhealthy)`,
+      `^${failedServer} did not come back healthy on ${newer.replace(/\./g, '\\.')}: .*(voters in raft, expected 3|autopilot unhealthy|${second.name} is not a member yet)`,
     ),
   );
   const after = await getOperation(cp.db, op.operationId);
@@ -144,10 +151,22 @@ it('stops the upgrade at a failed health gate with the step and the reason, touc
   expect(failedAfter).toBeGreaterThanOrEqual(HEALTH_TIMEOUT_SECONDS);
   expect(failedAfter).toBeLessThan(HEALTH_TIMEOUT_SECONDS * 3 + 120);
 
-  // The second server was reached and runs the new version; the leader was never touched: its
-  // Consul still runs the old version, and host-manager still has the old manifest.
-  const final = await members(access, root, [last.address, second.address]);
-  expect(versionOf(final.find((m) => m.Addr === second.address))).toBe(newer);
+  // The first follower was upgraded; every server after the failed step was not touched: its
+  // manifest still names the old version. The leader, alive, still runs it.
+  const container = new BlobServiceClient(
+    stack.blob.url,
+    new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey),
+  ).getContainerClient((await clusterNames(cp.db, resourceKey)).container);
+  const manifestVersion = async (index: number) =>
+    (
+      JSON.parse((await container.getBlobClient(`${serverPrefix(index)}manifest.json`).downloadToBuffer()).toString('utf8')) as {
+        consulVersion: string;
+      }
+    ).consulVersion;
+  for (const [i, server] of order.entries())
+    expect(await manifestVersion(server.index), server.name).toBe(i < Number(position) ? newer : older);
+  const final = await members(access, root, [last.address, first.address]);
+  expect(versionOf(final.find((m) => m.Addr === first.address))).toBe(newer);
   expect(versionOf(final.find((m) => m.Addr === last.address))).toBe(older);
   const status = JSON.parse((await httpCall(`http://${last.address}:9701/status`, { timeoutInMs: 5_000 })).body) as {
     consulVersion: string;
@@ -155,7 +174,7 @@ it('stops the upgrade at a failed health gate with the step and the reason, touc
   expect(status.consulVersion).toBe(older);
   // A day-2 failure leaves provisioningState; the cluster does not claim the new version.
   expect(await view()).toMatchObject({ provisioningState: stateBefore, currentConsulVersion: older });
-  // KV still works on the two servers left (quorum of three).
+  // KV still works on the two servers left (a quorum of three).
   const kv = await httpCall(`https://${last.address}:8501/v1/kv/after-gate`, {
     method: 'PUT',
     ca: access.caPem,
