@@ -18,14 +18,14 @@ export type OperationStatus = (typeof TERMINAL_STATUSES)[number] | (typeof ACTIV
  * - `exclusive` (create, update, scale, delete, restore, root token): refused while any other
  *   operation is active or scheduled; starts Accepted.
  * - `waiting` (upgrade): refused likewise, but starts Scheduled and holds nothing until claimed.
- * - `safety` (certificate rotation, snapshots): refused only while another operation holds the
+ * - `safety` (certificate rotation, snapshots and snapshot deletes): refused only while another operation holds the
  *   lock, so a week-long wait for a maintenance window never stops them.
  */
 export type OperationLane = 'exclusive' | 'waiting' | 'safety';
 
 export function operationLane(kind: string): OperationLane {
   if (kind === 'upgrade') return 'waiting';
-  if (kind === 'rotate' || kind === 'snapshot') return 'safety';
+  if (kind === 'rotate' || kind === 'snapshot' || kind === 'snapshotdelete') return 'safety';
   return 'exclusive';
 }
 

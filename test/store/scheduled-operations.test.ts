@@ -60,6 +60,9 @@ it('an upgrade is Scheduled and holds nothing: rotation and snapshots start besi
     expect(err, kind).toBeInstanceOf(OperationInProgressError);
     expect((err as OperationInProgressError).running.operationId).toBe(upgrade.operationId);
   }
+  const snapshotDelete = await record(key, 'snapshotdelete');
+  expect(snapshotDelete.status).toBe('Accepted');
+  await updateOperation(db, snapshotDelete.operationId, { status: 'Succeeded' });
   const rotation = await record(key, 'rotate');
   expect(rotation.status).toBe('Accepted');
   // While the rotation holds the lock, a snapshot is refused (one lock holder) and the upgrade cannot claim.
