@@ -24,7 +24,8 @@ import { claim, type ClusterNamesOf, type Owner } from './cluster-names.js';
 import { ConsulAdmin, type HealthReport } from './consul-admin.js';
 import type { DnsRecords } from './dns.js';
 import type { TerraformActivities } from './terraform.js';
-import { needsRenewal, type VaultPki } from './vault-pki.js';
+import { currentCertificate, dueCertificates } from './server-certificates.js';
+import type { VaultPki } from './vault-pki.js';
 
 /** A health gate that runs out of time this many times fails its operation (workflows/lifecycle.ts `gate`). */
 export const GATE_TIMEOUT_ATTEMPTS = 3;
@@ -215,13 +216,6 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       if (await a.leaderAddress(token).catch(() => '')) return { admin: a, token };
     }
     throw ApplicationFailure.retryable('no server of the cluster answers with a leader', ERR.clusterNotHealthy);
-  }
-
-  /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
-  async function dueCertificates(resourceKey: string, servers: ServerInfo[]): Promise<number> {
-    let due = 0;
-    for (const s of servers) if (!(await currentCertificate(blobs, resourceKey, serverPrefix(s.index), s.address))) due++;
-    return due;
   }
 
   function acmeFor(scope: string): AcmeCertificates {
@@ -417,7 +411,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
 
     /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
     async certificatesDue(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ due: number }> {
-      return { due: await dueCertificates(a.plan.resourceKey, a.servers) };
+      return { due: await dueCertificates(blobs, a.plan.resourceKey, a.servers) };
     },
 
     /**
@@ -485,7 +479,7 @@ export function createLifecycleActivities(deps: LifecycleDeps) {
       const servers = await getClusterServers(db, a.resourceKey);
       const skip = safetyWorkSkipReason({ provisioningState: c.provisioningState, serverCount: servers.length });
       if (skip !== undefined) return { started: false, reason: skip };
-      if ((await dueCertificates(a.resourceKey, servers)) === 0) return { started: false, reason: 'no certificate is due' };
+      if ((await dueCertificates(blobs, a.resourceKey, servers)) === 0) return { started: false, reason: 'no certificate is due' };
       try {
         await insertOperation(db, {
           operationId: a.operationId,
@@ -898,27 +892,6 @@ function terraformInput(deps: LifecycleDeps, plan: ClusterPlan, serverCount: num
       cluster_id: plan.owner.clusterId,
     },
   };
-}
-
-/** The server's current certificate blobs when they can stay: right address, enough life left. */
-async function currentCertificate(
-  blobs: ClusterBlobs,
-  clusterKey: string,
-  prefix: string,
-  address: string,
-): Promise<{ certBlob: string; keyBlob: string; notAfter: number } | undefined> {
-  const manifest = await blobs.read(clusterKey, `${prefix}manifest.json`);
-  if (!manifest) return undefined;
-  const files = (JSON.parse(manifest.content.toString('utf8')) as { files: Array<{ blob: string; path: string }> }).files;
-  const certBlob = files.find((f) => f.path === 'tls/server.pem')?.blob;
-  const keyBlob = files.find((f) => f.path === 'tls/server.key')?.blob;
-  if (!certBlob || !keyBlob) return undefined;
-  const cert = await blobs.read(clusterKey, certBlob);
-  if (!cert || !(await blobs.read(clusterKey, keyBlob))) return undefined;
-  const pem = cert.content.toString('utf8');
-  const x509 = new X509Certificate(pem);
-  if (!x509.subjectAltName?.split(', ').includes(`IP Address:${address}`)) return undefined;
-  return needsRenewal(pem, new Date()) ? undefined : { certBlob, keyBlob, notAfter: Date.parse(x509.validTo) };
 }
 
 /** A server's Consul configuration: TLS everywhere, gossip encrypted, ACLs default deny. */

@@ -10,6 +10,7 @@ import type { SnapshotPolicy } from '../domain/cluster-spec.js';
 import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { workflowIdFor } from '../domain/resource-id.js';
 import { compareVersions, parseVersion } from '../domain/versions.js';
+import { expiringCertificates } from './server-certificates.js';
 import { expiredUpgradeSnapshots, type SnapshotKind } from '../domain/snapshot-retention.js';
 import { getCluster, getClusterServers, mergeClusterStatus, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
 import { getOperation, insertOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
@@ -257,11 +258,13 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
       const started: ScheduledSnapshotStart = { started: true, workflowId, resourceGroup: c.resourceGroup, input };
       if (await getOperation(db, a.operationId)) return started; // an earlier attempt recorded it
       // Whatever the cluster's provisioningState: a cluster with servers gets its snapshots.
-      const skip = safetyWorkSkipReason({
-        provisioningState: c.provisioningState,
-        serverCount: (await getClusterServers(db, a.resourceKey)).length,
-      });
+      const servers = await getClusterServers(db, a.resourceKey);
+      const skip = safetyWorkSkipReason({ provisioningState: c.provisioningState, serverCount: servers.length });
       if (skip !== undefined) return { started: false, reason: skip };
+      // Certificate rotation goes first: a snapshot holding the lock (and retrying against servers
+      // whose certificates lapse) must never keep the rotation that cures them waiting.
+      if ((await expiringCertificates(blobs, a.resourceKey, servers)) > 0)
+        return { started: false, reason: 'a server certificate is due for rotation, which goes first' };
       try {
         await db.transaction(async (tx) => {
           await insertOperation(tx, {

@@ -7,23 +7,36 @@
 // host-manager writes them and reloads Consul (SIGHUP), which takes the new certificates without
 // dropping out of the cluster; the health gate confirms it. The endpoint's ACME certificate is
 // renewed in the same operation when fewer than 30 days remain.
-import { patched, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { LifecycleActivities } from '../activities/lifecycle.js';
 import type { ClusterOperationInput } from './contract.js';
-import { gate, operation, quick, runScheduledOperation, store } from './lifecycle.js';
+import { gate, operation, retry, runScheduledOperation, store } from './lifecycle.js';
+
+// Short timeouts on the certificate path: a certificate is due with a third of its life left,
+// so a worker lost in the middle of a check or a renewal must be noticed in seconds (by the
+// call's deadline or its missing heartbeat), not after the minute the other calls allow.
+/** Reads of the store, Blob and Vault: a few hundred milliseconds when all is well. */
+const check = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '5 seconds', retry: { ...retry, maximumAttempts: 20 } });
+/** Publishing and the health gate: heartbeating per server and per poll. */
+const renew = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { ...retry, maximumAttempts: 8 },
+});
 
 export async function rotateCertificates(input: ClusterOperationInput): Promise<void> {
   await operation(input, async (step) => {
     const ref = { resourceKey: input.resourceKey };
     const generation = Date.now();
     await step('plan', 5);
-    const plan = await quick.loadClusterPlan(ref);
-    const servers = await quick.loadClusterServers(ref);
-    const { due } = await quick.certificatesDue({ plan, servers });
+    const plan = await check.loadClusterPlan(ref);
+    const servers = await check.loadClusterServers(ref);
+    const { due } = await check.certificatesDue({ plan, servers });
     if (due > 0) {
       await step(`renew ${due} certificate(s)`, 30);
-      await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
+      await renew.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
       await step('health-gate', 70);
-      await gate.waitForHealthyCluster({ plan, servers });
+      await renew.waitForHealthyCluster({ plan, servers });
     }
     // The endpoint's ACME certificate: kept while more than 30 days remain, else renewed.
     await step('endpoint-certificate', 90);
@@ -35,7 +48,7 @@ export async function rotateCertificates(input: ClusterOperationInput): Promise<
 /** What each firing of the certificate schedule runs. */
 export async function scheduledCertificateRotation(a: { resourceKey: string }): Promise<{ skipped: string } | { operationId: string }> {
   const operationId = uuid4();
-  const ask = () => quick.beginCertificateRotation({ resourceKey: a.resourceKey, operationId, scheduledBy: workflowInfo().workflowId });
+  const ask = () => check.beginCertificateRotation({ resourceKey: a.resourceKey, operationId, scheduledBy: workflowInfo().workflowId });
   let begun = await ask();
   // Due but another operation holds the lock: ask again until the next firing would come.
   if (patched('certificate-check-retries')) {
