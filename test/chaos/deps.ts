@@ -10,9 +10,9 @@
 //
 // HCS_CHAOS_SERVERS (default 1: the outages dominate, and 3-server clusters on two loaded cores
 // only make the run longer), HCS_CHAOS_FAULTS (comma-separated subset of the names below).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stackForScript } from '../../devstack/script-stack.js';
 import { serviceControl, type ControllableService } from '../../devstack/service-control.js';
@@ -22,6 +22,7 @@ import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations, type OperationRecord } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { arm, clusterNames, leftovers, lifecycleConfig } from '../support/lifecycle.js';
+import { WorkerProcess } from '../support/worker-process.js';
 import { countOwned, raftVoters, retriedActivities, serverVersions } from './deps-checks.js';
 
 const SERVERS = Number(process.env.HCS_CHAOS_SERVERS ?? 1);
@@ -90,7 +91,7 @@ const FAULTS = only ? ALL.filter((f) => only.some((o) => f.name.startsWith(o))) 
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {
-    worker?.kill('SIGKILL');
+    worker.stop();
     process.exit(1);
   });
 const config = lifecycleConfig(stack);
@@ -103,31 +104,16 @@ const log = (line: string) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
 
-let worker: ChildProcess | undefined;
-const workerLog = openSync(join(stack.logDir, 'chaos-deps-worker.log'), 'a');
-function startWorkerProcess(): void {
-  worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'worker', 'src', 'main.ts')], {
-    stdio: ['ignore', workerLog, workerLog],
-    env: {
-      ...process.env,
-      HCS_TEMPORAL_ADDRESS: stack.temporal.address,
-      HCS_TEMPORAL_NAMESPACE: stack.temporal.namespace,
-      HCS_TASK_QUEUE: cp.taskQueue,
-      HCS_DATABASE: JSON.stringify(stack.database),
-      HCS_AUTH: '{}',
-      HCS_CONSUL_CATALOGUE: '[]',
-      HCS_PAYLOAD_KEYS: cp.payloadKeys,
-      HCS_LIFECYCLE: JSON.stringify(config),
-      HCS_LOG_LEVEL: 'warn',
-    },
-  });
-  worker.once('exit', (code, signal) => {
-    if (stopping) return;
-    log(`  !! the worker exited on its own (${signal ?? code}); started again in 2 s`);
-    setTimeout(startWorkerProcess, 2_000);
-  });
-}
-let stopping = false;
+const worker = new WorkerProcess({
+  stack,
+  cp,
+  config,
+  logName: 'chaos-deps-worker.log',
+  onUnexpectedExit: (how) => {
+    log(`  !! the worker exited on its own (${how}); started again in 2 s`);
+    return 'restart';
+  },
+});
 
 /** The store may be the thing that is down: a failed read is "unknown yet", not an error. */
 async function readOperation(id: string): Promise<OperationRecord | undefined> {
@@ -174,7 +160,7 @@ log(`# Dependency outages: ${FAULTS.map((f) => f.name).join(', ')}; ${secs(OUTAG
 log(`# command: ${only ? `HCS_CHAOS_FAULTS=${only.join(',')} ` : ''}npm run chaos:deps    date: ${new Date().toISOString()}`);
 log(`# clusters of ${SERVERS} server(s), Consul ${OLDER} -> ${NEWER} (forced upgrade); store: the stack's own PostgreSQL`);
 log(`# machine at start: ${uptime()}`);
-startWorkerProcess();
+worker.start();
 try {
   for (const [i, fault] of FAULTS.entries()) {
     const faultStarted = Date.now();
@@ -254,8 +240,7 @@ try {
     if (!createOk || !upgradeOk || !deleteOk) failures++;
   }
 } finally {
-  stopping = true;
-  worker?.kill('SIGKILL');
+  worker.stop();
   await cp.close();
 }
 log(`# ${FAULTS.length} faults, ${failures} wrong; run took ${secs(Date.now() - runStarted)}`);

@@ -6,9 +6,8 @@
 // Bounded: HCS_CHAOS_RUNS runs (default 6), HCS_CHAOS_KILLS_CREATE kills during each create
 // (default 4) and HCS_CHAOS_KILLS_DELETE during each delete (default 4): 24 kills during creates
 // and 24 during deletes by default; the run fails unless each phase saw at least 20.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
 import { SECRET } from '../../activities/lifecycle.js';
@@ -19,6 +18,7 @@ import { getOperation, listOperations } from '../../store/operations.js';
 import { getSecret } from '../../store/secrets.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { arm, clusterNames, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/lifecycle.js';
+import { WorkerProcess } from '../support/worker-process.js';
 
 const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 6);
 const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
@@ -32,7 +32,7 @@ const [OLDER, NEWER] = [stack.tools.consulVersions[0]!, stack.tools.consulVersio
 // Stopped from outside: take the worker down with us.
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {
-    worker?.kill('SIGKILL');
+    worker.stop();
     process.exit(1);
   });
 const config = lifecycleConfig(stack);
@@ -43,33 +43,7 @@ const log = (line: string) => {
   lines.push(line);
 };
 
-let worker: ChildProcess | undefined;
-const workerLog = openSync(join(stack.logDir, 'chaos-worker.log'), 'a');
-function startWorkerProcess(): void {
-  worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'worker', 'src', 'main.ts')], {
-    stdio: ['ignore', workerLog, workerLog],
-    env: {
-      ...process.env,
-      HCS_TEMPORAL_ADDRESS: stack.temporal.address,
-      HCS_TEMPORAL_NAMESPACE: stack.temporal.namespace,
-      HCS_TASK_QUEUE: cp.taskQueue,
-      HCS_DATABASE: JSON.stringify(stack.database),
-      HCS_AUTH: '{}',
-      HCS_CONSUL_CATALOGUE: '[]',
-      HCS_PAYLOAD_KEYS: cp.payloadKeys,
-      HCS_LIFECYCLE: JSON.stringify(config),
-      HCS_LOG_LEVEL: 'warn',
-    },
-  });
-}
-
-async function killWorker(): Promise<void> {
-  const w = worker;
-  if (!w || w.exitCode !== null) return;
-  const exited = new Promise((r) => w.once('exit', r));
-  w.kill('SIGKILL');
-  await exited;
-}
+const worker = new WorkerProcess({ stack, cp, config, logName: 'chaos-worker.log' });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -89,13 +63,13 @@ async function underFire(operationId: string, kills: number, phase: string): Pro
       await sleep(done === 0 ? randomInt(500, 6_000) : randomInt(1_000, 12_000));
       const now = await getOperation(cp.db, operationId);
       if (!now || ['Succeeded', 'Failed', 'Canceled'].includes(now.status)) continue;
-      await killWorker();
+      await worker.kill();
       done++;
       log(
         `  ${phase}: SIGKILL #${done} at ${((Date.now() - started) / 1000).toFixed(1)} s, step ${now.step ?? '-'} (${now.percentComplete}%)`,
       );
       await sleep(randomInt(500, 3_000));
-      startWorkerProcess();
+      worker.start();
     } else {
       await sleep(1_000);
     }
@@ -141,7 +115,7 @@ let deleteKills = 0;
 let upgradeKills = 0;
 log(`# Worker SIGKILL chaos: ${RUNS} runs, ${KILLS_CREATE} kills per create, ${KILLS_DELETE} per delete`);
 log(`# command: npm run chaos    date: ${new Date().toISOString()}`);
-startWorkerProcess();
+worker.start();
 try {
   for (let run = 1; run <= RUNS; run++) {
     const sub = randomUUID();
@@ -212,7 +186,7 @@ try {
     if (!createOk || !upgradeOk || !deleteOk) failures++;
   }
 } finally {
-  await killWorker();
+  await worker.kill();
   await cp.close();
 }
 log(

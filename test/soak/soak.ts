@@ -7,9 +7,9 @@
 // times and restarted a few seconds later. Throughout, a client writes KV every 200 ms and every
 // server's certificate is read each second. Prints a report and writes it to
 // test/soak/results/soak.txt; exits 1 when a goal is missed.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { snapshotBlobName } from '../../activities/snapshots.js';
@@ -19,6 +19,7 @@ import { getOperation, listOperations, pendingOperation, type OperationRecord } 
 import { deleteSnapshotRecord, listSnapshots } from '../../store/snapshots.js';
 import { startControlPlane } from '../api/harness.js';
 import { arm, clientAccess, clusterNames, createRootToken, followLocation, lifecycleConfig } from '../support/lifecycle.js';
+import { WorkerProcess } from '../support/worker-process.js';
 import { certificateWatcher, kvWriter, loop } from './probes.js';
 
 const MINUTES = Number(process.env.HCS_SOAK_MINUTES ?? 15);
@@ -36,7 +37,7 @@ const [OLDER, NEWER] = [stack.tools.consulVersions[0]!, stack.tools.consulVersio
 if (OLDER === NEWER) throw new Error('the soak needs two Consul versions (an upgrade to wait)');
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {
-    worker?.kill('SIGKILL');
+    worker.stop();
     process.exit(1);
   });
 const config = {
@@ -56,37 +57,15 @@ const progress = (line: string) => console.log(`[soak ${clock()}] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const capTimer = setTimeout(() => {
   console.error(`[soak] the run passed its cap of ${CAP_MS / 60_000} min; stopping`);
-  worker?.kill('SIGKILL');
+  worker.stop();
   process.exit(1);
 }, CAP_MS);
 capTimer.unref();
 
-let worker: ChildProcess | undefined;
-const workerLog = openSync(join(stack.logDir, 'soak-worker.log'), 'a');
-function startWorkerProcess(): void {
-  worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'worker', 'src', 'main.ts')], {
-    stdio: ['ignore', workerLog, workerLog],
-    env: {
-      ...process.env,
-      HCS_TEMPORAL_ADDRESS: stack.temporal.address,
-      HCS_TEMPORAL_NAMESPACE: stack.temporal.namespace,
-      HCS_TASK_QUEUE: cp.taskQueue,
-      HCS_DATABASE: JSON.stringify(stack.database),
-      HCS_AUTH: '{}',
-      HCS_CONSUL_CATALOGUE: '[]',
-      HCS_PAYLOAD_KEYS: cp.payloadKeys,
-      HCS_LIFECYCLE: JSON.stringify(config),
-      HCS_LOG_LEVEL: 'warn',
-    },
-  });
-}
+const worker = new WorkerProcess({ stack, cp, config, logName: 'soak-worker.log' });
 const kills: string[] = [];
 async function killWorker(why: string): Promise<void> {
-  const w = worker;
-  if (!w || w.exitCode !== null) return;
-  const exited = new Promise((r) => w.once('exit', r));
-  w.kill('SIGKILL');
-  await exited;
+  if (!(await worker.kill())) return;
   kills.push(`${clock()} (${why})`);
   progress(`worker SIGKILLed (${why})`);
 }
@@ -109,7 +88,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-startWorkerProcess();
+worker.start();
 const sub = randomUUID();
 await cp.registerSubscription(sub);
 const id = `/subscriptions/${sub}/resourceGroups/rg-soak/providers/HCS.Consul/clusters/soak-${randomUUID().slice(0, 6)}`;
@@ -216,7 +195,7 @@ for (let attempt = 0; !restore; attempt++) {
     await deleteSnapshotRecord(cp.db, key, snap);
   } else if (res.status !== 409 || attempt > 5) throw new Error(`restoreSnapshot answered ${res.status}: ${res.body}`);
   await sleep(randomInt(2_000, 4_000));
-  startWorkerProcess();
+  worker.start();
 }
 const restoreEnd = await until(
   'the restore to end',
@@ -244,7 +223,7 @@ while (Date.now() < waitStart + MINUTES * 60_000) {
     const down = Date.now();
     await killWorker(`during the wait, step ${(await getOperation(cp.db, upgradeId))?.step ?? '-'}`);
     await sleep(randomInt(3_000, 6_000));
-    startWorkerProcess();
+    worker.start();
     downMs.push(Date.now() - down);
   }
   if (Date.now() >= nextProgress) {
