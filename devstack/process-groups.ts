@@ -12,6 +12,18 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Waits (up to `timeoutMs`) until no process of the group is left, reaped ones included. */
+export async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return true;
+    }
+  }
+  return false;
+}
+
 /**
  * Starts a watchdog that outlives this process by a second at most: it polls our pid and, once
  * we are gone, signals every process group listed in `groupsFile` (TERM, then KILL after

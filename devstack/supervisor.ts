@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { reapMarkedGroups, signalGroup, startOrphanWatchdog } from './process-groups.js';
+import { reapMarkedGroups, signalGroup, startOrphanWatchdog, waitForGroupGone } from './process-groups.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface ProcessSpec {
@@ -191,8 +191,10 @@ export class Supervisor {
       signalGroup(pid, 'SIGKILL');
       await done;
     }
-    // Children that left the group's leader behind (daemonised helpers) go too.
+    // Children that left the group's leader behind (daemonised helpers) go too, and stopped
+    // means gone: their exit is waited for as well.
     signalGroup(pid, 'SIGKILL');
+    await waitForGroupGone(pid, 5_000);
     this.#onEvent(`${entry.spec.name}: stopped (${await done})`);
   }
 
