@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { freePort, Supervisor } from '../devstack/supervisor.js';
-import { ensureDevCertificate } from '../devstack/tls.js';
+import { ensureDevCertificate } from '../lib/dev-tls.js';
 import { ConsulAdmin } from './consul-admin.js';
 
 const stack = inject('stack');

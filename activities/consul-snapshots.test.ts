@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevConsul } from '../devstack/services/dev-consul.js';
 import { Supervisor } from '../devstack/supervisor.js';
-import { ensureDevCertificate } from '../devstack/tls.js';
+import { ensureDevCertificate } from '../lib/dev-tls.js';
 import {
   ConsulSnapshotError,
   decryptStream,

@@ -11,7 +11,7 @@ import { automaticUpgradeTarget, type CatalogueEntry } from '../domain/versions.
 import { setSpecConsulVersion, type ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { insertOperation, OperationInProgressError, updateOperation } from '../store/operations.js';
-import { operationSearchAttributes, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../workflows/contract.js';
+import { operationSearchAttributes, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../contract/temporal.js';
 
 export interface FleetDeps {
   db: SqlDatabase;

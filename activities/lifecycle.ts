@@ -12,7 +12,7 @@ import { getOperation, insertOperation, OperationInProgressError } from '../stor
 import { recordServerCount } from '../store/usage.js';
 import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { resourceKey as resourceKeyOf, workflowIdFor } from '../domain/resource-id.js';
-import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../workflows/contract.js';
+import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../contract/temporal.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 import type { SqlDatabase } from '../store/database.js';
 import { CONTROL_PLANE_SCOPE, deleteSecrets, getSecret, putSecret, putSecretIfAbsent } from '../store/secrets.js';

@@ -26,7 +26,7 @@ import {
   markSnapshotRestored,
   type SnapshotRecord,
 } from '../store/snapshots.js';
-import { clusterSearchAttributes, SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../workflows/contract.js';
+import { clusterSearchAttributes, SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../contract/temporal.js';
 import { ConsulSnapshotError, pickSnapshotsToDelete, restoreSnapshot, saveSnapshot, type SnapshotEndpoint } from './consul-snapshots.js';
 import { CONSUL_HTTPS_PORT, ERR, SECRET, type LifecycleDeps } from './lifecycle.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';

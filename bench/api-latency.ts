@@ -4,7 +4,7 @@
 //   PUT accept:   validate, write resource + operation, start the workflow, answer 201.
 // Run: npm run bench:api   (writes bench/results/api-latency.txt)
 import { SecretBox } from '../lib/secret-box.js';
-import { STAND_IN_WORKFLOW_TYPES } from '../workflows/contract.js';
+import { STAND_IN_WORKFLOW_TYPES } from '../contract/temporal.js';
 import autocannon from 'autocannon';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { startApi } from '../apps/api/src/api.js';
 import { sha256Hex } from '../apps/api/src/auth.js';
 import { temporalOperationStarter } from '../apps/api/src/operation-starter.js';
-import { AesGcmPayloadCodec } from '../apps/worker/src/payload-codec.js';
+import { AesGcmPayloadCodec } from '../lib/payload-codec.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { startStack } from '../devstack/stack.js';
 import { repoRoot } from '../scripts/toolchain.mjs';

@@ -25,7 +25,7 @@ import {
 import { startAzurite } from '../devstack/services/azurite.js';
 import { startDevConsul } from '../devstack/services/dev-consul.js';
 import { Supervisor } from '../devstack/supervisor.js';
-import { ensureDevCertificate } from '../devstack/tls.js';
+import { ensureDevCertificate } from '../lib/dev-tls.js';
 import { repoRoot, toolPaths } from '../scripts/toolchain.mjs';
 
 const VALUE_BYTES = 500 * 1024; // under Consul's 512 KiB kv_max_value_size

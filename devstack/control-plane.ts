@@ -9,7 +9,7 @@ import { expectStatus } from '../lib/http.js';
 import { localLifecycleConfig } from './lifecycle.js';
 import type { StackEndpoints } from './stack.js';
 import { freePort, type Supervisor } from './supervisor.js';
-import { ensureDevCertificate } from './tls.js';
+import { ensureDevCertificate } from '../lib/dev-tls.js';
 
 export interface ControlPlaneEndpoints {
   restUrl: string;

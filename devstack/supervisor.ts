@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { reapMarkedGroups, signalGroup, startOrphanWatchdog, waitForGroupGone } from './process-groups.js';
+import { reapMarkedGroups, signalGroup, startOrphanWatchdog, waitForGroupGone } from '../lib/process-groups.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface ProcessSpec {

@@ -9,7 +9,7 @@
 // renewed in the same operation when fewer than 30 days remain.
 import { patched, proxyActivities, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { LifecycleActivities } from '../activities/lifecycle.js';
-import type { ClusterOperationInput } from './contract.js';
+import type { ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, retry, runScheduledOperation, store } from './lifecycle.js';
 
 // Short timeouts on the certificate path: a certificate is due with a third of its life left,

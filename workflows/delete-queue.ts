@@ -4,7 +4,7 @@
 // the delete's destructive steps start: two workflows never act on one cluster.
 import { ApplicationFailure, getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
 import type { DeleteQueueActivities } from '../activities/delete-queue.js';
-import type { ClusterOperationInput } from './contract.js';
+import type { ClusterOperationInput } from '../contract/temporal.js';
 
 const queue = proxyActivities<DeleteQueueActivities>({
   startToCloseTimeout: '30 seconds',

@@ -20,13 +20,8 @@ import {
 import type { LifecycleActivities, ServerInfo } from '../activities/lifecycle.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
-import {
-  NON_RETRYABLE_ERRORS,
-  operationSearchAttributes,
-  PROGRESS_QUERY,
-  type ClusterOperationInput,
-  type OperationProgress,
-} from './contract.js';
+import { NON_RETRYABLE_ERRORS } from '../contract/errors.js';
+import { operationSearchAttributes, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from '../contract/temporal.js';
 import { takeClusterForDelete } from './delete-queue.js';
 
 export const retry: RetryPolicy = {

@@ -6,7 +6,7 @@
 // cluster, and otherwise skips the firing. Deterministic: no I/O here, only activity calls.
 import { ApplicationFailure, CancellationScope, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
-import type { ClusterOperationInput } from './contract.js';
+import type { ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, quick, retry, runScheduledOperation, type Step } from './lifecycle.js';
 
 /** Records, blobs, schedules: quick calls. */

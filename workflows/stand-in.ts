@@ -12,7 +12,7 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { StoreActivities } from '../activities/store.js';
-import { PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from './contract.js';
+import { PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from '../contract/temporal.js';
 import { takeClusterForDelete } from './delete-queue.js';
 
 const store = proxyActivities<StoreActivities>({

@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import { nextWindow } from '../domain/maintenance-window.js';
-import type { ClusterOperationInput } from './contract.js';
+import { UPGRADE_SIGNAL, type ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, quick, retry, store } from './lifecycle.js';
 
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
@@ -35,8 +35,8 @@ const CLAIM_RETRY = '15 seconds';
 const CLAIMS_LOCK_PATCH = 'upgrade-waits-scheduled';
 
 /** SRE controls: start now whatever the window says, or hold the operation until a time. */
-export const forceSignal = defineSignal('force');
-export const deferSignal = defineSignal<[string]>('defer');
+export const forceSignal = defineSignal(UPGRADE_SIGNAL.force);
+export const deferSignal = defineSignal<[string]>(UPGRADE_SIGNAL.defer);
 
 export async function upgradeCluster(input: ClusterOperationInput): Promise<void> {
   let forced = input.params?.force === true;

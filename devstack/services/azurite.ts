@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
-import { ensureDevCertificate } from '../tls.js';
+import { ensureDevCertificate } from '../../lib/dev-tls.js';
 
 export interface BlobEndpoint {
   /** Service URL including the account (path-style), e.g. http://127.0.0.1:10000/hcsdev */

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
-import { ensureDevCertificate } from '../tls.js';
+import { ensureDevCertificate } from '../../lib/dev-tls.js';
 
 export interface DevConsulEndpoint {
   /** https://127.0.0.1:<port> */

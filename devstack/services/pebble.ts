@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectStatus, httpCall } from '../../lib/http.js';
 import { freePort, type Supervisor } from '../supervisor.js';
-import { ensureDevCertificate } from '../tls.js';
+import { ensureDevCertificate } from '../../lib/dev-tls.js';
 
 export interface AcmeEndpoint {
   /** ACME directory URL. */

@@ -1,7 +1,7 @@
 // Brings up our API and worker on the real stack (Temporal, the store database) for one test
 // file, with HTTPS, a JWT issuer of the test's own and operator tokens for every role.
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
-import { STAND_IN_WORKFLOW_TYPES } from '../../workflows/contract.js';
+import { STAND_IN_WORKFLOW_TYPES } from '../../contract/temporal.js';
 import { generateKeyPair, exportJWK, SignJWT, type JWK } from 'jose';
 import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -14,12 +14,12 @@ import type { Role } from '../../apps/api/src/context.js';
 import type { RateLimitSettings } from '../../apps/api/src/rate-limit.js';
 import type { ServiceLimits } from '../../apps/api/src/service/quotas.js';
 import { temporalOperationStarter, type OperationStarter } from '../../apps/api/src/operation-starter.js';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
 import { buildLifecycleDeps, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { StackEndpoints } from '../../devstack/stack.js';
-import { ensureDevCertificate } from '../../devstack/tls.js';
+import { ensureDevCertificate } from '../../lib/dev-tls.js';
 import { openDatabase, type SqlDatabase } from '../../store/database.js';
 import { migrate } from '../../store/migrate.js';
 import { putSubscription } from '../../store/subscriptions.js';

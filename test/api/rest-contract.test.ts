@@ -9,7 +9,7 @@ import { insertSnapshot } from '../../store/snapshots.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
 import { sealFederationToken } from '../../apps/api/src/service/federation.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
-import { parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { parsePayloadKeys } from '../../lib/payload-codec.js';
 
 const stack = inject('stack');
 const V = 'api-version=2026-11-01';

@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { UPGRADE_SIGNAL } from '../../contract/temporal.js';
 import { getOperation, listOperations } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { arm, followLocation, lifecycleConfig } from '../support/lifecycle.js';
@@ -80,9 +81,9 @@ it('upgrades only clusters that ask for automatic patch upgrades, in their windo
   expect(again).toEqual([{ resourceKey: auto.toLowerCase(), from: older, to: newer, outcome: 'busy' }]);
 
   const handle = temporal.workflow.getHandle(op!.workflowId);
-  await handle.signal('defer', new Date(Date.now() + 3_600_000).toISOString());
+  await handle.signal(UPGRADE_SIGNAL.defer, new Date(Date.now() + 3_600_000).toISOString());
   expect(await waitForStep('deferred until')).toContain('deferred until');
-  await handle.signal('force');
+  await handle.signal(UPGRADE_SIGNAL.force);
   await handle.result();
   expect(await getOperation(cp.db, op!.operationId)).toMatchObject({ status: 'Succeeded' });
   const read = JSON.parse((await arm(cp, 'GET', auto)).body) as { properties: { currentConsulVersion: string } };

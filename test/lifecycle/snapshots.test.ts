@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSnapshotActivities, snapshotBlobName, snapshotScheduleId } from '../../activities/snapshots.js';
 import { buildLifecycleDeps } from '../../apps/worker/src/lifecycle-config.js';
-import { parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { httpCall, type HttpResult } from '../../lib/http.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { insertOperation, listOperations, OperationInProgressError, updateOperation } from '../../store/operations.js';

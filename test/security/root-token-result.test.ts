@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rootTokenResultName, sealContext } from '../../activities/lifecycle.js';
 import { sweepRootTokenResults } from '../../apps/api/src/service/actions.js';
-import { parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { getSecret, putSecret } from '../../store/secrets.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';

@@ -13,9 +13,9 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readConfig } from '../../apps/api/src/config.js';
 import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
-import { ensureDevCertificate } from '../../devstack/tls.js';
+import { ensureDevCertificate } from '../../lib/dev-tls.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../lib/temporal-connection.js';
 import { openDatabase, type SqlDatabase } from '../../store/database.js';
 

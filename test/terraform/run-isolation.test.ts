@@ -25,7 +25,7 @@ import { PASSED_THROUGH } from '../../activities/terraform-env.js';
 import { startTimeOf } from '../../activities/terraform-workdirs.js';
 import { createTerraformActivities } from '../../activities/terraform.js';
 import { buildLifecycleDeps, lifecycleConfigSchema } from '../../apps/worker/src/lifecycle-config.js';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../../apps/worker/src/payload-codec.js';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 import { localLifecycleConfig } from '../../devstack/lifecycle.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';

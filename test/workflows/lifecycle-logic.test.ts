@@ -13,7 +13,7 @@ import { GATE_TIMEOUT_ATTEMPTS, type ClusterPlan, type LifecycleActivities, type
 import { Context } from '@temporalio/activity';
 import type { SnapshotActivities } from '../../activities/snapshots.js';
 import type { StoreActivities } from '../../activities/store.js';
-import type { ClusterOperationInput } from '../../workflows/contract.js';
+import type { ClusterOperationInput } from '../../contract/temporal.js';
 
 const stack = inject('stack');
 const taskQueue = `lifecycle-logic-${randomUUID()}`;

@@ -2,7 +2,7 @@
 // a missing or malformed setting stops the process with a message naming it.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CONTROL_PLANE_TASK_QUEUE } from '../../../workflows/contract.js';
+import { CONTROL_PLANE_TASK_QUEUE } from '../../../contract/temporal.js';
 import type { DatabaseConfig } from '../../../store/database.js';
 import { checkTemporalConnection, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import type { AuthConfig } from './auth.js';
@@ -10,7 +10,7 @@ import { requireTlsBeyondLoopback } from './grpc/credentials.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './rate-limit.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
-import { parsePayloadKeys, type PayloadKey } from '../../worker/src/payload-codec.js';
+import { parsePayloadKeys, type PayloadKey } from '../../../lib/payload-codec.js';
 import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
 
 const json = <T extends z.ZodType>(schema: T) =>

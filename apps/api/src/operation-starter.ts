@@ -8,7 +8,7 @@ import {
   operationSearchAttributes,
   WORKFLOW_TYPE_FOR_KIND,
   type ClusterOperationInput,
-} from '../../../workflows/contract.js';
+} from '../../../contract/temporal.js';
 
 export interface OperationStarter {
   /** Starts the operation's workflow; its id is deterministic, so a retry cannot start a second one. */

@@ -1,7 +1,7 @@
 // Runs the control-plane processes from their configuration: the API alone (production), or
 // API and worker together (the local embedded default, where one process owns the database).
 import { pino } from 'pino';
-import { AesGcmPayloadCodec } from '../../worker/src/payload-codec.js';
+import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
 import { buildLifecycleDeps } from '../../worker/src/lifecycle-config.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { httpCall } from '../../../lib/http.js';
 import { freePort } from '../../../devstack/supervisor.js';
-import { ensureDevCertificate } from '../../../devstack/tls.js';
+import { ensureDevCertificate } from '../../../lib/dev-tls.js';
 import { startHostManager, type HostManager } from './agent.js';
 import { containerBlobSource } from './blob-source.js';
 import type { HostConfig } from './config.js';

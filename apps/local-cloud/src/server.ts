@@ -5,7 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDevCertificate } from '../../../devstack/tls.js';
+import { ensureDevCertificate } from '../../../lib/dev-tls.js';
 import { Fleet } from './compute/fleet.js';
 import { instanceHandlers } from './compute/instances.js';
 import { commandRunner, type InstanceRunner } from './compute/runner.js';

@@ -2,7 +2,7 @@
 import { pino } from 'pino';
 import { readConfig } from '../../api/src/config.js';
 import { openDatabase } from '../../../store/database.js';
-import { AesGcmPayloadCodec } from './payload-codec.js';
+import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
 import { startWorker } from './worker.js';
 import { buildLifecycleDeps } from './lifecycle-config.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';

@@ -9,7 +9,7 @@ import { createStoreActivities } from '../../../activities/store.js';
 import { createDeleteQueueActivities } from '../../../activities/delete-queue.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
-import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../workflows/contract.js';
+import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../contract/temporal.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';

@@ -21,7 +21,7 @@ import type { Handlers } from '../handlers.js';
 import { retryAfterOf } from '../rate-limit.js';
 import { isSre } from '../service/authorize.js';
 import { clusterView, operationResultPath } from '../service/views.js';
-import { ENCRYPTED_ENCODING } from '../../../worker/src/payload-codec.js';
+import { ENCRYPTED_ENCODING } from '../../../../lib/payload-codec.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ETAG_ROUTES = new Set(['getCluster', 'createOrReplaceCluster', 'updateCluster']);

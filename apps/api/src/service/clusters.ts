@@ -28,7 +28,7 @@ import { activeOperation, operationLane, pendingOperation, type OperationRecord 
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
-import type { OperationParams } from '../../../../workflows/contract.js';
+import type { OperationParams } from '../../../../contract/temporal.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';
 import { claimDatacenter, consumeTokenFor, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';

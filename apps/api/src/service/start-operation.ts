@@ -11,7 +11,7 @@ import {
   updateOperation,
   type OperationRecord,
 } from '../../../../store/operations.js';
-import type { OperationParams } from '../../../../workflows/contract.js';
+import type { OperationParams } from '../../../../contract/temporal.js';
 import type { RequestContext } from '../context.js';
 import { conflict, unavailable } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';

@@ -4,7 +4,7 @@
 // its children (consul) with it; a watchdog kills every instance group if the twin itself dies
 // without cleaning up, and a later twin on the same dataDir reaps groups an earlier one left.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { reapMarkedGroups, signalGroup, startOrphanWatchdog } from '../../../../devstack/process-groups.js';
+import { reapMarkedGroups, signalGroup, startOrphanWatchdog } from '../../../../lib/process-groups.js';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';

@@ -58,23 +58,11 @@ export const STAND_IN_WORKFLOW_TYPES: Record<OperationKind, string> = Object.fro
   Object.keys(WORKFLOW_TYPE_FOR_KIND).map((k) => [k, 'clusterOperationStandIn']),
 ) as Record<OperationKind, string>;
 
-/** Activity error types no retry can fix: the workflow fails at once with the reason. */
-export const NON_RETRYABLE_ERRORS = [
-  'ClusterNotFound',
-  'SecretMissing',
-  'PlainHttpOpen',
-  'TerraformConfigurationInvalid',
-  'SnapshotNotFound',
-  'SnapshotNotReady',
-  'SnapshotVersionIncompatible',
-  'InvalidOperationInput',
-  'SchedulesUnavailable',
-  /** A name derived for the cluster is held by another cluster (activities/cluster-names.ts). */
-  'DerivedNameOwnedByAnotherCluster',
-];
-
 /** Workflow type each cluster's snapshot schedule starts (it records an AUTOMATIC snapshot operation). */
 export const SNAPSHOT_SCHEDULE_WORKFLOW = 'scheduledSnapshot';
+
+/** Signals of the upgrade workflow: start now, or wait until the given ISO time. */
+export const UPGRADE_SIGNAL = { force: 'force', defer: 'defer' } as const;
 
 /** Query every operation workflow answers: where it is. */
 export const PROGRESS_QUERY = 'progress';
