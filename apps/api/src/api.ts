@@ -47,9 +47,11 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(o: ApiOptions): Promise<RunningApi> {
-  const host = o.host ?? '127.0.0.1';
-  requireTlsBeyondLoopback(host, o.tls);
+/**
+ * The API built in-process without listening: the shared handlers, the authenticator both
+ * transports use, and the REST server (fastify: tests drive it with inject(), no socket).
+ */
+export async function buildApi(o: ApiOptions) {
   const handlers = createHandlers({
     db: o.db,
     starter: o.starter,
@@ -68,6 +70,13 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}),
     payloadCodec: o.payloadCodec,
   });
+  return { handlers, authenticate, rest };
+}
+
+export async function startApi(o: ApiOptions): Promise<RunningApi> {
+  const host = o.host ?? '127.0.0.1';
+  requireTlsBeyondLoopback(host, o.tls);
+  const { handlers, authenticate, rest } = await buildApi(o);
   await rest.listen({ host, port: o.restPort ?? 0 });
   const addr = rest.server.address();
   const restPort = typeof addr === 'object' && addr ? addr.port : 0;
