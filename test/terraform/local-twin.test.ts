@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../../devstack/supervisor.js';
-import { repoRoot, toolPaths } from '../../../scripts/toolchain.mjs';
-import { startTestCloud, type TestCloud } from './testing.js';
-import { probe, probeInstanceCommand } from './testing-instance.js';
+import { freePort } from '../../devstack/supervisor.js';
+import { repoRoot, toolPaths } from '../../scripts/toolchain.mjs';
+import { startTestCloud, type TestCloud } from '../../apps/local-cloud/src/testing.js';
+import { probe, probeInstanceCommand } from '../../apps/local-cloud/src/testing-instance.js';
 
 const run = promisify(execFile);
 const tools = toolPaths();
