@@ -7,7 +7,8 @@
 // cluster's id is overwritten, adopted or deleted. A thing without any id under the cluster's name
 // is its own: made before ids (then marked when found), or an orphan whose name only this
 // cluster's random id yields.
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
+import { workerFailure, type WorkerErrorType } from '../contract/errors.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { getClusterNaming } from '../store/clusters.js';
 import type { SqlExecutor } from '../store/database.js';
@@ -15,7 +16,7 @@ import type { SqlExecutor } from '../store/database.js';
 /** The tag (and DNS record-set metadata key) naming the cluster a cloud resource belongs to. */
 export const CLUSTER_ID_TAG = 'hcs-cluster-id';
 /** Error type: a derived name is taken by another cluster. */
-export const DERIVED_NAME_OWNED = 'DerivedNameOwnedByAnotherCluster';
+export const DERIVED_NAME_OWNED: WorkerErrorType = 'DerivedNameOwnedByAnotherCluster';
 
 export interface DerivedNames {
   /** The endpoint's DNS label under the zone. */
@@ -84,7 +85,7 @@ export type DerivedNameOverride = Record<string, { clusterId: string; names?: De
 export function storeClusterNames(db: SqlExecutor, o: { override?: DerivedNameOverride | undefined } = {}): ClusterNamesOf {
   return async (resourceKey) => {
     const c = await getClusterNaming(db, resourceKey);
-    if (!c) throw ApplicationFailure.nonRetryable(`cluster ${resourceKey} is not in the store`, 'ClusterNotFound');
+    if (!c) throw workerFailure('ClusterNotFound', `cluster ${resourceKey} is not in the store`);
     let names = c.namesFromKey ? namesFromKey(resourceKey) : derivedNames(c.name, c.clusterId);
     const forced = o.override?.[resourceKey];
     if (forced) {
@@ -116,9 +117,9 @@ export function ownership(found: string | null | undefined, owner: Owner): 'free
 
 /** The refusal: `what` (e.g. "the PKI mount pki-cluster-...") belongs to another cluster. Never retried. */
 export function ownedByAnotherCluster(what: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(
-    `${what} is already in use by another cluster (it carries another cluster id); refusing to overwrite, adopt or remove it, and nothing of it was changed`,
+  return workerFailure(
     DERIVED_NAME_OWNED,
+    `${what} is already in use by another cluster (it carries another cluster id); refusing to overwrite, adopt or remove it, and nothing of it was changed`,
   );
 }
 

@@ -6,6 +6,7 @@
 // behind; a re-run refreshes and converges. Terraform runs with a minimal environment
 // (terraform-env.ts) in a private folder (terraform-workdirs.ts).
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { workerFailure, type WorkerErrorType } from '../contract/errors.js';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,9 +64,9 @@ export interface TerraformApplyResult {
 }
 
 /** Another run holds the cluster's state lock; retry later. */
-export const STATE_LOCKED = 'TerraformStateLocked';
+export const STATE_LOCKED: WorkerErrorType = 'TerraformStateLocked';
 /** Terraform refused the configuration or the inputs: retrying cannot help. */
-export const TERRAFORM_INVALID = 'TerraformConfigurationInvalid';
+export const TERRAFORM_INVALID: WorkerErrorType = 'TerraformConfigurationInvalid';
 
 export function createTerraformActivities(deps: TerraformDeps) {
   const lockTimeout = deps.lockTimeoutSeconds ?? 10;
@@ -295,12 +296,12 @@ function terraformFailure(phase: string, code: number | null, out: string): Appl
     .slice(-15)
     .join('\n');
   if (/Error acquiring the state lock/i.test(out)) {
-    return ApplicationFailure.retryable(`terraform ${phase}: the cluster's state is locked by another run`, STATE_LOCKED, tail);
+    return workerFailure(STATE_LOCKED, `terraform ${phase}: the cluster's state is locked by another run`, tail);
   }
   if (/Error: (Invalid|Unsupported|Missing required|Reference to undeclared)|validation rule/i.test(out)) {
-    return ApplicationFailure.nonRetryable(`terraform ${phase} refused the configuration (exit ${code})`, TERRAFORM_INVALID, tail);
+    return workerFailure(TERRAFORM_INVALID, `terraform ${phase} refused the configuration (exit ${code})`, tail);
   }
-  return ApplicationFailure.retryable(`terraform ${phase} failed (exit ${code})`, 'TerraformFailed', tail);
+  return workerFailure('TerraformFailed', `terraform ${phase} failed (exit ${code})`, tail);
 }
 
 function activityContext(): Context | undefined {

@@ -2,9 +2,10 @@
 // has not ended (a create, update or scale running when the DELETE came, a Scheduled upgrade,
 // a snapshot, ...), wait until each has ended, then take the one-operation lock. Only then do
 // the delete's destructive steps start: two workflows never act on one cluster.
-import { ApplicationFailure, getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
 import type { DeleteQueueActivities } from '../activities/delete-queue.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
+import { workerFailure } from '../contract/errors.js';
 
 const queue = proxyActivities<DeleteQueueActivities>({
   startToCloseTimeout: '30 seconds',
@@ -27,7 +28,7 @@ export async function takeClusterForDelete(input: ClusterOperationInput): Promis
   for (;;) {
     const claim = await queue.claimClusterForDelete(ref);
     if (claim.claimed) return;
-    if (claim.ended) throw ApplicationFailure.nonRetryable(`the delete already ended ${claim.status}`, 'OperationEnded');
+    if (claim.ended) throw workerFailure('OperationEnded', `the delete already ended ${claim.status}`);
     for (const o of claim.waitingFor) {
       if (asked.has(o.workflowId)) continue;
       asked.add(o.workflowId);

@@ -4,10 +4,11 @@
 // record and the `progress` query, the outcome recorded also when it fails or is cancelled. The
 // schedule's workflow records its operation only when no other operation is active on the
 // cluster, and otherwise skips the firing. Deterministic: no I/O here, only activity calls.
-import { ApplicationFailure, CancellationScope, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, quick, retry, runScheduledOperation, type Step } from './lifecycle.js';
+import { workerFailure } from '../contract/errors.js';
 
 /** Records, blobs, schedules: quick calls. */
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
@@ -38,7 +39,7 @@ async function snapshotOperation(input: ClusterOperationInput, body: (step: Step
 
 function snapshotIdOf(input: ClusterOperationInput): string {
   const id = input.params?.snapshotId;
-  if (!id) throw ApplicationFailure.nonRetryable(`a ${input.kind} operation needs params.snapshotId`, 'InvalidOperationInput');
+  if (!id) throw workerFailure('InvalidOperationInput', `a ${input.kind} operation needs params.snapshotId`);
   return id;
 }
 
