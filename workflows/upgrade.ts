@@ -6,21 +6,12 @@
 // cluster passes the health gate. A failed gate stops the upgrade (the cluster stays healthy on
 // mixed patch versions) and fails the operation with the reason. After a crash the workflow
 // resumes from its history: servers already done are not touched again.
-import {
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  defineSignal,
-  proxyActivities,
-  patched,
-  setHandler,
-  sleep,
-  uuid4,
-} from '@temporalio/workflow';
+import { CancellationScope, condition, defineSignal, proxyActivities, patched, setHandler, sleep, uuid4 } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import { nextWindow } from '../domain/maintenance-window.js';
 import { UPGRADE_SIGNAL, type ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, quick, retry, store } from './lifecycle.js';
+import { workerFailure } from '../contract/errors.js';
 
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
 const transfer = proxyActivities<SnapshotActivities>({
@@ -53,7 +44,7 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
   });
   await operation(input, async (step) => {
     const target = input.params?.targetVersion;
-    if (!target) throw ApplicationFailure.nonRetryable('the upgrade has no target version', 'UpgradeTargetMissing');
+    if (!target) throw workerFailure('UpgradeTargetMissing', 'the upgrade has no target version');
     const generation = Date.now();
     await step('plan', 2);
     let plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
@@ -83,7 +74,7 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
       for (;;) {
         const claim = await store.claimOperation({ operationId: input.operationId });
         if (claim.claimed) break;
-        if (claim.ended) throw ApplicationFailure.nonRetryable(claim.reason, 'OperationEnded');
+        if (claim.ended) throw workerFailure('OperationEnded', claim.reason);
         await step(claim.reason, 8);
         await sleep(CLAIM_RETRY);
       }
