@@ -39,7 +39,7 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
   await sup.start({
     name: 'control-plane',
     command: process.execPath,
-    args: ['--import', 'tsx', join(repoRoot, 'devstack', 'control-plane-process.ts')],
+    args: ['--import', 'tsx', join(repoRoot, 'apps', 'control-plane', 'src', 'embedded-main.ts')],
     env: {
       HCS_TEMPORAL_ADDRESS: e.temporal.address,
       HCS_TEMPORAL_NAMESPACE: e.temporal.namespace,

@@ -228,7 +228,7 @@ it('refuses to start on an address beyond loopback without TLS, naming the setti
     HCS_PAYLOAD_KEYS: `k:${Buffer.alloc(32, 1).toString('base64')}`,
     HCS_API_HOST: '0.0.0.0',
   };
-  const main = join(repoRoot, 'apps/api/src/main.ts');
+  const main = join(repoRoot, 'apps/control-plane/src/api-main.ts');
   const refused = await run(process.execPath, ['--import', 'tsx', main], { env, cwd: repoRoot, timeout: 60_000 }).then(
     () => ({ code: 0, killed: false, stderr: '' }),
     (err: { code: number | null; killed?: boolean; stderr: string }) => err,

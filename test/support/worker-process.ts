@@ -36,7 +36,7 @@ export class WorkerProcess {
 
   start(): void {
     const { stack, cp, config } = this.o;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'worker', 'src', 'main.ts')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps', 'control-plane', 'src', 'worker-main.ts')], {
       stdio: ['ignore', this.log, this.log],
       env: {
         ...process.env,
@@ -44,7 +44,6 @@ export class WorkerProcess {
         HCS_TEMPORAL_NAMESPACE: stack.temporal.namespace,
         HCS_TASK_QUEUE: cp.taskQueue,
         HCS_DATABASE: JSON.stringify(stack.database),
-        HCS_AUTH: '{}',
         HCS_CONSUL_CATALOGUE: '[]',
         HCS_PAYLOAD_KEYS: cp.payloadKeys,
         HCS_LIFECYCLE: JSON.stringify(config),

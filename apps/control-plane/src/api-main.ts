@@ -1,5 +1,5 @@
 // The API process (production: behind ARM, one per Nomad allocation).
-import { readConfig } from './config.js';
+import { readConfig } from './api-config.js';
 import { runControlPlane } from './run.js';
 
 await runControlPlane(readConfig(), { worker: false });

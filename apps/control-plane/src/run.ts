@@ -1,15 +1,15 @@
-// Runs the control-plane processes from their configuration: the API alone (production), or
-// API and worker together (the local embedded default, where one process owns the database).
+// Runs the API process from its configuration: the API alone (production), or API and worker
+// together (the local embedded default, where one process owns the database).
 import { pino } from 'pino';
 import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
-import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
-import { buildLifecycleDeps } from '../../worker/src/lifecycle-config.js';
+import type { RunningWorker } from '../../worker/src/worker.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
 import { openDatabase } from '../../../store/database.js';
 import { migrate } from '../../../store/migrate.js';
-import { startApi } from './api.js';
-import type { ControlPlaneConfig } from './config.js';
-import { temporalOperationStarter } from './operation-starter.js';
+import { startApi } from '../../api/src/api.js';
+import { temporalOperationStarter } from '../../api/src/operation-starter.js';
+import type { ControlPlaneConfig } from './api-config.js';
+import { startConfiguredWorker } from './worker.js';
 
 /** Starts what is asked for and stops it all, in order, on SIGTERM or SIGINT. */
 export async function runControlPlane(config: ControlPlaneConfig, parts: { worker: boolean }): Promise<void> {
@@ -19,16 +19,7 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
   const payloadCodec = new AesGcmPayloadCodec(config.payloadKeys);
   let worker: RunningWorker | undefined;
   const sealer = new SecretBox(deriveSealingKeys(config.payloadKeys));
-  if (parts.worker)
-    worker = await startWorker({
-      temporal: config.temporal,
-      taskQueue: config.taskQueue,
-      catalogue: config.catalogue,
-      ...(config.fleetUpgradeIntervalSeconds ? { fleetUpgradeIntervalSeconds: config.fleetUpgradeIntervalSeconds } : {}),
-      db,
-      payloadCodec,
-      ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db, sealer }) } : {}),
-    });
+  if (parts.worker) worker = await startConfiguredWorker(config, { db, payloadCodec, sealer });
   const starter = await temporalOperationStarter({ temporal: config.temporal, taskQueue: config.taskQueue, payloadCodec });
   const api = await startApi({
     db,
