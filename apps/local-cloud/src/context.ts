@@ -134,8 +134,3 @@ export function refuseWhileBusy(existing: ResourceRecord | undefined): void {
     throw conflict('OperationNotAllowed', `The resource '${existing?.name}' is being deleted; retry once the deletion has finished.`);
   }
 }
-
-/** A JSON value as text: strings as they are, numbers printed, anything else empty. */
-export function str(v: unknown): string {
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
-}

@@ -5,7 +5,8 @@
 // IDENTITY_HEADER are set. Errors follow Entra's `{ error, error_description, error_codes }` shape.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { type Services, str } from './context.js';
+import type { Services } from './context.js';
+import { str } from './json-text.js';
 import { findIdentity } from './resources/identities.js';
 import { header } from './router.js';
 import type { TokenService } from './tokens.js';

@@ -5,7 +5,7 @@
 // still sees its operation finish. Work on one resource (say a scale set) runs one at a time.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { str } from './context.js';
+import { str } from './json-text.js';
 import { CloudError } from './errors.js';
 import type { OperationRecord, StateStore } from './state.js';
 

@@ -3,7 +3,7 @@
 // (each cluster's identity reads its own things only). The control plane's service principal is
 // the subscription's owner and may do anything.
 import { ROLE_ASSIGNMENT_TYPE, scopeCovers } from './arm-path.js';
-import { str } from './context.js';
+import { str } from './json-text.js';
 import { authorizationFailed } from './errors.js';
 import type { ResourceRecord, StateStore } from './state.js';
 import type { Principal } from './tokens.js';

@@ -13,10 +13,10 @@ import {
   objectField,
   refuseWhileBusy,
   type Services,
-  str,
   systemData,
   type TypeHandler,
 } from '../context.js';
+import { str } from '../json-text.js';
 import { badRequest, CloudError } from '../errors.js';
 import { findIdentity } from '../resources/identities.js';
 import { accepted, acceptedPut } from '../resources/replies.js';

@@ -2,7 +2,8 @@
 // The checks are the ones Azure makes and a module author trips over: prefixes well formed,
 // subnets inside the network and not overlapping, references to existing NSGs, priorities unique
 // per direction, nothing deleted while in use.
-import { type ResourceView, type Services, str, type TypeHandler } from '../context.js';
+import type { ResourceView, Services, TypeHandler } from '../context.js';
+import { str } from '../json-text.js';
 import { badRequest } from '../errors.js';
 import { cidrContains, cidrOverlaps, parseCidr, type Cidr } from './cidr.js';
 import { nestedTypeHandlers, registerNetworkOperations } from './nested.js';

@@ -3,7 +3,8 @@
 // the tenant (the control plane or a user-assigned identity), assignments are immutable, and the
 // same principal/role/scope cannot be assigned twice under different names.
 import { isGuid, RESOURCE_TYPES, ROLE_ASSIGNMENT_TYPE, resourceGroupIdOf, scopeCovers } from '../arm-path.js';
-import { type ArmContext, type ArmReply, bodyObject, objectField, type ResourceView, type Services, str } from '../context.js';
+import { type ArmContext, type ArmReply, bodyObject, objectField, type ResourceView, type Services } from '../context.js';
+import { str } from '../json-text.js';
 import { authorizationFailed, badRequest, CloudError, conflict, resourceGroupNotFound } from '../errors.js';
 import type { ResourceRecord } from '../state.js';
 
