@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { checkClusterCidr } from './cidr.js';
 import { isValidTimeZone, MAX_WINDOW_HOURS, MIN_WINDOW_HOURS, WEEKDAYS } from './maintenance-window.js';
-import { SERVER_COUNTS } from './placement.js';
+import { SERVER_COUNTS } from './server-count.js';
 import type { FieldCatalogue, IssueParams } from './spec-issues.js';
 import { parseVersion, VERSION_FORMAT } from './versions.js';
 import { describeValue } from './errors.js';

@@ -4,7 +4,7 @@ import { findCidrOverlaps, overlapProblem } from './cidr.js';
 import { clusterBodySchema, clusterFieldCatalogue, normalizeLocation, type ParsedClusterBody } from './cluster-schema.js';
 import { detail, type ErrorDetail, throwIfAny, describeValue } from './errors.js';
 import type { MaintenanceWindow } from './maintenance-window.js';
-import type { ServerCount } from './placement.js';
+import type { ServerCount } from './server-count.js';
 import { failedTargets, isUnder, issuesToDetails } from './spec-issues.js';
 import type { UpgradePolicy } from './versions.js';
 

@@ -2,9 +2,9 @@
 # with. Pure computation: no provider, no resource, so it applies with no cloud at all (the
 # tests apply it on its own) and the parent module only turns its result into resources.
 #
-# The rules match domain/placement.ts: server i is named "<cluster>-server-<i>" and runs in
-# availability zone (i % 3) + 1, so 3 servers span 3 zones and 5 servers put at most two in a
-# zone (zones 1, 2, 3, 1, 2). Index-based placement keeps existing servers where they are when
+# This module is the one place that decides placement (test/terraform/module.test.ts applies it):
+# server i is named "<cluster>-server-<i>" and runs in availability zone (i % 3) + 1, so 3
+# servers span 3 zones and 5 servers put at most two in a zone (zones 1, 2, 3, 1, 2). Index-based placement keeps existing servers where they are when
 # the cluster scales.
 
 terraform {
