@@ -35,8 +35,14 @@ export interface OperationParams {
   scheduled?: boolean;
 }
 
-/** The workflow type started for each kind of operation. */
-export const WORKFLOW_TYPE_FOR_KIND: Record<OperationKind, string> = {
+/** Which workflow type runs each kind of operation; null: none does (starting it is refused). */
+export type WorkflowTypes = Readonly<Record<OperationKind, string | null>>;
+
+/**
+ * The workflow type started for each kind of operation in production. `maintenance` has no
+ * workflow yet: the API refuses to start it before recording anything (it never runs the stand-in).
+ */
+export const WORKFLOW_TYPE_FOR_KIND = {
   create: 'createCluster',
   update: 'updateCluster',
   scale: 'scaleCluster',
@@ -47,12 +53,27 @@ export const WORKFLOW_TYPE_FOR_KIND: Record<OperationKind, string> = {
   snapshotdelete: 'deleteClusterSnapshot',
   restore: 'restoreCluster',
   rotate: 'rotateCertificates',
-  maintenance: 'clusterOperationStandIn',
-};
+  maintenance: null,
+} as const satisfies WorkflowTypes;
+
+/** Starting an operation of a kind no workflow runs (maintenance in production). */
+export class OperationNotAvailableError extends Error {
+  constructor(readonly kind: OperationKind) {
+    super(`${kind} operations are not available yet: no workflow runs them. Nothing was recorded or started.`);
+    this.name = 'OperationNotAvailableError';
+  }
+}
+
+/** The workflow type that runs `kind`; throws OperationNotAvailableError when there is none. */
+export function workflowTypeFor(kind: OperationKind, types: WorkflowTypes = WORKFLOW_TYPE_FOR_KIND): string {
+  const type = types[kind];
+  if (!type) throw new OperationNotAvailableError(kind);
+  return type;
+}
 
 /**
  * Every kind on the stand-in: what the API's contract tests run, so they exercise the API's
- * asynchronous protocol alone, without building clusters.
+ * asynchronous protocol alone, without building clusters. Never used in production.
  */
 export const STAND_IN_WORKFLOW_TYPES: Record<OperationKind, string> = Object.fromEntries(
   Object.keys(WORKFLOW_TYPE_FOR_KIND).map((k) => [k, 'clusterOperationStandIn']),

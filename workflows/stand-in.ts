@@ -1,7 +1,7 @@
-// The stand-in operation workflow: until the lifecycle workflows (Vault PKI, Blob, Terraform,
-// Consul) exist, every cluster operation runs this. It does no infrastructure work at all; it
-// only walks the operation's records through Running to Succeeded (or Failed/Canceled) so the
-// API's asynchronous contract can be exercised end to end. Its name says so on purpose.
+// The stand-in operation workflow, for the API's contract tests only (STAND_IN_WORKFLOW_TYPES):
+// production never starts it. It does no infrastructure work at all; it only walks the
+// operation's records through Running to Succeeded (or Failed/Canceled) so the API's
+// asynchronous contract can be exercised end to end. Its name says so on purpose.
 import {
   ApplicationFailure,
   CancellationScope,

@@ -1,13 +1,13 @@
 // Starting and cancelling operation workflows. The API never does the work itself.
 import { Client, Connection, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
-import type { OperationKind } from '../../../domain/resource-id.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import {
   CONTROL_PLANE_TASK_QUEUE,
   operationSearchAttributes,
-  WORKFLOW_TYPE_FOR_KIND,
+  workflowTypeFor,
   type ClusterOperationInput,
+  type WorkflowTypes,
 } from '../../../contract/temporal.js';
 
 export interface OperationStarter {
@@ -28,7 +28,7 @@ export async function temporalOperationStarter(o: {
   payloadCodec: PayloadCodec;
   taskQueue?: string;
   /** Which workflow runs each kind (default: the real ones; API contract tests use the stand-in). */
-  workflowTypes?: Record<OperationKind, string>;
+  workflowTypes?: WorkflowTypes;
 }): Promise<OperationStarter> {
   const connection = await Connection.connect(temporalConnectOptions(o.temporal));
   // Workflow inputs are encrypted before they reach Temporal (the worker decrypts them).
@@ -36,7 +36,8 @@ export async function temporalOperationStarter(o: {
   return {
     async start(input) {
       const { workflowId, resourceGroup, ...args } = input;
-      await client.workflow.start((o.workflowTypes ?? WORKFLOW_TYPE_FOR_KIND)[input.kind], {
+      // A kind no workflow runs (maintenance in production) is refused before Temporal is asked.
+      await client.workflow.start(workflowTypeFor(input.kind, o.workflowTypes), {
         taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
         workflowId,
         args: [args],

@@ -11,9 +11,9 @@ import {
   updateOperation,
   type OperationRecord,
 } from '../../../../store/operations.js';
-import type { OperationParams } from '../../../../contract/temporal.js';
+import { OperationNotAvailableError, WORKFLOW_TYPE_FOR_KIND, type OperationParams } from '../../../../contract/temporal.js';
 import type { RequestContext } from '../context.js';
-import { conflict, unavailable } from '../errors.js';
+import { badRequest, conflict, unavailable } from '../errors.js';
 import type { OperationStarter } from '../operation-starter.js';
 
 /** What starting an operation needs to know about its cluster. */
@@ -52,6 +52,8 @@ export async function startOperation(
 ): Promise<OperationRecord> {
   const { db } = deps;
   const { ctx, cluster, kind, write, params } = o;
+  // A kind no production workflow runs (maintenance) is refused before anything is recorded.
+  if (!WORKFLOW_TYPE_FOR_KIND[kind]) throw badRequest('OperationNotAvailable', new OperationNotAvailableError(kind).message);
   const operationId = randomUUID();
   const workflowId = workflowIdFor(cluster.resourceKey, kind, operationId);
   const op = await db
