@@ -1,12 +1,14 @@
-// ACL bootstrap and the health gate against a real Consul server with TLS and ACLs on.
+// ACL bootstrap, the health gate and the snapshot endpoint against a real Consul server with TLS
+// and ACLs on.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { freePort, Supervisor } from '../devstack/supervisor.js';
 import { ensureDevCertificate } from '../lib/dev-tls.js';
-import { ConsulAdmin } from './consul-admin.js';
+import { ConsulAdmin, ConsulSnapshotError } from './consul-admin.js';
 
 const stack = inject('stack');
 const dir = mkdtempSync(join(tmpdir(), 'hcs-consul-admin-'));
@@ -81,4 +83,34 @@ it('passes the health gate only with the expected voters, a leader, autopilot he
   const wrong = await admin.health(management, 3);
   expect(wrong.healthy).toBe(false);
   expect(wrong.problems).toContain('1 voters in raft, expected 3');
+});
+
+it('streams a snapshot out and back in, refuses a foreign token without echoing it, and aborts a restore whose body fails', async () => {
+  const { archive, consulIndex } = await admin.snapshot(management);
+  expect(consulIndex).toMatch(/^\d+$/);
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive) chunks.push(chunk as Buffer);
+  const snapshot = Buffer.concat(chunks);
+  expect(snapshot.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(true); // Consul's gzip archive
+
+  await admin.restoreSnapshot(management, {
+    what: 'restore of the test snapshot',
+    sizeBytes: snapshot.length,
+    body: [Readable.from([snapshot])],
+  });
+
+  const foreign = randomUUID();
+  const refused: unknown = await admin.snapshot(foreign).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(ConsulSnapshotError);
+  expect((refused as ConsulSnapshotError).status).toBe(403);
+  expect((refused as Error).message).toMatch(/^snapshot save refused: Consul at https:\/\/127\.0\.0\.1:\d+ answered 403 Forbidden: /);
+  expect((refused as Error).message).not.toContain(foreign);
+
+  // Half the archive, then the body fails: Consul never gets the whole snapshot.
+  const failing = new PassThrough();
+  failing.write(snapshot.subarray(0, snapshot.length >> 1));
+  setTimeout(() => failing.destroy(new Error('the blob download broke')), 50);
+  await expect(
+    admin.restoreSnapshot(management, { what: 'restore of the broken snapshot', sizeBytes: snapshot.length, body: [failing] }),
+  ).rejects.toThrow(/^restore of the broken snapshot aborted before Consul received the whole snapshot: the blob download broke$/);
 });

@@ -1,15 +1,33 @@
-// Talking to a cluster's Consul servers over HTTPS (TLS always on): the ACL bootstrap and the
-// health gate every lifecycle step waits for.
+// Talking to a cluster's Consul servers over HTTPS (TLS always on): the ACL bootstrap, the
+// health gate every lifecycle step waits for, and the snapshot endpoint (streamed both ways).
+import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { httpCall, type HttpResult } from '../lib/http.js';
 
 /** Consul's built-in policy that grants everything. */
 export const GLOBAL_MANAGEMENT_POLICY_ID = '00000000-0000-0000-0000-000000000001';
 
 export interface ConsulEndpoint {
-  /** https://<server address>:<https port> */
+  /** https://<server address>:<https port> (http:// only for a stand-in server in tests) */
   url: string;
-  /** PEM CA bundle of the cluster's CA. */
-  caPem: string;
+  /** PEM CA bundle of the cluster's CA; without it an https url gets the process's default trust. */
+  caPem?: string;
+}
+
+/** A snapshot connection with no traffic for this long is given up (snapshotting takes a while). */
+export const CONSUL_IDLE_TIMEOUT_MS = 120_000;
+
+/** Consul answered a snapshot request with an error status. */
+export class ConsulSnapshotError extends Error {
+  override name = 'ConsulSnapshotError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface HealthReport {
@@ -26,7 +44,7 @@ export class ConsulAdmin {
   private call(path: string, o: { method?: string; token?: string; body?: unknown } = {}): Promise<HttpResult> {
     return httpCall(`${this.endpoint.url}${path}`, {
       method: o.method ?? 'GET',
-      ca: this.endpoint.caPem,
+      ...(this.endpoint.caPem ? { ca: this.endpoint.caPem } : {}),
       headers: o.token ? { 'x-consul-token': o.token } : {},
       ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
     });
@@ -213,4 +231,94 @@ export class ConsulAdmin {
     if (anonymous.status !== 403) problems.push(`ACLs not enforced: an anonymous read of the agent answered ${anonymous.status}`);
     return { healthy: problems.length === 0, leader, voters, problems };
   }
+
+  /**
+   * GET /v1/snapshot: Consul's snapshot archive as it streams in (read it to the end or destroy
+   * it), once Consul has answered 200, and its X-Consul-Index. A refusal is a ConsulSnapshotError
+   * with Consul's own words (never the token).
+   */
+  async snapshot(token: string): Promise<{ archive: Readable; consulIndex?: string }> {
+    const req = this.snapshotRequest(token, 'GET');
+    const responding = responseOf(req);
+    req.end();
+    const res = await responding.catch((err: unknown) => {
+      throw new Error(`snapshot save: could not reach Consul at ${this.endpoint.url}: ${describe(err)}`);
+    });
+    if (res.statusCode !== 200) throw await this.snapshotRefusal(res, token, 'snapshot save refused');
+    const consulIndex = res.headers['x-consul-index'];
+    return { archive: res, ...(typeof consulIndex === 'string' ? { consulIndex } : {}) };
+  }
+
+  /**
+   * PUT /v1/snapshot: streams `body` (a source and the transforms it passes through, exactly
+   * `sizeBytes` bytes in all) into Consul's restore with an explicit Content-Length (Consul ignores
+   * chunked request bodies). A failure of the body aborts the request before Consul has the whole
+   * snapshot; `what` names the restore in the errors. Consul's refusal is a ConsulSnapshotError.
+   */
+  async restoreSnapshot(
+    token: string,
+    a: { what: string; sizeBytes: number; body: [Readable, ...NodeJS.ReadWriteStream[]] },
+  ): Promise<void> {
+    const req = this.snapshotRequest(token, 'PUT', { 'content-type': 'application/octet-stream', 'content-length': String(a.sizeBytes) });
+    const responding = responseOf(req);
+    const [piped, answered] = await Promise.allSettled([pipeline([...a.body, req]), responding]);
+    if (answered.status === 'fulfilled' && answered.value.statusCode !== 200) {
+      throw await this.snapshotRefusal(answered.value, token, 'snapshot restore refused');
+    }
+    if (piped.status === 'rejected') {
+      a.body[0].destroy();
+      throw new Error(`${a.what} aborted before Consul received the whole snapshot: ${describe(piped.reason)}`);
+    }
+    if (answered.status === 'rejected') {
+      throw new Error(`${a.what}: Consul at ${this.endpoint.url} gave no answer: ${describe(answered.reason)}`);
+    }
+    answered.value.resume();
+  }
+
+  private snapshotRequest(token: string, method: 'GET' | 'PUT', headers: Record<string, string> = {}): ClientRequest {
+    const url = new URL('/v1/snapshot', this.endpoint.url);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`Consul URL must be http(s): ${this.endpoint.url}`);
+    const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = make(url, {
+      method,
+      headers: { 'x-consul-token': token, ...headers },
+      // The cluster's bundle is its intermediate CA alone: a trust anchor as it is.
+      ...(url.protocol === 'https:' && this.endpoint.caPem ? { ca: this.endpoint.caPem, allowPartialTrustChain: true } : {}),
+      timeout: CONSUL_IDLE_TIMEOUT_MS,
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url.href}: no data from Consul for ${CONSUL_IDLE_TIMEOUT_MS} ms`)));
+    return req;
+  }
+
+  /** Consul's own words for an error status: the start of its body, never the token. */
+  private async snapshotRefusal(res: IncomingMessage, token: string, what: string): Promise<ConsulSnapshotError> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        if (size < 4096) chunks.push(chunk);
+        size += chunk.length;
+      }
+    } catch {
+      /* the status alone still says what happened */
+    }
+    let message = Buffer.concat(chunks).toString('utf8').slice(0, 1000).trim() || '(no message)';
+    if (token) message = message.split(token).join('[token]');
+    const status = res.statusCode ?? 0;
+    return new ConsulSnapshotError(
+      status,
+      `${what}: Consul at ${this.endpoint.url} answered ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${message}`,
+    );
+  }
+}
+
+function responseOf(req: ClientRequest): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

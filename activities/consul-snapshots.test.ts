@@ -1,7 +1,6 @@
-// Consul snapshots into Azure Blob: the segmented AES-256-GCM format on its own (round trips
-// across segment boundaries, and a precise error for a wrong key, any flipped byte, any cut and
-// appended bytes), then save and restore against a real Consul dev agent (HTTPS, ACLs on with
-// default deny) and real Azurite, and the retention choice.
+// Consul snapshots into Azure Blob: save and restore against a real Consul dev agent (HTTPS, ACLs
+// on with default deny) and real Azurite. The stream format on its own is tested in
+// lib/segmented-aes-gcm.test.ts, the retention rules in domain/snapshot-retention.test.ts.
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,258 +9,21 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, type Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevConsul } from '../devstack/services/dev-consul.js';
 import { Supervisor } from '../devstack/supervisor.js';
 import { ensureDevCertificate } from '../lib/dev-tls.js';
-import {
-  ConsulSnapshotError,
-  decryptStream,
-  DEFAULT_SEGMENT_BYTES,
-  encryptedSize,
-  encryptStream,
-  HEADER_BYTES,
-  pickSnapshotsToDelete,
-  plaintextSize,
-  restoreSnapshot,
-  saveSnapshot,
-  SEGMENT_OVERHEAD_BYTES,
-  SNAPSHOT_METADATA,
-  SnapshotDecryptError,
-  type SnapshotEndpoint,
-} from './consul-snapshots.js';
+import { decryptStream, DEFAULT_SEGMENT_BYTES, encryptedSize } from '../lib/segmented-aes-gcm.js';
+import { ConsulSnapshotError } from './consul-admin.js';
+import { restoreSnapshot, saveSnapshot, SNAPSHOT_METADATA, type SnapshotEndpoint } from './consul-snapshots.js';
 
-/** Runs `input` (in pieces of `piece` bytes) through a transform; keeps what came out before an error. */
-async function through(t: Transform, input: Buffer, piece = 65_536): Promise<{ out: Buffer; error: unknown }> {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < input.length; i += piece) chunks.push(input.subarray(i, i + piece));
+/** The plaintext behind a stored stream (the test's stream is small enough to hold). */
+async function decrypted(key: Buffer, stored: Buffer): Promise<Buffer> {
   const out: Buffer[] = [];
-  const sink = new Writable({
-    write(c: Buffer, _e, cb) {
-      out.push(c);
-      cb();
-    },
-  });
-  let error: unknown;
-  await pipeline(Readable.from(chunks), t, sink).catch((e: unknown) => (error = e));
-  return { out: Buffer.concat(out), error };
+  for await (const chunk of Readable.from([stored]).pipe(decryptStream(key))) out.push(chunk as Buffer);
+  return Buffer.concat(out);
 }
-
-async function encrypt(key: Buffer, plain: Buffer, segmentBytes?: number, piece?: number): Promise<Buffer> {
-  const r = await through(encryptStream(key, segmentBytes ? { segmentBytes } : {}), plain, piece);
-  if (r.error) throw r.error as Error;
-  return r.out;
-}
-
-async function decryptFails(key: Buffer, stored: Buffer, piece?: number): Promise<{ out: Buffer; error: SnapshotDecryptError }> {
-  const r = await through(decryptStream(key), stored, piece);
-  expect(r.error).toBeInstanceOf(SnapshotDecryptError);
-  return { out: r.out, error: r.error as SnapshotDecryptError };
-}
-
-describe('segmented AES-256-GCM stream', () => {
-  const key = randomBytes(32);
-
-  it.each([0, 1, DEFAULT_SEGMENT_BYTES - 1, DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_BYTES + 1, 3 * DEFAULT_SEGMENT_BYTES + 5])(
-    'round-trips %i bytes with 1 MiB segments, fed in odd pieces',
-    async (size) => {
-      const plain = randomBytes(size);
-      const stored = await encrypt(key, plain, undefined, 100_003);
-      expect(stored.length).toBe(encryptedSize(size));
-      expect(plaintextSize(stored.length)).toBe(size);
-      const back = await through(decryptStream(key), stored, 77_777);
-      expect(back.error).toBeUndefined();
-      expect(back.out.equals(plain)).toBe(true);
-    },
-  );
-
-  it('round-trips every size from 0 to 100 bytes across many 16-byte segment boundaries, whatever the piece sizes', async () => {
-    for (let size = 0; size <= 100; size++) {
-      const plain = randomBytes(size);
-      for (const piece of [1, 7, 16, 17, 1000]) {
-        const stored = await encrypt(key, plain, 16, piece);
-        expect(stored.length).toBe(encryptedSize(size, 16));
-        expect(plaintextSize(stored.length, 16)).toBe(size);
-        for (const readPiece of [1, 5, 36, 4096]) {
-          const back = await through(decryptStream(key), stored, readPiece);
-          expect(back.error).toBeUndefined();
-          expect(back.out.equals(plain)).toBe(true);
-        }
-      }
-    }
-  });
-
-  it('stores nothing readable: a fresh salt per stream, no plaintext in the output', async () => {
-    const plain = Buffer.from('consul-snapshot '.repeat(10_000));
-    const [a, b] = [await encrypt(key, plain), await encrypt(key, plain)];
-    expect(a.equals(b)).toBe(false);
-    expect(a.subarray(0, 8).toString('latin1')).toBe('HCSSNAP\x01');
-    expect(a.includes(Buffer.from('consul-snapshot'))).toBe(false);
-  });
-
-  it('names a wrong key as such and releases no plaintext', async () => {
-    const stored = await encrypt(key, randomBytes(5000), 1024);
-    const { out, error } = await decryptFails(randomBytes(32), stored);
-    expect(error.code).toBe('wrong-key');
-    expect(error.message).toMatch(/^wrong key: the key check in the snapshot header does not match this key/);
-    expect(out.length).toBe(0);
-  });
-
-  it('refuses keys that are not 32 bytes and segment sizes out of range', () => {
-    expect(() => encryptStream(randomBytes(16))).toThrow(/the snapshot key must be a 32-byte Buffer \(got 16 bytes\)/);
-    expect(() => decryptStream(Buffer.alloc(0))).toThrow(/32-byte Buffer/);
-    expect(() => encryptStream(key, { segmentBytes: 0 })).toThrow(/segment size must be an integer from 1/);
-    expect(() => encryptStream(key, { segmentBytes: 32 * 1024 * 1024 })).toThrow(/segment size/);
-    expect(() => plaintextSize(HEADER_BYTES + 3)).toThrow(/is not a possible size/);
-  });
-
-  it('fails precisely on a flipped byte in a segment, releasing only the segments before it', async () => {
-    const plain = randomBytes(5 * 1024);
-    const stored = await encrypt(key, plain, 1024);
-    const segment = 1024 + SEGMENT_OVERHEAD_BYTES;
-    for (const [where, offset] of [
-      ['ciphertext', HEADER_BYTES + segment + 4 + 100],
-      ['tag', HEADER_BYTES + 2 * segment - 1],
-    ] as const) {
-      const altered = Buffer.from(stored);
-      altered[offset]! ^= 0x01;
-      const { out, error } = await decryptFails(key, altered);
-      expect(error.code, where).toBe('corrupt-segment');
-      expect(error.message).toBe('segment 1 failed authentication: the stored data was altered or damaged');
-      expect(out.equals(plain.subarray(0, 1024))).toBe(true);
-    }
-    // The final bit of segment 0 switched on: its length still fits, the authentication fails.
-    const finalFlag = Buffer.from(stored);
-    finalFlag[HEADER_BYTES]! ^= 0x80;
-    expect((await decryptFails(key, finalFlag)).error.message).toMatch(/^segment 0 failed authentication/);
-    // A length field changed: refused before any decryption.
-    const length = Buffer.from(stored);
-    length[HEADER_BYTES + 3]! ^= 0x01;
-    expect((await decryptFails(key, length)).error.message).toMatch(/^segment 0 is corrupt: its length field says 1025 bytes/);
-    // Segments swapped.
-    const swapped = Buffer.concat([
-      stored.subarray(0, HEADER_BYTES),
-      stored.subarray(HEADER_BYTES + segment, HEADER_BYTES + 2 * segment),
-      stored.subarray(HEADER_BYTES, HEADER_BYTES + segment),
-      stored.subarray(HEADER_BYTES + 2 * segment),
-    ]);
-    expect((await decryptFails(key, swapped)).error.message).toMatch(/^segment 0 failed authentication/);
-  });
-
-  it('fails on every single flipped bit anywhere in a small stream, before the damaged segment is released', async () => {
-    const plain = randomBytes(50);
-    const stored = await encrypt(key, plain, 16); // header + 4 segments (16, 16, 16, 2 bytes)
-    const segment = 16 + SEGMENT_OVERHEAD_BYTES;
-    for (let offset = 0; offset < stored.length; offset++) {
-      for (const bit of [0x01, 0x80]) {
-        const altered = Buffer.from(stored);
-        altered[offset]! ^= bit;
-        const { out } = await decryptFails(key, altered, 9);
-        const damagedSegment = offset < HEADER_BYTES ? 0 : Math.floor((offset - HEADER_BYTES) / segment);
-        expect(out.length).toBeLessThanOrEqual(damagedSegment * 16);
-        expect(out.equals(plain.subarray(0, out.length))).toBe(true);
-      }
-    }
-  });
-
-  it('names header damage precisely', async () => {
-    const stored = await encrypt(key, randomBytes(100), 16);
-    const magic = Buffer.from(stored);
-    magic[0] = 0x1f;
-    expect((await decryptFails(key, magic)).error).toMatchObject({ code: 'bad-magic' });
-    const version = Buffer.from(stored);
-    version[7] = 2;
-    expect((await decryptFails(key, version)).error.message).toBe('unsupported snapshot format version 2 (this code reads version 1)');
-    const size = Buffer.from(stored);
-    size.writeUInt32BE(0, 8);
-    expect((await decryptFails(key, size)).error.message).toMatch(/^invalid segment size 0 in the snapshot header/);
-    const salt = Buffer.from(stored);
-    salt[20]! ^= 0x01;
-    expect((await decryptFails(key, salt)).error).toMatchObject({ code: 'wrong-key' });
-  });
-
-  it('detects a cut at every position, naming where the stream ends', async () => {
-    const stored = await encrypt(key, randomBytes(50), 16);
-    for (let cut = 0; cut < stored.length; cut++) {
-      const { error } = await decryptFails(key, stored.subarray(0, cut), 11);
-      expect(error.code, `cut at ${cut}`).toBe('truncated');
-    }
-    expect((await decryptFails(key, Buffer.alloc(0))).error.message).toBe('truncated: the stream is empty (no snapshot header)');
-    expect((await decryptFails(key, stored.subarray(0, 10))).error.message).toBe('truncated inside the header (10 of 76 bytes)');
-    const twoSegments = HEADER_BYTES + 2 * (16 + SEGMENT_OVERHEAD_BYTES);
-    expect((await decryptFails(key, stored.subarray(0, twoSegments))).error.message).toBe(
-      'truncated: the stream ends after segment 1, which is not the final segment',
-    );
-    expect((await decryptFails(key, stored.subarray(0, twoSegments + 2))).error.message).toBe(
-      'truncated inside the length field of segment 2',
-    );
-    expect((await decryptFails(key, stored.subarray(0, twoSegments + 10))).error.message).toBe(
-      'truncated inside segment 2 (6 of 32 bytes after its length field)',
-    );
-    // The same at the real size: a 1 MiB-segment stream cut at its first segment boundary.
-    const big = await encrypt(key, randomBytes(DEFAULT_SEGMENT_BYTES + 1));
-    const cut = await decryptFails(key, big.subarray(0, HEADER_BYTES + DEFAULT_SEGMENT_BYTES + SEGMENT_OVERHEAD_BYTES));
-    expect(cut.error.message).toBe('truncated: the stream ends after segment 0, which is not the final segment');
-    expect(cut.out.length).toBe(DEFAULT_SEGMENT_BYTES);
-  });
-
-  it('refuses bytes appended after the final segment, also another valid stream', async () => {
-    const stored = await encrypt(key, randomBytes(40), 16);
-    const garbage = await decryptFails(key, Buffer.concat([stored, Buffer.from('x')]));
-    expect(garbage.error.code).toBe('trailing-data');
-    expect(garbage.error.message).toBe('1 unexpected bytes after the final segment (segment 2)');
-    const doubled = await decryptFails(key, Buffer.concat([stored, stored]), 1);
-    expect(doubled.error.code).toBe('trailing-data');
-    const empty = await encrypt(key, Buffer.alloc(0), 16);
-    expect((await decryptFails(key, Buffer.concat([empty, randomBytes(100)]))).error.message).toBe(
-      '100 unexpected bytes after the final segment (segment 0)',
-    );
-  });
-});
-
-describe('retention', () => {
-  const snap = (id: string, kind: 'MANUAL' | 'AUTOMATIC', day: number) => ({
-    id,
-    kind,
-    requestedAt: new Date(Date.UTC(2026, 0, day)).toISOString(),
-  });
-
-  it('picks the oldest automatic snapshots beyond the count, oldest first, and never a manual one', () => {
-    const snapshots = [
-      snap('a5', 'AUTOMATIC', 5),
-      snap('m1', 'MANUAL', 1),
-      snap('a1', 'AUTOMATIC', 1),
-      snap('a3', 'AUTOMATIC', 3),
-      snap('a4', 'AUTOMATIC', 4),
-    ];
-    expect(pickSnapshotsToDelete(snapshots, 2)).toEqual(['a1', 'a3']);
-    expect(pickSnapshotsToDelete(snapshots, 4)).toEqual([]);
-    expect(pickSnapshotsToDelete(snapshots, 10)).toEqual([]);
-    expect(pickSnapshotsToDelete(snapshots, 0)).toEqual(['a1', 'a3', 'a4', 'a5']);
-    expect(pickSnapshotsToDelete([snap('m1', 'MANUAL', 1), snap('m2', 'MANUAL', 2)], 0)).toEqual([]);
-    expect(pickSnapshotsToDelete([], 3)).toEqual([]);
-  });
-
-  it('compares times, not strings, and breaks ties by id whatever the input order', () => {
-    const offsets = [
-      { id: 'x', kind: 'AUTOMATIC' as const, requestedAt: '2026-01-02T01:00:00+02:00' }, // 2026-01-01T23:00Z
-      { id: 'y', kind: 'AUTOMATIC' as const, requestedAt: '2026-01-01T23:30:00Z' },
-    ];
-    expect(pickSnapshotsToDelete(offsets, 1)).toEqual(['x']);
-    const tied = [snap('b', 'AUTOMATIC', 1), snap('a', 'AUTOMATIC', 1), snap('c', 'AUTOMATIC', 1)];
-    expect(pickSnapshotsToDelete(tied, 1)).toEqual(pickSnapshotsToDelete([...tied].reverse(), 1));
-  });
-
-  it('refuses a bad count or time', () => {
-    expect(() => pickSnapshotsToDelete([], -1)).toThrow(/retention count must be a whole number/);
-    expect(() => pickSnapshotsToDelete([], 1.5)).toThrow(/retention count/);
-    expect(() => pickSnapshotsToDelete([{ id: 's1', kind: 'AUTOMATIC', requestedAt: 'yesterday' }], 1)).toThrow(
-      'snapshot s1 has an invalid requestedAt: "yesterday"',
-    );
-  });
-});
 
 describe('save and restore with real Consul and Azurite', () => {
   const stack = inject('stack');
@@ -344,7 +106,7 @@ describe('save and restore with real Consul and Azurite', () => {
     expect(createHash('sha256').update(stored).digest('hex')).not.toBe(saved.sha256);
     expect(stored.includes(values.get('app/big-0')!.subarray(0, 64))).toBe(false);
     // With the key, it is Consul's archive (gzip) with the recorded hash.
-    const plain = (await through(decryptStream(key), stored)).out;
+    const plain = await decrypted(key, stored);
     expect(plain.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(true);
     expect(createHash('sha256').update(plain).digest('hex')).toBe(saved.sha256);
 

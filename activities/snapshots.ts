@@ -1,20 +1,22 @@
-// Snapshot activities: each cluster's snapshot schedule (a Temporal Schedule built from its
-// snapshotPolicy), saving a Consul snapshot into the cluster's Blob container under a data key
-// of its own, retention, deletion and restore, and the records the snapshot operations keep.
+// Snapshot activities: the records the snapshot operations keep (a scheduled firing, a request,
+// completion, failure, restore), saving a Consul snapshot into the cluster's Blob container under
+// a data key of its own, retention, deletion and restore. The schedule itself is
+// snapshot-schedules.ts, the choice of server and heartbeats snapshot-transfer.ts, the streams
+// consul-snapshots.ts, the rules domain/snapshot-retention.ts and domain/restore-rules.ts.
 // Like the lifecycle activities they take and return references (resource keys, snapshot and
 // operation ids) and plain facts (sizes, versions) only: ACL tokens and data keys are read,
 // unwrapped and used here, inside the worker, and never returned, logged or put in an error.
 import { RestError } from '@azure/storage-blob';
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { SnapshotPolicy } from '../domain/cluster-spec.js';
+import { Context } from '@temporalio/activity';
+import { workerFailure } from '../contract/errors.js';
+import type { ClusterOperationInput } from '../contract/temporal.js';
 import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { workflowIdFor } from '../domain/resource-id.js';
-import { compareVersions, parseVersion } from '../domain/versions.js';
-import { expiringCertificates } from './server-certificates.js';
-import { expiredUpgradeSnapshots, type SnapshotKind } from '../domain/snapshot-retention.js';
-import { getCluster, getClusterServers, mergeClusterStatus, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
+import { restoreRefusal, restoreStateRefusal } from '../domain/restore-rules.js';
+import { snapshotsToRemove, type SnapshotKind } from '../domain/snapshot-retention.js';
+import { getCluster, getClusterServers, mergeClusterStatus, type ClusterRecord } from '../store/clusters.js';
+import type { SqlDatabase } from '../store/database.js';
 import { getOperation, insertOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
-import { getSecret } from '../store/secrets.js';
 import {
   completeSnapshot,
   deleteSnapshotRecord,
@@ -26,63 +28,31 @@ import {
   markSnapshotRestored,
   type SnapshotRecord,
 } from '../store/snapshots.js';
-import { clusterSearchAttributes, SNAPSHOT_SCHEDULE_WORKFLOW, type ClusterOperationInput } from '../contract/temporal.js';
-import { ConsulSnapshotError, pickSnapshotsToDelete, restoreSnapshot, saveSnapshot, type SnapshotEndpoint } from './consul-snapshots.js';
-import { CONSUL_HTTPS_PORT, ERR, SECRET, type LifecycleDeps } from './lifecycle.js';
-import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
+import type { ClusterBlobs } from './cluster-blobs.js';
+import { restoreSnapshot, saveSnapshot } from './consul-snapshots.js';
+import { SECRET, type LifecycleDeps } from './lifecycle.js';
+import { secretReader } from './secrets.js';
+import { expiringCertificates } from './server-certificates.js';
+import { createSnapshotScheduleActivities, type SnapshotScheduleDeps } from './snapshot-schedules.js';
+import { heartbeating, snapshotTransfer } from './snapshot-transfer.js';
+import type { VaultPki } from './vault-pki.js';
 
+/** What the worker hands the lifecycle and snapshot activities (configuration: apps/worker). */
 export type SnapshotDeps = LifecycleDeps & {
   /** Tests only: every snapshot schedule fires this often instead of its policy's interval. */
   snapshotIntervalOverrideSeconds?: number;
 };
 
-/** Errors a retry cannot fix (listed in NON_RETRYABLE_ERRORS). */
-export const SNAPSHOT_ERR = {
-  notFound: 'SnapshotNotFound',
-  notReady: 'SnapshotNotReady',
-  versionIncompatible: 'SnapshotVersionIncompatible',
-  invalidInput: 'InvalidOperationInput',
-  schedulesUnavailable: 'SchedulesUnavailable',
-} as const;
-
-/** The cluster's snapshot schedule, named like its operation workflows (no leading slash). */
-export const snapshotScheduleId = (resourceKey: string) => `snapshots/${resourceKey.replace(/^\/+/, '')}`;
+/** What the snapshot activities use of it. */
+export interface SnapshotActivityDeps extends SnapshotScheduleDeps {
+  db: SqlDatabase;
+  /** Vault: transit for stored tokens, the cluster CA, and the snapshots' data keys. */
+  pki: Pick<VaultPki, 'decrypt' | 'clusterCaBundle' | 'dataKey' | 'unwrapDataKey'>;
+  blobs: ClusterBlobs;
+}
 
 /** Where a snapshot's bytes live in the cluster's container. */
 export const snapshotBlobName = (snapshotId: string) => `snapshots/${snapshotId}.snap`;
-
-/** The schedule's interval: the test override, or the policy's hours. */
-export function snapshotIntervalSeconds(policy: SnapshotPolicy, overrideSeconds?: number): number {
-  return overrideSeconds ?? policy.intervalHours * 3600;
-}
-
-/**
- * Snapshots to remove after a snapshot: the COMPLETED automatic ones beyond the newest
- * `retentionCount`, FAILED automatic ones (they hold no data; the failure stays on their
- * operation), and UPGRADE ones taken 7 days or more before `now`. Manual snapshots and anything
- * PENDING are never picked.
- */
-export function snapshotsToRemove(snapshots: SnapshotRecord[], retentionCount: number, now: Date): string[] {
-  const completed = snapshots
-    .filter((s) => s.state === 'COMPLETED')
-    .map((s) => ({ id: s.snapshotId, kind: s.kind, requestedAt: s.requestedAt }));
-  const failed = snapshots.filter((s) => s.kind === 'AUTOMATIC' && s.state === 'FAILED').map((s) => s.snapshotId);
-  return [...pickSnapshotsToDelete(completed, retentionCount), ...failed, ...expiredUpgradeSnapshots(snapshots, now)];
-}
-
-/**
- * Why a snapshot taken on `snapshotVersion` cannot be restored onto a cluster running
- * `clusterVersion`, or undefined when it can (same or older snapshot version). Consul reads
- * older snapshots; a newer one may hold state the older servers do not understand.
- */
-export function restoreRefusal(snapshotVersion: string | null, clusterVersion: string): string | undefined {
-  if (snapshotVersion === null) return undefined;
-  const snap = parseVersion(snapshotVersion);
-  const current = parseVersion(clusterVersion);
-  if (!snap || !current) return `cannot compare Consul versions ${JSON.stringify(snapshotVersion)} and ${JSON.stringify(clusterVersion)}`;
-  if (compareVersions(snap, current) <= 0) return undefined;
-  return `the snapshot was taken on Consul ${snapshotVersion}, newer than the cluster's ${clusterVersion}; restore it onto ${snapshotVersion} or later`;
-}
 
 /** Whether an insert lost the race for the cluster's one active operation. */
 function isOperationConflict(err: unknown): err is Error {
@@ -93,8 +63,10 @@ function isOperationConflict(err: unknown): err is Error {
 export type ScheduledSnapshotStart =
   { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string };
 
-export function createSnapshotActivities(deps: SnapshotDeps) {
+export function createSnapshotActivities(deps: SnapshotActivityDeps) {
   const { db, pki, blobs } = deps;
+  const secrets = secretReader({ db, cipher: pki });
+  const transfer = snapshotTransfer({ db, pki });
 
   function log() {
     return Context.current().log;
@@ -102,7 +74,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
 
   async function loadCluster(resourceKey: string): Promise<ClusterRecord> {
     const c = await getCluster(db, resourceKey);
-    if (!c) throw ApplicationFailure.nonRetryable(`cluster ${resourceKey} is not in the store`, ERR.clusterNotFound);
+    if (!c) throw workerFailure('ClusterNotFound', `cluster ${resourceKey} is not in the store`);
     return c;
   }
 
@@ -110,60 +82,8 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
 
   async function loadSnapshot(resourceKey: string, snapshotId: string): Promise<SnapshotRecord> {
     const s = await getSnapshot(db, resourceKey, snapshotId);
-    if (!s) throw ApplicationFailure.nonRetryable(`snapshot ${snapshotId} does not exist on cluster ${resourceKey}`, SNAPSHOT_ERR.notFound);
+    if (!s) throw workerFailure('SnapshotNotFound', `snapshot ${snapshotId} does not exist on cluster ${resourceKey}`);
     return s;
-  }
-
-  /** An ACL token's secret id from the store (transit-decrypted here, never returned). */
-  async function token(resourceKey: string, name: string): Promise<string> {
-    const c = await getSecret(db, resourceKey, name);
-    if (c === undefined) throw ApplicationFailure.nonRetryable(`the cluster has no ${name}; it was never generated`, 'SecretMissing');
-    return (JSON.parse(await pki.decrypt(c)) as { secretId: string }).secretId;
-  }
-
-  /** Each server's HTTPS API with the cluster CA, in server order. */
-  async function endpoints(c: ClusterRecord): Promise<Array<{ server: ServerRecord; url: string; caPem: string }>> {
-    const servers = await getClusterServers(db, c.resourceKey);
-    if (!servers.length) throw ApplicationFailure.retryable(`cluster ${c.resourceKey} has no servers recorded`, ERR.clusterNotHealthy);
-    const caBundlePem = await pki.clusterCaBundle(c.resourceKey);
-    return servers.map((server) => ({ server, url: `https://${server.address}:${CONSUL_HTTPS_PORT}`, caPem: caBundlePem }));
-  }
-
-  /**
-   * Runs `fn` against the first server that serves it (every server forwards to the leader):
-   * a server that cannot be reached or answers with an error is passed over; a refusal of the
-   * ACL token (403) is final unless `tokens.fallback` gives another token to try on it.
-   */
-  async function onAnyServer<T>(
-    c: ClusterRecord,
-    what: string,
-    tokens: { primary: () => Promise<string>; fallback?: () => Promise<string> },
-    fn: (consul: SnapshotEndpoint) => Promise<T>,
-  ): Promise<T> {
-    const denied = (err: unknown) => err instanceof ConsulSnapshotError && err.status === 403;
-    const problems: string[] = [];
-    for (const e of await endpoints(c)) {
-      let failure: unknown;
-      try {
-        return await fn({ url: e.url, caPem: e.caPem, token: await tokens.primary() });
-      } catch (err) {
-        failure = err;
-      }
-      if (denied(failure) && tokens.fallback) {
-        log().warn(`${what}: Consul refused the first token on ${e.server.name}; trying the fallback token`, {
-          resourceKey: c.resourceKey,
-        });
-        try {
-          return await fn({ url: e.url, caPem: e.caPem, token: await tokens.fallback() });
-        } catch (err) {
-          failure = err;
-        }
-      }
-      // Consul's message (never the token: consul-snapshots redacts it); no other server would say otherwise.
-      if (denied(failure)) throw ApplicationFailure.nonRetryable((failure as Error).message, 'ConsulAccessDenied');
-      problems.push(`${e.server.name}: ${failure instanceof Error ? failure.message : String(failure)}`);
-    }
-    throw ApplicationFailure.retryable(`${what} failed on every server: ${problems.join('; ')}`, ERR.clusterNotHealthy);
   }
 
   async function removeBlob(resourceKey: string, snapshotId: string): Promise<void> {
@@ -178,58 +98,8 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
     return deleteSnapshotRecord(db, resourceKey, snapshotId);
   }
 
-  /** Heartbeats the bytes moved so far, also while Consul is still preparing its answer. */
-  async function heartbeating<T>(fn: (onProgress: (bytes: number) => void) => Promise<T>): Promise<T> {
-    const ctx = Context.current();
-    let bytes = 0;
-    const timer = setInterval(() => ctx.heartbeat({ bytes }), 5_000);
-    try {
-      return await fn((b) => {
-        bytes = b;
-        ctx.heartbeat({ bytes });
-      });
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
   return {
-    /**
-     * Creates or updates the schedule `snapshots/<resourceKey>` from the cluster's policy. The
-     * first snapshot comes one interval after the schedule is made (its phase is that moment,
-     * which also spreads clusters over the interval). Unchanged when it already fires at that
-     * interval into this task queue. Overlapping firings are skipped.
-     */
-    async ensureSnapshotSchedule(a: {
-      resourceKey: string;
-    }): Promise<{ scheduleId: string; intervalSeconds: number; outcome: 'created' | 'updated' | 'unchanged' }> {
-      if (!deps.schedules)
-        throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', SNAPSHOT_ERR.schedulesUnavailable);
-      const c = await loadCluster(a.resourceKey);
-      const scheduleId = snapshotScheduleId(a.resourceKey);
-      const intervalSeconds = snapshotIntervalSeconds(c.spec.properties.snapshotPolicy, deps.snapshotIntervalOverrideSeconds);
-      const outcome = await upsertIntervalSchedule(deps.schedules.client, {
-        scheduleId,
-        intervalSeconds,
-        workflowType: SNAPSHOT_SCHEDULE_WORKFLOW,
-        args: [{ resourceKey: a.resourceKey }],
-        taskQueue: deps.schedules.taskQueue,
-        note: `snapshots of ${a.resourceKey} every ${intervalSeconds} s`,
-        searchAttributes: clusterSearchAttributes(
-          { resourceKey: a.resourceKey, subscriptionId: c.subscriptionId },
-          c.resourceGroup,
-          'snapshot',
-        ),
-      });
-      return { scheduleId, intervalSeconds, outcome };
-    },
-
-    /** Deletes the cluster's snapshot schedule; a schedule that is already gone is fine. */
-    async removeSnapshotSchedule(a: { resourceKey: string }): Promise<{ removed: boolean }> {
-      if (!deps.schedules)
-        throw ApplicationFailure.nonRetryable('this worker has no Temporal schedule client', SNAPSHOT_ERR.schedulesUnavailable);
-      return { removed: await deleteSchedule(deps.schedules.client, snapshotScheduleId(a.resourceKey)) };
-    },
+    ...createSnapshotScheduleActivities(deps),
 
     /**
      * A schedule firing: records an AUTOMATIC snapshot and its `snapshot` operation in one
@@ -310,21 +180,21 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
     async saveClusterSnapshot(a: { resourceKey: string; snapshotId: string }): Promise<{ sizeBytes: number; consulVersion: string }> {
       const s = await loadSnapshot(a.resourceKey, a.snapshotId);
       if (s.state === 'COMPLETED') return { sizeBytes: s.sizeBytes ?? 0, consulVersion: s.consulVersion ?? '' };
-      if (s.state === 'FAILED') throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} has already failed`, SNAPSHOT_ERR.notReady);
+      if (s.state === 'FAILED') throw workerFailure('SnapshotNotReady', `snapshot ${a.snapshotId} has already failed`);
       const c = await loadCluster(a.resourceKey);
       const blobName = snapshotBlobName(a.snapshotId);
       const container = await blobs.containerClient(a.resourceKey);
       const dataKey = await pki.dataKey();
       try {
         const saved = await heartbeating((onProgress) =>
-          onAnyServer(
+          transfer.onAnyServer(
             c,
             `snapshot ${a.snapshotId}`,
             {
-              primary: () => token(a.resourceKey, SECRET.snapshotToken),
+              primary: () => secrets.tokenSecretId(a.resourceKey, SECRET.snapshotToken),
               // Our snapshot policy grants what /v1/snapshot asks for (acl = "write"); should a
               // Consul version want more, the save falls back to the management token (logged).
-              fallback: () => token(a.resourceKey, SECRET.managementToken),
+              fallback: () => secrets.tokenSecretId(a.resourceKey, SECRET.managementToken),
             },
             (consul) => saveSnapshot({ consul, container, blobName, key: dataKey.plaintext, onProgress }),
           ),
@@ -344,7 +214,7 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
         });
         if (!recorded) {
           await removeBlob(a.resourceKey, a.snapshotId);
-          throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} was deleted or failed while it was saved`, SNAPSHOT_ERR.notFound);
+          throw workerFailure('SnapshotNotFound', `snapshot ${a.snapshotId} was deleted or failed while it was saved`);
         }
         return { sizeBytes: saved.sizeBytes, consulVersion };
       } finally {
@@ -375,28 +245,27 @@ export function createSnapshotActivities(deps: SnapshotDeps) {
     /** Refuses a restore that cannot work: no such snapshot, not COMPLETED, or newer than the cluster. */
     async checkSnapshotRestorable(a: { resourceKey: string; snapshotId: string }): Promise<{ snapshotVersion: string | null }> {
       const s = await loadSnapshot(a.resourceKey, a.snapshotId);
-      if (s.state !== 'COMPLETED' || !(await getSnapshotStorage(db, a.resourceKey, a.snapshotId))) {
-        throw ApplicationFailure.nonRetryable(
-          `snapshot ${a.snapshotId} is ${s.state} and holds no data to restore; only COMPLETED snapshots can be restored`,
-          SNAPSHOT_ERR.notReady,
-        );
-      }
+      const notReady = restoreStateRefusal(s, (await getSnapshotStorage(db, a.resourceKey, a.snapshotId)) !== undefined);
+      if (notReady) throw workerFailure('SnapshotNotReady', notReady);
       const refusal = restoreRefusal(s.consulVersion, clusterVersion(await loadCluster(a.resourceKey)));
-      if (refusal) throw ApplicationFailure.nonRetryable(refusal, SNAPSHOT_ERR.versionIncompatible);
+      if (refusal) throw workerFailure('SnapshotVersionIncompatible', refusal);
       return { snapshotVersion: s.consulVersion };
     },
 
     /** Streams the stored snapshot back into Consul (management token) and records the restore. */
     async restoreClusterSnapshot(a: { resourceKey: string; snapshotId: string }): Promise<{ sizeBytes: number }> {
       const storage = await getSnapshotStorage(db, a.resourceKey, a.snapshotId);
-      if (!storage) throw ApplicationFailure.nonRetryable(`snapshot ${a.snapshotId} has no stored data`, SNAPSHOT_ERR.notReady);
+      if (!storage) throw workerFailure('SnapshotNotReady', `snapshot ${a.snapshotId} has no stored data`);
       const c = await loadCluster(a.resourceKey);
       const container = await blobs.containerClient(a.resourceKey);
       const key = await pki.unwrapDataKey(storage.wrappedKey);
       try {
         const restored = await heartbeating((onProgress) =>
-          onAnyServer(c, `restore of snapshot ${a.snapshotId}`, { primary: () => token(a.resourceKey, SECRET.managementToken) }, (consul) =>
-            restoreSnapshot({ consul, container, blobName: storage.blobPath, key, onProgress }),
+          transfer.onAnyServer(
+            c,
+            `restore of snapshot ${a.snapshotId}`,
+            { primary: () => secrets.tokenSecretId(a.resourceKey, SECRET.managementToken) },
+            (consul) => restoreSnapshot({ consul, container, blobName: storage.blobPath, key, onProgress }),
           ),
         );
         await markSnapshotRestored(db, a.resourceKey, a.snapshotId);

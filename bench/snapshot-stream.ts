@@ -15,13 +15,13 @@ import { performance } from 'node:perf_hooks';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  encryptStream,
   restoreSnapshot,
   saveSnapshot,
   type SnapshotEndpoint,
   UPLOAD_BLOCK_BYTES,
   UPLOAD_CONCURRENCY,
 } from '../activities/consul-snapshots.js';
+import { encryptStream } from '../lib/segmented-aes-gcm.js';
 import { startAzurite } from '../devstack/services/azurite.js';
 import { startDevConsul } from '../devstack/services/dev-consul.js';
 import { Supervisor } from '../devstack/supervisor.js';

@@ -9,7 +9,8 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { Client, Connection, ScheduleNotFoundError, type ScheduleClient, type WorkflowClient } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSnapshotActivities, snapshotBlobName, snapshotScheduleId } from '../../activities/snapshots.js';
+import { snapshotScheduleId } from '../../activities/snapshot-schedules.js';
+import { createSnapshotActivities, snapshotBlobName } from '../../activities/snapshots.js';
 import { buildLifecycleDeps } from '../../apps/worker/src/lifecycle-config.js';
 import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { httpCall, type HttpResult } from '../../lib/http.js';

@@ -8,7 +8,7 @@ import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js'
 import type { ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlExecutor } from '../../../../store/database.js';
 import { getSnapshot, insertSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
-import { restoreRefusal } from '../../../../activities/snapshots.js';
+import { restoreRefusal } from '../../../../domain/restore-rules.js';
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import type { actionHandlers } from './actions.js';
