@@ -14,6 +14,8 @@ export interface SecretReaderDeps {
 export interface SecretReader {
   /** The decrypted secret; SecretMissing when it was never stored. */
   text(scope: string, name: string): Promise<string>;
+  /** The decrypted secret, or undefined when it was never stored (for secrets that may not exist yet). */
+  textIfStored(scope: string, name: string): Promise<string | undefined>;
   /** The decrypted secret, parsed as JSON. */
   json<T>(scope: string, name: string): Promise<T>;
   /** An ACL token's secret id (secrets stored as `{ accessorId, secretId }`). */
@@ -26,9 +28,14 @@ export function secretReader({ db, cipher }: SecretReaderDeps): SecretReader {
     if (stored === undefined) throw workerFailure('SecretMissing', `the cluster has no ${name}; it was never generated`);
     return cipher.decrypt(stored);
   };
+  const textIfStored = async (scope: string, name: string): Promise<string | undefined> => {
+    const stored = await getSecret(db, scope, name);
+    return stored === undefined ? undefined : cipher.decrypt(stored);
+  };
   const json = async <T>(scope: string, name: string): Promise<T> => JSON.parse(await text(scope, name)) as T;
   return {
     text,
+    textIfStored,
     json,
     tokenSecretId: async (scope, name) => (await json<{ secretId: string }>(scope, name)).secretId,
   };

@@ -1,32 +1,52 @@
-// Which server certificates can stay: each server's manifest names its certificate and key
-// blobs; a certificate stays while it is for the server's address and less than two thirds of
-// its life has passed (vault-pki.ts needsRenewal). Read by publishing (keep or issue), by the
-// certificate check (rotate or not) and by the snapshot schedule (rotation goes first).
+// Which server certificates can stay, and issuing one that cannot: each server's manifest names
+// its certificate and key blobs; a certificate stays while it is for the server's address and
+// less than two thirds of its life has passed (vault-pki.ts needsRenewal). Read by publishing
+// (keep or issue), by the certificate check (rotate or not) and by the snapshot schedule
+// (rotation goes first).
 import { X509Certificate } from 'node:crypto';
-import { serverPrefix, type ClusterBlobs } from './cluster-blobs.js';
+import { hostManifestSchema, MANIFEST_PATH, manifestBlobName } from '../contract/host-manifest.js';
+import { serverPrefix } from './cluster-blobs.js';
+import type { IssuedCertificate } from './vault-pki.js';
 import { needsRenewal } from './vault-pki.js';
+
+/** Reading a cluster's blobs. */
+export interface BlobReader {
+  read(clusterKey: string, blobName: string): Promise<{ content: Buffer; generation: number } | undefined>;
+}
+
+/** Writing a cluster's blobs, never over a newer generation. */
+export interface BlobWriter {
+  writeIfNewer(clusterKey: string, blobName: string, content: Buffer | string, generation: number): Promise<unknown>;
+}
+
+/** A server's certificate and key blobs and when the certificate expires (ms since the epoch). */
+export interface ServerCertificateBlobs {
+  certBlob: string;
+  keyBlob: string;
+  notAfter: number;
+}
 
 /** The blob names the server's manifest gives its certificate and key, if it has a manifest. */
 async function publishedBlobs(
-  blobs: ClusterBlobs,
+  blobs: BlobReader,
   clusterKey: string,
   prefix: string,
 ): Promise<{ certBlob: string; keyBlob: string } | undefined> {
-  const manifest = await blobs.read(clusterKey, `${prefix}manifest.json`);
+  const manifest = await blobs.read(clusterKey, manifestBlobName(prefix));
   if (!manifest) return undefined;
-  const files = (JSON.parse(manifest.content.toString('utf8')) as { files: Array<{ blob: string; path: string }> }).files;
-  const certBlob = files.find((f) => f.path === 'tls/server.pem')?.blob;
-  const keyBlob = files.find((f) => f.path === 'tls/server.key')?.blob;
+  const { files } = hostManifestSchema.parse(JSON.parse(manifest.content.toString('utf8')));
+  const certBlob = files.find((f) => f.path === MANIFEST_PATH.serverCert)?.blob;
+  const keyBlob = files.find((f) => f.path === MANIFEST_PATH.serverKey)?.blob;
   return certBlob && keyBlob ? { certBlob, keyBlob } : undefined;
 }
 
 /** The server's current certificate blobs when they can stay: right address, enough life left. */
 export async function currentCertificate(
-  blobs: ClusterBlobs,
+  blobs: BlobReader,
   clusterKey: string,
   prefix: string,
   address: string,
-): Promise<{ certBlob: string; keyBlob: string; notAfter: number } | undefined> {
+): Promise<ServerCertificateBlobs | undefined> {
   const published = await publishedBlobs(blobs, clusterKey, prefix);
   if (!published) return undefined;
   const { certBlob, keyBlob } = published;
@@ -38,9 +58,33 @@ export async function currentCertificate(
   return needsRenewal(pem, new Date()) ? undefined : { certBlob, keyBlob, notAfter: Date.parse(x509.validTo) };
 }
 
+/**
+ * Writes a newly issued certificate under blob names of its own (from its serial), so a
+ * certificate and its key always match: the manifest switches to them only once both are there.
+ */
+export async function writeIssuedCertificate(
+  blobs: BlobWriter,
+  clusterKey: string,
+  prefix: string,
+  issued: Pick<IssuedCertificate, 'certificatePem' | 'privateKeyPem' | 'caBundlePem' | 'serialNumber'>,
+  generation: number,
+): Promise<ServerCertificateBlobs> {
+  const serial = issued.serialNumber.replace(/:/g, '');
+  const cert = {
+    certBlob: `${prefix}tls/server-${serial}.pem`,
+    keyBlob: `${prefix}tls/server-${serial}.key`,
+    notAfter: Date.parse(new X509Certificate(issued.certificatePem).validTo),
+  };
+  await blobs.writeIfNewer(clusterKey, cert.keyBlob, issued.privateKeyPem, generation);
+  // The chain goes with the certificate, so servers of other datacenters (other
+  // intermediates under the same root) can verify it.
+  await blobs.writeIfNewer(clusterKey, cert.certBlob, `${issued.certificatePem.trim()}\n${issued.caBundlePem}`, generation);
+  return cert;
+}
+
 /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
 export async function dueCertificates(
-  blobs: ClusterBlobs,
+  blobs: BlobReader,
   clusterKey: string,
   servers: ReadonlyArray<{ index: number; address: string }>,
 ): Promise<number> {
@@ -55,7 +99,7 @@ export async function dueCertificates(
  * to lapse.)
  */
 export async function expiringCertificates(
-  blobs: ClusterBlobs,
+  blobs: BlobReader,
   clusterKey: string,
   servers: ReadonlyArray<{ index: number }>,
 ): Promise<number> {

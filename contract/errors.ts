@@ -28,6 +28,10 @@ export const WORKER_ERRORS = {
     retryable: false,
     hint: 'The federation primary is gone or being deleted; create the secondary again against a live primary.',
   },
+  PrimaryServersPending: {
+    retryable: true,
+    hint: "The federation primary has no servers recorded yet; this clears by itself once the primary's servers are built.",
+  },
   FederationNotJoined: {
     retryable: true,
     hint: 'Check that the primary is healthy and reachable over the WAN; the join is retried.',

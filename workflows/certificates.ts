@@ -8,7 +8,7 @@
 // dropping out of the cluster; the health gate confirms it. The endpoint's ACME certificate is
 // renewed in the same operation when fewer than 30 days remain.
 import { patched, proxyActivities, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { LifecycleActivities } from '../activities/lifecycle.js';
+import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, retry, runScheduledOperation, store } from './lifecycle.js';
 
@@ -16,9 +16,9 @@ import { gate, operation, retry, runScheduledOperation, store } from './lifecycl
 // so a worker lost in the middle of a check or a renewal must be noticed in seconds (by the
 // call's deadline or its missing heartbeat), not after the minute the other calls allow.
 /** Reads of the store, Blob and Vault: a few hundred milliseconds when all is well. */
-const check = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '5 seconds', retry: { ...retry, maximumAttempts: 20 } });
+const check = proxyActivities<ClusterActivities>({ startToCloseTimeout: '5 seconds', retry: { ...retry, maximumAttempts: 20 } });
 /** Publishing and the health gate: heartbeating per server and per poll. */
-const renew = proxyActivities<LifecycleActivities>({
+const renew = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   retry: { ...retry, maximumAttempts: 8 },

@@ -17,7 +17,8 @@ import {
   ParentClosePolicy,
   patched,
 } from '@temporalio/workflow';
-import type { LifecycleActivities, ServerInfo } from '../activities/lifecycle.js';
+import type { ClusterActivities } from '../activities/cluster-activities.js';
+import type { ServerInfo } from '../domain/cluster-plan.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
 import { NON_RETRYABLE_ERRORS } from '../contract/errors.js';
@@ -44,13 +45,13 @@ export const store = proxyActivities<StoreActivities>({
 const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
 /** Quick calls to Vault, Blob, the store, Consul's API (a lost attempt is retried after a minute). */
-export const quick = proxyActivities<LifecycleActivities>({
+export const quick = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 10 },
   ...untilStopped,
 });
 /** Terraform runs: long, heartbeating every line of output. */
-export const infra = proxyActivities<LifecycleActivities>({
+export const infra = proxyActivities<ClusterActivities>({
   ...untilStopped,
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
@@ -58,11 +59,11 @@ export const infra = proxyActivities<LifecycleActivities>({
 });
 /**
  * Health gates and certificate orders: polling with heartbeats. A gate that runs out of time three
- * times fails the operation (activities/lifecycle.ts GATE_TIMEOUT_ATTEMPTS); the other attempts
+ * times fails the operation (activities/polling.ts GATE_TIMEOUT_ATTEMPTS); the other attempts
  * wait out a dependency that is down (Vault, the store, Blob, the ACME CA): 2+4+8+16+32+60+60 s
  * between eight attempts, so an outage of a minute or two does not fail the operation.
  */
-export const gate = proxyActivities<LifecycleActivities>({
+export const gate = proxyActivities<ClusterActivities>({
   ...untilStopped,
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '30 seconds',

@@ -5,7 +5,7 @@
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { Client, Connection } from '@temporalio/client';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
-import { SECRET } from '../../activities/lifecycle.js';
+import { SECRET } from '../../contract/secret-names.js';
 import type { StackEndpoints } from '../../devstack/stack.js';
 import { httpCall } from '../../lib/http.js';
 import type { SqlDatabase } from '../../store/database.js';

@@ -10,7 +10,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
-import { SECRET } from '../../activities/lifecycle.js';
+import { SECRET } from '../../contract/secret-names.js';
 import { stackForScript } from '../../devstack/script-stack.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { getClusterServers } from '../../store/clusters.js';

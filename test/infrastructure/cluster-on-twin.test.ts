@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { ClusterBlobs, serverPrefix } from '../../activities/cluster-blobs.js';
 import { type ClusterNamesOf, derivedNames } from '../../activities/cluster-names.js';
 import { ConsulAdmin, type HealthReport } from '../../activities/consul-admin.js';
-import { serverConfig, type ClusterPlan } from '../../activities/lifecycle.js';
+import { serverConfig } from '../../domain/consul-config.js';
 import {
   createTerraformActivities,
   STATE_LOCKED,
@@ -151,7 +151,7 @@ async function publish(servers: Server[], generation: number): Promise<void> {
     // agent token (ConsulAdmin.ensureToken); here the management token stands in, so agents can
     // sync their node metadata.
     const config = serverConfig({
-      plan: { datacenter: 'dc1' } as ClusterPlan,
+      plan: { datacenter: 'dc1' },
       server: { index: i, name: s.name, zone: s.zone, address: s.private_address },
       addresses: ips,
       gossip: gossipKey,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { serverPrefix } from '../../activities/cluster-blobs.js';
-import { SECRET } from '../../activities/lifecycle.js';
+import { SECRET } from '../../contract/secret-names.js';
 import { httpCall } from '../../lib/http.js';
 import { getSecret } from '../../store/secrets.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';

@@ -14,7 +14,7 @@ import { CLUSTER_ID_METADATA } from '../../activities/cluster-blobs.js';
 import { DERIVED_NAME_OWNED, type DerivedNameKind, type DerivedNameOverride } from '../../activities/cluster-names.js';
 import { ConsulAdmin } from '../../activities/consul-admin.js';
 import { lookupA, lookupTxt, ownerRecordName } from '../../activities/dns.js';
-import { SECRET } from '../../activities/lifecycle.js';
+import { SECRET } from '../../contract/secret-names.js';
 import { PG_STATE_SCHEMA } from '../../activities/terraform.js';
 import { getClusterServers } from '../../store/clusters.js';
 import { getSecret } from '../../store/secrets.js';

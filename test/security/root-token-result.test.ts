@@ -6,7 +6,7 @@
 // does (tested end to end in test/lifecycle/cluster-lifecycle.test.ts).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { rootTokenResultName, sealContext } from '../../activities/lifecycle.js';
+import { rootTokenResultName, sealContext } from '../../contract/secret-names.js';
 import { sweepRootTokenResults } from '../../apps/api/src/service/actions.js';
 import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DerivedNameOverride, type DerivedNames, storeClusterNames } from '../../activities/cluster-names.js';
 import { lookupA } from '../../activities/dns.js';
-import { SECRET } from '../../activities/lifecycle.js';
+import { SECRET } from '../../contract/secret-names.js';
 import { PG_STATE_SCHEMA } from '../../activities/terraform.js';
 import { VaultPki } from '../../activities/vault-pki.js';
 import { lifecycleConfigSchema, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';

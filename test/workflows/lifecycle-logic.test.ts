@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DeleteQueueActivities } from '../../activities/delete-queue.js';
-import { GATE_TIMEOUT_ATTEMPTS, type ClusterPlan, type LifecycleActivities, type ServerInfo } from '../../activities/lifecycle.js';
+import type { ClusterActivities } from '../../activities/cluster-activities.js';
+import { GATE_TIMEOUT_ATTEMPTS } from '../../activities/polling.js';
+import type { ClusterPlan, ServerInfo } from '../../domain/cluster-plan.js';
 import { Context } from '@temporalio/activity';
 import type { SnapshotActivities } from '../../activities/snapshots.js';
 import type { StoreActivities } from '../../activities/store.js';
@@ -73,7 +75,7 @@ const record =
     return undefined as never;
   };
 
-const lifecycle: Partial<LifecycleActivities> = {
+const lifecycle: Partial<ClusterActivities> = {
   loadClusterPlan: async (a) => (world(a.resourceKey).calls.push('loadClusterPlan'), plan(a.resourceKey)),
   loadClusterServers: async (a) => world(a.resourceKey).previous,
   ensureClusterSecrets: record('ensureClusterSecrets'),

@@ -16,7 +16,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLifecycleActivities, GATE_TIMEOUT_ATTEMPTS, type LifecycleActivities } from '../../activities/lifecycle.js';
+import { createClusterActivities, type ClusterActivities } from '../../activities/cluster-activities.js';
+import { GATE_TIMEOUT_ATTEMPTS } from '../../activities/polling.js';
 import { Context } from '@temporalio/activity';
 import { createSnapshotActivities, type SnapshotActivities } from '../../activities/snapshots.js';
 import { createStoreActivities } from '../../activities/store.js';
@@ -54,7 +55,7 @@ const consulDown = (what: string) =>
   });
 
 /** The steps that would reach the cluster's Consul servers. */
-const consulFacing: Partial<LifecycleActivities & SnapshotActivities> = {
+const consulFacing: Partial<ClusterActivities & SnapshotActivities> = {
   publishServerFiles: async () => ({ certificatesIssued: 3 }),
   waitForHealthyCluster: async (a) => {
     if (of(a.plan.resourceKey).healthFails) throw consulDown('health gate');
@@ -100,7 +101,7 @@ beforeAll(async () => {
     workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
     activities: {
       ...createStoreActivities({ db: cp.db }),
-      ...createLifecycleActivities(deps),
+      ...createClusterActivities(deps),
       ...createSnapshotActivities(deps),
       ...consulFacing,
     },

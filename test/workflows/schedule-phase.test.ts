@@ -6,7 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { certificateCheckInterval, certificateSchedulePhase } from '../../activities/lifecycle.js';
+import { certificateCheckInterval, certificateSchedulePhase } from '../../domain/certificate-schedule.js';
 import { deleteSchedule, upsertIntervalSchedule } from '../../activities/schedules.js';
 
 const stack = inject('stack');

@@ -1,15 +1,11 @@
 // The manifest the control plane writes for each server (`<serverPrefix>manifest.json`): the
 // Consul version to run and the files to place, each a blob and a path in the agent's folder.
+// Its schema is contract/host-manifest.ts, the one the writer (activities/server-files.ts) uses.
 import { isAbsolute, normalize } from 'node:path';
-import { z } from 'zod';
+import { hostManifestSchema, type HostManifest } from '../../../contract/host-manifest.js';
 
-export const manifestSchema = z.object({
-  consulVersion: z.string(),
-  /** Increases with every change the control plane makes; reported in the status. */
-  generation: z.number().int().min(0),
-  files: z.array(z.object({ blob: z.string().min(1), path: z.string().min(1) })),
-});
-export type Manifest = z.infer<typeof manifestSchema>;
+export const manifestSchema = hostManifestSchema;
+export type Manifest = HostManifest;
 
 /** The manifest in `bytes`, or an error naming what is wrong with it. */
 export function parseManifest(bytes: Buffer): Manifest {

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ClusterBlobs } from '../../../activities/cluster-blobs.js';
 import { azureDnsRecords } from '../../../activities/azure-dns.js';
 import { type DerivedNameKind, storeClusterNames } from '../../../activities/cluster-names.js';
+import { ConsulAdmin } from '../../../activities/consul-admin.js';
 import { challtestsrvRecords, type DnsRecords } from '../../../activities/dns.js';
 import type { SnapshotDeps } from '../../../activities/snapshots.js';
 import { createTerraformActivities } from '../../../activities/terraform.js';
@@ -168,6 +169,7 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
       ...(c.acme.caCertFile ? { httpsAgent: new Agent({ ca: readFileSync(c.acme.caCertFile, 'utf8') }) } : {}),
     },
     sealer: o.sealer,
+    consulAdmin: (endpoint) => new ConsulAdmin(endpoint),
     serverCertTtlHours: c.serverCertTtlHours,
     healthTimeoutMs: c.healthTimeoutSeconds * 1_000,
     ...(c.snapshotIntervalSeconds !== undefined ? { snapshotIntervalOverrideSeconds: c.snapshotIntervalSeconds } : {}),

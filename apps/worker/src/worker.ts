@@ -3,7 +3,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
-import { createLifecycleActivities } from '../../../activities/lifecycle.js';
+import { createClusterActivities } from '../../../activities/cluster-activities.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
 import { createStoreActivities } from '../../../activities/store.js';
 import { createDeleteQueueActivities } from '../../../activities/delete-queue.js';
@@ -67,7 +67,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     activities: {
       ...createStoreActivities({ db: o.db }),
       ...createDeleteQueueActivities({ db: o.db, ...(client ? { workflows: client.workflow } : {}) }),
-      ...(o.lifecycle ? createLifecycleActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
+      ...(o.lifecycle ? createClusterActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(client ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], workflows: client.workflow, taskQueue }) : {}),
     },

@@ -10,7 +10,7 @@ import { getSnapshot, getSnapshotByOperation, listSnapshots, renameSnapshot, typ
 import type { RequestContext } from '../context.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ApiError, conflict, notFound } from '../errors.js';
-import { rootTokenResultName, SECRET, sealContext } from '../../../../activities/lifecycle.js';
+import { rootTokenResultName, SECRET, sealContext } from '../../../../contract/secret-names.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { OperationRecord } from '../../../../store/operations.js';
 import { deleteSecretsWrittenBefore, getSecret, takeSecret } from '../../../../store/secrets.js';

@@ -1,0 +1,63 @@
+// The cluster's record in the store: the plan the workflows carry (from the record and the
+// cluster's derived names) and the servers the last apply reported.
+import { workerFailure } from '../contract/errors.js';
+import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
+import { CONSUL_HTTPS_PORT } from '../domain/consul-config.js';
+import { resourceKey as resourceKeyOf } from '../domain/resource-id.js';
+import { getCluster, getClusterServers, setClusterServers } from '../store/clusters.js';
+import type { SqlExecutor } from '../store/database.js';
+import { recordServerCount } from '../store/usage.js';
+import type { ClusterNamesOf } from './cluster-names.js';
+
+export interface ClusterRecordDeps {
+  db: SqlExecutor;
+  /** Each cluster's id and the names derived from it (activities/cluster-names.ts). */
+  names: ClusterNamesOf;
+  /** Zone under which every cluster gets its endpoint name, e.g. "consul.example.net". */
+  dnsZone: string;
+}
+
+export function createClusterRecordActivities({ db, names: namesOf, dnsZone }: ClusterRecordDeps) {
+  return {
+    /** The cluster's plan from its record; the record gone means the operation cannot go on. */
+    async loadClusterPlan(a: { resourceKey: string }): Promise<ClusterPlan> {
+      const c = await getCluster(db, a.resourceKey);
+      if (!c) throw workerFailure('ClusterNotFound', `cluster ${a.resourceKey} is not in the store`);
+      // A secondary whose primary is gone can still be deleted; building it fails at the join.
+      const primaryKey = c.spec.properties.primaryClusterId ? resourceKeyOf(c.spec.properties.primaryClusterId) : undefined;
+      const primary = primaryKey ? await getCluster(db, primaryKey) : undefined;
+      const { names, owner } = await namesOf(a.resourceKey);
+      return {
+        ...(primaryKey
+          ? { federation: { primaryResourceKey: primaryKey, primaryDatacenter: primary?.spec.properties.datacenter ?? '' } }
+          : {}),
+        resourceKey: a.resourceKey,
+        name: c.name.toLowerCase(),
+        location: c.spec.location,
+        datacenter: c.spec.properties.datacenter,
+        serverCount: c.spec.properties.serverCount,
+        consulVersion: c.status.currentConsulVersion ?? c.spec.properties.consulVersion,
+        cidr: c.spec.properties.network.cidr,
+        publicEndpoint: c.spec.properties.publicEndpoint,
+        owner,
+        infraResourceGroup: names.infraResourceGroup,
+        fqdn: `${names.dnsLabel}.${dnsZone}`,
+        container: names.container,
+        terraformState: names.terraformState,
+        ...(c.spec.properties.maintenanceWindow ? { maintenanceWindow: c.spec.properties.maintenanceWindow } : {}),
+      };
+    },
+
+    /** The servers recorded by the last successful apply (used by delete and scale-down). */
+    async loadClusterServers(a: { resourceKey: string }): Promise<ServerInfo[]> {
+      return getClusterServers(db, a.resourceKey);
+    },
+
+    /** Records the servers and the endpoint in the cluster's observed state. */
+    async recordClusterServers(a: { resourceKey: string; servers: ServerInfo[]; fqdn?: string }): Promise<void> {
+      await setClusterServers(db, a.resourceKey, a.servers, a.fqdn ? { privateEndpointUrl: `https://${a.fqdn}:${CONSUL_HTTPS_PORT}` } : {});
+      const c = await getCluster(db, a.resourceKey);
+      if (c) await recordServerCount(db, a.resourceKey, c.subscriptionId, a.servers.length, new Date());
+    },
+  };
+}

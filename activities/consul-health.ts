@@ -1,0 +1,104 @@
+// The cluster's health as Consul reports it: the health gate (a leader, exactly the expected
+// voters, autopilot healthy; plain HTTP closed on every server) and the per-server gate of a
+// rolling upgrade (the server runs the new version and the cluster is healthy again).
+import { workerFailure } from '../contract/errors.js';
+import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
+import { CONSUL_PLAIN_HTTP_PORT } from '../domain/consul-config.js';
+import type { HealthReport } from './consul-admin.js';
+import { consulAccess, type ConsulAccessDeps, type LeaderProbe } from './consul-access.js';
+import { pollUntil, type GateTiming } from './polling.js';
+
+/** What the health gates ask a Consul server. */
+export interface HealthConsul extends LeaderProbe {
+  health(managementToken: string, expectedServers: number): Promise<HealthReport>;
+  member(token: string, address: string): Promise<{ name: string; version: string } | undefined>;
+}
+
+export type ConsulHealthDeps = ConsulAccessDeps<HealthConsul> &
+  GateTiming & {
+    /** Whether `url` answers at all (plain HTTP must not); the real fetch unless given. */
+    plainHttpAnswers?: (url: string) => Promise<boolean>;
+  };
+
+const fetchAnswers = (url: string) =>
+  fetch(url).then(
+    () => true,
+    () => false,
+  );
+
+export function createConsulHealthActivities(deps: ConsulHealthDeps) {
+  const consul = consulAccess(deps);
+  const plainHttpAnswers = deps.plainHttpAnswers ?? fetchAnswers;
+  return {
+    /**
+     * The health gate: a leader, exactly the expected voters, autopilot healthy, TLS and ACLs
+     * enforced. Polls (heartbeating) until healthy or the gate's time is up.
+     */
+    async waitForHealthyCluster(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ leader: string; voters: number }> {
+      const { ca, token } = await consul.credentials(a.plan.resourceKey);
+      const last = await pollUntil<HealthReport>(
+        deps,
+        (problem) => workerFailure('ClusterNotHealthy', `the cluster is not healthy: ${problem}`),
+        async () => {
+          let report: HealthReport | undefined;
+          for (const s of a.servers) {
+            report = await consul
+              .at(s.address, ca)
+              .health(token, a.servers.length)
+              .catch((err: unknown) => ({
+                healthy: false,
+                leader: undefined,
+                voters: 0,
+                problems: [`${s.name} unreachable: ${err instanceof Error ? err.message : String(err)}`],
+              }));
+            if (report.healthy) return { done: report };
+          }
+          return { problem: report?.problems.join('; ') ?? 'no servers' };
+        },
+      );
+      // Plain HTTP must be closed on every server.
+      for (const s of a.servers) {
+        if (await plainHttpAnswers(`http://${s.address}:${CONSUL_PLAIN_HTTP_PORT}/v1/status/leader`))
+          throw workerFailure('PlainHttpOpen', `${s.name} answers plain HTTP on port ${CONSUL_PLAIN_HTTP_PORT}`);
+      }
+      return { leader: last.leader!, voters: last.voters };
+    },
+
+    /**
+     * Waits until the server runs `version`, is an alive member again, and the whole cluster
+     * passes the health gate (autopilot healthy and stable, every server a voter).
+     */
+    async waitForServerVersion(a: {
+      plan: ClusterPlan;
+      servers: ServerInfo[];
+      server: ServerInfo;
+      version: string;
+    }): Promise<{ seconds: number }> {
+      const { ca, token } = await consul.credentials(a.plan.resourceKey);
+      const started = Date.now();
+      // Ask the upgraded server first, then the others (it may not be a member again yet).
+      const askOrder = [a.server, ...a.servers.filter((s) => s.address !== a.server.address)];
+      return pollUntil<{ seconds: number }>(
+        deps,
+        (problem) => workerFailure('ClusterNotHealthy', `${a.server.name} did not come back healthy on ${a.version}: ${problem}`),
+        async () => {
+          let problem = `${a.server.name} is not a member yet`;
+          for (const s of askOrder) {
+            const server = consul.at(s.address, ca);
+            const member = await server.member(token, a.server.address).catch(() => undefined);
+            if (!member) continue;
+            if (!member.version.startsWith(a.version)) return { problem: `${a.server.name} still runs ${member.version}` };
+            const report = await server.health(token, a.servers.length).catch((err: unknown) => ({
+              healthy: false,
+              problems: [String(err)],
+            }));
+            if (report.healthy) return { done: { seconds: Math.round((Date.now() - started) / 1000) } };
+            problem = report.problems.join('; ');
+            break;
+          }
+          return { problem };
+        },
+      );
+    },
+  };
+}

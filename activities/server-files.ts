@@ -1,0 +1,158 @@
+// What each server's host-manager reads from the cluster's Blob container: its certificate, its
+// Consul configuration and its manifest (contract/host-manifest.ts), published per server
+// prefix; the container itself, a server's Consul version, and the prefixes of servers gone.
+import { Context } from '@temporalio/activity';
+import { workerFailure } from '../contract/errors.js';
+import { hostManifestSchema, MANIFEST_PATH, manifestBlobName, type HostManifest } from '../contract/host-manifest.js';
+import { SECRET } from '../contract/secret-names.js';
+import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
+import { serverConfig } from '../domain/consul-config.js';
+import { mergeClusterStatus } from '../store/clusters.js';
+import type { SqlExecutor } from '../store/database.js';
+import { serverPrefix, type WriteOutcome } from './cluster-blobs.js';
+import { federationJoin, type FederationPrimaries } from './federation-primary.js';
+import type { SecretReader } from './secrets.js';
+import { currentCertificate, writeIssuedCertificate, type BlobReader } from './server-certificates.js';
+import type { IssuedCertificate } from './vault-pki.js';
+
+export interface ServerFilesDeps {
+  db: SqlExecutor;
+  secrets: Pick<SecretReader, 'text' | 'tokenSecretId'>;
+  primaries: Pick<FederationPrimaries, 'joinablePrimary'>;
+  blobs: BlobReader & {
+    writeIfNewer(clusterKey: string, blobName: string, content: Buffer | string, generation: number): Promise<WriteOutcome>;
+    ensureContainer(clusterKey: string): Promise<string>;
+    deleteContainer(clusterKey: string): Promise<boolean>;
+    deleteServerPrefixesFrom(clusterKey: string, fromIndex: number): Promise<number>;
+  };
+  pki: {
+    clusterCaBundle(clusterKey: string): Promise<string>;
+    issueServerCertificate(a: {
+      clusterKey: string;
+      datacenter: string;
+      ipAddresses: string[];
+      ttlHours: number;
+    }): Promise<IssuedCertificate>;
+  };
+  /** Lifetime of server certificates (renewed at two thirds). */
+  serverCertTtlHours: number;
+}
+
+export function createServerFilesActivities(deps: ServerFilesDeps) {
+  const { db, secrets, blobs, pki } = deps;
+  return {
+    /** The cluster's private Blob container. */
+    async ensureClusterContainer(a: { resourceKey: string }): Promise<{ container: string }> {
+      return { container: await blobs.ensureContainer(a.resourceKey) };
+    },
+
+    async deleteClusterContainer(a: { resourceKey: string }): Promise<{ deleted: boolean }> {
+      return { deleted: await blobs.deleteContainer(a.resourceKey) };
+    },
+
+    /**
+     * Each server's certificate, Consul configuration and manifest in its Blob prefix. A valid
+     * certificate (right addresses, less than two thirds of its life gone) is kept; otherwise a
+     * new one is issued under new blob names, so a certificate and its key always match. The
+     * manifest goes last: host-manager sees a new set only when it is complete.
+     */
+    async publishServerFiles(a: {
+      plan: ClusterPlan;
+      servers: ServerInfo[];
+      generation: number;
+      /** Servers to expect before the first leader election (the cluster size at creation). */
+      bootstrapExpect: number;
+      consulVersion?: string;
+    }): Promise<{ certificatesIssued: number }> {
+      const { plan } = a;
+      // The cluster's own CA only (a secondary's bundle also holds the primary's, which signed it).
+      const ca = await pki.clusterCaBundle(plan.resourceKey);
+      const gossip = await secrets.text(plan.resourceKey, SECRET.gossipKey);
+      const management = await secrets.tokenSecretId(plan.resourceKey, SECRET.managementToken);
+      const agent = await secrets.tokenSecretId(plan.resourceKey, SECRET.agentToken);
+      // A secondary's servers always get their way into the primary's WAN federation, whichever
+      // workflow publishes (create, scale, certificate rotation).
+      const federation = plan.federation && {
+        ...federationJoin(plan, await deps.primaries.joinablePrimary(plan)),
+        replicationToken: await secrets.tokenSecretId(plan.resourceKey, SECRET.replicationToken),
+      };
+      const addresses = a.servers.map((s) => s.address);
+      let issued = 0;
+      let earliest: number | undefined;
+      for (const s of a.servers) {
+        Context.current().heartbeat({ server: s.name });
+        const prefix = serverPrefix(s.index);
+        let cert = await currentCertificate(blobs, plan.resourceKey, prefix, s.address);
+        if (!cert) {
+          const c = await pki.issueServerCertificate({
+            clusterKey: plan.resourceKey,
+            datacenter: plan.datacenter,
+            ipAddresses: [s.address],
+            ttlHours: deps.serverCertTtlHours,
+          });
+          cert = await writeIssuedCertificate(blobs, plan.resourceKey, prefix, c, a.generation);
+          issued++;
+        }
+        earliest = Math.min(earliest ?? cert.notAfter, cert.notAfter);
+        const config = serverConfig({
+          plan,
+          server: s,
+          addresses,
+          gossip,
+          management,
+          agent,
+          bootstrapExpect: a.bootstrapExpect,
+          ...(federation ? { federation } : {}),
+        });
+        await blobs.writeIfNewer(plan.resourceKey, `${prefix}tls/ca.pem`, ca, a.generation);
+        await blobs.writeIfNewer(plan.resourceKey, `${prefix}consul.json`, JSON.stringify(config, null, 2), a.generation);
+        const manifest: HostManifest = {
+          consulVersion: a.consulVersion ?? plan.consulVersion,
+          generation: a.generation,
+          files: [
+            { blob: `${prefix}tls/ca.pem`, path: MANIFEST_PATH.ca },
+            { blob: cert.certBlob, path: MANIFEST_PATH.serverCert },
+            { blob: cert.keyBlob, path: MANIFEST_PATH.serverKey },
+            { blob: `${prefix}consul.json`, path: MANIFEST_PATH.consulConfig },
+          ],
+        };
+        await blobs.writeIfNewer(
+          plan.resourceKey,
+          manifestBlobName(prefix),
+          JSON.stringify(hostManifestSchema.parse(manifest), null, 2),
+          a.generation,
+        );
+      }
+      // Shown on the cluster (GET), read-only: when the first of these certificates expires.
+      if (earliest !== undefined)
+        await mergeClusterStatus(db, plan.resourceKey, { earliestServerCertificateExpiry: new Date(earliest).toISOString() });
+      return { certificatesIssued: issued };
+    },
+
+    /**
+     * Points one server's manifest at another Consul version; host-manager swaps the agent in
+     * place (same data, same identity). Writing the version it already has changes nothing.
+     */
+    async setServerVersion(a: {
+      plan: ClusterPlan;
+      server: ServerInfo;
+      version: string;
+      generation: number;
+    }): Promise<{ changed: boolean }> {
+      const name = manifestBlobName(serverPrefix(a.server.index));
+      const current = await blobs.read(a.plan.resourceKey, name);
+      if (!current) throw workerFailure('ManifestMissing', `${a.server.name} has no manifest to upgrade`);
+      const manifest = hostManifestSchema.parse(JSON.parse(current.content.toString('utf8')));
+      if (manifest.consulVersion === a.version) return { changed: false };
+      const generation = Math.max(a.generation, current.generation + 1);
+      const next: HostManifest = { ...manifest, consulVersion: a.version, generation };
+      const outcome = await blobs.writeIfNewer(a.plan.resourceKey, name, JSON.stringify(next, null, 2), generation);
+      return { changed: outcome === 'written' };
+    },
+
+    /** Removes the Blob prefixes of servers that no longer exist (after a scale-down). */
+    async unpublishServers(a: { resourceKey: string; keepCount: number }): Promise<{ removed: number }> {
+      return { removed: await blobs.deleteServerPrefixesFrom(a.resourceKey, a.keepCount) };
+    },
+  };
+}

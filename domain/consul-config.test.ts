@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { clientConfig, clientConfigDocument, CONSUL_HTTPS_PORT, serverConfig } from './consul-config.js';
+
+const base = {
+  plan: { datacenter: 'dc-west' },
+  server: { index: 0, name: 'consul-0', zone: '1', address: '10.0.0.4' },
+  addresses: ['10.0.0.4', '10.0.0.5', '10.0.0.6'],
+  gossip: 'Z29zc2lw',
+  management: 'mgmt-secret',
+  agent: 'agent-secret',
+  bootstrapExpect: 3,
+};
+
+describe('serverConfig', () => {
+  it('joins the other servers only, over TLS, with ACLs default deny and plain HTTP off', () => {
+    const c = serverConfig(base);
+    expect(c.datacenter).toBe('dc-west');
+    expect(c.server).toBe(true);
+    expect(c.bootstrap_expect).toBe(3);
+    expect(c.retry_join).toEqual(['10.0.0.5', '10.0.0.6']);
+    expect(c.encrypt).toBe('Z29zc2lw');
+    expect(c.ports).toEqual({ http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: 8503, dns: -1 });
+    expect(CONSUL_HTTPS_PORT).toBe(8501);
+    expect(c.tls.defaults).toMatchObject({
+      ca_file: 'tls/ca.pem',
+      cert_file: 'tls/server.pem',
+      key_file: 'tls/server.key',
+      verify_outgoing: true,
+    });
+    expect(c.tls.internal_rpc).toEqual({ verify_incoming: true, verify_server_hostname: true });
+    expect(c.acl).toEqual({
+      enabled: true,
+      default_policy: 'deny',
+      down_policy: 'extend-cache',
+      enable_token_persistence: true,
+      tokens: { initial_management: 'mgmt-secret', agent: 'agent-secret' },
+    });
+    expect(c.auto_encrypt).toEqual({ allow_tls: true });
+    expect('primary_datacenter' in c).toBe(false);
+    expect('retry_join_wan' in c).toBe(false);
+  });
+
+  it("a secondary joins the primary's WAN pool and replicates ACLs with its replication token", () => {
+    const c = serverConfig({
+      ...base,
+      federation: { primaryDatacenter: 'dc-east', wanJoin: ['10.1.0.4', '10.1.0.5'], replicationToken: 'repl-secret' },
+    });
+    expect(c).toMatchObject({ primary_datacenter: 'dc-east', retry_join_wan: ['10.1.0.4', '10.1.0.5'] });
+    expect(c.acl).toMatchObject({
+      enable_token_replication: true,
+      tokens: { initial_management: 'mgmt-secret', agent: 'agent-secret', replication: 'repl-secret' },
+    });
+  });
+});
+
+describe('clientConfigDocument', () => {
+  const doc = clientConfigDocument({
+    plan: { datacenter: 'dc-west' },
+    servers: [{ address: '10.0.0.4' }, { address: '10.0.0.5' }],
+    gossip: 'Z29zc2lw',
+    caBundlePem: '-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n',
+  });
+
+  it('holds a client agent configuration that joins every server over HTTPS with TLS verified', () => {
+    expect(JSON.parse(doc.clientConfigJson)).toEqual({
+      datacenter: 'dc-west',
+      server: false,
+      retry_join: ['10.0.0.4', '10.0.0.5'],
+      encrypt: 'Z29zc2lw',
+      ports: { https: 8501 },
+      tls: { defaults: { ca_file: 'ca.pem', verify_outgoing: true }, internal_rpc: { verify_server_hostname: true } },
+      auto_encrypt: { tls: true },
+      acl: { enabled: true, default_policy: 'deny' },
+    });
+    expect(doc.clientConfigJson).toBe(
+      JSON.stringify(clientConfig({ datacenter: 'dc-west', serverAddresses: ['10.0.0.4', '10.0.0.5'], gossip: 'Z29zc2lw' }), null, 2),
+    );
+  });
+
+  it('passes the CA bundle through and carries the Helm values for the same servers', () => {
+    expect(doc.caBundlePem).toContain('BEGIN CERTIFICATE');
+    expect(doc.helmValuesYaml).toContain('  datacenter: dc-west\n');
+    expect(doc.helmValuesYaml).toContain('    - "10.0.0.4"\n    - "10.0.0.5"\n');
+    expect(doc.helmValuesYaml).toContain('  httpsPort: 8501\n');
+  });
+});

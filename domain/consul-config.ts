@@ -1,0 +1,84 @@
+// Consul configuration the control plane renders: each server's agent configuration and the
+// document a client agent needs to join (its configuration, the CA bundle, the Helm values).
+// Pure: the secrets it embeds are passed in by the caller, which reads them.
+import type { ClusterPlan, FederationJoin, ServerInfo } from './cluster-plan.js';
+import { helmValuesYaml } from './helm-values.js';
+
+/** Consul's HTTPS API port on every server (plain HTTP is off). */
+export const CONSUL_HTTPS_PORT = 8501;
+/** Consul's plain HTTP port, which must stay closed. */
+export const CONSUL_PLAIN_HTTP_PORT = 8500;
+
+/** A server's Consul configuration: TLS everywhere, gossip encrypted, ACLs default deny. */
+export function serverConfig(a: {
+  plan: Pick<ClusterPlan, 'datacenter'>;
+  server: ServerInfo;
+  addresses: string[];
+  gossip: string;
+  management: string;
+  agent: string;
+  bootstrapExpect: number;
+  federation?: FederationJoin & { replicationToken: string };
+}) {
+  const f = a.federation;
+  return {
+    datacenter: a.plan.datacenter,
+    ...(f ? { primary_datacenter: f.primaryDatacenter, retry_join_wan: f.wanJoin } : {}),
+    server: true,
+    bootstrap_expect: a.bootstrapExpect,
+    retry_join: a.addresses.filter((ip) => ip !== a.server.address),
+    encrypt: a.gossip,
+    ports: { http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: 8503, dns: -1 },
+    tls: {
+      defaults: {
+        ca_file: 'tls/ca.pem',
+        cert_file: 'tls/server.pem',
+        key_file: 'tls/server.key',
+        verify_incoming: false,
+        verify_outgoing: true,
+      },
+      internal_rpc: { verify_incoming: true, verify_server_hostname: true },
+    },
+    acl: {
+      enabled: true,
+      default_policy: 'deny',
+      down_policy: 'extend-cache',
+      enable_token_persistence: true,
+      ...(f ? { enable_token_replication: true } : {}),
+      tokens: { initial_management: a.management, agent: a.agent, ...(f ? { replication: f.replicationToken } : {}) },
+    },
+    autopilot: { cleanup_dead_servers: true, server_stabilization_time: '3s' },
+    // Client agents get their RPC certificates from the servers (the servers verify them).
+    auto_encrypt: { allow_tls: true },
+    ui_config: { enabled: true },
+  };
+}
+
+/** A client agent's Consul configuration: joins the servers, TLS verified, ACLs default deny. */
+export function clientConfig(a: { datacenter: string; serverAddresses: string[]; gossip: string }) {
+  return {
+    datacenter: a.datacenter,
+    server: false,
+    retry_join: a.serverAddresses,
+    encrypt: a.gossip,
+    ports: { https: CONSUL_HTTPS_PORT },
+    tls: { defaults: { ca_file: 'ca.pem', verify_outgoing: true }, internal_rpc: { verify_server_hostname: true } },
+    auto_encrypt: { tls: true },
+    acl: { enabled: true, default_policy: 'deny' },
+  };
+}
+
+/** What a client agent needs to join: consul config JSON, CA bundle and consul-k8s Helm values. */
+export function clientConfigDocument(a: {
+  plan: Pick<ClusterPlan, 'datacenter'>;
+  servers: Array<Pick<ServerInfo, 'address'>>;
+  gossip: string;
+  caBundlePem: string;
+}): { clientConfigJson: string; caBundlePem: string; helmValuesYaml: string } {
+  const serverAddresses = a.servers.map((s) => s.address);
+  return {
+    clientConfigJson: JSON.stringify(clientConfig({ datacenter: a.plan.datacenter, serverAddresses, gossip: a.gossip }), null, 2),
+    caBundlePem: a.caBundlePem,
+    helmValuesYaml: helmValuesYaml({ datacenter: a.plan.datacenter, serverAddresses, httpsPort: CONSUL_HTTPS_PORT }),
+  };
+}
