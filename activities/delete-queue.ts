@@ -1,11 +1,11 @@
 // What a delete's workflow does before it changes anything: wait until every other operation of
 // the cluster has ended (it asked Temporal to cancel their workflows), then take the cluster's
-// one-operation lock (store/delete-queue.ts). Idempotent store calls; the wait heartbeats.
+// one-operation lock (claimOperation, store/operations.ts). Idempotent store calls; the wait heartbeats.
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
 import type { SqlDatabase } from '../store/database.js';
-import { isUniqueViolation } from '../store/database.js';
-import { abandonOperation, allEnded, claimDelete, unfinishedOperations, type DeleteClaim } from '../store/delete-queue.js';
+import { abandonOperation, allEnded } from '../store/delete-queue.js';
+import { claimOperation, unfinishedOperations, type ClaimOutcome } from '../store/operations.js';
 
 export interface DeleteQueueDeps {
   db: SqlDatabase;
@@ -46,14 +46,8 @@ export function createDeleteQueueActivities({ db, pollMs = 1_000, workflows }: D
 
   return {
     /** Takes the cluster for the delete, or names the operations it still waits for. */
-    async claimClusterForDelete(a: { operationId: string; resourceKey: string }): Promise<DeleteClaim> {
-      try {
-        return await db.transaction((tx) => claimDelete(tx, a.operationId));
-      } catch (err) {
-        // Something recorded an operation that holds the lock between the check and the claim.
-        if (!isUniqueViolation(err)) throw err;
-        return { claimed: false, ended: false, waitingFor: await unfinishedOperations(db, a.resourceKey, a.operationId) };
-      }
+    async claimClusterForDelete(a: { operationId: string; resourceKey: string }): Promise<ClaimOutcome> {
+      return claimOperation(db, a.operationId);
     },
 
     /**

@@ -4,20 +4,18 @@
 // PREVIEW) gets an upgrade operation - unless another operation is running, then it is picked
 // up next time. The upgrade itself waits for the cluster's maintenance window.
 import { Context } from '@temporalio/activity';
-import type { WorkflowClient } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { workflowIdFor } from '../domain/resource-id.js';
 import { automaticUpgradeTarget, type CatalogueEntry } from '../domain/versions.js';
 import { setSpecConsulVersion, type ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
-import { insertOperation, OperationInProgressError, updateOperation } from '../store/operations.js';
-import { operationSearchAttributes, WORKFLOW_TYPE_FOR_KIND, type ClusterOperationInput } from '../contract/temporal.js';
+import { OperationInProgressError } from '../store/operations.js';
+import { startOperation, type WorkflowStarter } from '../lib/operation-starter.js';
 
 export interface FleetDeps {
   db: SqlDatabase;
   catalogue: CatalogueEntry[];
-  workflows: WorkflowClient;
-  taskQueue: string;
+  /** Starts the upgrades' workflows (lib/operation-starter.ts). */
+  starter: WorkflowStarter;
 }
 
 export interface FleetUpgrade {
@@ -55,51 +53,30 @@ export function createFleetActivities(deps: FleetDeps) {
         const from = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
         const to = automaticUpgradeTarget(from, deps.catalogue, c.spec.properties.upgradePolicy);
         if (!to) continue;
-        const operationId = randomUUID();
-        const workflowId = workflowIdFor(c.resource_id, 'upgrade', operationId);
         try {
-          await db.transaction(async (tx) => {
-            await insertOperation(tx, {
-              operationId,
-              resourceKey: c.resource_id,
-              subscriptionId: c.subscription_id,
-              location: c.spec.location,
+          await startOperation(
+            { db, starter: deps.starter },
+            {
+              target: {
+                resourceKey: c.resource_id,
+                id: c.display_id,
+                subscriptionId: c.subscription_id,
+                resourceGroup: c.resource_group,
+                location: c.spec.location,
+              },
               kind: 'upgrade',
-              workflowId,
               correlationId: 'fleet-automatic-upgrades',
-            });
-            await setSpecConsulVersion(tx, c.resource_id, to, `"${randomUUID()}"`);
-          });
+              params: { targetVersion: to, force: false },
+              write: (tx) => setSpecConsulVersion(tx, c.resource_id, to, `"${randomUUID()}"`),
+              // Nothing runs for the record, which is closed so the cluster is not blocked; the next run retries.
+              notStarted: 'The automatic upgrade could not be started; it will be tried again.',
+            },
+          );
         } catch (err) {
           if (err instanceof OperationInProgressError) {
             out.push({ resourceKey: c.resource_id, from, to, outcome: 'busy' });
             continue;
           }
-          throw err;
-        }
-        const input: ClusterOperationInput = {
-          operationId,
-          kind: 'upgrade',
-          resourceKey: c.resource_id,
-          resourceId: c.display_id,
-          subscriptionId: c.subscription_id,
-          correlationId: 'fleet-automatic-upgrades',
-          params: { targetVersion: to, force: false },
-        };
-        try {
-          await deps.workflows.start(WORKFLOW_TYPE_FOR_KIND.upgrade, {
-            taskQueue: deps.taskQueue,
-            workflowId,
-            args: [input],
-            memo: { correlationId: input.correlationId },
-            typedSearchAttributes: operationSearchAttributes(input, c.resource_group),
-          });
-        } catch (err) {
-          // Nothing runs for the record: close it so the cluster is not blocked; next run retries.
-          await updateOperation(db, operationId, {
-            status: 'Failed',
-            error: { code: 'OperationNotStarted', message: 'The automatic upgrade could not be started; it will be tried again.' },
-          });
           throw err;
         }
         out.push({ resourceKey: c.resource_id, from, to, outcome: 'started' });

@@ -11,6 +11,7 @@ import {
   updateOperation,
   type OperationError,
   type OperationStatus,
+  waitingStep,
 } from '../store/operations.js';
 
 export interface StoreActivityDeps {
@@ -33,7 +34,7 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
       const outcome = await claimOperation(db, a.operationId);
       if (outcome.claimed) return { claimed: true };
       if (outcome.ended) return { claimed: false, ended: true, reason: `the operation already ended ${outcome.status}` };
-      return { claimed: false, ended: false, reason: `waiting for ${outcome.holder.kind} operation ${outcome.holder.operationId} to end` };
+      return { claimed: false, ended: false, reason: waitingStep(outcome.waitingFor) };
     },
 
     /**

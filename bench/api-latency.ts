@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startApi } from '../apps/api/src/api.js';
 import { sha256Hex } from '../apps/api/src/auth.js';
-import { temporalOperationStarter } from '../apps/api/src/operation-starter.js';
+import { temporalOperationStarter } from '../lib/operation-starter.js';
 import { AesGcmPayloadCodec } from '../lib/payload-codec.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { startStack } from '../devstack/stack.js';

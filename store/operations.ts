@@ -1,6 +1,6 @@
 // Long-running operation records: the ARM async-operation documents. The API creates them;
 // the operation's workflow moves them along through the store activities.
-import { isUniqueViolation, type SqlExecutor } from './database.js';
+import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from './database.js';
 
 export const TERMINAL_STATUSES = ['Succeeded', 'Failed', 'Canceled'] as const;
 /** The statuses that hold the cluster's one-operation lock (the unique partial index). */
@@ -105,27 +105,96 @@ export class OperationInProgressError extends Error {
   }
 }
 
-/** Records a new operation under its kind's lane (operationLane); throws OperationInProgressError when refused. */
-export async function insertOperation(db: SqlExecutor, op: NewOperation): Promise<OperationRecord> {
-  const lane = operationLane(op.kind);
-  const running = lane === 'safety' ? await activeOperation(db, op.resourceKey) : await pendingOperation(db, op.resourceKey);
-  if (running) throw new OperationInProgressError(running);
-  const { rows } = await db.query<Row>(
-    `INSERT INTO operations (operation_id, resource_id, subscription_id, location, kind, workflow_id, status, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
-    [
-      op.operationId,
-      op.resourceKey,
-      op.subscriptionId,
-      op.location,
-      op.kind,
-      op.workflowId,
-      lane === 'waiting' ? 'Scheduled' : 'Accepted',
-      op.correlationId,
-    ],
-  );
-  return toRecord(rows[0]!);
+/** An operation that has not ended, as a waiting operation sees it. */
+export interface UnfinishedOperation {
+  operationId: string;
+  kind: string;
+  workflowId: string;
+  status: string;
+  /** Seconds since it was recorded (by the database's clock). */
+  ageSeconds: number;
 }
+
+const UNFINISHED = `status NOT IN ('Succeeded', 'Failed', 'Canceled')`;
+
+/**
+ * Every operation of the cluster that has not ended (whatever its status: holding the lock,
+ * Canceling, Scheduled), oldest first, except `exceptOperationId`; only those holding the lock
+ * with `lockHolders`.
+ */
+export async function unfinishedOperations(
+  db: SqlExecutor,
+  resourceKey: string,
+  exceptOperationId = '',
+  o: { lockHolders?: boolean } = {},
+): Promise<UnfinishedOperation[]> {
+  const which = o.lockHolders ? `status IN ('Accepted', 'Running', 'Canceling')` : UNFINISHED;
+  const { rows } = await db.query<{ operation_id: string; kind: string; workflow_id: string; status: string; age: number | string }>(
+    `SELECT operation_id, kind, workflow_id, status, EXTRACT(EPOCH FROM (now() - started_at)) AS age
+       FROM operations WHERE resource_id = $1 AND ${which} AND operation_id <> $2 ORDER BY started_at`,
+    [resourceKey, exceptOperationId],
+  );
+  return rows.map((r) => ({
+    operationId: r.operation_id,
+    kind: r.kind,
+    workflowId: r.workflow_id,
+    status: r.status,
+    ageSeconds: Number(r.age),
+  }));
+}
+
+/** The step a waiting operation shows: what it waits for. */
+export function waitingStep(others: readonly Pick<UnfinishedOperation, 'kind' | 'operationId'>[]): string {
+  return `waiting for ${others.map((o) => `${o.kind} operation ${o.operationId}`).join(', ')} to end`;
+}
+
+/**
+ * THE way an operation is recorded: in the caller's transaction (with the caller's writes),
+ * under its kind's lane (operationLane); throws OperationInProgressError naming the operation
+ * that holds the cluster when refused - by the check, or by the unique partial indexes when a
+ * concurrent insert raced past the check (the insert then records nothing and the transaction
+ * stays usable).
+ *
+ * `queue` (the delete queue, store/delete-queue.ts): instead of being refused, the operation is
+ * recorded Scheduled behind the unfinished operations it names (Accepted when there are none);
+ * the caller has asked them to stop. It is refused only when it raced for the free lock.
+ */
+export async function beginOperation(
+  tx: SqlExecutor,
+  op: NewOperation,
+  queue?: { behind: readonly UnfinishedOperation[] },
+  attempt = 0,
+): Promise<OperationRecord> {
+  const lane = operationLane(op.kind);
+  let status: OperationStatus;
+  let step: string | null = null;
+  if (queue) {
+    status = queue.behind.length ? 'Scheduled' : 'Accepted';
+    if (queue.behind.length) step = waitingStep(queue.behind);
+  } else {
+    const running = lane === 'safety' ? await activeOperation(tx, op.resourceKey) : await pendingOperation(tx, op.resourceKey);
+    if (running) throw new OperationInProgressError(running);
+    status = lane === 'waiting' ? 'Scheduled' : 'Accepted';
+  }
+  // ON CONFLICT: when a concurrent insert committed first (the one-operation indexes), this one
+  // records nothing instead of aborting the caller's transaction, and is refused like the check.
+  const { rows } = await tx.query<Row>(
+    `INSERT INTO operations (operation_id, resource_id, subscription_id, location, kind, workflow_id, status, step, correlation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING ${columns}`,
+    [op.operationId, op.resourceKey, op.subscriptionId, op.location, op.kind, op.workflowId, status, step, op.correlationId],
+  );
+  if (rows[0]) return toRecord(rows[0]);
+  const same = await getOperation(tx, op.operationId);
+  if (same) throw new Error(`operation ${op.operationId} is already recorded (${same.status})`);
+  const holder = status === 'Scheduled' ? await pendingOperation(tx, op.resourceKey) : await activeOperation(tx, op.resourceKey);
+  if (holder) throw new OperationInProgressError(holder);
+  // The operation that won the race has ended already: the rule is applied again.
+  if (attempt >= 5) throw new Error(`operation ${op.operationId} could not be recorded: the cluster changed under every attempt`);
+  return beginOperation(tx, op, queue, attempt + 1);
+}
+
+/** beginOperation on its own (tests, and callers with nothing else to write). */
+export const insertOperation = (db: SqlExecutor, op: NewOperation): Promise<OperationRecord> => beginOperation(db, op);
 
 /** The operation holding the cluster's lock, else a scheduled one: what a new customer request waits for. */
 export async function pendingOperation(db: SqlExecutor, resourceKey: string): Promise<OperationRecord | undefined> {
@@ -141,33 +210,52 @@ export async function scheduledOperation(db: SqlExecutor, resourceKey: string): 
 }
 
 export type ClaimOutcome =
-  { claimed: true } | { claimed: false; ended: true; status: OperationStatus } | { claimed: false; ended: false; holder: OperationRecord };
+  | { claimed: true }
+  | { claimed: false; ended: true; status: OperationStatus }
+  | { claimed: false; ended: false; waitingFor: UnfinishedOperation[] };
 
 /**
- * A Scheduled operation takes the lock (becomes Running) when no other operation holds it.
- * Idempotent: an operation that already holds it is claimed; one that ended says so.
+ * A Scheduled operation takes the cluster's one-operation lock (becomes Running): an upgrade
+ * once no other operation holds the lock; a delete once every other operation of the cluster
+ * has ended (the delete queue: it shows what it waits for as its step, and marks the cluster
+ * Deleting again when it takes the lock - a cancelled create may have marked it). One
+ * transaction that locks the cluster's row, as API writes do, so nothing is recorded between the
+ * check and the claim; the unique index settles a race with an insert that takes no row lock.
+ * Idempotent: an operation that already holds the lock is claimed; one that ended says so.
  */
-export async function claimOperation(db: SqlExecutor, operationId: string): Promise<ClaimOutcome> {
-  const op = await getOperation(db, operationId);
-  if (!op) throw new Error(`operation ${operationId} does not exist`);
-  if ((TERMINAL_STATUSES as readonly string[]).includes(op.status)) return { claimed: false, ended: true, status: op.status };
-  if (op.status !== 'Scheduled') return { claimed: true };
-  const holder = await activeOperation(db, op.resourceKey);
-  if (holder) return { claimed: false, ended: false, holder };
+export async function claimOperation(db: SqlDatabase, operationId: string, attempt = 0): Promise<ClaimOutcome> {
   try {
-    const { rowCount } = await db.query(`UPDATE operations SET status = 'Running' WHERE operation_id = $1 AND status = 'Scheduled'`, [
-      operationId,
-    ]);
-    if (rowCount === 0) return claimOperation(db, operationId); // cancelled or claimed meanwhile: read again
+    const outcome = await db.transaction(async (tx): Promise<ClaimOutcome | undefined> => {
+      const op = await getOperation(tx, operationId);
+      if (!op) throw new Error(`operation ${operationId} does not exist`);
+      if ((TERMINAL_STATUSES as readonly string[]).includes(op.status)) return { claimed: false, ended: true, status: op.status };
+      const isDelete = op.kind === 'delete';
+      await tx.query(`SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE`, [op.resourceKey]);
+      const waitingFor = await unfinishedOperations(tx, op.resourceKey, operationId, { lockHolders: !isDelete });
+      if (waitingFor.length) {
+        if (isDelete)
+          await tx.query(`UPDATE operations SET step = $2 WHERE operation_id = $1 AND status = 'Scheduled'`, [
+            operationId,
+            waitingStep(waitingFor),
+          ]);
+        return { claimed: false, ended: false, waitingFor };
+      }
+      if (op.status !== 'Scheduled') return { claimed: true };
+      const { rowCount } = await tx.query(`UPDATE operations SET status = 'Running' WHERE operation_id = $1 AND status = 'Scheduled'`, [
+        operationId,
+      ]);
+      if (rowCount === 0) return undefined; // cancelled or claimed meanwhile: read again
+      if (isDelete)
+        await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [op.resourceKey]);
+      return { claimed: true };
+    });
+    if (outcome) return outcome;
   } catch (err) {
-    // Another operation took the lock between the check and the update (the unique index).
-    if (isUniqueViolation(err)) {
-      const raced = await activeOperation(db, op.resourceKey);
-      if (raced) return { claimed: false, ended: false, holder: raced };
-    }
-    throw err;
+    // Another operation took the lock between the check and the update (the unique index): read again.
+    if (!isUniqueViolation(err)) throw err;
   }
-  return { claimed: true };
+  if (attempt >= 5) throw new Error(`operation ${operationId} could not take the cluster's lock: it changed under every attempt`);
+  return claimOperation(db, operationId, attempt + 1);
 }
 
 /**

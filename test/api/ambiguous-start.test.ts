@@ -5,7 +5,7 @@
 // starter is wrapped to fail the way a deadline or an outage makes it fail.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import type { OperationStarter } from '../../apps/api/src/operation-starter.js';
+import type { OperationStarter } from '../../lib/operation-starter.js';
 import { listOperations } from '../../store/operations.js';
 import { clusterBody, clusterPath, rest, V, waitForState } from '../security/support.js';
 import { startControlPlane, type ControlPlane } from './harness.js';

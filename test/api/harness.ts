@@ -13,7 +13,7 @@ import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
 import type { RateLimitSettings } from '../../apps/api/src/rate-limit.js';
 import type { ServiceLimits } from '../../apps/api/src/service/quotas.js';
-import { temporalOperationStarter, type OperationStarter } from '../../apps/api/src/operation-starter.js';
+import { temporalOperationStarter, type OperationStarter } from '../../lib/operation-starter.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
 import { buildLifecycleDeps, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
 import { startWorker } from '../../apps/worker/src/worker.js';

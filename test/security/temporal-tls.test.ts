@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readConfig } from '../../apps/control-plane/src/api-config.js';
-import { temporalOperationStarter } from '../../apps/api/src/operation-starter.js';
+import { temporalOperationStarter } from '../../lib/operation-starter.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 import { ensureDevCertificate } from '../../lib/dev-tls.js';

@@ -68,7 +68,7 @@ it('an upgrade is Scheduled and holds nothing: rotation and snapshots start besi
   // While the rotation holds the lock, a snapshot is refused (one lock holder) and the upgrade cannot claim.
   expect(await refusal(record(key, 'snapshot'))).toBeInstanceOf(OperationInProgressError);
   const busy = await claimOperation(db, upgrade.operationId);
-  expect(busy).toMatchObject({ claimed: false, ended: false, holder: { operationId: rotation.operationId } });
+  expect(busy).toMatchObject({ claimed: false, ended: false, waitingFor: [{ operationId: rotation.operationId }] });
   expect((await getOperation(db, upgrade.operationId))!.status).toBe('Scheduled');
 
   await updateOperation(db, rotation.operationId, { status: 'Succeeded' });

@@ -7,7 +7,7 @@ import { createAuthenticator, type AuthConfig } from './auth.js';
 import { requireTlsBeyondLoopback } from './grpc/credentials.js';
 import { startGrpcServer } from './grpc/server.js';
 import { createHandlers } from './handlers.js';
-import type { OperationStarter } from './operation-starter.js';
+import type { OperationStarter } from '../../../lib/operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import { withRateLimit, type RateLimitSettings } from './rate-limit.js';
 import { createRestServer } from './rest/server.js';

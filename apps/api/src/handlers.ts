@@ -3,7 +3,7 @@
 import { getCluster } from '../../../store/clusters.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
-import type { OperationStarter } from './operation-starter.js';
+import type { OperationStarter } from '../../../lib/operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import { actionHandlers } from './service/actions.js';
 import { clusterHandlers } from './service/clusters.js';

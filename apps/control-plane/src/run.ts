@@ -7,7 +7,7 @@ import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
 import { openDatabase } from '../../../store/database.js';
 import { migrate } from '../../../store/migrate.js';
 import { startApi } from '../../api/src/api.js';
-import { temporalOperationStarter } from '../../api/src/operation-starter.js';
+import { temporalOperationStarter } from '../../../lib/operation-starter.js';
 import type { ControlPlaneConfig } from './api-config.js';
 import { startConfiguredWorker } from './worker.js';
 

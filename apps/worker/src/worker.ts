@@ -11,6 +11,7 @@ import type { SqlDatabase } from '../../../store/database.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
 import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../contract/temporal.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
+import { workflowStarter } from '../../../lib/operation-starter.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 
@@ -69,7 +70,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...createDeleteQueueActivities({ db: o.db, ...(client ? { workflows: client.workflow } : {}) }),
       ...(o.lifecycle ? createClusterActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
-      ...(client ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], workflows: client.workflow, taskQueue }) : {}),
+      ...(client
+        ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter: workflowStarter(client.workflow, { taskQueue }) })
+        : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
   });

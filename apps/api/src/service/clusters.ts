@@ -27,7 +27,7 @@ import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import { activeOperation, operationLane, pendingOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
-import type { OperationStarter } from '../operation-starter.js';
+import type { OperationStarter } from '../../../../lib/operation-starter.js';
 import type { OperationParams } from '../../../../contract/temporal.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';

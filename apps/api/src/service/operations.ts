@@ -8,7 +8,7 @@ import type { SqlDatabase } from '../../../../store/database.js';
 import { cancelScheduled, getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
-import type { OperationStarter } from '../operation-starter.js';
+import type { OperationStarter } from '../../../../lib/operation-starter.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import { operationView, type OperationView } from './views.js';
 

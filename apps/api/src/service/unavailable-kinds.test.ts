@@ -10,7 +10,7 @@ import { openDatabase, type SqlDatabase } from '../../../../store/database.js';
 import { migrate } from '../../../../store/migrate.js';
 import { listOperations } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
-import type { OperationStarter } from '../operation-starter.js';
+import type { OperationStarter } from '../../../../lib/operation-starter.js';
 import { startOperation } from './start-operation.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hcs-unavailable-kinds-'));

@@ -1,0 +1,224 @@
+// The one way an operation begins, whoever begins it (the API, the fleet's automatic upgrades,
+// the certificate and snapshot schedules): its record and the caller's writes commit in one
+// transaction under the one-operation rule (store/operations.ts beginOperation), then its
+// workflow starts under a deterministic id, so a retry cannot start a second one. A start that
+// fails ambiguously (a deadline) is looked up in Temporal: started counts as started; only a
+// workflow Temporal does not have fails the operation and frees the cluster; when Temporal cannot
+// be asked, the operation keeps the lock (two workflows must never act on one cluster) and can be
+// cancelled. A schedule's firing records here and starts the workflow as its own child.
+import { Client, Connection, WorkflowIdReusePolicy, WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
+import { randomUUID } from 'node:crypto';
+import {
+  CONTROL_PLANE_TASK_QUEUE,
+  OperationNotAvailableError,
+  operationSearchAttributes,
+  WORKFLOW_TYPE_FOR_KIND,
+  workflowTypeFor,
+  type ClusterOperationInput,
+  type OperationParams,
+  type WorkflowTypes,
+} from '../contract/temporal.js';
+import { workflowIdFor, type OperationKind } from '../domain/resource-id.js';
+import type { SqlDatabase, SqlExecutor } from '../store/database.js';
+import { beginOperation, updateOperation, type OperationRecord } from '../store/operations.js';
+import { temporalConnectOptions, type TemporalConnectionConfig } from './temporal-connection.js';
+
+/** What an operation's workflow is started with. */
+export type OperationWorkflowStart = ClusterOperationInput & { workflowId: string; resourceGroup: string };
+
+/** What beginning an operation needs of Temporal (the worker's activities get only this). */
+export interface WorkflowStarter {
+  /** Starts the operation's workflow; its id is deterministic, so a retry cannot start a second one. */
+  start(input: OperationWorkflowStart): Promise<void>;
+  /**
+   * Whether Temporal has the workflow: after a start that failed ambiguously (a deadline), the
+   * answer says whether it was accepted anyway. Throws when Temporal cannot be asked.
+   */
+  find(workflowId: string): Promise<'running' | 'closed' | 'absent'>;
+}
+
+/** The API's starter: also asks workflows to stop, and owns its connection. */
+export interface OperationStarter extends WorkflowStarter {
+  /** Asks the operation's workflow to stop. */
+  cancel(workflowId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts operation workflows through a Temporal client the caller owns (the worker's). */
+export function workflowStarter(
+  workflows: WorkflowClient,
+  o: {
+    taskQueue?: string;
+    /** Which workflow runs each kind (default: the real ones; API contract tests use the stand-in). */
+    workflowTypes?: WorkflowTypes;
+  } = {},
+): WorkflowStarter & Pick<OperationStarter, 'cancel'> {
+  return {
+    async start(input) {
+      const { workflowId, resourceGroup, ...args } = input;
+      // A kind no workflow runs (maintenance in production) is refused before Temporal is asked.
+      await workflows.start(workflowTypeFor(input.kind, o.workflowTypes), {
+        taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
+        workflowId,
+        args: [args],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        memo: { correlationId: input.correlationId },
+        typedSearchAttributes: operationSearchAttributes(input, resourceGroup),
+      });
+    },
+    async cancel(workflowId) {
+      await workflows.getHandle(workflowId).cancel();
+    },
+    async find(workflowId) {
+      try {
+        const d = await workflows.getHandle(workflowId).describe();
+        return d.status.name === 'RUNNING' ? 'running' : 'closed';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return 'absent';
+        throw err;
+      }
+    },
+  };
+}
+
+/** The API's starter, on its own Temporal connection. */
+export async function temporalOperationStarter(o: {
+  temporal: TemporalConnectionConfig;
+  payloadCodec: PayloadCodec;
+  taskQueue?: string;
+  /** Which workflow runs each kind (default: the real ones; API contract tests use the stand-in). */
+  workflowTypes?: WorkflowTypes;
+}): Promise<OperationStarter> {
+  const connection = await Connection.connect(temporalConnectOptions(o.temporal));
+  // Workflow inputs are encrypted before they reach Temporal (the worker decrypts them).
+  const client = new Client({ connection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } });
+  return {
+    ...workflowStarter(client.workflow, {
+      ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
+      ...(o.workflowTypes ? { workflowTypes: o.workflowTypes } : {}),
+    }),
+    close: () => connection.close(),
+  };
+}
+
+/** What beginning an operation needs to know about its cluster. */
+export interface OperationTarget {
+  resourceKey: string;
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+}
+
+export interface OperationRequest {
+  target: OperationTarget;
+  kind: OperationKind;
+  correlationId: string;
+  params?: OperationParams;
+  /** Fixed by a caller that may run again (a schedule's firing); a new one when absent. */
+  operationId?: string;
+  /** The caller's writes, in the transaction that records the operation (before the record). */
+  write?: (tx: SqlExecutor, operationId: string) => Promise<void>;
+}
+
+/** A recorded operation and what its workflow is started with. */
+export interface RecordedOperation {
+  operation: OperationRecord;
+  workflow: OperationWorkflowStart;
+}
+
+/** The workflow start of an operation (its id follows from the cluster, the kind and the operation). */
+export function operationWorkflow(r: Omit<OperationRequest, 'write'> & { operationId: string }): OperationWorkflowStart {
+  return {
+    workflowId: workflowIdFor(r.target.resourceKey, r.kind, r.operationId),
+    resourceGroup: r.target.resourceGroup,
+    operationId: r.operationId,
+    kind: r.kind,
+    resourceKey: r.target.resourceKey,
+    resourceId: r.target.id,
+    subscriptionId: r.target.subscriptionId,
+    correlationId: r.correlationId,
+    ...(r.params ? { params: r.params } : {}),
+  };
+}
+
+/**
+ * Records the operation with the caller's writes in one transaction; throws
+ * OperationInProgressError (store/operations.ts) naming the operation that holds the cluster
+ * when the one-operation rule refuses it. Starts nothing. A kind no production workflow runs
+ * (maintenance) is refused first (OperationNotAvailableError): no write, no record.
+ */
+export async function recordOperation(db: SqlDatabase, r: OperationRequest): Promise<RecordedOperation> {
+  if (!WORKFLOW_TYPE_FOR_KIND[r.kind]) throw new OperationNotAvailableError(r.kind);
+  const operationId = r.operationId ?? randomUUID();
+  const workflow = operationWorkflow({ ...r, operationId });
+  const operation = await db.transaction(async (tx) => {
+    await r.write?.(tx, operationId);
+    return beginOperation(tx, {
+      operationId,
+      resourceKey: r.target.resourceKey,
+      subscriptionId: r.target.subscriptionId,
+      location: r.target.location,
+      kind: r.kind,
+      workflowId: workflow.workflowId,
+      correlationId: r.correlationId,
+    });
+  });
+  return { operation, workflow };
+}
+
+/** Temporal does not have the workflow: the operation was ended Failed (OperationNotStarted), the cluster is free. */
+export class OperationNotStartedError extends Error {
+  override name = 'OperationNotStartedError';
+  constructor(
+    readonly operation: OperationRecord,
+    /** The start's own error. */
+    readonly startError: unknown,
+  ) {
+    super(`operation ${operation.operationId} could not be started (${startError instanceof Error ? startError.name : 'error'})`);
+  }
+}
+
+/** Temporal could not say whether the workflow started: the operation keeps its status (and the lock) until confirmed or cancelled. */
+export class OperationStartUnconfirmedError extends Error {
+  override name = 'OperationStartUnconfirmedError';
+  constructor(readonly operation: OperationRecord) {
+    super(`the workflow engine did not confirm that operation ${operation.operationId} started`);
+  }
+}
+
+/**
+ * Starts the workflow of a recorded operation. Throws OperationNotStartedError (the record was
+ * ended Failed with `notStarted` as its message) or OperationStartUnconfirmedError.
+ */
+export async function startRecordedOperation(
+  deps: { db: SqlDatabase; starter: WorkflowStarter },
+  recorded: RecordedOperation,
+  notStarted = 'The operation could not be started; nothing was changed. Retry the request.',
+): Promise<OperationRecord> {
+  const { operation, workflow } = recorded;
+  try {
+    await deps.starter.start(workflow);
+    return operation;
+  } catch (err) {
+    const found = await deps.starter.find(workflow.workflowId).catch(() => 'unknown' as const);
+    if (found === 'running' || found === 'closed') return operation;
+    if (found === 'absent') {
+      await updateOperation(deps.db, operation.operationId, {
+        status: 'Failed',
+        error: { code: 'OperationNotStarted', message: notStarted },
+      });
+      throw new OperationNotStartedError(operation, err);
+    }
+    throw new OperationStartUnconfirmedError(operation);
+  }
+}
+
+/** Records the operation (recordOperation) and starts its workflow (startRecordedOperation). */
+export async function startOperation(
+  deps: { db: SqlDatabase; starter: WorkflowStarter },
+  r: OperationRequest & { notStarted?: string },
+): Promise<OperationRecord> {
+  return startRecordedOperation(deps, await recordOperation(deps.db, r), r.notStarted);
+}
