@@ -8,7 +8,7 @@ import type { SqlExecutor } from '../store/database.js';
 import { getClusterServers, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
 import { ConsulSnapshotError } from './consul-admin.js';
 import type { SnapshotEndpoint } from './consul-snapshots.js';
-import { CONSUL_HTTPS_PORT } from './lifecycle.js';
+import { CONSUL_HTTPS_PORT } from '../domain/consul-config.js';
 
 export interface SnapshotTransferDeps {
   db: SqlExecutor;

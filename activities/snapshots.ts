@@ -30,7 +30,8 @@ import {
 } from '../store/snapshots.js';
 import type { ClusterBlobs } from './cluster-blobs.js';
 import { restoreSnapshot, saveSnapshot } from './consul-snapshots.js';
-import { SECRET, type LifecycleDeps } from './lifecycle.js';
+import { SECRET } from '../contract/secret-names.js';
+import type { LifecycleDeps } from './cluster-activities.js';
 import { secretReader } from './secrets.js';
 import { expiringCertificates } from './server-certificates.js';
 import { createSnapshotScheduleActivities, type SnapshotScheduleDeps } from './snapshot-schedules.js';
