@@ -1,11 +1,10 @@
 // Writes the ARM OpenAPI document generated from the proto contract (never edit it by hand):
 //   npx tsx scripts/generate-openapi.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { OPENAPI_FILE, renderOpenApi } from '../apps/api/src/openapi/generate.js';
-import { repoRoot } from './toolchain.mjs';
+import { dirname } from 'node:path';
+import { OPENAPI_FILE, OPENAPI_PATH } from '../apps/api/src/openapi/document-file.js';
+import { renderOpenApi } from '../apps/api/src/openapi/generate.js';
 
-const target = join(repoRoot, OPENAPI_FILE);
-mkdirSync(dirname(target), { recursive: true });
-writeFileSync(target, renderOpenApi());
+mkdirSync(dirname(OPENAPI_PATH), { recursive: true });
+writeFileSync(OPENAPI_PATH, renderOpenApi());
 console.log(`wrote ${OPENAPI_FILE}`);

@@ -27,6 +27,7 @@ const READER_RPCS = new Set([
   'GetBillingInfo',
   'GetBillingReport',
   'GetOperation',
+  'GetOperationResult',
   'ListOperations',
 ]);
 const isNotification = (service: string) => service === 'hcs.consul.v1.NotificationService';

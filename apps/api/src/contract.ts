@@ -1,13 +1,43 @@
-// The API contract as data: every RPC of our proto services with its google.api.http mapping.
-// The REST router, the gRPC server and the OpenAPI generator all read it, so the proto stays
-// the one source of truth.
+// The API contract as data: every RPC of our proto services with its google.api.http mapping,
+// and the type of the handler object the transports dispatch to (one handler per RPC of the
+// generated service descriptors: a missing handler does not compile). The REST router, the
+// gRPC server and the OpenAPI generator all read it, so the proto stays the one source of truth.
 import { getOption, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { http } from '../../../gen/google/api/annotations_pb.js';
 import { ClusterService } from '../../../gen/hcs/consul/v1/cluster_service_pb.js';
 import { NotificationService } from '../../../gen/hcs/consul/v1/notification_service_pb.js';
 import { OperationService } from '../../../gen/hcs/consul/v1/operation_pb.js';
+import type { RequestContext } from './context.js';
 
 export const SERVICES: DescService[] = [ClusterService, OperationService, NotificationService];
+
+/**
+ * A handler as the transports call it: the request as proto JSON (REST builds it from path,
+ * query, headers and body; gRPC from the message), the caller's context; the response as proto
+ * JSON. Handlers declare the request fields they read, hence `never` here.
+ */
+export type RpcHandler = (req: never, ctx: RequestContext) => Promise<object>;
+
+/** One handler per method of a generated service descriptor, keyed by the method's local name. */
+export type ServiceHandlers<S extends { method: object }> = { [K in keyof S['method']]: RpcHandler };
+
+/** Every RPC the API serves (SERVICES): createHandlers must provide each of them. */
+export type ApiHandlers = ServiceHandlers<typeof ClusterService> &
+  ServiceHandlers<typeof OperationService> &
+  ServiceHandlers<typeof NotificationService>;
+
+type JsonHandler = (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>;
+
+/**
+ * The handler of one RPC, for the transports. The handler object is typed (ApiHandlers), so the
+ * lookup cannot miss for a method of SERVICES; anything else is a programming error, found when
+ * the server starts.
+ */
+export function handlerFor(handlers: ApiHandlers, method: DescMethod): JsonHandler {
+  const fn: unknown = (handlers as unknown as Record<string, unknown>)[method.localName];
+  if (typeof fn !== 'function') throw new Error(`no handler for ${method.parent.typeName}.${method.name}`);
+  return fn as JsonHandler;
+}
 
 export type HttpVerb = 'get' | 'put' | 'post' | 'delete' | 'patch';
 

@@ -1,14 +1,16 @@
 // All RPC handlers in one object, built once from the API's dependencies (the composition root
-// of the API's logic; the transports only translate).
-import { getCluster } from '../../../store/clusters.js';
+// of the API's logic; the transports only translate). The object is checked against the
+// generated service descriptors (contract.ts ApiHandlers): an RPC without a handler does not compile.
 import type { SqlDatabase } from '../../../store/database.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import type { OperationStarter } from '../../../lib/operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
+import type { ApiHandlers } from './contract.js';
 import { actionHandlers } from './service/actions.js';
 import { clusterHandlers } from './service/clusters.js';
 import { federationHandlers } from './service/federation.js';
 import { notificationHandlers } from './service/notifications.js';
+import { operationResultHandlers } from './service/operation-result.js';
 import { operationHandlers } from './service/operations.js';
 import type { ServiceLimits } from './service/quotas.js';
 import { snapshotActionHandlers } from './service/snapshot-actions.js';
@@ -27,6 +29,7 @@ export interface HandlerDeps {
 export function createHandlers(deps: HandlerDeps) {
   const clusters = clusterHandlers(deps);
   const actions = actionHandlers({ ...deps, startAction: clusters.startAction });
+  const operations = operationHandlers(deps);
   return {
     ...clusters,
     ...actions,
@@ -39,10 +42,15 @@ export function createHandlers(deps: HandlerDeps) {
       ...deps,
       federationTokenTtlSeconds: deps.limits.federationTokenTtlSeconds,
     }),
-    ...operationHandlers(deps),
+    ...operations,
+    ...operationResultHandlers({
+      db: deps.db,
+      getOperationRecord: (req, ctx) => operations.getOperationRecord(req, ctx),
+      snapshotResult: (op) => actions.snapshotResult(op),
+      rootTokenResult: (op, ctx) => actions.rootTokenResult(op, ctx),
+    }),
     ...notificationHandlers({ db: deps.db, clusters }),
-    findCluster: (resourceKey: string) => getCluster(deps.db, resourceKey),
-  };
+  } satisfies ApiHandlers;
 }
 
 export type Handlers = ReturnType<typeof createHandlers>;

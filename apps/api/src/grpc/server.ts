@@ -14,17 +14,16 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
 import { API_VERSION } from '../api-version.js';
-import { rpcRoutes, SERVICES } from '../contract.js';
+import { handlerFor, rpcRoutes, SERVICES, type ApiHandlers } from '../contract.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, toArmError } from '../errors.js';
 import { checkFieldLimits, checkHeaderLength } from '../field-limits.js';
-import type { Handlers } from '../handlers.js';
 import { grpcServerCredentials, peerCertificate, type GrpcTls } from './credentials.js';
 import { grpcErrorResponse } from './error-metadata.js';
 import { retryAfterOf } from '../rate-limit.js';
 
 export interface GrpcServerOptions {
-  handlers: Handlers;
+  handlers: ApiHandlers;
   authenticate: Authenticator;
   logger: Logger;
   host: string;
@@ -36,12 +35,9 @@ export interface GrpcServerOptions {
 
 const UNDECODABLE = Symbol('undecodable request');
 
-type JsonHandler = (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>;
-
 export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: string; close(): Promise<void> }> {
   const credentials = grpcServerCredentials(o.host, o.tls, o.requestClientCertificates ?? false);
   const server = new Server();
-  const handlers = o.handlers as unknown as Record<string, JsonHandler>;
   const routes = rpcRoutes();
 
   for (const service of SERVICES) {
@@ -49,6 +45,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
     const implementation: UntypedServiceImplementation = {};
     for (const method of service.methods) {
       const route = routes.find((r) => r.method === method)!;
+      const fn = handlerFor(o.handlers, method);
       definition[method.name] = {
         path: `/${service.typeName}/${method.name}`,
         requestStream: false,
@@ -93,17 +90,14 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
             baseUrl: '',
             apiVersion: API_VERSION,
           };
-          const fn = handlers[method.localName];
-          if (!fn) throw Object.assign(new Error(`${method.name} is not available yet`), { grpcUnimplemented: true });
           const res = await fn(input, ctx);
           return fromJson(method.output, res as JsonValue, { ignoreUnknownFields: true });
         })().then(
           (res) => callback(null, res as Message),
           (err: unknown) => {
             const arm = toArmError(err, requestId);
-            const unimplemented = (err as { grpcUnimplemented?: boolean }).grpcUnimplemented;
             if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
-            callback(grpcErrorResponse(unimplemented ? 12 : arm.grpcCode, arm, requestId, retryAfterOf(err)));
+            callback(grpcErrorResponse(arm.grpcCode, arm, requestId, retryAfterOf(err)));
           },
         );
       };

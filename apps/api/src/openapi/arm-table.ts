@@ -1,14 +1,15 @@
-// ARM KNOWLEDGE TABLE: everything the OpenAPI generator knows about Azure Resource Manager that
-// the proto contract does not say. The generator (generate.ts, schemas.ts) is generic: it walks
-// rpcRoutes() and the message descriptors and consults only this file for ARM conventions, so a
-// review of "what do we claim to ARM" is a review of this file.
+// ARM KNOWLEDGE TABLE: everything the API knows about Azure Resource Manager that the proto
+// contract does not say. The OpenAPI generator (generate.ts, schemas.ts) is generic: it walks
+// rpcRoutes() and the message descriptors and consults only this file for ARM conventions; the
+// REST server (rest/arm-responses.ts) reads its status codes, headers, ETag routes and operation
+// results from the same entries. A review of "what do we claim to ARM" is a review of this file.
 //
 // Sources: the ARM RPC (Azure/azure-resource-manager-rpc v1.0), the LintDiff rules
 // (test/api/lintdiff.test.ts), and common-types resource-management v5, whose shapes are copied
 // into common-types.ts so the document is self-contained.
 import { PATCHABLE_PROPERTIES } from '../../../../domain/cluster-patch.js';
 import { MAX_CLUSTER_NAME, PROVIDER_NAMESPACE } from '../../../../domain/resource-id.js';
-import type { HttpVerb } from '../contract.js';
+import type { HttpVerb, RpcRoute } from '../contract.js';
 import { API_VERSION } from '../api-version.js';
 import { READ_ONLY_PROPERTIES } from '../service/views.js';
 import { COMMON_DEFINITIONS, COMMON_PARAMETERS, stringEnum } from './common-types.js';
@@ -112,7 +113,14 @@ export const TAG_DESCRIPTIONS: Record<string, string> = {
 
 export const OPERATION_MESSAGE = `${PACKAGE}.Operation`;
 
-/** Polling headers of 202 answers (rest/server.ts respond()). */
+/** Long-running: the response reports a started Operation beside (not as) the REST body. */
+export function isLongRunning(route: RpcRoute): boolean {
+  return route.method.output.fields.some(
+    (f) => f.fieldKind === 'message' && f.message.typeName === OPERATION_MESSAGE && f.jsonName !== route.responseBody,
+  );
+}
+
+/** Polling headers of 202 answers (rest/arm-responses.ts). */
 export const LRO_HEADERS: Json = {
   Location: { type: 'string', description: 'URL to poll for the result (202 while running, then what the synchronous call answers).' },
   'Azure-AsyncOperation': { type: 'string', description: 'URL of the operation status document.' },
@@ -131,8 +139,8 @@ export const FINAL_STATE_VIA: Record<string, string> = {
 };
 
 /**
- * What the Location URL answers when an LRO on a cluster succeeds (rest/server.ts
- * operationResults): the cluster for every kind but delete, which answers 204.
+ * What the Location URL answers when an LRO on a cluster succeeds (OPERATION_RESULT): the
+ * cluster for every kind but delete, which answers 204.
  */
 export const LRO_RESULT_MESSAGE = `${PACKAGE}.Cluster`;
 
@@ -186,8 +194,51 @@ export const RESPONSES: Record<HttpVerb, { sync: Record<string, ResponseSpec>; l
   },
 };
 
-/** Routes that send the resource's ETag header (rest/server.ts ETAG_ROUTES). */
+/**
+ * The status code the REST server answers a call with (rest/arm-responses.ts): always one that
+ * RESPONSES lists for the verb. PUT: 201 when the resource was created, else 200; DELETE of
+ * nothing: 204; a long-running RPC whose operation still runs: 202; otherwise 200.
+ */
+export function successStatus(verb: HttpVerb, longRunning: boolean, o: { running: boolean; created?: boolean; existed?: boolean }): number {
+  if (verb === 'put') return o.created ? 201 : 200;
+  if (verb === 'delete' && o.existed === false) return 204;
+  if (longRunning && o.running) return 202;
+  return 200;
+}
+
+/** Routes that send the resource's ETag header (rest/arm-responses.ts; documented per route). */
 export const ETAG_RPCS = new Set(['CreateOrReplaceCluster', 'GetCluster', 'UpdateCluster']);
+
+/**
+ * ARM's Location URL of a long-running operation (GET .../operationResults/{id}) is the REST face
+ * of this RPC (rest/arm-responses.ts): 202 with Location and Retry-After while the operation
+ * runs; when it succeeded, 200 with what it produced (LRO_RESULT_MESSAGE for operations on a
+ * cluster) or 204 when it produced nothing (a delete); when it failed 400, canceled 409, with the
+ * operation's error. Clients only follow the Location header, so the document does not list it
+ * (UNDOCUMENTED_RPCS): the LRO options say how an operation finishes.
+ */
+export const OPERATION_RESULT = {
+  rpc: 'GetOperationResult',
+  running: 202,
+  succeeded: 200,
+  noResult: 204,
+  failed: 400,
+  canceled: 409,
+} as const;
+
+/**
+ * How each result (the oneof of GetOperationResultResponse, by JSON name) is sent as the Location
+ * URL's body: `wrap` names the field the body holds it under (else the body is the result itself);
+ * `etag` sends the resource's ETag header; `noStore` forbids caching (a credential).
+ */
+export const OPERATION_RESULT_BODIES: Record<string, { wrap?: string; etag?: boolean; noStore?: boolean }> = {
+  cluster: { etag: true },
+  snapshot: { wrap: 'snapshot' },
+  rootToken: { noStore: true },
+};
+
+/** RPCs served over REST that the document leaves out (see OPERATION_RESULT). */
+export const UNDOCUMENTED_RPCS = new Set<string>([OPERATION_RESULT.rpc]);
 
 // ---------------------------------------------------------------------------------------------
 // Definitions: names and ARM-only annotations of proto messages and fields.
@@ -300,7 +351,7 @@ export const ARM_DEFINITIONS: Record<string, Json> = {
   ]),
 };
 
-/** ARM-only path: GET /providers/{namespace}/operations (the REST server does not serve it yet). */
+/** ARM-only path: GET /providers/{namespace}/operations (rest/server.ts serves it from the contract). */
 export const OPERATIONS_API = {
   path: `/providers/${PROVIDER_NAMESPACE}/operations`,
   operationId: 'Operations_List',

@@ -13,11 +13,12 @@ import {
   GLOBAL_PARAMETERS,
   LRO_RESULT_MESSAGE,
   NON_BODY_FIELDS,
-  OPERATION_MESSAGE,
   OPERATIONS_API,
   PATH_PARAMETERS,
   RESPONSES,
   TAG_DESCRIPTIONS,
+  UNDOCUMENTED_RPCS,
+  isLongRunning,
   operationIdFor,
 } from './arm-table.js';
 import { maxLengthOf, pathParameterMaxLength } from '../field-limits.js';
@@ -25,8 +26,7 @@ import { SECURITY_DEFINITIONS } from './common-types.js';
 import { loadProtoComments, type ProtoComments } from './proto-comments.js';
 import { Definitions, ref, scalarSchema, type Json } from './schemas.js';
 
-/** Repository-relative path of the generated document. */
-export const OPENAPI_FILE = `gen/openapi/${ARM_DOCUMENT.namespace.toLowerCase().replace('.', '-')}-${ARM_DOCUMENT.apiVersion}.json`;
+export { OPENAPI_FILE } from './document-file.js';
 
 const ERROR_RESPONSE = {
   description: 'An unexpected error response.',
@@ -41,7 +41,7 @@ export function generateOpenApi(): Record<string, unknown> {
   for (const [name, def] of Object.entries(ARM_DEFINITIONS)) defs.add(name, def);
   const paths: Record<string, Json> = {};
   for (const route of rpcRoutes()) {
-    if (EXCLUDED_SERVICES.has(route.service.typeName)) continue;
+    if (EXCLUDED_SERVICES.has(route.service.typeName) || UNDOCUMENTED_RPCS.has(route.method.name)) continue;
     const path = armPath(route);
     const verbs = (paths[path] ??= {});
     if (verbs[route.verb] !== undefined) throw new Error(`two RPCs map to ${route.verb.toUpperCase()} ${path}`);
@@ -172,13 +172,6 @@ function requestBody(route: RpcRoute, defs: Definitions, comments: ProtoComments
   const schema = defs.message(input, { name, omit: notInBody });
   const required = Array.isArray(defs.all[name]?.required);
   return { name: 'body', in: 'body', required, schema, description: `The parameters of ${route.method.name}.` };
-}
-
-/** Long-running: the response reports a started Operation beside (not as) the REST body. */
-function isLongRunning(route: RpcRoute): boolean {
-  return route.method.output.fields.some(
-    (f) => f.fieldKind === 'message' && f.message.typeName === OPERATION_MESSAGE && f.jsonName !== route.responseBody,
-  );
 }
 
 /** The message the REST body holds: the response_body field's message, or the whole response. */

@@ -1,33 +1,31 @@
 // The ARM-shaped REST API. Routes come from the proto's google.api.http annotations; this file
 // adds what ARM asks of a resource provider around the shared handlers: api-version checks,
-// request/correlation ids, authentication, ARM status codes and headers for long-running
-// operations, ETags, paging links and ARM error bodies.
+// request/correlation ids, authentication and ARM error bodies. ARM status codes, headers for
+// long-running operations, ETags and the Location URL's answers follow the ARM table
+// (arm-responses.ts, openapi/arm-table.ts).
 import type { PayloadCodec } from '@temporalio/common';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
-import { repoRoot } from '../../../../scripts/toolchain.mjs';
 import { API_VERSION, SUBSCRIPTION_API_VERSION } from '../api-version.js';
-import { rpcRoutes, type RpcRoute } from '../contract.js';
-import { OPENAPI_FILE } from '../openapi/generate.js';
+import { handlerFor, rpcRoutes, type ApiHandlers, type RpcRoute } from '../contract.js';
+import { OPERATION_RESULT } from '../openapi/arm-table.js';
+import { OPENAPI_PATH } from '../openapi/document-file.js';
 import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
 import { checkFieldLimits, checkHeaderLength, quote } from '../field-limits.js';
-import type { Handlers } from '../handlers.js';
 import { retryAfterOf } from '../rate-limit.js';
 import { isSre } from '../service/authorize.js';
-import { clusterView, operationResultPath } from '../service/views.js';
 import { ENCRYPTED_ENCODING } from '../../../../lib/payload-codec.js';
+import { sendOperationResult, sendRpcResponse } from './arm-responses.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const ETAG_ROUTES = new Set(['getCluster', 'createOrReplaceCluster', 'updateCluster']);
 
 export interface RestServerOptions {
-  handlers: Handlers;
+  handlers: ApiHandlers;
   authenticate: Authenticator;
   logger: Logger;
   /** HTTPS with optional client certificates (ARM's mutual TLS); plain HTTP when absent. */
@@ -102,7 +100,7 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   // The OpenAPI (Swagger 2.0) document generated from the proto: public, like any ARM spec.
-  const openapi = readFileSync(join(repoRoot, OPENAPI_FILE), 'utf8');
+  const openapi = readFileSync(OPENAPI_PATH, 'utf8');
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
 
   // Temporal's remote codec protocol, so SREs can read encrypted histories in the Temporal UI or
@@ -155,13 +153,11 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     return { value: providerOperations };
   });
 
-  const handlers = o.handlers as unknown as Record<
-    string,
-    (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>
-  >;
   for (const route of rpcRoutes()) {
     const isSubscriptionLifecycle = route.handler === 'putSubscription';
     const isMarketplace = route.handler === 'notifyResource';
+    const isOperationResult = route.method.name === OPERATION_RESULT.rpc;
+    const fn = handlerFor(o.handlers, route.method);
     app.route({
       method: route.verb.toUpperCase(),
       url: route.path.replace(/\{([a-z_]+)\}/g, ':$1'),
@@ -172,53 +168,11 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
         checkFieldLimits(route, route.body && route.body !== '*' ? { ...input, [route.body]: req.body } : input);
         if (!isMarketplace) checkApiVersion(req, isSubscriptionLifecycle ? SUBSCRIPTION_API_VERSION : API_VERSION);
         const ctx = await context(req);
-        const fn = handlers[route.handler];
-        if (!fn) throw new ApiError(501, 12, 'NotImplemented', `${route.method.name} is not available yet.`);
         const res = await fn(input, ctx);
-        return respond(route, res, ctx, reply);
+        return isOperationResult ? sendOperationResult(res, ctx, reply, retryAfter) : sendRpcResponse(route, res, ctx, reply, retryAfter);
       },
     });
   }
-
-  // ARM's Location URL for asynchronous PATCH/DELETE/POST: 202 while running, then exactly
-  // what the synchronous call would have answered.
-  const operationRoute = rpcRoutes().find((r) => r.handler === 'getOperation')!;
-  app.get('/subscriptions/:subscription_id/providers/HCS.Consul/locations/:location/operationResults/:operation_id', async (req, reply) => {
-    const p = req.params as Record<string, string>;
-    checkFieldLimits(operationRoute, { subscriptionId: p.subscription_id, location: p.location, operationId: p.operation_id });
-    checkApiVersion(req, API_VERSION);
-    const ctx = await context(req);
-    const op = await o.handlers.getOperationRecord(
-      { subscriptionId: p.subscription_id!, location: p.location!, operationId: p.operation_id! },
-      ctx,
-    );
-    if (op.status === 'Accepted' || op.status === 'Running' || op.status === 'Canceling' || op.status === 'Scheduled') {
-      return reply
-        .status(202)
-        .header('Location', `${ctx.baseUrl}${operationResultPath(op)}?api-version=${API_VERSION}`)
-        .header('Retry-After', retryAfter)
-        .send();
-    }
-    if (op.status === 'Succeeded') {
-      if (op.kind === 'delete') return reply.status(204).send();
-      if (op.kind === 'snapshot') return reply.status(200).send(await o.handlers.snapshotResult(op));
-      if (op.kind === 'token')
-        return reply
-          .status(200)
-          .header('Cache-Control', 'no-store')
-          .send(await o.handlers.rootTokenResult(op, ctx));
-      const cluster = await o.handlers.findCluster(op.resourceKey);
-      return cluster ? reply.status(200).header('ETag', cluster.etag).send(clusterView(cluster)) : reply.status(204).send();
-    }
-    const error = op.error ?? {
-      code: op.status === 'Canceled' ? 'OperationCanceled' : 'OperationFailed',
-      message: `The operation ${op.status.toLowerCase()}.`,
-    };
-    return reply
-      .status(op.status === 'Canceled' ? 409 : 400)
-      .header('x-ms-error-code', error.code)
-      .send({ error });
-  });
 
   async function context(req: FastifyRequest): Promise<RequestContext> {
     const socket = req.raw.socket as Partial<TLSSocket>;
@@ -240,30 +194,6 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     const sd = header(req, 'x-ms-arm-resource-system-data');
     if (sd && caller.kind === 'arm') ctx.systemData = parseSystemData(sd);
     return ctx;
-  }
-
-  function respond(route: RpcRoute, res: Record<string, unknown>, ctx: RequestContext, reply: FastifyReply) {
-    const op = res.operation as { id: string; status: string } | undefined;
-    const body = route.responseBody ? res[route.responseBody] : res;
-    const etag = (body as { etag?: string } | undefined)?.etag;
-    if (etag && ETAG_ROUTES.has(route.handler)) reply.header('ETag', etag);
-    // The operation view's id is its status path; the result path sits beside it.
-    const running = op !== undefined && !['Succeeded', 'Failed', 'Canceled'].includes(op.status);
-    const statusUrl = running ? `${ctx.baseUrl}${op.id}?api-version=${API_VERSION}` : undefined;
-    const resultUrl = running
-      ? `${ctx.baseUrl}${op.id.replace('/operationStatuses/', '/operationResults/')}?api-version=${API_VERSION}`
-      : undefined;
-    if (route.handler === 'createOrReplaceCluster') {
-      if (statusUrl) reply.header('Azure-AsyncOperation', statusUrl);
-      return reply.status(res.created ? 201 : 200).send(body);
-    }
-    if (route.handler === 'deleteCluster' && res.existed === false) return reply.status(204).send();
-    if (statusUrl && resultUrl && route.service.name !== 'OperationService') {
-      // 202 carries headers only; the Location URL answers with the final result.
-      reply.header('Location', resultUrl).header('Azure-AsyncOperation', statusUrl).header('Retry-After', retryAfter);
-      return reply.status(202).send();
-    }
-    return reply.status(200).send(body ?? {});
   }
 
   return app;

@@ -2,8 +2,8 @@
 // @generated from file hcs/consul/v1/cluster.proto (package hcs.consul.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hcs/consul/v1/cluster.proto.
  */
 export const file_hcs_consul_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChtoY3MvY29uc3VsL3YxL2NsdXN0ZXIucHJvdG8SDWhjcy5jb25zdWwudjEilAIKB0NsdXN0ZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgR0eXBlGAMgASgJEhAKCGxvY2F0aW9uGAQgASgJEi4KBHRhZ3MYBSADKAsyIC5oY3MuY29uc3VsLnYxLkNsdXN0ZXIuVGFnc0VudHJ5Ei4KC3N5c3RlbV9kYXRhGAYgASgLMhkuaGNzLmNvbnN1bC52MS5TeXN0ZW1EYXRhEjQKCnByb3BlcnRpZXMYByABKAsyIC5oY3MuY29uc3VsLnYxLkNsdXN0ZXJQcm9wZXJ0aWVzEgwKBGV0YWcYCCABKAkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiygQKEUNsdXN0ZXJQcm9wZXJ0aWVzEhYKDmNvbnN1bF92ZXJzaW9uGAEgASgJEhQKDHNlcnZlcl9jb3VudBgCIAEoBRISCgpkYXRhY2VudGVyGAMgASgJEi4KB25ldHdvcmsYBCABKAsyHS5oY3MuY29uc3VsLnYxLk5ldHdvcmtQcm9maWxlEhcKD3B1YmxpY19lbmRwb2ludBgFIAEoCBI0Cg51cGdyYWRlX3BvbGljeRgGIAEoCzIcLmhjcy5jb25zdWwudjEuVXBncmFkZVBvbGljeRI8ChJtYWludGVuYW5jZV93aW5kb3cYByABKAsyIC5oY3MuY29uc3VsLnYxLk1haW50ZW5hbmNlV2luZG93EjYKD3NuYXBzaG90X3BvbGljeRgIIAEoCzIdLmhjcy5jb25zdWwudjEuU25hcHNob3RQb2xpY3kSGgoScHJvdmlzaW9uaW5nX3N0YXRlGAkgASgJEh4KFmN1cnJlbnRfY29uc3VsX3ZlcnNpb24YCiABKAkSHAoUcHJpdmF0ZV9lbmRwb2ludF91cmwYCyABKAkSGwoTcHVibGljX2VuZHBvaW50X3VybBgMIAEoCRIYChBmZWRlcmF0aW9uX3Rva2VuGA0gASgJEhoKEnByaW1hcnlfY2x1c3Rlcl9pZBgOIAEoCRIqCiJlYXJsaWVzdF9zZXJ2ZXJfY2VydGlmaWNhdGVfZXhwaXJ5GA8gASgJEiUKHWxhc3Rfc3VjY2Vzc2Z1bF9zbmFwc2hvdF90aW1lGBAgASgJIh4KDk5ldHdvcmtQcm9maWxlEgwKBGNpZHIYASABKAkiMQoNVXBncmFkZVBvbGljeRIgChhhdXRvbWF0aWNfcGF0Y2hfdXBncmFkZXMYASABKAgiYAoRTWFpbnRlbmFuY2VXaW5kb3cSDAoEZGF5cxgBIAMoCRISCgpzdGFydF90aW1lGAIgASgJEhYKDmR1cmF0aW9uX2hvdXJzGAMgASgFEhEKCXRpbWVfem9uZRgEIAEoCSJBCg5TbmFwc2hvdFBvbGljeRIWCg5pbnRlcnZhbF9ob3VycxgBIAEoBRIXCg9yZXRlbnRpb25fY291bnQYAiABKAUi2AEKClN5c3RlbURhdGESEgoKY3JlYXRlZF9ieRgBIAEoCRIXCg9jcmVhdGVkX2J5X3R5cGUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQbGFzdF9tb2RpZmllZF9ieRgEIAEoCRIdChVsYXN0X21vZGlmaWVkX2J5X3R5cGUYBSABKAkSNAoQbGFzdF9tb2RpZmllZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChtoY3MvY29uc3VsL3YxL2NsdXN0ZXIucHJvdG8SDWhjcy5jb25zdWwudjEilAIKB0NsdXN0ZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgR0eXBlGAMgASgJEhAKCGxvY2F0aW9uGAQgASgJEi4KBHRhZ3MYBSADKAsyIC5oY3MuY29uc3VsLnYxLkNsdXN0ZXIuVGFnc0VudHJ5Ei4KC3N5c3RlbV9kYXRhGAYgASgLMhkuaGNzLmNvbnN1bC52MS5TeXN0ZW1EYXRhEjQKCnByb3BlcnRpZXMYByABKAsyIC5oY3MuY29uc3VsLnYxLkNsdXN0ZXJQcm9wZXJ0aWVzEgwKBGV0YWcYCCABKAkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiygQKEUNsdXN0ZXJQcm9wZXJ0aWVzEhYKDmNvbnN1bF92ZXJzaW9uGAEgASgJEhQKDHNlcnZlcl9jb3VudBgCIAEoBRISCgpkYXRhY2VudGVyGAMgASgJEi4KB25ldHdvcmsYBCABKAsyHS5oY3MuY29uc3VsLnYxLk5ldHdvcmtQcm9maWxlEhcKD3B1YmxpY19lbmRwb2ludBgFIAEoCBI0Cg51cGdyYWRlX3BvbGljeRgGIAEoCzIcLmhjcy5jb25zdWwudjEuVXBncmFkZVBvbGljeRI8ChJtYWludGVuYW5jZV93aW5kb3cYByABKAsyIC5oY3MuY29uc3VsLnYxLk1haW50ZW5hbmNlV2luZG93EjYKD3NuYXBzaG90X3BvbGljeRgIIAEoCzIdLmhjcy5jb25zdWwudjEuU25hcHNob3RQb2xpY3kSGgoScHJvdmlzaW9uaW5nX3N0YXRlGAkgASgJEh4KFmN1cnJlbnRfY29uc3VsX3ZlcnNpb24YCiABKAkSHAoUcHJpdmF0ZV9lbmRwb2ludF91cmwYCyABKAkSGwoTcHVibGljX2VuZHBvaW50X3VybBgMIAEoCRIYChBmZWRlcmF0aW9uX3Rva2VuGA0gASgJEhoKEnByaW1hcnlfY2x1c3Rlcl9pZBgOIAEoCRIqCiJlYXJsaWVzdF9zZXJ2ZXJfY2VydGlmaWNhdGVfZXhwaXJ5GA8gASgJEiUKHWxhc3Rfc3VjY2Vzc2Z1bF9zbmFwc2hvdF90aW1lGBAgASgJIh4KDk5ldHdvcmtQcm9maWxlEgwKBGNpZHIYASABKAkiMQoNVXBncmFkZVBvbGljeRIgChhhdXRvbWF0aWNfcGF0Y2hfdXBncmFkZXMYASABKAgiYAoRTWFpbnRlbmFuY2VXaW5kb3cSDAoEZGF5cxgBIAMoCRISCgpzdGFydF90aW1lGAIgASgJEhYKDmR1cmF0aW9uX2hvdXJzGAMgASgFEhEKCXRpbWVfem9uZRgEIAEoCSJBCg5TbmFwc2hvdFBvbGljeRIWCg5pbnRlcnZhbF9ob3VycxgBIAEoBRIXCg9yZXRlbnRpb25fY291bnQYAiABKAUi2AEKClN5c3RlbURhdGESEgoKY3JlYXRlZF9ieRgBIAEoCRIXCg9jcmVhdGVkX2J5X3R5cGUYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQbGFzdF9tb2RpZmllZF9ieRgEIAEoCRIdChVsYXN0X21vZGlmaWVkX2J5X3R5cGUYBSABKAkSNAoQbGFzdF9tb2RpZmllZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivAIKCFNuYXBzaG90EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSKQoEdHlwZRgDIAEoDjIbLmhjcy5jb25zdWwudjEuU25hcHNob3RUeXBlEisKBXN0YXRlGAQgASgOMhwuaGNzLmNvbnN1bC52MS5TbmFwc2hvdFN0YXRlEhIKCnNpemVfYnl0ZXMYBSABKAMSFgoOY29uc3VsX3ZlcnNpb24YBiABKAkSMAoMcmVxdWVzdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmVzdG9yZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKn8KDFNuYXBzaG90VHlwZRIdChlTTkFQU0hPVF9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUU05BUFNIT1RfVFlQRV9NQU5VQUwQARIbChdTTkFQU0hPVF9UWVBFX0FVVE9NQVRJQxACEhkKFVNOQVBTSE9UX1RZUEVfVVBHUkFERRADKoQBCg1TbmFwc2hvdFN0YXRlEh4KGlNOQVBTSE9UX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWU05BUFNIT1RfU1RBVEVfUEVORElORxABEhwKGFNOQVBTSE9UX1NUQVRFX0NPTVBMRVRFRBACEhkKFVNOQVBTSE9UX1NUQVRFX0ZBSUxFRBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A managed Consul cluster, shaped as an Azure Resource Manager tracked resource.
@@ -381,4 +381,164 @@ export type SystemData = Message<"hcs.consul.v1.SystemData"> & {
  */
 export const SystemDataSchema: GenMessage<SystemData> = /*@__PURE__*/
   messageDesc(file_hcs_consul_v1_cluster, 6);
+
+/**
+ * A snapshot's metadata.
+ *
+ * @generated from message hcs.consul.v1.Snapshot
+ */
+export type Snapshot = Message<"hcs.consul.v1.Snapshot"> & {
+  /**
+   * Snapshot id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Display name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * MANUAL, AUTOMATIC or UPGRADE.
+   *
+   * @generated from field: hcs.consul.v1.SnapshotType type = 3;
+   */
+  type: SnapshotType;
+
+  /**
+   * PENDING, COMPLETED or FAILED.
+   *
+   * @generated from field: hcs.consul.v1.SnapshotState state = 4;
+   */
+  state: SnapshotState;
+
+  /**
+   * Size in bytes once completed.
+   *
+   * @generated from field: int64 size_bytes = 5;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * Consul version of the cluster when the snapshot was taken.
+   *
+   * @generated from field: string consul_version = 6;
+   */
+  consulVersion: string;
+
+  /**
+   * When it was requested.
+   *
+   * @generated from field: google.protobuf.Timestamp requested_at = 7;
+   */
+  requestedAt?: Timestamp | undefined;
+
+  /**
+   * When it finished.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 8;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * When it was last restored.
+   *
+   * @generated from field: google.protobuf.Timestamp restored_at = 9;
+   */
+  restoredAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hcs.consul.v1.Snapshot.
+ * Use `create(SnapshotSchema)` to create a new message.
+ */
+export const SnapshotSchema: GenMessage<Snapshot> = /*@__PURE__*/
+  messageDesc(file_hcs_consul_v1_cluster, 7);
+
+/**
+ * Why a snapshot exists.
+ *
+ * @generated from enum hcs.consul.v1.SnapshotType
+ */
+export enum SnapshotType {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SNAPSHOT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Requested through createSnapshot; kept until deleted.
+   *
+   * @generated from enum value: SNAPSHOT_TYPE_MANUAL = 1;
+   */
+  MANUAL = 1,
+
+  /**
+   * Taken by the schedule; subject to retention.
+   *
+   * @generated from enum value: SNAPSHOT_TYPE_AUTOMATIC = 2;
+   */
+  AUTOMATIC = 2,
+
+  /**
+   * Taken by an upgrade right before it changes the first server; removed 7 days after it was
+   * taken. Not counted against the MANUAL snapshot limit.
+   *
+   * @generated from enum value: SNAPSHOT_TYPE_UPGRADE = 3;
+   */
+  UPGRADE = 3,
+}
+
+/**
+ * Describes the enum hcs.consul.v1.SnapshotType.
+ */
+export const SnapshotTypeSchema: GenEnum<SnapshotType> = /*@__PURE__*/
+  enumDesc(file_hcs_consul_v1_cluster, 0);
+
+/**
+ * Snapshot lifecycle state.
+ *
+ * @generated from enum hcs.consul.v1.SnapshotState
+ */
+export enum SnapshotState {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SNAPSHOT_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Being taken.
+   *
+   * @generated from enum value: SNAPSHOT_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Stored in Blob.
+   *
+   * @generated from enum value: SNAPSHOT_STATE_COMPLETED = 2;
+   */
+  COMPLETED = 2,
+
+  /**
+   * Failed; see the operation.
+   *
+   * @generated from enum value: SNAPSHOT_STATE_FAILED = 3;
+   */
+  FAILED = 3,
+}
+
+/**
+ * Describes the enum hcs.consul.v1.SnapshotState.
+ */
+export const SnapshotStateSchema: GenEnum<SnapshotState> = /*@__PURE__*/
+  enumDesc(file_hcs_consul_v1_cluster, 1);
 

@@ -7,13 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Cluster, Snapshot } from "./cluster_pb.js";
+import { file_hcs_consul_v1_cluster } from "./cluster_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hcs/consul/v1/operation.proto.
  */
 export const file_hcs_consul_v1_operation: GenFile = /*@__PURE__*/
-  fileDesc("Ch1oY3MvY29uc3VsL3YxL29wZXJhdGlvbi5wcm90bxINaGNzLmNvbnN1bC52MSKQAgoJT3BlcmF0aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc3RhdHVzGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBwZXJjZW50X2NvbXBsZXRlGAYgASgBEikKBWVycm9yGAcgASgLMhouaGNzLmNvbnN1bC52MS5FcnJvckRldGFpbBI2Cgpwcm9wZXJ0aWVzGAggASgLMiIuaGNzLmNvbnN1bC52MS5PcGVyYXRpb25Qcm9wZXJ0aWVzIkYKE09wZXJhdGlvblByb3BlcnRpZXMSDAoEa2luZBgBIAEoCRIMCgRzdGVwGAIgASgJEhMKC3Jlc291cmNlX2lkGAMgASgJImkKC0Vycm9yRGV0YWlsEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIOCgZ0YXJnZXQYAyABKAkSKwoHZGV0YWlscxgEIAMoCzIaLmhjcy5jb25zdWwudjEuRXJyb3JEZXRhaWwiVgoTR2V0T3BlcmF0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSEAoIbG9jYXRpb24YAiABKAkSFAoMb3BlcmF0aW9uX2lkGAMgASgJIkMKFEdldE9wZXJhdGlvblJlc3BvbnNlEisKCW9wZXJhdGlvbhgBIAEoCzIYLmhjcy5jb25zdWwudjEuT3BlcmF0aW9uIl4KFUxpc3RPcGVyYXRpb25zUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSFgoOcmVzb3VyY2VfZ3JvdXAYAiABKAkSFAoMY2x1c3Rlcl9uYW1lGAMgASgJIlQKFkxpc3RPcGVyYXRpb25zUmVzcG9uc2USJwoFdmFsdWUYASADKAsyGC5oY3MuY29uc3VsLnYxLk9wZXJhdGlvbhIRCgluZXh0X2xpbmsYAiABKAkiWQoWQ2FuY2VsT3BlcmF0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSEAoIbG9jYXRpb24YAiABKAkSFAoMb3BlcmF0aW9uX2lkGAMgASgJIkYKF0NhbmNlbE9wZXJhdGlvblJlc3BvbnNlEisKCW9wZXJhdGlvbhgBIAEoCzIYLmhjcy5jb25zdWwudjEuT3BlcmF0aW9uMroFChBPcGVyYXRpb25TZXJ2aWNlEtcBCgxHZXRPcGVyYXRpb24SIi5oY3MuY29uc3VsLnYxLkdldE9wZXJhdGlvblJlcXVlc3QaIy5oY3MuY29uc3VsLnYxLkdldE9wZXJhdGlvblJlc3BvbnNlIn6C0+STAnhiCW9wZXJhdGlvbhJrL3N1YnNjcmlwdGlvbnMve3N1YnNjcmlwdGlvbl9pZH0vcHJvdmlkZXJzL0hDUy5Db25zdWwvbG9jYXRpb25zL3tsb2NhdGlvbn0vb3BlcmF0aW9uU3RhdHVzZXMve29wZXJhdGlvbl9pZH0S4AEKDkxpc3RPcGVyYXRpb25zEiQuaGNzLmNvbnN1bC52MS5MaXN0T3BlcmF0aW9uc1JlcXVlc3QaJS5oY3MuY29uc3VsLnYxLkxpc3RPcGVyYXRpb25zUmVzcG9uc2UigAGC0+STAnoSeC9zdWJzY3JpcHRpb25zL3tzdWJzY3JpcHRpb25faWR9L3Jlc291cmNlR3JvdXBzL3tyZXNvdXJjZV9ncm91cH0vcHJvdmlkZXJzL0hDUy5Db25zdWwvY2x1c3RlcnMve2NsdXN0ZXJfbmFtZX0vb3BlcmF0aW9ucxLoAQoPQ2FuY2VsT3BlcmF0aW9uEiUuaGNzLmNvbnN1bC52MS5DYW5jZWxPcGVyYXRpb25SZXF1ZXN0GiYuaGNzLmNvbnN1bC52MS5DYW5jZWxPcGVyYXRpb25SZXNwb25zZSKFAYLT5JMCf2IJb3BlcmF0aW9uInIvc3Vic2NyaXB0aW9ucy97c3Vic2NyaXB0aW9uX2lkfS9wcm92aWRlcnMvSENTLkNvbnN1bC9sb2NhdGlvbnMve2xvY2F0aW9ufS9vcGVyYXRpb25TdGF0dXNlcy97b3BlcmF0aW9uX2lkfS9jYW5jZWxiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch1oY3MvY29uc3VsL3YxL29wZXJhdGlvbi5wcm90bxINaGNzLmNvbnN1bC52MSKQAgoJT3BlcmF0aW9uEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc3RhdHVzGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBwZXJjZW50X2NvbXBsZXRlGAYgASgBEikKBWVycm9yGAcgASgLMhouaGNzLmNvbnN1bC52MS5FcnJvckRldGFpbBI2Cgpwcm9wZXJ0aWVzGAggASgLMiIuaGNzLmNvbnN1bC52MS5PcGVyYXRpb25Qcm9wZXJ0aWVzIkYKE09wZXJhdGlvblByb3BlcnRpZXMSDAoEa2luZBgBIAEoCRIMCgRzdGVwGAIgASgJEhMKC3Jlc291cmNlX2lkGAMgASgJImkKC0Vycm9yRGV0YWlsEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIOCgZ0YXJnZXQYAyABKAkSKwoHZGV0YWlscxgEIAMoCzIaLmhjcy5jb25zdWwudjEuRXJyb3JEZXRhaWwiVgoTR2V0T3BlcmF0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSEAoIbG9jYXRpb24YAiABKAkSFAoMb3BlcmF0aW9uX2lkGAMgASgJIkMKFEdldE9wZXJhdGlvblJlc3BvbnNlEisKCW9wZXJhdGlvbhgBIAEoCzIYLmhjcy5jb25zdWwudjEuT3BlcmF0aW9uIl4KFUxpc3RPcGVyYXRpb25zUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSFgoOcmVzb3VyY2VfZ3JvdXAYAiABKAkSFAoMY2x1c3Rlcl9uYW1lGAMgASgJIlQKFkxpc3RPcGVyYXRpb25zUmVzcG9uc2USJwoFdmFsdWUYASADKAsyGC5oY3MuY29uc3VsLnYxLk9wZXJhdGlvbhIRCgluZXh0X2xpbmsYAiABKAkiWQoWQ2FuY2VsT3BlcmF0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSEAoIbG9jYXRpb24YAiABKAkSFAoMb3BlcmF0aW9uX2lkGAMgASgJIkYKF0NhbmNlbE9wZXJhdGlvblJlc3BvbnNlEisKCW9wZXJhdGlvbhgBIAEoCzIYLmhjcy5jb25zdWwudjEuT3BlcmF0aW9uIlwKGUdldE9wZXJhdGlvblJlc3VsdFJlcXVlc3QSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEhAKCGxvY2F0aW9uGAIgASgJEhQKDG9wZXJhdGlvbl9pZBgDIAEoCSLbAQoaR2V0T3BlcmF0aW9uUmVzdWx0UmVzcG9uc2USKwoJb3BlcmF0aW9uGAEgASgLMhguaGNzLmNvbnN1bC52MS5PcGVyYXRpb24SKQoHY2x1c3RlchgCIAEoCzIWLmhjcy5jb25zdWwudjEuQ2x1c3RlckgAEisKCHNuYXBzaG90GAMgASgLMhcuaGNzLmNvbnN1bC52MS5TbmFwc2hvdEgAEi4KCnJvb3RfdG9rZW4YBCABKAsyGC5oY3MuY29uc3VsLnYxLlJvb3RUb2tlbkgAQggKBnJlc3VsdCIzCglSb290VG9rZW4SEwoLYWNjZXNzb3JfaWQYASABKAkSEQoJc2VjcmV0X2lkGAIgASgJMpoHChBPcGVyYXRpb25TZXJ2aWNlEtcBCgxHZXRPcGVyYXRpb24SIi5oY3MuY29uc3VsLnYxLkdldE9wZXJhdGlvblJlcXVlc3QaIy5oY3MuY29uc3VsLnYxLkdldE9wZXJhdGlvblJlc3BvbnNlIn6C0+STAnhiCW9wZXJhdGlvbhJrL3N1YnNjcmlwdGlvbnMve3N1YnNjcmlwdGlvbl9pZH0vcHJvdmlkZXJzL0hDUy5Db25zdWwvbG9jYXRpb25zL3tsb2NhdGlvbn0vb3BlcmF0aW9uU3RhdHVzZXMve29wZXJhdGlvbl9pZH0S4AEKDkxpc3RPcGVyYXRpb25zEiQuaGNzLmNvbnN1bC52MS5MaXN0T3BlcmF0aW9uc1JlcXVlc3QaJS5oY3MuY29uc3VsLnYxLkxpc3RPcGVyYXRpb25zUmVzcG9uc2UigAGC0+STAnoSeC9zdWJzY3JpcHRpb25zL3tzdWJzY3JpcHRpb25faWR9L3Jlc291cmNlR3JvdXBzL3tyZXNvdXJjZV9ncm91cH0vcHJvdmlkZXJzL0hDUy5Db25zdWwvY2x1c3RlcnMve2NsdXN0ZXJfbmFtZX0vb3BlcmF0aW9ucxLoAQoPQ2FuY2VsT3BlcmF0aW9uEiUuaGNzLmNvbnN1bC52MS5DYW5jZWxPcGVyYXRpb25SZXF1ZXN0GiYuaGNzLmNvbnN1bC52MS5DYW5jZWxPcGVyYXRpb25SZXNwb25zZSKFAYLT5JMCf2IJb3BlcmF0aW9uInIvc3Vic2NyaXB0aW9ucy97c3Vic2NyaXB0aW9uX2lkfS9wcm92aWRlcnMvSENTLkNvbnN1bC9sb2NhdGlvbnMve2xvY2F0aW9ufS9vcGVyYXRpb25TdGF0dXNlcy97b3BlcmF0aW9uX2lkfS9jYW5jZWwS3QEKEkdldE9wZXJhdGlvblJlc3VsdBIoLmhjcy5jb25zdWwudjEuR2V0T3BlcmF0aW9uUmVzdWx0UmVxdWVzdBopLmhjcy5jb25zdWwudjEuR2V0T3BlcmF0aW9uUmVzdWx0UmVzcG9uc2UicoLT5JMCbBJqL3N1YnNjcmlwdGlvbnMve3N1YnNjcmlwdGlvbl9pZH0vcHJvdmlkZXJzL0hDUy5Db25zdWwvbG9jYXRpb25zL3tsb2NhdGlvbn0vb3BlcmF0aW9uUmVzdWx0cy97b3BlcmF0aW9uX2lkfWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp, file_hcs_consul_v1_cluster]);
 
 /**
  * An asynchronous operation's status document.
@@ -340,6 +342,122 @@ export const CancelOperationResponseSchema: GenMessage<CancelOperationResponse> 
   messageDesc(file_hcs_consul_v1_operation, 8);
 
 /**
+ * GetOperationResult request.
+ *
+ * @generated from message hcs.consul.v1.GetOperationResultRequest
+ */
+export type GetOperationResultRequest = Message<"hcs.consul.v1.GetOperationResultRequest"> & {
+  /**
+   * Subscription that started the operation.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+
+  /**
+   * Location of the resource.
+   *
+   * @generated from field: string location = 2;
+   */
+  location: string;
+
+  /**
+   * Operation id.
+   *
+   * @generated from field: string operation_id = 3;
+   */
+  operationId: string;
+};
+
+/**
+ * Describes the message hcs.consul.v1.GetOperationResultRequest.
+ * Use `create(GetOperationResultRequestSchema)` to create a new message.
+ */
+export const GetOperationResultRequestSchema: GenMessage<GetOperationResultRequest> = /*@__PURE__*/
+  messageDesc(file_hcs_consul_v1_operation, 9);
+
+/**
+ * GetOperationResult response.
+ *
+ * @generated from message hcs.consul.v1.GetOperationResultResponse
+ */
+export type GetOperationResultResponse = Message<"hcs.consul.v1.GetOperationResultResponse"> & {
+  /**
+   * The operation: its status, and its error when it failed or was canceled.
+   *
+   * @generated from field: hcs.consul.v1.Operation operation = 1;
+   */
+  operation?: Operation | undefined;
+
+  /**
+   * What a succeeded operation produced; none while it runs, when it failed, or for a delete
+   * (and when the cluster it acted on is gone).
+   *
+   * @generated from oneof hcs.consul.v1.GetOperationResultResponse.result
+   */
+  result: {
+    /**
+     * The cluster afterwards (every operation on a cluster but delete, snapshot and root-token rotation).
+     *
+     * @generated from field: hcs.consul.v1.Cluster cluster = 2;
+     */
+    value: Cluster;
+    case: "cluster";
+  } | {
+    /**
+     * The snapshot a snapshot operation took.
+     *
+     * @generated from field: hcs.consul.v1.Snapshot snapshot = 3;
+     */
+    value: Snapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * The new root token of a root-token rotation (createRootToken): shown once.
+     *
+     * @generated from field: hcs.consul.v1.RootToken root_token = 4;
+     */
+    value: RootToken;
+    case: "rootToken";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message hcs.consul.v1.GetOperationResultResponse.
+ * Use `create(GetOperationResultResponseSchema)` to create a new message.
+ */
+export const GetOperationResultResponseSchema: GenMessage<GetOperationResultResponse> = /*@__PURE__*/
+  messageDesc(file_hcs_consul_v1_operation, 10);
+
+/**
+ * A Consul ACL token with global management rights.
+ *
+ * @generated from message hcs.consul.v1.RootToken
+ */
+export type RootToken = Message<"hcs.consul.v1.RootToken"> & {
+  /**
+   * Token accessor id.
+   *
+   * @generated from field: string accessor_id = 1;
+   */
+  accessorId: string;
+
+  /**
+   * Token secret id: a credential, shown once.
+   *
+   * @generated from field: string secret_id = 2;
+   */
+  secretId: string;
+};
+
+/**
+ * Describes the message hcs.consul.v1.RootToken.
+ * Use `create(RootTokenSchema)` to create a new message.
+ */
+export const RootTokenSchema: GenMessage<RootToken> = /*@__PURE__*/
+  messageDesc(file_hcs_consul_v1_operation, 11);
+
+/**
  * Long-running operations (ARM asynchronous operations). Each runs as one Temporal workflow.
  *
  * @generated from service hcs.consul.v1.OperationService
@@ -374,6 +492,21 @@ export const OperationService: GenService<{
     methodKind: "unary";
     input: typeof CancelOperationRequestSchema;
     output: typeof CancelOperationResponseSchema;
+  },
+  /**
+   * The result of an operation: what ARM's Location URL answers over REST, for gRPC callers too.
+   * While the operation runs, the operation alone; when it succeeded, what it produced (the
+   * cluster afterwards, the snapshot taken, or a new root token); when it failed or was
+   * canceled, the operation with its error. A new root token is shown once, within 15 minutes
+   * of its creation, to an operator of the cluster's subscription; after that (and to readers)
+   * the answer is NOT_FOUND, as for a result that never existed.
+   *
+   * @generated from rpc hcs.consul.v1.OperationService.GetOperationResult
+   */
+  getOperationResult: {
+    methodKind: "unary";
+    input: typeof GetOperationResultRequestSchema;
+    output: typeof GetOperationResultResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hcs_consul_v1_operation, 0);
