@@ -40,7 +40,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/gen/**', '.data/**', '.test-data/**', 'coverage/**', 'scripts/*.mjs'] },
+  { ignores: ['node_modules/**', '**/gen/**', '.data/**', '.test-data/**', 'coverage/**', 'scripts/*.mjs', '.dependency-cruiser.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

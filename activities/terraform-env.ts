@@ -4,7 +4,13 @@
 // whatever a child process sees, a provider bug, a crash dump or a debug log can leak. So it gets
 // what any program needs, the proxy and CA settings, the managed-identity settings the azapi
 // provider authenticates with, what its state backend needs, and the driver's explicit extras.
-import type { TerraformBackend } from './terraform.js';
+
+/** Where the state lives (defined here, beside the environment each backend needs; terraform.ts re-exports it). */
+export type TerraformBackend =
+  | { kind: 'pg'; connStr: string }
+  /** State files in a folder (the embedded single-machine default, where no PostgreSQL runs). */
+  | { kind: 'local'; dir: string }
+  | { kind: 'azurerm'; storageAccountName: string; containerName: string; resourceGroupName: string; useAzureAd: true };
 
 /** Passed through from the worker's environment whatever the backend (when set there). */
 export const PASSED_THROUGH = [

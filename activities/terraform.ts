@@ -11,14 +11,10 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLUSTER_ID_TAG, ownedByAnotherCluster, ownership, type Owner } from './cluster-names.js';
-import { terraformEnvironment } from './terraform-env.js';
+import { terraformEnvironment, type TerraformBackend } from './terraform-env.js';
 import { makeRunFolder, sweepRunFolders } from './terraform-workdirs.js';
 
-export type TerraformBackend =
-  | { kind: 'pg'; connStr: string }
-  /** State files in a folder (the embedded single-machine default, where no PostgreSQL runs). */
-  | { kind: 'local'; dir: string }
-  | { kind: 'azurerm'; storageAccountName: string; containerName: string; resourceGroupName: string; useAzureAd: true };
+export type { TerraformBackend } from './terraform-env.js';
 
 export interface TerraformDeps {
   terraformBinary: string;
