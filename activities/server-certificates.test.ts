@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { ClusterBlobs, serverPrefix } from './cluster-blobs.js';
 import { memoryClusterNames } from './cluster-names.js';
-import { currentCertificate, dueCertificates, expiringCertificates } from './server-certificates.js';
+import { currentCertificate, dueCertificates, expiringCertificates, writeIssuedCertificate } from './server-certificates.js';
 import { VaultPki } from './vault-pki.js';
 
 const stack = inject('stack');
@@ -75,3 +75,29 @@ it('tells certificates that stay from those due, and due from expiring', async (
   expect(await currentCertificate(blobs, key, serverPrefix(1), '10.9.0.5')).toBeUndefined();
   expect(await dueCertificates(blobs, key, servers)).toBe(3);
 }, 90_000);
+
+it('writes an issued certificate under blob names of its serial, with its chain, and keeps it once the manifest names it', async () => {
+  const prefix = serverPrefix(7);
+  const c = await pki.issueServerCertificate({ clusterKey: key, datacenter: 'dc1', ipAddresses: ['10.9.0.8'], ttlHours: 1 });
+  const serial = c.serialNumber.replace(/:/g, '');
+  const written = await writeIssuedCertificate(blobs, key, prefix, c, 1);
+  expect(written.certBlob).toBe(`${prefix}tls/server-${serial}.pem`);
+  expect(written.keyBlob).toBe(`${prefix}tls/server-${serial}.key`);
+  expect(written.notAfter).toBe(Date.parse(c.notAfter));
+  const pem = (await blobs.read(key, written.certBlob))!.content.toString('utf8');
+  expect(pem.startsWith(c.certificatePem.trim())).toBe(true);
+  expect(pem.endsWith(c.caBundlePem)).toBe(true);
+  expect((await blobs.read(key, written.keyBlob))!.content.toString('utf8')).toBe(c.privateKeyPem);
+  // Not the server's certificate until its manifest names it.
+  expect(await currentCertificate(blobs, key, prefix, '10.9.0.8')).toBeUndefined();
+  const manifest = {
+    consulVersion: '1.22.7',
+    generation: 1,
+    files: [
+      { blob: written.certBlob, path: 'tls/server.pem' },
+      { blob: written.keyBlob, path: 'tls/server.key' },
+    ],
+  };
+  await blobs.writeIfNewer(key, `${prefix}manifest.json`, JSON.stringify(manifest), 1);
+  expect(await currentCertificate(blobs, key, prefix, '10.9.0.8')).toEqual(written);
+}, 30_000);
