@@ -2,19 +2,13 @@
 // the API's authenticated codec endpoint decrypts it for operators.
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { httpCall } from '../../lib/http.js';
 import { listOperations } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from './harness.js';
+import { useControlPlane } from '../support/control-plane-fixture.js';
 
 const stack = inject('stack');
-let cp: ControlPlane;
-beforeAll(async () => {
-  cp = await startControlPlane(stack);
-});
-afterAll(async () => {
-  await cp?.close();
-});
+const cp = useControlPlane(stack);
 
 type WirePayload = { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
 

@@ -2,20 +2,14 @@
 // read and only while no operation runs, so it can never write back an older spec or
 // provisioningState over a scale that started meanwhile.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { getCluster, setTagsIfUnchanged } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
 import { clusterBody, clusterPath, rest, V, waitForState } from '../security/support.js';
-import { startControlPlane, type ControlPlane } from './harness.js';
+import { useControlPlane } from '../support/control-plane-fixture.js';
 
 const stack = inject('stack');
-let cp: ControlPlane;
-beforeAll(async () => {
-  cp = await startControlPlane(stack);
-});
-afterAll(async () => {
-  await cp?.close();
-});
+const cp = useControlPlane(stack);
 
 it('a stale tags update writes nothing', async () => {
   const sub = randomUUID();

@@ -20,9 +20,8 @@ import { httpCall } from '../../lib/http.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations, type OperationRecord } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { arm, clusterNames, leftovers, lifecycleConfig } from '../support/lifecycle.js';
-import { WorkerProcess } from '../support/worker-process.js';
+import { reportLines, startWithWorkerProcess } from '../support/script-control-plane.js';
 import { countOwned, raftVoters, retriedActivities, serverVersions } from './deps-checks.js';
 
 const SERVERS = Number(process.env.HCS_CHAOS_SERVERS ?? 1);
@@ -89,31 +88,17 @@ const ALL: Fault[] = [
 const only = process.env.HCS_CHAOS_FAULTS?.split(',').map((s) => s.trim());
 const FAULTS = only ? ALL.filter((f) => only.some((o) => f.name.startsWith(o))) : ALL;
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const)
-  process.once(signal, () => {
-    worker.stop();
-    process.exit(1);
-  });
 const config = lifecycleConfig(stack);
-const cp: ControlPlane = await startControlPlane(stack, { externalWorker: true, lifecycle: config });
-const lines: string[] = [];
-const log = (line: string) => {
-  console.log(line);
-  lines.push(line);
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const secs = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
-
-const worker = new WorkerProcess({
-  stack,
-  cp,
-  config,
+const { lines, log } = reportLines();
+const { cp, worker } = await startWithWorkerProcess(stack, config, {
   logName: 'chaos-deps-worker.log',
   onUnexpectedExit: (how) => {
     log(`  !! the worker exited on its own (${how}); started again in 2 s`);
     return 'restart';
   },
 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
 
 /** The store may be the thing that is down: a failed read is "unknown yet", not an error. */
 async function readOperation(id: string): Promise<OperationRecord | undefined> {

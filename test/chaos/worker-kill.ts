@@ -16,9 +16,8 @@ import { repoRoot } from '../../scripts/toolchain.mjs';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
 import { getSecret } from '../../store/secrets.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { arm, clusterNames, leftovers, lifecycleConfig, twinGet, vaultPki } from '../support/lifecycle.js';
-import { WorkerProcess } from '../support/worker-process.js';
+import { reportLines, startWithWorkerProcess } from '../support/script-control-plane.js';
 
 const RUNS = Number(process.env.HCS_CHAOS_RUNS ?? 6);
 const KILLS_CREATE = Number(process.env.HCS_CHAOS_KILLS_CREATE ?? 4);
@@ -29,21 +28,9 @@ const OPERATION_DEADLINE_MS = 20 * 60_000;
 const stack = await stackForScript({ name: 'chaos', scriptUrl: import.meta.url });
 const [OLDER, NEWER] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
 
-// Stopped from outside: take the worker down with us.
-for (const signal of ['SIGTERM', 'SIGINT'] as const)
-  process.once(signal, () => {
-    worker.stop();
-    process.exit(1);
-  });
 const config = lifecycleConfig(stack);
-const cp: ControlPlane = await startControlPlane(stack, { externalWorker: true, lifecycle: config });
-const lines: string[] = [];
-const log = (line: string) => {
-  console.log(line);
-  lines.push(line);
-};
-
-const worker = new WorkerProcess({ stack, cp, config, logName: 'chaos-worker.log' });
+const { cp, worker } = await startWithWorkerProcess(stack, config, { logName: 'chaos-worker.log' });
+const { lines, log } = reportLines();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

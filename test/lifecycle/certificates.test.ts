@@ -5,22 +5,15 @@
 // rotation shows as a `rotate` operation that succeeded.
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { httpCall } from '../../lib/http.js';
 import { listOperations } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useControlPlane } from '../support/control-plane-fixture.js';
 import { arm, clientAccess, clusterWorkflows, createRootToken, followLocation, lifecycleConfig } from '../support/lifecycle.js';
 
 const stack = inject('stack');
-let cp: ControlPlane;
 const TTL_HOURS = 90 / 3600;
-
-beforeAll(async () => {
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack, { serverCertTtlHours: TTL_HOURS }) });
-});
-afterAll(async () => {
-  await cp?.close();
-});
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack, { serverCertTtlHours: TTL_HOURS }) }));
 
 /** The serial of the certificate a server presents on its HTTPS port. */
 function presentedSerial(address: string, ca: string): Promise<string> {
@@ -40,14 +33,10 @@ it('rotates every server certificate twice with no failed client request', async
   await cp.registerSubscription(sub);
   const id = `/subscriptions/${sub}/resourceGroups/rg-certs/providers/HCS.Consul/clusters/certs-${randomUUID().slice(0, 6)}`;
   const version = stack.tools.consulVersions.at(-1)!;
-  const put = await arm(cp, 'PUT', id, {
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: { consulVersion: version, serverCount: 3, network: { cidr: '10.64.0.0/16' } },
   });
-  expect(put.status).toBe(201);
-  expect(
-    (await followLocation(cp, String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'))).status,
-  ).toBe(200);
   const access = await clientAccess(cp, id);
   const root = (await createRootToken(cp, id)).secretId;
   const first = await presentedSerial(access.addresses[0]!, access.caPem);

@@ -8,17 +8,15 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { lookupA } from '../../activities/dns.js';
 import { derivedNames } from '../../activities/cluster-names.js';
-import { Supervisor } from '../../devstack/supervisor.js';
 import { httpCall } from '../../lib/http.js';
 import { getClusterServers } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { useClientAgents, useControlPlane, useScratchFolder } from '../support/control-plane-fixture.js';
 import {
   API_VERSION,
   arm,
@@ -43,9 +41,13 @@ const consul = stack.tools.consul[version]!;
 const subscriptionId = randomUUID();
 const id = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/HCS.Consul/clusters/e2e-${randomUUID().slice(0, 6)}`;
 const key = id.toLowerCase();
-const work = mkdtempSync(join(tmpdir(), 'hcs-e2e-'));
-const agents = new Supervisor({ stateDir: join(work, 'supervisor') });
-let cp: ControlPlane;
+const work = useScratchFolder('hcs-e2e-');
+const cp = useControlPlane(
+  stack,
+  () => ({ lifecycle: { ...lifecycleConfig(stack), derivedNameOverride: { [devId.toLowerCase()]: { clusterId: devNamesId } } } }),
+  { requirePostgres: 'the end-to-end test needs the PostgreSQL store (terraform pg backend)' },
+);
+const agents = useClientAgents(work);
 let client: ResourceManagementClient;
 let access: ClusterAccess;
 let rootToken = '';
@@ -58,10 +60,6 @@ const devId = `/subscriptions/${subscriptionId}/resourceGroups/rg-e2e/providers/
 const devNamesId = randomBytes(16).toString('hex');
 
 beforeAll(async () => {
-  if (stack.database.kind !== 'postgres') throw new Error('the end-to-end test needs the PostgreSQL store (terraform pg backend)');
-  cp = await startControlPlane(stack, {
-    lifecycle: { ...lifecycleConfig(stack), derivedNameOverride: { [devId.toLowerCase()]: { clusterId: devNamesId } } },
-  });
   await cp.registerSubscription(subscriptionId);
   const credential: TokenCredential = {
     getToken: async (): Promise<AccessToken> => ({ token: await cp.mintJwt('arm'), expiresOnTimestamp: Date.now() + 600_000 }),
@@ -72,11 +70,6 @@ beforeAll(async () => {
     tlsOptions: { ca: cp.caCertPem },
     retryOptions: { maxRetries: 0 },
   });
-});
-afterAll(async () => {
-  await agents.stop();
-  await cp?.close();
-  rmSync(work, { recursive: true, force: true });
 });
 
 /** Voters in `consul operator raft list-peers` (its table has a Voter column of true/false). */

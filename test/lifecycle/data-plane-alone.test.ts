@@ -12,9 +12,8 @@
 // and is read once at process start.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startOpenBao } from '../../devstack/services/openbao.js';
@@ -22,6 +21,7 @@ import { startStack, type Stack, type StackEndpoints } from '../../devstack/stac
 import { Supervisor, type ProcessSpec } from '../../devstack/supervisor.js';
 import { httpCall } from '../../lib/http.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { useScratchFolder } from '../support/control-plane-fixture.js';
 import {
   arm,
   clientAccess,
@@ -34,7 +34,7 @@ import {
 } from '../support/lifecycle.js';
 
 const shared = inject('stack');
-const work = mkdtempSync(join(tmpdir(), 'hcs-data-plane-'));
+const work = useScratchFolder('hcs-data-plane-');
 // Inside the run's folder, so the private stack's service logs stay beside the shared ones.
 const stackDir = join(shared.dataDir, `data-plane-alone-${randomUUID().slice(0, 8)}`);
 const agents = new Supervisor({ stateDir: join(work, 'supervisor') });
@@ -80,7 +80,6 @@ afterAll(async () => {
   await agents.stop();
   if (cpRunning) await cp.close();
   await priv?.stop();
-  rmSync(work, { recursive: true, force: true });
 }, 180_000);
 
 // KV traffic through the client agent: a write then a read of the same key, every 200 ms.

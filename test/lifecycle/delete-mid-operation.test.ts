@@ -10,24 +10,19 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import nodeVault from 'node-vault';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { CLUSTER_ID_METADATA } from '../../activities/cluster-blobs.js';
 import { listOperations, type OperationRecord } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { rest } from '../security/support.js';
+import { useControlPlane } from '../support/control-plane-fixture.js';
 import { arm, clusterNames, followLocation, leftovers, lifecycleConfig, twinGet, type ClusterNames } from '../support/lifecycle.js';
 
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;
 const SERVERS = 1;
-let cp: ControlPlane;
-
-beforeAll(async () => {
-  if (stack.database.kind !== 'postgres') throw new Error('this test needs the PostgreSQL store (terraform pg backend)');
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
-}, 120_000);
-afterAll(async () => {
-  await cp?.close();
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack) }), {
+  requirePostgres: 'this test needs the PostgreSQL store (terraform pg backend)',
+  timeoutMs: 120_000,
 });
 
 /** A protobuf timestamp (seconds may be a Long) in milliseconds. */

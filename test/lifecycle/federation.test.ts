@@ -6,16 +6,15 @@
 // secondary leaves the WAN pool and takes its tokens out of the primary.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { serverPrefix } from '../../activities/cluster-blobs.js';
 import { SECRET } from '../../contract/secret-names.js';
 import { httpCall } from '../../lib/http.js';
 import { getSecret } from '../../store/secrets.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useControlPlane, useScratchFolder } from '../support/control-plane-fixture.js';
 import {
   arm,
   clientAccess,
@@ -37,20 +36,15 @@ const sub = randomUUID();
 const suffix = randomUUID().slice(0, 6);
 const primaryId = `/subscriptions/${sub}/resourceGroups/rg-fed/providers/HCS.Consul/clusters/primary-${suffix}`;
 const secondaryId = `/subscriptions/${sub}/resourceGroups/rg-fed-west/providers/HCS.Consul/clusters/secondary-${suffix}`;
-const work = mkdtempSync(join(tmpdir(), 'hcs-fed-'));
-let cp: ControlPlane;
+const work = useScratchFolder('hcs-fed-');
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack) }));
 let primary: ClusterAccess;
 let secondary: ClusterAccess;
 let root = '';
 let token = '';
 
 beforeAll(async () => {
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
   await cp.registerSubscription(sub);
-});
-afterAll(async () => {
-  await cp?.close();
-  rmSync(work, { recursive: true, force: true });
 });
 
 const body = (o: { datacenter: string; cidr: string; federationToken?: string }) => ({
@@ -65,10 +59,7 @@ const body = (o: { datacenter: string; cidr: string; federationToken?: string })
 });
 
 async function create(id: string, b: unknown): Promise<void> {
-  const put = await arm(cp, 'PUT', id, b);
-  expect(put.status, put.body).toBe(201);
-  const done = await followLocation(cp, String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'));
-  expect(done.status, done.body).toBe(200);
+  await createCluster(cp, id, b);
 }
 
 async function remove(id: string): Promise<void> {

@@ -7,30 +7,29 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { UPGRADE_SIGNAL } from '../../contract/temporal.js';
 import { getOperation, listOperations } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useControlPlane } from '../support/control-plane-fixture.js';
 import { arm, followLocation, lifecycleConfig } from '../support/lifecycle.js';
+import { utcWeekday } from '../support/windows.js';
 
 const stack = inject('stack');
 const [older, newer] = stack.tools.consulVersions;
-let cp: ControlPlane;
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack) }));
 let connection: Connection;
 let temporal: Client;
 
 beforeAll(async () => {
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
   connection = await Connection.connect({ address: stack.temporal.address });
   temporal = new Client({ connection, namespace: stack.temporal.namespace, dataConverter: { payloadCodecs: [cp.payloadCodec] } });
 });
 afterAll(async () => {
   await connection?.close();
-  await cp?.close();
 });
 
 async function create(sub: string, name: string, cidr: string, automatic: boolean): Promise<string> {
   const id = `/subscriptions/${sub}/resourceGroups/rg-fleet/providers/HCS.Consul/clusters/${name}`;
   // A window that opens in three days: nothing automatic may happen before.
-  const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][(new Date().getUTCDay() + 3) % 7]!;
-  const put = await arm(cp, 'PUT', id, {
+  const day = utcWeekday(new Date(Date.now() + 3 * 86_400_000));
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: {
       consulVersion: older,
@@ -40,9 +39,6 @@ async function create(sub: string, name: string, cidr: string, automatic: boolea
       maintenanceWindow: { days: [day], startTime: '03:00', durationHours: 2, timeZone: 'Europe/Berlin' },
     },
   });
-  expect(put.status).toBe(201);
-  const done = await followLocation(cp, String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'));
-  expect(done.status).toBe(200);
   return id;
 }
 

@@ -13,31 +13,25 @@
 // it at once and changes no state.
 import { randomUUID, type X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { httpCall } from '../../lib/http.js';
 import { setProvisioningState } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
 import { listSnapshots } from '../../store/snapshots.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useControlPlane } from '../support/control-plane-fixture.js';
 import { arm, clientAccess, createRootToken, followLocation, lifecycleConfig } from '../support/lifecycle.js';
+import { windowHoursAway } from '../support/windows.js';
 
 const stack = inject('stack');
 const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
 const TTL_SECONDS = 180;
 const SNAPSHOT_INTERVAL_SECONDS = 47;
-let cp: ControlPlane;
-
-beforeAll(async () => {
-  cp = await startControlPlane(stack, {
-    lifecycle: {
-      ...lifecycleConfig(stack, { serverCertTtlHours: TTL_SECONDS / 3600 }),
-      snapshotIntervalSeconds: SNAPSHOT_INTERVAL_SECONDS,
-    },
-  });
-});
-afterAll(async () => {
-  await cp?.close();
-});
+const cp = useControlPlane(stack, () => ({
+  lifecycle: {
+    ...lifecycleConfig(stack, { serverCertTtlHours: TTL_SECONDS / 3600 }),
+    snapshotIntervalSeconds: SNAPSHOT_INTERVAL_SECONDS,
+  },
+}));
 
 /** The certificate the server presents on its HTTPS port, verified against the cluster's CA. */
 function presented(address: string, ca: string): Promise<X509Certificate> {
@@ -64,29 +58,16 @@ it('a Failed cluster with an upgrade waiting for its window: certificates rotate
   await cp.registerSubscription(sub);
   const id = `/subscriptions/${sub}/resourceGroups/rg-wait/providers/HCS.Consul/clusters/wait-${randomUUID().slice(0, 6)}`;
   const key = id.toLowerCase();
-  const opens = new Date(Date.now() + 3 * 3_600_000);
-  const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][opens.getUTCDay()]!;
-  const put = await arm(cp, 'PUT', id, {
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: {
       consulVersion: older,
       serverCount: 1,
       network: { cidr: '10.71.0.0/16' },
-      maintenanceWindow: {
-        days: [day],
-        startTime: `${String(opens.getUTCHours()).padStart(2, '0')}:00`,
-        durationHours: 1,
-        timeZone: 'UTC',
-      },
+      maintenanceWindow: windowHoursAway(),
       upgradePolicy: { automaticPatchUpgrades: false },
     },
   });
-  expect(put.status, put.body).toBe(201);
-  const created = await followLocation(
-    cp,
-    String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'),
-  );
-  expect(created.status, created.body).toBe(200);
   const access = await clientAccess(cp, id);
   const address = access.addresses[0]!;
   const root = (await createRootToken(cp, id)).secretId;

@@ -11,12 +11,12 @@
 // the three attempts give up in about three minutes; production keeps its own default.
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { serverPrefix } from '../../activities/cluster-blobs.js';
 import { httpCall } from '../../lib/http.js';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useControlPlane } from '../support/control-plane-fixture.js';
 import {
   arm,
   clientAccess,
@@ -32,14 +32,7 @@ import {
 const stack = inject('stack');
 const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
 const HEALTH_TIMEOUT_SECONDS = 60;
-let cp: ControlPlane;
-
-beforeAll(async () => {
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack, { healthTimeoutSeconds: HEALTH_TIMEOUT_SECONDS }) });
-});
-afterAll(async () => {
-  await cp?.close();
-});
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack, { healthTimeoutSeconds: HEALTH_TIMEOUT_SECONDS }) }));
 
 interface Member {
   Addr: string;
@@ -63,7 +56,7 @@ it('stops the upgrade at a failed health gate with the step and the reason, touc
   const sub = randomUUID();
   await cp.registerSubscription(sub);
   const id = `/subscriptions/${sub}/resourceGroups/rg-upgate/providers/HCS.Consul/clusters/upg-${randomUUID().slice(0, 6)}`;
-  const put = await arm(cp, 'PUT', id, {
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: {
       consulVersion: older,
@@ -72,12 +65,6 @@ it('stops the upgrade at a failed health gate with the step and the reason, touc
       upgradePolicy: { automaticPatchUpgrades: false },
     },
   });
-  expect(put.status).toBe(201);
-  const created = await followLocation(
-    cp,
-    String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'),
-  );
-  expect(created.status, created.body).toBe(200);
   const resourceKey = id.toLowerCase();
   const access = await clientAccess(cp, id);
   const root = (await createRootToken(cp, id)).secretId;

@@ -7,16 +7,13 @@
 // upgrade began changes version last, and only after leadership moved to an upgraded server.
 // The longest stretch of time in which every client request failed stays under 5 s.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { Supervisor } from '../../devstack/supervisor.js';
+import { expect, inject, it } from 'vitest';
 import { httpCall } from '../../lib/http.js';
 import { getClusterServers } from '../../store/clusters.js';
 import { getOperation, listOperations } from '../../store/operations.js';
 import { listSnapshots } from '../../store/snapshots.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useClientAgents, useControlPlane, useScratchFolder } from '../support/control-plane-fixture.js';
 import {
   arm,
   clientAccess,
@@ -27,28 +24,19 @@ import {
   startClientAgent,
   type ClusterAccess,
 } from '../support/lifecycle.js';
+import { utcWeekday } from '../support/windows.js';
 
 const stack = inject('stack');
 const [older, newer] = stack.tools.consulVersions;
-const work = mkdtempSync(join(tmpdir(), 'hcs-upgrade-'));
-const agents = new Supervisor({ stateDir: join(work, 'supervisor') });
-let cp: ControlPlane;
-
-beforeAll(async () => {
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
-});
-afterAll(async () => {
-  await agents.stop();
-  await cp?.close();
-  rmSync(work, { recursive: true, force: true });
-});
+const work = useScratchFolder('hcs-upgrade-');
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack) }));
+const agents = useClientAgents(work);
 
 /** HH:MM in UTC, at least `minMs` from now (on a minute boundary). */
 function windowStart(minMs: number): { hhmm: string; at: number; day: string } {
   const at = Math.ceil((Date.now() + minMs) / 60_000) * 60_000;
   const d = new Date(at);
-  const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][d.getUTCDay()]!;
-  return { hhmm: `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`, at, day };
+  return { hhmm: `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`, at, day: utcWeekday(d) };
 }
 
 async function serverVersions(access: { addresses: string[]; caPem: string }, token: string): Promise<Record<string, string>> {
@@ -130,7 +118,7 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
   // The window opens 3.5 minutes or more from now: creating the cluster takes less than that,
   // even on a loaded 2-core machine (90 s was not always enough).
   const window = windowStart(210_000);
-  const put = await arm(cp, 'PUT', id, {
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: {
       consulVersion: older,
@@ -140,12 +128,6 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
       upgradePolicy: { automaticPatchUpgrades: false },
     },
   });
-  expect(put.status).toBe(201);
-  const created = await followLocation(
-    cp,
-    String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'),
-  );
-  expect(created.status).toBe(200);
   const access = await clientAccess(cp, id);
   const root = (await createRootToken(cp, id)).secretId;
   const before = await serverVersions(access, root);

@@ -3,18 +3,12 @@
 // role) - never a customer's operator or admin, never ARM - and decode opens only payloads our
 // codec encrypted.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { describe, expect, inject, it } from 'vitest';
+import { useControlPlane } from '../support/control-plane-fixture.js';
 import { rest } from './support.js';
 
 const stack = inject('stack');
-let cp: ControlPlane;
-beforeAll(async () => {
-  cp = await startControlPlane(stack);
-});
-afterAll(async () => {
-  await cp?.close();
-});
+const cp = useControlPlane(stack);
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const plainPayload = { metadata: { encoding: b64('json/plain') }, data: b64(JSON.stringify({ subscriptionId: 'victim' })) };

@@ -9,14 +9,12 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import nodeVault from 'node-vault';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomInt, randomUUID, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { serverPrefix } from '../../activities/cluster-blobs.js';
-import { Supervisor } from '../../devstack/supervisor.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { createCluster, useClientAgents, useControlPlane, useScratchFolder } from '../support/control-plane-fixture.js';
 import {
   arm,
   clientAccess,
@@ -33,15 +31,16 @@ import { clusterPath } from './support.js';
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;
 const consul = stack.tools.consul[version]!;
-const work = mkdtempSync(join(tmpdir(), 'hcs-trust-'));
-const agents = new Supervisor({ stateDir: join(work, 'supervisor') });
+const work = useScratchFolder('hcs-trust-');
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack) }), {
+  requirePostgres: 'the trust-scope test needs the PostgreSQL store (terraform pg backend)',
+});
 const vault = nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' });
 const [subA, subB] = [randomUUID(), randomUUID()];
 const idA = clusterPath(subA, 'rg-trust', `trust-a-${randomUUID().slice(0, 6)}`);
 const idB = clusterPath(subB, 'rg-trust', `trust-b-${randomUUID().slice(0, 6)}`);
 const SERVER_NAME = 'server.dc1.consul';
 
-let cp: ControlPlane;
 let a: ClusterAccess;
 let b: ClusterAccess;
 let rootA = '';
@@ -51,13 +50,10 @@ const pems = (bundle: string) => bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]
 const fingerprints = (bundle: string) => pems(bundle).map((p) => new X509Certificate(p).fingerprint256);
 
 async function create(id: string, cidr: string): Promise<void> {
-  const put = await arm(cp, 'PUT', id, {
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: { consulVersion: version, serverCount: 1, datacenter: 'dc1', network: { cidr } },
   });
-  expect(put.status, put.body).toBe(201);
-  const done = await followLocation(cp, String(put.headers['azure-asyncoperation']).replace('/operationStatuses/', '/operationResults/'));
-  expect(done.status, done.body).toBe(200);
 }
 
 /** The intermediate CA of a cluster as Vault holds it (its own PKI mount). */
@@ -136,8 +132,6 @@ async function runAgent(config: Record<string, unknown>, until: RegExp, timeoutM
 }
 
 beforeAll(async () => {
-  if (stack.database.kind !== 'postgres') throw new Error('the trust-scope test needs the PostgreSQL store (terraform pg backend)');
-  cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
   await cp.registerSubscription(subA);
   await cp.registerSubscription(subB);
   await Promise.all([create(idA, '10.180.0.0/16'), create(idB, '10.181.0.0/16')]);
@@ -147,16 +141,16 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  await agents.stop();
   await Promise.all(
     [idA, idB].map(async (id) => {
       const del = await arm(cp, 'DELETE', id).catch(() => undefined);
       if (del?.status === 202) await followLocation(cp, String(del.headers.location)).catch(() => undefined);
     }),
   );
-  await cp?.close();
-  rmSync(work, { recursive: true, force: true });
 }, 600_000);
+// Registered after the deletes' afterAll, so the agents stop before the clusters are deleted
+// (afterAll hooks run last-registered first).
+const agents = useClientAgents(work);
 
 describe.sequential('trust scope: one cluster, one CA', () => {
   it("A's client configuration and its servers' ca.pem hold exactly A's intermediate, never the root or B's CA", async () => {

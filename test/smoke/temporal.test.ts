@@ -1,9 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
+import { useTemporalClient } from '../support/control-plane-fixture.js';
 
 const stack = inject('stack');
 const ClusterId = defineSearchAttributeKey('ClusterId', 'KEYWORD');
@@ -11,15 +11,7 @@ const SubscriptionId = defineSearchAttributeKey('SubscriptionId', 'KEYWORD');
 const ResourceGroup = defineSearchAttributeKey('ResourceGroup', 'KEYWORD');
 const Operation = defineSearchAttributeKey('Operation', 'KEYWORD');
 
-let connection: Connection;
-let client: Client;
-beforeAll(async () => {
-  connection = await Connection.connect({ address: stack.temporal.address });
-  client = new Client({ connection, namespace: stack.temporal.namespace });
-});
-afterAll(async () => {
-  await connection?.close();
-});
+const client = useTemporalClient(stack);
 
 it('runs a workflow on the real Temporal server and finds it again by search attributes', async () => {
   const taskQueue = `smoke-${randomUUID()}`;

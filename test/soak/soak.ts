@@ -17,9 +17,9 @@ import { stackForScript } from '../../devstack/script-stack.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { getOperation, listOperations, pendingOperation, type OperationRecord } from '../../store/operations.js';
 import { deleteSnapshotRecord, listSnapshots } from '../../store/snapshots.js';
-import { startControlPlane } from '../api/harness.js';
 import { arm, clientAccess, clusterNames, createRootToken, followLocation, lifecycleConfig } from '../support/lifecycle.js';
-import { WorkerProcess } from '../support/worker-process.js';
+import { reportLines, startWithWorkerProcess } from '../support/script-control-plane.js';
+import { windowHoursAway } from '../support/windows.js';
 import { certificateWatcher, kvWriter, loop } from './probes.js';
 
 const MINUTES = Number(process.env.HCS_SOAK_MINUTES ?? 15);
@@ -35,24 +35,15 @@ const SNAPSHOT_AGE_BOUND_MS = 3 * SNAPSHOT_INTERVAL_SECONDS * 1000 + 45_000;
 const stack = await stackForScript({ name: 'soak', scriptUrl: import.meta.url });
 const [OLDER, NEWER] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
 if (OLDER === NEWER) throw new Error('the soak needs two Consul versions (an upgrade to wait)');
-for (const signal of ['SIGTERM', 'SIGINT'] as const)
-  process.once(signal, () => {
-    worker.stop();
-    process.exit(1);
-  });
 const config = {
   ...lifecycleConfig(stack, { serverCertTtlHours: CERT_TTL_SECONDS / 3600 }),
   snapshotIntervalSeconds: SNAPSHOT_INTERVAL_SECONDS,
 };
-const cp = await startControlPlane(stack, { externalWorker: true, lifecycle: config });
+const { cp, worker } = await startWithWorkerProcess(stack, config, { logName: 'soak-worker.log' });
 const t0 = Date.now();
 const uptimeStart = execFileSync('uptime').toString().trim();
 const clock = () => `${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s`;
-const lines: string[] = [];
-const log = (line: string) => {
-  console.log(line);
-  lines.push(line);
-};
+const { lines, log } = reportLines();
 const progress = (line: string) => console.log(`[soak ${clock()}] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const capTimer = setTimeout(() => {
@@ -62,7 +53,6 @@ const capTimer = setTimeout(() => {
 }, CAP_MS);
 capTimer.unref();
 
-const worker = new WorkerProcess({ stack, cp, config, logName: 'soak-worker.log' });
 const kills: string[] = [];
 async function killWorker(why: string): Promise<void> {
   if (!(await worker.kill())) return;
@@ -94,15 +84,13 @@ await cp.registerSubscription(sub);
 const id = `/subscriptions/${sub}/resourceGroups/rg-soak/providers/HCS.Consul/clusters/soak-${randomUUID().slice(0, 6)}`;
 const key = id.toLowerCase();
 // The window opens two to three hours from now: the upgrade asked for below waits all run.
-const opens = new Date(Date.now() + 3 * 3_600_000);
-const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][opens.getUTCDay()]!;
 const put = await arm(cp, 'PUT', id, {
   location: 'westeurope',
   properties: {
     consulVersion: OLDER,
     serverCount: 3,
     network: { cidr: '10.88.0.0/16' },
-    maintenanceWindow: { days: [day], startTime: `${String(opens.getUTCHours()).padStart(2, '0')}:00`, durationHours: 1, timeZone: 'UTC' },
+    maintenanceWindow: windowHoursAway(),
     upgradePolicy: { automaticPatchUpgrades: false },
     snapshotPolicy: { intervalHours: 1, retentionCount: RETENTION },
   },

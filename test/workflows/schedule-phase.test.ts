@@ -3,22 +3,14 @@
 // the one-operation rule would skip the check (certificates would then expire after 72 hours).
 // The certificate schedule is shifted half an hour: on the real Temporal server, the next firings
 // of the two schedules never meet.
-import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { certificateCheckInterval, certificateSchedulePhase } from '../../domain/certificate-schedule.js';
 import { deleteSchedule, upsertIntervalSchedule } from '../../activities/schedules.js';
+import { useTemporalClient } from '../support/control-plane-fixture.js';
 
 const stack = inject('stack');
-let connection: Connection;
-let client: Client;
-beforeAll(async () => {
-  connection = await Connection.connect({ address: stack.temporal.address });
-  client = new Client({ connection, namespace: stack.temporal.namespace });
-});
-afterAll(async () => {
-  await connection?.close();
-});
+const client = useTemporalClient(stack);
 
 it('the certificate check never fires in the second an hourly snapshot does', async () => {
   const id = randomUUID();
