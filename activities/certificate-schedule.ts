@@ -6,10 +6,10 @@ import { workerFailure } from '../contract/errors.js';
 import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../contract/temporal.js';
 import { certificateCheckInterval, certificateScheduleId, certificateSchedulePhase } from '../domain/certificate-schedule.js';
 import { safetyWorkSkipReason } from '../domain/provisioning.js';
-import { workflowIdFor } from '../domain/resource-id.js';
 import { getCluster, getClusterServers } from '../store/clusters.js';
 import type { SqlExecutor } from '../store/database.js';
-import { getOperation, insertOperation, OperationInProgressError } from '../store/operations.js';
+import { getOperation, OperationInProgressError } from '../store/operations.js';
+import { operationTarget, operationWorkflow, recordOperation, type OperationRequest } from '../lib/operation-starter.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 import { dueCertificates, type BlobReader } from './server-certificates.js';
 
@@ -76,17 +76,16 @@ export function createCertificateScheduleActivities(deps: CertificateScheduleDep
     > {
       const c = await getCluster(db, a.resourceKey);
       if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
-      const workflowId = workflowIdFor(a.resourceKey, 'rotate', a.operationId);
-      const input: ClusterOperationInput = {
-        operationId: a.operationId,
+      // Recorded through the one starter (lib/operation-starter.ts); the firing's workflow starts it as its child.
+      const rotation: OperationRequest = {
+        target: operationTarget(c),
         kind: 'rotate',
-        resourceKey: a.resourceKey,
-        resourceId: c.id,
-        subscriptionId: c.subscriptionId,
+        operationId: a.operationId,
         correlationId: a.scheduledBy,
         params: { scheduled: true },
       };
-      const begun = { started: true as const, workflowId, resourceGroup: c.resourceGroup, input };
+      const { workflowId, resourceGroup, ...input } = operationWorkflow({ ...rotation, operationId: a.operationId });
+      const begun = { started: true as const, workflowId, resourceGroup, input };
       if (await getOperation(db, a.operationId)) return begun; // an earlier attempt recorded it
       // Whatever the cluster's provisioningState (a failed scale leaves it Failed): servers
       // whose certificates expire are rotated.
@@ -95,15 +94,7 @@ export function createCertificateScheduleActivities(deps: CertificateScheduleDep
       if (skip !== undefined) return { started: false, reason: skip };
       if ((await dueCertificates(blobs, a.resourceKey, servers)) === 0) return { started: false, reason: 'no certificate is due' };
       try {
-        await insertOperation(db, {
-          operationId: a.operationId,
-          resourceKey: a.resourceKey,
-          subscriptionId: c.subscriptionId,
-          location: c.spec.location,
-          kind: 'rotate',
-          workflowId,
-          correlationId: a.scheduledBy,
-        });
+        await recordOperation(db, rotation);
       } catch (err) {
         // A certificate is due and another operation holds the lock: the firing asks again until
         // the next firing would come, so rotation waits for that operation, not a whole interval.

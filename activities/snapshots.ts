@@ -11,12 +11,12 @@ import { Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
 import { safetyWorkSkipReason } from '../domain/provisioning.js';
-import { workflowIdFor } from '../domain/resource-id.js';
 import { restoreRefusal, restoreStateRefusal } from '../domain/restore-rules.js';
 import { snapshotsToRemove, type SnapshotKind } from '../domain/snapshot-retention.js';
 import { getCluster, getClusterServers, mergeClusterStatus, type ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
-import { getOperation, insertOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
+import { getOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
+import { operationTarget, operationWorkflow, recordOperation, type OperationRequest } from '../lib/operation-starter.js';
 import {
   completeSnapshot,
   deleteSnapshotRecord,
@@ -54,12 +54,6 @@ export interface SnapshotActivityDeps extends SnapshotScheduleDeps {
 
 /** Where a snapshot's bytes live in the cluster's container. */
 export const snapshotBlobName = (snapshotId: string) => `snapshots/${snapshotId}.snap`;
-
-/** Whether an insert lost the race for the cluster's one active operation. */
-function isOperationConflict(err: unknown): err is Error {
-  // The check in insertOperation, or the unique partial index when two inserts raced past it.
-  return err instanceof OperationInProgressError || (err as { code?: unknown } | null)?.code === '23505';
-}
 
 export type ScheduledSnapshotStart =
   { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string };
@@ -116,17 +110,28 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
     }): Promise<ScheduledSnapshotStart> {
       const c = await getCluster(db, a.resourceKey);
       if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
-      const workflowId = workflowIdFor(a.resourceKey, 'snapshot', a.operationId);
-      const input: ClusterOperationInput = {
-        operationId: a.operationId,
+      // Recorded through the one starter (lib/operation-starter.ts); the firing's workflow starts it as its child.
+      const snapshot: OperationRequest = {
+        target: operationTarget(c),
         kind: 'snapshot',
-        resourceKey: a.resourceKey,
-        resourceId: c.id,
-        subscriptionId: c.subscriptionId,
+        operationId: a.operationId,
         correlationId: a.scheduledBy,
         params: { snapshotId: a.snapshotId, scheduled: true },
+        write: (tx) =>
+          insertSnapshot(tx, {
+            operationId: a.operationId,
+            snapshotId: a.snapshotId,
+            resourceKey: a.resourceKey,
+            name: `automatic-${new Date().toISOString()}`,
+            kind: 'AUTOMATIC',
+            state: 'PENDING',
+            sizeBytes: null,
+            consulVersion: clusterVersion(c),
+            finished: false,
+          }),
       };
-      const started: ScheduledSnapshotStart = { started: true, workflowId, resourceGroup: c.resourceGroup, input };
+      const { workflowId, resourceGroup, ...input } = operationWorkflow({ ...snapshot, operationId: a.operationId });
+      const started: ScheduledSnapshotStart = { started: true, workflowId, resourceGroup, input };
       if (await getOperation(db, a.operationId)) return started; // an earlier attempt recorded it
       // Whatever the cluster's provisioningState: a cluster with servers gets its snapshots.
       const servers = await getClusterServers(db, a.resourceKey);
@@ -137,30 +142,9 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       if ((await expiringCertificates(blobs, a.resourceKey, servers)) > 0)
         return { started: false, reason: 'a server certificate is due for rotation, which goes first' };
       try {
-        await db.transaction(async (tx) => {
-          await insertOperation(tx, {
-            operationId: a.operationId,
-            resourceKey: a.resourceKey,
-            subscriptionId: c.subscriptionId,
-            location: c.spec.location,
-            kind: 'snapshot',
-            workflowId,
-            correlationId: a.scheduledBy,
-          });
-          await insertSnapshot(tx, {
-            operationId: a.operationId,
-            snapshotId: a.snapshotId,
-            resourceKey: a.resourceKey,
-            name: `automatic-${new Date().toISOString()}`,
-            kind: 'AUTOMATIC',
-            state: 'PENDING',
-            sizeBytes: null,
-            consulVersion: clusterVersion(c),
-            finished: false,
-          });
-        });
+        await recordOperation(db, snapshot);
       } catch (err) {
-        if (!isOperationConflict(err)) throw err;
+        if (!(err instanceof OperationInProgressError)) throw err;
         log().info('scheduled snapshot skipped: another operation is active', { resourceKey: a.resourceKey, reason: err.message });
         return { started: false, reason: err.message };
       }

@@ -20,6 +20,7 @@ import {
   type WorkflowTypes,
 } from '../contract/temporal.js';
 import { workflowIdFor, type OperationKind } from '../domain/resource-id.js';
+import type { ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../store/database.js';
 import { beginOperation, updateOperation, type OperationRecord } from '../store/operations.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from './temporal-connection.js';
@@ -111,6 +112,19 @@ export interface OperationTarget {
   location: string;
 }
 
+/** A stored cluster as the target of an operation. */
+export function operationTarget(
+  c: Pick<ClusterRecord, 'resourceKey' | 'id' | 'subscriptionId' | 'resourceGroup' | 'spec'>,
+): OperationTarget {
+  return {
+    resourceKey: c.resourceKey,
+    id: c.id,
+    subscriptionId: c.subscriptionId,
+    resourceGroup: c.resourceGroup,
+    location: c.spec.location,
+  };
+}
+
 export interface OperationRequest {
   target: OperationTarget;
   kind: OperationKind;
@@ -144,16 +158,18 @@ export function operationWorkflow(r: Omit<OperationRequest, 'write'> & { operati
 }
 
 /**
- * Records the operation with the caller's writes in one transaction; throws
+ * Records the operation with the caller's writes in one transaction (the store's, or the
+ * caller's own when `db` is a transaction already); throws
  * OperationInProgressError (store/operations.ts) naming the operation that holds the cluster
  * when the one-operation rule refuses it. Starts nothing. A kind no production workflow runs
  * (maintenance) is refused first (OperationNotAvailableError): no write, no record.
  */
-export async function recordOperation(db: SqlDatabase, r: OperationRequest): Promise<RecordedOperation> {
+export async function recordOperation(db: SqlDatabase | SqlExecutor, r: OperationRequest): Promise<RecordedOperation> {
   if (!WORKFLOW_TYPE_FOR_KIND[r.kind]) throw new OperationNotAvailableError(r.kind);
   const operationId = r.operationId ?? randomUUID();
   const workflow = operationWorkflow({ ...r, operationId });
-  const operation = await db.transaction(async (tx) => {
+  const inTransaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => ('transaction' in db ? db.transaction(fn) : fn(db));
+  const operation = await inTransaction(async (tx) => {
     await r.write?.(tx, operationId);
     return beginOperation(tx, {
       operationId,

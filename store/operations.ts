@@ -193,9 +193,6 @@ export async function beginOperation(
   return beginOperation(tx, op, queue, attempt + 1);
 }
 
-/** beginOperation on its own (tests, and callers with nothing else to write). */
-export const insertOperation = (db: SqlExecutor, op: NewOperation): Promise<OperationRecord> => beginOperation(db, op);
-
 /** The operation holding the cluster's lock, else a scheduled one: what a new customer request waits for. */
 export async function pendingOperation(db: SqlExecutor, resourceKey: string): Promise<OperationRecord | undefined> {
   return (await activeOperation(db, resourceKey)) ?? (await scheduledOperation(db, resourceKey));

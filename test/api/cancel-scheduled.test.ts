@@ -4,7 +4,7 @@
 // the cluster Canceled as a cancelled delete does; the other operation is left as it was.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { getOperation, insertOperation, listOperations, updateOperation } from '../../store/operations.js';
+import { getOperation, beginOperation, listOperations, updateOperation } from '../../store/operations.js';
 import { clusterBody, clusterPath, rest, V, waitForState } from '../security/support.js';
 import { startControlPlane, type ControlPlane } from './harness.js';
 
@@ -25,7 +25,7 @@ it('a delete waiting for a Canceling operation is cancelled at once; the cluster
   await waitForState(cp, path, ['Succeeded']);
   const key = path.toLowerCase();
   // An operation that holds the lock and is being cancelled (its workflow has not ended yet).
-  const blocker = await insertOperation(cp.db, {
+  const blocker = await beginOperation(cp.db, {
     operationId: randomUUID(),
     resourceKey: key,
     subscriptionId: sub,

@@ -15,7 +15,7 @@ import { buildLifecycleDeps } from '../../apps/worker/src/lifecycle-config.js';
 import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { httpCall, type HttpResult } from '../../lib/http.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
-import { insertOperation, listOperations, OperationInProgressError, updateOperation } from '../../store/operations.js';
+import { beginOperation, listOperations, OperationInProgressError, updateOperation } from '../../store/operations.js';
 import { insertSnapshot } from '../../store/snapshots.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import {
@@ -232,7 +232,7 @@ describe.sequential('cluster snapshots on the real stack', () => {
     );
     // While another operation is active, firings are skipped and record nothing.
     const blocker = await until('a moment without an active operation to start another', async () =>
-      insertOperation(cp.db, {
+      beginOperation(cp.db, {
         operationId: randomUUID(),
         resourceKey: key,
         subscriptionId,

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { workflowIdFor } from '../../domain/resource-id.js';
-import { getOperation, insertOperation } from '../../store/operations.js';
+import { getOperation, beginOperation } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { clusterBody, clusterPath, rest, V, waitForState } from './support.js';
 
@@ -29,7 +29,7 @@ afterAll(async () => cp?.close());
 it('only an operator of its subscription can cancel a Scheduled upgrade or read it', async () => {
   // Recorded as the API records an upgrade (its workflow is not needed for the refusals).
   const operationId = randomUUID();
-  const op = await insertOperation(cp.db, {
+  const op = await beginOperation(cp.db, {
     operationId,
     resourceKey: key,
     subscriptionId: sub,

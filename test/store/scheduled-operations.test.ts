@@ -11,7 +11,7 @@ import {
   cancelScheduled,
   claimOperation,
   getOperation,
-  insertOperation,
+  beginOperation,
   OperationInProgressError,
   pendingOperation,
   recordOperationProgress,
@@ -29,7 +29,7 @@ afterAll(async () => db?.close());
 const clusterKey = () => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/sched`;
 function record(resourceKey: string, kind: string) {
   const operationId = randomUUID();
-  return insertOperation(db, {
+  return beginOperation(db, {
     operationId,
     resourceKey,
     subscriptionId: 'sub',

@@ -26,7 +26,7 @@ import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { workflowIdFor, type OperationKind } from '../../domain/resource-id.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { getCluster, setClusterServers, setSpecConsulVersion } from '../../store/clusters.js';
-import { getOperation, insertOperation, listOperations, updateOperation, type OperationRecord } from '../../store/operations.js';
+import { getOperation, beginOperation, listOperations, updateOperation, type OperationRecord } from '../../store/operations.js';
 import { listSnapshots } from '../../store/snapshots.js';
 import type { ClusterOperationInput } from '../../contract/temporal.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
@@ -154,7 +154,7 @@ async function runOperation(
 ): Promise<{ op: OperationRecord; failed: boolean }> {
   const operationId = randomUUID();
   const workflowId = workflowIdFor(c.key, kind, operationId);
-  const op = await insertOperation(cp.db, {
+  const op = await beginOperation(cp.db, {
     operationId,
     resourceKey: c.key,
     subscriptionId: c.subscriptionId,
@@ -302,7 +302,7 @@ describe.sequential('safety work runs on a Failed cluster that has servers', () 
   });
 
   it('a certificate firing while another operation holds the lock waits for it; a snapshot firing skips', async () => {
-    const blocker = await insertOperation(cp.db, {
+    const blocker = await beginOperation(cp.db, {
       operationId: randomUUID(),
       resourceKey: c.key,
       subscriptionId: c.subscriptionId,
