@@ -8,14 +8,14 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DeleteQueueActivities } from '../../activities/delete-queue.js';
-import type { ClusterActivities } from '../../activities/cluster-activities.js';
-import { GATE_TIMEOUT_ATTEMPTS } from '../../activities/polling.js';
-import type { ClusterPlan, ServerInfo } from '../../domain/cluster-plan.js';
+import type { DeleteQueueActivities } from '../activities/delete-queue.js';
+import type { ClusterActivities } from '../activities/cluster-activities.js';
+import { GATE_TIMEOUT_ATTEMPTS } from '../activities/polling.js';
+import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import { Context } from '@temporalio/activity';
-import type { SnapshotActivities } from '../../activities/snapshots.js';
-import type { StoreActivities } from '../../activities/store.js';
-import type { ClusterOperationInput } from '../../contract/temporal.js';
+import type { SnapshotActivities } from '../activities/snapshots.js';
+import type { StoreActivities } from '../activities/store.js';
+import type { ClusterOperationInput } from '../contract/temporal.js';
 
 const stack = inject('stack');
 const taskQueue = `lifecycle-logic-${randomUUID()}`;
@@ -151,7 +151,7 @@ beforeAll(async () => {
     connection: await NativeConnection.connect({ address: stack.temporal.address }),
     namespace: stack.temporal.namespace,
     taskQueue,
-    workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+    workflowsPath: fileURLToPath(new URL('./index.ts', import.meta.url)),
     activities: { ...store, ...lifecycle, ...snapshotSchedules, ...deleteQueue },
   });
   running = worker.run();
