@@ -2,10 +2,10 @@
 // the cluster has ended (it asked Temporal to cancel their workflows), then take the cluster's
 // one-operation lock (claimOperation, store/operations.ts). Idempotent store calls; the wait heartbeats.
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
 import type { SqlDatabase } from '../store/database.js';
 import { abandonOperation, allEnded } from '../store/delete-queue.js';
 import { claimOperation, unfinishedOperations, type ClaimOutcome } from '../store/operations.js';
+import type { WorkflowStarter } from '../lib/operation-starter.js';
 
 export interface DeleteQueueDeps {
   db: SqlDatabase;
@@ -15,7 +15,7 @@ export interface DeleteQueueDeps {
    * Temporal, to notice a workflow that closed without recording its end (terminated, timed
    * out): its operation is ended here instead of being waited for forever.
    */
-  workflows?: WorkflowClient;
+  workflows?: Pick<WorkflowStarter, 'find'>;
 }
 
 /**
@@ -30,16 +30,7 @@ export function createDeleteQueueActivities({ db, pollMs = 1_000, workflows }: D
     if (!workflows) return;
     for (const op of await unfinishedOperations(db, resourceKey)) {
       if (!operationIds.includes(op.operationId)) continue;
-      const state = await workflows
-        .getHandle(op.workflowId)
-        .describe()
-        .then(
-          (d) => (d.status.name === 'RUNNING' ? 'running' : 'closed'),
-          (err: unknown) => {
-            if (err instanceof WorkflowNotFoundError) return 'absent';
-            throw err;
-          },
-        );
+      const state = await workflows.find(op.workflowId);
       if (state === 'closed' || (state === 'absent' && op.ageSeconds >= START_GRACE_SECONDS)) await abandonOperation(db, op.operationId);
     }
   }

@@ -48,6 +48,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     ? new Client({ connection: clientConnection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } })
     : undefined;
   const schedules = client ? { client: client.schedule, taskQueue } : undefined;
+  // Operations the worker begins (the fleet's upgrades) start their workflows through the one starter.
+  const starter = client ? workflowStarter(client.workflow, { taskQueue }) : undefined;
   if (client && o.fleetUpgradeIntervalSeconds) {
     await upsertIntervalSchedule(client.schedule, {
       scheduleId: `${FLEET_UPGRADE_SCHEDULE}/${taskQueue}`,
@@ -67,12 +69,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
     activities: {
       ...createStoreActivities({ db: o.db }),
-      ...createDeleteQueueActivities({ db: o.db, ...(client ? { workflows: client.workflow } : {}) }),
+      ...createDeleteQueueActivities({ db: o.db, ...(starter ? { workflows: starter } : {}) }),
       ...(o.lifecycle ? createClusterActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
-      ...(client
-        ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter: workflowStarter(client.workflow, { taskQueue }) })
-        : {}),
+      ...(starter ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter }) : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
   });
