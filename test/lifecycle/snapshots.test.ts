@@ -17,7 +17,7 @@ import { httpCall, type HttpResult } from '../../lib/http.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { beginOperation, listOperations, OperationInProgressError, updateOperation } from '../../store/operations.js';
 import { insertSnapshot } from '../../store/snapshots.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { useControlPlane } from '../support/control-plane-fixture.js';
 import {
   arm,
   clientAccess,
@@ -44,7 +44,7 @@ const RETENTION = 2;
 const KV_PATH = '/v1/kv/snapshot-test/value';
 const config = { ...lifecycleConfig(stack), snapshotIntervalSeconds: INTERVAL_SECONDS };
 
-let cp: ControlPlane;
+const cp = useControlPlane(stack, () => ({ lifecycle: config }));
 let connection: Connection;
 let schedules: ScheduleClient;
 let workflows: WorkflowClient;
@@ -61,7 +61,6 @@ interface SnapshotView {
 }
 
 beforeAll(async () => {
-  cp = await startControlPlane(stack, { lifecycle: config });
   await cp.registerSubscription(subscriptionId);
   connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection, namespace: stack.temporal.namespace, dataConverter: { payloadCodecs: [cp.payloadCodec] } });
@@ -75,7 +74,6 @@ afterAll(async () => {
     .delete()
     .catch(() => {});
   await connection?.close();
-  await cp?.close();
 });
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
