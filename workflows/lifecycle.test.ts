@@ -2,12 +2,10 @@
 // (recording fakes of our own activity interfaces): the order of steps and the progress they
 // report, the scale-down path, typed non-retryable failures, exhausted retries and cancellation.
 // The real activities are exercised end to end in test/lifecycle/.
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { DeleteQueueActivities } from '../activities/delete-queue.js';
 import type { ClusterActivities } from '../activities/cluster-activities.js';
 import { GATE_TIMEOUT_ATTEMPTS } from '../activities/polling.js';
@@ -16,6 +14,7 @@ import { Context } from '@temporalio/activity';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
+import { useTemporalClient, useWorkflowWorker } from '../test/support/control-plane-fixture.js';
 
 const stack = inject('stack');
 const taskQueue = `lifecycle-logic-${randomUUID()}`;
@@ -137,32 +136,8 @@ const snapshotSchedules: Partial<SnapshotActivities> = {
   removeSnapshotSchedule: async (a) => (world(a.resourceKey).calls.push('removeSnapshotSchedule'), { removed: true }),
 };
 
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
-let connection: Connection;
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    /* installed by an earlier file in this process */
-  }
-  worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: stack.temporal.address }),
-    namespace: stack.temporal.namespace,
-    taskQueue,
-    workflowsPath: fileURLToPath(new URL('./index.ts', import.meta.url)),
-    activities: { ...store, ...lifecycle, ...snapshotSchedules, ...deleteQueue },
-  });
-  running = worker.run();
-  connection = await Connection.connect({ address: stack.temporal.address });
-  client = new Client({ connection, namespace: stack.temporal.namespace });
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-});
+useWorkflowWorker(stack, taskQueue, () => ({ ...store, ...lifecycle, ...snapshotSchedules, ...deleteQueue }));
+const client = useTemporalClient(stack);
 
 function begin(workflowType: string, w: Partial<World>) {
   const resourceKey = `/subscriptions/x/resourcegroups/rg/providers/hcs.consul/clusters/${randomUUID()}`;

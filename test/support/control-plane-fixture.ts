@@ -9,9 +9,11 @@
 // set-up and before its tear-down. So `useScratchFolder`, then `useControlPlane`, then
 // `useClientAgents` stops the agents first, then the control plane, then removes the folder.
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { StackEndpoints } from '../../devstack/stack.js';
 import { Supervisor } from '../../devstack/supervisor.js';
@@ -83,6 +85,36 @@ export function useTemporalClient(stack: StackEndpoints): Client {
     await connection?.close();
   });
   return startedLater('the Temporal client', () => client);
+}
+
+/**
+ * A Temporal worker in this process running our workflows (workflows/index.ts) on `taskQueue`
+ * with the activities `activities()` returns (called in beforeAll: real ones, or fakes of our
+ * own activity interfaces); shut down in afterAll once its run has ended.
+ */
+export function useWorkflowWorker(stack: StackEndpoints, taskQueue: string, activities: () => object): void {
+  let worker: Worker | undefined;
+  let running: Promise<void> = Promise.resolve();
+  beforeAll(async () => {
+    // One runtime per test process; keep the worker's own logging to warnings.
+    try {
+      Runtime.install({ logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN') });
+    } catch {
+      /* installed by an earlier file in this process */
+    }
+    worker = await Worker.create({
+      connection: await NativeConnection.connect({ address: stack.temporal.address }),
+      namespace: stack.temporal.namespace,
+      taskQueue,
+      workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+      activities: activities(),
+    });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+  });
 }
 
 /** A folder of the file's own under the system's temporary folder (made now), removed in afterAll. */

@@ -10,12 +10,10 @@
 // succeed or fail as each test asks. The cluster record itself is made through the real API
 // (its create runs the stand-in workflow). test/lifecycle/safety-never-lapses.test.ts shows the
 // same on a real cluster.
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { createClusterActivities, type ClusterActivities } from '../../activities/cluster-activities.js';
 import { GATE_TIMEOUT_ATTEMPTS } from '../../activities/polling.js';
 import { Context } from '@temporalio/activity';
@@ -29,8 +27,9 @@ import { getCluster, setClusterServers, setSpecConsulVersion } from '../../store
 import { getOperation, beginOperation, listOperations, updateOperation, type OperationRecord } from '../../store/operations.js';
 import { listSnapshots } from '../../store/snapshots.js';
 import type { ClusterOperationInput } from '../../contract/temporal.js';
-import { startControlPlane, type ControlPlane } from '../api/harness.js';
+import { useControlPlane, useTemporalClient, useWorkflowWorker } from '../support/control-plane-fixture.js';
 import { lifecycleConfig } from '../support/lifecycle.js';
+import { windowHoursAway } from '../support/windows.js';
 import { clusterBody, clusterPath, rest, V, waitForState } from '../security/support.js';
 
 const stack = inject('stack');
@@ -82,40 +81,20 @@ const consulFacing: Partial<ClusterActivities & SnapshotActivities> = {
   },
 };
 
-let cp: ControlPlane;
-let worker: Worker;
-let running: Promise<void>;
-let connection: Connection;
-let client: Client;
-
-beforeAll(async () => {
-  cp = await startControlPlane(stack);
+const cp = useControlPlane(stack);
+useWorkflowWorker(stack, taskQueue, () => {
   const deps = buildLifecycleDeps(lifecycleConfig(stack), {
     db: cp.db,
     sealer: new SecretBox(deriveSealingKeys(parsePayloadKeys(cp.payloadKeys))),
   });
-  worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: stack.temporal.address }),
-    namespace: stack.temporal.namespace,
-    taskQueue,
-    workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
-    activities: {
-      ...createStoreActivities({ db: cp.db }),
-      ...createClusterActivities(deps),
-      ...createSnapshotActivities(deps),
-      ...consulFacing,
-    },
-  });
-  running = worker.run();
-  connection = await Connection.connect({ address: stack.temporal.address });
-  client = new Client({ connection, namespace: stack.temporal.namespace });
+  return {
+    ...createStoreActivities({ db: cp.db }),
+    ...createClusterActivities(deps),
+    ...createSnapshotActivities(deps),
+    ...consulFacing,
+  };
 });
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await cp?.close();
-});
+const client = useTemporalClient(stack);
 
 const servers = [0, 1, 2].map((index) => ({ index, name: `s-${index}`, zone: String(index + 1), address: `127.9.1.${index + 2}` }));
 let cidr = 0;
@@ -125,13 +104,10 @@ async function cluster(o: { withServers?: boolean } = {}): Promise<{ key: string
   const subscriptionId = randomUUID();
   await cp.registerSubscription(subscriptionId);
   const path = clusterPath(subscriptionId, 'rg', `safe-${randomUUID().slice(0, 8)}`);
-  const opens = new Date(Date.now() + 3 * 3_600_000);
-  const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][opens.getUTCDay()]!;
-  const startTime = `${String(opens.getUTCHours()).padStart(2, '0')}:00`;
   const put = await rest(cp, 'PUT', `${path}?${V}`, {
     body: clusterBody(older, `10.${120 + cidr++}.0.0/16`, {
       serverCount: 3,
-      maintenanceWindow: { days: [day], startTime, durationHours: 1, timeZone: 'UTC' },
+      maintenanceWindow: windowHoursAway(),
       upgradePolicy: { automaticPatchUpgrades: false },
     }),
   });
