@@ -74,7 +74,7 @@ export default tseslint.config(
   },
   {
     files: ['workflows/**/*.ts', 'contract/**/*.ts'],
-    ignores: ['workflows/**/*.test.ts'],
+    ignores: ['workflows/**/*.test.ts', 'contract/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
