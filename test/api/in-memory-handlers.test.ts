@@ -1,0 +1,190 @@
+// The REST handlers in-process, with no socket and no Temporal: the API built by buildApi on an
+// in-memory PGlite store, driven with fastify's inject(); the workflow starter is an in-memory
+// stand-in of our own OperationStarter interface that records what the API asked it to start or
+// cancel. What a worker would do later (run the workflow) is not here: these tests pin the API's
+// own answers and what it writes to the store.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApi, type ApiOptions } from '../../apps/api/src/api.js';
+import { sha256Hex } from '../../apps/api/src/auth.js';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
+import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
+import { getCluster } from '../../store/clusters.js';
+import { openDatabase, type SqlDatabase } from '../../store/database.js';
+import { migrate } from '../../store/migrate.js';
+import { listOperations } from '../../store/operations.js';
+import { putSubscription } from '../../store/subscriptions.js';
+
+type Starter = ApiOptions['starter'];
+type StartInput = Parameters<Starter['start']>[0];
+
+/** The starter as the API sees it, in memory: every start and cancel is recorded, nothing runs. */
+function inMemoryStarter(): Starter & { started: StartInput[]; cancelled: string[] } {
+  const started: StartInput[] = [];
+  const cancelled: string[] = [];
+  return {
+    started,
+    cancelled,
+    async start(input) {
+      started.push(input);
+    },
+    async cancel(workflowId) {
+      cancelled.push(workflowId);
+    },
+    async find(workflowId) {
+      return started.some((s) => s.workflowId === workflowId) ? 'running' : 'absent';
+    },
+    async close() {},
+  };
+}
+
+const API_VERSION = '2026-11-01';
+const VERSION = '1.22.7';
+const [sub, otherSub] = [randomUUID(), randomUUID()];
+const tokens = { operator: `hcsop_mem_${randomBytes(16).toString('hex')}`, other: `hcsop_other_${randomBytes(16).toString('hex')}` };
+const starter = inMemoryStarter();
+let db: SqlDatabase;
+let api: Awaited<ReturnType<typeof buildApi>>['rest'];
+
+beforeAll(async () => {
+  db = await openDatabase({ kind: 'pglite', dataDir: 'memory://' });
+  await migrate(db);
+  for (const s of [sub, otherSub]) await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
+  const keys = parsePayloadKeys(`mem-1:${randomBytes(32).toString('base64')}`);
+  ({ rest: api } = await buildApi({
+    db,
+    starter,
+    auth: {
+      armCertificateThumbprints: [],
+      jwtIssuers: [],
+      operatorTokens: [
+        { name: 'operator', sha256: sha256Hex(tokens.operator), role: 'operator', subscriptions: [sub] },
+        { name: 'other', sha256: sha256Hex(tokens.other), role: 'operator', subscriptions: [otherSub] },
+      ],
+    },
+    catalogue: [{ version: VERSION, status: 'RECOMMENDED' }],
+    logger: pino({ level: 'silent' }),
+    payloadCodec: new AesGcmPayloadCodec(keys),
+    sealer: new SecretBox(deriveSealingKeys(keys)),
+  }));
+});
+afterAll(async () => {
+  await api?.close();
+  await db?.close();
+});
+
+const path = (name: string, s = sub) => `/subscriptions/${s}/resourceGroups/rg-mem/providers/HCS.Consul/clusters/${name}`;
+const body = (cidr: string, extra: Record<string, unknown> = {}) => ({
+  location: 'westeurope',
+  properties: { consulVersion: VERSION, serverCount: 3, network: { cidr }, ...extra },
+});
+
+async function call(
+  method: 'GET' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  o: { token?: string; payload?: Record<string, unknown> } = {},
+) {
+  const res = await api.inject({
+    method,
+    url: `${url}?api-version=${API_VERSION}`,
+    headers: { authorization: `Bearer ${o.token ?? tokens.operator}` },
+    ...(o.payload !== undefined ? { payload: o.payload } : {}),
+  });
+  return { status: res.statusCode, headers: res.headers, json: res.body ? JSON.parse(res.body) : undefined };
+}
+
+describe('a cluster through the REST handlers, in memory', () => {
+  const name = `mem-${randomUUID().slice(0, 6)}`;
+  const key = path(name).toLowerCase();
+
+  it('PUT creates: 201, Azure-AsyncOperation, the record and its create operation in the store, one workflow started', async () => {
+    const put = await call('PUT', path(name), { payload: body('10.90.0.0/16') });
+    expect(put.status, JSON.stringify(put.json)).toBe(201);
+    expect(put.json.properties.provisioningState).toBe('Accepted');
+    expect(put.headers.etag).toBe(put.json.etag);
+
+    const ops = await listOperations(db, key);
+    expect(ops.map((o) => [o.kind, o.status])).toEqual([['create', 'Accepted']]);
+    const op = ops[0]!;
+    expect(String(put.headers['azure-asyncoperation'])).toMatch(
+      new RegExp(
+        `/subscriptions/${sub}/providers/HCS\\.Consul/locations/westeurope/operationStatuses/${op.operationId}\\?api-version=${API_VERSION}$`,
+      ),
+    );
+
+    const stored = await getCluster(db, key);
+    expect(stored?.provisioningState).toBe('Accepted');
+    expect(stored?.spec.properties.serverCount).toBe(3);
+    expect(stored?.etag).toBe(put.json.etag);
+
+    expect(starter.started).toHaveLength(1);
+    expect(starter.started[0]).toMatchObject({ kind: 'create', resourceKey: key, operationId: op.operationId, workflowId: op.workflowId });
+  });
+
+  it('GET answers the stored cluster with its ETag', async () => {
+    const get = await call('GET', path(name));
+    expect(get.status).toBe(200);
+    expect(get.json).toMatchObject({ name, properties: { consulVersion: VERSION, serverCount: 3, provisioningState: 'Accepted' } });
+    expect(get.headers.etag).toBe((await getCluster(db, key))?.etag);
+  });
+
+  it('PATCH while the create runs: 409 naming the operation, nothing changed, nothing started', async () => {
+    const before = await getCluster(db, key);
+    const [create] = await listOperations(db, key);
+    const patch = await call('PATCH', path(name), { payload: { properties: { serverCount: 5 } } });
+    expect(patch.status).toBe(409);
+    expect(patch.json.error.code).toBe('OperationInProgress');
+    expect(patch.json.error.message).toContain(create!.operationId);
+    expect(await getCluster(db, key)).toEqual(before);
+    expect(await listOperations(db, key)).toHaveLength(1);
+    expect(starter.started).toHaveLength(1);
+  });
+
+  it("another subscription's operator gets 404 for GET, PATCH and DELETE, as for a cluster that does not exist, and changes nothing", async () => {
+    const before = await getCluster(db, key);
+    const missing = await call('GET', path('no-such-cluster'));
+    expect(missing.status).toBe(404);
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      const res = await call(method, path(name), {
+        token: tokens.other,
+        ...(method === 'PATCH' ? { payload: { tags: { owner: 'intruder' } } } : {}),
+      });
+      expect(res.status, method).toBe(404);
+      expect(res.json.error.code, method).toBe(missing.json.error.code);
+    }
+    expect(await getCluster(db, key)).toEqual(before);
+    expect(await listOperations(db, key)).toHaveLength(1);
+    expect(starter.started).toHaveLength(1);
+    expect(starter.cancelled).toEqual([]);
+  });
+
+  it('DELETE: 202 with Location, the running create asked to stop, the delete recorded behind it and started', async () => {
+    const [create] = await listOperations(db, key);
+    const del = await call('DELETE', path(name));
+    expect(del.status).toBe(202);
+    expect(String(del.headers.location)).toContain('/operationResults/');
+    expect(String(del.headers['azure-asyncoperation'])).toContain('/operationStatuses/');
+
+    const ops = await listOperations(db, key);
+    const deletion = ops.find((o) => o.kind === 'delete');
+    // The delete waits (Scheduled, holding no lock) until the create it cancels has ended.
+    expect(deletion?.status).toBe('Scheduled');
+    expect(ops.find((o) => o.kind === 'create')?.status).toBe('Canceling');
+    expect((await getCluster(db, key))?.provisioningState).toBe('Deleting');
+    expect(starter.cancelled).toEqual([create!.workflowId]);
+    expect(starter.started.map((s) => s.kind)).toEqual(['create', 'delete']);
+    expect(starter.started[1]?.workflowId).toBe(deletion?.workflowId);
+  });
+});
+
+it('a PUT that fails validation answers 400 naming the field and writes and starts nothing', async () => {
+  const name = `bad-${randomUUID().slice(0, 6)}`;
+  const startedBefore = starter.started.length;
+  const put = await call('PUT', path(name), { payload: body('10.91.0.0/16', { serverCount: 4 }) });
+  expect(put.status).toBe(400);
+  expect(JSON.stringify(put.json.error)).toContain('serverCount');
+  expect(await getCluster(db, path(name).toLowerCase())).toBeUndefined();
+  expect(await listOperations(db, path(name).toLowerCase())).toEqual([]);
+  expect(starter.started).toHaveLength(startedBefore);
+});
