@@ -2,13 +2,14 @@
 // document lists for the verb (RESPONSES), so what is served and what is documented agree.
 import { describe, expect, it } from 'vitest';
 import { rpcRoutes, type HttpVerb } from '../contract.js';
-import { isLongRunning, OPERATION_RESULT, OPERATION_RESULT_BODIES, RESPONSES, successStatus, UNDOCUMENTED_RPCS } from './arm-table.js';
+import { OPERATION_RESULT, OPERATION_RESULT_BODIES, RESPONSES, successStatus, UNDOCUMENTED_RPCS } from './arm-table.js';
 
 const VERBS: HttpVerb[] = ['get', 'put', 'post', 'patch', 'delete'];
 
 describe('successStatus', () => {
   it.each(VERBS)('answers %s only with codes the document lists', (verb) => {
-    for (const longRunning of [false, true]) {
+    // A long-running GET is refused by the generator (RESPONSES.get.lro is empty).
+    for (const longRunning of verb === 'get' ? [false] : [false, true]) {
       for (const running of longRunning ? [false, true] : [false]) {
         for (const created of verb === 'put' ? [false, true] : [undefined]) {
           for (const existed of verb === 'delete' ? [false, true] : [undefined]) {
@@ -38,11 +39,10 @@ describe('successStatus', () => {
 });
 
 describe('the operation result', () => {
-  it('is an RPC of the contract that the document leaves out, and not itself long-running', () => {
+  it('is an RPC of the contract that the document leaves out', () => {
     const route = rpcRoutes().find((r) => r.method.name === OPERATION_RESULT.rpc);
     expect(route?.verb).toBe('get');
     expect(route?.path).toMatch(/\/operationResults\/\{operation_id\}$/);
-    expect(isLongRunning(route!)).toBe(false);
     expect(UNDOCUMENTED_RPCS.has(OPERATION_RESULT.rpc)).toBe(true);
   });
 

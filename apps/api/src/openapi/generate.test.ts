@@ -7,7 +7,7 @@ import { clusterBodySchema, clusterFieldCatalogue } from '../../../../domain/clu
 import { PATCHABLE_PROPERTIES } from '../../../../domain/cluster-patch.js';
 import { rpcRoutes } from '../contract.js';
 import { MAX_CLUSTER_NAME } from '../../../../domain/resource-id.js';
-import { EXCLUDED_SERVICES } from './arm-table.js';
+import { EXCLUDED_SERVICES, UNDOCUMENTED_RPCS } from './arm-table.js';
 import { generateOpenApi, OPENAPI_FILE, renderOpenApi } from './generate.js';
 
 interface Schema {
@@ -80,7 +80,7 @@ describe('generated OpenAPI document', () => {
   });
 
   it('has one operation per customer-facing RPC route, plus the ARM Operations API', () => {
-    const routes = rpcRoutes().filter((r) => !EXCLUDED_SERVICES.has(r.service.typeName));
+    const routes = rpcRoutes().filter((r) => !EXCLUDED_SERVICES.has(r.service.typeName) && !UNDOCUMENTED_RPCS.has(r.method.name));
     expect(operations).toHaveLength(routes.length + 1);
     expect(new Set(operations.map((o) => o.operationId)).size).toBe(operations.length);
     for (const o of operations) expect(o.operationId).toMatch(/^[A-Z][A-Za-z]+_[A-Z][A-Za-z]+$/);
