@@ -26,8 +26,9 @@ export async function unfinishedDelete(db: SqlExecutor, resourceKey: string): Pr
 }
 
 /**
- * Records a delete in the caller's transaction, which has locked the cluster's row: the delete
- * that has not ended yet if there is one (a redelivered DELETE), else a new one. When other
+ * Records a delete in the caller's transaction: marks the cluster Deleting (its row lock orders
+ * this against every other write to the cluster), then the delete that has not ended yet if
+ * there is one (a redelivered DELETE), else a new one. When other
  * operations have not ended, those holding the lock go Canceling and the delete is recorded
  * Scheduled; else it is recorded Accepted. Returns the delete and the operations to cancel.
  */
@@ -35,6 +36,7 @@ export async function recordDelete(
   tx: SqlExecutor,
   op: Omit<NewOperation, 'kind'>,
 ): Promise<{ operationId: string; existing: boolean; cancel: UnfinishedOperation[] }> {
+  await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [op.resourceKey]);
   for (let attempt = 0; ; attempt++) {
     const others = await unfinishedOperations(tx, op.resourceKey);
     const pending = others.find((o) => o.kind === 'delete');

@@ -22,9 +22,8 @@ export async function beginDelete(
 ): Promise<{ operation: OperationRecord; started: boolean }> {
   const { db } = deps;
   const workflow = operationWorkflow({ target: cluster, kind: 'delete', operationId: randomUUID(), correlationId: ctx.correlationId });
+  // The cluster is marked Deleting in the same transaction (store/delete-queue.ts).
   const recorded = await db.transaction(async (tx) => {
-    // The cluster's row lock orders this against every other write to the cluster.
-    await tx.query(`UPDATE clusters SET provisioning_state = 'Deleting', updated_at = now() WHERE resource_id = $1`, [cluster.resourceKey]);
     return recordDelete(tx, {
       operationId: workflow.operationId,
       resourceKey: cluster.resourceKey,
