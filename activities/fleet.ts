@@ -6,10 +6,10 @@
 import { Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { automaticUpgradeTarget, type CatalogueEntry } from '../domain/versions.js';
-import { setSpecConsulVersion, type ClusterRecord } from '../store/clusters.js';
+import { automaticUpgradeCandidates, setSpecConsulVersion } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { OperationInProgressError } from '../store/operations.js';
-import { startOperation, type WorkflowStarter } from '../lib/operation-starter.js';
+import { operationTarget, startOperation, type WorkflowStarter } from '../lib/operation-starter.js';
 
 export interface FleetDeps {
   db: SqlDatabase;
@@ -30,26 +30,10 @@ export function createFleetActivities(deps: FleetDeps) {
   return {
     /** Starts the automatic patch upgrades that are due (optionally within one subscription). */
     async startAutomaticUpgrades(a: { subscriptionId?: string }): Promise<FleetUpgrade[]> {
-      const params: unknown[] = [];
-      let where = `provisioning_state = 'Succeeded' AND (spec->'properties'->'upgradePolicy'->>'automaticPatchUpgrades')::boolean`;
-      if (a.subscriptionId) {
-        params.push(a.subscriptionId.toLowerCase());
-        where += ` AND lower(subscription_id) = $1`;
-      }
-      const { rows } = await db.query<{
-        resource_id: string;
-        display_id: string;
-        subscription_id: string;
-        resource_group: string;
-        spec: ClusterRecord['spec'];
-        status: ClusterRecord['status'];
-      }>(
-        `SELECT resource_id, display_id, subscription_id, resource_group, spec, status FROM clusters WHERE ${where} ORDER BY resource_id`,
-        params,
-      );
+      const candidates = await automaticUpgradeCandidates(db, a.subscriptionId);
       const out: FleetUpgrade[] = [];
-      for (const c of rows) {
-        Context.current().heartbeat({ resourceKey: c.resource_id });
+      for (const c of candidates) {
+        Context.current().heartbeat({ resourceKey: c.resourceKey });
         const from = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
         const to = automaticUpgradeTarget(from, deps.catalogue, c.spec.properties.upgradePolicy);
         if (!to) continue;
@@ -57,29 +41,23 @@ export function createFleetActivities(deps: FleetDeps) {
           await startOperation(
             { db, starter: deps.starter },
             {
-              target: {
-                resourceKey: c.resource_id,
-                id: c.display_id,
-                subscriptionId: c.subscription_id,
-                resourceGroup: c.resource_group,
-                location: c.spec.location,
-              },
+              target: operationTarget(c),
               kind: 'upgrade',
               correlationId: 'fleet-automatic-upgrades',
               params: { targetVersion: to, force: false },
-              write: (tx) => setSpecConsulVersion(tx, c.resource_id, to, `"${randomUUID()}"`),
+              write: (tx) => setSpecConsulVersion(tx, c.resourceKey, to, `"${randomUUID()}"`),
               // Nothing runs for the record, which is closed so the cluster is not blocked; the next run retries.
               notStarted: 'The automatic upgrade could not be started; it will be tried again.',
             },
           );
         } catch (err) {
           if (err instanceof OperationInProgressError) {
-            out.push({ resourceKey: c.resource_id, from, to, outcome: 'busy' });
+            out.push({ resourceKey: c.resourceKey, from, to, outcome: 'busy' });
             continue;
           }
           throw err;
         }
-        out.push({ resourceKey: c.resource_id, from, to, outcome: 'started' });
+        out.push({ resourceKey: c.resourceKey, from, to, outcome: 'started' });
       }
       return out;
     },

@@ -110,6 +110,26 @@ export async function listFederationSecondaries(db: SqlExecutor, primaryId: stri
   return rows.map(toRecord);
 }
 
+/**
+ * Provisioned clusters whose upgrade policy asks for automatic patch upgrades, in key order,
+ * optionally within one subscription: the fleet schedule's candidates.
+ */
+export async function automaticUpgradeCandidates(db: SqlExecutor, subscriptionId?: string): Promise<ClusterRecord[]> {
+  const params: unknown[] = [];
+  let where = `provisioning_state = 'Succeeded' AND (spec->'properties'->'upgradePolicy'->>'automaticPatchUpgrades')::boolean`;
+  if (subscriptionId) {
+    params.push(subscriptionId.toLowerCase());
+    where += ` AND lower(subscription_id) = $1`;
+  }
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM clusters WHERE ${where} ORDER BY resource_id`, params);
+  return rows.map(toRecord);
+}
+
+/** Locks a cluster's row until the end of the caller's transaction (writers of the same cluster wait). */
+export async function lockCluster(tx: SqlExecutor, resourceKey: string): Promise<void> {
+  await tx.query(`SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE`, [resourceKey]);
+}
+
 /** CIDRs of every cluster of a subscription, for the overlap rule. */
 export async function subscriptionCidrs(db: SqlExecutor, subscriptionId: string): Promise<Array<{ resourceId: string; cidr: string }>> {
   const { rows } = await db.query<{ display_id: string; cidr: string }>(

@@ -1,5 +1,6 @@
 // Long-running operation records: the ARM async-operation documents. The API creates them;
 // the operation's workflow moves them along through the store activities.
+import { lockCluster } from './clusters.js';
 import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from './database.js';
 
 export const TERMINAL_STATUSES = ['Succeeded', 'Failed', 'Canceled'] as const;
@@ -227,7 +228,7 @@ export async function claimOperation(db: SqlDatabase, operationId: string, attem
       if (!op) throw new Error(`operation ${operationId} does not exist`);
       if ((TERMINAL_STATUSES as readonly string[]).includes(op.status)) return { claimed: false, ended: true, status: op.status };
       const isDelete = op.kind === 'delete';
-      await tx.query(`SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE`, [op.resourceKey]);
+      await lockCluster(tx, op.resourceKey);
       const waitingFor = await unfinishedOperations(tx, op.resourceKey, operationId, { lockHolders: !isDelete });
       if (waitingFor.length) {
         if (isDelete)

@@ -27,7 +27,7 @@ import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import { activeOperation, operationLane, pendingOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
-import type { OperationStarter } from '../../../../lib/operation-starter.js';
+import { operationTarget, type OperationStarter } from '../../../../lib/operation-starter.js';
 import type { OperationParams } from '../../../../contract/temporal.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';
@@ -50,14 +50,6 @@ export interface ClusterServiceDeps {
   /** Clusters per subscription (service/quotas.ts). */
   limits: Pick<ServiceLimits, 'clustersPerSubscription'>;
 }
-
-const target = (c: ClusterRecord): OperationTarget => ({
-  resourceKey: c.resourceKey,
-  id: c.id,
-  subscriptionId: c.subscriptionId,
-  resourceGroup: c.resourceGroup,
-  location: c.spec.location,
-});
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
@@ -170,7 +162,13 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       throw conflict('ClusterNotReady', `The cluster is ${current.provisioningState}; try again once it has been provisioned.`);
     const running = await (operationLane(kind) === 'safety' ? activeOperation : pendingOperation)(db, current.resourceKey);
     if (running) throw inProgress(running);
-    const record = await start(ctx, target(current), kind, async (tx, operationId) => o.write?.(tx, current, operationId), o.params);
+    const record = await start(
+      ctx,
+      operationTarget(current),
+      kind,
+      async (tx, operationId) => o.write?.(tx, current, operationId),
+      o.params,
+    );
     return { cluster: current, operation: operationView(record, current.id), record };
   }
 
@@ -283,7 +281,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       }
       const kind: OperationKind = changed.includes('properties.serverCount') ? 'scale' : 'update';
       let record: ClusterRecord | undefined;
-      const op = await start(ctx, target(current), kind, async (tx) => {
+      const op = await start(ctx, operationTarget(current), kind, async (tx) => {
         record = await upsertCluster(tx, { ...current, spec, provisioningState: 'Updating', etag: newEtag(), systemData: sd });
       });
       return { cluster: clusterView(record!), operation: operationView(op, id) };
@@ -305,7 +303,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
           'FederationHasSecondaries',
           `The cluster is the primary of a WAN federation; delete its secondaries first: ${secondaries.map((c) => c.id).join(', ')}.`,
         );
-      const { operation } = await beginDelete(deps, ctx, target(current));
+      const { operation } = await beginDelete(deps, ctx, operationTarget(current));
       return { existed: true, operation: operationView(operation, current.id) };
     },
 
@@ -330,7 +328,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       let after: string | undefined;
       for (;;) {
         const { items, more } = await listClusters(db, { subscriptionId, limit: MAX_PAGE, ...(after ? { after } : {}) });
-        for (const c of items) if ((await beginDelete(deps, ctx, target(c))).started) started++;
+        for (const c of items) if ((await beginDelete(deps, ctx, operationTarget(c))).started) started++;
         if (!more) return started;
         after = items[items.length - 1]?.resourceKey;
       }

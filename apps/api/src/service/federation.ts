@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny, ValidationError, type ErrorDetail, describeValue } from '../../../../domain/errors.js';
 import { parseClusterResourceId, resourceKey } from '../../../../domain/resource-id.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
-import { getCluster, listFederationSecondaries, type ClusterRecord } from '../../../../store/clusters.js';
+import { getCluster, listFederationSecondaries, lockCluster, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import {
   consumeFederationToken,
@@ -167,7 +167,7 @@ export async function consumeTokenFor(tx: SqlExecutor, tokenId: string, secondar
  * creates join one at a time, and refuses a datacenter name the federation already uses.
  */
 export async function claimDatacenter(tx: SqlExecutor, primaryId: string, datacenter: string): Promise<void> {
-  await tx.query('SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE', [resourceKey(primaryId)]);
+  await lockCluster(tx, resourceKey(primaryId));
   const primary = await getCluster(tx, resourceKey(primaryId));
   if (!primary) throw conflict('PrimaryClusterNotFound', `The primary cluster ${primaryId} was deleted meanwhile.`);
   const secondaries = await listFederationSecondaries(tx, primary.id);
