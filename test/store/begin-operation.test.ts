@@ -4,24 +4,17 @@
 // the same OperationInProgressError the check gives, naming the winner, and its transaction
 // (its own writes included) changes nothing.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { openDatabase, type SqlDatabase } from '../../store/database.js';
-import { migrate } from '../../store/migrate.js';
+import { expect, it } from 'vitest';
+import { useStoreDatabase } from '../support/store-fixture.js';
 import { beginOperation, listOperations, OperationInProgressError, type NewOperation } from '../../store/operations.js';
 
-const stack = inject('stack');
-let db: SqlDatabase;
-beforeAll(async () => {
-  db = await openDatabase(stack.database);
-  await migrate(db);
-});
-afterAll(async () => db?.close());
+const database = useStoreDatabase();
 
 function newCluster(): string {
   return `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/race`;
 }
 async function insertCluster(resourceKey: string): Promise<void> {
-  await db.query(
+  await database().query(
     `INSERT INTO clusters (resource_id, display_id, subscription_id, resource_group, name, location, spec, provisioning_state, etag)
      VALUES ($1, $1, 'sub', 'rg', 'race', 'westeurope', '{}'::jsonb, 'Succeeded', '"e0"')`,
     [resourceKey],
@@ -40,7 +33,8 @@ function operation(resourceKey: string, kind: string): NewOperation {
   };
 }
 const tags = async (resourceKey: string) =>
-  (await db.query<{ tags: Record<string, string> }>(`SELECT tags FROM clusters WHERE resource_id = $1`, [resourceKey])).rows[0]?.tags;
+  (await database().query<{ tags: Record<string, string> }>(`SELECT tags FROM clusters WHERE resource_id = $1`, [resourceKey])).rows[0]
+    ?.tags;
 
 for (const [first, second] of [
   ['update', 'scale'],
@@ -57,14 +51,14 @@ for (const [first, second] of [
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     // A records its operation and holds its transaction open: B's check cannot see it yet.
-    const winner = db.transaction(async (tx) => {
+    const winner = database().transaction(async (tx) => {
       const op = await beginOperation(tx, a);
       inserted();
       await gate;
       return op;
     });
     await aInserted;
-    const loser = db
+    const loser = database()
       .transaction(async (tx) => {
         await tx.query(`UPDATE clusters SET tags = '{"written":"by the loser"}'::jsonb WHERE resource_id = $1`, [key]);
         return beginOperation(tx, b);
@@ -80,7 +74,7 @@ for (const [first, second] of [
     const err = await loser;
     expect(err).toBeInstanceOf(OperationInProgressError);
     expect((err as OperationInProgressError).running.operationId).toBe(a.operationId);
-    const ops = await listOperations(db, key);
+    const ops = await listOperations(database(), key);
     expect(ops.map((o) => o.operationId)).toEqual([a.operationId]);
     expect(ops[0]).toMatchObject({ status: won.status, kind: first });
     expect(await tags(key)).toEqual({});
@@ -95,13 +89,13 @@ it('a begin that loses the race leaves its transaction usable: the caller can st
   const aInserted = new Promise<void>((r) => (inserted = r));
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const winner = db.transaction(async (tx) => {
+  const winner = database().transaction(async (tx) => {
     await beginOperation(tx, a);
     inserted();
     await gate;
   });
   await aInserted;
-  const after = db.transaction(async (tx) => {
+  const after = database().transaction(async (tx) => {
     const refused = await beginOperation(tx, operation(key, 'scale')).catch((err: unknown) => err);
     // Still usable (no aborted transaction): the caller decides what to do next.
     const { rows } = await tx.query<{ n: string | number }>(`SELECT count(*) AS n FROM operations WHERE resource_id = $1`, [key]);

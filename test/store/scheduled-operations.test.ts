@@ -3,9 +3,8 @@
 // while create, update, scale and a second upgrade are refused; it takes the lock only when
 // nothing holds it, exactly once, and a cancelled one can never take it.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { openDatabase, type SqlDatabase } from '../../store/database.js';
-import { migrate } from '../../store/migrate.js';
+import { expect, it } from 'vitest';
+import { useStoreDatabase } from '../support/store-fixture.js';
 import {
   activeOperation,
   cancelScheduled,
@@ -18,18 +17,12 @@ import {
   updateOperation,
 } from '../../store/operations.js';
 
-const stack = inject('stack');
-let db: SqlDatabase;
-beforeAll(async () => {
-  db = await openDatabase(stack.database);
-  await migrate(db);
-});
-afterAll(async () => db?.close());
+const database = useStoreDatabase();
 
 const clusterKey = () => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/sched`;
 function record(resourceKey: string, kind: string) {
   const operationId = randomUUID();
-  return beginOperation(db, {
+  return beginOperation(database(), {
     operationId,
     resourceKey,
     subscriptionId: 'sub',
@@ -49,11 +42,14 @@ it('an upgrade is Scheduled and holds nothing: rotation and snapshots start besi
   const key = clusterKey();
   const upgrade = await record(key, 'upgrade');
   expect(upgrade.status).toBe('Scheduled');
-  expect(await activeOperation(db, key)).toBeUndefined();
-  expect((await pendingOperation(db, key))?.operationId).toBe(upgrade.operationId);
+  expect(await activeOperation(database(), key)).toBeUndefined();
+  expect((await pendingOperation(database(), key))?.operationId).toBe(upgrade.operationId);
   // Progress while it waits keeps it Scheduled.
-  await recordOperationProgress(db, upgrade.operationId, 'waiting for the maintenance window', 8);
-  expect(await getOperation(db, upgrade.operationId)).toMatchObject({ status: 'Scheduled', step: 'waiting for the maintenance window' });
+  await recordOperationProgress(database(), upgrade.operationId, 'waiting for the maintenance window', 8);
+  expect(await getOperation(database(), upgrade.operationId)).toMatchObject({
+    status: 'Scheduled',
+    step: 'waiting for the maintenance window',
+  });
 
   for (const kind of ['update', 'scale', 'restore', 'token', 'upgrade', 'delete']) {
     const err = await refusal(record(key, kind));
@@ -62,20 +58,20 @@ it('an upgrade is Scheduled and holds nothing: rotation and snapshots start besi
   }
   const snapshotDelete = await record(key, 'snapshotdelete');
   expect(snapshotDelete.status).toBe('Accepted');
-  await updateOperation(db, snapshotDelete.operationId, { status: 'Succeeded' });
+  await updateOperation(database(), snapshotDelete.operationId, { status: 'Succeeded' });
   const rotation = await record(key, 'rotate');
   expect(rotation.status).toBe('Accepted');
   // While the rotation holds the lock, a snapshot is refused (one lock holder) and the upgrade cannot claim.
   expect(await refusal(record(key, 'snapshot'))).toBeInstanceOf(OperationInProgressError);
-  const busy = await claimOperation(db, upgrade.operationId);
+  const busy = await claimOperation(database(), upgrade.operationId);
   expect(busy).toMatchObject({ claimed: false, ended: false, waitingFor: [{ operationId: rotation.operationId }] });
-  expect((await getOperation(db, upgrade.operationId))!.status).toBe('Scheduled');
+  expect((await getOperation(database(), upgrade.operationId))!.status).toBe('Scheduled');
 
-  await updateOperation(db, rotation.operationId, { status: 'Succeeded' });
-  expect(await claimOperation(db, upgrade.operationId)).toEqual({ claimed: true });
-  expect((await activeOperation(db, key))?.operationId).toBe(upgrade.operationId);
+  await updateOperation(database(), rotation.operationId, { status: 'Succeeded' });
+  expect(await claimOperation(database(), upgrade.operationId)).toEqual({ claimed: true });
+  expect((await activeOperation(database(), key))?.operationId).toBe(upgrade.operationId);
   // Claiming again (a retried activity) is idempotent; now nothing else may start.
-  expect(await claimOperation(db, upgrade.operationId)).toEqual({ claimed: true });
+  expect(await claimOperation(database(), upgrade.operationId)).toEqual({ claimed: true });
   expect(await refusal(record(key, 'rotate'))).toBeInstanceOf(OperationInProgressError);
 });
 
@@ -84,24 +80,24 @@ it('a cancelled Scheduled operation ends at once and can never take the lock', a
   const upgrade = await record(key, 'upgrade');
   const rotation = await record(key, 'rotate');
   // Cancelled while another operation holds the lock: Canceled at once (Canceling would need the lock).
-  const canceled = await cancelScheduled(db, upgrade.operationId);
+  const canceled = await cancelScheduled(database(), upgrade.operationId);
   expect(canceled).toMatchObject({ status: 'Canceled', error: { code: 'OperationCanceled' } });
   expect(canceled!.endedAt).not.toBeNull();
-  expect((await activeOperation(db, key))?.operationId).toBe(rotation.operationId);
-  await updateOperation(db, rotation.operationId, { status: 'Succeeded' });
-  expect(await claimOperation(db, upgrade.operationId)).toEqual({ claimed: false, ended: true, status: 'Canceled' });
-  expect(await activeOperation(db, key)).toBeUndefined();
+  expect((await activeOperation(database(), key))?.operationId).toBe(rotation.operationId);
+  await updateOperation(database(), rotation.operationId, { status: 'Succeeded' });
+  expect(await claimOperation(database(), upgrade.operationId)).toEqual({ claimed: false, ended: true, status: 'Canceled' });
+  expect(await activeOperation(database(), key)).toBeUndefined();
   // Only a Scheduled operation is ended this way; a running one goes through Canceling.
   const running = await record(key, 'update');
-  expect(await cancelScheduled(db, running.operationId)).toBeUndefined();
-  expect((await getOperation(db, running.operationId))!.status).toBe('Accepted');
+  expect(await cancelScheduled(database(), running.operationId)).toBeUndefined();
+  expect((await getOperation(database(), running.operationId))!.status).toBe('Accepted');
 });
 
 it('two upgrades recorded at the same moment: one is Scheduled, the other refused', async () => {
   const key = clusterKey();
   const results = await Promise.allSettled([record(key, 'upgrade'), record(key, 'upgrade')]);
   expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-  const { rows } = await db.query<{ n: string | number }>(
+  const { rows } = await database().query<{ n: string | number }>(
     `SELECT count(*) AS n FROM operations WHERE resource_id = $1 AND status = 'Scheduled'`,
     [key],
   );
