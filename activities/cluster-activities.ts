@@ -6,6 +6,7 @@
 // and read inside the worker and never travel through workflow history.
 import type { SqlDatabase } from '../store/database.js';
 import type { ClusterBlobs } from './cluster-blobs.js';
+import type { ConsulAdmin, ConsulEndpoint } from './consul-admin.js';
 import type { TerraformActivities } from './terraform.js';
 import type { VaultPki } from './vault-pki.js';
 import { createAclActivities, type AclDeps } from './acls.js';
@@ -81,6 +82,8 @@ export type LifecycleDeps = ClusterActivitiesDeps & {
   pki: VaultPki;
   blobs: ClusterBlobs;
   terraform: TerraformActivities;
+  /** The real Consul client, which serves every module's narrower view of it. */
+  consulAdmin: (endpoint: ConsulEndpoint) => ConsulAdmin;
 };
 
 /** The cluster activities' types, for the workflows' proxyActivities (import type only). */

@@ -108,8 +108,15 @@ function describe(err: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Save and restore
 
+/** The Consul calls the pipeline makes (ConsulAdmin's snapshot methods). */
+export type SnapshotConsul = Pick<ConsulAdmin, 'snapshot' | 'restoreSnapshot'>;
+
+/** Makes the Consul client for an endpoint: the worker passes its deps' factory; by default a ConsulAdmin. */
+const defaultConsul = (endpoint: SnapshotEndpoint): SnapshotConsul => new ConsulAdmin(endpoint);
+
 export interface SaveSnapshotInput {
   consul: SnapshotEndpoint;
+  consulAdmin?: (endpoint: SnapshotEndpoint) => SnapshotConsul;
   container: ContainerClient;
   blobName: string;
   /** 32-byte key; the caller keeps it (never stored beside the blob). */
@@ -136,7 +143,7 @@ export interface SaveSnapshotResult {
  */
 export async function saveSnapshot(a: SaveSnapshotInput): Promise<SaveSnapshotResult> {
   checkKey(a.key);
-  const { archive, consulIndex } = await new ConsulAdmin(a.consul).snapshot(a.consul.token);
+  const { archive, consulIndex } = await (a.consulAdmin ?? defaultConsul)(a.consul).snapshot(a.consul.token);
 
   const blob = a.container.getBlockBlobClient(a.blobName);
   const digest = new DigestTap(a.onProgress);
@@ -195,6 +202,7 @@ export async function saveSnapshot(a: SaveSnapshotInput): Promise<SaveSnapshotRe
 
 export interface RestoreSnapshotInput {
   consul: SnapshotEndpoint;
+  consulAdmin?: (endpoint: SnapshotEndpoint) => SnapshotConsul;
   container: ContainerClient;
   blobName: string;
   key: Buffer;
@@ -256,7 +264,7 @@ export async function restoreSnapshot(a: RestoreSnapshotInput): Promise<{ sizeBy
   if (!body) throw new Error(`snapshot restore: blob ${a.blobName} came without a body`);
 
   const verify = new VerifyTap({ bytes: stored.sizeBytes, sha256: stored.sha256 }, a.onProgress);
-  await new ConsulAdmin(a.consul).restoreSnapshot(a.consul.token, {
+  await (a.consulAdmin ?? defaultConsul)(a.consul).restoreSnapshot(a.consul.token, {
     what: `snapshot restore of ${a.blobName}`,
     sizeBytes: stored.sizeBytes,
     body: [body, decryptStream(a.key), verify],

@@ -29,7 +29,7 @@ import {
   type SnapshotRecord,
 } from '../store/snapshots.js';
 import type { ClusterBlobs } from './cluster-blobs.js';
-import { restoreSnapshot, saveSnapshot } from './consul-snapshots.js';
+import { restoreSnapshot, saveSnapshot, type SnapshotConsul, type SnapshotEndpoint } from './consul-snapshots.js';
 import { SECRET } from '../contract/secret-names.js';
 import type { LifecycleDeps } from './cluster-activities.js';
 import { secretReader } from './secrets.js';
@@ -50,6 +50,8 @@ export interface SnapshotActivityDeps extends SnapshotScheduleDeps {
   /** Vault: transit for stored tokens, the cluster CA, and the snapshots' data keys. */
   pki: Pick<VaultPki, 'decrypt' | 'clusterCaBundle' | 'dataKey' | 'unwrapDataKey'>;
   blobs: ClusterBlobs;
+  /** Makes the Consul client of one server (the worker's factory). */
+  consulAdmin: (endpoint: SnapshotEndpoint) => SnapshotConsul;
 }
 
 /** Where a snapshot's bytes live in the cluster's container. */
@@ -181,7 +183,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
               // Consul version want more, the save falls back to the management token (logged).
               fallback: () => secrets.tokenSecretId(a.resourceKey, SECRET.managementToken),
             },
-            (consul) => saveSnapshot({ consul, container, blobName, key: dataKey.plaintext, onProgress }),
+            (consul) => saveSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName, key: dataKey.plaintext, onProgress }),
           ),
         );
         const consulVersion = clusterVersion(c);
@@ -250,7 +252,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
             c,
             `restore of snapshot ${a.snapshotId}`,
             { primary: () => secrets.tokenSecretId(a.resourceKey, SECRET.managementToken) },
-            (consul) => restoreSnapshot({ consul, container, blobName: storage.blobPath, key, onProgress }),
+            (consul) => restoreSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName: storage.blobPath, key, onProgress }),
           ),
         );
         await markSnapshotRestored(db, a.resourceKey, a.snapshotId);
