@@ -1,5 +1,6 @@
 // The cluster's record in the store: the plan the workflows carry (from the record and the
 // cluster's derived names) and the servers the last apply reported.
+import { runningConsulVersion } from '../domain/versions.js';
 import { workerFailure } from '../contract/errors.js';
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import { CONSUL_HTTPS_PORT } from '../domain/consul-config.js';
@@ -36,7 +37,7 @@ export function createClusterRecordActivities({ db, names: namesOf, dnsZone }: C
         location: c.spec.location,
         datacenter: c.spec.properties.datacenter,
         serverCount: c.spec.properties.serverCount,
-        consulVersion: c.status.currentConsulVersion ?? c.spec.properties.consulVersion,
+        consulVersion: runningConsulVersion(c),
         cidr: c.spec.properties.network.cidr,
         publicEndpoint: c.spec.properties.publicEndpoint,
         owner,

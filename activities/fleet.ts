@@ -5,7 +5,7 @@
 // up next time. The upgrade itself waits for the cluster's maintenance window.
 import { Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
-import { automaticUpgradeTarget, type CatalogueEntry } from '../domain/versions.js';
+import { runningConsulVersion, automaticUpgradeTarget, type CatalogueEntry } from '../domain/versions.js';
 import { automaticUpgradeCandidates, setSpecConsulVersion } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { OperationInProgressError } from '../store/operations.js';
@@ -34,7 +34,7 @@ export function createFleetActivities(deps: FleetDeps) {
       const out: FleetUpgrade[] = [];
       for (const c of candidates) {
         Context.current().heartbeat({ resourceKey: c.resourceKey });
-        const from = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+        const from = runningConsulVersion(c);
         const to = automaticUpgradeTarget(from, deps.catalogue, c.spec.properties.upgradePolicy);
         if (!to) continue;
         try {

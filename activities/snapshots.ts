@@ -6,6 +6,7 @@
 // Like the lifecycle activities they take and return references (resource keys, snapshot and
 // operation ids) and plain facts (sizes, versions) only: ACL tokens and data keys are read,
 // unwrapped and used here, inside the worker, and never returned, logged or put in an error.
+import { runningConsulVersion } from '../domain/versions.js';
 import { RestError } from '@azure/storage-blob';
 import { Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
@@ -75,8 +76,6 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
     return c;
   }
 
-  const clusterVersion = (c: ClusterRecord) => c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
-
   async function loadSnapshot(resourceKey: string, snapshotId: string): Promise<SnapshotRecord> {
     const s = await getSnapshot(db, resourceKey, snapshotId);
     if (!s) throw workerFailure('SnapshotNotFound', `snapshot ${snapshotId} does not exist on cluster ${resourceKey}`);
@@ -128,7 +127,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
             kind: 'AUTOMATIC',
             state: 'PENDING',
             sizeBytes: null,
-            consulVersion: clusterVersion(c),
+            consulVersion: runningConsulVersion(c),
             finished: false,
           }),
       };
@@ -156,7 +155,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
     /** A PENDING snapshot record (the one a restore or an upgrade takes first); nothing when it exists. */
     async recordSnapshotRequest(a: { resourceKey: string; snapshotId: string; kind: SnapshotKind; name: string }): Promise<void> {
       const c = await loadCluster(a.resourceKey);
-      await insertSnapshot(db, { ...a, state: 'PENDING', sizeBytes: null, consulVersion: clusterVersion(c), finished: false });
+      await insertSnapshot(db, { ...a, state: 'PENDING', sizeBytes: null, consulVersion: runningConsulVersion(c), finished: false });
     },
 
     /**
@@ -186,7 +185,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
             (consul) => saveSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName, key: dataKey.plaintext, onProgress }),
           ),
         );
-        const consulVersion = clusterVersion(c);
+        const consulVersion = runningConsulVersion(c);
         const recorded = await db.transaction(async (tx) => {
           const done = await completeSnapshot(tx, a.resourceKey, a.snapshotId, {
             sizeBytes: saved.sizeBytes,
@@ -234,7 +233,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       const s = await loadSnapshot(a.resourceKey, a.snapshotId);
       const notReady = restoreStateRefusal(s, (await getSnapshotStorage(db, a.resourceKey, a.snapshotId)) !== undefined);
       if (notReady) throw workerFailure('SnapshotNotReady', notReady);
-      const refusal = restoreRefusal(s.consulVersion, clusterVersion(await loadCluster(a.resourceKey)));
+      const refusal = restoreRefusal(s.consulVersion, runningConsulVersion(await loadCluster(a.resourceKey)));
       if (refusal) throw workerFailure('SnapshotVersionIncompatible', refusal);
       return { snapshotVersion: s.consulVersion };
     },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  runningConsulVersion,
   automaticUpgradeTarget,
   type CatalogueEntry,
   checkUpgradeRequest,
@@ -124,5 +125,15 @@ describe('checkUpgradeRequest', () => {
     expect(checkUpgradeRequest('1.16.2', '1.16.9', catalogue)[0]?.message).toBe(
       'consulVersion 1.16.9 is not offered; supported versions: 1.16.2, 1.16.3, 1.16.4, 1.16.5, 1.17.0, 1.18.0, 2.0.0',
     );
+  });
+});
+
+describe('runningConsulVersion', () => {
+  const spec = { properties: { consulVersion: '1.22.5' } };
+  it('is what the servers last reported after an upgrade', () => {
+    expect(runningConsulVersion({ status: { currentConsulVersion: '1.22.7' }, spec })).toBe('1.22.7');
+  });
+  it('is the version the spec asked for until then', () => {
+    expect(runningConsulVersion({ status: {}, spec })).toBe('1.22.5');
   });
 });

@@ -140,3 +140,14 @@ function mustParse(text: string): SemVer {
   if (!parsed) throw new RangeError(`Consul version must be ${VERSION_FORMAT}; got ${describeValue(text)}`);
   return parsed;
 }
+
+/**
+ * The Consul version a cluster runs: what its servers last reported (after an upgrade), else the
+ * version its spec asked for at create.
+ */
+export function runningConsulVersion(c: {
+  status: { currentConsulVersion?: string | undefined };
+  spec: { properties: { consulVersion: string } };
+}): string {
+  return c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+}

@@ -3,7 +3,7 @@
 // the worker sealed for the API, and the upgrade request (an operation).
 import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js';
-import { checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
+import { runningConsulVersion, checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
 import { setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { getSnapshot, getSnapshotByOperation, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
@@ -134,7 +134,7 @@ export function actionHandlers(deps: {
       const { operation } = await deps.startAction(req, ctx, 'upgrade', {
         params: { targetVersion: target as string, force: req.force === true },
         write: async (tx, c) => {
-          const current = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+          const current = runningConsulVersion(c);
           throwIfAny(checkUpgradeRequest(current, target as string, deps.catalogue));
           await setSpecConsulVersion(tx, c.resourceKey, target as string, `"${randomUUID()}"`);
         },
@@ -188,7 +188,7 @@ export function actionHandlers(deps: {
     async listUpgradeVersions(req: ClusterPath, ctx: RequestContext) {
       requireRole(ctx, 'reader');
       const c = await cluster(ctx, req);
-      const current = c.status.currentConsulVersion ?? c.spec.properties.consulVersion;
+      const current = runningConsulVersion(c);
       return {
         value: listUpgradeTargets(current, deps.catalogue).map((t) => ({
           version: t.version,

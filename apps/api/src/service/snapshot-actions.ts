@@ -3,6 +3,7 @@
 // rule; here the request itself is checked first (name, snapshot id, takeSnapshotFirst), and
 // again inside the operation's transaction, so an unknown snapshot is a 404 and one that cannot
 // be restored a 409 before any workflow starts. The workflows do the work (workflows/snapshots.ts).
+import { runningConsulVersion } from '../../../../domain/versions.js';
 import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js';
 import type { ClusterRecord } from '../../../../store/clusters.js';
@@ -53,7 +54,7 @@ export function snapshotActionHandlers(deps: {
             kind: 'MANUAL',
             state: 'PENDING',
             sizeBytes: null,
-            consulVersion: cluster.status.currentConsulVersion ?? cluster.spec.properties.consulVersion,
+            consulVersion: runningConsulVersion(cluster),
             finished: false,
           });
         },
@@ -98,7 +99,7 @@ export function snapshotActionHandlers(deps: {
           if (s.state !== 'COMPLETED') {
             throw conflict('SnapshotNotReady', `The snapshot '${snapshotId}' is ${s.state}; only COMPLETED snapshots can be restored.`);
           }
-          const refusal = restoreRefusal(s.consulVersion, cluster.status.currentConsulVersion ?? cluster.spec.properties.consulVersion);
+          const refusal = restoreRefusal(s.consulVersion, runningConsulVersion(cluster));
           if (refusal) throw conflict('SnapshotVersionIncompatible', `The snapshot cannot be restored: ${refusal}.`);
         },
       });
