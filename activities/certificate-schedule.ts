@@ -3,13 +3,11 @@
 // does (records a `rotate` operation when a certificate is due and returns what to start).
 import type { ScheduleClient } from '@temporalio/client';
 import { workerFailure } from '../contract/errors.js';
-import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, type ClusterOperationInput } from '../contract/temporal.js';
+import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes } from '../contract/temporal.js';
 import { certificateCheckInterval, certificateScheduleId, certificateSchedulePhase } from '../domain/certificate-schedule.js';
-import { safetyWorkSkipReason } from '../domain/provisioning.js';
-import { getCluster, getClusterServers } from '../store/clusters.js';
+import { getCluster } from '../store/clusters.js';
 import type { SqlExecutor } from '../store/database.js';
-import { getOperation, OperationInProgressError } from '../store/operations.js';
-import { operationTarget, operationWorkflow, recordOperation, type OperationRequest } from '../lib/operation-starter.js';
+import { beginScheduledOperation, type ScheduledStart } from './scheduled-operation.js';
 import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 import { dueCertificates, type BlobReader } from './server-certificates.js';
 
@@ -70,43 +68,18 @@ export function createCertificateScheduleActivities(deps: CertificateScheduleDep
       resourceKey: string;
       operationId: string;
       scheduledBy: string;
-    }): Promise<
-      | { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput }
-      | { started: false; reason: string; retry?: { everySeconds: number; forSeconds: number } }
-    > {
-      const c = await getCluster(db, a.resourceKey);
-      if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
-      // Recorded through the one starter (lib/operation-starter.ts); the firing's workflow starts it as its child.
-      const rotation: OperationRequest = {
-        target: operationTarget(c),
+    }): Promise<ScheduledStart & { retry?: { everySeconds: number; forSeconds: number } }> {
+      const begun = await beginScheduledOperation(db, {
+        ...a,
         kind: 'rotate',
-        operationId: a.operationId,
-        correlationId: a.scheduledBy,
         params: { scheduled: true },
-      };
-      const { workflowId, resourceGroup, ...input } = operationWorkflow({ ...rotation, operationId: a.operationId });
-      const begun = { started: true as const, workflowId, resourceGroup, input };
-      if (await getOperation(db, a.operationId)) return begun; // an earlier attempt recorded it
-      // Whatever the cluster's provisioningState (a failed scale leaves it Failed): servers
-      // whose certificates expire are rotated.
-      const servers = await getClusterServers(db, a.resourceKey);
-      const skip = safetyWorkSkipReason({ provisioningState: c.provisioningState, serverCount: servers.length });
-      if (skip !== undefined) return { started: false, reason: skip };
-      if ((await dueCertificates(blobs, a.resourceKey, servers)) === 0) return { started: false, reason: 'no certificate is due' };
-      try {
-        await recordOperation(db, rotation);
-      } catch (err) {
-        // A certificate is due and another operation holds the lock: the firing asks again until
-        // the next firing would come, so rotation waits for that operation, not a whole interval.
-        if (err instanceof OperationInProgressError) {
-          const interval = certificateCheckInterval(deps.serverCertTtlHours);
-          return {
-            started: false,
-            reason: err.message,
-            retry: { everySeconds: Math.max(5, Math.min(30, Math.floor(interval / 4))), forSeconds: interval },
-          };
-        }
-        throw err;
+        check: async (_c, servers) => ((await dueCertificates(blobs, a.resourceKey, servers)) === 0 ? 'no certificate is due' : undefined),
+      });
+      // A certificate is due and another operation holds the lock: the firing asks again until
+      // the next firing would come, so rotation waits for that operation, not a whole interval.
+      if (!begun.started && begun.busy) {
+        const interval = certificateCheckInterval(deps.serverCertTtlHours);
+        return { ...begun, retry: { everySeconds: Math.max(5, Math.min(30, Math.floor(interval / 4))), forSeconds: interval } };
       }
       return begun;
     },

@@ -10,14 +10,11 @@ import { runningConsulVersion } from '../domain/versions.js';
 import { RestError } from '@azure/storage-blob';
 import { Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
-import type { ClusterOperationInput } from '../contract/temporal.js';
-import { safetyWorkSkipReason } from '../domain/provisioning.js';
 import { restoreRefusal, restoreStateRefusal } from '../domain/restore-rules.js';
 import { snapshotsToRemove, type SnapshotKind } from '../domain/snapshot-retention.js';
-import { getCluster, getClusterServers, mergeClusterStatus, type ClusterRecord } from '../store/clusters.js';
+import { getCluster, mergeClusterStatus, type ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
-import { getOperation, OperationInProgressError, updateOperation, type OperationError } from '../store/operations.js';
-import { operationTarget, operationWorkflow, recordOperation, type OperationRequest } from '../lib/operation-starter.js';
+import { updateOperation, type OperationError } from '../store/operations.js';
 import {
   completeSnapshot,
   deleteSnapshotRecord,
@@ -37,6 +34,7 @@ import { secretReader } from './secrets.js';
 import { expiringCertificates } from './server-certificates.js';
 import { createSnapshotScheduleActivities, type SnapshotScheduleDeps } from './snapshot-schedules.js';
 import { heartbeating, snapshotTransfer } from './snapshot-transfer.js';
+import { beginScheduledOperation, type ScheduledStart } from './scheduled-operation.js';
 import type { VaultPki } from './vault-pki.js';
 
 /** What the worker hands the lifecycle and snapshot activities (configuration: apps/worker). */
@@ -57,9 +55,6 @@ export interface SnapshotActivityDeps extends SnapshotScheduleDeps {
 
 /** Where a snapshot's bytes live in the cluster's container. */
 export const snapshotBlobName = (snapshotId: string) => `snapshots/${snapshotId}.snap`;
-
-export type ScheduledSnapshotStart =
-  { started: true; workflowId: string; resourceGroup: string; input: ClusterOperationInput } | { started: false; reason: string };
 
 export function createSnapshotActivities(deps: SnapshotActivityDeps) {
   const { db, pki, blobs } = deps;
@@ -108,20 +103,22 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       operationId: string;
       snapshotId: string;
       scheduledBy: string;
-    }): Promise<ScheduledSnapshotStart> {
-      const c = await getCluster(db, a.resourceKey);
-      if (!c) return { started: false, reason: 'the cluster is not in the store (deleted?)' };
-      // Recorded through the one starter (lib/operation-starter.ts); the firing's workflow starts it as its child.
-      const snapshot: OperationRequest = {
-        target: operationTarget(c),
+    }): Promise<ScheduledStart> {
+      const { snapshotId, ...firing } = a;
+      const begun = await beginScheduledOperation(db, {
+        ...firing,
         kind: 'snapshot',
-        operationId: a.operationId,
-        correlationId: a.scheduledBy,
-        params: { snapshotId: a.snapshotId, scheduled: true },
-        write: (tx) =>
+        params: { snapshotId, scheduled: true },
+        // Certificate rotation goes first: a snapshot holding the lock (and retrying against servers
+        // whose certificates lapse) must never keep the rotation that cures them waiting.
+        check: async (_c, servers) =>
+          (await expiringCertificates(blobs, a.resourceKey, servers)) > 0
+            ? 'a server certificate is due for rotation, which goes first'
+            : undefined,
+        write: (tx, c) =>
           insertSnapshot(tx, {
             operationId: a.operationId,
-            snapshotId: a.snapshotId,
+            snapshotId,
             resourceKey: a.resourceKey,
             name: `automatic-${new Date().toISOString()}`,
             kind: 'AUTOMATIC',
@@ -130,26 +127,10 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
             consulVersion: runningConsulVersion(c),
             finished: false,
           }),
-      };
-      const { workflowId, resourceGroup, ...input } = operationWorkflow({ ...snapshot, operationId: a.operationId });
-      const started: ScheduledSnapshotStart = { started: true, workflowId, resourceGroup, input };
-      if (await getOperation(db, a.operationId)) return started; // an earlier attempt recorded it
-      // Whatever the cluster's provisioningState: a cluster with servers gets its snapshots.
-      const servers = await getClusterServers(db, a.resourceKey);
-      const skip = safetyWorkSkipReason({ provisioningState: c.provisioningState, serverCount: servers.length });
-      if (skip !== undefined) return { started: false, reason: skip };
-      // Certificate rotation goes first: a snapshot holding the lock (and retrying against servers
-      // whose certificates lapse) must never keep the rotation that cures them waiting.
-      if ((await expiringCertificates(blobs, a.resourceKey, servers)) > 0)
-        return { started: false, reason: 'a server certificate is due for rotation, which goes first' };
-      try {
-        await recordOperation(db, snapshot);
-      } catch (err) {
-        if (!(err instanceof OperationInProgressError)) throw err;
-        log().info('scheduled snapshot skipped: another operation is active', { resourceKey: a.resourceKey, reason: err.message });
-        return { started: false, reason: err.message };
-      }
-      return started;
+      });
+      if (!begun.started && begun.busy)
+        log().info('scheduled snapshot skipped: another operation is active', { resourceKey: a.resourceKey, reason: begun.reason });
+      return begun;
     },
 
     /** A PENDING snapshot record (the one a restore or an upgrade takes first); nothing when it exists. */
