@@ -5,8 +5,8 @@
 // (its own writes included) changes nothing.
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { useStoreDatabase } from '../support/store-fixture.js';
-import { beginOperation, listOperations, OperationInProgressError, type NewOperation } from '../../store/operations.js';
+import { newOperation, useStoreDatabase } from '../support/store-fixture.js';
+import { beginOperation, listOperations, OperationInProgressError } from '../../store/operations.js';
 
 const database = useStoreDatabase();
 
@@ -20,18 +20,6 @@ async function insertCluster(resourceKey: string): Promise<void> {
     [resourceKey],
   );
 }
-function operation(resourceKey: string, kind: string): NewOperation {
-  const operationId = randomUUID();
-  return {
-    operationId,
-    resourceKey,
-    subscriptionId: 'sub',
-    location: 'westeurope',
-    kind,
-    workflowId: `wf-${operationId}`,
-    correlationId: null,
-  };
-}
 const tags = async (resourceKey: string) =>
   (await database().query<{ tags: Record<string, string> }>(`SELECT tags FROM clusters WHERE resource_id = $1`, [resourceKey])).rows[0]
     ?.tags;
@@ -44,8 +32,8 @@ for (const [first, second] of [
   it(`two concurrent begins (${first}, ${second}) for one cluster: exactly one wins, the other is refused naming it`, async () => {
     const key = newCluster();
     await insertCluster(key);
-    const a = operation(key, first);
-    const b = operation(key, second);
+    const a = newOperation(key, first);
+    const b = newOperation(key, second);
     let inserted!: () => void;
     const aInserted = new Promise<void>((r) => (inserted = r));
     let release!: () => void;
@@ -84,7 +72,7 @@ for (const [first, second] of [
 it('a begin that loses the race leaves its transaction usable: the caller can still read and write in it', async () => {
   const key = newCluster();
   await insertCluster(key);
-  const a = operation(key, 'update');
+  const a = newOperation(key, 'update');
   let inserted!: () => void;
   const aInserted = new Promise<void>((r) => (inserted = r));
   let release!: () => void;
@@ -96,7 +84,7 @@ it('a begin that loses the race leaves its transaction usable: the caller can st
   });
   await aInserted;
   const after = database().transaction(async (tx) => {
-    const refused = await beginOperation(tx, operation(key, 'scale')).catch((err: unknown) => err);
+    const refused = await beginOperation(tx, newOperation(key, 'scale')).catch((err: unknown) => err);
     // Still usable (no aborted transaction): the caller decides what to do next.
     const { rows } = await tx.query<{ n: string | number }>(`SELECT count(*) AS n FROM operations WHERE resource_id = $1`, [key]);
     return { refused, seen: Number(rows[0]!.n) };

@@ -4,7 +4,7 @@
 // nothing holds it, exactly once, and a cancelled one can never take it.
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { useStoreDatabase } from '../support/store-fixture.js';
+import { newOperation, useStoreDatabase } from '../support/store-fixture.js';
 import {
   activeOperation,
   cancelScheduled,
@@ -20,18 +20,7 @@ import {
 const database = useStoreDatabase();
 
 const clusterKey = () => `/subscriptions/${randomUUID()}/resourcegroups/rg/providers/hcs.consul/clusters/sched`;
-function record(resourceKey: string, kind: string) {
-  const operationId = randomUUID();
-  return beginOperation(database(), {
-    operationId,
-    resourceKey,
-    subscriptionId: 'sub',
-    location: 'westeurope',
-    kind,
-    workflowId: `wf-${operationId}`,
-    correlationId: null,
-  });
-}
+const record = (resourceKey: string, kind: string) => beginOperation(database(), newOperation(resourceKey, kind));
 const refusal = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
