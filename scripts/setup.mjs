@@ -231,6 +231,18 @@ function ensureTerraformMirror(pins) {
 
 function main() {
   const pins = loadPins();
+  // `--only=a,b`: build just these Go tools (for a second set-up beside a running one).
+  const only = process.argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(',');
+  if (only) {
+    const unknown = only.filter((n) => !pins.go[n]);
+    if (unknown.length)
+      throw new Error(`--only names unknown tools: ${unknown.join(', ')}; tools/versions.json lists: ${Object.keys(pins.go).join(', ')}`);
+    for (const name of only) step(`go tool ${name}`, () => buildGoTool(name, pins.go[name]));
+    return;
+  }
   if (!process.argv.includes('--tools-only')) step('npm packages', ensureNpmPackages);
   step('Debian packages', () => ensureDebianPackages(pins));
   for (const [name, pin] of Object.entries(pins.go)) step(`go tool ${name}`, () => buildGoTool(name, pin));

@@ -12,6 +12,12 @@ export interface ToolPaths {
   bao: string;
   terraform: string;
   grpcurl: string;
+  /** The production Temporal server (go.temporal.io/server cmd/server) and its SQL schema tool. */
+  temporalServer: string;
+  temporalSqlTool: string;
+  prometheus: string;
+  promtool: string;
+  jaeger: string;
   /** Consul binaries by release version, e.g. { "1.22.7": "/…/consul" }. */
   consul: Record<string, string>;
   /** Built Consul versions, oldest first. */
@@ -19,6 +25,9 @@ export interface ToolPaths {
   terraformConfig: TerraformPaths;
   pebble: string;
   challtestsrv: string;
+  /** Debian's binaries, found on PATH. */
+  haproxy: string;
+  chromium: string;
 }
 export declare function toolPaths(): ToolPaths;
 export declare function terraformPaths(): TerraformPaths;

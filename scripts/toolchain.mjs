@@ -62,11 +62,18 @@ export function toolPaths() {
     bao: toolBinary('openbao', pins),
     terraform: toolBinary('terraform', pins),
     grpcurl: toolBinary('grpcurl', pins),
+    temporalServer: toolBinary('temporal-server', pins),
+    temporalSqlTool: toolBinary('temporal-sql-tool', pins),
+    prometheus: toolBinary('prometheus', pins),
+    promtool: toolBinary('promtool', pins),
+    jaeger: toolBinary('jaeger', pins),
     consul,
     consulVersions,
     terraformConfig: terraformPaths(pins),
     pebble: 'pebble',
     challtestsrv: 'pebble-challtestsrv',
+    haproxy: 'haproxy',
+    chromium: 'chromium',
   };
 }
 
