@@ -42,7 +42,8 @@ const authSchema = z.object({
     .default([]),
 });
 
-const envSchema = workerEnvSchema.extend({
+/** Every setting the API process reads: the worker's and its own (nomad/ job checks read the keys). */
+export const apiEnvSchema = workerEnvSchema.extend({
   HCS_AUTH: json(authSchema),
   HCS_API_HOST: z.string().default('127.0.0.1'),
   HCS_API_PORT: z.coerce.number().int().min(0).max(65535).default(0),
@@ -70,7 +71,7 @@ export interface ControlPlaneConfig extends WorkerProcessConfig {
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
-  const e = parseEnv(envSchema, env);
+  const e = parseEnv(apiEnvSchema, env);
   const tls =
     e.HCS_API_TLS_CERT_FILE && e.HCS_API_TLS_KEY_FILE
       ? {
