@@ -101,11 +101,16 @@ export const SEARCH_ATTRIBUTE = {
   subscriptionId: defineSearchAttributeKey('SubscriptionId', 'KEYWORD'),
   resourceGroup: defineSearchAttributeKey('ResourceGroup', 'KEYWORD'),
   operation: defineSearchAttributeKey('Operation', 'KEYWORD'),
+  /** The request's x-ms-correlation-request-id (a schedule firing: its own workflow id), so a support ticket finds its workflows. */
+  correlationId: defineSearchAttributeKey('CorrelationId', 'KEYWORD'),
 } as const;
 
 /** The search attributes of one operation's workflow. */
 export function operationSearchAttributes(input: ClusterOperationInput, resourceGroup: string) {
-  return clusterSearchAttributes(input, resourceGroup, input.kind);
+  return [
+    ...clusterSearchAttributes(input, resourceGroup, input.kind),
+    { key: SEARCH_ATTRIBUTE.correlationId, value: input.correlationId },
+  ];
 }
 
 /** The search attributes of a workflow about one cluster (operations and schedule firings). */

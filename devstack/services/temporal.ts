@@ -4,8 +4,11 @@ import { Connection } from '@temporalio/client';
 import { join } from 'node:path';
 import { freePort, type Supervisor } from '../supervisor.js';
 
-/** Custom search attributes (all Keyword) that every control-plane workflow sets. */
-export const SEARCH_ATTRIBUTES = ['ClusterId', 'SubscriptionId', 'ResourceGroup', 'Operation'] as const;
+/**
+ * Custom search attributes (all Keyword) that control-plane workflows set; `CorrelationId` is
+ * the request's x-ms-correlation-request-id (or a schedule firing's own id).
+ */
+export const SEARCH_ATTRIBUTES = ['ClusterId', 'SubscriptionId', 'ResourceGroup', 'Operation', 'CorrelationId'] as const;
 
 export interface TemporalEndpoint {
   /** gRPC frontend, host:port. */
