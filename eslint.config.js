@@ -40,7 +40,18 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/gen/**', '.data/**', '.test-data/**', 'coverage/**', 'scripts/*.mjs', '.dependency-cruiser.cjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '**/gen/**',
+      '.data/**',
+      '.test-data/**',
+      'dist/**',
+      'coverage/**',
+      'scripts/*.mjs',
+      '.dependency-cruiser.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -66,7 +66,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     namespace: o.temporal.namespace,
     taskQueue,
     dataConverter: { payloadCodecs: [o.payloadCodec] },
-    workflowsPath: fileURLToPath(new URL('../../../workflows/index.ts', import.meta.url)),
+    // workflows/index.ts in the source tree (tsx), index.js in the build (dist/): the same extension as this module.
+    workflowsPath: fileURLToPath(
+      new URL(`../../../workflows/index${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url),
+    ),
     activities: {
       ...createStoreActivities({ db: o.db }),
       ...createDeleteQueueActivities({ db: o.db, ...(starter ? { workflows: starter } : {}) }),
