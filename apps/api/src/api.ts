@@ -33,6 +33,8 @@ export interface ApiOptions {
   retryAfterSeconds?: number;
   /** Served at /codec/{encode,decode} for SREs (Temporal UI and CLI codec endpoint). */
   payloadCodec: PayloadCodec;
+  /** Origins of the Temporal UIs allowed to call /codec from a browser (CORS, codec sessions). */
+  codecCorsOrigins?: readonly string[];
   /** Opens the documents the worker sealed for customers (client configuration, root tokens). */
   sealer: SecretBox;
   /** Quotas and the federation token lifetime; DEFAULT_LIMITS for what is not given. */
@@ -69,6 +71,7 @@ export async function buildApi(o: ApiOptions) {
     ...(o.tls ? { tls: o.tls } : {}),
     ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}),
     payloadCodec: o.payloadCodec,
+    ...(o.codecCorsOrigins ? { codecCorsOrigins: o.codecCorsOrigins } : {}),
   });
   return { handlers, authenticate, rest };
 }

@@ -59,12 +59,40 @@ export const apiEnvSchema = workerEnvSchema.extend({
   /** Per-caller request rate (apps/api/src/rate-limit.ts): sustained requests per second (0 turns it off) and burst. */
   HCS_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(DEFAULT_RATE_LIMIT.requestsPerSecond),
   HCS_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.burst),
+  /** Origins (scheme://host:port, comma-separated) of the Temporal UIs that may call /codec from a browser. */
+  HCS_CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      const origins = s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      for (const o of origins) {
+        let origin: string | undefined;
+        try {
+          origin = new URL(o).origin;
+        } catch {
+          /* reported below */
+        }
+        if (origin !== o)
+          ctx.addIssue({ code: 'custom', message: `${JSON.stringify(o)} is not an origin (scheme://host[:port], no path)` });
+      }
+      return origins;
+    }),
 });
 
 /** The API process's configuration; the embedded process (API and worker in one) reads this too. */
 export interface ControlPlaneConfig extends WorkerProcessConfig {
   auth: AuthConfig;
-  api: { host: string; restPort: number; grpcPort: number; tls?: { cert: string; key: string; clientCa?: string } };
+  api: {
+    host: string;
+    restPort: number;
+    grpcPort: number;
+    tls?: { cert: string; key: string; clientCa?: string };
+    /** Temporal UI origins allowed to call /codec from a browser. */
+    codecCorsOrigins: string[];
+  };
   limits: ServiceLimits;
   /** requestsPerSecond 0: no rate limit. */
   rateLimit: RateLimitSettings;
@@ -85,7 +113,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   return {
     ...workerConfigFrom(e),
     auth: e.HCS_AUTH,
-    api: { host: e.HCS_API_HOST, restPort: e.HCS_API_PORT, grpcPort: e.HCS_GRPC_PORT, ...(tls ? { tls } : {}) },
+    api: {
+      host: e.HCS_API_HOST,
+      restPort: e.HCS_API_PORT,
+      grpcPort: e.HCS_GRPC_PORT,
+      ...(tls ? { tls } : {}),
+      codecCorsOrigins: e.HCS_CODEC_CORS_ORIGINS,
+    },
     limits: {
       clustersPerSubscription: e.HCS_MAX_CLUSTERS_PER_SUBSCRIPTION,
       manualSnapshotsPerCluster: e.HCS_MAX_MANUAL_SNAPSHOTS_PER_CLUSTER,

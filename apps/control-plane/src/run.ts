@@ -25,6 +25,7 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
     db,
     starter,
     payloadCodec,
+    codecCorsOrigins: config.api.codecCorsOrigins,
     sealer,
     auth: config.auth,
     catalogue: config.catalogue,

@@ -18,9 +18,8 @@ import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
 import { checkFieldLimits, checkHeaderLength, quote } from '../field-limits.js';
 import { retryAfterOf } from '../rate-limit.js';
-import { isSre } from '../service/authorize.js';
-import { ENCRYPTED_ENCODING } from '../../../../lib/payload-codec.js';
 import { sendOperationResult, sendRpcResponse } from './arm-responses.js';
+import { codecRoutes } from './codec-routes.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -33,6 +32,8 @@ export interface RestServerOptions {
   /** Seconds clients should wait between polls of an operation. */
   retryAfterSeconds?: number;
   payloadCodec: PayloadCodec;
+  /** Origins of the Temporal UIs that may call /codec from a browser (CORS); none when absent. */
+  codecCorsOrigins?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -103,47 +104,13 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
   const openapi = readFileSync(OPENAPI_PATH, 'utf8');
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
 
-  // Temporal's remote codec protocol, so SREs can read encrypted histories in the Temporal UI or
-  // CLI (--codec-endpoint <api>/codec --codec-auth "Bearer <token>"). SRE principals only (see
-  // isSre): histories span every tenant. Decode opens only what our codec encrypted, so the
-  // endpoint cannot be used to smuggle arbitrary payloads past it.
-  for (const op of ['encode', 'decode'] as const) {
-    app.post(`/codec/${op}`, async (req) => {
-      const ctx = await context(req);
-      if (!isSre(ctx.caller))
-        throw new ApiError(
-          403,
-          7,
-          'AuthorizationFailed',
-          'Workflow payloads span every tenant: only SREs (an all-subscription operator token or the HCS.SRE role) may encode or decode them.',
-        );
-      const body = req.body as { payloads?: Array<{ metadata?: Record<string, string>; data?: string }> } | undefined;
-      if (!body || !Array.isArray(body.payloads))
-        throw badRequest('InvalidRequestContent', 'Send {"payloads": [...]} as Temporal\'s codec protocol does.');
-      if (op === 'decode') {
-        const plain = body.payloads.findIndex((p) => Buffer.from(p.metadata?.encoding ?? '', 'base64').toString() !== ENCRYPTED_ENCODING);
-        if (plain >= 0)
-          throw badRequest(
-            'PayloadNotEncrypted',
-            `payloads[${plain}] is not encrypted by this control plane (encoding ${ENCRYPTED_ENCODING}); nothing was decoded.`,
-            `payloads[${plain}].metadata.encoding`,
-          );
-      }
-      const payloads = body.payloads.map((p) => ({
-        metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
-        data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
-      }));
-      const out = await (op === 'encode' ? o.payloadCodec.encode(payloads) : o.payloadCodec.decode(payloads)).catch((err: unknown) => {
-        throw badRequest('InvalidPayload', `The payloads could not be ${op}d: ${err instanceof Error ? err.message : 'error'}.`);
-      });
-      return {
-        payloads: out.map((p) => ({
-          metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-          data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
-        })),
-      };
-    });
-  }
+  // Temporal's remote codec protocol for SREs, with CORS for the Temporal UI (codec-routes.ts).
+  await app.register(codecRoutes, {
+    prefix: '/codec',
+    payloadCodec: o.payloadCodec,
+    corsOrigins: o.codecCorsOrigins ?? [],
+    context: (req, authorization) => context(req, authorization),
+  });
 
   // ARM's operations list: every action this provider offers, derived from the contract.
   const providerOperations = providerOperationList();
@@ -174,11 +141,11 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     });
   }
 
-  async function context(req: FastifyRequest): Promise<RequestContext> {
+  async function context(req: FastifyRequest, authorization = header(req, 'authorization')): Promise<RequestContext> {
     const socket = req.raw.socket as Partial<TLSSocket>;
     const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
     const caller = await o.authenticate({
-      authorization: header(req, 'authorization'),
+      authorization,
       peerCertificate: cert && cert.fingerprint ? { fingerprint: cert.fingerprint, fingerprint256: cert.fingerprint256 } : undefined,
     });
     req.hcs.caller = caller;
