@@ -10,6 +10,8 @@ import { join } from 'node:path';
 export interface DevCertificate {
   caCertPem: string;
   caCertFile: string;
+  /** The CA's private key (in the same folder, 0700): signs further certificates from the same CA. */
+  caKeyFile: string;
   certFile: string;
   keyFile: string;
 }
@@ -66,5 +68,5 @@ export function ensureDevCertificate(dir: string, names: string[] = ['localhost'
       certFile,
     ]);
   }
-  return { caCertPem: readFileSync(caCertFile, 'utf8'), caCertFile, certFile, keyFile };
+  return { caCertPem: readFileSync(caCertFile, 'utf8'), caCertFile, caKeyFile: caKey, certFile, keyFile };
 }
