@@ -1,7 +1,10 @@
 // The worker's lifecycle configuration for the local stack: Vault, Azurite, the ARM twin,
 // terraform from the tool cache, challtestsrv for DNS and Pebble for ACME. `npm start` and the
-// end-to-end tests use this; production writes the same JSON with real endpoints.
-import { writeFileSync } from 'node:fs';
+// end-to-end tests use this; production writes the same JSON with real endpoints. The secrets
+// (Vault token, Azurite's account key, the twin's client secret) go to owner-only files in the
+// state folder's `secrets/`, which the configuration names.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LifecycleConfig } from '../apps/worker/src/lifecycle-config.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
@@ -21,16 +24,26 @@ export function localLifecycleConfig(
       : { kind: 'local' as const, dir: join(e.dataDir, 'terraform-state') };
   const acmeCaFile = join(e.dataDir, 'pebble-api-ca.pem');
   writeFileSync(acmeCaFile, e.acme.apiCaCertPem);
+  const secrets = join(e.dataDir, 'secrets');
   return {
-    vault: { address: e.vault.address, token: e.vault.token, pkiMount: e.vault.pkiMount, transitMount: e.vault.transitMount },
-    blob: { url: e.blob.url, accountName: e.blob.accountName, accountKey: e.blob.accountKey },
+    vault: {
+      address: e.vault.address,
+      tokenFile: writeSecretFile(secrets, 'vault-token', e.vault.token),
+      pkiMount: e.vault.pkiMount,
+      transitMount: e.vault.transitMount,
+    },
+    blob: {
+      url: e.blob.url,
+      accountName: e.blob.accountName,
+      accountKeyFile: writeSecretFile(secrets, 'blob-account-key', e.blob.accountKey),
+    },
     cloud: {
       armEndpoint: `${e.cloud.url}/`,
       authorityHost: `${e.cloud.url}/`,
       tenantId: 'adfs',
       subscriptionId: e.cloud.subscriptionId,
       clientId: e.cloud.clientId,
-      clientSecret: e.cloud.clientSecret,
+      clientSecretFile: writeSecretFile(secrets, 'cloud-client-secret', e.cloud.clientSecret),
       caCertFile: e.cloud.caCertFile,
       storageAccountId: `/subscriptions/${e.cloud.subscriptionId}/resourceGroups/rg-storage/providers/Microsoft.Storage/storageAccounts/${e.blob.accountName}`,
       adminSshPublicKey: UNUSED_SSH_KEY,
@@ -41,7 +54,7 @@ export function localLifecycleConfig(
       workRoot: o.workRoot,
       backend,
       moduleDir: join(repoRoot, 'terraform'),
-      rootSubdir: join('examples', 'local-twin'),
+      root: 'local-twin',
     },
     dns: { kind: 'challtestsrv', managementUrl: e.acme.dnsManagementUrl, dnsServer: e.acme.dnsAddress, zone: 'consul.hcs.test' },
     acme: { directoryUrl: e.acme.directoryUrl, contactEmail: 'sre@hcs.test', caCertFile: acmeCaFile },
@@ -54,4 +67,17 @@ function withSslDisabled(url: string): string {
   const u = new URL(url);
   u.searchParams.set('sslmode', 'disable');
   return u.toString();
+}
+
+/**
+ * Writes `value` to `dir/name`, owner-only, and returns the path. Written beside and renamed, so
+ * a process reading it while another test file writes it sees the whole secret.
+ */
+export function writeSecretFile(dir: string, name: string, value: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, name);
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(tmp, value, { mode: 0o600 });
+  renameSync(tmp, file);
+  return file;
 }

@@ -1,7 +1,9 @@
 // Configuration both control-plane processes share (Temporal, the store, payload keys, the Consul
 // catalogue) and what the worker alone needs (HCS_LIFECYCLE, the fleet's schedule), read once from
 // the environment at start-up; a missing or malformed setting stops the process with a message
-// naming it. The API's own settings are in api-config.ts, so the worker loads no API code.
+// naming it. Secrets come from files (lib/secret-file.ts), never from the environment itself.
+// Each setting carries its documentation (docs/configuration.md is checked against it). The API's
+// own settings are in api-config.ts, so the worker loads no API code.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CONTROL_PLANE_TASK_QUEUE } from '../../../contract/temporal.js';
@@ -10,6 +12,8 @@ import { checkTemporalConnection, type TemporalConnectionConfig } from '../../..
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import { parsePayloadKeys, type PayloadKey } from '../../../lib/payload-codec.js';
 import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
+import { readSecretFile } from '../../../lib/secret-file.js';
+import { setting } from '../../../lib/settings.js';
 
 /** A setting holding JSON, checked against `schema`. */
 export const json = <T extends z.ZodType>(schema: T) =>
@@ -32,26 +36,36 @@ const databaseSchema = z.discriminatedUnion('kind', [
 const catalogueSchema = z.array(z.object({ version: z.string(), status: z.enum(['AVAILABLE', 'RECOMMENDED', 'PREVIEW']) }));
 
 export const workerEnvSchema = z.object({
-  HCS_TEMPORAL_ADDRESS: z.string(),
-  HCS_TEMPORAL_NAMESPACE: z.string().default('default'),
-  /** TLS to Temporal (required off loopback): its server CA, and a client certificate for mutual TLS. */
-  HCS_TEMPORAL_TLS_CA_FILE: z.string().optional(),
-  HCS_TEMPORAL_TLS_CERT_FILE: z.string().optional(),
-  HCS_TEMPORAL_TLS_KEY_FILE: z.string().optional(),
-  HCS_TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
-  /** Read from a file so the key is not in the process environment of every child. */
-  HCS_TEMPORAL_API_KEY_FILE: z.string().optional(),
-  HCS_TASK_QUEUE: z.string().min(1).default(CONTROL_PLANE_TASK_QUEUE),
-  HCS_DATABASE: json(databaseSchema),
-  HCS_CONSUL_CATALOGUE: json(catalogueSchema),
-  HCS_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
-  /** `id:base64key[,id:base64key...]`: Temporal payload encryption keys, the first one encrypts. */
-  HCS_PAYLOAD_KEYS: z.string().min(1),
-  /** JSON (see apps/worker/src/lifecycle-config.ts): what the worker needs to build clusters. */
-  HCS_LIFECYCLE: z.string().optional(),
-  /** Seconds between runs of the fleet's automatic patch upgrades (the worker's schedule); 0 turns it off. */
-  HCS_FLEET_UPGRADE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+  HCS_TEMPORAL_ADDRESS: setting(z.string(), 'Temporal frontend, host:port'),
+  HCS_TEMPORAL_NAMESPACE: setting(z.string().default('default'), 'Temporal namespace'),
+  HCS_TEMPORAL_TLS_CA_FILE: setting(z.string().optional(), "CA of Temporal's frontend certificate (TLS is required off loopback)"),
+  HCS_TEMPORAL_TLS_CERT_FILE: setting(z.string().optional(), 'client certificate for mutual TLS to Temporal'),
+  HCS_TEMPORAL_TLS_KEY_FILE: setting(z.string().optional(), "that certificate's private key file", { secret: true }),
+  HCS_TEMPORAL_TLS_SERVER_NAME: setting(z.string().optional(), "name to check in Temporal's certificate, when not the address's host"),
+  HCS_TEMPORAL_API_KEY_FILE: setting(z.string().optional(), 'file holding a Temporal API key (owner-only mode)', { secret: true }),
+  HCS_TASK_QUEUE: setting(z.string().min(1).default(CONTROL_PLANE_TASK_QUEUE), 'task queue of the control-plane workflows'),
+  HCS_DATABASE: setting(json(databaseSchema), 'the store, JSON: {"kind":"postgres","url":...} or {"kind":"pglite","dataDir":...}'),
+  HCS_CONSUL_CATALOGUE: setting(json(catalogueSchema), 'Consul versions offered, JSON: [{"version","status"}]'),
+  HCS_LOG_LEVEL: setting(z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'log level'),
+  HCS_PAYLOAD_KEYS_FILE: setting(
+    z.string().min(1),
+    'file (owner-only mode) holding the Temporal payload encryption keys, `id:base64key[,id:base64key...]`; the first encrypts',
+    { secret: true },
+  ),
+  HCS_LIFECYCLE: setting(
+    z.string().optional(),
+    'JSON: what the worker needs to build clusters (its fields below; secrets as file paths); unset: stand-in workflows only',
+  ),
+  HCS_FLEET_UPGRADE_INTERVAL_SECONDS: setting(
+    z.coerce.number().int().min(0).default(3600),
+    "seconds between runs of the fleet's automatic patch upgrades; 0 turns them off",
+  ),
 });
+
+/** Settings no longer read, each with what replaces it: a process given one stops, naming it (a secret left inline is a mistake to point out, not to ignore). */
+export const RETIRED_SETTINGS: Record<string, string> = {
+  HCS_PAYLOAD_KEYS: 'put the keys in a file (owner-only mode) and name it in HCS_PAYLOAD_KEYS_FILE',
+};
 
 export interface WorkerProcessConfig {
   temporal: TemporalConnectionConfig;
@@ -66,13 +80,18 @@ export interface WorkerProcessConfig {
   fleetUpgradeIntervalSeconds: number;
 }
 
-/** Parses `env` against `schema` or throws one error naming every bad setting. */
-export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
+/** Parses `env` against `schema` or throws one error naming every bad (or retired) setting. */
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  env: NodeJS.ProcessEnv,
+  retired: Record<string, string> = RETIRED_SETTINGS,
+): z.output<T> {
+  const problems = Object.entries(retired)
+    .filter(([name]) => env[name] !== undefined)
+    .map(([name, instead]) => `${name}: is no longer read; ${instead}`);
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
-  }
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  if (problems.length || !parsed.success) throw new Error(`invalid configuration: ${problems.join('; ')}`);
   return parsed.data;
 }
 
@@ -87,7 +106,9 @@ export function workerConfigFrom(e: z.output<typeof workerEnvSchema>): WorkerPro
       ? {
           ...(e.HCS_TEMPORAL_TLS_CA_FILE ? { serverRootCaPem: readFileSync(e.HCS_TEMPORAL_TLS_CA_FILE, 'utf8') } : {}),
           ...(e.HCS_TEMPORAL_TLS_CERT_FILE ? { clientCertPem: readFileSync(e.HCS_TEMPORAL_TLS_CERT_FILE, 'utf8') } : {}),
-          ...(e.HCS_TEMPORAL_TLS_KEY_FILE ? { clientKeyPem: readFileSync(e.HCS_TEMPORAL_TLS_KEY_FILE, 'utf8') } : {}),
+          ...(e.HCS_TEMPORAL_TLS_KEY_FILE
+            ? { clientKeyPem: readSecretFile('HCS_TEMPORAL_TLS_KEY_FILE', e.HCS_TEMPORAL_TLS_KEY_FILE) }
+            : {}),
           ...(e.HCS_TEMPORAL_TLS_SERVER_NAME ? { serverName: e.HCS_TEMPORAL_TLS_SERVER_NAME } : {}),
         }
       : undefined;
@@ -95,7 +116,7 @@ export function workerConfigFrom(e: z.output<typeof workerEnvSchema>): WorkerPro
     address: e.HCS_TEMPORAL_ADDRESS,
     namespace: e.HCS_TEMPORAL_NAMESPACE,
     ...(temporalTls ? { tls: temporalTls } : {}),
-    ...(e.HCS_TEMPORAL_API_KEY_FILE ? { apiKey: readFileSync(e.HCS_TEMPORAL_API_KEY_FILE, 'utf8').trim() } : {}),
+    ...(e.HCS_TEMPORAL_API_KEY_FILE ? { apiKey: readSecretFile('HCS_TEMPORAL_API_KEY_FILE', e.HCS_TEMPORAL_API_KEY_FILE) } : {}),
   };
   // Refuse at start-up, naming the setting, rather than at the first connection.
   checkTemporalConnection(temporal);
@@ -105,8 +126,17 @@ export function workerConfigFrom(e: z.output<typeof workerEnvSchema>): WorkerPro
     database: e.HCS_DATABASE,
     catalogue: e.HCS_CONSUL_CATALOGUE,
     logLevel: e.HCS_LOG_LEVEL,
-    payloadKeys: parsePayloadKeys(e.HCS_PAYLOAD_KEYS),
+    payloadKeys: payloadKeysFrom(e.HCS_PAYLOAD_KEYS_FILE),
     ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
     fleetUpgradeIntervalSeconds: e.HCS_FLEET_UPGRADE_INTERVAL_SECONDS,
   };
+}
+
+function payloadKeysFrom(file: string): PayloadKey[] {
+  try {
+    return parsePayloadKeys(readSecretFile('HCS_PAYLOAD_KEYS_FILE', file));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(message.startsWith('HCS_PAYLOAD_KEYS_FILE') ? message : `HCS_PAYLOAD_KEYS_FILE: ${message}`);
+  }
 }
