@@ -52,7 +52,7 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
       HCS_GRPC_PORT: String(grpcPort),
       HCS_API_TLS_CERT_FILE: tls.certFile,
       HCS_API_TLS_KEY_FILE: tls.keyFile,
-      HCS_PAYLOAD_KEYS: readFileSync(keyFile, 'utf8').trim(),
+      HCS_PAYLOAD_KEYS_FILE: keyFile,
       HCS_LIFECYCLE: JSON.stringify(localLifecycleConfig(e, { workRoot: join(e.dataDir, 'terraform-work') })),
       NODE_EXTRA_CA_CERTS: e.caBundleFile,
     },
