@@ -15,6 +15,7 @@ import { snapshotsToRemove, type SnapshotKind } from '../domain/snapshot-retenti
 import { getCluster, mergeClusterStatus, type ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { updateOperation, type OperationError } from '../store/operations.js';
+import { countOperationEnded } from '../lib/metrics.js';
 import {
   completeSnapshot,
   deleteSnapshotRecord,
@@ -252,13 +253,14 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       status: 'Succeeded' | 'Failed' | 'Canceled';
       error?: OperationError;
     }): Promise<void> {
-      await updateOperation(
+      const ended = await updateOperation(
         db,
         a.operationId,
         a.status === 'Succeeded'
           ? { status: 'Succeeded', percentComplete: 100, step: 'done' }
           : { status: a.status, error: a.error ?? null },
       );
+      countOperationEnded(ended);
     },
   };
 }

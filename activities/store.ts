@@ -4,6 +4,7 @@ import { movesProvisioningState } from '../domain/provisioning.js';
 import { deleteCluster, getCluster, mergeClusterStatus, setProvisioningState } from '../store/clusters.js';
 import type { SqlDatabase } from '../store/database.js';
 import { recordServerCount } from '../store/usage.js';
+import { countOperationEnded } from '../lib/metrics.js';
 import {
   claimOperation,
   getOperation,
@@ -43,26 +44,29 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
      * provisioningState alone, as every other day-2 operation does (domain/provisioning.ts).
      */
     async completeOperation(a: { operationId: string; resourceKey: string }): Promise<void> {
-      await db.transaction(async (tx) => {
+      const ended = await db.transaction(async (tx) => {
         const op = await getOperation(tx, a.operationId);
-        if (!op || op.status === 'Succeeded') return;
+        if (!op || op.status === 'Succeeded') return undefined;
         const cluster = await getCluster(tx, a.resourceKey);
         if (cluster) {
           const running = { currentConsulVersion: cluster.spec.properties.consulVersion };
           if (movesProvisioningState(op.kind)) await setProvisioningState(tx, a.resourceKey, 'Succeeded', running);
           else if (op.kind === 'upgrade') await mergeClusterStatus(tx, a.resourceKey, running);
         }
-        await updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
+        return updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
       });
+      // Counted once committed; only the update that ended the operation returns it.
+      countOperationEnded(ended);
     },
 
     /** Removes the cluster's records and ends the delete operation. */
     async completeDelete(a: { operationId: string; resourceKey: string }): Promise<void> {
-      await db.transaction(async (tx) => {
+      const ended = await db.transaction(async (tx) => {
         await recordServerCount(tx, a.resourceKey, '', 0, new Date());
         await deleteCluster(tx, a.resourceKey);
-        await updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
+        return updateOperation(tx, a.operationId, { status: 'Succeeded', percentComplete: 100, step: 'done' });
       });
+      countOperationEnded(ended);
     },
 
     /**
@@ -76,12 +80,14 @@ export function createStoreActivities({ db }: StoreActivityDeps) {
       status: Extract<OperationStatus, 'Failed' | 'Canceled'>;
       error: OperationError;
     }): Promise<void> {
-      await db.transaction(async (tx) => {
+      const ended = await db.transaction(async (tx) => {
         const ended = await updateOperation(tx, a.operationId, { status: a.status, error: a.error });
         // A create, update or scale cancelled for a delete leaves the cluster Deleting.
         const deleting = ended?.kind !== 'delete' && (await getCluster(tx, a.resourceKey))?.provisioningState === 'Deleting';
         if (ended && movesProvisioningState(ended.kind) && !deleting) await setProvisioningState(tx, a.resourceKey, a.status);
+        return ended;
       });
+      countOperationEnded(ended);
     },
   };
 }

@@ -23,7 +23,9 @@ import { workflowIdFor, type OperationKind } from '../domain/resource-id.js';
 import type { ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../store/database.js';
 import { beginOperation, updateOperation, type OperationRecord } from '../store/operations.js';
+import { countOperationEnded, countOperationStarted } from './metrics.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from './temporal-connection.js';
+import { workflowClientInterceptors } from './temporal-tracing.js';
 
 /** What an operation's workflow is started with. */
 export type OperationWorkflowStart = ClusterOperationInput & { workflowId: string; resourceGroup: string };
@@ -93,7 +95,13 @@ export async function temporalOperationStarter(o: {
 }): Promise<OperationStarter> {
   const connection = await Connection.connect(temporalConnectOptions(o.temporal));
   // Workflow inputs are encrypted before they reach Temporal (the worker decrypts them).
-  const client = new Client({ connection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } });
+  // The start's span (when the process traces) is a child of the request's and travels in the workflow's headers.
+  const client = new Client({
+    connection,
+    namespace: o.temporal.namespace,
+    dataConverter: { payloadCodecs: [o.payloadCodec] },
+    interceptors: workflowClientInterceptors(),
+  });
   return {
     ...workflowStarter(client.workflow, {
       ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
@@ -181,6 +189,7 @@ export async function recordOperation(db: SqlDatabase | SqlExecutor, r: Operatio
       correlationId: r.correlationId,
     });
   });
+  countOperationStarted(operation.kind);
   return { operation, workflow };
 }
 
@@ -221,10 +230,12 @@ export async function startRecordedOperation(
     const found = await deps.starter.find(workflow.workflowId).catch(() => 'unknown' as const);
     if (found === 'running' || found === 'closed') return operation;
     if (found === 'absent') {
-      await updateOperation(deps.db, operation.operationId, {
-        status: 'Failed',
-        error: { code: 'OperationNotStarted', message: notStarted },
-      });
+      countOperationEnded(
+        await updateOperation(deps.db, operation.operationId, {
+          status: 'Failed',
+          error: { code: 'OperationNotStarted', message: notStarted },
+        }),
+      );
       throw new OperationNotStartedError(operation, err);
     }
     throw new OperationStartUnconfirmedError(operation);

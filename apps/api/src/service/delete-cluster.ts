@@ -12,6 +12,7 @@ import {
   type OperationStarter,
   type OperationTarget,
 } from '../../../../lib/operation-starter.js';
+import { countOperationStarted } from '../../../../lib/metrics.js';
 import type { RequestContext } from '../context.js';
 import { startFailure } from './start-operation.js';
 
@@ -36,6 +37,7 @@ export async function beginDelete(
   const operation = await getOperation(db, recorded.operationId);
   if (!operation) throw new Error(`delete operation ${recorded.operationId} was not recorded`);
   if (recorded.existing) return { operation, started: false };
+  countOperationStarted(operation.kind);
   // Asked now so they stop at once; the delete's workflow asks too (this process may stop here).
   for (const o of recorded.cancel) await deps.starter.cancel(o.workflowId).catch(() => undefined);
   // As for every operation: started counts as started; only a workflow Temporal does not have

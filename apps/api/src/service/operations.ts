@@ -9,6 +9,7 @@ import { cancelScheduled, getOperation, listOperations, updateOperation, type Op
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import type { OperationStarter } from '../../../../lib/operation-starter.js';
+import { countOperationEnded } from '../../../../lib/metrics.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import { operationView, type OperationView } from './views.js';
 
@@ -84,6 +85,7 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
           status: 'Canceled',
           error: { code: 'OperationCanceled', message: 'The operation was canceled on request before it started.' },
         });
+        countOperationEnded(canceled);
         return { operation: await view(canceled ?? op) };
       }
       // A Scheduled operation holds nothing: it ends at once (Canceling would take the lock); a
@@ -96,6 +98,7 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
               return ended;
             })
           : undefined;
+      countOperationEnded(scheduled);
       const updated = scheduled ?? (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
       await deps.starter.cancel(op.workflowId);
       return { operation: await view(updated) };
