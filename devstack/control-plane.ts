@@ -8,7 +8,7 @@ import { repoRoot } from '../scripts/toolchain.mjs';
 import { expectStatus } from '../lib/http.js';
 import { localLifecycleConfig } from './lifecycle.js';
 import type { StackEndpoints } from './stack.js';
-import { freePort, type Supervisor } from './supervisor.js';
+import type { Supervisor } from './supervisor.js';
 import { ensureDevCertificate } from '../lib/dev-tls.js';
 
 export interface ControlPlaneEndpoints {
@@ -34,7 +34,7 @@ export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Pro
     jwtIssuers: [],
     operatorTokens: [{ name: 'local-admin', sha256: sha256Hex(adminToken), role: 'admin', subscriptions: '*' }],
   };
-  const [restPort, grpcPort] = [await freePort(), await freePort()];
+  const [restPort, grpcPort] = [await sup.port('api-rest'), await sup.port('api-grpc')];
   const restUrl = `https://127.0.0.1:${restPort}`;
   await sup.start({
     name: 'control-plane',

@@ -6,10 +6,10 @@
 // and - through a small watchdog process - even when this process is killed with SIGKILL.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { reapMarkedGroups, signalGroup, startOrphanWatchdog, waitForGroupGone } from '../lib/process-groups.js';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PortBook } from './ports.js';
 
 export interface ProcessSpec {
   /** Short name, also the log file name. */
@@ -42,18 +42,7 @@ export class ServiceStartError extends Error {
   override name = 'ServiceStartError';
 }
 
-/** Asks the kernel for a free TCP port on the given loopback address. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen({ host, port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from './ports.js';
 
 interface Entry {
   spec: ProcessSpec;
@@ -66,6 +55,8 @@ export interface SupervisorOptions {
   stateDir: string;
   /** Called for supervisor events (started, ready, stopped); default: silent. */
   onEvent?: (message: string) => void;
+  /** Keep the services' ports in this file across restarts (see ports.ts); default: any free port. */
+  portsFile?: string;
 }
 
 export class Supervisor {
@@ -74,6 +65,7 @@ export class Supervisor {
   readonly #entries: Entry[] = [];
   readonly #onEvent: (m: string) => void;
   readonly #groupsFile: string;
+  readonly #ports: PortBook;
   #watchdog: ChildProcess | undefined;
   #stopping: Promise<void> | undefined;
   readonly #onSignal = (signal: NodeJS.Signals): void => {
@@ -86,6 +78,7 @@ export class Supervisor {
     this.#stateDir = options.stateDir;
     this.logDir = join(options.stateDir, 'logs');
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#ports = new PortBook(options.portsFile);
     mkdirSync(this.logDir, { recursive: true });
     this.#groupsFile = join(this.#stateDir, 'process-groups');
     this.#reapLeftovers();
@@ -97,6 +90,11 @@ export class Supervisor {
   }
 
   /** Starts a process and resolves once its probe passes; on failure the process is stopped. */
+  /** A loopback port for `name` (`service-purpose`), the same across restarts when the stack keeps its ports. */
+  port(name: string): Promise<number> {
+    return this.#ports.take(name);
+  }
+
   async start(spec: ProcessSpec): Promise<RunningProcess> {
     if (this.#stopping) throw new ServiceStartError(`supervisor is stopping; not starting ${spec.name}`);
     const logFile = join(this.logDir, `${spec.name}.log`);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { httpCall } from '../../lib/http.js';
-import { freePort, type Supervisor } from '../supervisor.js';
+import type { Supervisor } from '../supervisor.js';
 import { ensureDevCertificate } from '../../lib/dev-tls.js';
 
 export interface BlobEndpoint {
@@ -31,7 +31,7 @@ export async function startAzurite(sup: Supervisor, options: StartAzuriteOptions
   const keyFile = join(options.dataDir, 'account-key');
   if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(64).toString('base64'), { mode: 0o600 });
   const accountKey = readFileSync(keyFile, 'utf8').trim();
-  const port = await freePort();
+  const port = await sup.port('azurite-blob');
   const url = `https://127.0.0.1:${port}/${accountName}`;
   // HTTPS, because Azure AD bearer tokens (what VMs use with their managed identity) are only
   // accepted over TLS; clients trust the CA through configuration (NODE_EXTRA_CA_CERTS locally).

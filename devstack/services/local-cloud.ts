@@ -2,13 +2,12 @@
 // a real round trip: a client-credentials token from the twin's token endpoint, then an ARM call
 // with it, over HTTPS verified against the twin's own CA.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LocalCloudEndpointFile } from '../../apps/local-cloud/src/main.js';
 import type { InstanceCommand } from '../../apps/local-cloud/src/server.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { expectStatus, httpCall } from '../../lib/http.js';
-import { freePort, type Supervisor } from '../supervisor.js';
+import type { Supervisor } from '../supervisor.js';
 
 export interface LocalCloudEndpoint {
   /** ARM endpoint and token authority (`authorityHost`) in one. */
@@ -37,7 +36,7 @@ export interface StartLocalCloudOptions {
 export async function startLocalCloudService(sup: Supervisor, options: StartLocalCloudOptions): Promise<LocalCloudEndpoint> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const endpointFile = join(options.dataDir, 'endpoint.json');
-  const port = (await previousPortIfFree(endpointFile)) ?? (await freePort());
+  const port = await sup.port('local-cloud');
   const url = `https://127.0.0.1:${port}`;
   // The probe waits for this run's endpoint file.
   rmSync(endpointFile, { force: true });
@@ -98,12 +97,3 @@ export async function startLocalCloudService(sup: Supervisor, options: StartLoca
 
 // The twin keeps its port across restarts when it can, so URLs handed out earlier (operation
 // status links in saved pollers, configured endpoints) keep working, as Azure's do.
-async function previousPortIfFree(endpointFile: string): Promise<number | undefined> {
-  if (!existsSync(endpointFile)) return undefined;
-  const port = Number(new URL((JSON.parse(readFileSync(endpointFile, 'utf8')) as LocalCloudEndpointFile).url).port);
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(undefined));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(port)));
-  });
-}

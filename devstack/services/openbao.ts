@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectStatus, httpCall } from '../../lib/http.js';
-import { freePort, type Supervisor } from '../supervisor.js';
+import type { Supervisor } from '../supervisor.js';
 
 export interface VaultEndpoint {
   address: string;
@@ -25,7 +25,7 @@ export interface StartOpenBaoOptions {
 }
 
 export async function startOpenBao(sup: Supervisor, options: StartOpenBaoOptions): Promise<VaultEndpoint> {
-  const port = await freePort();
+  const port = await sup.port('openbao');
   const address = `http://127.0.0.1:${port}`;
   const health = `${address}/v1/sys/health`;
   let token: string;

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectStatus, httpCall } from '../../lib/http.js';
-import { freePort, type Supervisor } from '../supervisor.js';
+import type { Supervisor } from '../supervisor.js';
 import { ensureDevCertificate } from '../../lib/dev-tls.js';
 
 export interface AcmeEndpoint {
@@ -26,7 +26,12 @@ export interface StartPebbleOptions {
 }
 
 export async function startPebble(sup: Supervisor, options: StartPebbleOptions): Promise<AcmeEndpoint> {
-  const [dnsPort, dnsMgmtPort, acmePort, mgmtPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [dnsPort, dnsMgmtPort, acmePort, mgmtPort] = [
+    await sup.port('pebble-dns'),
+    await sup.port('pebble-dns-management'),
+    await sup.port('pebble-acme'),
+    await sup.port('pebble-management'),
+  ];
   const dnsManagementUrl = `http://127.0.0.1:${dnsMgmtPort}`;
   await sup.start({
     name: 'challtestsrv',

@@ -2,7 +2,7 @@
 // attributes every workflow of ours carries registered up front.
 import { Connection } from '@temporalio/client';
 import { join } from 'node:path';
-import { freePort, type Supervisor } from '../supervisor.js';
+import type { Supervisor } from '../supervisor.js';
 
 /**
  * Custom search attributes (all Keyword) that control-plane workflows set; `CorrelationId` is
@@ -26,7 +26,12 @@ export interface StartTemporalOptions {
 }
 
 export async function startTemporal(sup: Supervisor, options: StartTemporalOptions): Promise<TemporalEndpoint> {
-  const [port, uiPort, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [port, uiPort, httpPort, metricsPort] = [
+    await sup.port('temporal-grpc'),
+    await sup.port('temporal-ui'),
+    await sup.port('temporal-http'),
+    await sup.port('temporal-metrics'),
+  ];
   const namespace = options.namespace ?? 'default';
   const address = `127.0.0.1:${port}`;
   const args = [
