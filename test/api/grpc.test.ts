@@ -225,7 +225,7 @@ it('refuses to start on an address beyond loopback without TLS, naming the setti
     HCS_DATABASE: JSON.stringify(stack.database),
     HCS_AUTH: JSON.stringify({}),
     HCS_CONSUL_CATALOGUE: JSON.stringify([]),
-    HCS_PAYLOAD_KEYS: `k:${Buffer.alloc(32, 1).toString('base64')}`,
+    HCS_PAYLOAD_KEYS_FILE: cp.payloadKeysFile,
     HCS_API_HOST: '0.0.0.0',
   };
   const main = join(repoRoot, 'apps/control-plane/src/api-main.ts');

@@ -4,7 +4,7 @@ import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { STAND_IN_WORKFLOW_TYPES } from '../../contract/temporal.js';
 import { generateKeyPair, exportJWK, SignJWT, type JWK } from 'jose';
 import { X509Certificate, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -36,8 +36,9 @@ export interface ControlPlane {
   db: SqlDatabase;
   /** The task queue this control plane's workflows run on. */
   taskQueue: string;
-  /** The payload keys (HCS_PAYLOAD_KEYS form) and codec, for an external worker and history reads. */
+  /** The payload keys (`id:base64key`), the owner-only file holding them (HCS_PAYLOAD_KEYS_FILE) and the codec, for an external worker and history reads. */
   payloadKeys: string;
+  payloadKeysFile: string;
   payloadCodec: AesGcmPayloadCodec;
   caCertPem: string;
   /** Client certificates for mutual TLS: ARM's is trusted by thumbprint, the stranger's is not. */
@@ -90,6 +91,8 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     status: i === all.length - 1 ? ('RECOMMENDED' as const) : ('AVAILABLE' as const),
   }));
   const payloadKeys = options.restartOf?.payloadKeys ?? `test-1:${randomBytes(32).toString('base64')}`;
+  const payloadKeysFile = join(mkdtempSync(join(tmpdir(), 'hcs-payload-keys-')), 'payload-keys');
+  writeFileSync(payloadKeysFile, payloadKeys, { mode: 0o600 });
   const payloadCodec = new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys));
   const sealer = new SecretBox(deriveSealingKeys(parsePayloadKeys(payloadKeys)));
   const worker = options.externalWorker
@@ -180,6 +183,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     db,
     taskQueue,
     payloadKeys,
+    payloadKeysFile,
     payloadCodec,
     caCertPem: tls.caCertPem,
     clientCerts: { arm: pem(armClient), stranger: pem(strangerClient) },

@@ -100,11 +100,13 @@ describe('mutual TLS to the real Temporal server', () => {
 });
 
 describe('plaintext only on loopback', () => {
+  const payloadKeysFile = join(dir, 'payload-keys');
+  writeFileSync(payloadKeysFile, `k:${Buffer.alloc(32, 1).toString('base64')}`, { mode: 0o600 });
   const env = (extra: Record<string, string>) => ({
     HCS_DATABASE: JSON.stringify({ kind: 'pglite', dataDir: join(dir, 'db') }),
     HCS_AUTH: '{}',
     HCS_CONSUL_CATALOGUE: '[]',
-    HCS_PAYLOAD_KEYS: `k:${Buffer.alloc(32, 1).toString('base64')}`,
+    HCS_PAYLOAD_KEYS_FILE: payloadKeysFile,
     ...extra,
   });
 
@@ -114,7 +116,7 @@ describe('plaintext only on loopback', () => {
     const caFile = join(dir, 'ca.pem');
     writeFileSync(caFile, server.caCertPem);
     const keyFile = join(dir, 'api-key');
-    writeFileSync(keyFile, 'not-a-real-key\n');
+    writeFileSync(keyFile, 'not-a-real-key\n', { mode: 0o600 });
     expect(() => readConfig(env({ HCS_TEMPORAL_ADDRESS: '10.20.0.5:7233', HCS_TEMPORAL_TLS_CERT_FILE: client.certFile }))).toThrow(
       /HCS_TEMPORAL_TLS_KEY_FILE/,
     );

@@ -1,5 +1,5 @@
 // The worker as a process of its own, for chaos and soak runs that SIGKILL it: started with the
-// control plane's task queue, store, payload keys and lifecycle configuration, its output
+// control plane's task queue, store, payload keys (their file) and lifecycle configuration (secrets as files), its output
 // appended to a log file. Optionally started again when it exits on its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
@@ -45,7 +45,7 @@ export class WorkerProcess {
         HCS_TASK_QUEUE: cp.taskQueue,
         HCS_DATABASE: JSON.stringify(stack.database),
         HCS_CONSUL_CATALOGUE: '[]',
-        HCS_PAYLOAD_KEYS: cp.payloadKeys,
+        HCS_PAYLOAD_KEYS_FILE: cp.payloadKeysFile,
         HCS_LIFECYCLE: JSON.stringify(config),
         HCS_LOG_LEVEL: 'warn',
       },
