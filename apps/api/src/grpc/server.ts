@@ -2,7 +2,14 @@
 // reflection. Messages are (de)serialised with protobuf-es from the generated descriptors.
 import { fromBinary, fromJson, toBinary, toJson, type DescFile, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
-import { Server, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  status as GrpcStatus,
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { Message } from '@bufbuild/protobuf';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -21,6 +28,7 @@ import { checkFieldLimits, checkHeaderLength } from '../field-limits.js';
 import { grpcServerCredentials, peerCertificate, type GrpcTls } from './credentials.js';
 import { grpcErrorResponse } from './error-metadata.js';
 import { retryAfterOf } from '../rate-limit.js';
+import { grpcRequestDuration } from '../../../../lib/metrics.js';
 
 export interface GrpcServerOptions {
   handlers: ApiHandlers;
@@ -66,6 +74,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
       };
       implementation[method.name] = (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
         const requestId = randomUUID();
+        // Latency by the method's full name and the status code's name (no request data).
+        const observe = grpcRequestDuration.startTimer({ method: `/${service.typeName}/${method.name}` });
         const sentCorrelationId = call.metadata.get('x-ms-correlation-request-id')[0];
         const correlationId = typeof sentCorrelationId === 'string' ? sentCorrelationId : randomUUID();
         void (async () => {
@@ -93,9 +103,13 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
           const res = await fn(input, ctx);
           return fromJson(method.output, res as JsonValue, { ignoreUnknownFields: true });
         })().then(
-          (res) => callback(null, res as Message),
+          (res) => {
+            observe({ code: GrpcStatus[GrpcStatus.OK] });
+            callback(null, res);
+          },
           (err: unknown) => {
             const arm = toArmError(err, requestId);
+            observe({ code: GrpcStatus[arm.grpcCode] ?? String(arm.grpcCode) });
             if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
             callback(grpcErrorResponse(arm.grpcCode, arm, requestId, retryAfterOf(err)));
           },
