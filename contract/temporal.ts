@@ -105,6 +105,12 @@ export const SEARCH_ATTRIBUTE = {
   correlationId: defineSearchAttributeKey('CorrelationId', 'KEYWORD'),
 } as const;
 
+/**
+ * Header that carries a workflow's correlation id to each activity it schedules (set by
+ * workflows/correlation.ts, read by apps/worker/src/correlation.ts into the activity's log lines).
+ */
+export const CORRELATION_HEADER = 'hcs-correlation-id';
+
 /** The search attributes of one operation's workflow. */
 export function operationSearchAttributes(input: ClusterOperationInput, resourceGroup: string) {
   return [

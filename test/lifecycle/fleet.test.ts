@@ -49,16 +49,17 @@ it('upgrades only clusters that ask for automatic patch upgrades, in their windo
     create(sub, `auto-${randomUUID().slice(0, 6)}`, '10.65.0.0/16', true),
     create(sub, `manual-${randomUUID().slice(0, 6)}`, '10.66.0.0/16', false),
   ]);
+  const firing = `fleet-test-${randomUUID()}`;
   const started = await temporal.workflow.execute('fleetAutomaticUpgrades', {
     taskQueue: cp.taskQueue,
-    workflowId: `fleet-test-${randomUUID()}`,
+    workflowId: firing,
     args: [{ subscriptionId: sub }],
   });
   expect(started).toEqual([{ resourceKey: auto.toLowerCase(), from: older, to: newer, outcome: 'started' }]);
   expect((await listOperations(cp.db, manual.toLowerCase())).map((o) => o.kind)).toEqual(['create']);
 
   const [op] = await listOperations(cp.db, auto.toLowerCase());
-  expect(op).toMatchObject({ kind: 'upgrade', correlationId: 'fleet-automatic-upgrades' });
+  expect(op).toMatchObject({ kind: 'upgrade', correlationId: firing });
   const waitForStep = async (prefix: string) => {
     for (let i = 0; i < 60; i++) {
       const now = await getOperation(cp.db, op!.operationId);
