@@ -36,6 +36,9 @@ function describeOne(name: string, s: z.ZodType): SettingDoc {
     } else if (inner instanceof z.ZodOptional) {
       required = false;
       inner = inner.def.innerType as z.ZodType;
+    } else if (inner instanceof z.ZodPipe) {
+      // A parsed setting (JSON, a list): its default or optionality is on the input side.
+      inner = inner.def.in as z.ZodType;
     } else break;
   }
   return { name, default: def, required, secret: meta.secret === true, description: meta.description ?? '' };

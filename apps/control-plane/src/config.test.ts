@@ -62,6 +62,24 @@ describe('control-plane configuration', () => {
     expect(() => readWorkerConfig({ ...shared, HCS_PAYLOAD_KEYS_FILE: bad })).toThrow(/^HCS_PAYLOAD_KEYS_FILE: payload key "k" must be/);
   });
 
+  it('the callers come inline or from an owner-only file, exactly one of them', () => {
+    const auth = { armCertificateThumbprints: ['AB:CD'], jwtIssuers: [], operatorTokens: [] };
+    const authFile = join(dir, 'auth.json');
+    writeFileSync(authFile, JSON.stringify(auth), { mode: 0o600 });
+    expect(readConfig({ ...shared, HCS_AUTH_FILE: authFile }).auth).toEqual(auth);
+    expect(() => readConfig({ ...shared, HCS_AUTH_FILE: authFile, HCS_AUTH: '{}' })).toThrow(/HCS_AUTH and HCS_AUTH_FILE are both set/);
+    expect(() => readConfig({ ...shared, HCS_AUTH_FILE: join(dir, 'no-auth.json') })).toThrow(
+      /^HCS_AUTH_FILE: the secret file .* does not exist/,
+    );
+    const bad = join(dir, 'bad-auth.json');
+    writeFileSync(bad, JSON.stringify({ operatorTokens: [{ name: 'x', sha256: 'nope', role: 'admin', subscriptions: '*' }] }), {
+      mode: 0o600,
+    });
+    expect(() => readConfig({ ...shared, HCS_AUTH_FILE: bad })).toThrow(/HCS_AUTH_FILE: operatorTokens\.0\.sha256/);
+    chmodSync(authFile, 0o644);
+    expect(() => readConfig({ ...shared, HCS_AUTH_FILE: authFile })).toThrow(/HCS_AUTH_FILE: .* mode 0644/);
+  });
+
   it('the API refuses to listen beyond loopback without TLS', () => {
     expect(() => readConfig({ ...shared, HCS_AUTH: '{}', HCS_API_HOST: '0.0.0.0' })).toThrow(/HCS_API_TLS_CERT_FILE/);
   });
