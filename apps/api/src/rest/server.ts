@@ -19,6 +19,8 @@ import { ApiError, badRequest, toArmError } from '../errors.js';
 import { checkFieldLimits, checkHeaderLength, quote } from '../field-limits.js';
 import { retryAfterOf } from '../rate-limit.js';
 import { sendOperationResult, sendRpcResponse } from './arm-responses.js';
+import { metricsRoute } from './metrics-route.js';
+import { httpRequestDuration, UNMATCHED_ROUTE } from '../../../../lib/metrics.js';
 import { codecRoutes } from './codec-routes.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -75,6 +77,11 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
       },
       'request',
     );
+    // By the route template (never the URL, which names tenants) and the status code.
+    httpRequestDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? UNMATCHED_ROUTE, code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
@@ -99,6 +106,9 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
 
   // Liveness for load balancers and the supervisor; says nothing about any resource.
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Prometheus metrics for all-subscription operators and SREs (metrics-route.ts).
+  await app.register(metricsRoute, { context: (req) => context(req) });
 
   // The OpenAPI (Swagger 2.0) document generated from the proto: public, like any ARM spec.
   const openapi = readFileSync(OPENAPI_PATH, 'utf8');
