@@ -12,6 +12,7 @@ import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../
 import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../contract/temporal.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { workflowStarter } from '../../../lib/operation-starter.js';
+import { workerTracingOptions, workflowClientInterceptors } from '../../../lib/temporal-tracing.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 
@@ -45,7 +46,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
   const clientConnection = o.lifecycle ? await Connection.connect(temporalConnectOptions(o.temporal)) : undefined;
   const client = clientConnection
-    ? new Client({ connection: clientConnection, namespace: o.temporal.namespace, dataConverter: { payloadCodecs: [o.payloadCodec] } })
+    ? new Client({
+        connection: clientConnection,
+        namespace: o.temporal.namespace,
+        dataConverter: { payloadCodecs: [o.payloadCodec] },
+        interceptors: workflowClientInterceptors(),
+      })
     : undefined;
   const schedules = client ? { client: client.schedule, taskQueue } : undefined;
   // Operations the worker begins (the fleet's upgrades) start their workflows through the one starter.
@@ -78,6 +84,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...(starter ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter }) : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
+    // When this process traces (lib/tracing.ts): workflow and activity spans in the caller's trace.
+    ...workerTracingOptions(),
   });
   const done = worker.run().finally(async () => {
     await connection.close();
