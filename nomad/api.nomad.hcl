@@ -181,6 +181,7 @@ job "hcs-api" {
         HCS_CONSUL_CATALOGUE          = var.consul_catalogue
         HCS_LOG_LEVEL                 = "info"
         HCS_PAYLOAD_KEYS_FILE         = "${NOMAD_SECRETS_DIR}/payload-keys"
+        HCS_AUTH_FILE                 = "${NOMAD_SECRETS_DIR}/auth.json"
       }
 
       # Where Temporal's frontend is, from Consul's catalogue.
@@ -213,17 +214,14 @@ job "hcs-api" {
         splay       = "30s"
       }
 
-      # The API's callers (operator token hashes, ARM's issuers) from Vault's KV. HCS_AUTH is still
-      # an inline JSON setting, so it comes as an environment file the task alone reads.
+      # The API's callers (ARM's certificate thumbprints and token issuers, operator token hashes)
+      # from Vault's KV, as the HCS_AUTH JSON in a file only this task reads.
       template {
         data        = <<-EOT
-          {{- with secret "kv/data/hcs/control-plane" -}}
-          HCS_AUTH={{ .Data.data.auth | toJSON }}
-          {{- end }}
+          {{ with secret "kv/data/hcs/control-plane" }}{{ .Data.data.auth }}{{ end }}
         EOT
-        destination = "secrets/auth.env"
+        destination = "secrets/auth.json"
         perms       = "0600"
-        env         = true
         change_mode = "restart"
       }
 
