@@ -11,7 +11,7 @@ variable "datacenters" {
 
 variable "artifact_url" {
   type        = string
-  description = "The release tarball: dist/ from npm run build, node_modules (production only), package.json, terraform/."
+  description = "The release tarball: dist/ from npm run build (with the Terraform modules in dist/terraform), node_modules (production only), package.json."
 }
 
 variable "artifact_checksum" {
