@@ -14,6 +14,7 @@ import { parsePayloadKeys, type PayloadKey } from '../../../lib/payload-codec.js
 import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
 import { readSecretFile } from '../../../lib/secret-file.js';
 import { setting } from '../../../lib/settings.js';
+import { tracingEnvSchema } from '../../../lib/tracing-settings.js';
 
 /** A setting holding JSON, checked against `schema`. */
 export const json = <T extends z.ZodType>(schema: T) =>
@@ -60,6 +61,8 @@ export const workerEnvSchema = z.object({
     z.coerce.number().int().min(0).default(3600),
     "seconds between runs of the fleet's automatic patch upgrades; 0 turns them off",
   ),
+  // Read first by the process entry (lib/tracing-settings.ts), before the rest loads; here to be checked and documented with the rest.
+  ...tracingEnvSchema.shape,
 });
 
 /** Settings no longer read, each with what replaces it: a process given one stops, naming it (a secret left inline is a mistake to point out, not to ignore). */
