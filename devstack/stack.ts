@@ -13,10 +13,12 @@ import { startOpenBao, type VaultEndpoint } from './services/openbao.js';
 import { startPebble, type AcmeEndpoint } from './services/pebble.js';
 import { startPrivatePostgres } from './services/postgres.js';
 import { startTemporal, type TemporalEndpoint } from './services/temporal.js';
+import { dropTemporalServerDatabases, startTemporalServer, type TemporalServerEndpoint } from './services/temporal-server.js';
 
 /** Everything a client of the stack needs; plain data so it can cross process boundaries. */
 export interface StackEndpoints {
-  temporal: TemporalEndpoint;
+  /** The dev server, or the production server (mutual TLS: its `tls` files) with `temporal: { kind: 'production' }`. */
+  temporal: TemporalEndpoint | TemporalServerEndpoint;
   vault: VaultEndpoint;
   acme: AcmeEndpoint;
   blob: BlobEndpoint;
@@ -43,6 +45,12 @@ export interface StartStackOptions {
    * can be restarted, unlike the machine's shared server), and the twin's fault-injection API.
    */
   chaos?: boolean;
+  /**
+   * The HA topology: the production Temporal server (go.temporal.io/server) with its databases
+   * `<databasePrefix>` and `<databasePrefix>_visibility` on the store's PostgreSQL server, instead
+   * of the dev server. Needs the store on PostgreSQL. A stack that is not persistent drops them at stop.
+   */
+  temporal?: { kind: 'production'; databasePrefix: string };
 }
 
 export interface Stack {
@@ -67,9 +75,19 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       pgliteDir: dir('pglite'),
       ...(privatePg ? { prefer: 'auto' as const, serverUrls: [privatePg.serverUrl] } : {}),
     });
+    const production = options.temporal;
+    const temporalServerUrl = production ? postgresServerUrl(db.config) : undefined;
     // Independent services start concurrently; each waits for its own readiness probe.
     const [temporal, vault, acme, blob] = await Promise.all([
-      startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
+      production && temporalServerUrl
+        ? startTemporalServer(supervisor, {
+            binary: tools.temporalServer,
+            sqlTool: tools.temporalSqlTool,
+            dataDir: dir('temporal-server'),
+            postgresUrl: temporalServerUrl,
+            databasePrefix: production.databasePrefix,
+          })
+        : startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
       startOpenBao(supervisor, { binary: tools.bao, dataDir: dir('openbao'), persistent: options.persistent }),
       startPebble(supervisor, { pebbleBinary: tools.pebble, challtestsrvBinary: tools.challtestsrv, dataDir: dir('pebble') }),
       startAzurite(supervisor, { dataDir: dir('azurite') }),
@@ -114,10 +132,22 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
         if (privatePg) return supervisor.stop();
         await supervisor.stop();
         await db.drop();
+        if (production && temporalServerUrl && !options.persistent)
+          await dropTemporalServerDatabases(temporalServerUrl, production.databasePrefix);
       },
     };
   } catch (err) {
     await supervisor.stop();
     throw err;
   }
+}
+
+/** The PostgreSQL server of the store's database (its admin database), for the production Temporal server's databases. */
+function postgresServerUrl(database: DatabaseConfig): string {
+  if (database.kind !== 'postgres')
+    throw new Error('the production Temporal server needs PostgreSQL: none answered on 127.0.0.1:5432 (or set HCS_DATABASE_URL)');
+  const u = new URL(database.url);
+  u.pathname = '/postgres';
+  u.search = '';
+  return u.toString();
 }
