@@ -1,7 +1,8 @@
 // The Temporal worker: builds the real clients once and registers workflows and activities.
 import type { PayloadCodec } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type State } from '@temporalio/worker';
+import * as temporalProto from '@temporalio/proto';
 import { fileURLToPath } from 'node:url';
 import { createClusterActivities } from '../../../activities/cluster-activities.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
@@ -36,6 +37,10 @@ export interface RunningWorker {
   /** Resolves when the worker has shut down. */
   done: Promise<void>;
   shutdown(): Promise<void>;
+  /** The Temporal Worker's state: RUNNING while it polls its task queue (readiness). */
+  state(): State;
+  /** Resolves when Temporal's frontend answers its health check on the worker's connection within `timeoutMs`. */
+  pingTemporal(timeoutMs: number): Promise<void>;
 }
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
@@ -96,6 +101,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
+    },
+    state: () => worker.getState(),
+    async pingTemporal(timeoutMs) {
+      const { status } = await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}));
+      if (status !== temporalProto.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING)
+        throw Object.assign(new Error('Temporal answers its health check as not serving'), { code: 'NOT_SERVING' });
     },
   };
 }
