@@ -10,7 +10,10 @@ import type { NomadJob, Task, Template } from './job-model.js';
 
 export interface Setting {
   secret: boolean;
-  /** For a JSON setting: the paths of the secret fields inside it (`vault.tokenFile`). */
+  /** The setting's own schema: literal values a job sets must parse with it. */
+  schema: z.ZodType;
+  /** For a JSON setting: the shape of the JSON, and the paths of the secret fields inside it (`vault.tokenFile`). */
+  json?: z.ZodType;
   secretFields?: string[];
 }
 
@@ -42,7 +45,12 @@ export function checkJob(job: NomadJob, ctx: CheckContext): string[] {
       if (!process) return commandErrors;
       return [
         ...commandErrors,
-        ...[...checkSettings(task, process), ...checkSecrets(task, process), ...checkPorts(task, process)].map((e) => `${where}: ${e}`),
+        ...[
+          ...checkSettings(task, process),
+          ...checkValues(task, process),
+          ...checkSecrets(task, process),
+          ...checkPorts(task, process),
+        ].map((e) => `${where}: ${e}`),
       ];
     }),
   ];
@@ -97,6 +105,46 @@ export function checkSettings(task: Task, process: ProcessSpec): string[] {
   for (const s of set) {
     if (seen.has(s.name)) errors.push(`${s.name} is set twice (${s.how} sets it again)`);
     seen.add(s.name);
+  }
+  return errors;
+}
+
+/**
+ * Every value the job writes parses with its setting's schema (a JSON setting's fields with the
+ * JSON's schema). Values Nomad or the template fills in at run time (`${...}`, printf's `%s`) are
+ * taken as right; a template line without a printf format is not read.
+ */
+export function checkValues(task: Task, process: ProcessSpec): string[] {
+  const errors: string[] = [];
+  const values = [
+    ...Object.entries(task.env).map(([name, value]) => ({ name, text: value, how: 'its env block' })),
+    ...task.templateEnv.flatMap((l) => {
+      const format = /`([^`]*)`/.exec(l.value)?.[1];
+      return format === undefined ? [] : [{ name: l.name, text: fill(format), how: `template ${l.template.destination}` }];
+    }),
+  ];
+  for (const v of values) {
+    const setting = process.settings.get(v.name);
+    if (!setting || (!setting.json && v.text.includes('${'))) continue;
+    const parsed = setting.schema.safeParse(v.text);
+    if (!parsed.success) {
+      errors.push(...parsed.error.issues.map((i) => `${v.how} sets ${v.name} to a value it refuses: ${i.message}`));
+      continue;
+    }
+    if (!setting.json) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(v.text);
+    } catch {
+      continue; // reported by checkSecrets when the setting has secret fields
+    }
+    const fields = setting.json.safeParse(json);
+    if (fields.success) continue;
+    for (const i of fields.error.issues) {
+      const at = valueAt(json, i.path.map(String));
+      if (typeof at === 'string' && (at.includes('${') || at.includes(PLACEHOLDER))) continue;
+      errors.push(`${v.how} sets ${v.name} with ${i.path.join('.') || '(the whole value)'}: ${i.message}`);
+    }
   }
   return errors;
 }
@@ -199,19 +247,28 @@ function secretFields(task: Task, name: string, value: string, t: Template | und
   const raw = t ? /`([^`]*)`/.exec(value)?.[1] : value;
   let json: unknown;
   try {
-    json = JSON.parse((raw ?? '').replace(/%s/g, PLACEHOLDER).replace(/%d/g, '0'));
+    json = JSON.parse(fill(raw ?? ''));
   } catch {
     return [`${name} is not JSON the checks can read (a literal, or a template's printf \`...\` format)`];
   }
   const errors: string[] = [];
   for (const path of paths) {
-    const v = path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), json);
+    const v = valueAt(json, path.split('.'));
     if (typeof v !== 'string') continue;
     if (path.endsWith('File')) errors.push(...secretFile(task, `${name} ${path}`, v));
     else if (!v.includes(PLACEHOLDER) || !t || !readsVault(t))
       errors.push(`${name} ${path} is a secret written literally in the job; fill it from Vault in the template`);
   }
   return errors;
+}
+
+/** A printf format with its verbs replaced by what the template fills in. */
+function fill(format: string): string {
+  return format.replace(/%s/g, PLACEHOLDER).replace(/%d/g, '0');
+}
+
+function valueAt(json: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), json);
 }
 
 /** A secret file setting names a file that a Vault template of this task writes, owner-only. */

@@ -23,7 +23,14 @@ function settingsOf(schema: z.ZodObject): Map<string, Setting> {
   return new Map(
     Object.entries(schema.shape).map(([name, s]) => {
       const nested = JSON_SETTINGS[name];
-      return [name, { secret: isSecret(s as z.ZodType), ...(nested ? { secretFields: secretPaths(nested) } : {}) }];
+      return [
+        name,
+        {
+          secret: isSecret(s as z.ZodType),
+          schema: s as z.ZodType,
+          ...(nested ? { json: nested, secretFields: secretPaths(nested) } : {}),
+        },
+      ];
     }),
   );
 }
@@ -122,6 +129,20 @@ describe('each check fails on a broken job, naming the fault', () => {
     expect(await errorsFor(text)).toEqual([
       `${where}: its env block sets HCS_LOG_LEVL, which apps/control-plane/src/api-main.ts does not read`,
     ]);
+  });
+
+  it('a value its setting refuses, in the env block or inside HCS_LIFECYCLE', async () => {
+    const text = edit(apiText, 'HCS_LOG_LEVEL                 = "info"', 'HCS_LOG_LEVEL = "verbose"');
+    const errors = await errorsFor(text);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^nomad\/api\.nomad\.hcl: task api\.api: its env block sets HCS_LOG_LEVEL to a value it refuses: .*"warn"/);
+    const w = 'nomad/worker.nomad.hcl: task worker.worker: template secrets/lifecycle.env sets HCS_LIFECYCLE with';
+    const root = await errorsFor(edit(workerText, '"root":"azure"', '"root":"aws"'), 'worker');
+    expect(root).toHaveLength(1);
+    expect(root[0]).toMatch(new RegExp(`^${w} terraform\\.root: .*"local-twin"`));
+    const missing = await errorsFor(edit(workerText, '"cliConfigFile":"/local/terraformrc",', ''), 'worker');
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatch(new RegExp(`^${w} terraform\\.cliConfigFile: `));
   });
 
   it('a template line setting a variable the process does not read', async () => {
