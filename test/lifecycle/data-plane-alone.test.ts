@@ -4,24 +4,21 @@
 // the ARM twin, starts Consul from its host-manager's last-good copy and rejoins raft as a voter.
 // Then everything comes back and the cluster is managed again.
 //
-// This file runs on a stack of its own (startStack in a folder of its own, OpenBao on file
-// storage so it can be restarted): the shared stack serves the other test files of the run at the
-// same time, and stopping its Temporal, OpenBao or Azurite would break them. The private Azurite
-// and twin reuse the shared stack's TLS certificates (copied before they start), because this
-// test process trusts local CAs only through NODE_EXTRA_CA_CERTS, which names the shared bundle
-// and is read once at process start.
+// This file runs on a stack of its own (test/support/private-stack.ts, OpenBao on file storage so
+// it can be restarted): stopping the shared stack's services would break the other test files.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startOpenBao } from '../../devstack/services/openbao.js';
-import { startStack, type Stack, type StackEndpoints } from '../../devstack/stack.js';
+import type { Stack, StackEndpoints } from '../../devstack/stack.js';
 import { Supervisor, type ProcessSpec } from '../../devstack/supervisor.js';
 import { httpCall } from '../../lib/http.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { useScratchFolder } from '../support/control-plane-fixture.js';
+import { startPrivateStack } from '../support/private-stack.js';
 import {
   arm,
   clientAccess,
@@ -58,17 +55,7 @@ interface HostStatus {
 }
 
 beforeAll(async () => {
-  for (const service of ['azurite', 'local-cloud']) {
-    const from = join(shared.dataDir, service, 'tls');
-    const to = join(stackDir, service, 'tls');
-    mkdirSync(to, { recursive: true, mode: 0o700 });
-    for (const f of ['ca.pem', 'server.pem', 'server.key']) copyFileSync(join(from, f), join(to, f));
-  }
-  priv = await startStack({
-    dataDir: stackDir,
-    persistent: true,
-    database: { name: `hcs_test_dpa_${randomUUID().slice(0, 8)}`, prefer: 'auto' },
-  });
+  priv = await startPrivateStack(shared, stackDir, `hcs_test_dpa_${randomUUID().slice(0, 8)}`);
   endpoints = priv.endpoints;
   cp = await startControlPlane(endpoints, { lifecycle: lifecycleConfig(endpoints) });
   cpRunning = true;

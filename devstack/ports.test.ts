@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { PortBook, PortInUseError } from './ports.js';
+
+const dirs: string[] = [];
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const bookFile = () => {
+  const d = mkdtempSync(join(tmpdir(), 'hcs-ports-'));
+  dirs.push(d);
+  return join(d, 'ports.json');
+};
+const hold = (port: number) =>
+  new Promise<void>((resolve) => {
+    const s = createServer();
+    servers.push(s);
+    s.listen({ host: '127.0.0.1', port }, () => resolve());
+  });
+
+it('a book with a file hands the same port to the same name after a restart, and different names different ports', async () => {
+  const file = bookFile();
+  const first = new PortBook(file);
+  const [a, b] = [await first.take('blob'), await first.take('vault')];
+  expect(a).not.toBe(b);
+  const again = new PortBook(file);
+  expect(await again.take('blob')).toBe(a);
+  expect(await again.take('vault')).toBe(b);
+});
+
+it('a kept port that another process holds is an error naming the port, the service and the file', async () => {
+  const file = bookFile();
+  const port = await new PortBook(file).take('blob');
+  await hold(port);
+  await expect(new PortBook(file).take('blob')).rejects.toThrow(PortInUseError);
+  await expect(new PortBook(file).take('blob')).rejects.toThrow(`port ${port} of blob, kept from the last start in ${file}`);
+});
+
+it('a damaged book is refused with what to do', () => {
+  const file = bookFile();
+  writeFileSync(file, JSON.stringify({ blob: 'eighty' }));
+  expect(() => new PortBook(file)).toThrow(/is not a map of service names to ports; delete it/);
+});
+
+it('without a file every take is a new free port', async () => {
+  const book = new PortBook();
+  const port = await book.take('blob');
+  await hold(port);
+  expect(await book.take('blob')).not.toBe(port);
+});
