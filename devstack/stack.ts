@@ -67,7 +67,12 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const supervisor = new Supervisor({ stateDir: dir('supervisor'), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
+  const supervisor = new Supervisor({
+    stateDir: dir('supervisor'),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    // A persistent stack listens where it did before: clusters created on it name its endpoints.
+    ...(options.persistent ? { portsFile: join(options.dataDir, 'ports.json') } : {}),
+  });
   try {
     const privatePg = options.chaos ? await startPrivatePostgres(supervisor, { dataDir: dir('postgres') }) : undefined;
     const db = await resolveDatabase({
