@@ -61,6 +61,14 @@ export const workerEnvSchema = z.object({
     z.coerce.number().int().min(0).default(3600),
     "seconds between runs of the fleet's automatic patch upgrades; 0 turns them off",
   ),
+  HCS_WORKER_OPS_HOST: setting(
+    z.string().min(1).default('127.0.0.1'),
+    "address of the worker's ops server (/metrics, /healthz, /readyz); loopback unless the scheduler's network needs more",
+  ),
+  HCS_WORKER_OPS_PORT: setting(
+    z.coerce.number().int().min(0).max(65535).optional(),
+    "port of the worker's ops server; 0 picks a free one (logged); unset: no ops server",
+  ),
   // Read first by the process entry (lib/tracing-settings.ts), before the rest loads; here to be checked and documented with the rest.
   ...tracingEnvSchema.shape,
 });
@@ -81,6 +89,8 @@ export interface WorkerProcessConfig {
   lifecycle?: ParsedLifecycleConfig;
   /** 0: no automatic patch upgrades. */
   fleetUpgradeIntervalSeconds: number;
+  /** The worker's ops server (apps/worker/src/ops-server.ts); none when absent. */
+  ops?: { host: string; port: number };
 }
 
 /** Parses `env` against `schema` or throws one error naming every bad (or retired) setting. */
@@ -132,6 +142,7 @@ export function workerConfigFrom(e: z.output<typeof workerEnvSchema>): WorkerPro
     payloadKeys: payloadKeysFrom(e.HCS_PAYLOAD_KEYS_FILE),
     ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
     fleetUpgradeIntervalSeconds: e.HCS_FLEET_UPGRADE_INTERVAL_SECONDS,
+    ...(e.HCS_WORKER_OPS_PORT !== undefined ? { ops: { host: e.HCS_WORKER_OPS_HOST, port: e.HCS_WORKER_OPS_PORT } } : {}),
   };
 }
 
