@@ -299,7 +299,9 @@ job "hcs-worker" {
         change_mode = "restart"
       }
 
-      # Sized from measurement: see nomad/README.md (Resources).
+      # Sized from measurement (nomad/README.md, Resources): the node process 261-292 MiB RSS;
+      # each terraform run adds its own processes (65 MiB for terraform itself; the azapi
+      # provider's share was not measured here, so the rest is an allowance for a few runs at once).
       resources {
         cpu        = 1000
         memory     = 768
