@@ -93,7 +93,13 @@ const api = await startApi({
 let counted = 0;
 const apiNoTemporal = await startApi({
   db,
-  starter: { start: async () => void counted++, cancel: async () => {}, find: async () => 'running' as const, close: async () => {} },
+  starter: {
+    start: async () => void counted++,
+    cancel: async () => {},
+    find: async () => 'running' as const,
+    ping: async () => {},
+    close: async () => {},
+  },
   ...common,
 });
 

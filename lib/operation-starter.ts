@@ -45,6 +45,8 @@ export interface WorkflowStarter {
 export interface OperationStarter extends WorkflowStarter {
   /** Asks the operation's workflow to stop. */
   cancel(workflowId: string): Promise<void>;
+  /** Resolves when Temporal's frontend answers its health check within `timeoutMs` (readiness). */
+  ping(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,11 @@ export async function temporalOperationStarter(o: {
       ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
       ...(o.workflowTypes ? { workflowTypes: o.workflowTypes } : {}),
     }),
+    async ping(timeoutMs) {
+      const { status } = await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}));
+      // grpc.health.v1's ServingStatus: 1 is SERVING.
+      if (Number(status) !== 1) throw Object.assign(new Error('Temporal answers its health check as not serving'), { code: 'NOT_SERVING' });
+    },
     close: () => connection.close(),
   };
 }

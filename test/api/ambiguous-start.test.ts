@@ -34,6 +34,7 @@ beforeAll(async () => {
           if (mode === 'refused-and-unreachable') throw new Error('Temporal unreachable');
           return r.find(id);
         },
+        ping: (ms) => r.ping(ms),
         close: () => r.close(),
       };
     },

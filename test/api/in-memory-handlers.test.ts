@@ -35,6 +35,8 @@ function inMemoryStarter(): Starter & { started: StartInput[]; cancelled: string
     async find(workflowId) {
       return started.some((s) => s.workflowId === workflowId) ? 'running' : 'absent';
     },
+    // The in-memory engine is always there.
+    async ping() {},
     async close() {},
   };
 }

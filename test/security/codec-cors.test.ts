@@ -34,6 +34,7 @@ beforeAll(async () => {
     start: async () => {},
     cancel: async () => {},
     find: async () => 'absent',
+    ping: async () => {},
     close: async () => {},
   };
   ({ rest: api } = await buildApi({

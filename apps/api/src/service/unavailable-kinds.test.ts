@@ -33,6 +33,7 @@ const starter = () => {
     start: async (input) => void started.push(input.kind),
     cancel: async () => {},
     find: async () => 'absent',
+    ping: async () => {},
     close: async () => {},
   };
   return { s, started };
