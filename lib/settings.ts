@@ -13,6 +13,20 @@ export interface SettingDoc {
   description: string;
 }
 
+/** A setting holding JSON, checked against `schema`. */
+export const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
 /** Attaches the documentation of one setting to its schema. */
 export function setting<T extends z.ZodType>(schema: T, description: string, o: { secret?: boolean } = {}): T {
   return schema.meta({ description, ...(o.secret ? { secret: true } : {}) });
@@ -45,7 +59,7 @@ function describeOne(name: string, s: z.ZodType): SettingDoc {
 }
 
 function show(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+  return typeof v === 'string' && v !== '' ? v : JSON.stringify(v);
 }
 
 /** The settings as a Markdown table: name, default, secret, what it does. */
@@ -56,4 +70,34 @@ export function settingsTable(settings: SettingDoc[]): string {
       `| \`${s.name}\` | ${s.default !== undefined ? `\`${cell(s.default)}\`` : s.required ? 'required' : 'unset'} | ${s.secret ? 'yes' : 'no'} | ${cell(s.description)} |`,
   );
   return ['| setting | default | secret | what it does |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/**
+ * The documented fields of a JSON setting, by dotted path; a discriminated union's fields carry
+ * the variant (`dns.zone (kind challtestsrv)`), its discriminator is listed with its choices.
+ */
+export function describeFields(schema: z.ZodType, prefix = '', variant = ''): SettingDoc[] {
+  let inner = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.def.innerType as z.ZodType;
+  if (inner instanceof z.ZodObject) {
+    return Object.entries(inner.shape).flatMap(([k, s]) => {
+      const path = prefix ? `${prefix}.${k}` : k;
+      if (variant && s instanceof z.ZodLiteral) return [];
+      const doc = describeOne(path, s as z.ZodType);
+      return doc.description ? [{ ...doc, name: `${path}${variant}` }] : describeFields(s as z.ZodType, path, variant);
+    });
+  }
+  if (inner instanceof z.ZodDiscriminatedUnion) {
+    const key = inner.def.discriminator;
+    const kinds = (inner.options as z.ZodObject[]).map((o) => String((o.shape[key] as z.ZodLiteral).value));
+    const head: SettingDoc = {
+      name: `${prefix}.${key}`,
+      default: undefined,
+      required: true,
+      secret: false,
+      description: `one of: ${kinds.join(', ')}`,
+    };
+    return [head, ...(inner.options as z.ZodObject[]).flatMap((o, i) => describeFields(o, prefix, ` (${key} ${kinds[i]})`))];
+  }
+  return [describeOne(prefix + variant, schema)];
 }

@@ -13,22 +13,11 @@ import type { CatalogueEntry } from '../../../domain/versions.js';
 import { parsePayloadKeys, type PayloadKey } from '../../../lib/payload-codec.js';
 import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
 import { readSecretFile } from '../../../lib/secret-file.js';
-import { setting } from '../../../lib/settings.js';
+import { json, setting } from '../../../lib/settings.js';
 import { tracingEnvSchema } from '../../../lib/tracing-settings.js';
 
-/** A setting holding JSON, checked against `schema`. */
-export const json = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+/** A setting holding JSON (lib/settings.ts), re-exported for api-config.ts. */
+export { json };
 
 const databaseSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('postgres'), url: z.string() }),

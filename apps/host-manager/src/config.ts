@@ -2,6 +2,7 @@
 // place in the cluster; never a secret) and where to keep its files.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { json, setting } from '../../../lib/settings.js';
 
 export const customDataSchema = z.object({
   blob: z.object({ accountUrl: z.string().url(), container: z.string().min(3), serverPrefix: z.string().regex(/^[a-z0-9/-]+\/$/) }),
@@ -25,14 +26,33 @@ export interface HostConfig {
   statusPort: number;
 }
 
+/** The agent's environment (set by cloud-init on a VM, by the twin's runner locally); each setting documents itself. */
+export const hostEnvSchema = z.object({
+  HCS_CUSTOM_DATA_FILE: setting(
+    z.string().min(1),
+    'file holding the cloud-init customData JSON (blob location, identity, place in the cluster)',
+  ),
+  HCS_INSTANCE_IP: setting(z.string().min(1), "the VM's private address; Consul binds to it"),
+  HCS_INSTANCE_NAME: setting(z.string().min(1).optional(), "the instance's name (default: the cluster's name)"),
+  HCS_HOST_DATA_DIR: setting(z.string().min(1).optional(), "root of the agent's state (default: HCS_INSTANCE_DISK, else /var/lib/hcs)"),
+  HCS_INSTANCE_DISK: setting(
+    z.string().min(1).optional(),
+    "the twin's instance disk folder, the state root when HCS_HOST_DATA_DIR is unset",
+  ),
+  HCS_CONSUL_BINARIES: setting(
+    json(z.record(z.string(), z.string())),
+    'JSON: Consul binary path by version (the image carries every supported version)',
+  ),
+  HCS_SYNC_INTERVAL_SECONDS: setting(z.coerce.number().positive().default(10), 'seconds between checks of Blob for new files'),
+  HCS_STATUS_PORT: setting(z.coerce.number().int().min(0).max(65535).default(9701), 'port of the local status endpoint'),
+});
+
 /** Reads the configuration; a missing or malformed value stops the agent with its name. */
 export function readHostConfig(env: NodeJS.ProcessEnv = process.env): HostConfig {
-  const need = (name: string) => {
-    const v = env[name];
-    if (!v) throw new Error(`host-manager: ${name} is not set`);
-    return v;
-  };
-  const customDataFile = need('HCS_CUSTOM_DATA_FILE');
+  const e = hostEnvSchema.safeParse(env);
+  if (!e.success)
+    throw new Error(`host-manager: invalid configuration: ${e.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const customDataFile = e.data.HCS_CUSTOM_DATA_FILE;
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(customDataFile, 'utf8'));
@@ -46,12 +66,12 @@ export function readHostConfig(env: NodeJS.ProcessEnv = process.env): HostConfig
     );
   return {
     customData: parsed.data,
-    instanceIp: need('HCS_INSTANCE_IP'),
-    instanceName: env.HCS_INSTANCE_NAME ?? parsed.data.cluster.name,
+    instanceIp: e.data.HCS_INSTANCE_IP,
+    instanceName: e.data.HCS_INSTANCE_NAME ?? parsed.data.cluster.name,
     // On a twin instance its disk folder; on an Azure VM a fixed path.
-    dataDir: env.HCS_HOST_DATA_DIR ?? env.HCS_INSTANCE_DISK ?? '/var/lib/hcs',
-    consulBinaries: JSON.parse(need('HCS_CONSUL_BINARIES')) as Record<string, string>,
-    syncIntervalSeconds: Number(env.HCS_SYNC_INTERVAL_SECONDS ?? 10),
-    statusPort: Number(env.HCS_STATUS_PORT ?? 9701),
+    dataDir: e.data.HCS_HOST_DATA_DIR ?? e.data.HCS_INSTANCE_DISK ?? '/var/lib/hcs',
+    consulBinaries: e.data.HCS_CONSUL_BINARIES,
+    syncIntervalSeconds: e.data.HCS_SYNC_INTERVAL_SECONDS,
+    statusPort: e.data.HCS_STATUS_PORT,
   };
 }
