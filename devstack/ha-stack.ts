@@ -31,6 +31,8 @@ export interface HaStackOptions {
   temporalDatabasePrefix: string;
   apiReplicas?: number;
   workers?: number;
+  /** The Temporal server: the production one (default), or the dev server (the processes' topology without the server's build). */
+  temporalServer?: 'production' | 'dev';
   /** The build output (default dist/ in the repository). */
   distDir?: string;
   onEvent?: (message: string) => void;
@@ -74,7 +76,7 @@ export async function startHaStack(o: HaStackOptions): Promise<HaStack> {
     dataDir: o.dataDir,
     persistent: o.persistent,
     database: { name: o.databaseName, prefer: 'auto' },
-    temporal: { kind: 'production', databasePrefix: o.temporalDatabasePrefix },
+    ...(o.temporalServer === 'dev' ? {} : { temporal: { kind: 'production' as const, databasePrefix: o.temporalDatabasePrefix } }),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   try {
@@ -188,11 +190,10 @@ async function readinessPath(restPort: number, ca: string): Promise<string> {
   return res.status === 404 ? '/healthz' : '/readyz';
 }
 
-/** The Temporal connection of the stack's processes (the production server's TLS files read). */
+/** The Temporal connection of the stack's processes (the production server's TLS files read; the dev server in plaintext on loopback). */
 export function temporalConfig(e: StackEndpoints): TemporalConnectionConfig {
   const t = e.temporal;
-  if (!('tls' in t)) throw new Error('the HA stack runs the production Temporal server; this stack runs the dev server');
-  return temporalServerConnection(t);
+  return 'tls' in t ? temporalServerConnection(t) : { address: t.address, namespace: t.namespace };
 }
 
 /**
