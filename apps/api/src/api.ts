@@ -13,6 +13,8 @@ import { withRateLimit, type RateLimitSettings } from './rate-limit.js';
 import { createRestServer } from './rest/server.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
 import { sweepRootTokenResults } from './service/actions.js';
+import { checkReadiness, watchReadiness } from './readiness.js';
+import { pingDatabase } from '../../../store/health.js';
 
 export interface ApiOptions {
   db: SqlDatabase;
@@ -41,6 +43,8 @@ export interface ApiOptions {
   limits?: Partial<ServiceLimits>;
   /** Per-caller request rate limit (rate-limit.ts); none when absent (the process config sets one by default). */
   rateLimit?: RateLimitSettings;
+  /** Readiness: each probe's deadline (default 2000 ms) and how often gRPC health is re-checked (default 5000 ms). */
+  readiness?: { timeoutMs?: number; intervalMs?: number };
 }
 
 export interface RunningApi {
@@ -64,6 +68,9 @@ export async function buildApi(o: ApiOptions) {
   });
   // Both transports authenticate every call through this; the caller's rate is checked with it.
   const authenticate = withRateLimit(createAuthenticator(o.auth), o.rateLimit);
+  const timeoutMs = o.readiness?.timeoutMs ?? 2_000;
+  const readiness = () =>
+    checkReadiness({ database: () => pingDatabase(o.db), temporal: () => o.starter.ping(timeoutMs) }, { timeoutMs, logger: o.logger });
   const rest = await createRestServer({
     handlers,
     authenticate,
@@ -72,14 +79,15 @@ export async function buildApi(o: ApiOptions) {
     ...(o.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.retryAfterSeconds } : {}),
     payloadCodec: o.payloadCodec,
     ...(o.codecCorsOrigins ? { codecCorsOrigins: o.codecCorsOrigins } : {}),
+    readiness,
   });
-  return { handlers, authenticate, rest };
+  return { handlers, authenticate, rest, readiness };
 }
 
 export async function startApi(o: ApiOptions): Promise<RunningApi> {
   const host = o.host ?? '127.0.0.1';
   requireTlsBeyondLoopback(host, o.tls);
-  const { handlers, authenticate, rest } = await buildApi(o);
+  const { handlers, authenticate, rest, readiness } = await buildApi(o);
   await rest.listen({ host, port: o.restPort ?? 0 });
   const addr = rest.server.address();
   const restPort = typeof addr === 'object' && addr ? addr.port : 0;
@@ -98,11 +106,22 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     // ARM's client certificate, trusted by thumbprint as on REST.
     requestClientCertificates: o.auth.armCertificateThumbprints.length > 0,
   });
+  // gRPC health follows readiness: NOT_SERVING while the store or Temporal does not answer.
+  const stopWatching = watchReadiness(
+    readiness,
+    (r) => {
+      grpc.setServing(r.ready);
+      if (r.ready) o.logger.info({ checks: r.checks }, 'ready');
+      else o.logger.warn({ checks: r.checks }, 'not ready');
+    },
+    o.readiness?.intervalMs ?? 5_000,
+  );
   return {
     restUrl: `${o.tls ? 'https' : 'http'}://${host}:${restPort}`,
     grpcAddress: grpc.address,
     async close() {
       clearInterval(sweep);
+      stopWatching();
       await grpc.close();
       await rest.close();
     },

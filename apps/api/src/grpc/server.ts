@@ -43,7 +43,14 @@ export interface GrpcServerOptions {
 
 const UNDECODABLE = Symbol('undecodable request');
 
-export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: string; close(): Promise<void> }> {
+export interface RunningGrpcServer {
+  address: string;
+  /** Sets the health service's answer for every service (readiness: SERVING or NOT_SERVING). */
+  setServing(serving: boolean): void;
+  close(): Promise<void>;
+}
+
+export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpcServer> {
   const credentials = grpcServerCredentials(o.host, o.tls, o.requestClientCertificates ?? false);
   const server = new Server();
   const routes = rpcRoutes();
@@ -119,7 +126,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
     server.addService(definition, implementation);
   }
 
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICES.map((s) => [s.typeName, 'SERVING' as const])) });
+  const healthNames = ['', ...SERVICES.map((s) => s.typeName)];
+  const health = new HealthImplementation(Object.fromEntries(healthNames.map((n) => [n, 'SERVING' as const])));
   health.addToServer(server);
   // Reflection describes everything served: our services from the generated descriptors (with
   // their real file names and imports, which proto-loader's synthetic files lack) and health.
@@ -131,6 +139,9 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<{ address: 
   );
   return {
     address: `${o.host}:${port}`,
+    setServing(serving) {
+      for (const n of healthNames) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

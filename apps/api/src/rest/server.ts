@@ -22,6 +22,7 @@ import { sendOperationResult, sendRpcResponse } from './arm-responses.js';
 import { metricsRoute } from './metrics-route.js';
 import { httpRequestDuration, UNMATCHED_ROUTE } from '../../../../lib/metrics.js';
 import { codecRoutes } from './codec-routes.js';
+import type { ReadinessReport } from '../readiness.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -36,6 +37,8 @@ export interface RestServerOptions {
   payloadCodec: PayloadCodec;
   /** Origins of the Temporal UIs that may call /codec from a browser (CORS); none when absent. */
   codecCorsOrigins?: readonly string[];
+  /** Whether the store and Temporal answer (readiness.ts), for /readyz. */
+  readiness: () => Promise<ReadinessReport>;
 }
 
 declare module 'fastify' {
@@ -106,6 +109,12 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
 
   // Liveness for load balancers and the supervisor; says nothing about any resource.
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Readiness for load balancers and Nomad's checks: 503 naming the dependency that does not
+  // answer (store or Temporal) and why in a word; unauthenticated like /healthz, so it says no more.
+  app.get('/readyz', async (_req, reply) => {
+    const report = await o.readiness();
+    return reply.status(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
+  });
 
   // Prometheus metrics for all-subscription operators and SREs (metrics-route.ts).
   await app.register(metricsRoute, { context: (req) => context(req) });
