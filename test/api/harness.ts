@@ -17,6 +17,7 @@ import { temporalOperationStarter, type OperationStarter } from '../../lib/opera
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
 import { buildLifecycleDeps, type ParsedLifecycleConfig } from '../../apps/worker/src/lifecycle-config.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
+import { startOpsServer } from '../../apps/worker/src/ops-server.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { StackEndpoints } from '../../devstack/stack.js';
 import { ensureDevCertificate } from '../../lib/dev-tls.js';
@@ -53,6 +54,8 @@ export interface ControlPlane {
   registerSubscription(subscriptionId: string, tenantId?: string): Promise<void>;
   /** A JWT from the ARM issuer (full access) or the user issuer (claims decide). */
   mintJwt(kind: 'arm' | 'user', claims?: Record<string, unknown>): Promise<string>;
+  /** The worker's ops server (/metrics, /healthz, /readyz) when started with workerOps. */
+  workerOpsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,11 @@ export interface ControlPlaneOptions {
   limits?: Partial<ServiceLimits>;
   /** A per-caller rate limit; none by default (the API tests send thousands of requests as one caller). */
   rateLimit?: RateLimitSettings;
+  /**
+   * Start the worker's ops server (apps/worker/src/ops-server.ts) on a free loopback port, with the
+   * Temporal runtime's metrics endpoint at this address when the file installed one (lib/temporal-runtime.ts).
+   */
+  workerOps?: { temporalMetricsAddress?: string };
   /** Come back as this (stopped) control plane: its task queue and payload keys, as a restarted deployment would. */
   restartOf?: Pick<ControlPlane, 'taskQueue' | 'payloadKeys'>;
 }
@@ -105,6 +113,16 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
         ...(options.lifecycle ? { lifecycle: buildLifecycleDeps(options.lifecycle, { db, sealer }) } : {}),
         catalogue,
       });
+  const ops =
+    worker && options.workerOps
+      ? await startOpsServer({
+          host: '127.0.0.1',
+          port: 0,
+          db,
+          worker,
+          ...(options.workerOps.temporalMetricsAddress ? { temporalMetricsAddress: options.workerOps.temporalMetricsAddress } : {}),
+        })
+      : undefined;
   const realStarter = await temporalOperationStarter({
     temporal: stack.temporal,
     taskQueue,
@@ -207,7 +225,9 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
         .setExpirationTime('10m')
         .sign(keys[kind].privateKey);
     },
+    ...(ops ? { workerOpsUrl: ops.url } : {}),
     async close() {
+      await ops?.close();
       await api.close();
       await starter.close();
       await worker?.shutdown();

@@ -8,6 +8,8 @@ import { buildLifecycleDeps } from '../../worker/src/lifecycle-config.js';
 import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
 import { openDatabase, type SqlDatabase } from '../../../store/database.js';
+import { installTemporalRuntime, temporalMetricsAddress } from '../../../lib/temporal-runtime.js';
+import { freeLoopbackPort, startOpsServer } from '../../worker/src/ops-server.js';
 import type { WorkerProcessConfig } from './config.js';
 
 /** Starts the worker on an open store with the process's codec and secret sealer. */
@@ -29,14 +31,28 @@ export function startConfiguredWorker(
 /** The worker process: runs until SIGTERM or SIGINT, then finishes what runs (or hands it back to Temporal). */
 export async function runWorker(config: WorkerProcessConfig): Promise<void> {
   const logger = pino({ level: config.logLevel });
+  // With an ops server, the Temporal SDK's metrics go to a loopback port of their own and are
+  // served through the ops server's /metrics (one scrape target per worker).
+  installTemporalRuntime(config.ops ? { metricsBindAddress: `127.0.0.1:${await freeLoopbackPort()}` } : {});
   const db = await openDatabase(config.database);
   const worker = await startConfiguredWorker(config, {
     db,
     payloadCodec: new AesGcmPayloadCodec(config.payloadKeys),
     sealer: new SecretBox(deriveSealingKeys(config.payloadKeys)),
   });
-  logger.info({ taskQueue: config.taskQueue }, 'worker started');
+  const metricsAddress = temporalMetricsAddress();
+  const ops = config.ops
+    ? await startOpsServer({
+        ...config.ops,
+        db,
+        worker,
+        ...(metricsAddress ? { temporalMetricsAddress: metricsAddress } : {}),
+        onError: (what, err) => logger.warn({ err, what }, 'ops server: a check or metrics source failed'),
+      })
+    : undefined;
+  logger.info({ taskQueue: config.taskQueue, ...(ops ? { ops: ops.url } : {}) }, 'worker started');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void worker.shutdown());
   await worker.done;
+  await ops?.close();
   await db.close();
 }
