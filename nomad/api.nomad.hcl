@@ -38,6 +38,12 @@ variable "postgres_service" {
   default = "hcs-postgres"
 }
 
+variable "otlp_service" {
+  type        = string
+  description = "Consul service of the OTLP/gRPC trace collector."
+  default     = "otel-collector"
+}
+
 variable "consul_catalogue" {
   type        = string
   description = "HCS_CONSUL_CATALOGUE: the Consul versions offered, as JSON."
@@ -192,6 +198,19 @@ job "hcs-api" {
           {{- end }}{{ end }}
         EOT
         destination = "local/temporal.env"
+        env         = true
+        change_mode = "restart"
+        splay       = "30s"
+      }
+
+      # Traces to the OTLP collector Consul knows of; none registered: no tracing.
+      template {
+        data        = <<-EOT
+          {{- with service "${var.otlp_service}" }}{{ with index . 0 -}}
+          OTEL_EXPORTER_OTLP_ENDPOINT=http://{{ .Address }}:{{ .Port }}
+          {{- end }}{{ end }}
+        EOT
+        destination = "local/otlp.env"
         env         = true
         change_mode = "restart"
         splay       = "30s"

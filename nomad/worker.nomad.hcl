@@ -53,6 +53,12 @@ variable "postgres_service" {
   default = "hcs-postgres"
 }
 
+variable "otlp_service" {
+  type        = string
+  description = "Consul service of the OTLP/gRPC trace collector."
+  default     = "otel-collector"
+}
+
 variable "consul_catalogue" {
   type        = string
   description = "HCS_CONSUL_CATALOGUE: the Consul versions offered, as JSON."
@@ -105,12 +111,15 @@ job "hcs-worker" {
   type        = "service"
   datacenters = var.datacenters
 
-  # Workers have no traffic of their own: a new version replaces one at a time and must stay up
-  # for min_healthy_time; Temporal retries what a stopped worker was running on another one.
+  # One canary first: it must be ready (store and Temporal answer, polling its task queue) for
+  # min_healthy_time before the others are replaced; a version that does not become healthy goes
+  # back. Temporal retries what a stopped worker was running on another one.
   update {
     max_parallel      = 1
+    canary            = 1
+    auto_promote      = true
     auto_revert       = true
-    health_check      = "task_states"
+    health_check      = "checks"
     min_healthy_time  = "30s"
     healthy_deadline  = "5m"
     progress_deadline = "15m"
@@ -122,6 +131,40 @@ job "hcs-worker" {
     constraint {
       operator = "distinct_hosts"
       value    = "true"
+    }
+
+    # The worker's ops server: /readyz, /healthz and /metrics (plain HTTP; no tenant data).
+    network {
+      port "ops" {}
+    }
+
+    service {
+      name     = "hcs-worker"
+      provider = "consul"
+      port     = "ops"
+      tags     = ["metrics"]
+
+      # Readiness: store and Temporal answer and the worker polls. Not a reason to restart it.
+      check {
+        name     = "ready"
+        type     = "http"
+        path     = "/readyz"
+        interval = "10s"
+        timeout  = "3s"
+      }
+
+      check {
+        name     = "alive"
+        type     = "http"
+        path     = "/healthz"
+        interval = "10s"
+        timeout  = "3s"
+
+        check_restart {
+          limit = 3
+          grace = "60s"
+        }
+      }
     }
 
     restart {
@@ -182,6 +225,8 @@ job "hcs-worker" {
         HCS_LOG_LEVEL                      = "info"
         HCS_PAYLOAD_KEYS_FILE              = "${NOMAD_SECRETS_DIR}/payload-keys"
         HCS_FLEET_UPGRADE_INTERVAL_SECONDS = "3600"
+        HCS_WORKER_OPS_HOST                = "${NOMAD_IP_ops}"
+        HCS_WORKER_OPS_PORT                = "${NOMAD_PORT_ops}"
       }
 
       template {
@@ -191,6 +236,19 @@ job "hcs-worker" {
           {{- end }}{{ end }}
         EOT
         destination = "local/temporal.env"
+        env         = true
+        change_mode = "restart"
+        splay       = "30s"
+      }
+
+      # Traces to the OTLP collector Consul knows of; none registered: no tracing.
+      template {
+        data        = <<-EOT
+          {{- with service "${var.otlp_service}" }}{{ with index . 0 -}}
+          OTEL_EXPORTER_OTLP_ENDPOINT=http://{{ .Address }}:{{ .Port }}
+          {{- end }}{{ end }}
+        EOT
+        destination = "local/otlp.env"
         env         = true
         change_mode = "restart"
         splay       = "30s"

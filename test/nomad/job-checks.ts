@@ -23,8 +23,8 @@ export interface ProcessSpec {
   settings: Map<string, Setting>;
   /** HTTP paths the process serves (health checks must use these). */
   routes: Set<string>;
-  /** The API's listeners: the settings of the REST and gRPC ports and the listen address. */
-  listeners?: { host: string; rest: string; grpc: string };
+  /** Its listeners: the setting of the listen address, and each port's setting with the health check it must have. */
+  listeners?: { host: string; ports: { setting: string; check: 'readyz' | 'grpc' }[] };
 }
 
 export interface CheckContext {
@@ -67,7 +67,7 @@ export function checkShape(job: NomadJob): string[] {
       errors.push(`${where}: its group runs ${t.group.count ?? 1} instance; a control-plane process runs at least 2`);
     if (!t.group.update || t.group.update.auto_revert !== true) errors.push(`${where}: its update block does not set auto_revert = true`);
     if (t.services.length > 0 && !(Number(t.group.update?.canary) >= 1))
-      errors.push(`${where}: it serves traffic but its update block has no canary`);
+      errors.push(`${where}: it registers a service but its update block has no canary (a bad version must fail on one allocation first)`);
     if (!t.group.restart) errors.push(`${where}: its group has no restart policy`);
     if (!t.group.reschedule) errors.push(`${where}: its group has no reschedule policy`);
     if (!t.resources || !(Number(t.resources.cpu) > 0) || !(Number(t.resources.memory) > 0))
@@ -184,7 +184,7 @@ export function checkSecrets(task: Task, process: ProcessSpec): string[] {
   return errors;
 }
 
-/** The API's listeners are the group's network ports, and every health check is a route the process serves. */
+/** The process's listeners are the group's network ports, and every health check is a route the process serves. */
 export function checkPorts(task: Task, process: ProcessSpec): string[] {
   const errors: string[] = [];
   const labelOf = (setting: string, kind: 'PORT' | 'IP') => {
@@ -200,15 +200,19 @@ export function checkPorts(task: Task, process: ProcessSpec): string[] {
   };
   const l = process.listeners;
   if (l) {
-    const rest = labelOf(l.rest, 'PORT');
-    const grpc = labelOf(l.grpc, 'PORT');
     labelOf(l.host, 'IP');
-    if (rest && rest === grpc) errors.push(`${l.rest} and ${l.grpc} share port ${rest}`);
-    const restService = task.services.find((s) => s.port === rest);
-    if (rest && !restService?.checks.some((c) => c.type === 'http' && c.path === '/readyz'))
-      errors.push(`no service on port ${rest} (${l.rest}) has an http check on /readyz`);
-    if (grpc && !task.services.some((s) => s.port === grpc && s.checks.some((c) => c.type === 'grpc')))
-      errors.push(`no service on port ${grpc} (${l.grpc}) has a grpc check`);
+    const seen = new Map<string, string>();
+    for (const p of l.ports) {
+      const label = labelOf(p.setting, 'PORT');
+      if (!label) continue;
+      if (seen.has(label)) errors.push(`${seen.get(label)} and ${p.setting} share port ${label}`);
+      seen.set(label, p.setting);
+      const on = task.services.filter((s) => s.port === label).flatMap((s) => s.checks);
+      if (p.check === 'readyz' && !on.some((c) => c.type === 'http' && c.path === '/readyz'))
+        errors.push(`no service on port ${label} (${p.setting}) has an http check on /readyz`);
+      if (p.check === 'grpc' && !on.some((c) => c.type === 'grpc'))
+        errors.push(`no service on port ${label} (${p.setting}) has a grpc check`);
+    }
   }
   for (const s of task.services) {
     if (!s.port || !task.ports.includes(s.port))

@@ -35,14 +35,16 @@ function settingsOf(schema: z.ZodObject): Map<string, Setting> {
   );
 }
 
-/** Literal paths registered as routes (`app.get('/healthz', ...)`, `url === '/readyz'`) in the folders' modules. */
+/** Literal paths registered as routes (`app.get('/healthz', ...)`, `'/readyz': async`, `url === '/readyz'`) in the folders' modules. */
 function routesIn(...dirs: string[]): Set<string> {
   const routes = new Set<string>();
   for (const dir of dirs)
     for (const f of readdirSync(join(repoRoot, dir)).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))) {
       const text = readFileSync(join(repoRoot, dir, f), 'utf8');
-      for (const m of text.matchAll(/\.(?:get|post|put|patch|delete|head)\(\s*['"`](\/[^'"`$]*)['"`]|(?:===|case)\s*['"](\/[^'"]*)['"]/g))
-        routes.add((m[1] ?? m[2]) as string);
+      for (const m of text.matchAll(
+        /\.(?:get|post|put|patch|delete|head)\(\s*['"`](\/[^'"`$]*)['"`]|(?:===|case)\s*['"](\/[^'"]*)['"]|['"](\/[\w./-]*)['"]\s*:\s*async/g,
+      ))
+        routes.add((m[1] ?? m[2] ?? m[3]) as string);
     }
   return routes;
 }
@@ -56,12 +58,19 @@ function buildContext(): CheckContext {
     entry: 'apps/control-plane/src/api-main.ts',
     settings: settingsOf(apiEnvSchema),
     routes: routesIn('apps/api/src/rest'),
-    listeners: { host: 'HCS_API_HOST', rest: 'HCS_API_PORT', grpc: 'HCS_GRPC_PORT' },
+    listeners: {
+      host: 'HCS_API_HOST',
+      ports: [
+        { setting: 'HCS_API_PORT', check: 'readyz' },
+        { setting: 'HCS_GRPC_PORT', check: 'grpc' },
+      ],
+    },
   };
   const worker: ProcessSpec = {
     entry: 'apps/control-plane/src/worker-main.ts',
     settings: settingsOf(workerEnvSchema),
     routes: routesIn('apps/worker/src', 'apps/control-plane/src'),
+    listeners: { host: 'HCS_WORKER_OPS_HOST', ports: [{ setting: 'HCS_WORKER_OPS_PORT', check: 'readyz' }] },
   };
   return {
     repoRoot,
@@ -240,6 +249,18 @@ describe('each check fails on a broken job, naming the fault', () => {
     ]);
   });
 
+  it("the worker's ops port undeclared, or its readiness check on a path it does not serve", async () => {
+    const w = 'nomad/worker.nomad.hcl: task worker.worker';
+    expect(await errorsFor(edit(workerText, '"${NOMAD_PORT_ops}"', '"${NOMAD_PORT_metrics}"'), 'worker')).toEqual([
+      `${w}: HCS_WORKER_OPS_PORT names port metrics, which its group's network block does not declare`,
+      `${w}: no service on port metrics (HCS_WORKER_OPS_PORT) has an http check on /readyz`,
+    ]);
+    expect(await errorsFor(edit(workerText, 'path     = "/readyz"', 'path     = "/ready"'), 'worker')).toEqual([
+      `${w}: no service on port ops (HCS_WORKER_OPS_PORT) has an http check on /readyz`,
+      `${w}: check ready of service hcs-worker asks /ready, which apps/control-plane/src/worker-main.ts does not serve`,
+    ]);
+  });
+
   it('a health check on a path the API does not serve, or no readiness check', async () => {
     const text = edit(apiText, 'path            = "/readyz"', 'path            = "/ready"');
     expect(await errorsFor(text)).toEqual([
@@ -250,7 +271,7 @@ describe('each check fails on a broken job, naming the fault', () => {
 
   it('a rollout without canary or auto-revert, one replica, another service provider', async () => {
     expect(await errorsFor(edit(apiText, /canary\s+= 1/, 'canary = 0'))).toEqual([
-      `${where}: it serves traffic but its update block has no canary`,
+      `${where}: it registers a service but its update block has no canary (a bad version must fail on one allocation first)`,
     ]);
     expect(await errorsFor(edit(apiText, /auto_revert\s+= true/, 'auto_revert = false'))).toEqual([
       `${where}: its update block does not set auto_revert = true`,
