@@ -2,7 +2,8 @@
 // every activity a workflow schedules): each of the activity's log lines carries it, the SDK's
 // own ("Activity completed", "Activity failed") and the activity context logger's.
 import { defaultPayloadConverter, type Headers } from '@temporalio/common';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, WorkerOptions } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
 import { CORRELATION_HEADER } from '../../../contract/temporal.js';
 
 /** The correlation id in an activity's headers; undefined when absent or not a string. */
@@ -32,3 +33,22 @@ export const correlationActivityInterceptor: ActivityInterceptorsFactory = () =>
     },
   };
 };
+
+/** workflows/correlation.ts beside workflows/index: `.ts` in the source tree (tsx), `.js` in the build, like this module. */
+const WORKFLOW_MODULE = fileURLToPath(
+  new URL(`../../../workflows/correlation${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url),
+);
+
+/** A worker's interceptors with the correlation id's added first (so other interceptors' log lines carry it too). */
+export function withCorrelationInterceptors(
+  o: Pick<WorkerOptions, 'interceptors' | 'sinks'>,
+): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  return {
+    ...o,
+    interceptors: {
+      ...o.interceptors,
+      workflowModules: [WORKFLOW_MODULE, ...(o.interceptors?.workflowModules ?? [])],
+      activity: [correlationActivityInterceptor, ...(o.interceptors?.activity ?? [])],
+    },
+  };
+}

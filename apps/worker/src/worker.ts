@@ -14,6 +14,7 @@ import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLO
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { workflowStarter } from '../../../lib/operation-starter.js';
 import { workerTracingOptions, workflowClientInterceptors } from '../../../lib/temporal-tracing.js';
+import { withCorrelationInterceptors } from './correlation.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 
@@ -89,8 +90,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...(starter ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter }) : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
-    // When this process traces (lib/tracing.ts): workflow and activity spans in the caller's trace.
-    ...workerTracingOptions(),
+    // The correlation id on every activity's log lines (correlation.ts); when this process traces
+    // (lib/tracing.ts), workflow and activity spans in the caller's trace.
+    ...withCorrelationInterceptors(workerTracingOptions()),
   });
   const done = worker.run().finally(async () => {
     await connection.close();
