@@ -1,6 +1,8 @@
 // Runs the API process from its configuration: the API alone (production), or API and worker
 // together (the local embedded default, where one process owns the database).
-import { pino } from 'pino';
+import { createLogger, parseLogLevel } from '../../../lib/logger.js';
+import { PinoTemporalLogger } from '../../../lib/temporal-logger.js';
+import { installTemporalRuntime } from '../../../lib/temporal-runtime.js';
 import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
 import type { RunningWorker } from '../../worker/src/worker.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
@@ -13,7 +15,9 @@ import { startConfiguredWorker } from './worker.js';
 
 /** Starts what is asked for and stops it all, in order, on SIGTERM or SIGINT. */
 export async function runControlPlane(config: ControlPlaneConfig, parts: { worker: boolean }): Promise<void> {
-  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
+  const logger = createLogger({ service: parts.worker ? 'control-plane' : 'api', level: parseLogLevel(config.logLevel) });
+  // The embedded worker's SDK lines go through the same logger (before any worker exists).
+  if (parts.worker) installTemporalRuntime({ logger: new PinoTemporalLogger(logger) });
   const db = await openDatabase(config.database);
   await migrate(db);
   const payloadCodec = new AesGcmPayloadCodec(config.payloadKeys);

@@ -1,7 +1,8 @@
 // Wiring of the worker from its configuration: the store, the payload codec and, where the
 // worker builds clusters, the lifecycle's dependencies. Used by the worker's own process and by
 // the embedded process that runs API and worker together.
-import { pino } from 'pino';
+import { createLogger, parseLogLevel } from '../../../lib/logger.js';
+import { PinoTemporalLogger } from '../../../lib/temporal-logger.js';
 import type { PayloadCodec } from '@temporalio/common';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
 import { buildLifecycleDeps } from '../../worker/src/lifecycle-config.js';
@@ -30,10 +31,14 @@ export function startConfiguredWorker(
 
 /** The worker process: runs until SIGTERM or SIGINT, then finishes what runs (or hands it back to Temporal). */
 export async function runWorker(config: WorkerProcessConfig): Promise<void> {
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger({ service: 'worker', level: parseLogLevel(config.logLevel) });
   // With an ops server, the Temporal SDK's metrics go to a loopback port of their own and are
   // served through the ops server's /metrics (one scrape target per worker).
-  installTemporalRuntime(config.ops ? { metricsBindAddress: `127.0.0.1:${await freeLoopbackPort()}` } : {});
+  // The SDK's own lines (and the Rust core's) go through the same JSON logger, at HCS_LOG_LEVEL.
+  installTemporalRuntime({
+    logger: new PinoTemporalLogger(logger),
+    ...(config.ops ? { metricsBindAddress: `127.0.0.1:${await freeLoopbackPort()}` } : {}),
+  });
   const db = await openDatabase(config.database);
   const worker = await startConfiguredWorker(config, {
     db,
