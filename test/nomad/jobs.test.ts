@@ -269,6 +269,25 @@ describe('each check fails on a broken job, naming the fault', () => {
     ]);
   });
 
+  it('no restart or reschedule policy, no resources, a setting set twice, Vault read without a vault block, another program', async () => {
+    expect(await errorsFor(edit(apiText, /\n {4}restart \{[^}]*\}\n/, '\n'))).toEqual([`${where}: its group has no restart policy`]);
+    expect(await errorsFor(edit(apiText, /\n {4}reschedule \{[^}]*\}\n/, '\n'))).toEqual([`${where}: its group has no reschedule policy`]);
+    expect(await errorsFor(edit(apiText, /\n {6}resources \{[^}]*\}\n/, '\n'))).toEqual([
+      `${where}: its resources block does not set cpu and memory`,
+    ]);
+    expect(
+      await errorsFor(
+        edit(apiText, 'HCS_LOG_LEVEL                 = "info"', 'HCS_LOG_LEVEL = "info"\n        HCS_TEMPORAL_ADDRESS = "x:1"'),
+      ),
+    ).toEqual([`${where}: HCS_TEMPORAL_ADDRESS is set twice (template local/temporal.env sets it again)`]);
+    expect(await errorsFor(edit(apiText, /\n {6}vault \{[^}]*\}\n/, '\n'))).toEqual([
+      `${where}: reads Vault in a template but has no vault block (workload identity)`,
+    ]);
+    expect(await errorsFor(edit(apiText, 'dist/apps/control-plane/src/api-main.js', 'dist/apps/host-manager/src/main.js'))).toEqual([
+      `${where}: runs apps/host-manager/src/main.ts, which is not a control-plane process these checks know`,
+    ]);
+  });
+
   it('a rollout without canary or auto-revert, one replica, another service provider', async () => {
     expect(await errorsFor(edit(apiText, /canary\s+= 1/, 'canary = 0'))).toEqual([
       `${where}: it registers a service but its update block has no canary (a bad version must fail on one allocation first)`,
