@@ -172,7 +172,7 @@ describe('the codec session for browsers', () => {
     expect(fromUi.headers['access-control-allow-origin']).toBe(UI);
 
     // A page elsewhere (or a request with no Origin) riding on the cookie gets nothing.
-    for (const headers of [{ origin: ATTACKER, cookie: jar }, { cookie: jar }]) {
+    for (const headers of [{ origin: ATTACKER, cookie: jar }, { cookie: jar }] as Array<Record<string, string>>) {
       const r2 = await decode(headers);
       expect(r2.statusCode).toBe(403);
       expect(r2.json().error.message).toContain('HCS_CODEC_CORS_ORIGINS');
