@@ -24,7 +24,7 @@ import { listOperations } from '../../store/operations.js';
 import { putSubscription } from '../../store/subscriptions.js';
 import { clusterNames, leftovers } from '../support/lifecycle.js';
 import { reportLines } from '../support/script-control-plane.js';
-import { LbClient } from './lb-client.js';
+import { LbClient, LbGrpcClient } from './lb-client.js';
 
 const API_VERSION = '2026-11-01';
 const DEADLINE_MS = 30 * 60_000;
@@ -73,11 +73,18 @@ const client = new LbClient({
   token: ha.adminToken,
   onRetry: (what) => log(`    client: ${what}`),
 });
+const grpc = new LbGrpcClient({
+  address: ha.lb.grpcAddress,
+  ca: ha.apiCaCertPem,
+  token: ha.adminToken,
+  onRetry: (what) => log(`    client: ${what}`),
+});
 let exitCode = 1;
 try {
   const sub = randomUUID();
   await putSubscription(db, { subscriptionId: sub, state: 'Registered', tenantId: null, properties: {} });
-  const id = `/subscriptions/${sub}/resourceGroups/rg-ha/providers/HCS.Consul/clusters/ha-${runId.slice(-6)}`;
+  const clusterName = `ha-${runId.slice(-6)}`;
+  const id = `/subscriptions/${sub}/resourceGroups/rg-ha/providers/HCS.Consul/clusters/${clusterName}`;
   const key = id.toLowerCase();
   const q = `?api-version=${API_VERSION}`;
   log(`create: ${id}`);
@@ -95,7 +102,8 @@ try {
     return undefined;
   });
 
-  // ARM's polling: the operation status and the resource, through the load balancer, every second.
+  // ARM's polling: the operation status and the resource, through the load balancer, every
+  // second; and a gRPC client reading the cluster on one channel through the load balancer.
   let status = 'InProgress';
   let polls = 0;
   while (!['Succeeded', 'Failed', 'Canceled'].includes(status)) {
@@ -103,13 +111,14 @@ try {
     await sleep(1_000);
     const op = await client.call('GET', statusUrl);
     const res = await client.call('GET', `${id}${q}`);
+    await grpc.call('ClusterService/GetCluster', { subscriptionId: sub, resourceGroup: 'rg-ha', clusterName });
     polls++;
     if (op?.status === 200) status = (JSON.parse(op.body) as { status: string }).status;
     else if (op) problems.push(`operation status answered ${op.status}: ${op.body.slice(0, 200)}`);
     if (res && res.status !== 200) problems.push(`GET cluster answered ${res.status}: ${res.body.slice(0, 200)}`);
   }
   const kill = await killed;
-  log(`create: ${status} in ${secs(Date.now() - created)} (${polls} polls of status and resource)`);
+  log(`create: ${status} in ${secs(Date.now() - created)} (${polls} polls of status and resource over REST, of the cluster over gRPC)`);
   check(status === 'Succeeded', 'the create Succeeded');
   check(kill !== undefined, 'a worker and an API replica were SIGKILLed while the Terraform activity ran');
   if (kill) {
@@ -188,7 +197,13 @@ try {
     `client: ${c.answered} requests answered, retried attempts: ${retried.length ? retried.join(', ') : 'none'}, failures a client cannot retry: ${c.failed.length}`,
   );
   for (const f of c.failed) log(`  failed: ${f}`);
-  check(c.failed.length === 0, 'every client request succeeded or got an answer a client retries');
+  const g = grpc.counts;
+  const gRetried = Object.entries(grpc.retriedStatuses).map(([k, v]) => `${k} x${v}`);
+  log(
+    `gRPC client: ${g.answered} calls answered, retried attempts: ${gRetried.length ? gRetried.join(', ') : 'none'}, failures: ${g.failed.length}`,
+  );
+  for (const f of g.failed) log(`  failed: ${f}`);
+  check(c.failed.length === 0 && g.failed.length === 0, 'every client request (REST and gRPC) succeeded or got an answer a client retries');
   exitCode = problems.length === 0 ? 0 : 1;
 } catch (err) {
   log(`run stopped: ${err instanceof Error ? err.message : String(err)}`);
@@ -199,6 +214,7 @@ try {
       .map((l) => l.toFixed(2))
       .join(', ')}`,
   );
+  grpc.close();
   await temporal.close();
   await db.close();
   await ha.stop();

@@ -2,7 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpCall, type HttpResult } from '../../lib/http.js';
-import { classify } from './lb-client.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { classify, grpcRetryable } from './lb-client.js';
 
 const answer = (status: number, headers: HttpResult['headers'] = {}) => ({ result: { status, body: '', headers } });
 const error = (code: string) => ({ error: Object.assign(new Error(`connect ${code}`), { code }) });
@@ -46,5 +47,14 @@ describe('a real reset is classified as one', () => {
       ),
     );
     expect(outcome).toMatchObject({ kind: 'retry', reason: 'ECONNRESET' });
+  });
+});
+
+describe('grpcRetryable', () => {
+  it('retries UNAVAILABLE and RESOURCE_EXHAUSTED only', () => {
+    expect(grpcRetryable(GrpcStatus.UNAVAILABLE)).toBe(true);
+    expect(grpcRetryable(GrpcStatus.RESOURCE_EXHAUSTED)).toBe(true);
+    expect(grpcRetryable(GrpcStatus.INTERNAL)).toBe(false);
+    expect(grpcRetryable(GrpcStatus.NOT_FOUND)).toBe(false);
   });
 });

@@ -3,6 +3,9 @@
 // Retry-After) is counted and the request sent again after the wait the answer asks for; any other
 // failure (another 5xx, a timeout, a 429 without Retry-After) is counted as one the client could
 // not have handled. The counts go to the run's report.
+import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type JsonValue } from '@bufbuild/protobuf';
+import { Client, credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { SERVICES } from '../../apps/api/src/contract.js';
 import { httpCall, type HttpResult } from '../../lib/http.js';
 
 /** Why a request is retried: a transport error code, or the HTTP status. */
@@ -82,4 +85,72 @@ export class LbClient {
       await new Promise((r) => setTimeout(r, outcome.waitMs));
     }
   }
+}
+
+/** What a gRPC client retries: UNAVAILABLE (the connection to a replica broke) and RESOURCE_EXHAUSTED (rate limit, with RetryInfo). */
+export function grpcRetryable(code: GrpcStatus): boolean {
+  return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.RESOURCE_EXHAUSTED;
+}
+
+/** gRPC through the load balancer: one channel, calls retried while the status is retryable, counted like REST. */
+export class LbGrpcClient {
+  readonly counts: ClientCounts = { answered: 0, retried: {}, failed: [] };
+  readonly retriedStatuses: Record<string, number> = {};
+  private readonly client: Client;
+
+  constructor(private readonly o: { address: string; ca: string; token: string; maxAttempts?: number; onRetry?: (what: string) => void }) {
+    this.client = new Client(o.address, credentials.createSsl(Buffer.from(o.ca)));
+  }
+
+  /** Calls `Service/Method` (e.g. ClusterService/GetCluster); the response as proto JSON, or undefined when it failed for good. */
+  async call(rpc: string, request: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+    const method = findMethod(rpc);
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.once(method, request);
+      if (r.ok) {
+        this.counts.answered++;
+        return r.response;
+      }
+      const name = GrpcStatus[r.error.code] ?? String(r.error.code);
+      if (!grpcRetryable(r.error.code) || attempt >= (this.o.maxAttempts ?? 30)) {
+        this.counts.failed.push(
+          `gRPC ${rpc}: ${name} ${r.error.details}${grpcRetryable(r.error.code) ? ` after ${attempt} attempts` : ''}`,
+        );
+        return undefined;
+      }
+      this.retriedStatuses[name] = (this.retriedStatuses[name] ?? 0) + 1;
+      this.o.onRetry?.(`gRPC ${rpc}: ${name}, retried in 1000 ms`);
+      await new Promise((res) => setTimeout(res, 1_000));
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private once(
+    method: DescMethod,
+    request: Record<string, unknown>,
+  ): Promise<{ ok: true; response: Record<string, unknown> } | { ok: false; error: ServiceError }> {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${this.o.token}`);
+    return new Promise((resolve) => {
+      this.client.makeUnaryRequest(
+        `/${method.parent.typeName}/${method.name}`,
+        (m: Record<string, unknown>) => Buffer.from(toBinary(method.input, fromJson(method.input, m as JsonValue))),
+        (b: Buffer) => toJson(method.output, fromBinary(method.output, b)) as Record<string, unknown>,
+        request,
+        md,
+        { deadline: Date.now() + 30_000 },
+        (error, response) => resolve(error ? { ok: false, error } : { ok: true, response: response! }),
+      );
+    });
+  }
+}
+
+function findMethod(rpc: string): DescMethod {
+  const [service, name] = rpc.split('/');
+  const m = SERVICES.find((s) => s.name === service)?.methods.find((x) => x.name === name);
+  if (!m) throw new Error(`no RPC ${rpc} in the contract`);
+  return m;
 }
