@@ -18,6 +18,22 @@ variable "artifact_checksum" {
   description = "sha256:<hex> of the tarball."
 }
 
+variable "task_user" {
+  type        = string
+  description = "The Nomad clients' user the task runs as; its secret files are owned by it."
+  default     = "hcs"
+}
+
+variable "task_uid" {
+  type        = number
+  description = "Numeric id of task_user on the clients."
+}
+
+variable "task_gid" {
+  type        = number
+  description = "Numeric group id of task_user on the clients."
+}
+
 variable "vault_role" {
   type    = string
   default = "hcs-api"
@@ -149,6 +165,8 @@ job "hcs-api" {
 
     task "api" {
       driver = "exec"
+      # A user of its own: the secret files are owner-only and owned by it (uid/gid below).
+      user = var.task_user
 
       artifact {
         source      = var.artifact_url
@@ -228,6 +246,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/database.env"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         env         = true
         change_mode = "restart"
         splay       = "30s"
@@ -241,6 +261,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/auth.json"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -251,6 +273,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/payload-keys"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -263,6 +287,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/api.crt"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -272,6 +298,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/api.key"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -283,6 +311,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/temporal-client.crt"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -292,6 +322,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/temporal-client.key"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -301,6 +333,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/temporal-ca.pem"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -310,6 +344,8 @@ job "hcs-api" {
         EOT
         destination = "secrets/postgres-ca.pem"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 

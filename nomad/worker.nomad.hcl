@@ -28,6 +28,22 @@ variable "terraform_artifact_checksum" {
   type = string
 }
 
+variable "task_user" {
+  type        = string
+  description = "The Nomad clients' user the task runs as; its secret files are owned by it."
+  default     = "hcs"
+}
+
+variable "task_uid" {
+  type        = number
+  description = "Numeric id of task_user on the clients."
+}
+
+variable "task_gid" {
+  type        = number
+  description = "Numeric group id of task_user on the clients."
+}
+
 variable "vault_role" {
   type    = string
   default = "hcs-worker"
@@ -183,6 +199,8 @@ job "hcs-worker" {
 
     task "worker" {
       driver = "exec"
+      # A user of its own: the secret files are owner-only and owned by it (uid/gid below).
+      user = var.task_user
 
       artifact {
         source      = var.artifact_url
@@ -264,6 +282,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/database.env"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         env         = true
         change_mode = "restart"
         splay       = "30s"
@@ -276,6 +296,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/payload-keys"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -291,6 +313,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/lifecycle.env"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         env         = true
         change_mode = "restart"
         splay       = "30s"
@@ -305,6 +329,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/vault-token"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -327,6 +353,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/temporal-client.crt"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -336,6 +364,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/temporal-client.key"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -345,6 +375,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/temporal-ca.pem"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 
@@ -354,6 +386,8 @@ job "hcs-worker" {
         EOT
         destination = "secrets/postgres-ca.pem"
         perms       = "0600"
+        uid         = var.task_uid
+        gid         = var.task_gid
         change_mode = "restart"
       }
 

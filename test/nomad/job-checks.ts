@@ -160,6 +160,10 @@ export function checkSecrets(task: Task, process: ProcessSpec): string[] {
   }
   for (const t of vaultTemplates) {
     if (!normalPath(t.destination).startsWith('secrets/')) errors.push(`template ${t.destination} holds Vault secrets outside secrets/`);
+    if (!t.env && (!task.user || t.uid === undefined))
+      errors.push(
+        `template ${t.destination} is owner-only but the task names no user or the template no uid: the process could not read it`,
+      );
     if (!ownerOnly(t.perms))
       errors.push(
         `template ${t.destination} holds Vault secrets with perms ${t.perms ?? '0644 (the default)'}; set owner-only perms (0600)`,

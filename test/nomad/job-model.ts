@@ -10,6 +10,8 @@ export interface Template {
   destination: string;
   env: boolean;
   perms: string | undefined;
+  /** Owner of the rendered file (Nomad's agent user, root, when unset). */
+  uid: string | undefined;
 }
 
 export interface Check {
@@ -31,6 +33,8 @@ export interface Task {
   /** `group.task`, as errors name it. */
   id: string;
   driver: string | undefined;
+  /** The user the task runs as (the driver's default when unset). */
+  user: string | undefined;
   command: string | undefined;
   args: string[];
   env: Record<string, string>;
@@ -69,6 +73,7 @@ export async function parseJob(file: string, text: string): Promise<NomadJob> {
       tasks.push({
         id: `${groupName}.${taskName}`,
         driver: str(task.driver),
+        user: str(task.user),
         command: str(config.command),
         args: Array.isArray(config.args) ? config.args.map(String) : [],
         env: Object.fromEntries(blocks(task, 'env').flatMap((e) => Object.entries(e).map(([k, v]) => [k, String(v)]))),
@@ -120,7 +125,7 @@ function service(s: Body): Service {
 }
 
 function template(t: Body): Template {
-  return { data: str(t.data) ?? '', destination: str(t.destination) ?? '', env: t.env === true, perms: str(t.perms) };
+  return { data: str(t.data) ?? '', destination: str(t.destination) ?? '', env: t.env === true, perms: str(t.perms), uid: str(t.uid) };
 }
 
 function str(v: unknown): string | undefined {

@@ -191,6 +191,13 @@ describe('each check fails on a broken job, naming the fault', () => {
     ]);
   });
 
+  it('a secret file the task user could not read', async () => {
+    const text = edit(apiText, /(destination = "secrets\/payload-keys"\n\s+perms\s+= "0600"\n)\s+uid\s+= var.task_uid\n/, '$1');
+    expect(await errorsFor(text)).toEqual([
+      `${where}: template secrets/payload-keys is owner-only but the task names no user or the template no uid: the process could not read it`,
+    ]);
+  });
+
   it('a secret file whose template reads nothing from Vault', async () => {
     const text = edit(apiText, '{{ with secret "kv/data/hcs/control-plane" }}{{ .Data.data.payload_keys }}{{ end }}', 'k1:c2VjcmV0');
     expect(await errorsFor(text)).toEqual([
