@@ -155,7 +155,8 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
   const timer = setInterval(() => void sync().catch(() => {}), config.syncIntervalSeconds * 1000);
   const server: Server = createServer((req, res) => {
     const body = req.url === '/status' ? { ...status, consulPid: consul.pid, consulRunning: consul.running } : { error: 'not found' };
-    res.writeHead(req.url === '/status' ? 200 : 404, { 'content-type': 'application/json' });
+    // 503 while no Consul agent runs here: a health check (the VMSS's, an SRE's curl) sees it at once.
+    res.writeHead(req.url === '/status' ? (consul.running ? 200 : 503) : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   });
   await new Promise<void>((r) => server.listen(config.statusPort, config.instanceIp, r));

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { json, setting } from '../../../lib/settings.js';
+import { LOG_LEVELS, type LogLevel } from '../../../lib/logger.js';
 
 export const customDataSchema = z.object({
   blob: z.object({ accountUrl: z.string().url(), container: z.string().min(3), serverPrefix: z.string().regex(/^[a-z0-9/-]+\/$/) }),
@@ -24,6 +25,8 @@ export interface HostConfig {
   syncIntervalSeconds: number;
   /** Port of the local status endpoint. */
   statusPort: number;
+  /** Level of the agent's JSON log lines (info when absent). */
+  logLevel?: LogLevel;
 }
 
 /** The agent's environment (set by cloud-init on a VM, by the twin's runner locally); each setting documents itself. */
@@ -45,6 +48,7 @@ export const hostEnvSchema = z.object({
   ),
   HCS_SYNC_INTERVAL_SECONDS: setting(z.coerce.number().positive().default(10), 'seconds between checks of Blob for new files'),
   HCS_STATUS_PORT: setting(z.coerce.number().int().min(0).max(65535).default(9701), 'port of the local status endpoint'),
+  HCS_LOG_LEVEL: setting(z.enum(LOG_LEVELS).default('info'), "level of the agent's JSON log lines"),
 });
 
 /** Reads the configuration; a missing or malformed value stops the agent with its name. */
@@ -73,5 +77,6 @@ export function readHostConfig(env: NodeJS.ProcessEnv = process.env): HostConfig
     consulBinaries: e.data.HCS_CONSUL_BINARIES,
     syncIntervalSeconds: e.data.HCS_SYNC_INTERVAL_SECONDS,
     statusPort: e.data.HCS_STATUS_PORT,
+    logLevel: e.data.HCS_LOG_LEVEL,
   };
 }

@@ -201,7 +201,9 @@ it('writes its files owner-only and starts Consul with TLS, gossip encryption an
   // ACLs enforced with default deny: an anonymous caller may not read the agent.
   const anonymous = await api('/v1/agent/self', null);
   expect(anonymous.status).toBe(403);
-  const status = JSON.parse((await httpCall(manager.statusUrl)).body);
+  const answer = await httpCall(manager.statusUrl);
+  expect(answer.status).toBe(200);
+  const status = JSON.parse(answer.body);
   expect(status).toMatchObject({
     instance: 'hm-test-server-0',
     state: 'running',
@@ -339,6 +341,8 @@ it('never starts Consul from a missing, damaged or half-written copy', async () 
     consulRunning: false,
     lastError: expect.stringMatching(/^Blob unreachable: .*; no last-good copy on this VM yet, so Consul was not started$/),
   });
+  // No agent runs: /status says so with its status code too (a health check needs no body).
+  expect((await httpCall(manager.statusUrl)).status).toBe(503);
   await manager.stop();
 
   // A damaged copy (one file's bytes changed), beside the temporary of a save that never finished.
@@ -360,6 +364,7 @@ it('never starts Consul from a missing, damaged or half-written copy', async () 
   await manifest(older, 8);
   expect(await manager.sync()).toBe('started');
   expect(await hostStatus()).toMatchObject({ state: 'running', source: 'blob', generation: 8 });
+  expect((await httpCall(manager.statusUrl)).status).toBe(200);
   expect(lastGoodRecord().manifest.generation).toBe(8);
   expect(await leader()).toBe(`${ip}:${serverPort}`);
 });

@@ -3,9 +3,14 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { startHostManager } from './agent.js';
 import { containerBlobSource } from './blob-source.js';
 import { readHostConfig } from './config.js';
+import { createLogger } from '../../../lib/logger.js';
 
 const config = readHostConfig();
-const log = (m: string) => process.stdout.write(`${new Date().toISOString()} host-manager: ${m}\n`);
+// The control plane's one JSON log format, with the instance named on every line.
+const logger = createLogger({ service: 'host-manager', level: config.logLevel ?? 'info' }).child({
+  instance: config.instanceName,
+});
+const log = (m: string) => logger.info(m);
 // The VM's user-assigned identity; in the local twin the same credential talks to the twin's
 // managed-identity endpoint (IDENTITY_ENDPOINT), unmodified.
 const credential = new ManagedIdentityCredential({ clientId: config.customData.identity.clientId });
