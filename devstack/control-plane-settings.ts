@@ -67,6 +67,8 @@ export function localControlPlaneSettings(e: StackEndpoints): LocalControlPlaneS
             HCS_GRPC_PORT: String(api.grpcPort),
             HCS_API_TLS_CERT_FILE: tls.certFile,
             HCS_API_TLS_KEY_FILE: tls.keyFile,
+            // The dev server's Temporal UI calls /codec from the SRE's browser.
+            ...('uiUrl' in t && t.uiUrl ? { HCS_CODEC_CORS_ORIGINS: new URL(t.uiUrl).origin } : {}),
           }
         : {}),
       ...(worker ? { HCS_LIFECYCLE: JSON.stringify(localLifecycleConfig(e, { workRoot: worker.workRoot })) } : {}),

@@ -15,9 +15,12 @@ export interface ControlPlaneEndpoints {
   adminToken: string;
 }
 
+/** The named port of the API's REST listener (the Temporal UI's codec endpoint is on it). */
+export const API_REST_PORT = 'api-rest';
+
 export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Promise<ControlPlaneEndpoints> {
   const settings = localControlPlaneSettings(e);
-  const [restPort, grpcPort] = [await sup.port('api-rest'), await sup.port('api-grpc')];
+  const [restPort, grpcPort] = [await sup.port(API_REST_PORT), await sup.port('api-grpc')];
   const restUrl = `https://127.0.0.1:${restPort}`;
   await sup.start({
     name: 'control-plane',

@@ -51,6 +51,12 @@ export interface StartStackOptions {
    * of the dev server. Needs the store on PostgreSQL. A stack that is not persistent drops them at stop.
    */
   temporal?: { kind: 'production'; databasePrefix: string };
+  /**
+   * The named port (Supervisor.port) the API's REST listener will take: the dev server's UI gets
+   * https://127.0.0.1:<that port>/codec as its codec endpoint. For a persistent stack (`npm start`),
+   * where a named port is the same for every caller; a per-run stack hands out a new one each time.
+   */
+  codecApiPort?: string;
 }
 
 export interface Stack {
@@ -82,6 +88,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     });
     const production = options.temporal;
     const temporalServerUrl = production ? postgresServerUrl(db.config) : undefined;
+    const codecEndpoint = options.codecApiPort ? `https://127.0.0.1:${await supervisor.port(options.codecApiPort)}/codec` : undefined;
     // Independent services start concurrently; each waits for its own readiness probe.
     const [temporal, vault, acme, blob] = await Promise.all([
       production && temporalServerUrl
@@ -92,7 +99,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
             postgresUrl: temporalServerUrl,
             databasePrefix: production.databasePrefix,
           })
-        : startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal') }),
+        : startTemporal(supervisor, { binary: tools.temporal, dataDir: dir('temporal'), ...(codecEndpoint ? { codecEndpoint } : {}) }),
       startOpenBao(supervisor, { binary: tools.bao, dataDir: dir('openbao'), persistent: options.persistent }),
       startPebble(supervisor, { pebbleBinary: tools.pebble, challtestsrvBinary: tools.challtestsrv, dataDir: dir('pebble') }),
       startAzurite(supervisor, { dataDir: dir('azurite') }),

@@ -8,7 +8,7 @@ import { openDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';
 import { getSubscription, putSubscription } from '../store/subscriptions.js';
 import { startStack, type StackEndpoints } from './stack.js';
-import { startControlPlane, type ControlPlaneEndpoints } from './control-plane.js';
+import { API_REST_PORT, startControlPlane, type ControlPlaneEndpoints } from './control-plane.js';
 
 /** The subscription `npm start` registers and its example request uses. */
 const LOCAL_SUBSCRIPTION_ID = '00000000-0000-0000-0000-000000000001';
@@ -24,6 +24,8 @@ const stack = await startStack({
   persistent: true,
   database: { name: 'hcs_dev', prefer: 'pglite' },
   onEvent: log,
+  // The Temporal UI decodes payloads through the API's /codec.
+  codecApiPort: API_REST_PORT,
 });
 
 try {
@@ -62,7 +64,9 @@ function summary(e: StackEndpoints, cp: ControlPlaneEndpoints): string {
     `  REST API (ARM)   ${cp.restUrl}   (TLS CA: ${cp.caCertFile})`,
     `  gRPC API         ${cp.grpcAddress}   (TLS, same CA; reflection and health enabled)`,
     `  Admin token      ${cp.adminToken}`,
-    `  Temporal UI      ${e.temporal.uiUrl}`,
+    `  Temporal UI      ${e.temporal.uiUrl}   (codec endpoint ${cp.restUrl}/codec)`,
+    `  Codec sign-in    ${cp.restUrl}/codec/session   (paste the admin token; then in the UI's Codec Server settings use`,
+    `                   this browser's endpoint ${cp.restUrl}/codec with "Include cross-origin credentials" on)`,
     `  Temporal gRPC    ${e.temporal.address} (namespace ${e.temporal.namespace})`,
     `  OpenBao          ${e.vault.address}  token: ${e.vault.token}`,
     `  ACME (Pebble)    ${e.acme.directoryUrl}  DNS: ${e.acme.dnsAddress}`,
