@@ -19,7 +19,7 @@ import { localControlPlaneSettings } from './control-plane-settings.js';
 import { startHaproxy, type LoadBalancerEndpoint } from './services/haproxy.js';
 import { temporalServerConnection } from './services/temporal-server.js';
 import { startStack, type Stack, type StackEndpoints } from './stack.js';
-import { freePort, type ProcessSpec, type RunningProcess, type Supervisor } from './supervisor.js';
+import type { ProcessSpec, RunningProcess, Supervisor } from './supervisor.js';
 
 export interface HaStackOptions {
   /** State folder (kept for `npm run start:ha`, per run for the end-to-end run). */
@@ -98,7 +98,7 @@ export async function startHaStack(o: HaStackOptions): Promise<HaStack> {
     const apiSpecs = await Promise.all(
       Array.from({ length: o.apiReplicas ?? 2 }, async (_, i): Promise<ProcessSpec> => {
         const name = `api-${i + 1}`;
-        const [restPort, grpcPort] = [await freePort(), await freePort()];
+        const [restPort, grpcPort] = [await sup.port(`${name}-rest`), await sup.port(`${name}-grpc`)];
         return {
           name,
           command: process.execPath,

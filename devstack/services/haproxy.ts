@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpCall } from '../../lib/http.js';
-import { freePort, type Supervisor } from '../supervisor.js';
+import type { Supervisor } from '../supervisor.js';
 
 export interface ApiReplica {
   /** Server name in HAProxy (letters, digits, - and _). */
@@ -132,12 +132,14 @@ export function haproxyConfig(o: {
 }
 
 export async function startHaproxy(sup: Supervisor, o: StartHaproxyOptions): Promise<LoadBalancerEndpoint> {
-  const [restPort, grpcPort, statsPort] = [await freePort(), await freePort(), await freePort()];
+  const name = o.name ?? 'haproxy';
+  // Kept across restarts where the stack keeps its ports (clients keep the load balancer's address).
+  const [restPort, grpcPort, statsPort] = [await sup.port(`${name}-rest`), await sup.port(`${name}-grpc`), await sup.port(`${name}-stats`)];
   const configFile = join(o.dataDir, 'haproxy.cfg');
   writeFileSync(configFile, haproxyConfig({ ...o, restPort, grpcPort, statsPort }));
   const statsUrl = `http://127.0.0.1:${statsPort}/stats`;
   await sup.start({
-    name: o.name ?? 'haproxy',
+    name,
     command: o.binary,
     // -db: foreground, logs to stderr (the supervisor's log file); -W: master-worker, so SIGTERM stops both.
     args: ['-W', '-db', '-f', configFile],
