@@ -8,6 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Writable } from 'node:stream';
+import { createLogger } from '../../lib/logger.js';
+import { PinoTemporalLogger } from '../../lib/temporal-logger.js';
+import { installTemporalRuntime } from '../../lib/temporal-runtime.js';
 import { startApi, type RunningApi } from '../../apps/api/src/api.js';
 import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
@@ -82,18 +86,28 @@ export interface ControlPlaneOptions {
   workerOps?: { temporalMetricsAddress?: string };
   /** Come back as this (stopped) control plane: its task queue and payload keys, as a restarted deployment would. */
   restartOf?: Pick<ControlPlane, 'taskQueue' | 'payloadKeys'>;
+  /**
+   * Write the API's and the worker's log lines here (lib/logger.ts JSON, debug level; the worker's
+   * through the Temporal runtime's logger, so the file must be the first in its process to start one).
+   */
+  logs?: Writable;
 }
 
 export async function startControlPlane(stack: StackEndpoints, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const db = await openDatabase(stack.database);
   await migrate(db);
   const taskQueue = options.restartOf?.taskQueue ?? `api-test-${randomUUID()}`;
-  // One runtime per test process; keep the worker's own logging to warnings.
-  try {
-    Runtime.install({ logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN') });
-  } catch {
-    /* already installed by an earlier test file in this process */
-  }
+  // One runtime per test process; keep the worker's own logging to warnings unless the file captures it.
+  if (options.logs)
+    installTemporalRuntime({
+      logger: new PinoTemporalLogger(createLogger({ service: 'worker', level: 'debug', destination: options.logs })),
+    });
+  else
+    try {
+      Runtime.install({ logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN') });
+    } catch {
+      /* already installed by an earlier test file in this process */
+    }
   const catalogue = stack.tools.consulVersions.map((v, i, all) => ({
     version: v,
     status: i === all.length - 1 ? ('RECOMMENDED' as const) : ('AVAILABLE' as const),
@@ -183,7 +197,9 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     starter,
     auth: options.auth ? options.auth(auth) : auth,
     catalogue,
-    logger: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
+    logger: options.logs
+      ? createLogger({ service: 'api', level: 'debug', destination: options.logs })
+      : pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'silent' }),
     // gRPC passes on client certificates that chain to these CAs (REST looks at the thumbprint alone).
     tls: {
       cert: readFileSync(tls.certFile, 'utf8'),
