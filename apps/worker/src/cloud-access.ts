@@ -4,6 +4,8 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { isIP } from 'node:net';
+import type { InfrastructureDeps } from '../../../activities/infrastructure.js';
+import { createTerraformActivities, type TerraformActivities } from '../../../activities/terraform.js';
 import { readSecretFile } from '../../../lib/secret-file.js';
 import { TERRAFORM_ROOTS, type ParsedLifecycleConfig } from './lifecycle-schema.js';
 
@@ -88,5 +90,23 @@ export function terraformAccess(c: ParsedLifecycleConfig): TerraformAccess {
       use_msi: secret === undefined,
     },
     env: { ...ca, ...(secret !== undefined ? { TF_VAR_client_secret: secret } : {}) },
+  };
+}
+
+/** The worker's terraform driver and the infrastructure activities' module settings, from the configuration. */
+export function terraformDeps(c: ParsedLifecycleConfig): {
+  terraform: TerraformActivities;
+  infrastructure: InfrastructureDeps['infrastructure'];
+} {
+  const access = terraformAccess(c);
+  return {
+    terraform: createTerraformActivities({
+      terraformBinary: c.terraform.binary,
+      cliConfigFile: c.terraform.cliConfigFile,
+      workRoot: c.terraform.workRoot,
+      backend: c.terraform.backend,
+      env: access.env,
+    }),
+    infrastructure: { moduleDir: c.terraform.moduleDir, rootSubdir: access.rootSubdir, variables: access.variables },
   };
 }

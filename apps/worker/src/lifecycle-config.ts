@@ -14,13 +14,12 @@ import { storeClusterNames } from '../../../activities/cluster-names.js';
 import { ConsulAdmin } from '../../../activities/consul-admin.js';
 import { challtestsrvRecords, type DnsRecords } from '../../../activities/dns.js';
 import type { SnapshotDeps } from '../../../activities/snapshots.js';
-import { createTerraformActivities } from '../../../activities/terraform.js';
 import { VaultPki } from '../../../activities/vault-pki.js';
 import { httpCall } from '../../../lib/http.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { readSecretFile } from '../../../lib/secret-file.js';
-import { blobServiceClient, terraformAccess } from './cloud-access.js';
+import { blobServiceClient, terraformDeps } from './cloud-access.js';
 import type { ParsedLifecycleConfig } from './lifecycle-schema.js';
 
 export { lifecycleConfigSchema, parseLifecycleConfig, type LifecycleConfig, type ParsedLifecycleConfig } from './lifecycle-schema.js';
@@ -42,21 +41,14 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     names,
   });
   const blobs = new ClusterBlobs(blobServiceClient(c.blob), names);
-  const access = terraformAccess(c);
-  const terraform = createTerraformActivities({
-    terraformBinary: c.terraform.binary,
-    cliConfigFile: c.terraform.cliConfigFile,
-    workRoot: c.terraform.workRoot,
-    backend: c.terraform.backend,
-    env: access.env,
-  });
+  const { terraform, infrastructure } = terraformDeps(c);
   return {
     db: o.db,
     pki,
     blobs,
     names,
     terraform,
-    infrastructure: { moduleDir: c.terraform.moduleDir, rootSubdir: access.rootSubdir, variables: access.variables },
+    infrastructure,
     dns: buildDnsRecords(c.dns),
     dnsZone: c.dns.zone,
     acme: {
