@@ -241,6 +241,8 @@ async function killMidCreate(resourceKey: string): Promise<Kill> {
     if (Date.now() > end) throw new Error('the Terraform activity never ran');
     await sleep(500);
     const [op] = (await listOperations(db, resourceKey)).filter((o) => o.kind === 'create');
+    if (op && ['Succeeded', 'Failed', 'Canceled'].includes(op.status))
+      throw new Error(`the create ended (${op.status}) before its Terraform activity was seen running`);
     if (!op || op.status !== 'Running' || op.step !== 'infrastructure') continue;
     const d = await temporal.workflowService.describeWorkflowExecution({
       namespace: ha.temporal.namespace,
