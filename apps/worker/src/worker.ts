@@ -2,7 +2,6 @@
 import type { PayloadCodec } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type State } from '@temporalio/worker';
-import * as temporalProto from '@temporalio/proto';
 import { fileURLToPath } from 'node:url';
 import { createClusterActivities } from '../../../activities/cluster-activities.js';
 import { createSnapshotActivities, type SnapshotDeps } from '../../../activities/snapshots.js';
@@ -43,6 +42,9 @@ export interface RunningWorker {
   /** Resolves when Temporal's frontend answers its health check on the worker's connection within `timeoutMs`. */
   pingTemporal(timeoutMs: number): Promise<void>;
 }
+
+/** grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING: @temporalio/proto's namespace has no named ESM export under plain Node. */
+const SERVING = 1;
 
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // What earlier runs left behind (Terraform folders of a killed worker) goes before any activity runs.
@@ -107,7 +109,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     state: () => worker.getState(),
     async pingTemporal(timeoutMs) {
       const { status } = await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}));
-      if (status !== temporalProto.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING)
+      if (Number(status) !== SERVING)
         throw Object.assign(new Error('Temporal answers its health check as not serving'), { code: 'NOT_SERVING' });
     },
   };
