@@ -44,7 +44,7 @@ export function createFleetActivities(deps: FleetDeps) {
               target: operationTarget(c),
               kind: 'upgrade',
               // The firing's own workflow id: one id per run finds the run and every upgrade it began.
-              correlationId: Context.current().info.workflowExecution.workflowId,
+              correlationId: Context.current().info.workflowExecution?.workflowId ?? `fleet-upgrade-${randomUUID()}`,
               params: { targetVersion: to, force: false },
               write: (tx) => setSpecConsulVersion(tx, c.resourceKey, to, `"${randomUUID()}"`),
               // Nothing runs for the record, which is closed so the cluster is not blocked; the next run retries.
