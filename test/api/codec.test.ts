@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { expect, inject, it } from 'vitest';
+import { CORRELATION_HEADER } from '../../contract/temporal.js';
 import { httpCall } from '../../lib/http.js';
 import { listOperations } from '../../store/operations.js';
 import { useControlPlane } from '../support/control-plane-fixture.js';
@@ -12,8 +13,16 @@ const cp = useControlPlane(stack);
 
 type WirePayload = { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
 
-/** Every Payload in a history, except search attributes (indexed, never secret, never encrypted). */
-function payloads(node: unknown, out: WirePayload[] = [], key = ''): WirePayload[] {
+/**
+ * Every Payload in a history, except search attributes (indexed, never secret, never encrypted)
+ * and the correlation-id header (collected into `correlation`): like the CorrelationId search
+ * attribute, ARM's correlation id travels in clear so a support ticket finds its workflows.
+ */
+function payloads(node: unknown, out: WirePayload[] = [], key = '', correlation: WirePayload[] = []): WirePayload[] {
+  if (key === CORRELATION_HEADER && node && typeof node === 'object') {
+    correlation.push(node);
+    return out;
+  }
   if (key === 'searchAttributes' || key === 'indexedFields' || node === null || typeof node !== 'object') return out;
   if (node instanceof Uint8Array) return out;
   const o = node as Record<string, unknown>;
@@ -21,7 +30,7 @@ function payloads(node: unknown, out: WirePayload[] = [], key = ''): WirePayload
     out.push(o);
     return out;
   }
-  for (const [k, v] of Object.entries(o)) payloads(v, out, k);
+  for (const [k, v] of Object.entries(o)) payloads(v, out, k, correlation);
   return out;
 }
 
@@ -53,7 +62,10 @@ it('keeps workflow histories encrypted and decodes them only for operators', asy
   const connection = await Connection.connect({ address: stack.temporal.address });
   try {
     const history = await new Client({ connection, namespace: stack.temporal.namespace }).workflow.getHandle(op.workflowId).fetchHistory();
-    const found = payloads(history.events);
+    const correlation: WirePayload[] = [];
+    const found = payloads(history.events, [], '', correlation);
+    // The header holds the correlation id and nothing else.
+    for (const h of correlation) expect(Buffer.from(h.data ?? new Uint8Array()).toString()).toBe(JSON.stringify(op.correlationId));
     expect(found.length).toBeGreaterThanOrEqual(4); // workflow input, activity inputs, ...
     for (const p of found) {
       expect(new TextDecoder().decode(p.metadata?.encoding)).toBe('binary/encrypted');
