@@ -17,14 +17,14 @@ describe('AesGcmPayloadCodec', () => {
     expect(new TextDecoder().decode(enc!.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
     expect(Buffer.from(enc!.data!).toString('latin1')).not.toContain(secret.gossipKey);
     const [dec] = await codec.decode([enc!]);
-    expect(JSON.parse(new TextDecoder().decode(dec!.data))).toEqual(secret);
+    expect(JSON.parse(new TextDecoder().decode(dec!.data!))).toEqual(secret);
     expect(new TextDecoder().decode(dec!.metadata!.encoding)).toBe('json/plain');
   });
 
   it('decrypts with older keys after rotation and refuses unknown keys and tampering', async () => {
     const [old] = await new AesGcmPayloadCodec([k1]).encode([payload('x')]);
     const rotated = new AesGcmPayloadCodec([k2, k1]);
-    expect(new TextDecoder().decode((await rotated.decode([old!]))[0]!.data)).toBe('"x"');
+    expect(new TextDecoder().decode((await rotated.decode([old!]))[0]!.data!)).toBe('"x"');
     const [fresh] = await rotated.encode([payload('y')]);
     expect(new TextDecoder().decode(fresh!.metadata!['encryption-key-id'])).toBe('k2');
     await expect(new AesGcmPayloadCodec([k1]).decode([fresh!])).rejects.toThrow(/key "k2", which is not configured/);

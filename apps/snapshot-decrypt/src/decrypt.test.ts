@@ -52,7 +52,7 @@ it('a wrong key is named as such (exit 65) and leaves no output file', () => {
 
 it('a damaged file is refused (exit 65) and leaves no output file', () => {
   const bytes = readFileSync(stored);
-  bytes[bytes.length - 100] ^= 1;
+  bytes[bytes.length - 100]! ^= 1;
   const damaged = join(dir, 'damaged.enc');
   writeFileSync(damaged, bytes);
   const out = join(dir, 'damaged.snap');

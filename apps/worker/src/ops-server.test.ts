@@ -17,9 +17,9 @@ const healthyDb: SqlExecutor = {
           : { rows: [{ '?column?': 1 }], rowCount: 1 }) as SqlExecutor['query'],
 };
 const brokenDb: SqlExecutor = {
-  query: (async () => {
+  query: async () => {
     throw Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:5432 user=hcs'), { code: 'ECONNREFUSED' });
-  }),
+  },
 };
 
 let server: RunningOpsServer | undefined;
