@@ -4,6 +4,7 @@
 import { Context } from '@temporalio/activity';
 import type { SqlDatabase } from '../store/database.js';
 import { abandonOperation, allEnded } from '../store/delete-queue.js';
+import { countOperationEnded } from '../lib/metrics.js';
 import { claimOperation, unfinishedOperations, type ClaimOutcome } from '../store/operations.js';
 import type { WorkflowStarter } from '../lib/operation-starter.js';
 
@@ -31,7 +32,8 @@ export function createDeleteQueueActivities({ db, pollMs = 1_000, workflows }: D
     for (const op of await unfinishedOperations(db, resourceKey)) {
       if (!operationIds.includes(op.operationId)) continue;
       const state = await workflows.find(op.workflowId);
-      if (state === 'closed' || (state === 'absent' && op.ageSeconds >= START_GRACE_SECONDS)) await abandonOperation(db, op.operationId);
+      if (state === 'closed' || (state === 'absent' && op.ageSeconds >= START_GRACE_SECONDS))
+        countOperationEnded(await abandonOperation(db, op.operationId));
     }
   }
 
@@ -49,7 +51,7 @@ export function createDeleteQueueActivities({ db, pollMs = 1_000, workflows }: D
       const op = (await unfinishedOperations(db, a.resourceKey)).find((o) => o.operationId === a.operationId);
       if (!op) return true;
       if (op.ageSeconds < START_GRACE_SECONDS) return false;
-      await abandonOperation(db, a.operationId);
+      countOperationEnded(await abandonOperation(db, a.operationId));
       return true;
     },
 

@@ -60,16 +60,24 @@ export async function recordDelete(
 
 /**
  * Ends an operation whose workflow is not running (it never started, or it ended without
- * recording its end) as Canceled. Returns false when it ended meanwhile.
+ * recording its end) as Canceled. Returns what the metrics count (countOperationEnded), or
+ * undefined when it had ended meanwhile.
  */
-export async function abandonOperation(db: SqlExecutor, operationId: string): Promise<boolean> {
-  const { rowCount } = await db.query(
+export async function abandonOperation(
+  db: SqlExecutor,
+  operationId: string,
+): Promise<Pick<OperationRecord, 'kind' | 'status' | 'startedAt' | 'endedAt'> | undefined> {
+  const { rows } = await db.query<{ kind: string; status: OperationRecord['status']; started_at: Date | string; ended_at: Date | string }>(
     `UPDATE operations SET status = 'Canceled', ended_at = now(),
        error = '{"code":"OperationCanceled","message":"The operation was canceled: the cluster is being deleted and its workflow was not running."}'::jsonb
-     WHERE operation_id = $1 AND ${UNFINISHED}`,
+     WHERE operation_id = $1 AND ${UNFINISHED}
+     RETURNING kind, status, started_at, ended_at`,
     [operationId],
   );
-  return rowCount > 0;
+  const r = rows[0];
+  return (
+    r && { kind: r.kind, status: r.status, startedAt: new Date(r.started_at).toISOString(), endedAt: new Date(r.ended_at).toISOString() }
+  );
 }
 
 /** Whether every one of the operations has ended. */

@@ -1,8 +1,7 @@
 // Runs the API process from its configuration: the API alone (production), or API and worker
 // together (the local embedded default, where one process owns the database).
 import { createLogger, parseLogLevel } from '../../../lib/logger.js';
-import { PinoTemporalLogger } from '../../../lib/temporal-logger.js';
-import { installTemporalRuntime } from '../../../lib/temporal-runtime.js';
+import { activeTracing } from '../../../lib/tracing.js';
 import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
 import type { RunningWorker } from '../../worker/src/worker.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
@@ -11,19 +10,20 @@ import { migrate } from '../../../store/migrate.js';
 import { startApi } from '../../api/src/api.js';
 import { temporalOperationStarter } from '../../../lib/operation-starter.js';
 import type { ControlPlaneConfig } from './api-config.js';
-import { startConfiguredWorker } from './worker.js';
+import { installWorkerRuntime, startConfiguredOps, startConfiguredWorker } from './worker.js';
 
 /** Starts what is asked for and stops it all, in order, on SIGTERM or SIGINT. */
 export async function runControlPlane(config: ControlPlaneConfig, parts: { worker: boolean }): Promise<void> {
   const logger = createLogger({ service: parts.worker ? 'control-plane' : 'api', level: parseLogLevel(config.logLevel) });
   // The embedded worker's SDK lines go through the same logger (before any worker exists).
-  if (parts.worker) installTemporalRuntime({ logger: new PinoTemporalLogger(logger) });
+  if (parts.worker) await installWorkerRuntime(config, logger);
   const db = await openDatabase(config.database);
   await migrate(db);
   const payloadCodec = new AesGcmPayloadCodec(config.payloadKeys);
   let worker: RunningWorker | undefined;
   const sealer = new SecretBox(deriveSealingKeys(config.payloadKeys));
   if (parts.worker) worker = await startConfiguredWorker(config, { db, payloadCodec, sealer });
+  const ops = worker ? await startConfiguredOps(config, { logger, db, worker }) : undefined;
   const starter = await temporalOperationStarter({ temporal: config.temporal, taskQueue: config.taskQueue, payloadCodec });
   const api = await startApi({
     db,
@@ -41,7 +41,10 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
     limits: config.limits,
     rateLimit: config.rateLimit,
   });
-  logger.info({ rest: api.restUrl, grpc: api.grpcAddress, worker: parts.worker }, 'control plane started');
+  logger.info(
+    { rest: api.restUrl, grpc: api.grpcAddress, worker: parts.worker, ...(ops ? { ops: ops.url } : {}) },
+    'control plane started',
+  );
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -49,7 +52,10 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
     await api.close();
     await starter.close();
     await worker?.shutdown();
+    await ops?.close();
     await db.close();
+    // Spans still buffered are sent before the process ends.
+    await activeTracing()?.shutdown();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
