@@ -18,13 +18,13 @@ export function localLifecycleConfig(
   o: { workRoot: string; serverCertTtlHours?: number; healthTimeoutSeconds?: number },
 ): LifecycleConfig {
   // Terraform state: PostgreSQL when the store is PostgreSQL, else state files beside the data.
-  const backend =
-    e.database.kind === 'postgres'
-      ? { kind: 'pg' as const, connStr: withSslDisabled(e.database.url) }
-      : { kind: 'local' as const, dir: join(e.dataDir, 'terraform-state') };
   const acmeCaFile = join(e.dataDir, 'pebble-api-ca.pem');
   writeFileSync(acmeCaFile, e.acme.apiCaCertPem);
   const secrets = join(e.dataDir, 'secrets');
+  const backend =
+    e.database.kind === 'postgres'
+      ? { kind: 'pg' as const, connStrFile: writeSecretFile(secrets, 'terraform-state-conn', withSslDisabled(e.database.url)) }
+      : { kind: 'local' as const, dir: join(e.dataDir, 'terraform-state') };
   return {
     vault: {
       address: e.vault.address,

@@ -301,21 +301,32 @@ job "hcs-worker" {
         change_mode = "restart"
       }
 
-      # What the worker builds clusters with. Secrets are files (the Vault token) or come from Vault
-      # (terraform's state login); Azure is reached with the managed identity, so there is no
-      # client secret or account key to hand out.
+      # What the worker builds clusters with. It holds no secret: secrets are files (the Vault
+      # token, terraform's state login) that the templates below render from Vault; Azure is
+      # reached with the managed identity, so there is no client secret or account key to hand out.
+      template {
+        data        = <<-EOT
+          HCS_LIFECYCLE={{ printf `{"vault":{"address":"${var.vault_address}","tokenFile":"/secrets/vault-token","pkiMount":"pki-hcs-root","transitMount":"transit"},"blob":{"url":"${var.blob_url}","clientId":"${var.managed_identity_client_id}"},"cloud":{"tenantId":"${var.azure_tenant_id}","subscriptionId":"${var.azure_subscription_id}","clientId":"${var.managed_identity_client_id}","storageAccountId":"${var.storage_account_id}","adminSshPublicKey":"${var.admin_ssh_public_key}"},"terraform":{"binary":"/local/terraform/terraform","cliConfigFile":"/local/terraformrc","workRoot":"/local/runs","backend":{"kind":"pg","connStrFile":"/secrets/tfstate-conn"},"moduleDir":"/local/hcs/dist/terraform","root":"azure"},"dns":{"kind":"azure","subscriptionId":"${var.azure_subscription_id}","resourceGroup":"${var.dns_resource_group}","zone":"${var.dns_zone}","tenantId":"${var.azure_tenant_id}","clientId":"${var.managed_identity_client_id}"},"acme":{"directoryUrl":"${var.acme_directory_url}","contactEmail":"${var.acme_contact_email}"}}` | toJSON }}
+        EOT
+        destination = "local/lifecycle.env"
+        env         = true
+        change_mode = "restart"
+        splay       = "30s"
+      }
+
+      # Terraform's state login: a short-lived login from Vault's database secrets engine, as a
+      # connection string in a file only this task reads.
       template {
         data        = <<-EOT
           {{- with secret "database/creds/hcs-worker-tfstate" }}{{ $user := .Data.username }}{{ $password := .Data.password -}}
           {{- with service "${var.postgres_service}" }}{{ with index . 0 -}}
-          HCS_LIFECYCLE={{ printf `{"vault":{"address":"${var.vault_address}","tokenFile":"/secrets/vault-token","pkiMount":"pki-hcs-root","transitMount":"transit"},"blob":{"url":"${var.blob_url}","clientId":"${var.managed_identity_client_id}"},"cloud":{"tenantId":"${var.azure_tenant_id}","subscriptionId":"${var.azure_subscription_id}","clientId":"${var.managed_identity_client_id}","storageAccountId":"${var.storage_account_id}","adminSshPublicKey":"${var.admin_ssh_public_key}"},"terraform":{"binary":"/local/terraform/terraform","cliConfigFile":"/local/terraformrc","workRoot":"/local/runs","backend":{"kind":"pg","connStr":"postgres://%s:%s@%s:%d/hcs_tfstate?sslmode=verify-full&sslrootcert=/secrets/postgres-ca.pem"},"moduleDir":"/local/hcs/dist/terraform","root":"azure"},"dns":{"kind":"azure","subscriptionId":"${var.azure_subscription_id}","resourceGroup":"${var.dns_resource_group}","zone":"${var.dns_zone}","tenantId":"${var.azure_tenant_id}","clientId":"${var.managed_identity_client_id}"},"acme":{"directoryUrl":"${var.acme_directory_url}","contactEmail":"${var.acme_contact_email}"}}` $user ($password | urlquery) .Address .Port | toJSON }}
+          {{ printf "postgres://%s:%s@%s:%d/hcs_tfstate?sslmode=verify-full&sslrootcert=/secrets/postgres-ca.pem" $user ($password | urlquery) .Address .Port }}
           {{- end }}{{ end }}{{ end }}
         EOT
-        destination = "secrets/lifecycle.env"
+        destination = "secrets/tfstate-conn"
         perms       = "0600"
         uid         = var.task_uid
         gid         = var.task_gid
-        env         = true
         change_mode = "restart"
         splay       = "30s"
       }

@@ -36,8 +36,8 @@ it('every secret is a file: no setting marked secret takes the secret itself', (
   const secrets = sections().flatMap((s) => s.settings.filter((x) => x.secret).map((x) => x.name));
   expect(secrets).toContain('HCS_PAYLOAD_KEYS_FILE');
   expect(secrets).toContain('vault.tokenFile');
-  // The one exception the doc names: a PostgreSQL connection string (its password) for terraform's state.
-  expect(secrets.filter((n) => !/(File|_FILE)\b/.test(n))).toEqual(['terraform.backend.connStr (kind pg)']);
+  expect(secrets).toContain('terraform.backend.connStrFile (kind pg)');
+  expect(secrets.filter((n) => !/(File|_FILE)\b/.test(n))).toEqual([]);
 });
 
 const READ = /\benv(?:\.|\[['"])(HCS_[A-Z0-9_]+)/g;

@@ -145,7 +145,7 @@ describe('each check fails on a broken job, naming the fault', () => {
     const errors = await errorsFor(text);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^nomad\/api\.nomad\.hcl: task api\.api: its env block sets HCS_LOG_LEVEL to a value it refuses: .*"warn"/);
-    const w = 'nomad/worker.nomad.hcl: task worker.worker: template secrets/lifecycle.env sets HCS_LIFECYCLE with';
+    const w = 'nomad/worker.nomad.hcl: task worker.worker: template local/lifecycle.env sets HCS_LIFECYCLE with';
     const root = await errorsFor(edit(workerText, '"root":"azure"', '"root":"aws"'), 'worker');
     expect(root).toHaveLength(1);
     expect(root[0]).toMatch(new RegExp(`^${w} terraform\\.root: .*"local-twin"`));
@@ -210,9 +210,9 @@ describe('each check fails on a broken job, naming the fault', () => {
     expect(await errorsFor(edit(workerText, '"tokenFile":"/secrets/vault-token"', '"tokenFile":"/local/vault-token"'), 'worker')).toEqual([
       `${w}: HCS_LIFECYCLE vault.tokenFile names /local/vault-token, which no template of the task writes`,
     ]);
-    expect(await errorsFor(edit(workerText, '"connStr":"postgres://%s:%s@%s:%d/', '"connStr":"postgres://tf@db:5432/'), 'worker')).toEqual([
-      `${w}: HCS_LIFECYCLE terraform.backend.connStr is a secret written literally in the job; fill it from Vault in the template`,
-    ]);
+    expect(
+      await errorsFor(edit(workerText, '"connStrFile":"/secrets/tfstate-conn"', '"connStrFile":"/local/tfstate-conn"'), 'worker'),
+    ).toEqual([`${w}: HCS_LIFECYCLE terraform.backend.connStrFile names /local/tfstate-conn, which no template of the task writes`]);
     expect(await errorsFor(edit(workerText, '"tokenFile":"/secrets/vault-token"', '"tokenFile":"/secrets/vault-token'), 'worker')).toEqual([
       `${w}: HCS_LIFECYCLE is not JSON the checks can read (a literal, or a template's printf \`...\` format)`,
     ]);

@@ -104,7 +104,10 @@ export function terraformDeps(c: ParsedLifecycleConfig): {
       terraformBinary: c.terraform.binary,
       cliConfigFile: c.terraform.cliConfigFile,
       workRoot: c.terraform.workRoot,
-      backend: c.terraform.backend,
+      backend:
+        c.terraform.backend.kind === 'pg'
+          ? { kind: 'pg', connStr: readSecretFile('HCS_LIFECYCLE terraform.backend.connStrFile', c.terraform.backend.connStrFile) }
+          : c.terraform.backend,
       env: access.env,
     }),
     infrastructure: { moduleDir: c.terraform.moduleDir, rootSubdir: access.rootSubdir, variables: access.variables },

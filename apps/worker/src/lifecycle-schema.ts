@@ -19,6 +19,7 @@ export const RETIRED_INLINE_SECRETS: Record<string, string> = {
   'blob.accountKey': 'blob.accountKeyFile (or none: managed identity)',
   'cloud.clientSecret': 'cloud.clientSecretFile (or none: managed identity)',
   'dns.clientSecret': 'dns.clientSecretFile (or none: managed identity)',
+  'terraform.backend.connStr': 'terraform.backend.connStrFile',
   'terraform.rootSubdir': 'terraform.root ("local-twin" or "azure")',
 };
 
@@ -69,7 +70,7 @@ export const lifecycleConfigSchema = z.object({
     cliConfigFile: setting(z.string().min(1), 'terraform CLI configuration (the provider mirror)'),
     workRoot: setting(z.string().min(1), "folder of the runs' private folders (0700), swept of dead runs' leftovers at start"),
     backend: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('pg'), connStr: setting(z.string().min(1), 'state in PostgreSQL: connection string', { secret: true }) }),
+      z.object({ kind: z.literal('pg'), connStrFile: secretFile("the connection string of terraform's state in PostgreSQL") }),
       z.object({ kind: z.literal('local'), dir: setting(z.string().min(1), 'state files in this folder (single machine)') }),
     ]),
     moduleDir: setting(z.string().min(1), 'folder holding the Terraform modules (terraform/)'),
