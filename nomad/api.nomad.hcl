@@ -204,6 +204,10 @@ job "hcs-api" {
         HCS_TEMPORAL_TLS_SERVER_NAME  = "${var.temporal_service}.service.consul"
         HCS_CONSUL_CATALOGUE          = var.consul_catalogue
         HCS_LOG_LEVEL                 = "info"
+        # Each replica keeps its own token buckets: with count = 2 these are half the defaults, so a
+        # caller spread over both replicas by the load balancer gets about the default 20/s and 100.
+        HCS_RATE_LIMIT_PER_SECOND     = "10"
+        HCS_RATE_LIMIT_BURST          = "50"
         HCS_PAYLOAD_KEYS_FILE         = "${NOMAD_SECRETS_DIR}/payload-keys"
         HCS_AUTH_FILE                 = "${NOMAD_SECRETS_DIR}/auth.json"
       }
