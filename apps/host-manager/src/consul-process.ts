@@ -11,6 +11,14 @@ export interface ConsulProcessOptions {
   workDir: string;
   logFile: string;
   onEvent?: (event: string) => void;
+  /** An agent that ran this long before it exited was healthy: its restart back-off starts over (default 60 s). */
+  stableAfterMs?: number;
+}
+
+/** The wait before restarting an agent that exited, and the restart count to keep: doubling from 1 s to 30 s, from 1 s again after a stable run. */
+export function restartBackoff(restarts: number, ranMs: number, stableAfterMs: number): { delayMs: number; restarts: number } {
+  const n = ranMs >= stableAfterMs ? 0 : restarts;
+  return { delayMs: Math.min(1_000 * 2 ** n, 30_000), restarts: n + 1 };
 }
 
 export class ConsulProcess {
@@ -105,11 +113,13 @@ export class ConsulProcess {
     const child = spawn(this.#binary!, ['agent', `-config-dir=${this.o.configDir}`], { cwd: this.o.workDir, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.#child = child;
+    const startedAt = Date.now();
     if (child.pid) writeFileSync(this.#pidFile, String(child.pid));
     this.o.onEvent?.(`consul ${this.#version} started (pid ${child.pid})`);
     child.once('exit', (code, signal) => {
       if (this.#stopping || this.#child !== child) return;
-      const delay = Math.min(1_000 * 2 ** this.#restarts++, 30_000);
+      const { delayMs: delay, restarts } = restartBackoff(this.#restarts, Date.now() - startedAt, this.o.stableAfterMs ?? 60_000);
+      this.#restarts = restarts;
       this.o.onEvent?.(`consul exited (${signal ?? code}); restarting in ${delay} ms`);
       this.#restartTimer = setTimeout(() => {
         if (!this.#stopping) this.#spawn();
