@@ -1,0 +1,168 @@
+// docs/runbooks/failed-create.md on the real stack. A 1-server create fails for real: as soon as
+// its infrastructure is built (the operation reaches publish-configuration), the server's VM is
+// powered off through the cloud (the twin stops host-manager and Consul), so the health gate runs
+// out of time three times and the operation ends Failed with ClusterNotHealthy. The runbook's
+// diagnosis steps run as written (the API, the Temporal CLI by correlation id and by cluster, the
+// history, its payloads decrypted through our /codec); then the fault is removed (the VM powered
+// on) and the runbook's retry (a PUT of the cluster as GET returns it) must end Succeeded; its
+// delete step cleans up. The worker's health timeout is 15 s here (one gate attempt), so the
+// failure comes within a minute of the power-off.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, inject, it } from 'vitest';
+import { CORRELATION_HEADER } from '../../contract/temporal.js';
+import { httpCall } from '../../lib/http.js';
+import { getOperation } from '../../store/operations.js';
+import { putResultUrl, useControlPlane } from '../support/control-plane-fixture.js';
+import { arm, clusterNames, followLocation, lifecycleConfig, twinCall } from '../support/lifecycle.js';
+import { runbookEnvironment, REPO_ROOT } from './environment.js';
+import { openRunbook } from './runbook.js';
+
+const stack = inject('stack');
+const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack, { healthTimeoutSeconds: 15 }) }), {
+  requirePostgres: 'the runbooks use psql and the Terraform state on PostgreSQL',
+});
+const COMPUTE_API = 'api-version=2024-07-01';
+
+/** The cluster's scale sets in the twin (the infrastructure resource group the worker derives). */
+async function scaleSets(resourceKey: string): Promise<string[]> {
+  const rg = (await clusterNames(cp.db, resourceKey)).infraResourceGroup;
+  const res = await twinCall(
+    stack,
+    'GET',
+    `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets?${COMPUTE_API}`,
+  );
+  expect(res.status, res.body).toBe(200);
+  return (JSON.parse(res.body) as { value: Array<{ id: string }> }).value.map((v) => v.id);
+}
+
+it('diagnoses a create failed at the health gate through the API and Temporal, and the retry PUT succeeds', async () => {
+  const sub = randomUUID();
+  await cp.registerSubscription(sub);
+  const id = `/subscriptions/${sub}/resourceGroups/rg-runbook/providers/HCS.Consul/clusters/failed-${randomUUID().slice(0, 6)}`;
+  const key = id.toLowerCase();
+  const correlationId = randomUUID();
+  const put = await httpCall(`${cp.api.restUrl}${id}?api-version=2026-11-01`, {
+    method: 'PUT',
+    ca: cp.caCertPem,
+    headers: { authorization: `Bearer ${await cp.mintJwt('arm')}`, 'x-ms-correlation-request-id': correlationId },
+    body: JSON.stringify({
+      location: 'westeurope',
+      properties: { consulVersion: stack.tools.consulVersions.at(-1)!, serverCount: 1, network: { cidr: '10.91.0.0/16' } },
+    }),
+  });
+  expect(put.status, put.body).toBe(201);
+  const operationId = String(put.headers['azure-asyncoperation']).split('/operationStatuses/')[1]!.split('?')[0]!;
+
+  // The fault: the server's VM powered off once the infrastructure exists, before Consul can start.
+  for (let deadline = Date.now() + 300_000; ;) {
+    const op = await getOperation(cp.db, operationId);
+    expect(['Accepted', 'Running'], JSON.stringify(op)).toContain(op!.status);
+    if (op!.step === 'publish-configuration' || op!.step === 'health-gate') break;
+    if (Date.now() > deadline) throw new Error(`the create never got past its infrastructure (step ${op!.step})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const [vmss] = await scaleSets(key);
+  expect(vmss).toBeDefined();
+  const off = await twinCall(stack, 'POST', `${vmss}/poweroff?${COMPUTE_API}`, {});
+  expect([200, 202], off.body).toContain(off.status);
+  const failed = await followLocation(cp, putResultUrl(put), 300_000);
+  expect(failed.status, failed.body).toBe(400);
+  expect(JSON.parse(failed.body)).toMatchObject({ error: { code: 'ClusterNotHealthy' } });
+
+  const { env } = runbookEnvironment(stack, cp, id);
+  const book = openRunbook('failed-create.md', { ...env, CORRELATION_ID: correlationId }, REPO_ROOT);
+
+  const state = await book.run('cluster-state');
+  expect(JSON.parse(state.stdout)).toMatchObject({ provisioningState: 'Failed', serverCount: 1 });
+  const failedOp = JSON.parse((await book.run('failed-operation')).stdout) as Record<string, unknown>;
+  expect(failedOp).toMatchObject({
+    name: operationId,
+    kind: 'create',
+    step: 'health-gate',
+    error: { code: 'ClusterNotHealthy', message: expect.stringMatching(/^health-gate failed: the cluster is not healthy: /) as string },
+  });
+
+  // Both queries find the create's workflow: by the request's correlation id and by the cluster.
+  const workflowId = `cluster/${key.slice(1)}/create/${operationId}`;
+  const found = await book.run('find-workflows');
+  const lines = found.stdout.split('\n').filter((l) => l.includes(workflowId));
+  expect(lines, found.stdout).toHaveLength(2);
+  for (const l of lines) expect(l).toMatch(/Failed/);
+
+  // The history: the gate's activity failed with its type, the workflow failed with it.
+  const shown = await book.run('show-failure');
+  expect(shown.stdout).toContain(workflowId);
+  const failures = shown.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{"eventId"'))
+    .map((l) => JSON.parse(l) as { failed: string; message: string; type: string | null; cause: { type: string } | null });
+  const gate = failures.find((f) => f.failed === 'activity');
+  expect(gate, shown.stdout).toMatchObject({
+    type: 'ClusterNotHealthy',
+    message: expect.stringMatching(/^the cluster is not healthy: /) as string,
+  });
+  const end = failures.find((f) => f.failed === 'workflow');
+  expect(end?.cause, shown.stdout).toMatchObject({ type: 'ClusterNotHealthy' });
+  // The input is encrypted in Temporal; through the codec endpoint it reads as the operation it started.
+  const decoded = await book.run('decode-payloads');
+  const input = /^input: (.*)$/m.exec(decoded.stdout)?.[1];
+  expect(JSON.parse(input ?? 'null'), decoded.stdout).toEqual([
+    expect.objectContaining({ operationId, resourceKey: key, kind: 'create', correlationId }),
+  ]);
+  expect(decoded.stdout).toMatch(/^failure details: \[.*\]$/m);
+
+  // What the runbook says of the CLI's own codec flags: the history's correlation-id header is in
+  // clear, our /codec refuses to decode it, and `workflow show --codec-endpoint` gives up.
+  const history = JSON.parse(readFileSync(join(env.WORK!, 'history.json'), 'utf8')) as {
+    events: Array<{ activityTaskScheduledEventAttributes?: { header?: { fields?: Record<string, unknown> } } }>;
+  };
+  const header = history.events.find((e) => e.activityTaskScheduledEventAttributes?.header?.fields?.[CORRELATION_HEADER])!
+    .activityTaskScheduledEventAttributes!.header!.fields![CORRELATION_HEADER];
+  const refused = await httpCall(`${cp.api.restUrl}/codec/decode`, {
+    method: 'POST',
+    ca: cp.caCertPem,
+    headers: { authorization: `Bearer ${cp.tokens.operator}` },
+    body: JSON.stringify({ payloads: [header] }),
+  });
+  expect(refused.status, refused.body).toBe(400);
+  expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'PayloadNotEncrypted' } });
+  const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(
+      'temporal',
+      [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--codec-endpoint',
+        `${env.HCS_API}/codec`,
+        '--codec-auth',
+        `Bearer ${env.HCS_TOKEN}`,
+      ],
+      { env: { ...process.env, ...env, SSL_CERT_FILE: env.CURL_CA_BUNDLE }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  expect(cli.code).not.toBe(0);
+  expect(cli.stderr).toContain('context deadline exceeded');
+
+  // The fault removed: the VM powered on again. The runbook's retry converges the cluster.
+  const on = await twinCall(stack, 'POST', `${vmss}/start?${COMPUTE_API}`, {});
+  expect([200, 202], on.body).toContain(on.status);
+  const retry = await book.run('retry');
+  expect(JSON.parse(retry.stdout)).toEqual({ provisioningState: 'Updating' });
+  const followed = await book.run('follow-retry');
+  expect(JSON.parse(followed.stdout)).toMatchObject({ status: 'Succeeded' });
+  const view = JSON.parse((await arm(cp, 'GET', id)).body) as { properties: { provisioningState: string } };
+  expect(view.properties.provisioningState).toBe('Succeeded');
+
+  const deleted = await book.run('delete');
+  expect(deleted.stdout).toContain('delete: Succeeded');
+  expect((await arm(cp, 'GET', id)).status).toBe(404);
+  expect(book.unrun()).toEqual([]);
+}, 600_000);
