@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { PortBook, PortInUseError } from './ports.js';
+import { freePortBelow, isPortFree, PortBook, PortInUseError } from './ports.js';
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -52,4 +52,22 @@ it('without a file every take is a new free port', async () => {
   const port = await book.take('blob');
   await hold(port);
   expect(await book.take('blob')).not.toBe(port);
+});
+
+it('a port asked for below a limit is below it, free, kept by a book, and a kept port above the limit is replaced', async () => {
+  const file = bookFile();
+  const book = new PortBook(file);
+  const low = await book.take('temporal-frontend', { below: 32_768 });
+  expect(low).toBeGreaterThanOrEqual(20_000);
+  expect(low).toBeLessThan(32_768);
+  expect(await isPortFree(low)).toBe(true);
+  expect(await new PortBook(file).take('temporal-frontend', { below: 32_768 })).toBe(low);
+  // A book written before the limit existed may hold a larger port: it is replaced, not kept.
+  writeFileSync(file, JSON.stringify({ 'temporal-history': 45_000 }));
+  const replaced = await new PortBook(file).take('temporal-history', { below: 32_768 });
+  expect(replaced).toBeLessThan(32_768);
+  expect(JSON.parse(readFileSync(file, 'utf8'))['temporal-history']).toBe(replaced);
+  // Books without a file too.
+  expect(await new PortBook().take('x', { below: 32_768 })).toBeLessThan(32_768);
+  await expect(freePortBelow(1_024)).rejects.toThrow(/must be above 20000/);
 });

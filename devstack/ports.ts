@@ -19,6 +19,23 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** The lowest port freePortBelow hands out: above the well-known and most registered services' ports. */
+const LOW_PORT_FLOOR = 20_000;
+
+/**
+ * A free loopback port below `limit`, for a server that cannot store a larger one (Temporal keeps
+ * its services' membership ports in a SMALLINT column, so at most 32767). The kernel's own picks
+ * come from the ephemeral range (32768 and up on Linux), so ports are tried at random below it.
+ */
+export async function freePortBelow(limit: number, host = '127.0.0.1'): Promise<number> {
+  if (limit <= LOW_PORT_FLOOR) throw new Error(`freePortBelow: the limit ${limit} must be above ${LOW_PORT_FLOOR}`);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = LOW_PORT_FLOOR + Math.floor(Math.random() * (limit - LOW_PORT_FLOOR));
+    if (await isPortFree(port, host)) return port;
+  }
+  throw new Error(`no free port between ${LOW_PORT_FLOOR} and ${limit - 1} after 200 tries`);
+}
+
 /** Whether `port` can be listened on now. */
 export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -47,17 +64,18 @@ export class PortBook {
    * The port named `name`: the one it had before if the book has it (an error naming the port,
    * the service and the file if something else now holds it), else a new free port, written down.
    */
-  async take(name: string): Promise<number> {
-    if (!this.#file) return freePort();
+  async take(name: string, o: { below?: number } = {}): Promise<number> {
+    const fresh = () => (o.below ? freePortBelow(o.below) : freePort());
+    if (!this.#file) return fresh();
     const kept = this.#ports[name];
-    if (kept !== undefined) {
+    if (kept !== undefined && (!o.below || kept < o.below)) {
       if (await isPortFree(kept)) return kept;
       throw new PortInUseError(
         `port ${kept} of ${name}, kept from the last start in ${this.#file}, is in use by another process. ` +
           'Stop that process and start again: the stack keeps its addresses because clusters already created name them.',
       );
     }
-    const port = await freePort();
+    const port = await fresh();
     this.#ports[name] = port;
     const tmp = `${this.#file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.#ports, null, 2) + '\n', { mode: 0o600 });

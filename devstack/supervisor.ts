@@ -90,9 +90,12 @@ export class Supervisor {
   }
 
   /** Starts a process and resolves once its probe passes; on failure the process is stopped. */
-  /** A loopback port for `name` (`service-purpose`), the same across restarts when the stack keeps its ports. */
-  port(name: string): Promise<number> {
-    return this.#ports.take(name);
+  /**
+   * A loopback port for `name` (`service-purpose`), the same across restarts when the stack keeps
+   * its ports; `below` for a server that cannot take a larger port number.
+   */
+  port(name: string, o: { below?: number } = {}): Promise<number> {
+    return this.#ports.take(name, o);
   }
 
   async start(spec: ProcessSpec): Promise<RunningProcess> {

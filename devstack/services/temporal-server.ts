@@ -94,7 +94,8 @@ export async function startTemporalServer(sup: Supervisor, o: TemporalServerOpti
 
   await prepareTemporalDatabases({ sqlTool: o.sqlTool, server, databases });
 
-  const port = (purpose: string) => sup.port(`${name}-${purpose}`);
+  // Temporal stores its services' addresses in cluster_membership, whose port column is a SMALLINT.
+  const port = (purpose: string) => sup.port(`${name}-${purpose}`, { below: 32_768 });
   const ports: TemporalServerPorts = {
     frontendGrpc: await port('frontend'),
     frontendHttp: await port('frontend-http'),
