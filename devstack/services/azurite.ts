@@ -9,6 +9,9 @@ import { httpCall } from '../../lib/http.js';
 import type { Supervisor } from '../supervisor.js';
 import { ensureDevCertificate } from '../../lib/dev-tls.js';
 
+/** The names Azurite's TLS certificate holds (a script may make it before the stack starts). */
+export const AZURITE_TLS_NAMES = ['127.0.0.1', 'localhost'];
+
 export interface BlobEndpoint {
   /** Service URL including the account (path-style), e.g. http://127.0.0.1:10000/hcsdev */
   url: string;
@@ -35,7 +38,7 @@ export async function startAzurite(sup: Supervisor, options: StartAzuriteOptions
   const url = `https://127.0.0.1:${port}/${accountName}`;
   // HTTPS, because Azure AD bearer tokens (what VMs use with their managed identity) are only
   // accepted over TLS; clients trust the CA through configuration (NODE_EXTRA_CA_CERTS locally).
-  const tls = ensureDevCertificate(join(options.dataDir, 'tls'), ['127.0.0.1', 'localhost']);
+  const tls = ensureDevCertificate(join(options.dataDir, 'tls'), AZURITE_TLS_NAMES);
   await sup.start({
     name: 'azurite',
     command: process.execPath,

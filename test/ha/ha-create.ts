@@ -13,8 +13,12 @@ import { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, uptime } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startHaStack, type Replica } from '../../devstack/ha-stack.js';
+import { AZURITE_TLS_NAMES } from '../../devstack/services/azurite.js';
+import { ensureDevCertificate } from '../../lib/dev-tls.js';
 import { backendStatus } from '../../devstack/services/haproxy.js';
 import { httpCall } from '../../lib/http.js';
 import { temporalConnectOptions } from '../../lib/temporal-connection.js';
@@ -37,8 +41,22 @@ const check = (ok: boolean, what: string) => {
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
-const dataDir = join(repoRoot, '.test-data', `ha-${runId}`);
+// This process checks what a delete left in Azurite, whose TLS CA Node trusts only through
+// NODE_EXTRA_CA_CERTS, read at process start: the first run makes the stack's Azurite certificate
+// (the service keeps what it finds in its folder) and runs the script again trusting it.
+const RUN_DIR_ENV = 'HCS_HA_RUN_DIR';
+if (!process.env[RUN_DIR_ENV]) {
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const dir = join(repoRoot, '.test-data', `ha-${runId}`);
+  const azuriteTls = ensureDevCertificate(join(dir, 'azurite', 'tls'), AZURITE_TLS_NAMES);
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    stdio: 'inherit',
+    env: { ...process.env, [RUN_DIR_ENV]: dir, NODE_EXTRA_CA_CERTS: azuriteTls.caCertFile },
+  });
+  process.exit(await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1))));
+}
+const dataDir = process.env[RUN_DIR_ENV];
+const runId = basename(dataDir).slice('ha-'.length);
 mkdirSync(dataDir, { recursive: true });
 log('# HA end to end: create through HAProxy, SIGKILL one API replica and one worker mid-create');
 log(`# command: npm run test:ha    date: ${new Date().toISOString()}`);
