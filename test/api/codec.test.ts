@@ -11,16 +11,20 @@ import { useControlPlane } from '../support/control-plane-fixture.js';
 const stack = inject('stack');
 const cp = useControlPlane(stack);
 
+/** The header Temporal's OpenTelemetry interceptors carry trace context in (their TRACE_HEADER, not exported by the package). */
+const TRACE_HEADER = '_tracer-data';
+
 type WirePayload = { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
 
 /**
  * Every Payload in a history, except search attributes (indexed, never secret, never encrypted)
- * and the correlation-id header (collected into `correlation`): like the CorrelationId search
- * attribute, ARM's correlation id travels in clear so a support ticket finds its workflows.
+ * and two headers, collected into `headers` by name: the correlation id (like the CorrelationId
+ * search attribute, ARM's correlation id travels in clear so a support ticket finds its
+ * workflows) and OpenTelemetry's trace context (Temporal's tracing interceptors).
  */
-function payloads(node: unknown, out: WirePayload[] = [], key = '', correlation: WirePayload[] = []): WirePayload[] {
-  if (key === CORRELATION_HEADER && node && typeof node === 'object') {
-    correlation.push(node);
+function payloads(node: unknown, out: WirePayload[] = [], key = '', headers: Record<string, WirePayload[]> = {}): WirePayload[] {
+  if ((key === CORRELATION_HEADER || key === TRACE_HEADER) && node && typeof node === 'object') {
+    (headers[key] ??= []).push(node);
     return out;
   }
   if (key === 'searchAttributes' || key === 'indexedFields' || node === null || typeof node !== 'object') return out;
@@ -30,7 +34,7 @@ function payloads(node: unknown, out: WirePayload[] = [], key = '', correlation:
     out.push(o);
     return out;
   }
-  for (const [k, v] of Object.entries(o)) payloads(v, out, k, correlation);
+  for (const [k, v] of Object.entries(o)) payloads(v, out, k, headers);
   return out;
 }
 
@@ -62,10 +66,18 @@ it('keeps workflow histories encrypted and decodes them only for operators', asy
   const connection = await Connection.connect({ address: stack.temporal.address });
   try {
     const history = await new Client({ connection, namespace: stack.temporal.namespace }).workflow.getHandle(op.workflowId).fetchHistory();
-    const correlation: WirePayload[] = [];
-    const found = payloads(history.events, [], '', correlation);
-    // The header holds the correlation id and nothing else.
-    for (const h of correlation) expect(Buffer.from(h.data ?? new Uint8Array()).toString()).toBe(JSON.stringify(op.correlationId));
+    const headers: Record<string, WirePayload[]> = {};
+    const found = payloads(history.events, [], '', headers);
+    const text = (h: WirePayload) => Buffer.from(h.data ?? new Uint8Array()).toString();
+    // The correlation header holds the correlation id and nothing else; the trace header holds
+    // W3C trace context (traceparent, tracestate) and nothing else.
+    expect(headers[CORRELATION_HEADER]?.length).toBeGreaterThan(0);
+    for (const h of headers[CORRELATION_HEADER] ?? []) expect(text(h)).toBe(JSON.stringify(op.correlationId));
+    for (const h of headers[TRACE_HEADER] ?? []) {
+      const context = JSON.parse(text(h)) as Record<string, unknown>;
+      expect(Object.keys(context).filter((k) => k !== 'traceparent' && k !== 'tracestate')).toEqual([]);
+      if (context.traceparent !== undefined) expect(context.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
+    }
     expect(found.length).toBeGreaterThanOrEqual(4); // workflow input, activity inputs, ...
     for (const p of found) {
       expect(new TextDecoder().decode(p.metadata?.encoding)).toBe('binary/encrypted');

@@ -1,7 +1,7 @@
 // Issue 11, item 5 (codec): workflow payloads span every tenant, so /codec/encode and
 // /codec/decode answer only SREs (an operator token scoped to every subscription, or the HCS.SRE
-// role) - never a customer's operator or admin, never ARM - and decode opens only payloads our
-// codec encrypted.
+// role) - never a customer's operator or admin, never ARM; decode opens what our codec encrypted,
+// returns payloads in clear unchanged and refuses a forged ciphertext.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { useControlPlane } from '../support/control-plane-fixture.js';
@@ -45,12 +45,21 @@ describe('the codec endpoint', () => {
     }
   });
 
-  it('decode refuses payloads it did not encrypt, naming the first one, and decodes nothing', async () => {
+  it('decode opens what it encrypted and returns a payload in clear unchanged, as the CLI and the UI expect', async () => {
     const sealed = (await rest(cp, 'POST', '/codec/encode', { token: cp.tokens.admin, body: { payloads: [plainPayload] } })).json
       .payloads[0];
     const r = await rest(cp, 'POST', '/codec/decode', { token: cp.tokens.admin, body: { payloads: [sealed, plainPayload] } });
+    expect(r.status).toBe(200);
+    expect(r.json.payloads).toEqual([plainPayload, plainPayload]);
+  });
+
+  it('decode refuses a payload that claims our encryption but is not ours, and returns nothing of the batch', async () => {
+    const sealed = (await rest(cp, 'POST', '/codec/encode', { token: cp.tokens.admin, body: { payloads: [plainPayload] } })).json
+      .payloads[0];
+    const forged = { ...sealed, data: b64('not a ciphertext of ours at all') };
+    const r = await rest(cp, 'POST', '/codec/decode', { token: cp.tokens.admin, body: { payloads: [sealed, forged] } });
     expect(r.status).toBe(400);
-    expect(r.json.error).toMatchObject({ code: 'PayloadNotEncrypted', target: 'payloads[1].metadata.encoding' });
+    expect(r.json.error).toMatchObject({ code: 'InvalidPayload' });
     expect(JSON.stringify(r.json)).not.toContain(plainPayload.data);
   });
 });

@@ -11,7 +11,6 @@
 import cors from '@fastify/cors';
 import type { PayloadCodec } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ENCRYPTED_ENCODING } from '../../../../lib/payload-codec.js';
 import type { RequestContext } from '../context.js';
 import { ApiError, badRequest } from '../errors.js';
 import { isSre } from '../service/authorize.js';
@@ -71,15 +70,9 @@ export async function codecRoutes(app: FastifyInstance, o: CodecRouteOptions): P
       const body = req.body as { payloads?: Array<{ metadata?: Record<string, string>; data?: string }> } | undefined;
       if (!body || typeof body !== 'object' || !Array.isArray(body.payloads))
         throw badRequest('InvalidRequestContent', 'Send {"payloads": [...]} as Temporal\'s codec protocol does.');
-      if (op === 'decode') {
-        const plain = body.payloads.findIndex((p) => Buffer.from(p.metadata?.encoding ?? '', 'base64').toString() !== ENCRYPTED_ENCODING);
-        if (plain >= 0)
-          throw badRequest(
-            'PayloadNotEncrypted',
-            `payloads[${plain}] is not encrypted by this control plane (encoding ${ENCRYPTED_ENCODING}); nothing was decoded.`,
-            `payloads[${plain}].metadata.encoding`,
-          );
-      }
+      // Decode opens what our codec encrypted and returns every other payload as it came (the
+      // correlation-id header travels in clear), as Temporal's codec protocol expects: the CLI and
+      // the UI send all of a history's payloads, and one in clear must not fail the rest.
       const payloads = body.payloads.map((p) => ({
         metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
         data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
