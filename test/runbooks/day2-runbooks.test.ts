@@ -206,7 +206,7 @@ describe.sequential('day-2 runbooks on one cluster', () => {
       version: string;
       servers: string[];
     };
-    expect(record).toMatchObject({ version: older, servers: access.addresses });
+    expect(record).toMatchObject({ version: older, servers: access.addresses, activeOperations: [] });
     expect(record.container).toMatch(/^cluster-[0-9a-f]{32}$/);
     expect(record.pkiMount).toBe(record.container.replace('cluster-', 'pki-cluster-'));
     const listed = await down('list-snapshots');
