@@ -53,6 +53,19 @@ describe('the codec endpoint', () => {
     expect(r.json.payloads).toEqual([plainPayload, plainPayload]);
   });
 
+  it('takes {} as no payloads (protobuf JSON leaves an empty list out) and refuses a body that is not a payload list', async () => {
+    for (const op of ['encode', 'decode']) {
+      const empty = await rest(cp, 'POST', `/codec/${op}`, { token: cp.tokens.admin, body: {} });
+      expect(empty.status, op).toBe(200);
+      expect(empty.json).toEqual({ payloads: [] });
+      for (const body of [{ payloads: 'x' }, [plainPayload], { payloads: { 0: plainPayload } }]) {
+        const bad = await rest(cp, 'POST', `/codec/${op}`, { token: cp.tokens.admin, body });
+        expect(bad.status, `${op} ${JSON.stringify(body)}`).toBe(400);
+        expect(bad.json.error.code).toBe('InvalidRequestContent');
+      }
+    }
+  });
+
   it('decode refuses a payload that claims our encryption but is not ours, and returns nothing of the batch', async () => {
     const sealed = (await rest(cp, 'POST', '/codec/encode', { token: cp.tokens.admin, body: { payloads: [plainPayload] } })).json
       .payloads[0];

@@ -68,8 +68,10 @@ export async function codecRoutes(app: FastifyInstance, o: CodecRouteOptions): P
       const ctx = await o.context(req, header ?? (session !== undefined ? `Bearer ${session}` : undefined));
       requireSre(ctx);
       const body = req.body as { payloads?: Array<{ metadata?: Record<string, string>; data?: string }> } | undefined;
-      if (!body || typeof body !== 'object' || !Array.isArray(body.payloads))
+      // Protobuf JSON leaves an empty list out: `{}` is no payloads (the CLI sends it for a signal without input).
+      if (!body || typeof body !== 'object' || Array.isArray(body) || (body.payloads !== undefined && !Array.isArray(body.payloads)))
         throw badRequest('InvalidRequestContent', 'Send {"payloads": [...]} as Temporal\'s codec protocol does.');
+      body.payloads ??= [];
       // Decode opens what our codec encrypted and returns every other payload as it came (the
       // correlation-id header travels in clear), as Temporal's codec protocol expects: the CLI and
       // the UI send all of a history's payloads, and one in clear must not fail the rest.
