@@ -280,6 +280,9 @@ job "hcs-api" {
         uid         = var.task_uid
         gid         = var.task_gid
         change_mode = "restart"
+        # A key change restarts the replicas spread over two minutes, not all at once
+        # (docs/runbooks/payload-key-rotation.md waits for every replica before the next step).
+        splay = "120s"
       }
 
       # The API's own TLS certificate from Vault PKI, for the name Consul gives it and this

@@ -299,6 +299,9 @@ job "hcs-worker" {
         uid         = var.task_uid
         gid         = var.task_gid
         change_mode = "restart"
+        # A key change restarts the replicas spread over two minutes, not all at once
+        # (docs/runbooks/payload-key-rotation.md waits for every replica before the next step).
+        splay = "120s"
       }
 
       # What the worker builds clusters with. It holds no secret: secrets are files (the Vault
