@@ -84,21 +84,34 @@ it('follows one create from the API request through the workflow to terraform ap
   expect(read.status, read.body).toBe(200);
   await tracing!.spanProcessor.forceFlush();
 
-  // The worker exports each second; the workflow's spans end with the workflow.
+  // The worker exports each second; the workflow's spans end with the workflow, and each span
+  // reaches Jaeger when its process exports it: wait until the trace holds every one the test reads.
+  const expected = [
+    'StartWorkflow:createCluster',
+    'RunWorkflow:createCluster',
+    'StartActivity:applyInfrastructure',
+    'RunActivity:applyInfrastructure',
+  ];
   let trace: JaegerTrace | undefined;
   let put: JaegerSpan | undefined;
-  const deadline = Date.now() + 60_000;
+  let seen: string[] = [];
+  const deadline = Date.now() + 90_000;
   for (;;) {
     for (const t of await tracesOf('hcs-api', 'PUT')) {
       const p = t.spans.find(
         (s) => tag(s, 'span.kind') === 'server' && tag(s, 'http.method') === 'PUT' && String(tag(s, 'http.target')).includes(name),
       );
-      if (p && t.spans.some((s) => s.operationName === 'RunActivity:applyInfrastructure')) [trace, put] = [t, p];
+      if (!p) continue;
+      seen = expected.filter((n) => t.spans.some((s) => s.operationName === n));
+      if (seen.length === expected.length) [trace, put] = [t, p];
     }
     if (trace || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 1_000));
   }
-  expect(trace, `no trace in Jaeger holds the PUT of ${name} and the terraform activity`).toBeDefined();
+  expect(
+    trace,
+    `no trace in Jaeger holds the PUT of ${name} and ${expected.join(', ')} (the PUT's trace has ${seen.join(', ') || 'none of them'})`,
+  ).toBeDefined();
   const spans = trace!.spans;
   const byId = new Map(spans.map((s) => [s.spanID, s]));
   const service = (s: JaegerSpan) => trace!.processes[s.processID]?.serviceName;

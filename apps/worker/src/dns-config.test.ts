@@ -5,10 +5,15 @@ import { DnsManagementClient } from '@azure/arm-dns';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildDnsRecords, lifecycleConfigSchema } from './lifecycle-config.js';
 
 const dnsSchema = lifecycleConfigSchema.shape.dns;
+const secrets = mkdtempSync(join(tmpdir(), 'hcs-dns-config-'));
+afterAll(() => rmSync(secrets, { recursive: true, force: true }));
 
 describe('dns configuration', () => {
   it('parses both kinds and refuses an unknown one', () => {
@@ -51,6 +56,9 @@ describe('dns configuration', () => {
     const sdk = new DnsManagementClient(credential, cloud.subscriptionId, { endpoint: cloud.url });
     await sdk.zones.createOrUpdate(rg, zone, { location: 'global' });
 
+    // The client secret is a file (owner-only), as every secret of the configuration.
+    const clientSecretFile = join(secrets, 'dns-client-secret');
+    writeFileSync(clientSecretFile, cloud.clientSecret, { mode: 0o600 });
     const records = buildDnsRecords(
       dnsSchema.parse({
         kind: 'azure',
@@ -60,7 +68,7 @@ describe('dns configuration', () => {
         armEndpoint: `${cloud.url}/`,
         tenantId: cloud.tenantId,
         clientId: cloud.clientId,
-        clientSecret: cloud.clientSecret,
+        clientSecretFile,
         authorityHost: cloud.url,
       }),
     );
