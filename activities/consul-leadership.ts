@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import { consulAccess, type ConsulAccessDeps, type LeaderProbe } from './consul-access.js';
+import { whileHeartbeating } from './polling.js';
 
 /** What leadership and membership steps ask a Consul server. */
 export interface LeadershipConsul extends LeaderProbe {
@@ -30,13 +31,15 @@ export function createConsulLeadershipActivities(deps: ConsulLeadershipDeps) {
 
     /** After a scale-down: raft peers that are not among the servers are removed. */
     async pruneRaftPeers(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ removed: string[] }> {
-      const { admin, token } = await consul.admin(a.plan.resourceKey, a.servers);
-      return {
-        removed: await admin.removePeersNotIn(
-          token,
-          a.servers.map((s) => s.address),
-        ),
-      };
+      return whileHeartbeating(async () => {
+        const { admin, token } = await consul.admin(a.plan.resourceKey, a.servers);
+        return {
+          removed: await admin.removePeersNotIn(
+            token,
+            a.servers.map((s) => s.address),
+          ),
+        };
+      });
     },
 
     /** The raft leader's address (host only). */
@@ -50,15 +53,21 @@ export function createConsulLeadershipActivities(deps: ConsulLeadershipDeps) {
      * another server leads. Nothing to do when `from` is not the leader (a retry after success).
      */
     async transferLeadership(a: { plan: ClusterPlan; servers: ServerInfo[]; from: string; to?: string }): Promise<{ leader: string }> {
-      const { admin, token } = await consul.admin(a.plan.resourceKey, a.servers);
-      for (let i = 0; ; i++) {
-        const leader = await admin.leaderAddress(token).catch(() => '');
-        if (leader && leader !== a.from) return { leader };
-        if (leader === a.from && i % 10 === 0) await admin.transferLeader(token, a.to);
-        Context.current().heartbeat({ leader });
-        if (i > 120) throw workerFailure('ClusterNotHealthy', `leadership did not move away from ${a.from}`);
-        await Context.current().sleep(500);
-      }
+      let leader = '';
+      return whileHeartbeating(
+        async () => {
+          const { admin, token } = await consul.admin(a.plan.resourceKey, a.servers);
+          for (let i = 0; ; i++) {
+            leader = await admin.leaderAddress(token).catch(() => '');
+            if (leader && leader !== a.from) return { leader };
+            if (leader === a.from && i % 10 === 0) await admin.transferLeader(token, a.to);
+            Context.current().heartbeat({ leader });
+            if (i > 120) throw workerFailure('ClusterNotHealthy', `leadership did not move away from ${a.from}`);
+            await Context.current().sleep(500);
+          }
+        },
+        () => ({ leader }),
+      );
     },
   };
 }

@@ -38,16 +38,18 @@ export function createEndpointActivities(deps: EndpointDeps) {
      * CA's rate limits are shared by every tenant, so private clusters order nothing.
      */
     async ensureEndpoint(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ fqdn: string; certificateNotAfter: string | null }> {
-      // Before any record (A or ACME TXT) is written: a name another cluster holds is refused.
-      claim(`the DNS name ${a.plan.fqdn}`, await deps.dns.ownerOf(a.plan.fqdn), a.plan.owner);
-      await deps.dns.setA(
-        a.plan.fqdn,
-        a.servers.map((s) => s.address),
-        a.plan.owner,
-      );
-      if (!a.plan.publicEndpoint) return { fqdn: a.plan.fqdn, certificateNotAfter: null };
-      const cert = await whileHeartbeating(() => acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() }));
-      return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
+      return whileHeartbeating(async () => {
+        // Before any record (A or ACME TXT) is written: a name another cluster holds is refused.
+        claim(`the DNS name ${a.plan.fqdn}`, await deps.dns.ownerOf(a.plan.fqdn), a.plan.owner);
+        await deps.dns.setA(
+          a.plan.fqdn,
+          a.servers.map((s) => s.address),
+          a.plan.owner,
+        );
+        if (!a.plan.publicEndpoint) return { fqdn: a.plan.fqdn, certificateNotAfter: null };
+        const cert = await acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() });
+        return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
+      });
     },
 
     /** Removes the endpoint's DNS records and its certificate; records of another cluster under the name stay. */

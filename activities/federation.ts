@@ -8,7 +8,7 @@ import type { ClusterPlan, FederationJoin, ServerInfo } from '../domain/cluster-
 import { ensureTokens, TOKEN_SECRET, type AclConsul, type StoredToken } from './acls.js';
 import { consulAccess, type ConsulAccessDeps } from './consul-access.js';
 import { federationJoin, type FederationPrimaries } from './federation-primary.js';
-import { pollUntil, type GateTiming } from './polling.js';
+import { pollUntil, whileHeartbeating, type GateTiming } from './polling.js';
 import type { SecretReader } from './secrets.js';
 
 /** What federation steps ask a Consul server (of the secondary, or of its primary). */
@@ -70,34 +70,38 @@ export function createFederationActivities(deps: FederationDeps) {
      * primary is gone too.
      */
     async leaveFederation(a: { plan: ClusterPlan }): Promise<{ removedMembers: string[]; deletedTokens: number }> {
-      const primary = await primaries.primaryOf(a.plan);
-      // A primary that is gone or going (a Deleted subscription deletes everything) has nothing to leave.
-      if (!primary || primary.deleting || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
-      const { admin, token } = await consul.admin(primary.resourceKey, primary.servers);
-      let deletedTokens = 0;
-      for (const name of [...SECONDARY_TOKENS.map((t) => TOKEN_SECRET[t.secret]), SECRET.rootToken]) {
-        const stored = await secrets.textIfStored(a.plan.resourceKey, name);
-        if (stored === undefined) continue;
-        await admin.deleteToken(token, (JSON.parse(stored) as Pick<StoredToken, 'accessorId'>).accessorId);
-        deletedTokens++;
-      }
-      // The servers are gone; the primary notices within seconds (alive -> failed), and a
-      // failed member can be pruned. An alive one cannot be removed, so wait for that.
-      const removedMembers: string[] = [];
-      await pollUntil(
-        deps,
-        (problem) => workerFailure('ClusterNotHealthy', `servers of ${a.plan.datacenter} still in the primary's WAN pool: ${problem}`),
-        async () => {
-          const members = (await admin.wanMembers(token)).filter((m) => m.datacenter === a.plan.datacenter);
-          if (members.length === 0) return { done: true };
-          for (const m of members.filter((x) => x.status !== 1)) {
-            await admin.forceLeaveWan(token, m.name);
-            removedMembers.push(m.name);
-          }
-          return { problem: members.map((m) => m.name).join(', ') };
-        },
-      );
-      return { removedMembers, deletedTokens };
+      return whileHeartbeating(() => leave(a));
     },
   };
+
+  async function leave(a: { plan: ClusterPlan }): Promise<{ removedMembers: string[]; deletedTokens: number }> {
+    const primary = await primaries.primaryOf(a.plan);
+    // A primary that is gone or going (a Deleted subscription deletes everything) has nothing to leave.
+    if (!primary || primary.deleting || primary.servers.length === 0) return { removedMembers: [], deletedTokens: 0 };
+    const { admin, token } = await consul.admin(primary.resourceKey, primary.servers);
+    let deletedTokens = 0;
+    for (const name of [...SECONDARY_TOKENS.map((t) => TOKEN_SECRET[t.secret]), SECRET.rootToken]) {
+      const stored = await secrets.textIfStored(a.plan.resourceKey, name);
+      if (stored === undefined) continue;
+      await admin.deleteToken(token, (JSON.parse(stored) as Pick<StoredToken, 'accessorId'>).accessorId);
+      deletedTokens++;
+    }
+    // The servers are gone; the primary notices within seconds (alive -> failed), and a
+    // failed member can be pruned. An alive one cannot be removed, so wait for that.
+    const removedMembers: string[] = [];
+    await pollUntil(
+      deps,
+      (problem) => workerFailure('ClusterNotHealthy', `servers of ${a.plan.datacenter} still in the primary's WAN pool: ${problem}`),
+      async () => {
+        const members = (await admin.wanMembers(token)).filter((m) => m.datacenter === a.plan.datacenter);
+        if (members.length === 0) return { done: true };
+        for (const m of members.filter((x) => x.status !== 1)) {
+          await admin.forceLeaveWan(token, m.name);
+          removedMembers.push(m.name);
+        }
+        return { problem: members.map((m) => m.name).join(', ') };
+      },
+    );
+    return { removedMembers, deletedTokens };
+  }
 }

@@ -13,12 +13,20 @@ export interface GateTiming {
 }
 
 /**
- * Heartbeats every few seconds while `fn` runs, so a worker that dies is noticed within the
- * heartbeat timeout even when the work itself is quiet (an ACME order, terraform waiting).
+ * How often a long activity heartbeats while it works. Its heartbeat timeout (workflows/lifecycle.ts
+ * HEARTBEAT_TIMEOUT) is a few of these: a worker that dies is noticed that soon, and its
+ * activity is retried on another worker (the SDK sends at most one heartbeat per 80% of the timeout).
  */
-export async function whileHeartbeating<T>(fn: () => Promise<T>): Promise<T> {
+export const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Heartbeats every HEARTBEAT_EVERY_MS while `fn` runs, so a worker that dies is noticed within the
+ * heartbeat timeout even when the work itself is quiet (an ACME order, terraform waiting, a slow
+ * poll). `details` gives what each heartbeat carries (the last problem a gate saw, say).
+ */
+export async function whileHeartbeating<T>(fn: () => Promise<T>, details?: () => unknown): Promise<T> {
   const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 5_000);
+  const timer = setInterval(() => ctx.heartbeat(details?.()), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
   } finally {
@@ -38,15 +46,23 @@ export async function pollUntil<T>(
   attempt: () => Promise<{ done: T } | { problem: string }>,
 ): Promise<T> {
   const deadline = Date.now() + timing.healthTimeoutMs;
-  for (;;) {
-    const r = await attempt();
-    if ('done' in r) return r.done;
-    Context.current().heartbeat({ problem: r.problem });
-    if (Date.now() > deadline) {
-      const f = failure(r.problem);
-      if (Context.current().info.attempt < GATE_TIMEOUT_ATTEMPTS) throw f;
-      throw ApplicationFailure.create({ message: f.message, type: f.type ?? undefined, nonRetryable: true });
-    }
-    await Context.current().sleep(timing.healthPollMs ?? 1_000);
-  }
+  let last: { problem: string } | undefined;
+  // Heartbeats go on while an attempt itself is slow (a server that does not answer).
+  return whileHeartbeating(
+    async () => {
+      for (;;) {
+        const r = await attempt();
+        if ('done' in r) return r.done;
+        last = { problem: r.problem };
+        Context.current().heartbeat(last);
+        if (Date.now() > deadline) {
+          const f = failure(r.problem);
+          if (Context.current().info.attempt < GATE_TIMEOUT_ATTEMPTS) throw f;
+          throw ApplicationFailure.create({ message: f.message, type: f.type ?? undefined, nonRetryable: true });
+        }
+        await Context.current().sleep(timing.healthPollMs ?? 1_000);
+      }
+    },
+    () => last,
+  );
 }

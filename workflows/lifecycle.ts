@@ -50,12 +50,19 @@ export const quick = proxyActivities<ClusterActivities>({
   retry: { ...retry, maximumAttempts: 10 },
   ...untilStopped,
 });
-/** Terraform runs: long, heartbeating every line of output. */
+/**
+ * Long activities heartbeat every 2 s (activities/polling.ts HEARTBEAT_EVERY_MS): a worker that
+ * dies in the middle of one is noticed after this, and the activity runs again on another worker
+ * after the retry's first interval (2 s), so it resumes within about 12 s of the crash.
+ */
+export const HEARTBEAT_TIMEOUT = '10 seconds';
+
+/** Terraform runs: long, heartbeating every 2 s and with every line of output. */
 export const infra = proxyActivities<ClusterActivities>({
   ...untilStopped,
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { ...retry, initialInterval: '5 seconds', maximumAttempts: 10 },
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { ...retry, maximumAttempts: 10 },
 });
 /**
  * Health gates and certificate orders: polling with heartbeats. A gate that runs out of time three
@@ -66,7 +73,7 @@ export const infra = proxyActivities<ClusterActivities>({
 export const gate = proxyActivities<ClusterActivities>({
   ...untilStopped,
   startToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { ...retry, maximumAttempts: 8 },
 });
 
