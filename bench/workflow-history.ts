@@ -14,11 +14,12 @@ import { stackForScript } from '../devstack/script-stack.js';
 import { repoRoot } from '../scripts/toolchain.mjs';
 import { listOperations } from '../store/operations.js';
 import { startControlPlane } from '../test/api/harness.js';
+import { createCluster } from '../test/support/control-plane-fixture.js';
 import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.js';
 
 const EVENT_BUDGET = 1_000;
 
-const stack = await stackForScript({ name: 'bench-history', scriptUrl: import.meta.url });
+const stack = await stackForScript({ name: 'bench_history', scriptUrl: import.meta.url });
 const cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
 const connection = await Connection.connect({ address: stack.temporal.address });
 const temporal = new Client({ connection, namespace: stack.temporal.namespace });
@@ -58,12 +59,10 @@ try {
   const sub = randomUUID();
   await cp.registerSubscription(sub);
   const id = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/history`;
-  const put = await arm(cp, 'PUT', id, {
+  await createCluster(cp, id, {
     location: 'westeurope',
     properties: { consulVersion: older, serverCount: 3, network: { cidr: '10.77.0.0/16' } },
   });
-  if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
-  await follow(String(put.headers.location));
   for (const [action, body] of [
     ['createSnapshot', { name: 'bench' }],
     ['upgrade', { consulVersion: newer, force: true }],
@@ -86,11 +85,15 @@ try {
     const handle = temporal.workflow.getHandle(op.workflowId);
     const history = await handle.fetchHistory();
     const p = payloadBytes(history.events);
-    const d = await handle.describe();
+    // The raw description: the client's describe() would decode the (encrypted) memo.
+    const d = await connection.workflowService.describeWorkflowExecution({
+      namespace: stack.temporal.namespace,
+      execution: { workflowId: op.workflowId },
+    });
     const events = history.events?.length ?? 0;
     worst = Math.max(worst, events);
     out(
-      `${op.kind.padEnd(10)} ${op.status.padEnd(10)} ${String(events).padStart(6)} ${String(p.count).padStart(8)} ${String(p.bytes).padStart(13)} ${String(d.historySize ?? '?').padStart(13)}`,
+      `${op.kind.padEnd(10)} ${op.status.padEnd(10)} ${String(events).padStart(6)} ${String(p.count).padStart(8)} ${String(p.bytes).padStart(13)} ${String(d.workflowExecutionInfo?.historySizeBytes ?? '?').padStart(13)}`,
     );
   }
   out('');
