@@ -13,7 +13,7 @@ import { snapshotScheduleId } from '../../activities/snapshot-schedules.js';
 import { createSnapshotActivities, snapshotBlobName } from '../../activities/snapshots.js';
 import { buildLifecycleDeps } from '../../apps/worker/src/lifecycle-config.js';
 import { parsePayloadKeys } from '../../lib/payload-codec.js';
-import { httpCall, type HttpResult } from '../../lib/http.js';
+import type { HttpResult } from '../../lib/http.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { beginOperation, listOperations, OperationInProgressError, updateOperation } from '../../store/operations.js';
 import { insertSnapshot } from '../../store/snapshots.js';
@@ -25,6 +25,7 @@ import {
   clusterSecretValues,
   clusterWorkflows,
   consulCall,
+  consulKvPut,
   createRootToken,
   followLocation,
   historyTexts,
@@ -128,15 +129,7 @@ async function snapshotBlobs(): Promise<string[]> {
   return names.sort();
 }
 
-async function kvPut(value: string): Promise<void> {
-  const res = await httpCall(`https://${access.addresses[0]}:8501${KV_PATH}`, {
-    method: 'PUT',
-    ca: access.caPem,
-    headers: { 'x-consul-token': rootToken },
-    body: value,
-  });
-  expect(res.body).toBe('true');
-}
+const kvPut = (value: string) => consulKvPut(access, access.addresses[0]!, KV_PATH, rootToken, value);
 
 async function kvGet(): Promise<string> {
   // Any server: a restored cluster must answer the same everywhere (a consistent read goes to the leader).

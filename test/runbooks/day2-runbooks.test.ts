@@ -22,7 +22,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { snapshotScheduleId } from '../../activities/snapshot-schedules.js';
 import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { readSecretFile } from '../../lib/secret-file.js';
-import { httpCall } from '../../lib/http.js';
 import { getOperation, listOperations } from '../../store/operations.js';
 import { startControlPlane, type ControlPlane } from '../api/harness.js';
 import { createCluster } from '../support/control-plane-fixture.js';
@@ -30,6 +29,7 @@ import {
   arm,
   clientAccess,
   consulCall,
+  consulKvPut,
   createRootToken,
   followLocation,
   lifecycleConfig,
@@ -127,15 +127,7 @@ async function kv(): Promise<string> {
   }
 }
 
-async function kvPut(value: string): Promise<void> {
-  const res = await httpCall(`https://${access.addresses[0]}:8501${KV_PATH}`, {
-    method: 'PUT',
-    ca: access.caPem,
-    headers: { 'x-consul-token': rootToken },
-    body: value,
-  });
-  expect(res.body).toBe('true');
-}
+const kvPut = (value: string) => consulKvPut(access, access.addresses[0]!, KV_PATH, rootToken, value);
 
 /** The upgrade's operation id from the POST's Location (…/operationResults/<id>?api-version=…). */
 function operationIdOf(location: unknown): string {

@@ -115,6 +115,17 @@ export function consulCall(access: ClusterAccess, address: string, path: string,
   return httpCall(`https://${address}:8501${path}`, { ca: access.caPem, ...(token ? { headers: { 'x-consul-token': token } } : {}) });
 }
 
+/** Writes a KV value through one server's API; throws unless Consul answers true. */
+export async function consulKvPut(access: ClusterAccess, address: string, path: string, token: string, value: string): Promise<void> {
+  const res = await httpCall(`https://${address}:8501${path}`, {
+    method: 'PUT',
+    ca: access.caPem,
+    headers: { 'x-consul-token': token },
+    body: value,
+  });
+  if (res.body !== 'true') throw new Error(`KV PUT ${path} on ${address} answered ${res.status}: ${res.body.slice(0, 200)}`);
+}
+
 /** Every secret value of the cluster, decrypted (to look for them where they must not be). */
 export async function clusterSecretValues(stack: StackEndpoints, db: SqlDatabase, resourceKey: string): Promise<string[]> {
   const pki = vaultPki(stack);
