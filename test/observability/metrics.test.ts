@@ -6,32 +6,22 @@
 // must then answer the request latency histogram by route template, operations started and ended
 // by kind, a Temporal SDK metric of the worker's task queue, and each fleet gauge - and no label
 // may carry the tenant's subscription id or cluster name.
-import { DefaultLogger } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, inject, it } from 'vitest';
 import { startPrometheus, type PrometheusEndpoint, type PrometheusSample } from '../../devstack/services/prometheus.js';
 import { Supervisor } from '../../devstack/supervisor.js';
-import { freeLoopbackPort } from '../../apps/worker/src/ops-server.js';
 import { httpCall } from '../../lib/http.js';
 import { operationTarget, recordOperation } from '../../lib/operation-starter.js';
-import { installTemporalRuntime } from '../../lib/temporal-runtime.js';
 import { getCluster, mergeClusterStatus } from '../../store/clusters.js';
-import { createCluster, useControlPlane, useScratchFolder } from '../support/control-plane-fixture.js';
+import { createCluster, useControlPlane, useScratchFolder, useTemporalSdkMetrics } from '../support/control-plane-fixture.js';
 
 const stack = inject('stack');
 const dir = useScratchFolder('hcs-metrics-');
-let temporalMetricsAddress = '';
-beforeAll(async () => {
-  // This file's process exports the Temporal SDK's metrics, as the worker process does (installed before any worker).
-  temporalMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
-  installTemporalRuntime({
-    logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN'),
-    metricsBindAddress: temporalMetricsAddress,
-  });
-});
-const cp = useControlPlane(stack, () => ({ workerOps: { temporalMetricsAddress } }));
+// This process exports the Temporal SDK's metrics, as a worker process does.
+const sdkMetrics = useTemporalSdkMetrics();
+const cp = useControlPlane(stack, () => ({ workerOps: { temporalMetricsAddress: sdkMetrics.address } }));
 let services: Supervisor | undefined;
 afterAll(async () => services?.stop());
 

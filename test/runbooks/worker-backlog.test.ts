@@ -5,28 +5,19 @@
 // Then a worker starts (what adding a replica does) with its ops server and the Temporal SDK's
 // metrics; the runbook's worker check finds it ready and polling, the backlog drains and the create
 // ends Succeeded.
-import { DefaultLogger } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { freeLoopbackPort, startOpsServer, type RunningOpsServer } from '../../apps/worker/src/ops-server.js';
+import { afterAll, expect, inject, it } from 'vitest';
+import { startOpsServer, type RunningOpsServer } from '../../apps/worker/src/ops-server.js';
 import { startWorker, type RunningWorker } from '../../apps/worker/src/worker.js';
-import { installTemporalRuntime } from '../../lib/temporal-runtime.js';
 import { getOperation } from '../../store/operations.js';
-import { putResultUrl, useControlPlane } from '../support/control-plane-fixture.js';
+import { putResultUrl, useControlPlane, useTemporalSdkMetrics } from '../support/control-plane-fixture.js';
 import { arm, followLocation } from '../support/lifecycle.js';
 import { runbookEnvironment, REPO_ROOT } from './environment.js';
 import { openRunbook } from './runbook.js';
 
 const stack = inject('stack');
-let temporalMetricsAddress = '';
-beforeAll(async () => {
-  // This process exports the Temporal SDK's metrics, as a worker process does (installed before any worker).
-  temporalMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
-  installTemporalRuntime({
-    logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN'),
-    metricsBindAddress: temporalMetricsAddress,
-  });
-});
+// This process exports the Temporal SDK's metrics, as a worker process does.
+const sdkMetrics = useTemporalSdkMetrics();
 const cp = useControlPlane(stack, () => ({ externalWorker: true }), {
   requirePostgres: 'the runbooks use psql on the store database',
 });
@@ -78,7 +69,7 @@ it('shows no pollers and a backlog while no worker runs; a started worker is rea
 
   // A worker replica comes up, with its ops server.
   worker = await startWorker({ temporal: stack.temporal, db: cp.db, taskQueue: cp.taskQueue, payloadCodec: cp.payloadCodec });
-  ops = await startOpsServer({ host: '127.0.0.1', port: 0, db: cp.db, worker, temporalMetricsAddress });
+  ops = await startOpsServer({ host: '127.0.0.1', port: 0, db: cp.db, worker, temporalMetricsAddress: sdkMetrics.address });
   const health = await book.run('worker-health', { HCS_WORKER_OPS: ops.url });
   expect(health.stdout).toContain(`== ${ops.url}`);
   expect(health.stdout).toMatch(/"ready":true.* \(HTTP 200\)/);

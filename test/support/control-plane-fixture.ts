@@ -19,6 +19,8 @@ import type { StackEndpoints } from '../../devstack/stack.js';
 import { Supervisor } from '../../devstack/supervisor.js';
 import type { HttpResult } from '../../lib/http.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../api/harness.js';
+import { freeLoopbackPort } from '../../apps/worker/src/ops-server.js';
+import { installTemporalRuntime } from '../../lib/temporal-runtime.js';
 import { arm, followLocation } from './lifecycle.js';
 
 /**
@@ -147,4 +149,18 @@ export async function createCluster(cp: ControlPlane, id: string, body: unknown)
   const done = await followLocation(cp, putResultUrl(put));
   expect(done.status, done.body).toBe(200);
   return done;
+}
+
+/**
+ * Installs this test process's Temporal runtime with the SDK's metrics on a free loopback port, as
+ * a worker process does; call it before anything else that would install one (before
+ * useControlPlane). Returns the address (for the worker's ops server, `workerOps`), set in beforeAll.
+ */
+export function useTemporalSdkMetrics(): { address: string } {
+  const sdk = { address: '' };
+  beforeAll(async () => {
+    sdk.address = `127.0.0.1:${await freeLoopbackPort()}`;
+    installTemporalRuntime({ logger: new DefaultLogger(process.env.HCS_TEST_VERBOSE ? 'INFO' : 'WARN'), metricsBindAddress: sdk.address });
+  });
+  return sdk;
 }
