@@ -264,7 +264,9 @@ async function activityResumed(workflowId: string, killedAt: number): Promise<{ 
   for (const end = Date.now() + 5 * 60_000; Date.now() < end; await sleep(250)) {
     const d = await temporal.workflowService.describeWorkflowExecution({ namespace: ha.temporal.namespace, execution: { workflowId } });
     const a = d.pendingActivities?.find((x) => x.activityType?.name === 'applyInfrastructure');
-    const started = a?.lastStartedTime ? Number(String(a.lastStartedTime.seconds)) * 1000 + Math.floor((a.lastStartedTime.nanos ?? 0) / 1e6) : 0;
+    const started = a?.lastStartedTime
+      ? Number(String(a.lastStartedTime.seconds)) * 1000 + Math.floor((a.lastStartedTime.nanos ?? 0) / 1e6)
+      : 0;
     if (a && (a.attempt ?? 1) >= 2 && started > killedAt) {
       const pid = Number((a.lastWorkerIdentity ?? '').split('@')[0]);
       return { resumedAfterMs: started - killedAt, resumedOn: ha.workers.find((w) => w.process().pid === pid)?.name ?? String(pid) };
