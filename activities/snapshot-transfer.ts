@@ -7,6 +7,7 @@ import { workerFailure } from '../contract/errors.js';
 import type { SqlExecutor } from '../store/database.js';
 import { getClusterServers, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
 import { ConsulSnapshotError } from './consul-admin.js';
+import { whileHeartbeating } from './polling.js';
 import type { SnapshotEndpoint } from './consul-snapshots.js';
 import { CONSUL_HTTPS_PORT } from '../domain/consul-config.js';
 
@@ -66,17 +67,16 @@ export function snapshotTransfer({ db, pki }: SnapshotTransferDeps) {
   };
 }
 
-/** Heartbeats the bytes moved so far, also while Consul is still preparing its answer. */
+/** Heartbeats the bytes moved so far (whileHeartbeating), also while Consul is still preparing its answer. */
 export async function heartbeating<T>(fn: (onProgress: (bytes: number) => void) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   let bytes = 0;
-  const timer = setInterval(() => ctx.heartbeat({ bytes }), 5_000);
-  try {
-    return await fn((b) => {
-      bytes = b;
-      ctx.heartbeat({ bytes });
-    });
-  } finally {
-    clearInterval(timer);
-  }
+  return whileHeartbeating(
+    () =>
+      fn((b) => {
+        bytes = b;
+        ctx.heartbeat({ bytes });
+      }),
+    () => ({ bytes }),
+  );
 }
