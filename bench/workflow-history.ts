@@ -7,15 +7,13 @@
 // to bench/results/workflow-history.txt.
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { stackForScript } from '../devstack/script-stack.js';
-import { repoRoot } from '../scripts/toolchain.mjs';
 import { listOperations } from '../store/operations.js';
+import { HISTORY_BUDGET_EVENTS } from '../workflows/history-budget.js';
 import { startControlPlane } from '../test/api/harness.js';
 import { createCluster } from '../test/support/control-plane-fixture.js';
 import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.js';
+import { BenchReport } from './support/report.js';
 
 const EVENT_BUDGET = 1_000;
 
@@ -23,11 +21,16 @@ const stack = await stackForScript({ name: 'bench_history', scriptUrl: import.me
 const cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
 const connection = await Connection.connect({ address: stack.temporal.address });
 const temporal = new Client({ connection, namespace: stack.temporal.namespace });
-const lines: string[] = [];
-const out = (l: string) => {
-  console.log(l);
-  lines.push(l);
-};
+const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
+const report = new BenchReport('workflow-history', {
+  command: 'npm run bench:history',
+  about: [
+    "events, payloads and bytes (as stored: encrypted) of each operation's workflow history",
+    `a 3-server cluster: create (${older}), createSnapshot, upgrade to ${newer} (forced), createRootToken, delete`,
+    `budget ${EVENT_BUDGET} events per operation (Temporal's own limit 51,200; waits longer than ${HISTORY_BUDGET_EVENTS} events continue as new)`,
+  ],
+});
+const out = (l: string) => report.line(l);
 
 /** Every Payload under a history event (input, results, headers, memo, failures' details). */
 function payloadBytes(node: unknown, acc = { count: 0, bytes: 0 }): { count: number; bytes: number } {
@@ -47,14 +50,6 @@ async function follow(path: string): Promise<void> {
   if (r.status >= 300) throw new Error(`operation ended with ${r.status}: ${r.body.slice(0, 300)}`);
 }
 
-const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
-out('# workflow history per operation: events, payloads and bytes');
-out(
-  `# command: npm run bench:history    date: ${new Date().toISOString()}    load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(', ')}`,
-);
-out(`# a 3-server cluster: create (${older}), createSnapshot, upgrade to ${newer} (forced), createRootToken, delete`);
 try {
   const sub = randomUUID();
   await cp.registerSubscription(sub);
@@ -81,6 +76,7 @@ try {
     `${'operation'.padEnd(10)} ${'status'.padEnd(10)} ${'events'.padStart(6)} ${'payloads'.padStart(8)} ${'payload bytes'.padStart(13)} ${'history bytes'.padStart(13)}`,
   );
   let worst = 0;
+  const figures: Array<{ kind: string; events: number; bytes: number }> = [];
   for (const op of [...ops, ...(deleted ? [deleted] : [])]) {
     const handle = temporal.workflow.getHandle(op.workflowId);
     const history = await handle.fetchHistory();
@@ -92,16 +88,19 @@ try {
     });
     const events = history.events?.length ?? 0;
     worst = Math.max(worst, events);
+    figures.push({ kind: op.kind, events, bytes: Number(d.workflowExecutionInfo?.historySizeBytes ?? 0) });
     out(
       `${op.kind.padEnd(10)} ${op.status.padEnd(10)} ${String(events).padStart(6)} ${String(p.count).padStart(8)} ${String(p.bytes).padStart(13)} ${String(d.workflowExecutionInfo?.historySizeBytes ?? '?').padStart(13)}`,
     );
   }
   out('');
-  out(`largest history: ${worst} events (budget ${EVENT_BUDGET}: ${worst <= EVENT_BUDGET ? 'within' : 'OVER'})`);
+  for (const f of figures)
+    report.figure({ name: `${f.kind} history events`, value: f.events, unit: 'events', goal: { kind: 'max', value: EVENT_BUDGET } });
+  for (const f of figures) report.figure({ name: `${f.kind} history size`, value: Math.round(f.bytes / 1024), unit: 'KiB' });
+  report.figure({ name: 'largest history', value: worst, unit: 'events', goal: { kind: 'max', value: EVENT_BUDGET } });
 } finally {
   await connection.close();
   await cp.close();
 }
-mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
-writeFileSync(join(repoRoot, 'bench', 'results', 'workflow-history.txt'), lines.join('\n') + '\n');
+report.write();
 process.exit(0);

@@ -6,6 +6,7 @@ import { getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow
 import type { DeleteQueueActivities } from '../activities/delete-queue.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
 import { workerFailure } from '../contract/errors.js';
+import { continueAsNewWhenLong } from './history-budget.js';
 
 const queue = proxyActivities<DeleteQueueActivities>({
   startToCloseTimeout: '30 seconds',
@@ -48,5 +49,8 @@ export async function takeClusterForDelete(input: ClusterOperationInput): Promis
       operationIds: claim.waitingFor.map((o) => o.operationId),
       maxSeconds: ROUND_SECONDS,
     });
+    // Waiting for hours (an upgrade's 2-hour snapshot transfer, say): the calling workflow goes
+    // on in a new run with the same input (workflows asked to stop are asked once more, harmlessly).
+    await continueAsNewWhenLong<(i: ClusterOperationInput) => Promise<void>>(input);
   }
 }

@@ -1,7 +1,7 @@
-// The lifecycle workflows: create, update/scale (one converging workflow under three names, so
-// the Temporal UI says what was asked) and delete, plus the root-token rotation. Every step is
-// an idempotent activity; progress (step and percent) is recorded on the operation and answered
-// by the `progress` query. Deterministic: no I/O here, only activity calls.
+// The lifecycle workflows' common part (the activity proxies, `operation` with its progress and
+// failure recording) and the delete and root-token rotation; create, update and scale are in
+// converge.ts. Every step is an idempotent activity; progress (step and percent) is recorded on
+// the operation and answered by the `progress` query. Deterministic: no I/O here, only activity calls.
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -18,12 +18,12 @@ import {
   patched,
 } from '@temporalio/workflow';
 import type { ClusterActivities } from '../activities/cluster-activities.js';
-import type { ServerInfo } from '../domain/cluster-plan.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
 import { NON_RETRYABLE_ERRORS } from '../contract/errors.js';
 import { operationSearchAttributes, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from '../contract/temporal.js';
 import { takeClusterForDelete } from './delete-queue.js';
+import { isContinueAsNew } from './history-budget.js';
 
 export const retry: RetryPolicy = {
   initialInterval: '2 seconds',
@@ -78,7 +78,7 @@ export const gate = proxyActivities<ClusterActivities>({
 });
 
 /** The per-cluster snapshot schedule (activities/snapshots.ts). */
-const schedules = proxyActivities<SnapshotActivities>({
+export const schedules = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 10 },
   ...untilStopped,
@@ -96,26 +96,53 @@ export interface OperationHooks {
    * only for a create, update, scale or delete (a day-2 operation leaves provisioningState alone).
    */
   recordFailure?: (status: 'Failed' | 'Canceled', error: { code: string; message: string }) => Promise<void>;
+  /** Records a step's progress on the operation; default store.recordProgress (an activity). */
+  recordProgress?: (p: { operationId: string; step: string; percentComplete: number }) => Promise<void>;
 }
 
+/**
+ * Runs `fn` as the named part of an operation: should it fail (not by cancellation), the
+ * operation's error names this part rather than the last recorded step. For steps that run in
+ * parallel, where the recorded step cannot say which of them failed.
+ */
+export type Phase = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
 /** Runs `body` with progress reporting and records the outcome (also when cancelled). */
-export async function operation(input: ClusterOperationInput, body: (step: Step) => Promise<void>, hooks: OperationHooks = {}) {
+export async function operation(
+  input: ClusterOperationInput,
+  body: (step: Step, phase: Phase) => Promise<void>,
+  hooks: OperationHooks = {},
+) {
   let progress: OperationProgress = { step: 'accepted', percentComplete: 0 };
   setHandler(progressQuery, () => progress);
   const ref = { operationId: input.operationId, resourceKey: input.resourceKey };
+  const recordProgress = hooks.recordProgress ?? store.recordProgress;
   const step: Step = async (name, percentComplete) => {
     // Moved on only once recorded: a workflow cancelled while an activity finished (it waits for
     // its activities) fails here and names the step it was in.
     const next = { step: name, percentComplete };
-    await store.recordProgress({ operationId: input.operationId, ...next });
+    await recordProgress({ operationId: input.operationId, ...next });
     progress = next;
   };
+  // The part each failure arose in (the innermost phase names it).
+  const failedIn = new WeakMap<object, string>();
+  const phase: Phase = async (name, fn) => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (typeof err === 'object' && err !== null && !isCancellation(err) && !failedIn.has(err)) failedIn.set(err, name);
+      throw err;
+    }
+  };
+  const failedStep = (err: unknown) => (typeof err === 'object' && err !== null ? failedIn.get(err) : undefined) ?? progress.step;
   try {
-    await body(step);
+    await body(step, phase);
     progress = { step: 'done', percentComplete: 100 };
   } catch (err) {
+    // A long wait continuing in a new run: the operation goes on there.
+    if (isContinueAsNew(err)) throw err;
     const status = isCancellation(err) ? 'Canceled' : 'Failed';
-    const error = describeFailure(err, progress.step);
+    const error = describeFailure(err, failedStep(err));
     await CancellationScope.nonCancellable(async () => {
       await hooks.onFailure?.();
       await (hooks.recordFailure ? hooks.recordFailure(status, error) : store.failOperation({ ...ref, status, error }));
@@ -130,66 +157,6 @@ function describeFailure(err: unknown, step: string): { code: string; message: s
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) return { code: cause.type ?? 'OperationFailed', message: `${step} failed: ${cause.message}` };
   return { code: 'InternalError', message: `${step} failed with an internal error; SREs have the details.` };
-}
-
-/** Create, update and scale: bring the cluster to its spec, whatever state it is in now. */
-async function convergeCluster(input: ClusterOperationInput): Promise<void> {
-  await operation(input, async (step) => {
-    const ref = { resourceKey: input.resourceKey };
-    // A generation number for everything this operation publishes; later operations write
-    // higher ones, so a stale retry can never overwrite their files (Date.now is replay-safe).
-    const generation = Date.now();
-    await step('plan', 2);
-    const plan = await quick.loadClusterPlan(ref);
-    const previous = await quick.loadClusterServers(ref);
-    await step('secrets', 5);
-    await quick.ensureClusterSecrets({ ...ref, primaryResourceKey: plan.federation?.primaryResourceKey });
-    await step('pki', 10);
-    await quick.ensureClusterPki({ plan });
-    await quick.ensureClusterContainer(ref);
-    // A secondary datacenter: its tokens are made in the primary before its servers start.
-    if (plan.federation) await quick.joinFederation({ plan });
-    const retiring = previous.filter((s) => s.index >= plan.serverCount);
-    if (retiring.length) {
-      await step('retire-servers', 15);
-      await quick.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
-    }
-    await step('infrastructure', 20);
-    const servers: ServerInfo[] = await infra.applyInfrastructure({ plan, serverCount: plan.serverCount });
-    await step('publish-configuration', 55);
-    await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
-    if (retiring.length) await quick.unpublishServers({ resourceKey: input.resourceKey, keepCount: plan.serverCount });
-    await step('health-gate', 65);
-    if (retiring.length) await gate.pruneRaftPeers({ plan, servers });
-    await gate.waitForHealthyCluster({ plan, servers });
-    if (plan.federation) {
-      await step('federation', 75);
-      await gate.waitForFederation({ plan, servers });
-    }
-    await step('acls', 80);
-    await quick.configureAcls({ plan, servers });
-    await step('endpoint', 85);
-    const endpoint = await gate.ensureEndpoint({ plan, servers });
-    await step('client-config', 95);
-    await quick.publishClientConfig({ plan, servers });
-    await quick.recordClusterServers({ ...ref, servers, fqdn: endpoint.fqdn });
-    await step('schedules', 98);
-    await schedules.ensureSnapshotSchedule(ref);
-    await quick.ensureCertificateSchedule(ref);
-    await store.completeOperation({ operationId: input.operationId, resourceKey: input.resourceKey });
-  });
-}
-
-export async function createCluster(input: ClusterOperationInput): Promise<void> {
-  await convergeCluster(input);
-}
-
-export async function updateCluster(input: ClusterOperationInput): Promise<void> {
-  await convergeCluster(input);
-}
-
-export async function scaleCluster(input: ClusterOperationInput): Promise<void> {
-  await convergeCluster(input);
 }
 
 const DELETE_QUEUE_PATCH = 'delete-waits-for-other-operations';

@@ -14,6 +14,7 @@ import {
 import type { StoreActivities } from '../activities/store.js';
 import { PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from '../contract/temporal.js';
 import { takeClusterForDelete } from './delete-queue.js';
+import { isContinueAsNew } from './history-budget.js';
 
 const store = proxyActivities<StoreActivities>({
   startToCloseTimeout: '30 seconds',
@@ -36,6 +37,8 @@ export async function clusterOperationStandIn(input: ClusterOperationInput): Pro
     else await store.completeOperation(ref);
     progress = { step: 'done', percentComplete: 100 };
   } catch (err) {
+    // A long delete wait continuing in a new run (history-budget.ts): the operation goes on there.
+    if (isContinueAsNew(err)) throw err;
     // Recording the outcome must happen even when the workflow itself is being cancelled.
     await CancellationScope.nonCancellable(() =>
       store.failOperation({

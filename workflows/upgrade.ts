@@ -11,6 +11,7 @@ import type { SnapshotActivities } from '../activities/snapshots.js';
 import { nextWindow } from '../domain/maintenance-window.js';
 import { UPGRADE_SIGNAL, type ClusterOperationInput } from '../contract/temporal.js';
 import { gate, operation, quick, retry, store } from './lifecycle.js';
+import { continueAsNewWhenLong } from './history-budget.js';
 import { workerFailure } from '../contract/errors.js';
 
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
@@ -77,6 +78,9 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
         if (claim.ended) throw workerFailure('OperationEnded', claim.reason);
         await step(claim.reason, 8);
         await sleep(CLAIM_RETRY);
+        // A lock held for hours: the next run waits on (and looks at the window again), keeping
+        // an SRE's force.
+        await continueAsNewWhenLong<typeof upgradeCluster>({ ...input, params: { ...input.params, force: forced } });
       }
       // What the servers are now, not when the request came (days may have passed).
       plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
