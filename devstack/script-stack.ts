@@ -17,6 +17,8 @@ export async function stackForScript(o: {
   scriptUrl: string;
   /** Chaos: a private PostgreSQL, OpenBao on file storage, the twin's fault API, and serviceControl() in the script. */
   chaos?: boolean;
+  /** The production Temporal server on the store's PostgreSQL instead of the dev server (its databases are dropped at the end). */
+  productionTemporal?: boolean;
 }): Promise<StackEndpoints> {
   const given = process.env[ENV];
   if (given) return JSON.parse(given) as StackEndpoints;
@@ -29,6 +31,7 @@ export async function stackForScript(o: {
     persistent: o.chaos === true,
     database: { name: `hcs_${o.name}_${runId}`, prefer: 'auto' },
     ...(o.chaos ? { chaos: true } : {}),
+    ...(o.productionTemporal ? { temporal: { kind: 'production' as const, databasePrefix: `hcs_tsrv_${o.name}_${runId}` } } : {}),
   });
   let code = 1;
   try {
