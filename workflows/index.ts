@@ -1,6 +1,7 @@
 // Every workflow the control-plane worker registers.
 export { clusterOperationStandIn } from './stand-in.js';
-export { createCluster, deleteCluster, rotateRootToken, scaleCluster, updateCluster } from './lifecycle.js';
+export { createCluster, scaleCluster, updateCluster } from './converge.js';
+export { deleteCluster, rotateRootToken } from './lifecycle.js';
 export { deleteClusterSnapshot, restoreCluster, scheduledSnapshot, snapshotCluster } from './snapshots.js';
 export { upgradeCluster } from './upgrade.js';
 export { rotateCertificates, scheduledCertificateRotation } from './certificates.js';
