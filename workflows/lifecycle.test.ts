@@ -29,6 +29,12 @@ interface World {
   applyFails?: () => never;
   healthFails?: () => never;
   applyBlocks?: boolean;
+  pkiFails?: () => never;
+  containerFails?: () => never;
+  endpointFails?: () => never;
+  /** The health gate waits (heartbeating) until it is cancelled. */
+  gateWaits?: boolean;
+  gateCancelled?: boolean;
 }
 const worlds = new Map<string, World>();
 const world = (resourceKey: string) => worlds.get(resourceKey)!;
@@ -78,8 +84,19 @@ const lifecycle: Partial<ClusterActivities> = {
   loadClusterPlan: async (a) => (world(a.resourceKey).calls.push('loadClusterPlan'), plan(a.resourceKey)),
   loadClusterServers: async (a) => world(a.resourceKey).previous,
   ensureClusterSecrets: record('ensureClusterSecrets'),
-  ensureClusterPki: record('ensureClusterPki'),
-  ensureClusterContainer: record('ensureClusterContainer'),
+  ensureClusterPki: async (a) => {
+    const w = world(a.plan.resourceKey);
+    w.calls.push('ensureClusterPki');
+    // Slower than the container: its failure comes second.
+    await new Promise((r) => setTimeout(r, 300));
+    w.pkiFails?.();
+    return { mount: 'pki-x', fingerprint256: '' };
+  },
+  ensureClusterContainer: async (a) => {
+    world(a.resourceKey).calls.push('ensureClusterContainer');
+    world(a.resourceKey).containerFails?.();
+    return { container: 'c' };
+  },
   retireServers: async (a) => {
     world(a.plan.resourceKey).calls.push(`retireServers:${a.retiring.map((s) => s.index).join(',')}`);
     return { left: [] };
@@ -107,10 +124,27 @@ const lifecycle: Partial<ClusterActivities> = {
     const w = world(a.plan.resourceKey);
     w.calls.push('waitForHealthyCluster');
     w.healthFails?.();
+    while (w.gateWaits) {
+      Context.current().heartbeat();
+      if (Context.current().cancellationSignal.aborted) {
+        w.gateCancelled = true;
+        throw Context.current().cancellationSignal.reason;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
     return { leader: 'x', voters: a.servers.length };
   },
   configureAcls: async (a) => (world(a.plan.resourceKey).calls.push('configureAcls'), { bootstrap: 'bootstrapped' }),
-  ensureEndpoint: async (a) => (world(a.plan.resourceKey).calls.push('ensureEndpoint'), { fqdn: 'logic.example', certificateNotAfter: '' }),
+  ensureEndpoint: async (a) => {
+    const w = world(a.plan.resourceKey);
+    w.calls.push('ensureEndpoint');
+    if (w.endpointFails) {
+      // Fails once the gate beside it waits.
+      while (!w.calls.includes('waitForHealthyCluster')) await new Promise((r) => setTimeout(r, 50));
+      w.endpointFails();
+    }
+    return { fqdn: 'logic.example', certificateNotAfter: '' };
+  },
   publishClientConfig: record('publishClientConfig'),
   recordClusterServers: record('recordClusterServers'),
   destroyInfrastructure: record('destroyInfrastructure'),
@@ -158,40 +192,41 @@ function begin(workflowType: string, w: Partial<World>) {
 }
 
 describe('lifecycle workflows', () => {
-  it('create runs every step in order, reports rising progress, and answers the progress query', async () => {
+  it('create runs every step once, in dependency order, reports rising progress, and answers the progress query', async () => {
     const { resourceKey, start } = begin('createCluster', {});
     const handle = await start();
     await handle.result();
     const w = world(resourceKey);
-    expect(w.calls.slice(1)).toEqual([
-      'loadClusterPlan',
-      'ensureClusterSecrets',
-      'ensureClusterPki',
-      'ensureClusterContainer',
-      'applyInfrastructure:3',
-      'publishServerFiles:3:3',
-      'waitForHealthyCluster',
-      'configureAcls',
-      'ensureEndpoint',
-      'publishClientConfig',
-      'recordClusterServers',
-      'ensureSnapshotSchedule',
-      'ensureCertificateSchedule',
-    ]);
+    const calls = w.calls.slice(1);
+    expect([...calls].sort()).toEqual(
+      [
+        'loadClusterPlan',
+        'ensureClusterSecrets',
+        'ensureClusterPki',
+        'ensureClusterContainer',
+        'applyInfrastructure:3',
+        'publishServerFiles:3:3',
+        'waitForHealthyCluster',
+        'configureAcls',
+        'ensureEndpoint',
+        'publishClientConfig',
+        'recordClusterServers',
+        'ensureSnapshotSchedule',
+        'ensureCertificateSchedule',
+      ].sort(),
+    );
+    // What each step needs has happened before it (the rest runs in parallel).
+    const before = (a: string, b: string) => expect(calls.indexOf(a), `${a} before ${b}`).toBeLessThan(calls.indexOf(b));
+    for (const prepared of ['loadClusterPlan', 'ensureClusterSecrets', 'ensureClusterPki', 'ensureClusterContainer'])
+      before(prepared, 'applyInfrastructure:3');
+    for (const after of ['publishServerFiles:3:3', 'ensureEndpoint', 'publishClientConfig']) before('applyInfrastructure:3', after);
+    before('publishServerFiles:3:3', 'waitForHealthyCluster');
+    before('waitForHealthyCluster', 'configureAcls');
+    for (const last of ['recordClusterServers', 'ensureSnapshotSchedule', 'ensureCertificateSchedule'])
+      for (const first of ['configureAcls', 'ensureEndpoint', 'publishClientConfig']) before(first, last);
     const percents = w.progress.map((p) => Number(p.split(':')[1]));
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
-    expect(w.progress.map((p) => p.split(':')[0])).toEqual([
-      'plan',
-      'secrets',
-      'pki',
-      'infrastructure',
-      'publish-configuration',
-      'health-gate',
-      'acls',
-      'endpoint',
-      'client-config',
-      'schedules',
-    ]);
+    expect(w.progress.map((p) => p.split(':')[0])).toEqual(['pki', 'infrastructure', 'publish-configuration', 'health-gate']);
     expect(w.completed).toBe(true);
     expect(await handle.query('progress')).toEqual({ step: 'done', percentComplete: 100 });
   });
@@ -240,6 +275,42 @@ describe('lifecycle workflows', () => {
     expect(attempts).toBe(3);
     expect(world(resourceKey).failed).toMatchObject({ status: 'Failed', error: { code: 'ClusterNotHealthy' } });
     expect(world(resourceKey).completed).toBe(false);
+  }, 60_000);
+
+  it('steps in parallel that both fail: the failure of the step listed first is reported, whichever failed first', async () => {
+    const { resourceKey, start } = begin('createCluster', {
+      pkiFails: () => {
+        throw ApplicationFailure.nonRetryable('the PKI mount is in use', 'DerivedNameOwnedByAnotherCluster');
+      },
+      containerFails: () => {
+        throw ApplicationFailure.nonRetryable('the container is in use', 'DerivedNameOwnedByAnotherCluster');
+      },
+    });
+    await expect((await start()).result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(world(resourceKey).calls).not.toContain('applyInfrastructure:3');
+    expect(world(resourceKey).failed).toEqual({
+      status: 'Failed',
+      error: { code: 'DerivedNameOwnedByAnotherCluster', message: 'pki failed: the PKI mount is in use' },
+    });
+  });
+
+  it('a failed endpoint cancels the health gate waiting beside it and names the endpoint', async () => {
+    const { resourceKey, start } = begin('createCluster', {
+      gateWaits: true,
+      endpointFails: () => {
+        throw ApplicationFailure.nonRetryable('the DNS name is in use', 'DerivedNameOwnedByAnotherCluster');
+      },
+    });
+    await expect((await start()).result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const w = world(resourceKey);
+    // The workflow ended only once the gate had stopped.
+    expect(w.gateCancelled).toBe(true);
+    expect(w.calls).not.toContain('configureAcls');
+    expect(w.failed).toEqual({
+      status: 'Failed',
+      error: { code: 'DerivedNameOwnedByAnotherCluster', message: 'endpoint failed: the DNS name is in use' },
+    });
+    expect(w.completed).toBe(false);
   }, 60_000);
 
   it('a cancelled operation is recorded Canceled with the step it was in', async () => {
