@@ -65,3 +65,26 @@ export function countOperationEnded(op: Pick<OperationRecord, 'kind' | 'status' 
   const seconds = (Date.parse(op.endedAt) - Date.parse(op.startedAt)) / 1000;
   if (Number.isFinite(seconds) && seconds >= 0) operationDuration.observe({ kind: op.kind, status: op.status }, seconds);
 }
+
+/** What a relay did with a claimed start request (lib/operation-relay.ts). */
+export type OperationStartOutcome = 'started' | 'deferred' | 'refused' | 'dropped';
+
+export const operationStarts = new Counter({
+  name: 'hcs_operation_starts_total',
+  help: 'Start requests the relay handled: started (Temporal has the workflow), deferred (Temporal failed; tried again), refused (the operation failed), dropped (the operation ended or was cancelled before its workflow started).',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export const operationStartDelay = new Histogram({
+  name: 'hcs_operation_start_delay_seconds',
+  help: 'Time from an operation being recorded (its start request committed) to Temporal having its workflow.',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [metricsRegistry],
+});
+
+/** A relay handled a start request; `delaySeconds` for a started one (recorded to started). */
+export function countOperationStart(outcome: OperationStartOutcome, delaySeconds?: number): void {
+  operationStarts.inc({ outcome });
+  if (delaySeconds !== undefined && Number.isFinite(delaySeconds) && delaySeconds >= 0) operationStartDelay.observe(delaySeconds);
+}

@@ -1,11 +1,15 @@
 // The one way an operation begins, whoever begins it (the API, the fleet's automatic upgrades,
 // the certificate and snapshot schedules): its record and the caller's writes commit in one
-// transaction under the one-operation rule (store/operations.ts beginOperation), then its
-// workflow starts under a deterministic id, so a retry cannot start a second one. A start that
-// fails ambiguously (a deadline) is looked up in Temporal: started counts as started; only a
-// workflow Temporal does not have fails the operation and frees the cluster; when Temporal cannot
-// be asked, the operation keeps the lock (two workflows must never act on one cluster) and can be
+// transaction under the one-operation rule (store/operations.ts beginOperation). The API also
+// commits the workflow's start request in that transaction (a transactional outbox,
+// store/operation-starts.ts) and answers at once; a relay (lib/operation-relay.ts) starts the
+// workflow. Others start it here right after the commit (startRecordedOperation). Either way the
+// workflow's id is deterministic, so a retry cannot start a second one. A start that fails
+// ambiguously (a deadline) is looked up in Temporal: started counts as started; only a workflow
+// Temporal does not have fails the operation and frees the cluster; when Temporal cannot be
+// asked, the operation keeps the lock (two workflows must never act on one cluster) and can be
 // cancelled. A schedule's firing records here and starts the workflow as its own child.
+import { context, propagation } from '@opentelemetry/api';
 import { Client, Connection, WorkflowIdReusePolicy, WorkflowNotFoundError, type WorkflowClient } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
@@ -22,10 +26,16 @@ import {
 import { workflowIdFor, type OperationKind } from '../domain/resource-id.js';
 import type { ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../store/database.js';
+import { insertStartRequest } from '../store/operation-starts.js';
 import { beginOperation, updateOperation, type OperationRecord } from '../store/operations.js';
 import { countOperationEnded, countOperationStarted } from './metrics.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from './temporal-connection.js';
 import { workflowClientInterceptors } from './temporal-tracing.js';
+
+/** The task queue of a starter's workflows. */
+export function starterTaskQueue(s: { taskQueue?: string }): string {
+  return s.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
+}
 
 /** What an operation's workflow is started with. */
 export type OperationWorkflowStart = ClusterOperationInput & { workflowId: string; resourceGroup: string };
@@ -43,6 +53,8 @@ export interface WorkflowStarter {
 
 /** The API's starter: also asks workflows to stop, and owns its connection. */
 export interface OperationStarter extends WorkflowStarter {
+  /** The task queue its workflows run on (default CONTROL_PLANE_TASK_QUEUE): the API's start requests are for the relays of this queue. */
+  readonly taskQueue?: string;
   /** Asks the operation's workflow to stop. */
   cancel(workflowId: string): Promise<void>;
   /** Resolves when Temporal's frontend answers its health check within `timeoutMs` (readiness). */
@@ -58,8 +70,9 @@ export function workflowStarter(
     /** Which workflow runs each kind (default: the real ones; API contract tests use the stand-in). */
     workflowTypes?: WorkflowTypes;
   } = {},
-): WorkflowStarter & Pick<OperationStarter, 'cancel'> {
+): WorkflowStarter & Pick<OperationStarter, 'cancel'> & { taskQueue: string } {
   return {
+    taskQueue: o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE,
     async start(input) {
       const { workflowId, resourceGroup, ...args } = input;
       // A kind no workflow runs (maintenance in production) is refused before Temporal is asked.
@@ -149,6 +162,11 @@ export interface OperationRequest {
   operationId?: string;
   /** The caller's writes, in the transaction that records the operation (before the record). */
   write?: (tx: SqlExecutor, operationId: string) => Promise<void>;
+  /**
+   * Commit the workflow's start request with the record, for the relays of this task queue
+   * (lib/operation-relay.ts): the caller starts nothing itself.
+   */
+  outbox?: { taskQueue: string };
 }
 
 /** A recorded operation and what its workflow is started with. */
@@ -186,7 +204,7 @@ export async function recordOperation(db: SqlDatabase | SqlExecutor, r: Operatio
   const inTransaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => ('transaction' in db ? db.transaction(fn) : fn(db));
   const operation = await inTransaction(async (tx) => {
     await r.write?.(tx, operationId);
-    return beginOperation(tx, {
+    const record = await beginOperation(tx, {
       operationId,
       resourceKey: r.target.resourceKey,
       subscriptionId: r.target.subscriptionId,
@@ -195,9 +213,28 @@ export async function recordOperation(db: SqlDatabase | SqlExecutor, r: Operatio
       workflowId: workflow.workflowId,
       correlationId: r.correlationId,
     });
+    if (r.outbox) await writeStartRequest(tx, workflow, r.outbox.taskQueue);
+    return record;
   });
   countOperationStarted(operation.kind);
   return { operation, workflow };
+}
+
+/**
+ * The workflow's start request, in the transaction that records its operation (the outbox): what
+ * it is started with and the trace context of the caller, so the relay's start joins the
+ * request's trace. Nothing secret is written (OperationParams holds ids, versions and flags).
+ */
+export async function writeStartRequest(tx: SqlExecutor, workflow: OperationWorkflowStart, taskQueue: string): Promise<void> {
+  const traceContext: Record<string, string> = {};
+  propagation.inject(context.active(), traceContext);
+  await insertStartRequest(tx, {
+    operationId: workflow.operationId,
+    taskQueue,
+    workflowId: workflow.workflowId,
+    start: { ...workflow },
+    traceContext,
+  });
 }
 
 /** Temporal does not have the workflow: the operation was ended Failed (OperationNotStarted), the cluster is free. */

@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { createLogger } from '../../lib/logger.js';
 import { PinoTemporalLogger } from '../../lib/temporal-logger.js';
 import { installTemporalRuntime } from '../../lib/temporal-runtime.js';
-import { startApi, type RunningApi } from '../../apps/api/src/api.js';
+import { startApi, type ApiOptions, type RunningApi } from '../../apps/api/src/api.js';
 import { sha256Hex, type AuthConfig } from '../../apps/api/src/auth.js';
 import type { Role } from '../../apps/api/src/context.js';
 import type { RateLimitSettings } from '../../apps/api/src/rate-limit.js';
@@ -73,6 +73,8 @@ export interface ControlPlaneOptions {
   externalWorker?: boolean;
   /** Wraps the API's workflow starter (tests inject start failures and timeouts). */
   starter?: (real: OperationStarter) => OperationStarter;
+  /** The API's start relay timing (lib/operation-relay.ts defaults when absent). */
+  relay?: ApiOptions['relay'];
   /** Adjusts the authentication settings (security tests add issuers or keys of their own). */
   auth?: (base: AuthConfig) => AuthConfig;
   /** Quotas and the federation token lifetime (the API's defaults for what is not given). */
@@ -209,6 +211,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
     retryAfterSeconds: 1,
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.relay ? { relay: options.relay } : {}),
     payloadCodec,
     sealer,
   });

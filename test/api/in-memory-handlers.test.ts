@@ -1,8 +1,9 @@
 // The REST handlers in-process, with no socket and no Temporal: the API built by buildApi on an
 // in-memory PGlite store, driven with fastify's inject(); the workflow starter is an in-memory
-// stand-in of our own OperationStarter interface that records what the API asked it to start or
-// cancel. What a worker would do later (run the workflow) is not here: these tests pin the API's
-// own answers and what it writes to the store.
+// stand-in of our own OperationStarter interface that records what the API's start relay
+// (lib/operation-relay.ts) asked it to start or what the API asked it to cancel. What a worker
+// would do later (run the workflow) is not here: these tests pin the API's own answers and what
+// it writes to the store.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { getCluster } from '../../store/clusters.js';
 import { openDatabase, type SqlDatabase } from '../../store/database.js';
 import { migrate } from '../../store/migrate.js';
 import { listOperations } from '../../store/operations.js';
+import { pendingStartRequests } from '../../store/operation-starts.js';
 import { putSubscription } from '../../store/subscriptions.js';
 
 type Starter = ApiOptions['starter'];
@@ -48,13 +50,14 @@ const tokens = { operator: `hcsop_mem_${randomBytes(16).toString('hex')}`, other
 const starter = inMemoryStarter();
 let db: SqlDatabase;
 let api: Awaited<ReturnType<typeof buildApi>>['rest'];
+let relay: Awaited<ReturnType<typeof buildApi>>['relay'];
 
 beforeAll(async () => {
   db = await openDatabase({ kind: 'pglite', dataDir: 'memory://' });
   await migrate(db);
   for (const s of [sub, otherSub]) await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
   const keys = parsePayloadKeys(`mem-1:${randomBytes(32).toString('base64')}`);
-  ({ rest: api } = await buildApi({
+  ({ rest: api, relay } = await buildApi({
     db,
     starter,
     auth: {
@@ -100,7 +103,7 @@ describe('a cluster through the REST handlers, in memory', () => {
   const name = `mem-${randomUUID().slice(0, 6)}`;
   const key = path(name).toLowerCase();
 
-  it('PUT creates: 201, Azure-AsyncOperation, the record and its create operation in the store, one workflow started', async () => {
+  it('PUT creates: 201, Azure-AsyncOperation, the record and its create operation in the store, its workflow started by the relay once', async () => {
     const put = await call('PUT', path(name), { payload: body('10.90.0.0/16') });
     expect(put.status, JSON.stringify(put.json)).toBe(201);
     expect(put.json.properties.provisioningState).toBe('Accepted');
@@ -120,6 +123,9 @@ describe('a cluster through the REST handlers, in memory', () => {
     expect(stored?.spec.properties.serverCount).toBe(3);
     expect(stored?.etag).toBe(put.json.etag);
 
+    // The API answered after the commit; its relay starts the workflow (nudged, not awaited).
+    await relay.drain();
+    expect(await pendingStartRequests(db)).toEqual([]);
     expect(starter.started).toHaveLength(1);
     expect(starter.started[0]).toMatchObject({ kind: 'create', resourceKey: key, operationId: op.operationId, workflowId: op.workflowId });
   });
@@ -140,6 +146,7 @@ describe('a cluster through the REST handlers, in memory', () => {
     expect(patch.json.error.message).toContain(create!.operationId);
     expect(await getCluster(db, key)).toEqual(before);
     expect(await listOperations(db, key)).toHaveLength(1);
+    await relay.drain();
     expect(starter.started).toHaveLength(1);
   });
 
@@ -157,6 +164,7 @@ describe('a cluster through the REST handlers, in memory', () => {
     }
     expect(await getCluster(db, key)).toEqual(before);
     expect(await listOperations(db, key)).toHaveLength(1);
+    await relay.drain();
     expect(starter.started).toHaveLength(1);
     expect(starter.cancelled).toEqual([]);
   });
@@ -165,6 +173,7 @@ describe('a cluster through the REST handlers, in memory', () => {
     const [create] = await listOperations(db, key);
     const del = await call('DELETE', path(name));
     expect(del.status).toBe(202);
+    await relay.drain();
     expect(String(del.headers.location)).toContain('/operationResults/');
     expect(String(del.headers['azure-asyncoperation'])).toContain('/operationStatuses/');
 
@@ -188,5 +197,7 @@ it('a PUT that fails validation answers 400 naming the field and writes and star
   expect(JSON.stringify(put.json.error)).toContain('serverCount');
   expect(await getCluster(db, path(name).toLowerCase())).toBeUndefined();
   expect(await listOperations(db, path(name).toLowerCase())).toEqual([]);
+  await relay.drain();
+  expect(await pendingStartRequests(db)).toEqual([]);
   expect(starter.started).toHaveLength(startedBefore);
 });

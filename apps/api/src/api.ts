@@ -7,7 +7,8 @@ import { createAuthenticator, type AuthConfig } from './auth.js';
 import { requireTlsBeyondLoopback } from './grpc/credentials.js';
 import { startGrpcServer } from './grpc/server.js';
 import { createHandlers } from './handlers.js';
-import type { OperationStarter } from '../../../lib/operation-starter.js';
+import { starterTaskQueue, type OperationStarter } from '../../../lib/operation-starter.js';
+import { startOperationRelay, type OperationRelay, type OperationRelayOptions } from '../../../lib/operation-relay.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import { withRateLimit, type RateLimitSettings } from './rate-limit.js';
 import { createRestServer } from './rest/server.js';
@@ -45,11 +46,15 @@ export interface ApiOptions {
   rateLimit?: RateLimitSettings;
   /** Readiness: each probe's deadline (default 2000 ms) and how often gRPC health is re-checked (default 5000 ms). */
   readiness?: { timeoutMs?: number; intervalMs?: number };
+  /** The start relay's timing (lib/operation-relay.ts defaults when absent). */
+  relay?: Pick<OperationRelayOptions, 'pollMs' | 'batchSize' | 'leaseMs' | 'startTimeoutMs' | 'backoff'>;
 }
 
 export interface RunningApi {
   restUrl: string;
   grpcAddress: string;
+  /** The API's start relay (lib/operation-relay.ts): `drain` waits until no start request is due. */
+  relay: Pick<OperationRelay, 'nudge' | 'drain'>;
   close(): Promise<void>;
 }
 
@@ -58,9 +63,13 @@ export interface RunningApi {
  * transports use, and the REST server (fastify: tests drive it with inject(), no socket).
  */
 export async function buildApi(o: ApiOptions) {
+  // Operations commit with their workflow's start request and the API answers; this relay starts
+  // the workflows (nudged after each commit), as the worker's does (lib/operation-relay.ts).
+  const relay = startOperationRelay({ ...o.relay, db: o.db, starter: o.starter, taskQueue: starterTaskQueue(o.starter), log: o.logger });
   const handlers = createHandlers({
     db: o.db,
     starter: o.starter,
+    relay,
     catalogue: o.catalogue,
     sealer: o.sealer,
     ...(o.allowedLocations ? { allowedLocations: o.allowedLocations } : {}),
@@ -81,13 +90,15 @@ export async function buildApi(o: ApiOptions) {
     ...(o.codecCorsOrigins ? { codecCorsOrigins: o.codecCorsOrigins } : {}),
     readiness,
   });
-  return { handlers, authenticate, rest, readiness };
+  // Closing the REST server (tests that build the API without listening) stops the relay too.
+  rest.addHook('onClose', async () => relay.stop());
+  return { handlers, authenticate, rest, readiness, relay };
 }
 
 export async function startApi(o: ApiOptions): Promise<RunningApi> {
   const host = o.host ?? '127.0.0.1';
   requireTlsBeyondLoopback(host, o.tls);
-  const { handlers, authenticate, rest, readiness } = await buildApi(o);
+  const { handlers, authenticate, rest, readiness, relay } = await buildApi(o);
   await rest.listen({ host, port: o.restPort ?? 0 });
   const addr = rest.server.address();
   const restPort = typeof addr === 'object' && addr ? addr.port : 0;
@@ -119,11 +130,13 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
   return {
     restUrl: `${o.tls ? 'https' : 'http'}://${host}:${restPort}`,
     grpcAddress: grpc.address,
+    relay,
     async close() {
       clearInterval(sweep);
       stopWatching();
       await grpc.close();
       await rest.close();
+      await relay.stop();
     },
   };
 }

@@ -18,6 +18,8 @@ import { snapshotActionHandlers } from './service/snapshot-actions.js';
 export interface HandlerDeps {
   db: SqlDatabase;
   starter: OperationStarter;
+  /** The process's start relay, nudged after each operation commits (lib/operation-relay.ts). */
+  relay?: { nudge(): void };
   catalogue: CatalogueEntry[];
   allowedLocations?: string[];
   /** Opens the documents the worker sealed for customers (client configuration, root tokens). */

@@ -15,10 +15,14 @@ import { installTemporalRuntime, temporalMetricsAddress } from '../../../lib/tem
 import { freeLoopbackPort, startOpsServer, type RunningOpsServer } from '../../worker/src/ops-server.js';
 import type { WorkerProcessConfig } from './config.js';
 
-/** Starts the worker on an open store with the process's codec and secret sealer. */
+/**
+ * Starts the worker on an open store with the process's codec and secret sealer; with a start
+ * relay (lib/operation-relay.ts) when `relayLog` is given (the worker process; the embedded
+ * process's API runs its own).
+ */
 export function startConfiguredWorker(
   config: WorkerProcessConfig,
-  o: { db: SqlDatabase; payloadCodec: PayloadCodec; sealer: SecretBox },
+  o: { db: SqlDatabase; payloadCodec: PayloadCodec; sealer: SecretBox; relayLog?: Logger },
 ): Promise<RunningWorker> {
   return startWorker({
     temporal: config.temporal,
@@ -28,6 +32,7 @@ export function startConfiguredWorker(
     db: o.db,
     payloadCodec: o.payloadCodec,
     ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db: o.db, sealer: o.sealer }) } : {}),
+    ...(o.relayLog ? { operationRelay: { log: o.relayLog } } : {}),
   });
 }
 
@@ -68,6 +73,7 @@ export async function runWorker(config: WorkerProcessConfig): Promise<void> {
     db,
     payloadCodec: new AesGcmPayloadCodec(config.payloadKeys),
     sealer: new SecretBox(deriveSealingKeys(config.payloadKeys)),
+    relayLog: logger,
   });
   const ops = await startConfiguredOps(config, { logger, db, worker });
   logger.info({ taskQueue: config.taskQueue, ...(ops ? { ops: ops.url } : {}) }, 'worker started');

@@ -12,6 +12,8 @@ import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../
 import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../contract/temporal.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { workflowStarter } from '../../../lib/operation-starter.js';
+import { startOperationRelay, type OperationRelay } from '../../../lib/operation-relay.js';
+import type { Logger } from 'pino';
 import { workerTracingOptions, workflowClientInterceptors } from '../../../lib/temporal-tracing.js';
 import { withCorrelationInterceptors } from './correlation.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
@@ -31,6 +33,12 @@ export interface WorkerOptions {
   catalogue?: CatalogueEntry[];
   /** Run the fleet's automatic patch upgrades this often (the control plane's own schedule); off when absent. */
   fleetUpgradeIntervalSeconds?: number;
+  /**
+   * Run a start relay (lib/operation-relay.ts) for the task queue: it starts the production
+   * workflow types, so only where the API does too (the worker process; the embedded process's
+   * API runs its own). Off when absent.
+   */
+  operationRelay?: { log?: Pick<Logger, 'info' | 'warn'> };
 }
 
 export interface RunningWorker {
@@ -52,7 +60,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const connection = await NativeConnection.connect(temporalConnectOptions(o.temporal));
   const taskQueue = o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
   // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
-  const clientConnection = o.lifecycle ? await Connection.connect(temporalConnectOptions(o.temporal)) : undefined;
+  // The start relay uses one too.
+  const clientConnection = o.lifecycle || o.operationRelay ? await Connection.connect(temporalConnectOptions(o.temporal)) : undefined;
   const client = clientConnection
     ? new Client({
         connection: clientConnection,
@@ -61,11 +70,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         interceptors: workflowClientInterceptors(),
       })
     : undefined;
-  const schedules = client ? { client: client.schedule, taskQueue } : undefined;
+  // Schedules and the fleet's upgrades only where the worker builds clusters.
+  const lifecycleClient = o.lifecycle ? client : undefined;
+  const schedules = lifecycleClient ? { client: lifecycleClient.schedule, taskQueue } : undefined;
   // Operations the worker begins (the fleet's upgrades) start their workflows through the one starter.
-  const starter = client ? workflowStarter(client.workflow, { taskQueue }) : undefined;
-  if (client && o.fleetUpgradeIntervalSeconds) {
-    await upsertIntervalSchedule(client.schedule, {
+  const starter = lifecycleClient ? workflowStarter(lifecycleClient.workflow, { taskQueue }) : undefined;
+  if (lifecycleClient && o.fleetUpgradeIntervalSeconds) {
+    await upsertIntervalSchedule(lifecycleClient.schedule, {
       scheduleId: `${FLEET_UPGRADE_SCHEDULE}/${taskQueue}`,
       intervalSeconds: o.fleetUpgradeIntervalSeconds,
       workflowType: FLEET_UPGRADE_WORKFLOW,
@@ -96,7 +107,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // (lib/tracing.ts), workflow and activity spans in the caller's trace.
     ...withCorrelationInterceptors(workerTracingOptions()),
   });
+  const relay: OperationRelay | undefined =
+    client && o.operationRelay
+      ? startOperationRelay({ db: o.db, starter: workflowStarter(client.workflow, { taskQueue }), taskQueue, ...o.operationRelay })
+      : undefined;
   const done = worker.run().finally(async () => {
+    await relay?.stop();
     await connection.close();
     await clientConnection?.close();
   });

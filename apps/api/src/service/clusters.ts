@@ -42,6 +42,8 @@ import { unfinishedDelete } from '../../../../store/delete-queue.js';
 export interface ClusterServiceDeps {
   db: SqlDatabase;
   starter: OperationStarter;
+  /** The process's start relay, nudged after each operation commits (lib/operation-relay.ts). */
+  relay?: { nudge(): void };
   /** Consul versions offered (the catalogue). */
   catalogue: CatalogueEntry[];
   allowedLocations?: string[];

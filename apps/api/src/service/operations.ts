@@ -5,6 +5,7 @@ import { checkClusterName, checkResourceGroupName, checkSubscriptionId } from '.
 import { movesProvisioningState } from '../../../../domain/provisioning.js';
 import { getCluster, setProvisioningState } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
+import { withdrawStartRequest } from '../../../../store/operation-starts.js';
 import { cancelScheduled, getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
@@ -79,8 +80,28 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
           `Operation ${op.operationId} already ended with status ${op.status}; there is nothing to cancel.`,
         );
       }
-      // An operation whose workflow never started (its start was refused) has nothing to stop.
-      if ((await deps.starter.find(op.workflowId)) === 'absent') {
+      // An operation whose workflow has not been started yet (its start request still waits for
+      // the relay, lib/operation-relay.ts) is ended here, its request withdrawn in the same
+      // transaction: nothing ran, nothing will.
+      const withdrawn = await db.transaction(async (tx) => {
+        const outcome = await withdrawStartRequest(tx, op.operationId);
+        if (outcome !== 'withdrawn') return { outcome };
+        const ended = await updateOperation(tx, op.operationId, {
+          status: 'Canceled',
+          error: { code: 'OperationCanceled', message: 'The operation was canceled on request before it started.' },
+        });
+        if (ended && movesProvisioningState(ended.kind)) await setProvisioningState(tx, ended.resourceKey, 'Canceled');
+        return { outcome, ended };
+      });
+      if (withdrawn.outcome === 'withdrawn') {
+        countOperationEnded(withdrawn.ended);
+        return { operation: await view(withdrawn.ended ?? op) };
+      }
+      // A relay is starting it right now: it is marked Canceling and asked to stop; the relay asks
+      // again once Temporal has it. Otherwise a workflow Temporal never got (its start was refused
+      // or never confirmed) has nothing to stop.
+      const starting = withdrawn.outcome === 'starting';
+      if (!starting && (await deps.starter.find(op.workflowId)) === 'absent') {
         const canceled = await updateOperation(db, op.operationId, {
           status: 'Canceled',
           error: { code: 'OperationCanceled', message: 'The operation was canceled on request before it started.' },
@@ -100,7 +121,8 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
           : undefined;
       countOperationEnded(scheduled);
       const updated = scheduled ?? (await updateOperation(db, op.operationId, { status: 'Canceling' })) ?? op;
-      await deps.starter.cancel(op.workflowId);
+      if (starting) await deps.starter.cancel(op.workflowId).catch(() => undefined);
+      else await deps.starter.cancel(op.workflowId);
       return { operation: await view(updated) };
     },
   };

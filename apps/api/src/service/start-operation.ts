@@ -1,21 +1,25 @@
-// The API's side of beginning an operation (lib/operation-starter.ts does the beginning): the
-// answers a caller gets - 409 naming the operation that holds the cluster, 503 when the workflow
-// could not be started or its start could not be confirmed.
+// The API's side of beginning an operation (lib/operation-starter.ts does the recording): the
+// operation and its workflow's start request commit in one transaction (the outbox), the caller
+// gets its answer at once and the relay (lib/operation-relay.ts) starts the workflow - nudged
+// here, not awaited. Refusals: 409 naming the operation that holds the cluster, 400 for a kind no
+// workflow runs.
 import type { OperationKind } from '../../../../domain/resource-id.js';
 import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from '../../../../store/database.js';
 import { OperationInProgressError, pendingOperation, type OperationRecord } from '../../../../store/operations.js';
 import { OperationNotAvailableError, type OperationParams } from '../../../../contract/temporal.js';
-import {
-  OperationNotStartedError,
-  OperationStartUnconfirmedError,
-  startOperation as beginAndStart,
-  type OperationTarget,
-  type WorkflowStarter,
-} from '../../../../lib/operation-starter.js';
+import { recordOperation, starterTaskQueue, type OperationStarter, type OperationTarget } from '../../../../lib/operation-starter.js';
 import type { RequestContext } from '../context.js';
-import { badRequest, conflict, unavailable } from '../errors.js';
+import { badRequest, conflict } from '../errors.js';
 
 export type { OperationTarget } from '../../../../lib/operation-starter.js';
+
+/** What beginning an operation needs: the store, the task queue its start requests are for, the relay to nudge. */
+export interface StartDeps {
+  db: SqlDatabase;
+  starter: Pick<OperationStarter, 'taskQueue'>;
+  /** The process's relay (lib/operation-relay.ts); without one, a relay elsewhere polls. */
+  relay?: { nudge(): void };
+}
 
 /** 409 naming the operation that holds the cluster. */
 export function inProgress(op: OperationRecord) {
@@ -25,22 +29,22 @@ export function inProgress(op: OperationRecord) {
   );
 }
 
-/** The API error for a failed start (lib/operation-starter.ts), else undefined. */
-export function startFailure(err: unknown, what: string, o: { cancellable?: boolean } = {}) {
-  if (err instanceof OperationNotStartedError)
-    return unavailable(
-      `The ${what} could not be started (${err.startError instanceof Error ? err.startError.name : 'error'}); retry the request.`,
-    );
-  if (err instanceof OperationStartUnconfirmedError)
-    return unavailable(
-      `The workflow engine did not confirm that ${what} ${err.operation.operationId} started; it stays ${err.operation.status} until it is confirmed or cancelled${o.cancellable === false ? '' : ' (cancel it on its operation status URL to retry now)'}.`,
-    );
-  return undefined;
+/**
+ * Test hook, off unless the environment sets it: the process kills itself (SIGKILL) right after
+ * an operation and its start request committed and before anything starts the workflow - the
+ * crash the outbox must survive (test/api/outbox-crash.test.ts).
+ */
+export const CRASH_AFTER_COMMIT_HOOK = 'TEST_HOOK_SIGKILL_AFTER_OPERATION_COMMIT';
+
+/** After the commit: the crash hook (tests only), then the relay's nudge. */
+export function accepted(deps: StartDeps): void {
+  if (process.env[CRASH_AFTER_COMMIT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+  deps.relay?.nudge();
 }
 
-/** Records the operation (with `write` in the same transaction) and starts its workflow. */
+/** Records the operation with `write` and its start request in one transaction; starts nothing itself. */
 export async function startOperation(
-  deps: { db: SqlDatabase; starter: WorkflowStarter },
+  deps: StartDeps,
   o: {
     ctx: RequestContext;
     cluster: OperationTarget;
@@ -51,19 +55,26 @@ export async function startOperation(
 ): Promise<OperationRecord> {
   const { db } = deps;
   const { ctx, cluster, kind, write, params } = o;
-  return beginAndStart(deps, { target: cluster, kind, correlationId: ctx.correlationId, write, ...(params ? { params } : {}) }).catch(
-    async (err: unknown) => {
-      // A kind no production workflow runs (maintenance) is refused before anything is recorded.
-      if (err instanceof OperationNotAvailableError) throw badRequest('OperationNotAvailable', err.message);
-      if (err instanceof OperationInProgressError) throw inProgress(err.running);
-      // A concurrent request won the race to the new cluster's row (the caller's write) between
-      // our check and our insert: name its operation, as the check would have.
-      if (isUniqueViolation(err)) {
-        const running = await pendingOperation(db, cluster.resourceKey);
-        if (running) throw inProgress(running);
-        throw conflict('ConcurrentRequest', 'Another request changed this cluster at the same moment; read it and retry.');
-      }
-      throw startFailure(err, 'operation') ?? err;
-    },
-  );
+  const { operation } = await recordOperation(db, {
+    target: cluster,
+    kind,
+    correlationId: ctx.correlationId,
+    write,
+    ...(params ? { params } : {}),
+    outbox: { taskQueue: starterTaskQueue(deps.starter) },
+  }).catch(async (err: unknown) => {
+    // A kind no production workflow runs (maintenance) is refused before anything is recorded.
+    if (err instanceof OperationNotAvailableError) throw badRequest('OperationNotAvailable', err.message);
+    if (err instanceof OperationInProgressError) throw inProgress(err.running);
+    // A concurrent request won the race to the new cluster's row (the caller's write) between
+    // our check and our insert: name its operation, as the check would have.
+    if (isUniqueViolation(err)) {
+      const running = await pendingOperation(db, cluster.resourceKey);
+      if (running) throw inProgress(running);
+      throw conflict('ConcurrentRequest', 'Another request changed this cluster at the same moment; read it and retry.');
+    }
+    throw err;
+  });
+  accepted(deps);
+  return operation;
 }

@@ -1,6 +1,6 @@
 // Kinds no production workflow runs (maintenance) are refused before anything is recorded: the
-// API answers 400 OperationNotAvailable, the caller's write never runs, no operation is recorded
-// and no workflow is started. On a real store (PGlite, the embedded default).
+// API answers 400 OperationNotAvailable, the caller's write never runs, no operation and no start
+// request are recorded (so no relay starts a workflow). On a real store (PGlite, the embedded default).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { openDatabase, type SqlDatabase } from '../../../../store/database.js';
 import { migrate } from '../../../../store/migrate.js';
 import { listOperations } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
-import type { OperationStarter } from '../../../../lib/operation-starter.js';
+import { pendingStartRequests } from '../../../../store/operation-starts.js';
 import { startOperation } from './start-operation.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hcs-unavailable-kinds-'));
@@ -26,17 +26,10 @@ const ctx: RequestContext = {
   apiVersion: '2024-01-01',
 };
 
-/** Records every workflow start it is asked for. */
-const starter = () => {
-  const started: string[] = [];
-  const s: OperationStarter = {
-    start: async (input) => void started.push(input.kind),
-    cancel: async () => {},
-    find: async () => 'absent',
-    ping: async () => {},
-    close: async () => {},
-  };
-  return { s, started };
+/** The API's dependencies: the store, the task queue its start requests are for, a relay it nudges. */
+const deps = () => {
+  const nudges: string[] = [];
+  return { d: { db, starter: { taskQueue: 'unavailable-kinds' }, relay: { nudge: () => void nudges.push('nudge') } }, nudges };
 };
 
 beforeAll(async () => {
@@ -60,32 +53,31 @@ afterAll(async () => {
 });
 
 it('a maintenance operation is refused with 400 OperationNotAvailable and changes nothing', async () => {
-  const { s, started } = starter();
+  const { d, nudges } = deps();
   const before = await getCluster(db, cluster.resourceKey);
   let wrote = false;
-  const refused = await startOperation(
-    { db, starter: s },
-    {
-      ctx,
-      cluster,
-      kind: 'maintenance',
-      write: async (tx) => {
-        wrote = true;
-        await setProvisioningState(tx, cluster.resourceKey, 'Updating');
-      },
+  const refused = await startOperation(d, {
+    ctx,
+    cluster,
+    kind: 'maintenance',
+    write: async (tx) => {
+      wrote = true;
+      await setProvisioningState(tx, cluster.resourceKey, 'Updating');
     },
-  ).catch((err: unknown) => err);
+  }).catch((err: unknown) => err);
   expect(refused).toMatchObject({ httpStatus: 400, code: 'OperationNotAvailable' });
   expect((refused as Error).message).toMatch(/maintenance operations are not available yet.*Nothing was recorded or started/);
   expect(wrote).toBe(false);
-  expect(started).toEqual([]);
+  expect(nudges).toEqual([]);
+  expect(await pendingStartRequests(db)).toEqual([]);
   expect(await listOperations(db, cluster.resourceKey)).toEqual([]);
   expect(await getCluster(db, cluster.resourceKey)).toEqual(before);
 });
 
-it('a kind with a production workflow starts on the same set-up (the refusal is by kind alone)', async () => {
-  const { s, started } = starter();
-  const op = await startOperation({ db, starter: s }, { ctx, cluster, kind: 'update', write: async () => {} });
-  expect(started).toEqual(['update']);
+it('a kind with a production workflow is recorded with its start request on the same set-up (the refusal is by kind alone)', async () => {
+  const { d, nudges } = deps();
+  const op = await startOperation(d, { ctx, cluster, kind: 'update', write: async () => {} });
+  expect(nudges).toEqual(['nudge']);
   expect((await listOperations(db, cluster.resourceKey)).map((o) => o.operationId)).toEqual([op.operationId]);
+  expect((await pendingStartRequests(db, 'unavailable-kinds')).map((r) => r.operationId)).toEqual([op.operationId]);
 });
