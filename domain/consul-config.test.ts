@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { clientConfig, clientConfigDocument, CONSUL_HTTPS_PORT, serverConfig } from './consul-config.js';
+import { parse } from 'yaml';
+import {
+  clientConfig,
+  clientConfigDocument,
+  CONSUL_GRPC_TLS_PORT,
+  CONSUL_HTTPS_PORT,
+  serverConfig,
+  serverTlsName,
+} from './consul-config.js';
 
 const base = {
   plan: { datacenter: 'dc-west' },
@@ -19,8 +27,9 @@ describe('serverConfig', () => {
     expect(c.bootstrap_expect).toBe(3);
     expect(c.retry_join).toEqual(['10.0.0.5', '10.0.0.6']);
     expect(c.encrypt).toBe('Z29zc2lw');
-    expect(c.ports).toEqual({ http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: 8503, dns: -1 });
+    expect(c.ports).toEqual({ http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: CONSUL_GRPC_TLS_PORT, dns: -1 });
     expect(CONSUL_HTTPS_PORT).toBe(8501);
+    expect(CONSUL_GRPC_TLS_PORT).toBe(8503);
     expect(c.tls.defaults).toMatchObject({
       ca_file: 'tls/ca.pem',
       cert_file: 'tls/server.pem',
@@ -55,7 +64,7 @@ describe('serverConfig', () => {
 
 describe('clientConfigDocument', () => {
   const doc = clientConfigDocument({
-    plan: { datacenter: 'dc-west' },
+    plan: { datacenter: 'dc-west', fqdn: 'c0ffee.consul.example.net' },
     servers: [{ address: '10.0.0.4' }, { address: '10.0.0.5' }],
     gossip: 'Z29zc2lw',
     caBundlePem: '-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n',
@@ -77,10 +86,17 @@ describe('clientConfigDocument', () => {
     );
   });
 
-  it('passes the CA bundle through and carries the Helm values for the same servers', () => {
+  it('passes the CA bundle through and carries the Helm values for the same cluster (by its DNS name) and ports', () => {
     expect(doc.caBundlePem).toContain('BEGIN CERTIFICATE');
-    expect(doc.helmValuesYaml).toContain('  datacenter: dc-west\n');
-    expect(doc.helmValuesYaml).toContain('    - "10.0.0.4"\n    - "10.0.0.5"\n');
-    expect(doc.helmValuesYaml).toContain('  httpsPort: 8501\n');
+    expect(parse(doc.helmValuesYaml)).toMatchObject({
+      global: { datacenter: 'dc-west' },
+      externalServers: {
+        hosts: ['c0ffee.consul.example.net'],
+        httpsPort: CONSUL_HTTPS_PORT,
+        grpcPort: CONSUL_GRPC_TLS_PORT,
+        tlsServerName: serverTlsName('dc-west'),
+      },
+    });
+    expect(serverTlsName('dc-west')).toBe('server.dc-west.consul');
   });
 });

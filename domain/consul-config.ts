@@ -8,6 +8,13 @@ import { helmValuesYaml } from './helm-values.js';
 export const CONSUL_HTTPS_PORT = 8501;
 /** Consul's plain HTTP port, which must stay closed. */
 export const CONSUL_PLAIN_HTTP_PORT = 8500;
+/** Consul's gRPC port with TLS on every server (xDS and peering for Consul Dataplane; plain gRPC is off). */
+export const CONSUL_GRPC_TLS_PORT = 8503;
+
+/** The name every server certificate of the datacenter carries (activities/vault-pki.ts issues it). */
+export function serverTlsName(datacenter: string): string {
+  return `server.${datacenter}.consul`;
+}
 
 /** A server's Consul configuration: TLS everywhere, gossip encrypted, ACLs default deny. */
 export function serverConfig(a: {
@@ -28,7 +35,7 @@ export function serverConfig(a: {
     bootstrap_expect: a.bootstrapExpect,
     retry_join: a.addresses.filter((ip) => ip !== a.server.address),
     encrypt: a.gossip,
-    ports: { http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: 8503, dns: -1 },
+    ports: { http: -1, https: CONSUL_HTTPS_PORT, grpc: -1, grpc_tls: CONSUL_GRPC_TLS_PORT, dns: -1 },
     tls: {
       defaults: {
         ca_file: 'tls/ca.pem',
@@ -68,9 +75,12 @@ export function clientConfig(a: { datacenter: string; serverAddresses: string[];
   };
 }
 
-/** What a client agent needs to join: consul config JSON, CA bundle and consul-k8s Helm values. */
+/**
+ * What a client needs to join: consul config JSON for a client agent, the CA bundle and the
+ * consul-k8s Helm values (Consul Dataplane, the servers by the cluster's DNS name).
+ */
 export function clientConfigDocument(a: {
-  plan: Pick<ClusterPlan, 'datacenter'>;
+  plan: Pick<ClusterPlan, 'datacenter' | 'fqdn'>;
   servers: Array<Pick<ServerInfo, 'address'>>;
   gossip: string;
   caBundlePem: string;
@@ -79,6 +89,12 @@ export function clientConfigDocument(a: {
   return {
     clientConfigJson: JSON.stringify(clientConfig({ datacenter: a.plan.datacenter, serverAddresses, gossip: a.gossip }), null, 2),
     caBundlePem: a.caBundlePem,
-    helmValuesYaml: helmValuesYaml({ datacenter: a.plan.datacenter, serverAddresses, httpsPort: CONSUL_HTTPS_PORT }),
+    helmValuesYaml: helmValuesYaml({
+      datacenter: a.plan.datacenter,
+      host: a.plan.fqdn,
+      httpsPort: CONSUL_HTTPS_PORT,
+      grpcTlsPort: CONSUL_GRPC_TLS_PORT,
+      tlsServerName: serverTlsName(a.plan.datacenter),
+    }),
   };
 }

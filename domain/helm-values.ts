@@ -1,36 +1,62 @@
-// The consul-k8s Helm values a customer's Kubernetes cluster uses to join a managed cluster as
-// client agents (external servers, TLS, gossip encryption, ACLs): pure text rendering.
+// The consul-k8s Helm values a customer's Kubernetes cluster installs to use a managed cluster as
+// its external servers, for the consul-k8s 1.x chart with Consul Dataplane (no client agents):
+// connect-inject only, the servers reached by the cluster's DNS name over HTTPS and gRPC with TLS,
+// the CA and the bootstrap token read from Kubernetes secrets (referenced by name, never inlined).
+// Built with the yaml library; domain/helm-values.test.ts checks every key against the chart's.
+import { Document } from 'yaml';
 
-/** The values file; Kubernetes secrets hold the CA, gossip key and bootstrap token under the names given here. */
-export function helmValuesYaml(a: { datacenter: string; serverAddresses: string[]; httpsPort: number }): string {
-  const hosts = a.serverAddresses.map((h) => `    - ${JSON.stringify(h)}`);
-  return [
-    'global:',
-    '  enabled: false',
-    `  datacenter: ${a.datacenter}`,
-    '  tls:',
-    '    enabled: true',
-    '    caCert:',
-    '      secretName: consul-ca-cert',
-    '      secretKey: tls.crt',
-    '  gossipEncryption:',
-    '    secretName: consul-gossip-key',
-    '    secretKey: key',
-    '  acls:',
-    '    manageSystemACLs: true',
-    '    bootstrapToken:',
-    '      secretName: consul-bootstrap-token',
-    '      secretKey: token',
-    'externalServers:',
-    '  enabled: true',
-    '  hosts:',
-    ...hosts,
-    `  httpsPort: ${a.httpsPort}`,
-    `  tlsServerName: server.${a.datacenter}.consul`,
-    'client:',
-    '  enabled: true',
-    '  join:',
-    ...hosts,
-    '',
+/** The Kubernetes secrets the values reference; the customer creates them before installing. */
+export const HELM_SECRETS = {
+  /** The cluster's CA bundle (listClientConfig's caBundlePem). */
+  caCert: { secretName: 'consul-ca-cert', secretKey: 'tls.crt' },
+  /** A root token's secret id (createRootToken). */
+  bootstrapToken: { secretName: 'consul-bootstrap-token', secretKey: 'token' },
+} as const;
+
+export interface HelmValuesInput {
+  datacenter: string;
+  /** The cluster's DNS name: it resolves to every server, so it follows scaling and replacement. */
+  host: string;
+  httpsPort: number;
+  grpcTlsPort: number;
+  /** The name the servers' certificates carry. */
+  tlsServerName: string;
+}
+
+/** The values as a plain object. */
+export function helmValues(a: HelmValuesInput) {
+  return {
+    global: {
+      // Every component off unless turned on below.
+      enabled: false,
+      name: 'consul',
+      datacenter: a.datacenter,
+      tls: { enabled: true, caCert: { ...HELM_SECRETS.caCert } },
+      acls: { manageSystemACLs: true, bootstrapToken: { ...HELM_SECRETS.bootstrapToken } },
+    },
+    externalServers: {
+      enabled: true,
+      hosts: [a.host],
+      httpsPort: a.httpsPort,
+      grpcPort: a.grpcTlsPort,
+      tlsServerName: a.tlsServerName,
+    },
+    server: { enabled: false },
+    // Consul Dataplane: sidecars talk to the servers directly, no client agents.
+    client: { enabled: false },
+    connectInject: { enabled: true },
+  };
+}
+
+/** The values file, with comments on the secrets to create and the one value only the customer knows. */
+export function helmValuesYaml(a: HelmValuesInput): string {
+  const doc = new Document(helmValues(a));
+  doc.commentBefore = [
+    ` consul-k8s Helm values (chart 1.x, Consul Dataplane) for the managed datacenter ${a.datacenter}.`,
+    ' Create the secrets first, in the release namespace:',
+    `   kubectl create secret generic ${HELM_SECRETS.caCert.secretName} --from-file=${HELM_SECRETS.caCert.secretKey}=ca.pem  # caBundlePem of listClientConfig`,
+    `   kubectl create secret generic ${HELM_SECRETS.bootstrapToken.secretName} --from-literal=${HELM_SECRETS.bootstrapToken.secretKey}=<secretId of createRootToken>`,
+    ' and set externalServers.k8sAuthMethodHost to your Kubernetes API server address (reachable from the servers).',
   ].join('\n');
+  return doc.toString();
 }
