@@ -49,6 +49,7 @@ export default tseslint.config(
       'dist/**',
       'coverage/**',
       'scripts/*.mjs',
+      'apps/cli/bin/*.mjs',
       '.dependency-cruiser.cjs',
     ],
   },
