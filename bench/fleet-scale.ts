@@ -15,12 +15,11 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { blobServiceClient } from '../apps/worker/src/cloud-access.js';
 import { stackForScript } from '../devstack/script-stack.js';
 import type { TemporalServerEndpoint } from '../devstack/services/temporal-server.js';
 import { Supervisor } from '../devstack/supervisor.js';
-import { parseClusterBody } from '../domain/cluster-spec.js';
+import { parseClusterBody, type ClusterSpec } from '../domain/cluster-spec.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../lib/payload-codec.js';
 import { temporalConnectOptions } from '../lib/temporal-connection.js';
 import { toolPaths } from '../scripts/toolchain.mjs';
@@ -28,10 +27,17 @@ import { openDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';
 import { lifecycleConfig, vaultPki } from '../test/support/lifecycle.js';
 import { BenchReport } from './support/report.js';
-import { startSimAgents } from './support/fleet-sim-agents.js';
-import { databaseSizes, listFirings, percentile, type Firing } from './support/fleet-sim-measure.js';
-import { temporalOf, type SimWorkerConfig, type SimWorkerUsage } from './support/fleet-sim-worker.js';
-import { createPerClusterSchedules, expectedFirings, recordSimClusters } from './support/fleet-sim.js';
+import { startSimAgents, type SimAgent } from './support/fleet-sim-agents.js';
+import { databaseSizes } from './support/fleet-sim-measure.js';
+import { measureWindow } from './support/fleet-sim-window.js';
+import { temporalOf, type SimWorkerConfig } from './support/fleet-sim-worker.js';
+import {
+  createPerClusterSchedules,
+  deletePerClusterSchedules,
+  forgetSimClusters,
+  recordSimClusters,
+  spreadRecordedTimes,
+} from './support/fleet-sim.js';
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
 const SIZES = env('FLEETSIM_SIZES', '1000,5000,10000').split(',').map(Number);
@@ -39,6 +45,8 @@ const WINDOW_S = Number(env('FLEETSIM_WINDOW_SECONDS', '240'));
 const AGENTS = Number(env('FLEETSIM_AGENTS', '3'));
 const REAL_EVERY = Number(env('FLEETSIM_REAL_EVERY', '1'));
 const GOAL_P99_S = 60;
+type Design = 'per-cluster' | 'fleet';
+const DESIGNS = env('FLEETSIM_DESIGNS', 'per-cluster').split(',') as Design[];
 
 const production = existsSync(toolPaths().temporalServer) && !process.env.FLEETSIM_DEV_TEMPORAL;
 const stack = await stackForScript({ name: 'fleet', scriptUrl: import.meta.url, productionTemporal: production });
@@ -66,7 +74,6 @@ const sup = new Supervisor({ stateDir: join(stack.dataDir, 'fleetsim', 'supervis
 const parsed = lifecycleConfig(stack);
 const versions = Object.keys(stack.tools.consul);
 const version = stack.tools.consulVersions.at(-1) ?? versions[0]!;
-const taskQueue = `fleetsim-${randomUUID()}`;
 let worker: ChildProcess | undefined;
 
 /** What the Temporal server and the store keep on disk now (bytes). */
@@ -84,11 +91,104 @@ async function sizes(): Promise<{ temporal: number; store: number }> {
   return { temporal, store };
 }
 
-function usage(): Promise<SimWorkerUsage> {
-  return new Promise((resolve) => {
-    worker!.once('message', (m) => resolve(m as SimWorkerUsage));
-    worker!.send('usage');
+/** Starts the simulation worker and resolves once it polls. */
+async function startSimWorker(config: SimWorkerConfig): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./support/fleet-sim-worker.ts', import.meta.url))], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, FLEETSIM_WORKER: JSON.stringify(config) },
   });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the simulation worker exited with ${code}`)));
+  });
+  return child;
+}
+
+async function stopSimWorker(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.send('stop');
+  await exited;
+}
+
+const mib = (b: number) => b / 1024 ** 2;
+const gib = (b: number) => b / 1024 ** 3;
+const p99s: Record<string, number> = {};
+
+/** One design over every N: clusters added in steps, a window measured at each. */
+async function runDesign(design: Design, agents: SimAgent[], spec: ClusterSpec): Promise<void> {
+  const taskQueue = `fleetsim-${design}-${randomUUID()}`;
+  const pki = vaultPki(stack);
+  worker = await startSimWorker({
+    taskQueue,
+    payloadKeys,
+    agents: agents.map(({ label, url, caPem }) => ({ label, url, caPem })),
+    ...(design === 'fleet' ? { fleetSlotSeconds: 60 } : {}),
+  });
+  const phases = new Map<number, number>();
+  let recorded = 0;
+  try {
+    for (const n of SIZES) {
+      const t0 = Date.now();
+      await recordSimClusters({
+        db,
+        from: recorded,
+        to: n,
+        spec,
+        agents,
+        encrypt: (p) => pki.encrypt(p),
+        real: (i) => i % REAL_EVERY === 0,
+      });
+      const t1 = Date.now();
+      const base = Math.floor(Date.now() / 1000) + 5;
+      let setup: string;
+      if (design === 'per-cluster') {
+        const made = await createPerClusterSchedules({ client: client.schedule, taskQueue, from: recorded, to: n, base, concurrency: 16 });
+        for (const [i, sec] of made) phases.set(i, sec);
+        setup = `made ${2 * (n - recorded)} schedules in ${((Date.now() - t1) / 1000).toFixed(0)} s (${((2 * (n - recorded)) / ((Date.now() - t1) / 1000)).toFixed(0)}/s)`;
+      } else {
+        for (const [i, sec] of await spreadRecordedTimes(db, recorded, n, base)) phases.set(i, sec);
+        setup = 'no per-cluster schedules (the one fleet schedule fires every 60 s)';
+      }
+      report.line('');
+      report.line(`## ${design}, N = ${n}: recorded ${n - recorded} clusters in ${((t1 - t0) / 1000).toFixed(0)} s; ${setup}`);
+      recorded = n;
+      const r = await measureWindow({ client, worker, windowSeconds: WINDOW_S, phases: phases.values(), sizes });
+      report.line(
+        `firings with nominal time in the window: ${r.started} started of ${r.expected} expected (${(r.expected / WINDOW_S).toFixed(2)}/s); ${r.notCompleted} not completed (running or failed) when listed; worst firing lag ${r.startLag.max.toFixed(1)} s`,
+      );
+      const name = (what: string) => `${design} N=${n} ${what}`;
+      const other = design === 'fleet' ? p99s[`per-cluster ${n}`] : undefined;
+      const first = p99s[`${design} ${SIZES[0]}`];
+      const baseline =
+        other !== undefined
+          ? { baseline: { label: `per-cluster N=${n}`, value: other } }
+          : first !== undefined && n !== SIZES[0]
+            ? { baseline: { label: `${design} N=${SIZES[0]}`, value: first } }
+            : {};
+      report.figure({ name: name('firing lag p50'), value: r.startLag.p50, unit: 's', goal: { kind: 'max', value: GOAL_P99_S } });
+      report.figure({
+        name: name('firing lag p99'),
+        value: r.startLag.p99,
+        unit: 's',
+        goal: { kind: 'max', value: GOAL_P99_S },
+        ...baseline,
+      });
+      report.figure({ name: name('completion lag p50'), value: r.closeLag.p50, unit: 's' });
+      report.figure({ name: name('completion lag p99'), value: r.closeLag.p99, unit: 's' });
+      report.figure({ name: name('worker CPU'), value: r.cpu * 100, unit: '% of a core', goal: { kind: 'max', value: 100 } });
+      report.figure({ name: name('worker RSS max'), value: mib(r.rssMaxBytes), unit: 'MiB' });
+      report.figure({ name: name('Temporal DB growth'), value: gib(r.temporalPerDay), unit: 'GiB/day' });
+      report.figure({ name: name('store DB growth'), value: gib(r.storePerDay), unit: 'GiB/day' });
+      p99s[`${design} ${n}`] = r.startLag.p99;
+    }
+  } finally {
+    await stopSimWorker(worker);
+    worker = undefined;
+  }
+  // The next design starts from an empty fleet: the per-cluster schedules go, then the clusters.
+  if (design === 'per-cluster') await deletePerClusterSchedules({ client: client.schedule, to: recorded, concurrency: 16 });
+  await forgetSimClusters(db);
 }
 
 try {
@@ -103,107 +203,12 @@ try {
     { location: 'westeurope', properties: { consulVersion: version, serverCount: 1, network: { cidr: '10.200.0.0/16' } } },
     { knownConsulVersions: [version], existingCidrsInSubscription: [] },
   );
-  const workerConfig: SimWorkerConfig = { taskQueue, payloadKeys, agents: agents.map(({ label, url, caPem }) => ({ label, url, caPem })) };
-  worker = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./support/fleet-sim-worker.ts', import.meta.url))], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, FLEETSIM_WORKER: JSON.stringify(workerConfig) },
-  });
-  await new Promise<void>((resolve, reject) => {
-    worker!.once('message', () => resolve());
-    worker!.once('exit', (code) => reject(new Error(`the simulation worker exited with ${code}`)));
-  });
-  const pki = vaultPki(stack);
-  const phases = new Map<number, number>();
-  const figures: Record<number, { p99: number }> = {};
-  let recorded = 0;
-  for (const n of SIZES) {
-    const t0 = Date.now();
-    await recordSimClusters({
-      db,
-      from: recorded,
-      to: n,
-      spec,
-      agents,
-      encrypt: (p) => pki.encrypt(p),
-      real: (i) => i % REAL_EVERY === 0,
-    });
-    const t1 = Date.now();
-    const made = await createPerClusterSchedules({
-      client: client.schedule,
-      taskQueue,
-      from: recorded,
-      to: n,
-      base: Math.floor(Date.now() / 1000) + 5,
-      concurrency: 16,
-    });
-    for (const [i, s] of made) phases.set(i, s);
-    const t2 = Date.now();
-    report.line('');
-    report.line(
-      `## per-cluster schedules, N = ${n}: recorded ${n - recorded} clusters in ${((t1 - t0) / 1000).toFixed(0)} s, made ${2 * (n - recorded)} schedules in ${((t2 - t1) / 1000).toFixed(0)} s (${((2 * (n - recorded)) / ((t2 - t1) / 1000)).toFixed(0)}/s)`,
-    );
-    recorded = n;
-    await delay(10_000);
-    const from = Math.ceil(Date.now() / 1000) * 1000;
-    const sizeBefore = await sizes();
-    const useBefore = await usage();
-    let rss = useBefore.rssBytes;
-    const until = from + WINDOW_S * 1000;
-    while (Date.now() < until) {
-      await delay(Math.min(5_000, Math.max(0, until - Date.now())));
-      rss = Math.max(rss, (await usage()).rssBytes);
-    }
-    const useAfter = await usage();
-    const sizeAfter = await sizes();
-    // Stragglers: a firing due near the end may start after it; visibility is eventually consistent.
-    await delay(30_000);
-    const firings: Firing[] = await listFirings(client, from, until);
-    const expected = expectedFirings(phases.values(), from / 1000, until / 1000);
-    const startLags = firings.map((f) => f.startLagMs / 1000);
-    // A firing that never started counts with the whole wait so far.
-    const missing = Math.max(0, expected - firings.length);
-    const waited = (Date.now() - from) / 1000;
-    for (let m = 0; m < missing; m++) startLags.push(waited);
-    const closeLags = firings.map((f) => (f.closeLagMs ?? Date.now() - f.nominal) / 1000);
-    const cpu = (useAfter.cpuMicros - useBefore.cpuMicros) / 1000 / (useAfter.at - useBefore.at);
-    const perDay = (b: number, a: number) => (((a - b) / (WINDOW_S * 1000)) * 86_400_000) / 1024 ** 3;
-    const failed = firings.filter((f) => f.status !== 'COMPLETED' && f.status !== 'RUNNING').length;
-    report.line(
-      `firings with nominal time in the window: ${firings.length} started of ${expected} expected (${(expected / WINDOW_S).toFixed(2)}/s), ${failed} not completed successfully`,
-    );
-    const p99 = percentile(startLags, 99);
-    const base = figures[SIZES[0]!];
-    report.figure({
-      name: `per-cluster N=${n} firing lag p50`,
-      value: percentile(startLags, 50),
-      unit: 's',
-      goal: { kind: 'max', value: GOAL_P99_S },
-    });
-    report.figure({
-      name: `per-cluster N=${n} firing lag p99`,
-      value: p99,
-      unit: 's',
-      goal: { kind: 'max', value: GOAL_P99_S },
-      ...(base && n !== SIZES[0] ? { baseline: { label: `N=${SIZES[0]}`, value: base.p99 } } : {}),
-    });
-    report.figure({ name: `per-cluster N=${n} completion lag p50`, value: percentile(closeLags, 50), unit: 's' });
-    report.figure({ name: `per-cluster N=${n} completion lag p99`, value: percentile(closeLags, 99), unit: 's' });
-    report.figure({ name: `per-cluster N=${n} worker CPU`, value: cpu * 100, unit: '% of a core', goal: { kind: 'max', value: 100 } });
-    report.figure({ name: `per-cluster N=${n} worker RSS max`, value: rss / 1024 ** 2, unit: 'MiB' });
-    report.figure({
-      name: `per-cluster N=${n} Temporal DB growth`,
-      value: perDay(sizeBefore.temporal, sizeAfter.temporal),
-      unit: 'GiB/day',
-    });
-    report.figure({ name: `per-cluster N=${n} store DB growth`, value: perDay(sizeBefore.store, sizeAfter.store), unit: 'GiB/day' });
-    figures[n] = { p99 };
-  }
+  for (const design of DESIGNS) await runDesign(design, agents, spec);
 } finally {
-  worker?.send('stop');
-  await new Promise((r) => (worker && worker.exitCode === null ? worker.once('exit', r) : r(undefined)));
+  await stopSimWorker(worker);
   await sup.stop();
   await connection.close();
-  await db.close?.();
+  await db.close();
 }
 report.write();
 process.exit(0);

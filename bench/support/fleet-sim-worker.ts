@@ -29,6 +29,8 @@ export interface SimWorkerConfig {
   taskQueue: string;
   payloadKeys: string;
   agents: Array<Pick<SimAgent, 'label' | 'url' | 'caPem'>>;
+  /** The fleet design of the safety schedules: one schedule firing every this many seconds. */
+  fleetSlotSeconds?: number;
 }
 
 /** Usage report of the worker process. */

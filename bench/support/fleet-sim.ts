@@ -16,7 +16,7 @@ import { SECRET } from '../../contract/secret-names.js';
 import { certificateScheduleId } from '../../domain/certificate-schedule.js';
 import type { ClusterSpec } from '../../domain/cluster-spec.js';
 import { snapshotScheduleId } from '../../activities/snapshot-schedules.js';
-import { upsertIntervalSchedule, type IntervalSchedule } from '../../activities/schedules.js';
+import { deleteSchedule, upsertIntervalSchedule, type IntervalSchedule } from '../../activities/schedules.js';
 import { setClusterServers, upsertCluster } from '../../store/clusters.js';
 import type { SqlExecutor } from '../../store/database.js';
 import { putSecret } from '../../store/secrets.js';
@@ -154,4 +154,40 @@ export function expectedFirings(snapshotSeconds: Iterable<number>, from: number,
     if (within((s + 1800) % 3600)) n++;
   }
   return n;
+}
+
+/**
+ * The fleet design's phases come from when a cluster was recorded: the batch's record times are
+ * spread over the hour before `base` (cluster j of B at base + j*3600/B - 3600), so its moments
+ * have the same spread as the per-cluster design's first firings. Returns each cluster's second
+ * within the hour.
+ */
+export async function spreadRecordedTimes(db: SqlExecutor, from: number, to: number, base: number): Promise<Map<number, number>> {
+  const phases = new Map<number, number>();
+  const size = to - from;
+  const indexes = Array.from({ length: size }, (_, j) => from + j);
+  await inPool(indexes, 8, async (i) => {
+    const at = simFirstSnapshot(base, i - from, size) - FLEETSIM_INTERVAL_SECONDS;
+    await db.query('UPDATE clusters SET created_at = to_timestamp($2) WHERE resource_id = $1', [simResourceKey(i), at]);
+    phases.set(i, ((at % FLEETSIM_INTERVAL_SECONDS) + FLEETSIM_INTERVAL_SECONDS) % FLEETSIM_INTERVAL_SECONDS);
+  });
+  return phases;
+}
+
+/** Deletes the per-cluster schedules of clusters [0, to). */
+export async function deletePerClusterSchedules(o: { client: ScheduleClient; to: number; concurrency: number }): Promise<void> {
+  const indexes = Array.from({ length: o.to }, (_, i) => i);
+  await inPool(indexes, o.concurrency, async (i) => {
+    await deleteSchedule(o.client, snapshotScheduleId(simResourceKey(i)));
+    await deleteSchedule(o.client, certificateScheduleId(simResourceKey(i)));
+  });
+}
+
+/** Removes every simulated cluster and what its firings recorded (operations, snapshots, secrets). */
+export async function forgetSimClusters(db: SqlExecutor): Promise<void> {
+  const like = `%${FLEETSIM_SUBSCRIPTION}%`;
+  await db.query('DELETE FROM snapshots WHERE resource_id LIKE $1', [like]);
+  await db.query('DELETE FROM operations WHERE resource_id LIKE $1', [like]);
+  await db.query('DELETE FROM cluster_secrets WHERE scope LIKE $1', [like]);
+  await db.query('DELETE FROM clusters WHERE subscription_id = $1', [FLEETSIM_SUBSCRIPTION]);
 }
