@@ -132,24 +132,8 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
       failure = err;
       if (err instanceof WorkflowExecutionAlreadyStartedError) started = true;
     }
-    let found: 'running' | 'closed' | 'absent' | 'unknown' = started ? 'running' : 'unknown';
-    // A start that failed may have been accepted anyway (a deadline): Temporal says.
-    if (!started)
-      found = await withTimeout(starter.find(row.workflowId), startTimeoutMs, 'the workflow look-up').catch(() => 'unknown' as const);
-    if (found === 'running' || found === 'closed') {
-      await deleteStartRequest(db, row.operationId);
-      countOperationStart('started', (Date.now() - Date.parse(row.createdAt)) / 1000);
-      // Cancelled while it was being started (store/operation-starts.ts withdrawStartRequest said
-      // `starting`): the cancel may have reached Temporal before the workflow did - ask again.
-      const now = await getOperation(db, row.operationId);
-      if (now && (now.status === 'Canceling' || isTerminal(now.status)) && starter.cancel) {
-        await starter
-          .cancel(row.workflowId)
-          .catch((err: unknown) => o.log?.warn({ ...ids, err: describe(err) }, 'cancelling a workflow just started failed'));
-      }
-      return 'started';
-    }
-    if (found === 'absent' && isDefinitiveRefusal(failure)) {
+    // Refused as malformed: Temporal did not take it, and never will.
+    if (!started && isDefinitiveRefusal(failure)) {
       // Cancelled meanwhile: it ends Canceled (nothing ran) rather than Failed.
       const canceling = (await getOperation(db, row.operationId))?.status === 'Canceling';
       const ended = await endUnstarted(
@@ -161,6 +145,23 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
       );
       o.log?.warn({ ...ids, err: describe(failure), status: ended?.status }, 'the workflow engine refused the start: the operation failed');
       return 'refused';
+    }
+    // Any other failure may have been accepted anyway (a deadline): Temporal says.
+    const found = started
+      ? 'running'
+      : await withTimeout(starter.find(row.workflowId), startTimeoutMs, 'the workflow look-up').catch(() => 'unknown' as const);
+    if (found === 'running' || found === 'closed') {
+      await deleteStartRequest(db, row.operationId);
+      countOperationStart('started', (Date.now() - Date.parse(row.createdAt)) / 1000);
+      // Cancelled while it was being started (store/operation-starts.ts withdrawStartRequest said
+      // `starting`): the cancel may have reached Temporal before the workflow did - ask again.
+      const now = await getOperation(db, row.operationId);
+      if ((now?.status === 'Canceling' || now?.status === 'Canceled') && starter.cancel) {
+        await starter
+          .cancel(row.workflowId)
+          .catch((err: unknown) => o.log?.warn({ ...ids, err: describe(err) }, 'cancelling a workflow just started failed'));
+      }
+      return 'started';
     }
     const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(20, row.attempts - 1));
     await deferStartRequest(db, row.operationId, delayMs, describe(failure));
