@@ -1,57 +1,57 @@
-// API latency and throughput under a local load generator (autocannon), beside a bare node:http
-// handler answering the same shapes in the same run, reported as ratios.
-//   GET cluster:  read from the store, authenticated, ARM headers.
-//   PUT accept:   validate, write resource + operation, start the workflow, answer 201.
-// Run: npm run bench:api   (writes bench/results/api-latency.txt)
-import { SecretBox } from '../lib/secret-box.js';
-import { STAND_IN_WORKFLOW_TYPES } from '../contract/temporal.js';
-import autocannon from 'autocannon';
+// API throughput and latency under a local load generator (autocannon, in this process), each
+// beside its reference from the same run (bench/support/report.ts prints goal, baseline and the
+// previous committed figure):
+//   GET cluster: read from the store, authenticated (ARM's bearer JWT; an operator token too),
+//     ARM headers, the request line logged - throughput as a share of a bare node:http handler
+//     answering the same body, and p99 at a fixed 1,000 requests per second.
+//   PUT accept: validate, record the resource and its operation, answer 201, with the real
+//     Temporal server behind the API (the API with a starter that only counts, and the bare
+//     handler, are its baselines); afterwards every accepted operation's workflow is looked up in
+//     Temporal, within a bounded wait, so an answer that skipped the start does not count as fast.
+// Run: npm run bench:api   (writes bench/results/api-latency.txt and .json)
+//   BENCH_DURATION_S (default 10) seconds per run; BENCH_PARTS=get,rate,put (default all).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { startApi } from '../apps/api/src/api.js';
-import { sha256Hex } from '../apps/api/src/auth.js';
-import { temporalOperationStarter } from '../lib/operation-starter.js';
-import { AesGcmPayloadCodec } from '../lib/payload-codec.js';
 import { startWorker } from '../apps/worker/src/worker.js';
+import { STAND_IN_WORKFLOW_TYPES } from '../contract/temporal.js';
 import { startStack } from '../devstack/stack.js';
-import { repoRoot } from '../scripts/toolchain.mjs';
+import { temporalOperationStarter, type OperationStarter } from '../lib/operation-starter.js';
+import { AesGcmPayloadCodec } from '../lib/payload-codec.js';
 import { openDatabase } from '../store/database.js';
-import { putSubscription } from '../store/subscriptions.js';
 import { migrate } from '../store/migrate.js';
+import { putSubscription } from '../store/subscriptions.js';
+import {
+  API_VERSION_QUERY,
+  benchApiOptions,
+  benchCallers,
+  clusterBody,
+  clustersPath,
+  seedCluster,
+  startBare,
+} from './support/api-fixture.js';
+import { loadRow, runLoad, type LoadFigures } from './support/http-load.js';
+import { BenchReport } from './support/report.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'get,rate,put').split(','));
+const GET_CONNECTIONS = 10;
+const FIXED_RATE = 1_000;
+const PUT_CONNECTIONS = 50;
+/** How long the accepted operations' workflows may take to appear in Temporal after the PUT run. */
+const WORKFLOW_WAIT_MS = 60_000;
 
-interface Figures {
-  p50: number;
-  p99: number;
-  rps: number;
-  errors: number;
-  non2xx: number;
-}
-
-async function load(
-  url: string,
-  o: { method: 'GET' | 'PUT'; headers: Record<string, string>; body?: () => string; path?: () => string },
-): Promise<Figures> {
-  const r = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [
-      {
-        method: o.method,
-        headers: o.headers,
-        setupRequest: (req) => ({ ...req, ...(o.path ? { path: o.path() } : {}), ...(o.body ? { body: o.body() } : {}) }),
-      },
-    ],
-  });
-  return { p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors, non2xx: r.non2xx };
-}
+const report = new BenchReport('api-latency', {
+  command: 'npm run bench:api',
+  about: [
+    `autocannon in this process, loopback, ${DURATION_S} s per run after a 2 s warm-up of each server; latencies of 2xx answers, exact (not 1 ms steps)`,
+    `GET: ${GET_CONNECTIONS} connections closed loop for throughput; at ${FIXED_RATE} req/s autocannon's overallRate (each connection sends its share of the second at the start of the second, so the load comes in bursts)`,
+    `PUT: ${PUT_CONNECTIONS} connections, each PUT a new cluster with its own /24 in one subscription (the overlap check and quota read grow with it)`,
+    'the API logs each request at info with the process logger to the null device and takes a per-caller rate-limit token, as in production; the bare handler is node:http answering the same body',
+  ],
+});
 
 const stackDir = mkdtempSync(join(tmpdir(), 'hcs-bench-'));
 const stack = await startStack({
@@ -61,6 +61,7 @@ const stack = await startStack({
 });
 const db = await openDatabase(stack.endpoints.database);
 await migrate(db);
+const versions = stack.endpoints.tools.consulVersions;
 const payloadCodec = new AesGcmPayloadCodec([{ id: 'bench', key: randomBytes(32) }]);
 const worker = await startWorker({ temporal: stack.endpoints.temporal, db, payloadCodec });
 const starter = await temporalOperationStarter({
@@ -68,116 +69,169 @@ const starter = await temporalOperationStarter({
   payloadCodec,
   workflowTypes: STAND_IN_WORKFLOW_TYPES,
 });
-const token = `hcsop_bench_${randomUUID()}`;
-const common = {
-  auth: {
-    armCertificateThumbprints: [],
-    jwtIssuers: [],
-    operatorTokens: [{ name: 'bench', sha256: sha256Hex(token), role: 'admin' as const, subscriptions: '*' as const }],
-  },
-  catalogue: stack.endpoints.tools.consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
-  logger: pino({ level: 'silent' }),
-  payloadCodec,
-  sealer: new SecretBox([{ id: 'bench', key: randomBytes(32) }]),
-  // Every PUT below creates a cluster in one subscription: far more than the default quota.
-  limits: { clustersPerSubscription: Number.MAX_SAFE_INTEGER },
-};
-const api = await startApi({
-  db,
-  starter,
-  ...common,
-});
-
-// The same API with a starter that only counts: separates our own cost from Temporal's
-// (the dev server persists to SQLite, which serialises every workflow start).
+const callers = await benchCallers();
+const common = { db, payloadCodec, ...benchApiOptions(callers, versions) };
+const api = await startApi({ starter, ...common });
+// The same API with a starter that only counts, on a task queue of its own (no worker's relay
+// takes its start requests): our own cost without Temporal's.
 let counted = 0;
-const apiNoTemporal = await startApi({
-  db,
-  starter: {
-    start: async () => void counted++,
-    cancel: async () => {},
-    find: async () => 'running' as const,
-    ping: async () => {},
-    close: async () => {},
-  },
-  ...common,
-});
+const countingStarter: OperationStarter = {
+  taskQueue: `bench-no-temporal-${randomUUID()}`,
+  start: async () => void counted++,
+  cancel: async () => {},
+  find: async () => 'running',
+  ping: async () => {},
+  close: async () => {},
+};
+const apiNoTemporal = await startApi({ starter: countingStarter, ...common });
 
-const sub = randomUUID();
-await putSubscription(db, { subscriptionId: sub, state: 'Registered', tenantId: null, properties: {} });
-const base = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters`;
-const body = (cidr: string) =>
-  JSON.stringify({ location: 'westeurope', properties: { consulVersion: stack.endpoints.tools.consulVersions.at(-1), network: { cidr } } });
-const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+const register = async (sub: string) => putSubscription(db, { subscriptionId: sub, state: 'Registered', tenantId: null, properties: {} });
+const readSub = randomUUID();
+await register(readSub);
+const seeded = await seedCluster(api.restUrl, readSub, callers.operator, versions.at(-1)!);
+const bare = await startBare(() => seeded.body);
 
-// A resource to read.
-await fetch(`${api.restUrl}${base}/read-me?api-version=2026-11-01`, { method: 'PUT', headers, body: body('10.0.0.0/16') });
-const stored = await (await fetch(`${api.restUrl}${base}/read-me?api-version=2026-11-01`, { headers })).text();
-
-// The bare handler: same answers, no validation, store, auth or workflow.
-const bare = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    if (req.method === 'PUT') JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    res.writeHead(req.method === 'PUT' ? 201 : 200, { 'content-type': 'application/json', 'x-ms-request-id': randomUUID() });
-    res.end(stored);
+const row = (label: string, f: LoadFigures) => report.line(loadRow(label, f));
+const get = (url: string, headers: Record<string, string>, o: { seconds?: number; rate?: number } = {}) =>
+  runLoad({
+    url: `${url}${seeded.path}`,
+    method: 'GET',
+    headers,
+    connections: GET_CONNECTIONS,
+    durationSeconds: o.seconds ?? DURATION_S,
+    ...(o.rate ? { rate: o.rate } : {}),
   });
-});
-await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}`;
 
-// Every PUT creates a new cluster with its own /24, so each one is a real accept.
-let n = 0;
-const nextPut = () => {
-  n++;
-  return { path: `${base}/c-${n}?api-version=2026-11-01`, cidr: `10.${1 + Math.floor(n / 250)}.${n % 250}.0/24` };
-};
-let pending = nextPut();
-const putPath = () => {
-  pending = nextPut();
-  return pending.path;
-};
-const putBody = () => body(pending.cidr);
+if (PARTS.has('get') || PARTS.has('rate')) {
+  await get(api.restUrl, callers.arm, { seconds: 2 });
+  await get(bare.url, callers.arm, { seconds: 2 });
+}
+if (PARTS.has('get')) {
+  const oursArm = await get(api.restUrl, callers.arm);
+  const bareGet = await get(bare.url, callers.arm);
+  const oursOperator = await get(api.restUrl, callers.operator);
+  row('GET cluster (ours, ARM JWT)', oursArm);
+  row('GET cluster (ours, operator token)', oursOperator);
+  row('GET cluster (bare)', bareGet);
+  report.figure({ name: 'GET req/s (ARM JWT)', value: oursArm.rps, unit: 'req/s', baseline: { label: 'bare', value: bareGet.rps } });
+  report.figure({
+    name: 'GET throughput ours/bare (ARM JWT)',
+    value: oursArm.rps / bareGet.rps,
+    unit: 'x',
+    goal: { kind: 'min', value: 0.5 },
+    baseline: { label: 'bare', value: 1 },
+  });
+  report.figure({
+    name: 'GET throughput ours/bare (operator)',
+    value: oursOperator.rps / bareGet.rps,
+    unit: 'x',
+    goal: { kind: 'min', value: 0.5 },
+    baseline: { label: 'bare', value: 1 },
+  });
+}
+if (PARTS.has('rate')) {
+  const oursRate = await get(api.restUrl, callers.arm, { rate: FIXED_RATE });
+  const bareRate = await get(bare.url, callers.arm, { rate: FIXED_RATE });
+  row(`GET at ${FIXED_RATE} req/s (ours, ARM JWT)`, oursRate);
+  row(`GET at ${FIXED_RATE} req/s (bare)`, bareRate);
+  report.figure({
+    name: `GET p99 at ${FIXED_RATE} req/s`,
+    value: oursRate.p99,
+    unit: 'ms',
+    goal: { kind: 'max', value: 10 },
+    baseline: { label: 'bare', value: bareRate.p99 },
+  });
+}
 
-const getPath = `${base}/read-me?api-version=2026-11-01`;
-const results = {
-  getOurs: await load(`${api.restUrl}${getPath}`, { method: 'GET', headers }),
-  getBare: await load(`${bareUrl}${getPath}`, { method: 'GET', headers }),
-  putOurs: await load(api.restUrl, { method: 'PUT', headers, path: putPath, body: putBody }),
-  putNoTemporal: await load(apiNoTemporal.restUrl, { method: 'PUT', headers, path: putPath, body: putBody }),
-  putBare: await load(bareUrl, { method: 'PUT', headers, path: putPath, body: putBody }),
-};
+if (PARTS.has('put')) {
+  // Every PUT creates a new cluster with its own /24, so each one is a real accept.
+  const putSub = randomUUID();
+  const noTemporalSub = randomUUID();
+  await register(putSub);
+  await register(noTemporalSub);
+  let n = 0;
+  const nextPut = (sub: string) => () => {
+    n++;
+    return {
+      path: `${clustersPath(sub)}/c-${n}?${API_VERSION_QUERY}`,
+      body: clusterBody(versions.at(-1)!, `10.${1 + Math.floor(n / 250)}.${n % 250}.0/24`),
+    };
+  };
+  const put = (url: string, sub: string) =>
+    runLoad({ url, method: 'PUT', headers: callers.arm, connections: PUT_CONNECTIONS, durationSeconds: DURATION_S, next: nextPut(sub) });
+  const oursPut = await put(api.restUrl, putSub);
+  const workflows = await workflowsInTemporal(putSub);
+  const noTemporalPut = await put(apiNoTemporal.restUrl, noTemporalSub);
+  const barePut = await put(bare.url, putSub);
+  row('PUT accept (ours, Temporal)', oursPut);
+  row('PUT accept (ours, no Temporal)', noTemporalPut);
+  row('PUT accept (bare)', barePut);
+  report.line(
+    `PUT accepted ${oursPut.ok} operations with Temporal (${workflows.recorded} recorded); ${workflows.found} of their workflows were in Temporal ${(workflows.ms / 1000).toFixed(1)} s after the run (wait bounded at ${WORKFLOW_WAIT_MS / 1000} s); the counting starter was called ${counted} times for ${noTemporalPut.ok} accepts`,
+  );
+  report.figure({
+    name: 'PUT accept p50 (Temporal)',
+    value: oursPut.p50,
+    unit: 'ms',
+    baseline: { label: 'API without Temporal', value: noTemporalPut.p50 },
+  });
+  report.figure({
+    name: 'PUT accept p99 (Temporal)',
+    value: oursPut.p99,
+    unit: 'ms',
+    goal: { kind: 'max', value: 50 },
+    baseline: { label: 'API without Temporal', value: noTemporalPut.p99 },
+  });
+  report.figure({
+    name: 'PUT accept p99 (no Temporal)',
+    value: noTemporalPut.p99,
+    unit: 'ms',
+    baseline: { label: 'bare', value: barePut.p99 },
+  });
+  report.figure({
+    name: 'PUT accepted req/s (Temporal)',
+    value: oursPut.rps,
+    unit: 'req/s',
+    baseline: { label: 'API without Temporal', value: noTemporalPut.rps },
+  });
+  report.figure({
+    name: 'PUT accepts with their workflow in Temporal',
+    value: workflows.recorded ? (workflows.found / workflows.recorded) * 100 : 0,
+    unit: '%',
+    goal: { kind: 'min', value: 100 },
+  });
+}
+
+report.line(`store: ${db.kind}`);
+report.write();
 await apiNoTemporal.close();
-
 await api.close();
 await starter.close();
 await worker.shutdown();
 await db.close();
 await stack.stop();
-bare.close();
+bare.server.close();
 rmSync(stackDir, { recursive: true, force: true });
-
-const row = (name: string, f: Figures) =>
-  `${name.padEnd(26)} p50 ${String(f.p50).padStart(5)} ms   p99 ${String(f.p99).padStart(5)} ms   ${f.rps.toFixed(0).padStart(6)} req/s   errors ${f.errors}, non-2xx ${f.non2xx}`;
-const ratio = (a: Figures, b: Figures) =>
-  `p50 ${a.p50}/${b.p50} ms  p99 ${a.p99}/${b.p99} ms  throughput ${((a.rps / b.rps) * 100).toFixed(1)}% of bare`;
-const report = [
-  `# API latency benchmark`,
-  `# command: npm run bench:api   date: ${new Date().toISOString()}`,
-  `# ${CONNECTIONS} connections, ${DURATION_S} s per run, autocannon, loopback, store: ${stack.endpoints.database.kind}; the bare handler is node:http returning the same body`,
-  row('GET cluster (ours)', results.getOurs),
-  row('GET cluster (bare)', results.getBare),
-  row('PUT accept (ours)', results.putOurs),
-  row('PUT accept (no Temporal)', results.putNoTemporal),
-  row('PUT accept (bare)', results.putBare),
-  `GET ratio ours/bare: ${ratio(results.getOurs, results.getBare)}`,
-  `PUT ratio ours/bare: ${ratio(results.putOurs, results.putBare)}`,
-  `PUT ratio ours without the workflow start/bare: ${ratio(results.putNoTemporal, results.putBare)}`,
-  `(latencies have 1 ms resolution; p50 0 means under 1 ms. Each PUT is a new cluster with its own /24, so the overlap check grows with the subscription.)`,
-  '',
-].join('\n');
-process.stdout.write(report);
-mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
-writeFileSync(join(repoRoot, 'bench', 'results', 'api-latency.txt'), report);
 process.exit(0);
+
+/**
+ * The operations the PUT run recorded in `sub`, and how many of their workflows Temporal has
+ * (running or closed), asked until all are there or WORKFLOW_WAIT_MS has passed.
+ */
+async function workflowsInTemporal(sub: string): Promise<{ recorded: number; found: number; ms: number }> {
+  const { rows } = await db.query<{ workflow_id: string }>('SELECT workflow_id FROM operations WHERE lower(subscription_id) = $1', [
+    sub.toLowerCase(),
+  ]);
+  const missing = new Set(rows.map((r) => r.workflow_id));
+  const started = performance.now();
+  for (;;) {
+    const ids = [...missing];
+    for (let i = 0; i < ids.length; i += 50) {
+      const found = await Promise.all(ids.slice(i, i + 50).map(async (id) => [id, await starter.find(id).catch(() => 'absent')] as const));
+      for (const [id, state] of found) if (state !== 'absent') missing.delete(id);
+    }
+    const ms = performance.now() - started;
+    if (missing.size === 0 || ms > WORKFLOW_WAIT_MS) return { recorded: rows.length, found: rows.length - missing.size, ms };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
