@@ -7,7 +7,7 @@
 import { CancellationScope, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
-import { gate, operation, quick, retry, runScheduledOperation, type Step } from './lifecycle.js';
+import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, runScheduledOperation, type Step } from './lifecycle.js';
 import { workerFailure } from '../contract/errors.js';
 
 /** Records, blobs, schedules: quick calls. */
@@ -15,7 +15,7 @@ const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 mi
 /** Streaming a snapshot out of or into Consul: as long as the data needs, heartbeating the bytes moved. */
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   // Vault, the store or Blob down for a minute or two is waited out (2+4+8+16+32+60+60 s).
   retry: { ...retry, maximumAttempts: 8 },
 });

@@ -10,14 +10,14 @@ import { CancellationScope, condition, defineSignal, proxyActivities, patched, s
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import { nextWindow } from '../domain/maintenance-window.js';
 import { UPGRADE_SIGNAL, type ClusterOperationInput } from '../contract/temporal.js';
-import { gate, operation, quick, retry, store } from './lifecycle.js';
+import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, store } from './lifecycle.js';
 import { continueAsNewWhenLong } from './history-budget.js';
 import { workerFailure } from '../contract/errors.js';
 
 const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   // Vault, the store or Blob down for a minute or two is waited out (2+4+8+16+32+60+60 s).
   retry: { ...retry, maximumAttempts: 8 },
 });
