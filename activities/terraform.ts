@@ -113,6 +113,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const ctx = activityContext();
+      const started = Date.now();
       // A cancelled activity stops terraform gracefully (it releases its lock on SIGINT).
       const onCancel = () => child.kill('SIGINT');
       ctx?.cancellationSignal.addEventListener('abort', onCancel);
@@ -138,6 +139,8 @@ export function createTerraformActivities(deps: TerraformDeps) {
       child.on('error', reject);
       child.on('close', (code) => {
         ctx?.cancellationSignal.removeEventListener('abort', onCancel);
+        // How long each terraform command took (bench:create reads the apply's).
+        ctx?.log.info('terraform command ended', { phase, command: args[0], code, ms: Date.now() - started });
         if (ctx?.cancellationSignal.aborted)
           return reject(
             ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason : new Error(`terraform ${phase} cancelled`),

@@ -1,35 +1,70 @@
-// Benchmark (`npm run bench:create`): end-to-end create time of a 3-server cluster on the local
-// twin (REST PUT until the operation is Succeeded), and the control plane's own overhead: the
-// total minus the time spent inside activities (from each activity's Started to its Completed
-// event in the workflow history). Prints a per-activity breakdown; results go to
-// bench/results/lifecycle-create.txt.
+// Benchmark (`npm run bench:create`): creates of 3-server clusters on the local twin, one after
+// the other (each deleted before the next, not measured). Two figures:
+//
+// - end to end: from the REST PUT until the operation's status (polled every 25 ms) says
+//   Succeeded. Same-run baseline: what no control plane can go below on this machine, the sum of
+//   the two steps it cannot shorten: Terraform's own `apply` of the saved plan (the command alone,
+//   from the worker's log) and Consul's own time to elect a leader (three fresh servers of the
+//   same binary started together, support/consul-election.ts).
+// - control-plane overhead: the total minus the union of the time inside activities (activities
+//   from their Started to Completed events in the history; local activities, which leave only a
+//   marker, from the worker's own start and end log entries: support/activity-time.ts). Same-run
+//   baseline: the Temporal server's own overhead for a workflow with one empty activity
+//   (support/temporal-floor.ts).
+//
+// Also prints where each create's time went (per activity type, and Terraform's commands).
+// Results: bench/results/lifecycle-create.txt and .json (support/report.ts).
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { stackForScript } from '../devstack/script-stack.js';
-import { repoRoot } from '../scripts/toolchain.mjs';
 import { getOperation, listOperations } from '../store/operations.js';
 import { startControlPlane } from '../test/api/harness.js';
 import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.js';
+import { historyIntervals, LocalActivityLog, unionMs, type Interval } from './support/activity-time.js';
+import { consulElectionMs } from './support/consul-election.js';
+import { BenchReport } from './support/report.js';
+import { temporalFloorMs } from './support/temporal-floor.js';
 
 const CLUSTERS = Number(process.env.HCS_BENCH_CLUSTERS ?? 3);
 
 const stack = await stackForScript({ name: 'bench', scriptUrl: import.meta.url });
+// The worker's log (this process runs it): local activities' start and end, Terraform's commands.
+const localActivities = new LocalActivityLog();
+const terraformCommands = new Map<string, Array<{ command: string; ms: number }>>();
+const takeLog = (entry: LogEntry) => {
+  localActivities.take(entry);
+  const m = entry.meta as { workflowId?: string; command?: string; ms?: number } | undefined;
+  if (entry.message === 'terraform command ended' && m?.workflowId && m.command && m.ms !== undefined)
+    terraformCommands.set(m.workflowId, [...(terraformCommands.get(m.workflowId) ?? []), { command: m.command, ms: m.ms }]);
+  if (entry.level === 'ERROR') console.error(entry.message, entry.meta);
+};
+Runtime.install({ logger: new DefaultLogger('DEBUG', takeLog) });
+
 const cp = await startControlPlane(stack, { lifecycle: lifecycleConfig(stack) });
 const connection = await Connection.connect({ address: stack.temporal.address });
 const temporal = new Client({ connection, namespace: stack.temporal.namespace });
-const lines: string[] = [];
-const out = (l: string) => {
-  console.log(l);
-  lines.push(l);
-};
+const consulVersion = stack.tools.consulVersions.at(-1)!;
+const report = new BenchReport('lifecycle-create', {
+  command: 'npm run bench:create',
+  about: [
+    `${CLUSTERS} creates of 3-server clusters (Consul ${consulVersion}) on the local twin, one after the other, each deleted before the next`,
+    'end to end: REST PUT until the operation status (polled every 25 ms) is Succeeded; baseline: terraform apply (the command alone) + Consul electing a leader (3 fresh servers), both measured in this run',
+    "overhead: end to end minus the union of the time inside activities (history events) and local activities (the worker's own log); baseline: Temporal's own overhead for one workflow with one empty activity, this run",
+  ],
+});
 
-const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
-const results: Array<{ total: number; inside: number; perActivity: Map<string, number> }> = [];
+interface CreateRun {
+  total: number;
+  inside: number;
+  intervals: Interval[];
+  terraform: Array<{ command: string; ms: number }>;
+  election: number;
+}
+const runs: CreateRun[] = [];
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const s = (v: number) => (v / 1000).toFixed(2);
 
-out(`# lifecycle create benchmark: ${CLUSTERS} clusters of 3 servers, one after the other, on the local twin`);
-out(`# command: npm run bench:create    date: ${new Date().toISOString()}`);
 try {
   for (let i = 1; i <= CLUSTERS; i++) {
     const sub = randomUUID();
@@ -38,7 +73,7 @@ try {
     const started = performance.now();
     const put = await arm(cp, 'PUT', id, {
       location: 'westeurope',
-      properties: { consulVersion: stack.tools.consulVersions.at(-1), serverCount: 3, network: { cidr: `10.${80 + i}.0.0/16` } },
+      properties: { consulVersion, serverCount: 3, network: { cidr: `10.${80 + i}.0.0/16` } },
     });
     if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
     const statusUrl = String(put.headers['azure-asyncoperation']);
@@ -46,52 +81,70 @@ try {
       const st = JSON.parse((await arm(cp, 'GET', statusUrl)).body) as { status: string };
       if (st.status === 'Succeeded') break;
       if (st.status === 'Failed' || st.status === 'Canceled') throw new Error(`create ${st.status}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 25));
     }
     const total = performance.now() - started;
     const [op] = await listOperations(cp.db, id.toLowerCase());
+    // The workflow ends a moment after the operation is recorded Succeeded (its last local activity).
+    await temporal.workflow.getHandle(op!.workflowId).result();
     const history = await temporal.workflow.getHandle(op!.workflowId).fetchHistory();
-    const startedAt = new Map<number, { type: string; at: number }>();
-    const scheduled = new Map<number, string>();
-    const perActivity = new Map<string, number>();
-    let inside = 0;
-    for (const e of history.events ?? []) {
-      if (e.activityTaskScheduledEventAttributes)
-        scheduled.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-      if (e.activityTaskStartedEventAttributes)
-        startedAt.set(Number(e.eventId), {
-          type: scheduled.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? '?',
-          at: ms(e.eventTime),
-        });
-      if (e.activityTaskCompletedEventAttributes) {
-        const s = startedAt.get(Number(e.activityTaskCompletedEventAttributes.startedEventId))!;
-        const d = ms(e.eventTime) - s.at;
-        inside += d;
-        perActivity.set(s.type, (perActivity.get(s.type) ?? 0) + d);
-      }
-    }
-    results.push({ total, inside, perActivity });
-    out(
-      `cluster ${i}: total ${(total / 1000).toFixed(1)} s, inside activities ${(inside / 1000).toFixed(1)} s, control-plane overhead ${((total - inside) / 1000).toFixed(2)} s (${((100 * (total - inside)) / total).toFixed(1)}%)`,
-    );
-    // Clean up before the next one (not measured).
+    // performance.now() and the event times are on different clocks: the union is a length only.
+    const intervals = [...historyIntervals(history.events ?? []), ...localActivities.of(op!.workflowId)];
+    const inside = unionMs(intervals);
+    const terraform = terraformCommands.get(op!.workflowId) ?? [];
+    // Clean up before the next one (not measured), then Consul's own election with nothing else running.
     const del = await arm(cp, 'DELETE', id);
     await followLocation(cp, String(del.headers.location));
     if ((await getOperation(cp.db, op!.operationId))?.status !== 'Succeeded') throw new Error('create operation not Succeeded');
+    const election = await consulElectionMs(stack.tools.consul[consulVersion]!);
+    runs.push({ total, inside, intervals, terraform, election });
+    const apply = terraform.filter((t) => t.command === 'apply').reduce((a, t) => a + t.ms, 0);
+    report.line(
+      `create ${i}: end to end ${s(total)} s, inside activities ${s(inside)} s, overhead ${Math.round(total - inside)} ms; ` +
+        `terraform apply ${s(apply)} s, Consul election (alone) ${s(election)} s`,
+    );
+    report.line(`  terraform commands: ${terraform.map((t) => `${t.command} ${s(t.ms)}`).join(', ')}`);
   }
-  const avg = (f: (r: (typeof results)[number]) => number) => results.reduce((a, r) => a + f(r), 0) / results.length;
-  out('');
-  out(`mean total           ${(avg((r) => r.total) / 1000).toFixed(1)} s`);
-  out(`mean inside          ${(avg((r) => r.inside) / 1000).toFixed(1)} s`);
-  out(`mean overhead        ${(avg((r) => r.total - r.inside) / 1000).toFixed(2)} s`);
-  out('mean time per activity type (s):');
-  const types = [...new Set(results.flatMap((r) => [...r.perActivity.keys()]))];
-  for (const t of types.sort((a, b) => avg((r) => r.perActivity.get(b) ?? 0) - avg((r) => r.perActivity.get(a) ?? 0)))
-    out(`  ${t.padEnd(24)} ${(avg((r) => r.perActivity.get(t) ?? 0) / 1000).toFixed(2)}`);
+  const floor = await temporalFloorMs({ address: stack.temporal.address, namespace: stack.temporal.namespace, client: temporal, runs: 5 });
+  report.line(`Temporal floor (one workflow, one empty activity), 5 runs: ${floor.map((f) => `${Math.round(f)} ms`).join(', ')}`);
+
+  report.line('');
+  report.line('mean time per activity type, s (local: a local activity; parallel ones overlap):');
+  const types = [...new Set(runs.flatMap((r) => r.intervals.map((iv) => `${iv.type}${iv.local ? ' (local)' : ''}`)))];
+  const perType = (r: CreateRun, t: string) =>
+    r.intervals.filter((iv) => `${iv.type}${iv.local ? ' (local)' : ''}` === t).reduce((a, iv) => a + iv.end - iv.start, 0);
+  for (const t of types.sort((a, b) => mean(runs.map((r) => perType(r, b))) - mean(runs.map((r) => perType(r, a)))))
+    report.line(`  ${t.padEnd(36)} ${s(mean(runs.map((r) => perType(r, t))))}`);
+  const commands = [...new Set(runs.flatMap((r) => r.terraform.map((t) => t.command)))];
+  report.line(
+    `mean terraform command time, s: ${commands
+      .map((c) => `${c} ${s(mean(runs.map((r) => r.terraform.filter((t) => t.command === c).reduce((a, t) => a + t.ms, 0))))}`)
+      .join(', ')}`,
+  );
+  report.line('');
+
+  const applyMs = mean(runs.map((r) => r.terraform.filter((t) => t.command === 'apply').reduce((a, t) => a + t.ms, 0)));
+  const electionMs = mean(runs.map((r) => r.election));
+  report.figure({
+    name: 'mean control-plane overhead',
+    value: Math.round(mean(runs.map((r) => r.total - r.inside))),
+    unit: 'ms',
+    goal: { kind: 'max', value: 250 },
+    baseline: { label: 'Temporal floor (1 workflow, 1 empty activity)', value: Math.round(mean(floor)) },
+  });
+  report.figure({
+    name: 'mean end-to-end create',
+    value: Number((mean(runs.map((r) => r.total)) / 1000).toFixed(2)),
+    unit: 's',
+    goal: { kind: 'max', value: 12 },
+    baseline: { label: 'terraform apply + Consul election', value: Number(((applyMs + electionMs) / 1000).toFixed(2)) },
+  });
+  report.figure({ name: 'mean inside activities (union)', value: Number((mean(runs.map((r) => r.inside)) / 1000).toFixed(2)), unit: 's' });
+  report.figure({ name: 'mean terraform apply (command alone)', value: Number((applyMs / 1000).toFixed(2)), unit: 's' });
+  report.figure({ name: 'mean Consul election (3 servers alone)', value: Number((electionMs / 1000).toFixed(2)), unit: 's' });
+  report.write();
 } finally {
   await connection.close();
   await cp.close();
 }
-mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
-writeFileSync(join(repoRoot, 'bench', 'results', 'lifecycle-create.txt'), lines.join('\n') + '\n');
 process.exit(0);
