@@ -116,8 +116,22 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
       return 'dropped';
     }
     if (row.status === 'Canceling') {
-      await endUnstarted(row, 'Canceled', 'The operation was canceled on request before it started; nothing was changed.');
-      o.log?.info(ids, 'start request dropped: its operation was cancelled before its workflow started');
+      // Claimed before (a relay may have started it and died before deleting the request): Temporal says.
+      const found =
+        row.attempts > 1
+          ? await withTimeout(starter.find(row.workflowId), startTimeoutMs, 'the workflow look-up').catch(() => 'unknown' as const)
+          : 'absent';
+      if (found === 'absent') {
+        await endUnstarted(row, 'Canceled', 'The operation was canceled on request before it started; nothing was changed.');
+        o.log?.info(ids, 'start request dropped: its operation was cancelled before its workflow started');
+        return 'dropped';
+      }
+      if (found === 'unknown') return defer(row, new Error('the workflow engine could not say whether it has the workflow'));
+      // It runs: the cancel reaches it (again), and its own cancellation ends the operation.
+      await deleteStartRequest(db, row.operationId);
+      await starter
+        .cancel?.(row.workflowId)
+        .catch((err: unknown) => o.log?.warn({ ...ids, err: describe(err) }, 'cancelling a started workflow failed'));
       return 'dropped';
     }
     // The start joins the trace of the request that recorded the operation.
@@ -163,10 +177,15 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
       }
       return 'started';
     }
+    return defer(row, failure);
+  }
+
+  /** Tried again after the back-off; the operation stays as it is meanwhile. */
+  async function defer(row: ClaimedStart, failure: unknown): Promise<'deferred'> {
     const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(20, row.attempts - 1));
     await deferStartRequest(db, row.operationId, delayMs, describe(failure));
     o.log?.warn(
-      { ...ids, err: describe(failure), retryInMs: delayMs },
+      { operationId: row.operationId, workflowId: row.workflowId, attempt: row.attempts, err: describe(failure), retryInMs: delayMs },
       'workflow start failed: the operation stays Accepted and is started later',
     );
     return 'deferred';

@@ -96,17 +96,24 @@ export async function deferStartRequest(db: SqlExecutor, operationId: string, de
 
 /**
  * For a cancel, in the caller's transaction: `withdrawn` - the start request was deleted before
- * any relay started the workflow (nothing ran; the caller ends the operation in the same
- * transaction); `starting` - a relay holds it right now (the workflow may start: cancel it there);
- * `none` - there is no start request (the workflow was started, or never will be).
+ * any relay could have started the workflow (nothing ran; the caller ends the operation in the
+ * same transaction); `starting` - a relay holds it right now (the workflow may start: cancel it
+ * there); `tried` - no relay holds it, but one tried before (Temporal may have the workflow: the
+ * caller asks Temporal, and withdraws it `afterLookup` when Temporal does not have it); `none` -
+ * there is no start request (the workflow was started, or never will be).
  */
-export async function withdrawStartRequest(tx: SqlExecutor, operationId: string): Promise<'withdrawn' | 'starting' | 'none'> {
-  const { rows } = await tx.query<{ starting: boolean }>(
-    `SELECT COALESCE(claimed_until > now(), false) AS starting FROM operation_starts WHERE operation_id = $1 FOR UPDATE`,
+export async function withdrawStartRequest(
+  tx: SqlExecutor,
+  operationId: string,
+  o: { afterLookup?: boolean } = {},
+): Promise<'withdrawn' | 'starting' | 'tried' | 'none'> {
+  const { rows } = await tx.query<{ starting: boolean; attempts: number }>(
+    `SELECT COALESCE(claimed_until > now(), false) AS starting, attempts FROM operation_starts WHERE operation_id = $1 FOR UPDATE`,
     [operationId],
   );
   if (!rows[0]) return 'none';
   if (rows[0].starting) return 'starting';
+  if (rows[0].attempts > 0 && !o.afterLookup) return 'tried';
   await deleteStartRequest(tx, operationId);
   return 'withdrawn';
 }

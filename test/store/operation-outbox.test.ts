@@ -12,7 +12,13 @@ import { startWorker, type RunningWorker } from '../../apps/worker/src/worker.js
 import { startOperationRelay, type OperationRelay } from '../../lib/operation-relay.js';
 import { recordOperation, temporalOperationStarter, type OperationStarter, type OperationTarget } from '../../lib/operation-starter.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
-import { claimStartRequests, insertStartRequest, pendingStartRequests, withdrawStartRequest } from '../../store/operation-starts.js';
+import {
+  claimStartRequests,
+  deferStartRequest,
+  insertStartRequest,
+  pendingStartRequests,
+  withdrawStartRequest,
+} from '../../store/operation-starts.js';
 import { beginOperation, getOperation, updateOperation, type OperationRecord } from '../../store/operations.js';
 import { newOperation, useStoreDatabase } from '../support/store-fixture.js';
 
@@ -68,15 +74,10 @@ const target = (): OperationTarget => {
 };
 
 /** An operation recorded as the API records it: with its start request for the file's task queue. */
-async function accepted(): Promise<OperationRecord> {
-  const { operation } = await recordOperation(db(), {
-    target: target(),
-    kind: 'token',
-    correlationId: randomUUID(),
-    outbox: { taskQueue },
-  });
-  return operation;
+async function recorded() {
+  return recordOperation(db(), { target: target(), kind: 'token', correlationId: randomUUID(), outbox: { taskQueue } });
 }
+const accepted = async (): Promise<OperationRecord> => (await recorded()).operation;
 
 const requestOf = async (operationId: string) => (await pendingStartRequests(db(), taskQueue)).find((r) => r.operationId === operationId);
 const untilEnded = (operationId: string) =>
@@ -175,11 +176,42 @@ it('a request whose operation ended, or is being cancelled, before its workflow 
   expect(await getOperation(db(), canceling.operationId)).toMatchObject({ status: 'Canceled', error: { code: 'OperationCanceled' } });
 });
 
-it('a cancel withdraws a request no relay holds; one a relay holds is left to the relay', async () => {
+it('a request being cancelled whose workflow a relay started (and died before deleting it) is not ended by the next relay: the workflow is cancelled and ends it', async () => {
+  const { operation: op, workflow } = await recorded();
+  // The dead relay: it claimed the request and started the workflow, then died.
+  await claimStartRequests(db(), { taskQueue, limit: 100, leaseMs: 1 });
+  await real.start(workflow);
+  await updateOperation(db(), op.operationId, { status: 'Canceling' });
+  const c = counting();
+  const next = relay(c.starter);
+  await vi.waitFor(
+    async () => {
+      await next.drain();
+      expect(await requestOf(op.operationId)).toBeUndefined();
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+  expect(c.starts.filter((id) => id === op.workflowId)).toEqual([]);
+  // Ended by its own workflow (cancelled, or done before the cancel reached it), never by the
+  // relay as if nothing had run.
+  const ended = await untilEnded(op.operationId);
+  expect(['Canceled', 'Succeeded']).toContain(ended.status);
+  expect(ended.error?.message ?? '').not.toContain('before it started');
+});
+
+it('a cancel withdraws a request no relay has claimed; one a relay tried before only after Temporal says it has no workflow; one a relay holds is left to the relay', async () => {
   const free = await accepted();
   expect(await db().transaction((tx) => withdrawStartRequest(tx, free.operationId))).toBe('withdrawn');
   expect(await requestOf(free.operationId)).toBeUndefined();
   expect(await db().transaction((tx) => withdrawStartRequest(tx, free.operationId))).toBe('none');
+
+  const tried = await accepted();
+  await claimStartRequests(db(), { taskQueue, limit: 100, leaseMs: 1 });
+  await deferStartRequest(db(), tried.operationId, 60_000, 'test: Temporal failed');
+  expect(await db().transaction((tx) => withdrawStartRequest(tx, tried.operationId))).toBe('tried');
+  expect(await requestOf(tried.operationId)).toBeDefined();
+  expect(await db().transaction((tx) => withdrawStartRequest(tx, tried.operationId, { afterLookup: true }))).toBe('withdrawn');
+  expect(await requestOf(tried.operationId)).toBeUndefined();
 
   const held = await accepted();
   const claimed = await claimStartRequests(db(), { taskQueue, limit: 100, leaseMs: 60_000 });
@@ -187,7 +219,7 @@ it('a cancel withdraws a request no relay holds; one a relay holds is left to th
   expect(await db().transaction((tx) => withdrawStartRequest(tx, held.operationId))).toBe('starting');
   expect(await requestOf(held.operationId)).toBeDefined();
   // Clean up: no relay of this file will look at it for a minute.
-  await updateOperation(db(), held.operationId, { status: 'Canceled' });
+  for (const op of [tried, held]) await updateOperation(db(), op.operationId, { status: 'Canceled' });
 });
 
 it('a start Temporal refuses for good (a workflow id over its length limit) fails the operation with OperationNotStarted', async () => {

@@ -82,24 +82,33 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
       }
       // An operation whose workflow has not been started yet (its start request still waits for
       // the relay, lib/operation-relay.ts) is ended here, its request withdrawn in the same
-      // transaction: nothing ran, nothing will.
-      const withdrawn = await db.transaction(async (tx) => {
-        const outcome = await withdrawStartRequest(tx, op.operationId);
-        if (outcome !== 'withdrawn') return { outcome };
-        const ended = await updateOperation(tx, op.operationId, {
-          status: 'Canceled',
-          error: { code: 'OperationCanceled', message: 'The operation was canceled on request before it started.' },
+      // transaction: nothing ran, nothing will. A request a relay tried before is withdrawn only
+      // once Temporal says it has no such workflow.
+      const withdraw = (afterLookup: boolean) =>
+        db.transaction(async (tx) => {
+          const outcome = await withdrawStartRequest(tx, op.operationId, { afterLookup });
+          if (outcome !== 'withdrawn') return { outcome };
+          const ended = await updateOperation(tx, op.operationId, {
+            status: 'Canceled',
+            error: { code: 'OperationCanceled', message: 'The operation was canceled on request before it started.' },
+          });
+          if (ended && movesProvisioningState(ended.kind)) await setProvisioningState(tx, ended.resourceKey, 'Canceled');
+          return { outcome, ended };
         });
-        if (ended && movesProvisioningState(ended.kind)) await setProvisioningState(tx, ended.resourceKey, 'Canceled');
-        return { outcome, ended };
-      });
+      let withdrawn = await withdraw(false);
+      if (withdrawn.outcome === 'tried') {
+        const found = await deps.starter.find(op.workflowId).catch(() => 'unknown' as const);
+        // Temporal has it or cannot say: the relay settles it (it cancels a workflow it started for a Canceling operation).
+        withdrawn = found === 'absent' ? await withdraw(true) : { outcome: 'starting' };
+      }
       if (withdrawn.outcome === 'withdrawn') {
         countOperationEnded(withdrawn.ended);
         return { operation: await view(withdrawn.ended ?? op) };
       }
-      // A relay is starting it right now: it is marked Canceling and asked to stop; the relay asks
-      // again once Temporal has it. Otherwise a workflow Temporal never got (its start was refused
-      // or never confirmed) has nothing to stop.
+      // A relay is starting it (or Temporal cannot say whether it has it): it is marked Canceling
+      // and asked to stop; the relay asks again once Temporal has it, or ends it Canceled when
+      // Temporal does not. Without a start request, a workflow Temporal never got (its start was
+      // refused) has nothing to stop.
       const starting = withdrawn.outcome === 'starting';
       if (!starting && (await deps.starter.find(op.workflowId)) === 'absent') {
         const canceled = await updateOperation(db, op.operationId, {
