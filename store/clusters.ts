@@ -76,7 +76,8 @@ function toRecord(r: Row): ClusterRecord {
 }
 
 export async function getCluster(db: SqlExecutor, resourceKey: string): Promise<ClusterRecord | undefined> {
-  const { rows } = await db.query<Row>(`SELECT ${columns} FROM clusters WHERE resource_id = $1`, [resourceKey]);
+  // Every GET of a cluster reads this: prepared once per connection, not parsed and planned each time.
+  const { rows } = await db.query<Row>(`SELECT ${columns} FROM clusters WHERE resource_id = $1`, [resourceKey], { name: 'get-cluster' });
   return rows[0] ? toRecord(rows[0]) : undefined;
 }
 

@@ -8,8 +8,16 @@ export interface SqlResult<Row> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection under this name and only bind and execute it
+   * afterwards (PostgreSQL; PGlite ignores it): for the hottest reads. The SQL of a name never changes.
+   */
+  name?: string;
+}
+
 export interface SqlExecutor {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<SqlResult<Row>>;
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<Row>>;
 }
 
 export interface SqlDatabase extends SqlExecutor {
@@ -34,15 +42,18 @@ function openPostgres(url: string): SqlDatabase {
   const asResult = <Row>(r: pg.QueryResult): SqlResult<Row> => ({ rows: r.rows as Row[], rowCount: r.rowCount ?? 0 });
   return {
     kind: 'postgres',
-    async query<Row>(sql: string, params: unknown[] = []) {
-      return asResult<Row>(await pool.query(sql, params));
+    async query<Row>(sql: string, params: unknown[] = [], options?: QueryOptions) {
+      return asResult<Row>(await (options?.name ? pool.query({ name: options.name, text: sql, values: params }) : pool.query(sql, params)));
     },
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const result = await fn({
-          query: async <Row>(sql: string, params: unknown[] = []) => asResult<Row>(await client.query(sql, params)),
+          query: async <Row>(sql: string, params: unknown[] = [], options?: QueryOptions) =>
+            asResult<Row>(
+              await (options?.name ? client.query({ name: options.name, text: sql, values: params }) : client.query(sql, params)),
+            ),
         });
         await client.query('COMMIT');
         return result;

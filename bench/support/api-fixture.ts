@@ -4,6 +4,7 @@
 // device, and a per-caller rate limit set too high to refuse, so both run as in production), the
 // bare node:http handler beside which the API is measured, and the cluster the GETs read.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { openSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { devNull } from 'node:os';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -54,7 +55,7 @@ export function benchApiOptions(callers: BenchCallers, consulVersions: string[])
     auth: callers.auth,
     catalogue: consulVersions.map((v) => ({ version: v, status: 'AVAILABLE' as const })),
     // The production logger at the production level: one line per request, to the null device.
-    logger: createLogger({ service: 'api', level: 'info', destination: pino.destination({ dest: devNull, sync: false }) }),
+    logger: createLogger({ service: 'api', level: 'info', destination: pino.destination({ dest: openSync(devNull, 'w'), sync: false }) }),
     sealer: new SecretBox([{ id: 'bench', key: randomBytes(32) }]),
     // Every PUT creates a cluster in one subscription: far more than the default quota.
     limits: { clustersPerSubscription: Number.MAX_SAFE_INTEGER },
