@@ -16,7 +16,7 @@ import { Supervisor } from '../devstack/supervisor.js';
 import { ensureDevCertificate } from '../lib/dev-tls.js';
 import { decryptStream, DEFAULT_SEGMENT_BYTES, encryptedSize } from '../lib/segmented-aes-gcm.js';
 import { ConsulSnapshotError } from './consul-admin.js';
-import { restoreSnapshot, saveSnapshot, SNAPSHOT_METADATA, type SnapshotEndpoint } from './consul-snapshots.js';
+import { restoreSnapshot, saveSnapshot, SNAPSHOT_METADATA, type SnapshotEndpoint, UPLOAD_BLOCK_BYTES } from './consul-snapshots.js';
 
 /** The plaintext behind a stored stream (the test's stream is small enough to hold). */
 async function decrypted(key: Buffer, stored: Buffer): Promise<Buffer> {
@@ -185,10 +185,11 @@ describe('save and restore with real Consul and Azurite', () => {
     await expect(saveSnapshot({ consul, container: missing, blobName: 'x.snap', key })).rejects.toThrow(
       /^snapshot save: uploading to blob x\.snap failed: .*container does not exist/,
     );
-    // The Consul side: an HTTP server that starts a snapshot and drops the connection.
+    // The Consul side: an HTTP server that sends two blocks' worth of a snapshot, waits until they
+    // are staged, and drops the connection.
     const dropping = createServer((_req, res) => {
       res.writeHead(200, { 'x-consul-index': '7' });
-      res.write(randomBytes(300 * 1024), () => res.socket?.destroy());
+      res.write(randomBytes(2 * UPLOAD_BLOCK_BYTES + 1000), () => setTimeout(() => res.socket?.destroy(), 1000));
     });
     await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(dropping.address() as AddressInfo).port}`;
@@ -199,7 +200,36 @@ describe('save and restore with real Consul and Azurite', () => {
     } finally {
       dropping.close();
     }
-    expect(await container.getBlobClient('snapshots/dropped.snap').exists()).toBe(false);
+    const dropped = container.getBlockBlobClient('snapshots/dropped.snap');
+    expect((await dropped.getBlockList('uncommitted')).uncommittedBlocks?.length).toBeGreaterThan(0);
+    expect(await dropped.exists()).toBe(false);
+  });
+
+  it('stops a save when its signal is aborted (the activity was cancelled) and commits no blob', async () => {
+    // A Consul that sends the start of a snapshot and then nothing more.
+    const stalling = createServer((_req, res) => {
+      res.writeHead(200);
+      res.write(randomBytes(300 * 1024));
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`;
+    const cancel = new AbortController();
+    try {
+      await expect(
+        saveSnapshot({
+          consul: { url, token: management },
+          container,
+          blobName: 'snapshots/cancelled.snap',
+          key,
+          signal: cancel.signal,
+          onProgress: () => cancel.abort(),
+        }),
+      ).rejects.toThrow(/^snapshot save: cancelled after \d+ bytes read from Consul$/);
+    } finally {
+      stalling.closeAllConnections();
+      stalling.close();
+    }
+    expect(await container.getBlobClient('snapshots/cancelled.snap').exists()).toBe(false);
   });
 
   describe('refuses a restore before Consul has the whole snapshot, leaving its data alone', () => {
@@ -234,6 +264,14 @@ describe('save and restore with real Consul and Azurite', () => {
       await expect(restoreSnapshot({ consul, container, blobName: 'snapshots/altered.snap', key })).rejects.toThrow(
         /aborted before Consul received the whole snapshot: segment \d+ failed authentication: the stored data was altered or damaged$/,
       );
+      await untouched();
+    });
+
+    it('when its signal is aborted (the activity was cancelled)', async () => {
+      const cancel = new AbortController();
+      await expect(
+        restoreSnapshot({ consul, container, blobName, key, signal: cancel.signal, onProgress: () => cancel.abort() }),
+      ).rejects.toThrow(`snapshot restore of ${blobName} aborted before Consul received the whole snapshot: the restore was cancelled`);
       await untouched();
     });
 

@@ -16,6 +16,7 @@ import {
   MAX_SEGMENT_BYTES,
   SEGMENTED_FORMAT,
 } from '../lib/segmented-aes-gcm.js';
+import { BlockBlobWriter } from '../lib/block-blob-writer.js';
 import { ConsulAdmin, type ConsulEndpoint } from './consul-admin.js';
 
 export interface SnapshotEndpoint extends ConsulEndpoint {
@@ -25,7 +26,7 @@ export interface SnapshotEndpoint extends ConsulEndpoint {
 
 /** Identifies the stored format in the blob's metadata. */
 export const SNAPSHOT_FORMAT = SEGMENTED_FORMAT;
-/** Block size and parallel blocks of the upload: its memory is about their product. */
+/** Block size and parallel blocks of the upload: its memory is about (concurrency + 1) x block size. */
 export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
 export const UPLOAD_CONCURRENCY = 4;
 
@@ -123,6 +124,8 @@ export interface SaveSnapshotInput {
   key: Buffer;
   /** Called with the plaintext bytes read from Consul so far (for heartbeats). */
   onProgress?: (bytes: number) => void;
+  /** Ends the save (the activity was cancelled, or its attempt timed out): nothing is committed. */
+  signal?: AbortSignal;
 }
 
 export interface SaveSnapshotResult {
@@ -137,62 +140,49 @@ export interface SaveSnapshotResult {
 }
 
 /**
- * Streams GET /v1/snapshot through a SHA-256 and the cipher into a block blob (bounded buffers),
- * then records the plaintext size and hash as the blob's metadata. A blob is written only when
- * Consul answered 200; blocks are committed only when the whole snapshot has arrived.
+ * Streams GET /v1/snapshot through a SHA-256 and the cipher into the blocks of a block blob
+ * (lib/block-blob-writer.ts: bounded buffers, several blocks on their way at once), then commits
+ * the block list with the plaintext size and hash as the blob's metadata, in one call. A blob is
+ * written only when Consul answered 200, and committed only when the whole snapshot has arrived.
  */
 export async function saveSnapshot(a: SaveSnapshotInput): Promise<SaveSnapshotResult> {
   checkKey(a.key);
+  a.signal?.throwIfAborted();
   const { archive, consulIndex } = await (a.consulAdmin ?? defaultConsul)(a.consul).snapshot(a.consul.token);
 
   const blob = a.container.getBlockBlobClient(a.blobName);
   const digest = new DigestTap(a.onProgress);
-  const encrypted = encryptStream(a.key);
-  const abort = new AbortController();
-  let sourceFailed = false;
-  let encryptedErrored = false;
-  encrypted.once('error', () => (encryptedErrored = true));
-  let uploadError: unknown;
-
-  const piping = pipeline(archive, digest, encrypted).catch((err: unknown) => {
-    sourceFailed = true;
-    abort.abort();
-    throw err;
-  });
-  const uploading = blob
-    .uploadStream(encrypted, UPLOAD_BLOCK_BYTES, UPLOAD_CONCURRENCY, {
-      abortSignal: abort.signal,
-      blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
-      metadata: { [SNAPSHOT_METADATA.format]: SNAPSHOT_FORMAT, [SNAPSHOT_METADATA.segmentBytes]: String(DEFAULT_SEGMENT_BYTES) },
-    })
-    .catch((err: unknown) => {
-      // The upload's own failure (not one passed on from the source): stop reading Consul.
-      if (!sourceFailed && !encryptedErrored) uploadError = err;
-      encrypted.destroy(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    });
-  const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
-  if (uploadError !== undefined) throw new Error(`snapshot save: uploading to blob ${a.blobName} failed: ${describe(uploadError)}`);
-  if (piped.status === 'rejected') {
-    throw new Error(`snapshot save: reading the snapshot from Consul failed after ${digest.bytes} bytes: ${describe(piped.reason)}`);
+  const writer = new BlockBlobWriter(blob, { blockBytes: UPLOAD_BLOCK_BYTES, concurrency: UPLOAD_CONCURRENCY });
+  try {
+    await pipeline(archive, digest, encryptStream(a.key), writer, { signal: a.signal });
+  } catch (err) {
+    // The upload's own failure, the activity's end, or else Consul's side.
+    if (writer.failure) throw new Error(`snapshot save: uploading to blob ${a.blobName} failed: ${describe(writer.failure)}`);
+    if (a.signal?.aborted) throw new Error(`snapshot save: cancelled after ${digest.bytes} bytes read from Consul`);
+    throw new Error(`snapshot save: reading the snapshot from Consul failed after ${digest.bytes} bytes: ${describe(err)}`);
   }
-  if (uploaded.status === 'rejected')
-    throw new Error(`snapshot save: uploading to blob ${a.blobName} failed: ${describe(uploaded.reason)}`);
 
   const sizeBytes = digest.bytes;
   const sha256 = digest.hash.digest('hex');
   const storedBytes = encryptedSize(sizeBytes);
-  await blob.setMetadata(
-    {
-      [SNAPSHOT_METADATA.format]: SNAPSHOT_FORMAT,
-      [SNAPSHOT_METADATA.segmentBytes]: String(DEFAULT_SEGMENT_BYTES),
-      [SNAPSHOT_METADATA.plaintextBytes]: String(sizeBytes),
-      [SNAPSHOT_METADATA.plaintextSha256]: sha256,
-      ...(consulIndex ? { [SNAPSHOT_METADATA.consulIndex]: consulIndex } : {}),
-    },
-    // Only on the blob this upload wrote, never on one a concurrent writer replaced it with.
-    { conditions: { ifMatch: uploaded.value.etag } },
-  );
+  if (writer.bytes !== storedBytes) {
+    throw new Error(`snapshot save: ${writer.bytes} bytes were staged for blob ${a.blobName}, but ${storedBytes} were expected`);
+  }
+  await blob
+    .commitBlockList(writer.blockIds, {
+      abortSignal: a.signal,
+      blobHTTPHeaders: { blobContentType: 'application/octet-stream' },
+      metadata: {
+        [SNAPSHOT_METADATA.format]: SNAPSHOT_FORMAT,
+        [SNAPSHOT_METADATA.segmentBytes]: String(DEFAULT_SEGMENT_BYTES),
+        [SNAPSHOT_METADATA.plaintextBytes]: String(sizeBytes),
+        [SNAPSHOT_METADATA.plaintextSha256]: sha256,
+        ...(consulIndex ? { [SNAPSHOT_METADATA.consulIndex]: consulIndex } : {}),
+      },
+    })
+    .catch((err: unknown) => {
+      throw new Error(`snapshot save: committing blob ${a.blobName} failed: ${describe(err)}`);
+    });
   const props = await blob.getProperties();
   if (props.contentLength !== storedBytes) {
     throw new Error(`snapshot save: blob ${a.blobName} holds ${props.contentLength} bytes, but ${storedBytes} were written`);
@@ -208,6 +198,8 @@ export interface RestoreSnapshotInput {
   key: Buffer;
   /** Called with the plaintext bytes sent to Consul so far (for heartbeats). */
   onProgress?: (bytes: number) => void;
+  /** Ends the restore before Consul has the whole snapshot (the activity was cancelled). */
+  signal?: AbortSignal;
 }
 
 interface StoredSnapshot {
@@ -255,6 +247,7 @@ async function storedSnapshot(container: ContainerClient, blobName: string): Pro
  */
 export async function restoreSnapshot(a: RestoreSnapshotInput): Promise<{ sizeBytes: number }> {
   checkKey(a.key);
+  a.signal?.throwIfAborted();
   const stored = await storedSnapshot(a.container, a.blobName);
   const download = await a.container.getBlobClient(a.blobName).download(0, undefined, {
     conditions: { ifMatch: stored.etag }, // the very version whose metadata we read
@@ -264,10 +257,16 @@ export async function restoreSnapshot(a: RestoreSnapshotInput): Promise<{ sizeBy
   if (!body) throw new Error(`snapshot restore: blob ${a.blobName} came without a body`);
 
   const verify = new VerifyTap({ bytes: stored.sizeBytes, sha256: stored.sha256 }, a.onProgress);
-  await (a.consulAdmin ?? defaultConsul)(a.consul).restoreSnapshot(a.consul.token, {
-    what: `snapshot restore of ${a.blobName}`,
-    sizeBytes: stored.sizeBytes,
-    body: [body, decryptStream(a.key), verify],
-  });
+  const cancel = () => body.destroy(new Error('the restore was cancelled'));
+  a.signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    await (a.consulAdmin ?? defaultConsul)(a.consul).restoreSnapshot(a.consul.token, {
+      what: `snapshot restore of ${a.blobName}`,
+      sizeBytes: stored.sizeBytes,
+      body: [body, decryptStream(a.key), verify],
+    });
+  } finally {
+    a.signal?.removeEventListener('abort', cancel);
+  }
   return { sizeBytes: stored.sizeBytes };
 }

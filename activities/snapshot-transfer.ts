@@ -67,16 +67,16 @@ export function snapshotTransfer({ db, pki }: SnapshotTransferDeps) {
   };
 }
 
-/** Heartbeats the bytes moved so far (whileHeartbeating), also while Consul is still preparing its answer. */
-export async function heartbeating<T>(fn: (onProgress: (bytes: number) => void) => Promise<T>): Promise<T> {
+/**
+ * Heartbeats the bytes moved so far every 2 s (whileHeartbeating), also while Consul is still
+ * preparing its answer; `signal` ends the transfer when the activity is cancelled (or its attempt
+ * was given up on: a heartbeat then learns so), so a stale attempt stops streaming.
+ */
+export async function heartbeating<T>(fn: (onProgress: (bytes: number) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   let bytes = 0;
   return whileHeartbeating(
-    () =>
-      fn((b) => {
-        bytes = b;
-        ctx.heartbeat({ bytes });
-      }),
+    () => fn((b) => (bytes = b), ctx.cancellationSignal),
     () => ({ bytes }),
   );
 }

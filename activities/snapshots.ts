@@ -154,7 +154,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       const container = await blobs.containerClient(a.resourceKey);
       const dataKey = await pki.dataKey();
       try {
-        const saved = await heartbeating((onProgress) =>
+        const saved = await heartbeating((onProgress, signal) =>
           transfer.onAnyServer(
             c,
             `snapshot ${a.snapshotId}`,
@@ -164,7 +164,8 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
               // Consul version want more, the save falls back to the management token (logged).
               fallback: () => secrets.tokenSecretId(a.resourceKey, SECRET.managementToken),
             },
-            (consul) => saveSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName, key: dataKey.plaintext, onProgress }),
+            (consul) =>
+              saveSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName, key: dataKey.plaintext, onProgress, signal }),
           ),
         );
         const consulVersion = runningConsulVersion(c);
@@ -228,12 +229,13 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       const container = await blobs.containerClient(a.resourceKey);
       const key = await pki.unwrapDataKey(storage.wrappedKey);
       try {
-        const restored = await heartbeating((onProgress) =>
+        const restored = await heartbeating((onProgress, signal) =>
           transfer.onAnyServer(
             c,
             `restore of snapshot ${a.snapshotId}`,
             { primary: () => secrets.tokenSecretId(a.resourceKey, SECRET.managementToken) },
-            (consul) => restoreSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName: storage.blobPath, key, onProgress }),
+            (consul) =>
+              restoreSnapshot({ consul, consulAdmin: deps.consulAdmin, container, blobName: storage.blobPath, key, onProgress, signal }),
           ),
         );
         await markSnapshotRestored(db, a.resourceKey, a.snapshotId);
