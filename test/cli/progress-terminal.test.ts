@@ -67,7 +67,9 @@ it('shows a progress bar with the step and the percent in a terminal, then confi
   const running = frames.map((f) => bar.exec(f)).filter((m): m is RegExpExecArray => m !== null);
   expect(running.length, frames.at(-1)).toBeGreaterThan(0);
   expect(running.some((m) => Number(m[1]) > 0 && Number(m[1]) < 100)).toBe(true);
-  console.log(`[cli-tty] steps seen in the bar: ${[...new Set(running.map((m) => `${m[2]} ${m[1]}%`))].join(', ')}`);
+  console.log(
+    `[cli-tty] steps seen in the bar: ${[...new Set(running.map((m) => `${m[2]} ${m[1]}%`))].join(', ')}; one frame: ${running.at(-1)![0]}`,
+  );
   // At the end: the bar full and Succeeded, then the cluster's table row.
   expect(last).toMatch(/create tty \[[^\]]{30}\] 100% \| [\w-]+ \| Succeeded/);
   expect(last).toMatch(/^tty\s+westeurope\s+Succeeded\s/m);
