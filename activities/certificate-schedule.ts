@@ -17,7 +17,11 @@ export interface CertificateScheduleDeps {
   /** Lifetime of server certificates; the checks' interval follows from it. */
   serverCertTtlHours: number;
   /** Temporal schedules (per-cluster snapshot and certificate schedules); set by the worker. */
-  schedules?: { client: ScheduleClient; taskQueue: string };
+  schedules?: {
+    client: ScheduleClient;
+    taskQueue: string;
+    /** The fleet design: no per-cluster schedule (activities/fleet-safety.ts). */ fleetSlotSeconds?: number;
+  };
 }
 
 export function createCertificateScheduleActivities(deps: CertificateScheduleDeps) {
@@ -37,6 +41,11 @@ export function createCertificateScheduleActivities(deps: CertificateScheduleDep
       const intervalSeconds = certificateCheckInterval(deps.serverCertTtlHours);
       const c = await getCluster(db, a.resourceKey);
       if (!c) throw workerFailure('ClusterNotFound', `cluster ${a.resourceKey} is not in the store`);
+      // The fleet design fires it from the fleet schedule; a per-cluster schedule from before goes.
+      if (schedules.fleetSlotSeconds) {
+        await deleteSchedule(schedules.client, certificateScheduleId(a.resourceKey));
+        return { outcome: 'fleet', intervalSeconds };
+      }
       const outcome = await upsertIntervalSchedule(schedules.client, {
         scheduleId: certificateScheduleId(a.resourceKey),
         intervalSeconds,

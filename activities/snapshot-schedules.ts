@@ -12,7 +12,11 @@ import { deleteSchedule, upsertIntervalSchedule } from './schedules.js';
 export interface SnapshotScheduleDeps {
   db: SqlExecutor;
   /** Temporal schedules; set by the worker. */
-  schedules?: { client: ScheduleClient; taskQueue: string };
+  schedules?: {
+    client: ScheduleClient;
+    taskQueue: string;
+    /** The fleet design: no per-cluster schedule (activities/fleet-safety.ts). */ fleetSlotSeconds?: number;
+  };
   /** Tests only: every snapshot schedule fires this often instead of its policy's interval. */
   snapshotIntervalOverrideSeconds?: number;
 }
@@ -26,7 +30,7 @@ export function snapshotIntervalSeconds(policy: SnapshotPolicy, overrideSeconds?
 }
 
 export function createSnapshotScheduleActivities(deps: SnapshotScheduleDeps) {
-  function scheduleClient(): { client: ScheduleClient; taskQueue: string } {
+  function scheduleClient(): NonNullable<SnapshotScheduleDeps['schedules']> {
     if (!deps.schedules) throw workerFailure('SchedulesUnavailable', 'the snapshot schedule cannot be changed');
     return deps.schedules;
   }
@@ -40,12 +44,17 @@ export function createSnapshotScheduleActivities(deps: SnapshotScheduleDeps) {
      */
     async ensureSnapshotSchedule(a: {
       resourceKey: string;
-    }): Promise<{ scheduleId: string; intervalSeconds: number; outcome: 'created' | 'updated' | 'unchanged' }> {
+    }): Promise<{ scheduleId: string; intervalSeconds: number; outcome: 'created' | 'updated' | 'unchanged' | 'fleet' }> {
       const schedules = scheduleClient();
       const c = await getCluster(deps.db, a.resourceKey);
       if (!c) throw workerFailure('ClusterNotFound', `cluster ${a.resourceKey} is not in the store`);
       const scheduleId = snapshotScheduleId(a.resourceKey);
       const intervalSeconds = snapshotIntervalSeconds(c.spec.properties.snapshotPolicy, deps.snapshotIntervalOverrideSeconds);
+      // The fleet design fires it from the fleet schedule; a per-cluster schedule from before goes.
+      if (schedules.fleetSlotSeconds) {
+        await deleteSchedule(schedules.client, scheduleId);
+        return { scheduleId, intervalSeconds, outcome: 'fleet' };
+      }
       const outcome = await upsertIntervalSchedule(schedules.client, {
         scheduleId,
         intervalSeconds,

@@ -36,8 +36,11 @@ import {
   deletePerClusterSchedules,
   forgetSimClusters,
   recordSimClusters,
+  simWorkSummary,
   spreadRecordedTimes,
 } from './support/fleet-sim.js';
+import { deleteSchedule } from '../activities/schedules.js';
+import { fleetSafetyScheduleId } from '../activities/fleet-safety.js';
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
 const SIZES = env('FLEETSIM_SIZES', '1000,5000,10000').split(',').map(Number);
@@ -45,8 +48,10 @@ const WINDOW_S = Number(env('FLEETSIM_WINDOW_SECONDS', '240'));
 const AGENTS = Number(env('FLEETSIM_AGENTS', '3'));
 const REAL_EVERY = Number(env('FLEETSIM_REAL_EVERY', '1'));
 const GOAL_P99_S = 60;
+/** Schedules made (or deleted) at once. */
+const SCHEDULE_CONCURRENCY = 48;
 type Design = 'per-cluster' | 'fleet';
-const DESIGNS = env('FLEETSIM_DESIGNS', 'per-cluster').split(',') as Design[];
+const DESIGNS = env('FLEETSIM_DESIGNS', 'fleet,per-cluster').split(',') as Design[];
 
 const production = existsSync(toolPaths().temporalServer) && !process.env.FLEETSIM_DEV_TEMPORAL;
 const stack = await stackForScript({ name: 'fleet', scriptUrl: import.meta.url, productionTemporal: production });
@@ -112,7 +117,6 @@ async function stopSimWorker(child: ChildProcess | undefined): Promise<void> {
 }
 
 const mib = (b: number) => b / 1024 ** 2;
-const gib = (b: number) => b / 1024 ** 3;
 const p99s: Record<string, number> = {};
 
 /** One design over every N: clusters added in steps, a window measured at each. */
@@ -143,7 +147,14 @@ async function runDesign(design: Design, agents: SimAgent[], spec: ClusterSpec):
       const base = Math.floor(Date.now() / 1000) + 5;
       let setup: string;
       if (design === 'per-cluster') {
-        const made = await createPerClusterSchedules({ client: client.schedule, taskQueue, from: recorded, to: n, base, concurrency: 16 });
+        const made = await createPerClusterSchedules({
+          client: client.schedule,
+          taskQueue,
+          from: recorded,
+          to: n,
+          base,
+          concurrency: SCHEDULE_CONCURRENCY,
+        });
         for (const [i, sec] of made) phases.set(i, sec);
         setup = `made ${2 * (n - recorded)} schedules in ${((Date.now() - t1) / 1000).toFixed(0)} s (${((2 * (n - recorded)) / ((Date.now() - t1) / 1000)).toFixed(0)}/s)`;
       } else {
@@ -158,11 +169,12 @@ async function runDesign(design: Design, agents: SimAgent[], spec: ClusterSpec):
         `firings with nominal time in the window: ${r.started} started of ${r.expected} expected (${(r.expected / WINDOW_S).toFixed(2)}/s); ${r.notCompleted} not completed (running or failed) when listed; worst firing lag ${r.startLag.max.toFixed(1)} s`,
       );
       const name = (what: string) => `${design} N=${n} ${what}`;
-      const other = design === 'fleet' ? p99s[`per-cluster ${n}`] : undefined;
+      const otherDesign = design === 'fleet' ? 'per-cluster' : 'fleet';
+      const other = p99s[`${otherDesign} ${n}`];
       const first = p99s[`${design} ${SIZES[0]}`];
       const baseline =
         other !== undefined
-          ? { baseline: { label: `per-cluster N=${n}`, value: other } }
+          ? { baseline: { label: `${otherDesign} N=${n}`, value: other } }
           : first !== undefined && n !== SIZES[0]
             ? { baseline: { label: `${design} N=${SIZES[0]}`, value: first } }
             : {};
@@ -178,8 +190,9 @@ async function runDesign(design: Design, agents: SimAgent[], spec: ClusterSpec):
       report.figure({ name: name('completion lag p99'), value: r.closeLag.p99, unit: 's' });
       report.figure({ name: name('worker CPU'), value: r.cpu * 100, unit: '% of a core', goal: { kind: 'max', value: 100 } });
       report.figure({ name: name('worker RSS max'), value: mib(r.rssMaxBytes), unit: 'MiB' });
-      report.figure({ name: name('Temporal DB growth'), value: gib(r.temporalPerDay), unit: 'GiB/day' });
-      report.figure({ name: name('store DB growth'), value: gib(r.storePerDay), unit: 'GiB/day' });
+      report.figure({ name: name('Temporal DB growth'), value: mib(r.temporalPerDay), unit: 'MiB/day' });
+      report.figure({ name: name('store DB growth'), value: mib(r.storePerDay), unit: 'MiB/day' });
+      report.line(`real work recorded in the store so far: ${await simWorkSummary(db)}`);
       p99s[`${design} ${n}`] = r.startLag.p99;
     }
   } finally {
@@ -187,7 +200,10 @@ async function runDesign(design: Design, agents: SimAgent[], spec: ClusterSpec):
     worker = undefined;
   }
   // The next design starts from an empty fleet: the per-cluster schedules go, then the clusters.
-  if (design === 'per-cluster') await deletePerClusterSchedules({ client: client.schedule, to: recorded, concurrency: 16 });
+  if (design === DESIGNS.at(-1)) return;
+  if (design === 'per-cluster')
+    await deletePerClusterSchedules({ client: client.schedule, to: recorded, concurrency: SCHEDULE_CONCURRENCY });
+  else await deleteSchedule(client.schedule, fleetSafetyScheduleId(taskQueue));
   await forgetSimClusters(db);
 }
 

@@ -6,3 +6,4 @@ export { deleteClusterSnapshot, restoreCluster, scheduledSnapshot, snapshotClust
 export { upgradeCluster } from './upgrade.js';
 export { rotateCertificates, scheduledCertificateRotation } from './certificates.js';
 export { fleetAutomaticUpgrades } from './fleet.js';
+export { fleetSafetyFiring } from './fleet-safety.js';

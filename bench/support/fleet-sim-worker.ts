@@ -87,6 +87,7 @@ async function main(): Promise<void> {
     taskQueue: cfg.taskQueue,
     payloadCodec: new AesGcmPayloadCodec(keys),
     lifecycle: simDeps(real, cfg.agents, blobServiceClient(parsed.blob)),
+    ...(cfg.fleetSlotSeconds ? { fleetSafetySlotSeconds: cfg.fleetSlotSeconds } : {}),
   });
   process.on('message', (m: unknown) => {
     if (m === 'usage') {

@@ -191,3 +191,19 @@ export async function forgetSimClusters(db: SqlExecutor): Promise<void> {
   await db.query('DELETE FROM cluster_secrets WHERE scope LIKE $1', [like]);
   await db.query('DELETE FROM clusters WHERE subscription_id = $1', [FLEETSIM_SUBSCRIPTION]);
 }
+
+/** What the simulated clusters' firings recorded: operations by kind and status, snapshots by state. */
+export async function simWorkSummary(db: SqlExecutor): Promise<string> {
+  const like = `%${FLEETSIM_SUBSCRIPTION}%`;
+  const ops = await db.query<{ kind: string; status: string; n: string }>(
+    'SELECT kind, status, count(*) AS n FROM operations WHERE resource_id LIKE $1 GROUP BY kind, status ORDER BY kind, status',
+    [like],
+  );
+  const snaps = await db.query<{ state: string; n: string }>(
+    'SELECT state, count(*) AS n FROM snapshots WHERE resource_id LIKE $1 GROUP BY state ORDER BY state',
+    [like],
+  );
+  const list = (rows: Array<{ n: string } & Record<string, string>>, k: (r: Record<string, string>) => string) =>
+    rows.map((r) => `${k(r)} ${r.n}`).join(', ') || 'none';
+  return `operations: ${list(ops.rows, (r) => `${r.kind} ${r.status}`)}; snapshots: ${list(snaps.rows, (r) => r.state!)}`;
+}

@@ -29,6 +29,15 @@ describe('control-plane configuration', () => {
     expect(c).not.toHaveProperty('auth');
   });
 
+  it('the safety firings: per-cluster schedules by default, a fleet slot that divides the hour, anything else refused by name', () => {
+    expect(readWorkerConfig(shared).safetyFiringSlotSeconds).toBe(0);
+    expect(readWorkerConfig({ ...shared, HCS_SAFETY_FIRING_SLOT_SECONDS: '60' }).safetyFiringSlotSeconds).toBe(60);
+    expect(() => readWorkerConfig({ ...shared, HCS_SAFETY_FIRING_SLOT_SECONDS: '7' })).toThrow(
+      /HCS_SAFETY_FIRING_SLOT_SECONDS: must be 0 or divide 3600/,
+    );
+    expect(() => readWorkerConfig({ ...shared, HCS_SAFETY_FIRING_SLOT_SECONDS: '-60' })).toThrow(/HCS_SAFETY_FIRING_SLOT_SECONDS/);
+  });
+
   it('the API needs its own settings beside the shared ones, and names what is missing', () => {
     expect(() => readConfig(shared)).toThrow(/HCS_AUTH/);
     const c = readConfig({ ...shared, HCS_AUTH: '{}' });

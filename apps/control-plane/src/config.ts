@@ -50,6 +50,15 @@ export const workerEnvSchema = z.object({
     z.coerce.number().int().min(0).default(3600),
     "seconds between runs of the fleet's automatic patch upgrades; 0 turns them off",
   ),
+  HCS_SAFETY_FIRING_SLOT_SECONDS: setting(
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .refine((n) => n === 0 || 3600 % n === 0, 'must be 0 or divide 3600')
+      .default(0),
+    '0: a Temporal schedule per cluster for its snapshots and one for its certificate checks; N (divides 3600): one fleet schedule every N s starts the firings due (activities/fleet-safety.ts)',
+  ),
   HCS_WORKER_OPS_HOST: setting(
     z.string().min(1).default('127.0.0.1'),
     "address of the worker's ops server (/metrics, /healthz, /readyz); loopback unless the scheduler's network needs more",
@@ -78,6 +87,8 @@ export interface WorkerProcessConfig {
   lifecycle?: ParsedLifecycleConfig;
   /** 0: no automatic patch upgrades. */
   fleetUpgradeIntervalSeconds: number;
+  /** 0: per-cluster safety schedules; else the fleet schedule's slot (activities/fleet-safety.ts). */
+  safetyFiringSlotSeconds: number;
   /** The worker's ops server (apps/worker/src/ops-server.ts); none when absent. */
   ops?: { host: string; port: number };
 }
@@ -131,6 +142,7 @@ export function workerConfigFrom(e: z.output<typeof workerEnvSchema>): WorkerPro
     payloadKeys: payloadKeysFrom(e.HCS_PAYLOAD_KEYS_FILE),
     ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
     fleetUpgradeIntervalSeconds: e.HCS_FLEET_UPGRADE_INTERVAL_SECONDS,
+    safetyFiringSlotSeconds: e.HCS_SAFETY_FIRING_SLOT_SECONDS,
     ...(e.HCS_WORKER_OPS_PORT !== undefined ? { ops: { host: e.HCS_WORKER_OPS_HOST, port: e.HCS_WORKER_OPS_PORT } } : {}),
   };
 }

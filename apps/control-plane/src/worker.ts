@@ -29,6 +29,7 @@ export function startConfiguredWorker(
     taskQueue: config.taskQueue,
     catalogue: config.catalogue,
     ...(config.fleetUpgradeIntervalSeconds ? { fleetUpgradeIntervalSeconds: config.fleetUpgradeIntervalSeconds } : {}),
+    ...(config.safetyFiringSlotSeconds ? { fleetSafetySlotSeconds: config.safetyFiringSlotSeconds } : {}),
     db: o.db,
     payloadCodec: o.payloadCodec,
     ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db: o.db, sealer: o.sealer }) } : {}),

@@ -17,6 +17,8 @@ import type { Logger } from 'pino';
 import { workerTracingOptions, workflowClientInterceptors } from '../../../lib/temporal-tracing.js';
 import { withCorrelationInterceptors } from './correlation.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
+import { createFleetSafetyActivities, ensureFleetSafetySchedule } from '../../../activities/fleet-safety.js';
+import { certificateCheckInterval } from '../../../domain/certificate-schedule.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
 
 export interface WorkerOptions {
@@ -33,6 +35,12 @@ export interface WorkerOptions {
   catalogue?: CatalogueEntry[];
   /** Run the fleet's automatic patch upgrades this often (the control plane's own schedule); off when absent. */
   fleetUpgradeIntervalSeconds?: number;
+  /**
+   * The fleet design of the safety schedules (activities/fleet-safety.ts): one schedule fires
+   * every this many seconds and starts the snapshot and certificate firings due, instead of a
+   * Temporal schedule per cluster and task. Absent: per-cluster schedules.
+   */
+  fleetSafetySlotSeconds?: number;
   /**
    * Run a start relay (lib/operation-relay.ts) for the task queue: it starts the production
    * workflow types, so only where the API does too (the worker process; the embedded process's
@@ -72,7 +80,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     : undefined;
   // Schedules and the fleet's upgrades only where the worker builds clusters.
   const lifecycleClient = o.lifecycle ? client : undefined;
-  const schedules = lifecycleClient ? { client: lifecycleClient.schedule, taskQueue } : undefined;
+  const schedules = lifecycleClient
+    ? { client: lifecycleClient.schedule, taskQueue, ...(o.fleetSafetySlotSeconds ? { fleetSlotSeconds: o.fleetSafetySlotSeconds } : {}) }
+    : undefined;
+  if (lifecycleClient && o.fleetSafetySlotSeconds)
+    await ensureFleetSafetySchedule(lifecycleClient.schedule, { taskQueue, slotSeconds: o.fleetSafetySlotSeconds });
   // Operations the worker begins (the fleet's upgrades) start their workflows through the one starter.
   const starter = lifecycleClient ? workflowStarter(lifecycleClient.workflow, { taskQueue }) : undefined;
   if (lifecycleClient && o.fleetUpgradeIntervalSeconds) {
@@ -101,6 +113,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...(o.lifecycle ? createClusterActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
       ...(starter ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter }) : {}),
+      ...(lifecycleClient && o.lifecycle && o.fleetSafetySlotSeconds
+        ? createFleetSafetyActivities({
+            db: o.db,
+            workflows: lifecycleClient.workflow,
+            taskQueue,
+            certificateIntervalSeconds: certificateCheckInterval(o.lifecycle.serverCertTtlHours),
+            ...(o.lifecycle.snapshotIntervalOverrideSeconds
+              ? { snapshotIntervalOverrideSeconds: o.lifecycle.snapshotIntervalOverrideSeconds }
+              : {}),
+          })
+        : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
     // The correlation id on every activity's log lines (correlation.ts); when this process traces
