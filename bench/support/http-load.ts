@@ -97,7 +97,7 @@ export async function runLoad(o: LoadRun): Promise<LoadFigures> {
 /** One run as a text row. */
 export function loadRow(label: string, f: LoadFigures): string {
   const ms = (v: number) => `${v.toFixed(2).padStart(7)} ms`;
-  return `${label.padEnd(34)} ${f.rps.toFixed(0).padStart(6)} req/s   p50 ${ms(f.p50)}   p99 ${ms(f.p99)}   max ${ms(f.max)}   CPU ${f.cpuUsPerRequest.toFixed(0).padStart(4)} µs/req   2xx ${f.ok}, non-2xx ${f.non2xx}, errors ${f.errors}, timeouts ${f.timeouts}`;
+  return `${label.padEnd(44)} ${f.rps.toFixed(0).padStart(6)} req/s   p50 ${ms(f.p50)}   p99 ${ms(f.p99)}   max ${ms(f.max)}   CPU ${f.cpuUsPerRequest.toFixed(0).padStart(4)} µs/req   2xx ${f.ok}, non-2xx ${f.non2xx}, errors ${f.errors}, timeouts ${f.timeouts}`;
 }
 
 /**
