@@ -11,6 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse } from 'yaml';
 import { lookupA } from '../../activities/dns.js';
 import { derivedNames } from '../../activities/cluster-names.js';
 import { httpCall } from '../../lib/http.js';
@@ -34,6 +35,7 @@ import {
   twinGet,
   type ClusterAccess,
 } from '../support/lifecycle.js';
+import { tlsHandshake } from '../support/tls-handshake.js';
 
 const stack = inject('stack');
 const version = stack.tools.consulVersions.at(-1)!;
@@ -124,9 +126,28 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     access = await clientAccess(cp, id);
     expect(access.addresses).toHaveLength(3);
     expect(access.caPem).toMatch(/^-----BEGIN CERTIFICATE-----/);
-    expect(access.helmValues).toContain('externalServers:');
+    // The Helm values (consul-k8s with Consul Dataplane) name the servers by the endpoint name
+    // (it resolves to them, below), and the ports and TLS server name they give are the ones the
+    // servers serve with certificates the CA bundle verifies for that name.
+    const helm = parse(access.helmValues) as {
+      global: { datacenter: string };
+      client: { enabled: boolean };
+      externalServers: { hosts: string[]; httpsPort: number; grpcPort: number; tlsServerName: string };
+    };
+    expect(helm.global.datacenter).toBe(access.clientConfig.datacenter);
+    expect(helm.client.enabled).toBe(false);
+    expect(helm.externalServers).toMatchObject({ hosts: [fqdn], httpsPort: 8501, grpcPort: 8503 });
+    for (const host of access.addresses) {
+      const tls = { host, ca: access.caPem, servername: helm.externalServers.tlsServerName };
+      expect(await tlsHandshake({ ...tls, port: helm.externalServers.httpsPort })).toMatchObject({ authorized: true });
+      expect(await tlsHandshake({ ...tls, port: helm.externalServers.grpcPort, alpn: ['h2'] })).toEqual({
+        authorized: true,
+        alpnProtocol: 'h2',
+      });
+    }
     const token = await createRootToken(cp, id);
     rootToken = token.secretId;
+    expect((await clientAccess(cp, id)).helmValues).not.toContain(rootToken);
     expect(await voters(access.addresses[0]!)).toBe(3);
     expect(await zones(access.addresses[0]!, 3)).toEqual(['1', '2', '3']);
     // ACLs enforced: no token, no data.
@@ -159,7 +180,7 @@ describe.sequential('cluster lifecycle on the real stack', () => {
       `/subscriptions/${stack.cloud.subscriptionId}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=${encodeURIComponent(`principalId eq '${mine[0]!.properties.principalId}'`)}`,
     );
     expect(everywhere.map((a) => a.properties.scope.toLowerCase())).toEqual([containerScope.toLowerCase()]);
-    // The endpoint name resolves to the servers.
+    // The endpoint name (the Helm values' external server host) resolves to the servers.
     expect(await lookupA(stack.acme.dnsAddress, fqdn)).toEqual([...access.addresses].sort());
     // A second rotation replaces the first token: the old one stops working.
     const second = await createRootToken(cp, id);
