@@ -3,7 +3,7 @@
 // endpoint only: its path is kept, its host is not, so the token never goes anywhere else.
 import { API_VERSION } from '../../api/src/api-version.js';
 import { httpCall, type HttpResult } from '../../../lib/http.js';
-import { apiError, CliError, EXIT } from './errors.js';
+import { apiError, CliError, EXIT, usageError } from './errors.js';
 
 export interface ApiClientOptions {
   endpoint: URL;
@@ -94,7 +94,11 @@ export function headerValue(headers: HttpResult['headers'], name: string): strin
   return Array.isArray(v) ? v[0] : v;
 }
 
-const seg = encodeURIComponent;
+/** One path segment, encoded; "." and ".." are refused (a URL parser would drop or climb them). */
+function seg(value: string): string {
+  if (value === '' || value === '.' || value === '..') throw usageError(`"${value}" is not a valid name in a resource path`);
+  return encodeURIComponent(value);
+}
 
 /** /subscriptions/{sub}/resourceGroups/{rg}/providers/HCS.Consul/clusters/{name} */
 export function clusterPath(subscription: string, resourceGroup: string, name: string): string {
