@@ -211,6 +211,16 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
     return rows.length;
   }
 
+  /** Passes under way (the poll's and drain's): drain waits for all, as another may hold the rows it skipped. */
+  const inflight = new Set<Promise<number>>();
+  function tracked(): Promise<number> {
+    const p = pass();
+    inflight.add(p);
+    const done = () => inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
   function schedule(ms: number): void {
     if (stopped) return;
     clearTimeout(timer);
@@ -230,7 +240,7 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
         do {
           again = false;
           // A full batch: more may be due at once.
-          if ((await pass()) === batchSize) again = true;
+          if ((await tracked()) === batchSize) again = true;
         } while (again && !stopped);
       } catch (err) {
         o.log?.warn({ err: describe(err) }, 'the start relay could not read its requests; it tries again');
@@ -250,9 +260,12 @@ export function startOperationRelay(o: OperationRelayOptions): OperationRelay {
     async drain() {
       const before = handled;
       for (;;) {
-        if (running) await running;
-        const n = await pass();
-        if (n === 0) return handled - before;
+        const others = [...inflight];
+        const n = await tracked();
+        const concurrent = others.length > 0 || inflight.size > 0;
+        await Promise.allSettled([...others, ...inflight]);
+        // Nothing due, and no other pass held rows this one skipped.
+        if (n === 0 && !concurrent) return handled - before;
       }
     },
     async stop() {

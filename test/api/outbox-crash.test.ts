@@ -108,7 +108,11 @@ it('the API SIGKILLed between the commit and the start loses nothing: restarted,
   expect(op).toMatchObject({ kind: 'create', status: 'Accepted' });
   expect((await getCluster(db(), key))?.provisioningState).toBe('Accepted');
   expect((await pendingStartRequests(db(), taskQueue)).map((r) => r.operationId)).toEqual([op!.operationId]);
-  const client = new Client({ connection: connection!, namespace: stack.temporal.namespace });
+  const client = new Client({
+    connection: connection!,
+    namespace: stack.temporal.namespace,
+    dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys))] },
+  });
   const runs = async () => {
     const found: string[] = [];
     for await (const w of client.workflow.list({ query: `WorkflowId = '${op!.workflowId}'` })) found.push(w.runId);

@@ -6,6 +6,7 @@
 // Temporal refuses for good fails the operation. A worker in this process runs the stand-in
 // workflows on the file's own task queue, so started operations run to their end.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { pino } from 'pino';
 import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
 import { STAND_IN_WORKFLOW_TYPES } from '../../contract/temporal.js';
 import { startWorker, type RunningWorker } from '../../apps/worker/src/worker.js';
@@ -58,6 +59,7 @@ function counting(): { starter: OperationStarter; starts: string[] } {
 /** A relay of the file's task queue that only polls when told (drain), unless `pollMs` says otherwise. */
 function relay(starter: OperationStarter, o: { batchSize?: number; pollMs?: number } = {}): OperationRelay {
   const r = startOperationRelay({
+    log: pino({ level: process.env.HCS_TEST_VERBOSE ? 'info' : 'warn' }, pino.destination(2)),
     db: db(),
     starter,
     taskQueue,
