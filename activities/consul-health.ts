@@ -20,6 +20,13 @@ export type ConsulHealthDeps = ConsulAccessDeps<HealthConsul> &
     plainHttpAnswers?: (url: string) => Promise<boolean>;
   };
 
+/**
+ * How often the health gates ask (unless the deps say): a cluster usually turns healthy within
+ * seconds, and every second of polling lag is a second on the create. Four small HTTPS calls to
+ * one server per poll.
+ */
+export const HEALTH_POLL_MS = 250;
+
 const fetchAnswers = (url: string) =>
   fetch(url).then(
     () => true,
@@ -29,6 +36,7 @@ const fetchAnswers = (url: string) =>
 export function createConsulHealthActivities(deps: ConsulHealthDeps) {
   const consul = consulAccess(deps);
   const plainHttpAnswers = deps.plainHttpAnswers ?? fetchAnswers;
+  const timing: GateTiming = { healthTimeoutMs: deps.healthTimeoutMs, healthPollMs: deps.healthPollMs ?? HEALTH_POLL_MS };
   return {
     /**
      * The health gate: a leader, exactly the expected voters, autopilot healthy, TLS and ACLs
@@ -37,7 +45,7 @@ export function createConsulHealthActivities(deps: ConsulHealthDeps) {
     async waitForHealthyCluster(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ leader: string; voters: number }> {
       const { ca, token } = await consul.credentials(a.plan.resourceKey);
       const last = await pollUntil<HealthReport>(
-        deps,
+        timing,
         (problem) => workerFailure('ClusterNotHealthy', `the cluster is not healthy: ${problem}`),
         async () => {
           let report: HealthReport | undefined;
@@ -79,7 +87,7 @@ export function createConsulHealthActivities(deps: ConsulHealthDeps) {
       // Ask the upgraded server first, then the others (it may not be a member again yet).
       const askOrder = [a.server, ...a.servers.filter((s) => s.address !== a.server.address)];
       return pollUntil<{ seconds: number }>(
-        deps,
+        timing,
         (problem) => workerFailure('ClusterNotHealthy', `${a.server.name} did not come back healthy on ${a.version}: ${problem}`),
         async () => {
           let problem = `${a.server.name} is not a member yet`;

@@ -66,10 +66,12 @@ export function createServerFilesActivities(deps: ServerFilesDeps) {
     }): Promise<{ certificatesIssued: number }> {
       const { plan } = a;
       // The cluster's own CA only (a secondary's bundle also holds the primary's, which signed it).
-      const ca = await pki.clusterCaBundle(plan.resourceKey);
-      const gossip = await secrets.text(plan.resourceKey, SECRET.gossipKey);
-      const management = await secrets.tokenSecretId(plan.resourceKey, SECRET.managementToken);
-      const agent = await secrets.tokenSecretId(plan.resourceKey, SECRET.agentToken);
+      const [ca, gossip, management, agent] = await Promise.all([
+        pki.clusterCaBundle(plan.resourceKey),
+        secrets.text(plan.resourceKey, SECRET.gossipKey),
+        secrets.tokenSecretId(plan.resourceKey, SECRET.managementToken),
+        secrets.tokenSecretId(plan.resourceKey, SECRET.agentToken),
+      ]);
       // A secondary's servers always get their way into the primary's WAN federation, whichever
       // workflow publishes (create, scale, certificate rotation).
       const federation = plan.federation && {
@@ -77,52 +79,59 @@ export function createServerFilesActivities(deps: ServerFilesDeps) {
         replicationToken: await secrets.tokenSecretId(plan.resourceKey, SECRET.replicationToken),
       };
       const addresses = a.servers.map((s) => s.address);
-      let issued = 0;
-      let earliest: number | undefined;
-      for (const s of a.servers) {
-        Context.current().heartbeat({ server: s.name });
-        const prefix = serverPrefix(s.index);
-        let cert = await currentCertificate(blobs, plan.resourceKey, prefix, s.address);
-        if (!cert) {
-          const c = await pki.issueServerCertificate({
-            clusterKey: plan.resourceKey,
-            datacenter: plan.datacenter,
-            ipAddresses: [s.address],
-            ttlHours: deps.serverCertTtlHours,
+      // The servers one beside the other (each its own certificate and blobs); within a server,
+      // the manifest last.
+      const published = await Promise.all(
+        a.servers.map(async (s) => {
+          const prefix = serverPrefix(s.index);
+          let cert = await currentCertificate(blobs, plan.resourceKey, prefix, s.address);
+          let issued = 0;
+          if (!cert) {
+            const c = await pki.issueServerCertificate({
+              clusterKey: plan.resourceKey,
+              datacenter: plan.datacenter,
+              ipAddresses: [s.address],
+              ttlHours: deps.serverCertTtlHours,
+            });
+            cert = await writeIssuedCertificate(blobs, plan.resourceKey, prefix, c, a.generation);
+            issued = 1;
+          }
+          const config = serverConfig({
+            plan,
+            server: s,
+            addresses,
+            gossip,
+            management,
+            agent,
+            bootstrapExpect: a.bootstrapExpect,
+            ...(federation ? { federation } : {}),
           });
-          cert = await writeIssuedCertificate(blobs, plan.resourceKey, prefix, c, a.generation);
-          issued++;
-        }
-        earliest = Math.min(earliest ?? cert.notAfter, cert.notAfter);
-        const config = serverConfig({
-          plan,
-          server: s,
-          addresses,
-          gossip,
-          management,
-          agent,
-          bootstrapExpect: a.bootstrapExpect,
-          ...(federation ? { federation } : {}),
-        });
-        await blobs.writeIfNewer(plan.resourceKey, `${prefix}tls/ca.pem`, ca, a.generation);
-        await blobs.writeIfNewer(plan.resourceKey, `${prefix}consul.json`, JSON.stringify(config, null, 2), a.generation);
-        const manifest: HostManifest = {
-          consulVersion: a.consulVersion ?? plan.consulVersion,
-          generation: a.generation,
-          files: [
-            { blob: `${prefix}tls/ca.pem`, path: MANIFEST_PATH.ca },
-            { blob: cert.certBlob, path: MANIFEST_PATH.serverCert },
-            { blob: cert.keyBlob, path: MANIFEST_PATH.serverKey },
-            { blob: `${prefix}consul.json`, path: MANIFEST_PATH.consulConfig },
-          ],
-        };
-        await blobs.writeIfNewer(
-          plan.resourceKey,
-          manifestBlobName(prefix),
-          JSON.stringify(hostManifestSchema.parse(manifest), null, 2),
-          a.generation,
-        );
-      }
+          await Promise.all([
+            blobs.writeIfNewer(plan.resourceKey, `${prefix}tls/ca.pem`, ca, a.generation),
+            blobs.writeIfNewer(plan.resourceKey, `${prefix}consul.json`, JSON.stringify(config, null, 2), a.generation),
+          ]);
+          const manifest: HostManifest = {
+            consulVersion: a.consulVersion ?? plan.consulVersion,
+            generation: a.generation,
+            files: [
+              { blob: `${prefix}tls/ca.pem`, path: MANIFEST_PATH.ca },
+              { blob: cert.certBlob, path: MANIFEST_PATH.serverCert },
+              { blob: cert.keyBlob, path: MANIFEST_PATH.serverKey },
+              { blob: `${prefix}consul.json`, path: MANIFEST_PATH.consulConfig },
+            ],
+          };
+          await blobs.writeIfNewer(
+            plan.resourceKey,
+            manifestBlobName(prefix),
+            JSON.stringify(hostManifestSchema.parse(manifest), null, 2),
+            a.generation,
+          );
+          Context.current().heartbeat({ server: s.name });
+          return { issued, notAfter: cert.notAfter };
+        }),
+      );
+      const issued = published.reduce((n, p) => n + p.issued, 0);
+      const earliest = published.length ? Math.min(...published.map((p) => p.notAfter)) : undefined;
       // Shown on the cluster (GET), read-only: when the first of these certificates expires.
       if (earliest !== undefined)
         await mergeClusterStatus(db, plan.resourceKey, { earliestServerCertificateExpiry: new Date(earliest).toISOString() });

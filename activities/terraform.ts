@@ -4,15 +4,17 @@
 // (a pg workspace, or an azurerm blob). With the pg backend the lock is a PostgreSQL advisory
 // lock held by terraform's own session, so a killed terraform can never leave a stale lock
 // behind; a re-run refreshes and converges. Terraform runs with a minimal environment
-// (terraform-env.ts) in a private folder (terraform-workdirs.ts).
+// (terraform-env.ts) in a private folder (terraform-workdirs.ts) copied from one that `terraform
+// init` prepared once per module (terraform-init.ts).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { workerFailure, type WorkerErrorType } from '../contract/errors.js';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLUSTER_ID_TAG, ownedByAnotherCluster, ownership, type Owner } from './cluster-names.js';
 import { terraformEnvironment, type TerraformBackend } from './terraform-env.js';
-import { makeRunFolder, sweepRunFolders } from './terraform-workdirs.js';
+import { modulePreparer } from './terraform-init.js';
+import { sweepRunFolders } from './terraform-workdirs.js';
 
 export type { TerraformBackend } from './terraform-env.js';
 
@@ -66,33 +68,47 @@ export const TERRAFORM_INVALID: WorkerErrorType = 'TerraformConfigurationInvalid
 
 export function createTerraformActivities(deps: TerraformDeps) {
   const lockTimeout = deps.lockTimeoutSeconds ?? 10;
+  /**
+   * A few quick tries: the pg backend creates its schema, table and a new workspace's row on
+   * first use, under a single creation lock; runs for other clusters starting at the same moment
+   * can collide there. Those collisions are over as soon as the other run's creation is (a real
+   * failure still fails on the last try).
+   */
+  async function settling(what: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await what();
+        return;
+      } catch (err) {
+        if (attempt >= 4 || (err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  }
+
+  // `terraform init` once per module and backend in this process (terraform-init.ts).
+  const modules = modulePreparer({
+    workRoot: deps.workRoot,
+    init: (dir) => settling(() => run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init')),
+  });
+
   async function workspace(input: TerraformRunInput): Promise<{ dir: string; cleanup: () => void }> {
-    const { path: top, remove } = makeRunFolder(deps.workRoot, input.state);
+    if (deps.backend.kind === 'local') mkdirSync(deps.backend.dir, { recursive: true, mode: 0o700 });
+    const { dir, remove } = await modules.runFolder({
+      moduleDir: input.moduleDir,
+      rootSubdir: input.rootSubdir,
+      state: input.state,
+      backendBlock: backendBlock(deps.backend, input.state),
+      shared: deps.backend.kind !== 'local',
+    });
     // Whatever fails before the run starts takes its folder with it.
     try {
-      if (deps.backend.kind === 'local') mkdirSync(deps.backend.dir, { recursive: true, mode: 0o700 });
-      cpSync(input.moduleDir, top, { recursive: true, filter: (src) => !src.includes('.terraform') && !src.endsWith('.tfstate') });
-      const dir = join(top, input.rootSubdir ?? '');
-      writeFileSync(join(dir, '_backend.tf.json'), JSON.stringify(backendBlock(deps.backend, input.state), null, 2));
       writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify(input.variables, null, 2));
-      // The pg backend creates its schema, table and a new workspace's row on first use, under a
-      // single creation lock; runs for other clusters starting at the same moment can collide
-      // there. Those collisions are over as soon as the other run's creation is, so a few quick
-      // tries here settle it (a real failure still fails on the last try).
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await run(dir, ['init', '-input=false', '-no-color', '-reconfigure'], 'init');
-          if (deps.backend.kind === 'pg') {
-            // One workspace per cluster in one schema: the pg backend locks a state by its row id,
-            // and row ids are unique only within a schema (a schema per cluster would make every
-            // cluster's first state lock id 1, so different clusters would block each other).
-            await run(dir, ['workspace', 'select', '-or-create=true', '-no-color', input.state], 'init');
-          }
-          break;
-        } catch (err) {
-          if (attempt >= 4 || (err instanceof ApplicationFailure && err.nonRetryable)) throw err;
-          await new Promise((r) => setTimeout(r, 500 * attempt));
-        }
+      if (deps.backend.kind === 'pg') {
+        // One workspace per cluster in one schema: the pg backend locks a state by its row id,
+        // and row ids are unique only within a schema (a schema per cluster would make every
+        // cluster's first state lock id 1, so different clusters would block each other).
+        await settling(() => run(dir, ['workspace', 'select', '-or-create=true', '-no-color', input.state], 'init'));
       }
       return { dir, cleanup: remove };
     } catch (err) {
@@ -208,21 +224,24 @@ export function createTerraformActivities(deps: TerraformDeps) {
      */
     sweepWorkRoot: (): string[] => sweepRunFolders(deps.workRoot),
 
-    /** Plans and, when anything differs, applies; returns the module's outputs. Idempotent. */
+    /** Plans and, when anything differs, applies the saved plan; returns the module's outputs. Idempotent. */
     terraformApply: async (input: TerraformRunInput): Promise<TerraformApplyResult> => {
       const { dir, cleanup } = await workspace(input);
       try {
-        const foreign = await foreignInState(dir, input.owner);
-        if (foreign.length)
+        // The state's owner is checked while the plan is made (the plan only reads; nothing is
+        // applied before the check has passed), and a foreign state is reported before whatever
+        // the plan made of it.
+        const [foreign, planned] = await Promise.allSettled([
+          foreignInState(dir, input.owner),
+          run(dir, ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'], 'plan'),
+        ]);
+        if (foreign.status === 'rejected') throw foreign.reason;
+        if (foreign.value.length)
           throw ownedByAnotherCluster(
-            `the Terraform state ${input.state} (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`,
+            `the Terraform state ${input.state} (${foreign.value.slice(0, 3).join(', ')}${foreign.value.length > 3 ? ', ...' : ''})`,
           );
-        const plan = await run(
-          dir,
-          ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'],
-          'plan',
-        );
-        const changed = plan.code === 2;
+        if (planned.status === 'rejected') throw planned.reason;
+        const changed = planned.value.code === 2;
         if (changed) await applyAdopting(dir, input.owner);
         const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
         const outputs = Object.fromEntries(

@@ -15,6 +15,7 @@
 // Also prints where each create's time went (per activity type, and Terraform's commands).
 // Results: bench/results/lifecycle-create.txt and .json (support/report.ts).
 import { Client, Connection } from '@temporalio/client';
+import temporalProto from '@temporalio/proto';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { stackForScript } from '../devstack/script-stack.js';
@@ -86,7 +87,15 @@ try {
     const total = performance.now() - started;
     const [op] = await listOperations(cp.db, id.toLowerCase());
     // The workflow ends a moment after the operation is recorded Succeeded (its last local activity).
-    await temporal.workflow.getHandle(op!.workflowId).result();
+    // (Raw: the memo is encrypted, which the client's describe() would try to decode.)
+    const running = async () =>
+      (
+        await connection.workflowService.describeWorkflowExecution({
+          namespace: stack.temporal.namespace,
+          execution: { workflowId: op!.workflowId },
+        })
+      ).workflowExecutionInfo?.status === temporalProto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+    while (await running()) await new Promise((r) => setTimeout(r, 25));
     const history = await temporal.workflow.getHandle(op!.workflowId).fetchHistory();
     // performance.now() and the event times are on different clocks: the union is a length only.
     const intervals = [...historyIntervals(history.events ?? []), ...localActivities.of(op!.workflowId)];

@@ -30,6 +30,7 @@ const cloud = await startLocalCloud({
   port: Number(env.HCS_LOCAL_CLOUD_PORT ?? 0),
   ...(env.HCS_LOCAL_CLOUD_INSTANCE_COMMAND ? { instanceCommand: parseCommand(env.HCS_LOCAL_CLOUD_INSTANCE_COMMAND) } : {}),
   ...(env.HCS_LOCAL_CLOUD_OPERATION_DELAY_MS ? { operationDelayMs: Number(env.HCS_LOCAL_CLOUD_OPERATION_DELAY_MS) } : {}),
+  ...(env.HCS_LOCAL_CLOUD_POLL_AFTER_MS ? { pollAfterMs: Number(env.HCS_LOCAL_CLOUD_POLL_AFTER_MS) } : {}),
   // Test-only (chaos runs and tests): the fault-injection admin API of faults.ts.
   ...(env.HCS_LOCAL_CLOUD_FAULT_INJECTION === '1' ? { faultInjection: true } : {}),
   onEvent: log,

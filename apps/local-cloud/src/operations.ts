@@ -28,6 +28,12 @@ export interface OperationsOptions {
   delayMs: number;
   /** Sent as Retry-After (seconds) on operation responses. */
   retryAfterSeconds: number;
+  /**
+   * Also sent, when set, as retry-after-ms: the finer poll interval Azure's SDKs prefer when a
+   * service gives one (the Go SDK behind azapi reads it before Retry-After); clients that know
+   * only Retry-After keep polling by the second.
+   */
+  pollAfterMs?: number;
   onEvent: (message: string) => void;
 }
 
@@ -95,6 +101,12 @@ export class Operations {
 
   get retryAfter(): string {
     return String(this.options.retryAfterSeconds);
+  }
+
+  /** The poll-interval headers of an operation response: Retry-After, and retry-after-ms when set. */
+  get pollHeaders(): Record<string, string> {
+    const ms = this.options.pollAfterMs;
+    return { 'Retry-After': this.retryAfter, ...(ms !== undefined && ms > 0 ? { 'retry-after-ms': String(ms) } : {}) };
   }
 
   /** The Azure-AsyncOperation document: always 200, the operation's own state in `status`. */

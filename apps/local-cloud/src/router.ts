@@ -153,11 +153,11 @@ export function registerArmRoutes(app: FastifyInstance, deps: RouterDeps): void 
       (ctx.principal.kind === 'controlPlane' || op.startedBy === ctx.principal.objectId);
     if (!visible) throw new CloudError(404, 'OperationNotFound', `The operation '${target.operationId}' was not found.`);
     const asResult = target.kind === 'resourceGroupOperation' || target.result || ctx.query.monitor === 'true';
-    if (!asResult) return { status: 200, body: deps.operations.statusBody(op), headers: { 'Retry-After': deps.operations.retryAfter } };
+    if (!asResult) return { status: 200, body: deps.operations.statusBody(op), headers: { ...deps.operations.pollHeaders } };
     if (op.status === 'InProgress') {
       return {
         status: 202,
-        headers: { Location: deps.operations.resultUrl(op, ctx.baseUrl, ctx.apiVersion), 'Retry-After': deps.operations.retryAfter },
+        headers: { Location: deps.operations.resultUrl(op, ctx.baseUrl, ctx.apiVersion), ...deps.operations.pollHeaders },
       };
     }
     if (op.status === 'Failed' || op.status === 'Canceled') {

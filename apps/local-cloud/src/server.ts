@@ -49,6 +49,12 @@ export interface LocalCloudOptions {
   operationDelayMs?: number;
   /** Retry-After sent to pollers, in seconds (default 1). */
   retryAfterSeconds?: number;
+  /**
+   * retry-after-ms sent to pollers beside Retry-After (default 100; 0: none). The twin's
+   * operations take a fixed fraction of a second (operationDelayMs), so a client polling by the
+   * second would wait most of that second for nothing on every resource it creates.
+   */
+  pollAfterMs?: number;
   /** Test-only: mount the fault-injection admin API (faults.ts). Never set in production. */
   faultInjection?: boolean;
   onEvent?: (message: string) => void;
@@ -85,6 +91,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const operations = new Operations(store, {
     delayMs: options.operationDelayMs ?? 300,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    pollAfterMs: options.pollAfterMs ?? 100,
     onEvent,
   });
   const services: Services = { store, operations, authorizer: new Authorizer(store) };

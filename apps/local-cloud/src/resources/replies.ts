@@ -34,7 +34,7 @@ export function acceptedPut(s: Services, ctx: ArmContext, view: ResourceView, cr
     body: view,
     headers: {
       'Azure-AsyncOperation': s.operations.statusUrl(op, ctx.baseUrl, ctx.apiVersion),
-      'Retry-After': s.operations.retryAfter,
+      ...s.operations.pollHeaders,
       ...(typeof view.etag === 'string' ? { ETag: view.etag } : {}),
     },
   };
@@ -48,7 +48,7 @@ export function accepted(s: Services, ctx: ArmContext, a: AsyncStart): ArmReply 
     headers: {
       Location: s.operations.resultUrl(op, ctx.baseUrl, ctx.apiVersion),
       'Azure-AsyncOperation': s.operations.statusUrl(op, ctx.baseUrl, ctx.apiVersion),
-      'Retry-After': s.operations.retryAfter,
+      ...s.operations.pollHeaders,
     },
   };
 }

@@ -76,7 +76,7 @@ export class ResourceGroups {
         });
         return {
           status: 202,
-          headers: { Location: this.s.operations.resultUrl(op, ctx.baseUrl, ctx.apiVersion), 'Retry-After': this.s.operations.retryAfter },
+          headers: { Location: this.s.operations.resultUrl(op, ctx.baseUrl, ctx.apiVersion), ...this.s.operations.pollHeaders },
         };
       }
       default:
