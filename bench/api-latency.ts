@@ -32,7 +32,7 @@ import {
   seedCluster,
   startBare,
 } from './support/api-fixture.js';
-import { loadRow, runLoad, runPaced, type LoadFigures } from './support/http-load.js';
+import { loadRow, mergeRuns, runLoad, runPaced, type LoadFigures } from './support/http-load.js';
 import { BenchReport } from './support/report.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -46,7 +46,7 @@ const WORKFLOW_WAIT_MS = 60_000;
 const report = new BenchReport('api-latency', {
   command: 'npm run bench:api',
   about: [
-    `autocannon in this process, loopback, ${DURATION_S} s per run after a 2 s warm-up of each server; latencies of 2xx answers, exact (not 1 ms steps)`,
+    `autocannon in this process, loopback, ${DURATION_S} s per run after a 2 s warm-up of each server (the GET throughput runs in turns, two halves each); latencies of 2xx answers, exact (not 1 ms steps)`,
     `GET: ${GET_CONNECTIONS} connections closed loop for throughput; p99 at ${FIXED_RATE} req/s sent evenly (open loop, latency from when each request was due), and with autocannon's overallRate (each connection sends its share of the second at its start: bursts)`,
     `PUT: ${PUT_CONNECTIONS} connections, each PUT a new cluster with its own /24 in one subscription (the overlap check and quota read grow with it)`,
     'the API logs each request at info with the process logger to the null device and takes a per-caller rate-limit token, as in production; the bare handler is node:http answering the same body',
@@ -107,9 +107,14 @@ if (PARTS.has('get') || PARTS.has('rate')) {
   await get(bare.url, callers.arm, { seconds: 2 });
 }
 if (PARTS.has('get')) {
-  const oursArm = await get(api.restUrl, callers.arm);
-  const bareGet = await get(bare.url, callers.arm);
-  const oursOperator = await get(api.restUrl, callers.operator);
+  // In turns, half a run at a time, so a change of the machine's load falls on every target alike.
+  const halves: Record<'arm' | 'bare' | 'operator', LoadFigures[]> = { arm: [], bare: [], operator: [] };
+  for (let i = 0; i < 2; i++) {
+    halves.arm.push(await get(api.restUrl, callers.arm, { seconds: DURATION_S / 2 }));
+    halves.bare.push(await get(bare.url, callers.arm, { seconds: DURATION_S / 2 }));
+    halves.operator.push(await get(api.restUrl, callers.operator, { seconds: DURATION_S / 2 }));
+  }
+  const [oursArm, bareGet, oursOperator] = [mergeRuns(halves.arm), mergeRuns(halves.bare), mergeRuns(halves.operator)];
   row('GET cluster (ours, ARM JWT)', oursArm);
   row('GET cluster (ours, operator token)', oursOperator);
   row('GET cluster (bare)', bareGet);

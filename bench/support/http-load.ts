@@ -29,6 +29,9 @@ export interface LoadFigures {
   timeouts: number;
   /** CPU time of this whole process (load generator included) per 2xx answer, in µs: less moved by a busy machine than req/s. */
   cpuUsPerRequest: number;
+  /** The run's length in seconds and its 2xx latencies, sorted (to merge runs: mergeRuns). */
+  seconds: number;
+  sorted: Float64Array;
 }
 
 /** The p-th percentile (0-100) of sorted values; 0 for none. */
@@ -91,6 +94,8 @@ export async function runLoad(o: LoadRun): Promise<LoadFigures> {
     errors: r.errors,
     timeouts: r.timeouts,
     cpuUsPerRequest: ok ? (cpu.user + cpu.system) / ok : 0,
+    seconds: r.duration,
+    sorted,
   };
 }
 
@@ -167,5 +172,34 @@ export async function runPaced(o: {
     errors,
     timeouts: 0,
     cpuUsPerRequest: ok ? (cpu.user + cpu.system) / ok : 0,
+    seconds,
+    sorted,
+  };
+}
+
+/** Runs taken in turns with another target's (so a change of the machine's load falls on both) as one. */
+export function mergeRuns(runs: LoadFigures[]): LoadFigures {
+  const all = new Float64Array(runs.reduce((n, r) => n + r.sorted.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    all.set(r.sorted, at);
+    at += r.sorted.length;
+  }
+  const sorted = all.sort();
+  const sum = (f: (r: LoadFigures) => number) => runs.reduce((n, r) => n + f(r), 0);
+  const ok = sum((r) => r.ok);
+  const seconds = sum((r) => r.seconds);
+  return {
+    rps: ok / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: ok ? sorted[ok - 1]! : 0,
+    ok,
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    cpuUsPerRequest: ok ? sum((r) => r.cpuUsPerRequest * r.ok) / ok : 0,
+    seconds,
+    sorted,
   };
 }
