@@ -3,7 +3,7 @@
 // (STAND_IN_WORKFLOW_TYPES), as the API's own contract tests do; a second control plane without
 // a worker keeps operations where they start, for --no-wait, cancel and 409. The real lifecycle
 // and the progress bar in a terminal are in progress-terminal.test.ts.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +50,9 @@ describe('hcs against the real API (stand-in workflows)', () => {
     const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
     const r = await hcs(['--version'], env, bin);
     expect(r, shown(r)).toMatchObject({ code: 0, stdout: `${version}\n` });
+    // In the checkout, npx finds the package's own bin.
+    const npx = spawnSync('npx', ['--no-install', 'hcs', '--version'], { cwd: repoRoot, encoding: 'utf8' });
+    expect(npx.stdout, npx.stderr).toBe(`${version}\n`);
     const help = await hcs(['--help'], env, bin);
     for (const group of ['cluster', 'snapshot', 'config', 'token', 'operation', 'federation']) expect(help.stdout).toContain(group);
   });
@@ -117,7 +120,7 @@ describe('hcs against the real API (stand-in workflows)', () => {
     expect(table.stdout.split('\n')[0]).toMatch(/^OPERATION\s+KIND\s+STATUS\s+PERCENT\s+STEP/);
   });
 
-  it('--no-wait with no worker: the operation stays Accepted, a change meanwhile is 409 (exit 4), cancel asks it to stop', async () => {
+  it('--no-wait with no worker: the operation stays Accepted, Ctrl-C stops the waiting and not the operation, a change meanwhile is 409 (exit 4), cancel asks it to stop', async () => {
     const s = randomUUID();
     await idle.registerSubscription(s);
     const idleEnv = { ...userEnv(idle, join(dir, 'idle'), { subscription: s, resourceGroup: RG }) };
@@ -139,6 +142,25 @@ describe('hcs against the real API (stand-in workflows)', () => {
     const op = json(r);
     expect(op).toMatchObject({ status: 'Accepted', properties: { kind: 'create', resourceId: clusterId('waits', s) } });
     expect(r.stderr).toContain(`hcs operation watch ${op.id}`);
+
+    // Ctrl-C while waiting stops the CLI (130), not the operation.
+    const watcher = spawn(bin, ['--token-file', join(dir, 'idle-token'), 'operation', 'watch', op.id], {
+      env: { PATH: process.env.PATH ?? '', ...idleEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let watchErr = '';
+    await new Promise<void>((resolve) =>
+      watcher.stderr.on('data', (c: Buffer) => {
+        watchErr += c.toString('utf8');
+        if (/: Accepted 0%/.test(watchErr)) resolve();
+      }),
+    );
+    const closed = new Promise<number | null>((resolve) => watcher.on('close', (code) => resolve(code)));
+    watcher.kill('SIGINT');
+    expect(await closed, watchErr).toBe(130);
+    expect(watchErr).toContain('interrupted: the operation goes on');
+    const still = json<{ value: Array<{ name: string; status: string }> }>(await idleRun(['operation', 'list', 'waits', '-o', 'json']));
+    expect(still.value).toEqual([expect.objectContaining({ name: op.name, status: 'Accepted' })]);
 
     const busy = await idleRun(['cluster', 'scale', 'waits', '--servers', '3']);
     expect(busy.code, shown(busy)).toBe(4);
