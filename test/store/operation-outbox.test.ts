@@ -3,7 +3,7 @@
 // requests start each workflow once; a request whose relay died mid-claim is started by another
 // after its lease; a request whose operation ended or is being cancelled before its workflow
 // started is dropped without a start; a cancel withdraws a request no relay holds; a start
-// Temporal refuses for good fails the operation. A worker in this process runs the stand-in
+// Temporal refuses for good fails the operation; the worker's own relay starts what its queue holds. A worker in this process runs the stand-in
 // workflows on the file's own task queue, so started operations run to their end.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
@@ -250,4 +250,26 @@ it('a start Temporal refuses for good (a workflow id over its length limit) fail
   expect(c.starts).toContain(op.workflowId);
   expect(await getOperation(db(), op.operationId)).toMatchObject({ status: 'Failed', error: { code: 'OperationNotStarted' } });
   expect(await requestOf(op.operationId)).toBeUndefined();
+});
+
+it("the worker's own relay (operationRelay) starts the production workflow of a request on its task queue", async () => {
+  const queue = `outbox-worker-relay-${randomUUID()}`;
+  const { operation: op } = await recordOperation(db(), {
+    target: target(),
+    kind: 'token',
+    correlationId: 'c',
+    outbox: { taskQueue: queue },
+  });
+  const relaying = await startWorker({ temporal: stack.temporal, db: db(), taskQueue: queue, payloadCodec, operationRelay: {} });
+  const engine = await temporalOperationStarter({ temporal: stack.temporal, taskQueue: queue, payloadCodec });
+  try {
+    await vi.waitFor(async () => expect(await engine.find(op.workflowId)).not.toBe('absent'), { timeout: 30_000, interval: 100 });
+    expect(await pendingStartRequests(db(), queue)).toEqual([]);
+  } finally {
+    // Its activities (the lifecycle's) are not registered here: the workflow goes no further.
+    await engine.cancel(op.workflowId).catch(() => undefined);
+    await updateOperation(db(), op.operationId, { status: 'Canceled' });
+    await engine.close();
+    await relaying.shutdown();
+  }
 });
