@@ -3,8 +3,9 @@
 // requests start each workflow once; a request whose relay died mid-claim is started by another
 // after its lease; a request whose operation ended or is being cancelled before its workflow
 // started is dropped without a start; a cancel withdraws a request no relay holds; a start
-// Temporal refuses for good fails the operation; the worker's own relay starts what its queue holds. A worker in this process runs the stand-in
-// workflows on the file's own task queue, so started operations run to their end.
+// Temporal refuses for good fails the operation; the worker's own relay starts what its queue
+// holds. A worker in this process runs the stand-in workflows on the file's own task queue, so
+// started operations run to their end.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
