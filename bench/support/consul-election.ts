@@ -1,5 +1,6 @@
 // Consul's own time to elect a leader on this machine: three fresh servers of the given binary
-// (bootstrap_expect 3, Consul's default Raft timing, as our servers run), started together on
+// (bootstrap_expect 3, Consul's default Raft timing as our servers run, or another
+// raft_multiplier), started together on
 // loopback addresses of their own, until one of them names a leader. No TLS, ACLs or gossip
 // encryption: only what Raft itself needs. The servers and their data are removed afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Milliseconds from starting the three servers until one of them answers /v1/status/leader with a leader. */
-export async function consulElectionMs(consulBinary: string, o: { timeoutMs?: number } = {}): Promise<number> {
+export async function consulElectionMs(consulBinary: string, o: { timeoutMs?: number; raftMultiplier?: number } = {}): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'hcs-bench-election-'));
   // A /24 of 127/8 no cluster on the twin uses (they take addresses from the customers' ranges).
   const net = `127.213.${Math.floor(Math.random() * 200) + 20}`;
@@ -30,6 +31,8 @@ export async function consulElectionMs(consulBinary: string, o: { timeoutMs?: nu
           retry_join: addresses.filter((a) => a !== address),
           ports: { dns: -1, grpc: -1, grpc_tls: -1, serf_wan: -1 },
           log_level: 'warn',
+          // Unset: Consul's default (5), as our servers run.
+          ...(o.raftMultiplier ? { performance: { raft_multiplier: o.raftMultiplier } } : {}),
         }),
       );
       children.push(spawn(consulBinary, ['agent', `-config-file=${config}`], { stdio: 'ignore' }));
