@@ -61,6 +61,7 @@ const half = Math.round(OUTAGE_MS / 2000);
 const ALL: Fault[] = [
   // Vault: transit for the secrets, the cluster's PKI, server certificates; the upgrade's snapshot
   // reads the management token through transit.
+  // (A parallel create records pki while the secrets, PKI and container are made at once.)
   service('openbao', 'openbao', ['secrets', 'pki'], ['plan', 'snapshot']),
   // Blob: the container and every published file (the servers read theirs with their identity); the upgrade's snapshot and manifests.
   service('azurite', 'azurite', ['pki', 'retire-servers', 'infrastructure'], ['plan', 'snapshot']),
@@ -80,8 +81,9 @@ const ALL: Fault[] = [
     },
   },
   // ACME: the public endpoint's certificate (the create asks for a public endpoint); the order
-  // starts right after the step is recorded, so the outage catches it mid-order.
-  service('pebble', 'pebble', ['endpoint'], ['plan', 'snapshot', 'upgrade']),
+  // starts right after publish-configuration is recorded (beside the servers' files and the
+  // health gate, workflows/converge.ts), so the outage catches it mid-order.
+  service('pebble', 'pebble', ['publish-configuration'], ['plan', 'snapshot', 'upgrade']),
   service('postgres', 'postgres', ['infrastructure'], ['snapshot', 'upgrade']),
   service('temporal', 'temporal', ['infrastructure'], ['snapshot', 'upgrade']),
 ];
