@@ -45,6 +45,8 @@ describe('serverConfig', () => {
       tokens: { initial_management: 'mgmt-secret', agent: 'agent-secret' },
     });
     expect(c.auto_encrypt).toEqual({ allow_tls: true });
+    // Production Raft timing, not Consul's slow-machine default of 5.
+    expect(c.performance).toEqual({ raft_multiplier: 1 });
     expect('primary_datacenter' in c).toBe(false);
     expect('retry_join_wan' in c).toBe(false);
   });
