@@ -1,6 +1,6 @@
 // Consul's own time to elect a leader on this machine: three fresh servers of the given binary
-// (bootstrap_expect 3, Consul's default Raft timing as our servers run, or another
-// raft_multiplier), started together on
+// (bootstrap_expect 3, Consul's default Raft timing or the given raft_multiplier - our servers
+// run 1), started together on
 // loopback addresses of their own, until one of them names a leader. No TLS, ACLs or gossip
 // encryption: only what Raft itself needs. The servers and their data are removed afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
