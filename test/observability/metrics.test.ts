@@ -30,12 +30,18 @@ const name = `metered-${randomUUID().slice(0, 6)}`;
 const id = `/subscriptions/${sub}/resourceGroups/rg-metrics/providers/HCS.Consul/clusters/${name}`;
 
 /** Asks until every sample satisfies `ok` (and there is one), or fails with what Prometheus last said. */
-async function eventually(prom: PrometheusEndpoint, expr: string, ok: (s: PrometheusSample) => boolean): Promise<PrometheusSample[]> {
+async function eventually(
+  prom: PrometheusEndpoint,
+  expr: string,
+  ok: (s: PrometheusSample) => boolean,
+  /** How many series must be there (each job is scraped on its own first time). */
+  series = 1,
+): Promise<PrometheusSample[]> {
   const end = Date.now() + 90_000;
   let last: PrometheusSample[] = [];
   while (Date.now() < end) {
     last = await prom.query(expr);
-    if (last.length > 0 && last.every(ok)) return last;
+    if (last.length >= series && last.every(ok)) return last;
     await new Promise((r) => setTimeout(r, 1_000));
   }
   throw new Error(`${expr}: ${JSON.stringify(last)}`);
@@ -94,7 +100,8 @@ it('scrapes request latency, operations, Temporal SDK metrics and the fleet gaug
     ],
   });
 
-  await eventually(prom, 'up{job=~"hcs-api|hcs-worker"}', (s) => s.value === 1);
+  // Both targets up: Prometheus scrapes each job on its own first time, so one may come first.
+  await eventually(prom, 'up{job=~"hcs-api|hcs-worker"}', (s) => s.value === 1, 2);
   expect((await prom.query('up{job=~"hcs-api|hcs-worker"}')).map((s) => s.metric.job).sort()).toEqual(['hcs-api', 'hcs-worker']);
 
   // Request latency by route template and status code: the PUT that created the cluster.
