@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { freePortBelow, isPortFree, PortBook, PortInUseError } from './ports.js';
+import { EPHEMERAL_PORTS_START, freePortBelow, isPortFree, PortBook, PortInUseError } from './ports.js';
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -52,6 +52,8 @@ it('without a file every take is a new free port', async () => {
   const port = await book.take('blob');
   await hold(port);
   expect(await book.take('blob')).not.toBe(port);
+  // Never from the kernel's ephemeral range, where outgoing connections take their ports.
+  expect(port).toBeLessThan(EPHEMERAL_PORTS_START);
 });
 
 it('a port asked for below a limit is below it, free, kept by a book, and a kept port above the limit is replaced', async () => {

@@ -19,6 +19,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Where Linux's ephemeral range starts (net.ipv4.ip_local_port_range: 32768-60999 by default). */
+export const EPHEMERAL_PORTS_START = 32_768;
+
 /** The lowest port freePortBelow hands out: above the well-known and most registered services' ports. */
 const LOW_PORT_FLOOR = 20_000;
 
@@ -65,7 +68,9 @@ export class PortBook {
    * the service and the file if something else now holds it), else a new free port, written down.
    */
   async take(name: string, o: { below?: number } = {}): Promise<number> {
-    const fresh = () => (o.below ? freePortBelow(o.below) : freePort());
+    // Below the kernel's ephemeral range: a port the kernel may hand to any outgoing connection
+    // in the meantime (another test's client socket took one once, between check and bind).
+    const fresh = () => freePortBelow(Math.min(o.below ?? EPHEMERAL_PORTS_START, EPHEMERAL_PORTS_START));
     if (!this.#file) return fresh();
     const kept = this.#ports[name];
     if (kept !== undefined && (!o.below || kept < o.below)) {
