@@ -83,20 +83,13 @@ export async function runLoad(o: LoadRun): Promise<LoadFigures> {
   });
   const r = await finished;
   const cpu = process.cpuUsage(cpuAtStart);
-  const sorted = latencies.subarray(0, ok).sort();
-  return {
-    rps: ok / r.duration,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    max: ok ? sorted[ok - 1]! : 0,
-    ok,
+  return figures(latencies.subarray(0, ok).sort(), {
+    seconds: r.duration,
     non2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
-    cpuUsPerRequest: ok ? (cpu.user + cpu.system) / ok : 0,
-    seconds: r.duration,
-    sorted,
-  };
+    cpuUs: cpu.user + cpu.system,
+  });
 }
 
 /** One run as a text row. */
@@ -161,18 +154,26 @@ export async function runPaced(o: {
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
   agent.destroy();
-  const sorted = latencies.subarray(0, ok).sort();
+  return figures(latencies.subarray(0, ok).sort(), { seconds, non2xx, errors, timeouts: 0, cpuUs: cpu.user + cpu.system });
+}
+
+/** A run's figures from its sorted 2xx latencies, its length, its failures and the CPU it took. */
+function figures(
+  sorted: Float64Array,
+  o: { seconds: number; non2xx: number; errors: number; timeouts: number; cpuUs: number },
+): LoadFigures {
+  const ok = sorted.length;
   return {
-    rps: ok / seconds,
+    rps: ok / o.seconds,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: ok ? sorted[ok - 1]! : 0,
     ok,
-    non2xx,
-    errors,
-    timeouts: 0,
-    cpuUsPerRequest: ok ? (cpu.user + cpu.system) / ok : 0,
-    seconds,
+    non2xx: o.non2xx,
+    errors: o.errors,
+    timeouts: o.timeouts,
+    cpuUsPerRequest: ok ? o.cpuUs / ok : 0,
+    seconds: o.seconds,
     sorted,
   };
 }
@@ -185,21 +186,12 @@ export function mergeRuns(runs: LoadFigures[]): LoadFigures {
     all.set(r.sorted, at);
     at += r.sorted.length;
   }
-  const sorted = all.sort();
   const sum = (f: (r: LoadFigures) => number) => runs.reduce((n, r) => n + f(r), 0);
-  const ok = sum((r) => r.ok);
-  const seconds = sum((r) => r.seconds);
-  return {
-    rps: ok / seconds,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    max: ok ? sorted[ok - 1]! : 0,
-    ok,
+  return figures(all.sort(), {
+    seconds: sum((r) => r.seconds),
     non2xx: sum((r) => r.non2xx),
     errors: sum((r) => r.errors),
     timeouts: sum((r) => r.timeouts),
-    cpuUsPerRequest: ok ? sum((r) => r.cpuUsPerRequest * r.ok) / ok : 0,
-    seconds,
-    sorted,
-  };
+    cpuUs: sum((r) => r.cpuUsPerRequest * r.ok),
+  });
 }
