@@ -51,6 +51,8 @@ export default tseslint.config(
       'scripts/*.mjs',
       'apps/cli/bin/*.mjs',
       '.dependency-cruiser.cjs',
+      // Compiled and run beside a client generated at test time (test/contract/generated-client.test.ts).
+      'test/contract/generated-client/**',
     ],
   },
   js.configs.recommended,

@@ -55,11 +55,17 @@ export class AcmeCertificates {
   }
 
   /** The endpoint's certificate: the stored one while it has enough life left, else a new one. */
-  async ensureCertificate(a: { domain: string; now: Date }): Promise<EndpointCertificate> {
+  async ensureCertificate(a: {
+    domain: string;
+    now: Date;
+    /** A requested renewal: a certificate ordered before this time is replaced even with life left (a retry keeps the new one). */
+    renewOrderedBefore?: Date;
+  }): Promise<EndpointCertificate> {
     const name = `acme/certs/${a.domain}`;
     const stored = await this.d.secrets.get(name);
-    if (stored) {
-      const { certificatePem, privateKeyPem } = JSON.parse(stored) as { certificatePem: string; privateKeyPem: string };
+    const kept = stored && (JSON.parse(stored) as { certificatePem: string; privateKeyPem: string; orderedAt?: string });
+    if (kept && !(a.renewOrderedBefore && Date.parse(kept.orderedAt ?? '1970-01-01T00:00:00Z') < a.renewOrderedBefore.getTime())) {
+      const { certificatePem, privateKeyPem } = kept;
       const notAfter = new Date(new X509Certificate(certificatePem).validTo);
       const renewAt = notAfter.getTime() - (this.d.renewBeforeDays ?? 30) * 86_400_000;
       if (a.now.getTime() < renewAt) return { certificatePem, privateKeyPem, notAfter: notAfter.toISOString(), renewed: false };
@@ -80,7 +86,7 @@ export class AcmeCertificates {
       challengeRemoveFn: async (authz) => this.d.dns.clearTxt(`_acme-challenge.${authz.identifier.value}`),
     });
     const privateKeyPem = key.toString();
-    await this.d.secrets.put(name, JSON.stringify({ certificatePem, privateKeyPem }));
+    await this.d.secrets.put(name, JSON.stringify({ certificatePem, privateKeyPem, orderedAt: a.now.toISOString() }));
     return { certificatePem, privateKeyPem, notAfter: new Date(new X509Certificate(certificatePem).validTo).toISOString(), renewed: true };
   }
 }

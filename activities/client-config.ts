@@ -1,5 +1,5 @@
-// The client configuration customers fetch with listClientConfig: rendered from the servers,
-// the gossip key and the cluster's intermediate CA, sealed for the API (which alone opens it).
+// The client configuration customers fetch with listClientConfig: rendered from the cluster's
+// private DNS name, the gossip key and the cluster's intermediate CA, sealed for the API (which alone opens it).
 import { SECRET, sealContext } from '../contract/secret-names.js';
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import { clientConfigDocument } from '../domain/consul-config.js';
@@ -17,11 +17,14 @@ export interface ClientConfigDeps {
 
 export function createClientConfigActivities({ db, secrets, pki, sealer }: ClientConfigDeps) {
   return {
-    /** The client configuration customers fetch with listClientConfig, sealed for the API. */
-    async publishClientConfig(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<void> {
+    /**
+     * The client configuration customers fetch with listClientConfig, sealed for the API. It names
+     * the servers by the cluster's private DNS name, not by address, so it stays right when a
+     * server comes back at another address (`servers` is accepted for older callers, unused).
+     */
+    async publishClientConfig(a: { plan: ClusterPlan; servers?: ServerInfo[] }): Promise<void> {
       const doc = clientConfigDocument({
         plan: a.plan,
-        servers: a.servers,
         gossip: await secrets.text(a.plan.resourceKey, SECRET.gossipKey),
         // Client agents talk to this cluster's servers only: its own intermediate, nothing else.
         caBundlePem: await pki.clusterIntermediate(a.plan.resourceKey),

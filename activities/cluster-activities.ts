@@ -18,14 +18,22 @@ import { createClusterSecretsActivities, type ClusterSecretsDeps } from './clust
 import { createConsulHealthActivities, type ConsulHealthDeps } from './consul-health.js';
 import { createConsulLeadershipActivities, type ConsulLeadershipDeps } from './consul-leadership.js';
 import { createEndpointActivities, type EndpointDeps } from './endpoint.js';
+import { acmeRoots, createEndpointCertificateActivities, publicEndpointTrust } from './endpoint-certificate.js';
 import { createFederationActivities, type FederationDeps } from './federation.js';
 import { federationPrimaries } from './federation-primary.js';
 import { createInfrastructureActivities, type InfrastructureDeps } from './infrastructure.js';
+import { ConsulPeering } from './consul-peering.js';
+import { createPeeringActivities, type PeeringDeps } from './peering.js';
 import { secretReader } from './secrets.js';
+import { createServerComputeActivities, type ServerComputeDeps } from './server-compute.js';
 import { createServerFilesActivities, type ServerFilesDeps } from './server-files.js';
+import { createServedCertificateActivities, type ServedCertificateDeps } from './served-certificates.js';
 
-/** What the modules get that the composition makes itself: the secret reader, the primary lookup, the transit cipher. */
-type Derived = 'secrets' | 'primaries' | 'cipher';
+/**
+ * What the modules get that the composition makes itself: the secret reader, the primary lookup,
+ * the transit cipher, the trust for public endpoints.
+ */
+type Derived = 'secrets' | 'primaries' | 'cipher' | 'endpointTrust';
 
 /**
  * Everything the cluster activities need: the intersection of the modules' own interfaces (each
@@ -37,13 +45,16 @@ export type ClusterActivitiesDeps = Omit<
     ClientConfigDeps &
     ClusterPkiDeps &
     ServerFilesDeps &
+    ServedCertificateDeps &
     InfrastructureDeps &
     ConsulHealthDeps &
     ConsulLeadershipDeps &
     AclDeps &
     FederationDeps &
     EndpointDeps &
-    CertificateScheduleDeps,
+    CertificateScheduleDeps &
+    ServerComputeDeps &
+    Omit<PeeringDeps, 'consulAdmin'>,
   Derived
 > & {
   pki: { encrypt(plaintext: string): Promise<string>; decrypt(ciphertext: string): Promise<string> };
@@ -55,12 +66,14 @@ export function createClusterActivities(deps: ClusterActivitiesDeps) {
     secrets: secretReader({ db: deps.db, cipher: deps.pki }),
     primaries: federationPrimaries(deps.db),
     cipher: deps.pki,
+    endpointTrust: publicEndpointTrust({ ...deps, acmeRootsPem: acmeRoots(deps.acme) }),
   };
   return {
     ...createClusterRecordActivities(d),
     ...createClusterSecretsActivities(d),
     ...createClusterPkiActivities(d),
     ...createServerFilesActivities(d),
+    ...createServedCertificateActivities(d),
     ...createClientConfigActivities(d),
     ...createInfrastructureActivities(d),
     ...createConsulHealthActivities(d),
@@ -68,7 +81,11 @@ export function createClusterActivities(deps: ClusterActivitiesDeps) {
     ...createAclActivities(d),
     ...createFederationActivities(d),
     ...createEndpointActivities(d),
+    ...createEndpointCertificateActivities(d),
     ...createCertificateScheduleActivities(d),
+    ...createServerComputeActivities(d),
+    // Peering speaks to the same servers through the peering client (a ConsulAdmin with the peering calls).
+    ...createPeeringActivities({ ...d, consulAdmin: (endpoint) => new ConsulPeering(endpoint) }),
   };
 }
 

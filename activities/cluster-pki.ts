@@ -2,7 +2,7 @@
 // revoked and removed with the cluster, and which servers' certificates are due.
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import type { FederationPrimaries } from './federation-primary.js';
-import { dueCertificates, type BlobReader } from './server-certificates.js';
+import { dueCertificates, serverDnsNames, type BlobReader } from './server-certificates.js';
 
 export interface ClusterPkiDeps {
   pki: {
@@ -11,6 +11,7 @@ export interface ClusterPkiDeps {
       datacenter: string;
       maxCertTtlHours: number;
       primaryClusterKey?: string | undefined;
+      dnsNames?: string[];
     }): Promise<{ mount: string; fingerprint256: string }>;
     destroyClusterCa(clusterKey: string, primaryClusterKey?: string): Promise<void>;
   };
@@ -31,6 +32,7 @@ export function createClusterPkiActivities({ pki, blobs, primaries, serverCertTt
         datacenter: a.plan.datacenter,
         maxCertTtlHours: serverCertTtlHours,
         primaryClusterKey: a.plan.federation?.primaryResourceKey,
+        dnsNames: serverDnsNames(a.plan),
       });
       return { mount: ca.mount, fingerprint256: ca.fingerprint256 };
     },
@@ -42,7 +44,7 @@ export function createClusterPkiActivities({ pki, blobs, primaries, serverCertTt
 
     /** How many servers' certificates are missing, for the wrong address or past two thirds of their life. */
     async certificatesDue(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ due: number }> {
-      return { due: await dueCertificates(blobs, a.plan.resourceKey, a.servers) };
+      return { due: await dueCertificates(blobs, a.plan.resourceKey, a.servers, serverDnsNames(a.plan)) };
     },
   };
 }

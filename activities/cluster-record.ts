@@ -2,7 +2,7 @@
 // cluster's derived names) and the servers the last apply reported.
 import { runningConsulVersion } from '../domain/versions.js';
 import { workerFailure } from '../contract/errors.js';
-import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
+import { privateFqdnOf, type ClusterPlan, type ServerInfo } from '../domain/cluster-plan.js';
 import { CONSUL_HTTPS_PORT } from '../domain/consul-config.js';
 import { resourceKey as resourceKeyOf } from '../domain/resource-id.js';
 import { getCluster, getClusterServers, setClusterServers } from '../store/clusters.js';
@@ -28,6 +28,7 @@ export function createClusterRecordActivities({ db, names: namesOf, dnsZone }: C
       const primaryKey = c.spec.properties.primaryClusterId ? resourceKeyOf(c.spec.properties.primaryClusterId) : undefined;
       const primary = primaryKey ? await getCluster(db, primaryKey) : undefined;
       const { names, owner } = await namesOf(a.resourceKey);
+      const fqdn = `${names.dnsLabel}.${dnsZone}`;
       return {
         ...(primaryKey
           ? { federation: { primaryResourceKey: primaryKey, primaryDatacenter: primary?.spec.properties.datacenter ?? '' } }
@@ -42,7 +43,8 @@ export function createClusterRecordActivities({ db, names: namesOf, dnsZone }: C
         publicEndpoint: c.spec.properties.publicEndpoint,
         owner,
         infraResourceGroup: names.infraResourceGroup,
-        fqdn: `${names.dnsLabel}.${dnsZone}`,
+        fqdn,
+        privateFqdn: privateFqdnOf(fqdn),
         container: names.container,
         terraformState: names.terraformState,
         ...(c.spec.properties.maintenanceWindow ? { maintenanceWindow: c.spec.properties.maintenanceWindow } : {}),
@@ -54,9 +56,23 @@ export function createClusterRecordActivities({ db, names: namesOf, dnsZone }: C
       return getClusterServers(db, a.resourceKey);
     },
 
-    /** Records the servers and the endpoint in the cluster's observed state. */
-    async recordClusterServers(a: { resourceKey: string; servers: ServerInfo[]; fqdn?: string }): Promise<void> {
-      await setClusterServers(db, a.resourceKey, a.servers, a.fqdn ? { privateEndpointUrl: `https://${a.fqdn}:${CONSUL_HTTPS_PORT}` } : {});
+    /**
+     * Records the servers and the endpoints in the cluster's observed state: the private one (the
+     * name that lists the servers, Consul's HTTPS port) and, for a public endpoint, the public one
+     * (the load balancer's address by the cluster's name, HTTPS on 443, the ACME certificate).
+     */
+    async recordClusterServers(a: {
+      resourceKey: string;
+      servers: ServerInfo[];
+      fqdn?: string;
+      privateFqdn?: string;
+      publicFqdn?: string;
+    }): Promise<void> {
+      const privateName = a.privateFqdn ?? a.fqdn;
+      await setClusterServers(db, a.resourceKey, a.servers, {
+        ...(privateName ? { privateEndpointUrl: `https://${privateName}:${CONSUL_HTTPS_PORT}` } : {}),
+        ...(a.publicFqdn ? { publicEndpointUrl: `https://${a.publicFqdn}` } : {}),
+      });
       const c = await getCluster(db, a.resourceKey);
       if (c) await recordServerCount(db, a.resourceKey, c.subscriptionId, a.servers.length, new Date());
     },

@@ -7,7 +7,10 @@ import { consulAccess } from './consul-access.js';
 
 const servers = [0, 1, 2].map((index) => ({ index, name: `s-${index}`, zone: String(index + 1), address: `10.0.0.${index + 4}` }));
 
-function access(leaderAt: (url: string) => string | Error) {
+function access(
+  leaderAt: (url: string) => string | Error,
+  endpointTrust?: (key: string) => Promise<{ caPem: string; name: string } | undefined>,
+) {
   const made: ConsulEndpoint[] = [];
   const asked: Array<[string, string]> = [];
   const consul = consulAccess({
@@ -25,6 +28,7 @@ function access(leaderAt: (url: string) => string | Error) {
     },
     pki: { clusterCaBundle: async (key) => `ca of ${key}` },
     secrets: { tokenSecretId: async (scope, name) => `${name} of ${scope}` },
+    ...(endpointTrust ? { endpointTrust } : {}),
   });
   return { consul, made, asked };
 }
@@ -55,8 +59,22 @@ describe('consulAccess', () => {
 
   it('gives a client for one server and the credentials without asking for a leader', async () => {
     const { consul, asked } = access(() => 'x');
-    expect(await consul.credentials('cluster-b')).toEqual({ ca: 'ca of cluster-b', token: `${SECRET.managementToken} of cluster-b` });
-    expect(consul.at('10.1.0.9', 'pem').url).toBe('https://10.1.0.9:8501');
+    expect(await consul.credentials('cluster-b')).toEqual({
+      ca: { caPem: 'ca of cluster-b' },
+      token: `${SECRET.managementToken} of cluster-b`,
+    });
+    expect(consul.at('10.1.0.9', { caPem: 'pem' }).url).toBe('https://10.1.0.9:8501');
     expect(asked).toEqual([]);
+  });
+
+  it("trusts a public endpoint's ACME roots beside the cluster CA and accepts its DNS name", async () => {
+    const { consul, made } = access(
+      () => '10.0.0.4',
+      async (key) => (key === 'public' ? { caPem: 'acme roots', name: 'c1.zone.test' } : undefined),
+    );
+    await consul.admin('public', servers);
+    expect(made[0]).toEqual({ url: 'https://10.0.0.4:8501', caPem: 'ca of public\nacme roots\n', tlsNames: ['c1.zone.test'] });
+    await consul.admin('private', servers);
+    expect(made[1]).toEqual({ url: 'https://10.0.0.4:8501', caPem: 'ca of private' });
   });
 });

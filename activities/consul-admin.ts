@@ -4,7 +4,7 @@ import { type ClientRequest, type IncomingMessage, request as httpRequest } from
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { httpCall, type HttpResult } from '../lib/http.js';
+import { acceptingNames, httpCall, type HttpResult } from '../lib/http.js';
 
 /** Consul's built-in policy that grants everything. */
 export const GLOBAL_MANAGEMENT_POLICY_ID = '00000000-0000-0000-0000-000000000001';
@@ -14,6 +14,8 @@ export interface ConsulEndpoint {
   url: string;
   /** PEM CA bundle of the cluster's CA; without it an https url gets the process's default trust. */
   caPem?: string;
+  /** Names the server's certificate may carry instead of its address (a public endpoint's DNS name). */
+  tlsNames?: string[];
 }
 
 /** A snapshot connection with no traffic for this long is given up (snapshotting takes a while). */
@@ -38,16 +40,26 @@ export interface HealthReport {
   problems: string[];
 }
 
+/** One call of a Consul server's HTTP API, with a token and a JSON body. */
+export function consulRequest(
+  endpoint: ConsulEndpoint,
+  path: string,
+  o: { method?: string; token?: string; body?: unknown } = {},
+): Promise<HttpResult> {
+  return httpCall(`${endpoint.url}${path}`, {
+    method: o.method ?? 'GET',
+    ...(endpoint.caPem ? { ca: endpoint.caPem } : {}),
+    ...(endpoint.tlsNames ? { tlsNames: endpoint.tlsNames } : {}),
+    headers: o.token ? { 'x-consul-token': o.token } : {},
+    ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+  });
+}
+
 export class ConsulAdmin {
-  constructor(private readonly endpoint: ConsulEndpoint) {}
+  constructor(protected readonly endpoint: ConsulEndpoint) {}
 
   private call(path: string, o: { method?: string; token?: string; body?: unknown } = {}): Promise<HttpResult> {
-    return httpCall(`${this.endpoint.url}${path}`, {
-      method: o.method ?? 'GET',
-      ...(this.endpoint.caPem ? { ca: this.endpoint.caPem } : {}),
-      headers: o.token ? { 'x-consul-token': o.token } : {},
-      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-    });
+    return consulRequest(this.endpoint, path, o);
   }
 
   /**
@@ -284,6 +296,9 @@ export class ConsulAdmin {
       headers: { 'x-consul-token': token, ...headers },
       // The cluster's bundle is its intermediate CA alone: a trust anchor as it is.
       ...(url.protocol === 'https:' && this.endpoint.caPem ? { ca: this.endpoint.caPem, allowPartialTrustChain: true } : {}),
+      ...(url.protocol === 'https:' && this.endpoint.tlsNames?.length
+        ? { checkServerIdentity: acceptingNames(this.endpoint.tlsNames) }
+        : {}),
       timeout: CONSUL_IDLE_TIMEOUT_MS,
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${url.href}: no data from Consul for ${CONSUL_IDLE_TIMEOUT_MS} ms`)));

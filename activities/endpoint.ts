@@ -1,59 +1,61 @@
-// The cluster's endpoint: its DNS name (A records to the servers, marked as the cluster's) and,
-// for a public endpoint only, its ACME certificate by DNS-01; removed again on delete.
+// The cluster's endpoint: its DNS name (A records to the servers, or to its public IP address
+// for a public endpoint once it has one), the servers' private DNS name (A records to every
+// server's private address, for every cluster: client agents join by it), both marked as the
+// cluster's; for a public endpoint only, its ACME certificate by DNS-01. Removed again on delete.
 import { Context } from '@temporalio/activity';
-import type { Agent } from 'node:https';
-import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
-import type { SqlExecutor } from '../store/database.js';
-import { CONTROL_PLANE_SCOPE, putSecret } from '../store/secrets.js';
-import { AcmeCertificates, type AcmeSecretStore } from './acme.js';
+import { isIPv4 } from 'node:net';
+import { workerFailure } from '../contract/errors.js';
+import { planPrivateFqdn, type ClusterPlan, type ServerInfo } from '../domain/cluster-plan.js';
 import { claim } from './cluster-names.js';
-import type { DnsRecords } from './dns.js';
+import { endpointAcme, type EndpointCertificateDeps } from './endpoint-certificate.js';
 import { whileHeartbeating } from './polling.js';
-import type { SecretReader } from './secrets.js';
 
-export interface EndpointDeps {
-  db: SqlExecutor;
-  secrets: Pick<SecretReader, 'textIfStored'>;
-  /** Vault transit: encrypts what the store keeps (ACME account key, certificates). */
-  cipher: { encrypt(plaintext: string): Promise<string> };
-  dns: DnsRecords;
-  acme: { directoryUrl: string; contactEmail: string; httpsAgent?: Agent };
-}
+export type EndpointDeps = EndpointCertificateDeps;
 
 export function createEndpointActivities(deps: EndpointDeps) {
-  function acmeFor(scope: string): AcmeCertificates {
-    // The account key belongs to the control plane; certificates to their cluster.
-    const scopeOf = (name: string) => (name.startsWith('acme/certs/') ? scope : CONTROL_PLANE_SCOPE);
-    const secrets: AcmeSecretStore = {
-      get: (name) => deps.secrets.textIfStored(scopeOf(name), name),
-      put: async (name, value) => putSecret(deps.db, scopeOf(name), name, await deps.cipher.encrypt(value)),
-    };
-    return new AcmeCertificates({ ...deps.acme, dns: deps.dns, secrets });
-  }
-
   return {
     /**
-     * The endpoint's DNS name (A records to the servers' private addresses, for every cluster)
-     * and, only for a cluster with a public endpoint, its ACME certificate by DNS-01: the ACME
-     * CA's rate limits are shared by every tenant, so private clusters order nothing.
+     * The endpoint's DNS name and the servers' private DNS name, and, only for a cluster with a
+     * public endpoint, its ACME certificate by DNS-01: the ACME CA's rate limits are shared by
+     * every tenant, so private clusters order nothing. The private name's A records are the
+     * servers' private addresses; the endpoint name's are the servers' addresses too for a
+     * private cluster, and for a public endpoint its load balancer's public IP address, set when
+     * `publicIpAddress` is given (Terraform's apply) and otherwise left as it is (a rotation or a
+     * repair does not know it). Every operation that changes the servers' addresses runs this
+     * again, so both names follow.
      */
-    async ensureEndpoint(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ fqdn: string; certificateNotAfter: string | null }> {
+    async ensureEndpoint(a: {
+      plan: ClusterPlan;
+      servers: ServerInfo[];
+      publicIpAddress?: string | null;
+    }): Promise<{ fqdn: string; privateFqdn: string; certificateNotAfter: string | null }> {
+      const { plan } = a;
+      const privateFqdn = planPrivateFqdn(plan);
+      if (a.publicIpAddress != null && !isIPv4(a.publicIpAddress))
+        throw workerFailure('InvalidOperationInput', `ensureEndpoint: publicIpAddress '${a.publicIpAddress}' is not an IPv4 address`);
+      const addresses = a.servers.map((s) => s.address);
+      if (addresses.length === 0)
+        throw workerFailure('InvalidOperationInput', `ensureEndpoint: no server addresses for ${plan.fqdn} and ${privateFqdn}`);
       return whileHeartbeating(async () => {
         // Before any record (A or ACME TXT) is written: a name another cluster holds is refused.
-        claim(`the DNS name ${a.plan.fqdn}`, await deps.dns.ownerOf(a.plan.fqdn), a.plan.owner);
-        await deps.dns.setA(
-          a.plan.fqdn,
-          a.servers.map((s) => s.address),
-          a.plan.owner,
-        );
-        if (!a.plan.publicEndpoint) return { fqdn: a.plan.fqdn, certificateNotAfter: null };
-        const cert = await acmeFor(a.plan.resourceKey).ensureCertificate({ domain: a.plan.fqdn, now: new Date() });
-        return { fqdn: a.plan.fqdn, certificateNotAfter: cert.notAfter };
+        for (const name of [plan.fqdn, privateFqdn]) claim(`the DNS name ${name}`, await deps.dns.ownerOf(name), plan.owner);
+        await deps.dns.setA(privateFqdn, addresses, plan.owner);
+        if (!plan.publicEndpoint) await deps.dns.setA(plan.fqdn, addresses, plan.owner);
+        else if (a.publicIpAddress) await deps.dns.setA(plan.fqdn, [a.publicIpAddress], plan.owner);
+        if (!plan.publicEndpoint) return { fqdn: plan.fqdn, privateFqdn, certificateNotAfter: null };
+        const cert = await endpointAcme(deps, plan.resourceKey).ensureCertificate({ domain: plan.fqdn, now: new Date() });
+        return { fqdn: plan.fqdn, privateFqdn, certificateNotAfter: cert.notAfter };
       });
     },
 
-    /** Removes the endpoint's DNS records and its certificate; records of another cluster under the name stay. */
+    /**
+     * Removes the endpoint's and the private name's DNS records and the certificate's challenge
+     * record; records of another cluster under either name stay.
+     */
     async removeEndpoint(a: { plan: ClusterPlan }): Promise<void> {
+      const privateFqdn = planPrivateFqdn(a.plan);
+      if ((await deps.dns.clearA(privateFqdn, a.plan.owner)) === 'foreign')
+        Context.current().log.warn('the private name belongs to another cluster; its records were left alone', { fqdn: privateFqdn });
       if ((await deps.dns.clearA(a.plan.fqdn, a.plan.owner)) === 'foreign') {
         Context.current().log.warn('the endpoint name belongs to another cluster; its records were left alone', { fqdn: a.plan.fqdn });
         return;

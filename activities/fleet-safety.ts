@@ -8,14 +8,8 @@
 // (`snapshots/<key>/scheduled-<slot start>`), so everything downstream is unchanged and a
 // retried activity starts nothing twice.
 import { Context } from '@temporalio/activity';
-import {
-  ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
-  ScheduleOverlapPolicy,
-  WorkflowExecutionAlreadyStartedError,
-  type ScheduleClient,
-  type WorkflowClient,
-} from '@temporalio/client';
+import { upsertIntervalSchedule } from './schedules.js';
+import { ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, type ScheduleClient, type WorkflowClient } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { workerFailure } from '../contract/errors.js';
 import { CERTIFICATE_SCHEDULE_WORKFLOW, clusterSearchAttributes, SNAPSHOT_SCHEDULE_WORKFLOW } from '../contract/temporal.js';
@@ -95,7 +89,7 @@ export function createFleetSafetyActivities(deps: FleetSafetyDeps) {
   return {
     /**
      * Starts the firings due in the slot that begins at `slotStart` (RFC 3339, whole seconds), at
-     * most `concurrency` starts at a time, heartbeating the count. A firing already started (a
+     * most `concurrency` starts at a time, heartbeating the count (when run as an activity task). A firing already started (a
      * retry of this activity) counts as such, nothing else happens to it.
      */
     async startDueFirings(a: {
@@ -136,7 +130,8 @@ export function createFleetSafetyActivities(deps: FleetSafetyDeps) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
           alreadyStarted++;
         }
-        Context.current().heartbeat({ started, alreadyStarted });
+        // A local activity (workflows/fleet-safety.ts) has no heartbeat; its workflow task is kept alive by the worker.
+        if (!Context.current().info.isLocal) Context.current().heartbeat({ started, alreadyStarted });
       };
       await Promise.all(
         Array.from({ length: Math.min(deps.concurrency ?? 16, firings.length) }, async () => {
@@ -166,31 +161,14 @@ export async function ensureFleetSafetySchedule(
 ): Promise<'created' | 'updated' | 'unchanged'> {
   if (!Number.isInteger(o.slotSeconds) || o.slotSeconds < 1 || 3600 % o.slotSeconds !== 0)
     throw new Error(`the fleet schedule's slot must be whole seconds that divide an hour (got ${o.slotSeconds})`);
-  const scheduleId = fleetSafetyScheduleId(o.taskQueue);
-  const spec = { intervals: [{ every: o.slotSeconds * 1000 }] };
-  const action = {
-    type: 'startWorkflow' as const,
+  return upsertIntervalSchedule(client, {
+    scheduleId: fleetSafetyScheduleId(o.taskQueue),
+    intervalSeconds: o.slotSeconds,
+    offsetSeconds: 0,
     workflowType: FLEET_SAFETY_WORKFLOW,
     args: [{ slotSeconds: o.slotSeconds }],
     taskQueue: o.taskQueue,
-    workflowId: `${scheduleId}/scheduled`,
-  };
-  const policies = { overlap: ScheduleOverlapPolicy.BUFFER_ALL, catchupWindow: 10 * 60_000 };
-  const handle = client.getHandle(scheduleId);
-  const current = await handle.describe().catch((err: unknown) => {
-    if (err instanceof ScheduleNotFoundError) return undefined;
-    throw err;
+    note: `safety firings every ${o.slotSeconds} s`,
+    overlap: ScheduleOverlapPolicy.BUFFER_ALL,
   });
-  if (!current) {
-    try {
-      await client.create({ scheduleId, spec, action, policies, state: { note: `safety firings every ${o.slotSeconds} s` } });
-      return 'created';
-    } catch (err) {
-      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      return 'unchanged';
-    }
-  }
-  if (current.spec.intervals?.[0]?.every === o.slotSeconds * 1000) return 'unchanged';
-  await handle.update((prev) => ({ ...prev, spec, action, policies }));
-  return 'updated';
 }

@@ -47,10 +47,16 @@ export function terraformInput(
   };
 }
 
+/** What an apply reports: the servers, and the public endpoint's address (null for a private cluster). */
+export interface AppliedInfrastructure {
+  servers: ServerInfo[];
+  publicIpAddress: string | null;
+}
+
 export function createInfrastructureActivities({ terraform, infrastructure }: InfrastructureDeps) {
   return {
-    /** Terraform plan/apply of the cluster's servers; returns where they are. */
-    async applyInfrastructure(a: { plan: ClusterPlan; serverCount: number }): Promise<ServerInfo[]> {
+    /** Terraform plan/apply of the cluster's servers; returns where they are and the public endpoint's address. */
+    async applyInfrastructure(a: { plan: ClusterPlan; serverCount: number }): Promise<AppliedInfrastructure> {
       const result = await whileHeartbeating(() => terraform.terraformApply(terraformInput(infrastructure, a.plan, a.serverCount)));
       const servers = (result.outputs.servers ?? []) as Array<{
         index: number;
@@ -60,7 +66,13 @@ export function createInfrastructureActivities({ terraform, infrastructure }: In
       }>;
       const pending = servers.filter((s) => !s.private_address).map((s) => s.name);
       if (pending.length) throw workerFailure('ServerAddressesPending', `no address reported yet for ${pending.join(', ')}`);
-      return servers.map((s) => ({ index: s.index, name: s.name, zone: s.zone, address: s.private_address! }));
+      const publicIpAddress = (result.outputs.public_ip_address ?? null) as string | null;
+      if (a.plan.publicEndpoint && !publicIpAddress)
+        throw workerFailure('ServerAddressesPending', 'the public endpoint has no address yet');
+      return {
+        servers: servers.map((s) => ({ index: s.index, name: s.name, zone: s.zone, address: s.private_address! })),
+        publicIpAddress: a.plan.publicEndpoint ? publicIpAddress : null,
+      };
     },
 
     /** Deletes everything Terraform made for the cluster, and its state. */

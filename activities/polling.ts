@@ -1,6 +1,8 @@
 // Long-running activity steps: heartbeating while quiet work runs, and polling a condition until
-// it holds or its time is up (the health, upgrade and federation gates).
+// it holds or its time is up (the health, upgrade and federation gates); the worker's liveness
+// heartbeat for every other activity task.
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
 /** A health gate that runs out of time this many times fails its operation (workflows/lifecycle.ts `gate`). */
 export const GATE_TIMEOUT_ATTEMPTS = 3;
@@ -19,6 +21,9 @@ export interface GateTiming {
  */
 export const HEARTBEAT_EVERY_MS = 2_000;
 
+/** Activities heartbeating with details of their own (whileHeartbeating), by how many calls. */
+const heartbeatingItself = new WeakMap<Context, number>();
+
 /**
  * Heartbeats every HEARTBEAT_EVERY_MS while `fn` runs, so a worker that dies is noticed within the
  * heartbeat timeout even when the work itself is quiet (an ACME order, terraform waiting, a slow
@@ -27,12 +32,37 @@ export const HEARTBEAT_EVERY_MS = 2_000;
 export async function whileHeartbeating<T>(fn: () => Promise<T>, details?: () => unknown): Promise<T> {
   const ctx = Context.current();
   const timer = setInterval(() => ctx.heartbeat(details?.()), HEARTBEAT_EVERY_MS);
+  heartbeatingItself.set(ctx, (heartbeatingItself.get(ctx) ?? 0) + 1);
   try {
     return await fn();
   } finally {
     clearInterval(timer);
+    heartbeatingItself.set(ctx, heartbeatingItself.get(ctx)! - 1);
   }
 }
+
+/**
+ * The worker's liveness heartbeat (an activity interceptor): every activity task with a heartbeat
+ * timeout heartbeats every HEARTBEAT_EVERY_MS while it runs - quick calls too, which never do
+ * themselves - so the one a worker was running when it died runs again after the heartbeat
+ * timeout rather than its whole start-to-close timeout. An activity inside whileHeartbeating
+ * keeps its own heartbeats (they carry details); a local activity has none.
+ */
+export const livenessHeartbeatInterceptor: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      if (ctx.info.isLocal || !ctx.info.heartbeatTimeoutMs) return next(input);
+      const timer = setInterval(() => {
+        if (!heartbeatingItself.get(ctx)) ctx.heartbeat();
+      }, HEARTBEAT_EVERY_MS);
+      try {
+        return await next(input);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  },
+});
 
 /**
  * Polls `attempt` (heartbeating what is still wrong) until it is done, or fails with the last

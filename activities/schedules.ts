@@ -22,6 +22,12 @@ export interface IntervalSchedule {
    * same second whenever their intervals meet, and the one-operation rule would skip one of them.
    */
   phaseSeconds?: number;
+  /** Instead of a phase from now: this many seconds past each interval's start, whenever it is made. */
+  offsetSeconds?: number;
+  /** Default SKIP: a firing that finds the previous one running is dropped. */
+  overlap?: ScheduleOverlapPolicy;
+  /** How long after a missed firing (Temporal down) it is still made up; default ten minutes. */
+  catchupWindowMs?: number;
 }
 
 /**
@@ -31,9 +37,8 @@ export interface IntervalSchedule {
  */
 export async function upsertIntervalSchedule(client: ScheduleClient, s: IntervalSchedule): Promise<'created' | 'updated' | 'unchanged'> {
   const phase = s.phaseSeconds ?? 0;
-  const spec = {
-    intervals: [{ every: s.intervalSeconds * 1000, offset: ((Math.floor(Date.now() / 1000) + phase) % s.intervalSeconds) * 1000 }],
-  };
+  const offsetSeconds = s.offsetSeconds ?? (Math.floor(Date.now() / 1000) + phase) % s.intervalSeconds;
+  const spec = { intervals: [{ every: s.intervalSeconds * 1000, offset: (offsetSeconds % s.intervalSeconds) * 1000 }] };
   // Temporal appends each firing's time to the workflow id.
   const action = {
     type: 'startWorkflow' as const,
@@ -43,7 +48,7 @@ export async function upsertIntervalSchedule(client: ScheduleClient, s: Interval
     workflowId: `${s.scheduleId}/scheduled`,
     ...(s.searchAttributes ? { typedSearchAttributes: s.searchAttributes } : {}),
   };
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CATCHUP_WINDOW_MS };
+  const policies = { overlap: s.overlap ?? ScheduleOverlapPolicy.SKIP, catchupWindow: s.catchupWindowMs ?? CATCHUP_WINDOW_MS };
   const handle = client.getHandle(s.scheduleId);
   for (let attempt = 0; attempt < 2; attempt++) {
     const current = await handle.describe().catch((err: unknown) => {
@@ -59,8 +64,10 @@ export async function upsertIntervalSchedule(client: ScheduleClient, s: Interval
         throw err;
       }
     }
+    const interval = current.spec.intervals?.[0];
     if (
-      current.spec.intervals?.[0]?.every === s.intervalSeconds * 1000 &&
+      interval?.every === s.intervalSeconds * 1000 &&
+      (s.offsetSeconds === undefined || (interval.offset ?? 0) === spec.intervals[0]!.offset) &&
       current.action.taskQueue === s.taskQueue &&
       current.action.workflowType === s.workflowType
     )

@@ -4,10 +4,19 @@
 // (keep or issue), by the certificate check (rotate or not) and by the snapshot schedule
 // (rotation goes first).
 import { X509Certificate } from 'node:crypto';
-import { hostManifestSchema, MANIFEST_PATH, manifestBlobName } from '../contract/host-manifest.js';
+import { hostManifestSchema, MANIFEST_PATH, manifestBlobName, type HostManifest } from '../contract/host-manifest.js';
 import { serverPrefix } from './cluster-blobs.js';
 import type { IssuedCertificate } from './vault-pki.js';
 import { needsRenewal } from './vault-pki.js';
+
+/**
+ * DNS names a server's certificate carries besides server.<dc>.consul: a public endpoint's name,
+ * so that a client that names the cluster (consul-k8s's tlsServerName) verifies gRPC too, whose
+ * listener keeps the cluster CA's certificate while HTTPS presents the ACME one.
+ */
+export function serverDnsNames(plan: { publicEndpoint: boolean; fqdn: string }): string[] {
+  return plan.publicEndpoint ? [plan.fqdn] : [];
+}
 
 /** Reading a cluster's blobs. */
 export interface BlobReader {
@@ -26,15 +35,20 @@ export interface ServerCertificateBlobs {
   notAfter: number;
 }
 
+/** The files a server's manifest lists (blob and path), if it has a manifest. */
+export async function manifestFiles(blobs: BlobReader, clusterKey: string, prefix: string): Promise<HostManifest['files'] | undefined> {
+  const manifest = await blobs.read(clusterKey, manifestBlobName(prefix));
+  return manifest && hostManifestSchema.parse(JSON.parse(manifest.content.toString('utf8'))).files;
+}
+
 /** The blob names the server's manifest gives its certificate and key, if it has a manifest. */
 async function publishedBlobs(
   blobs: BlobReader,
   clusterKey: string,
   prefix: string,
 ): Promise<{ certBlob: string; keyBlob: string } | undefined> {
-  const manifest = await blobs.read(clusterKey, manifestBlobName(prefix));
-  if (!manifest) return undefined;
-  const { files } = hostManifestSchema.parse(JSON.parse(manifest.content.toString('utf8')));
+  const files = await manifestFiles(blobs, clusterKey, prefix);
+  if (!files) return undefined;
   const certBlob = files.find((f) => f.path === MANIFEST_PATH.serverCert)?.blob;
   const keyBlob = files.find((f) => f.path === MANIFEST_PATH.serverKey)?.blob;
   return certBlob && keyBlob ? { certBlob, keyBlob } : undefined;
@@ -46,7 +60,14 @@ export async function currentCertificate(
   clusterKey: string,
   prefix: string,
   address: string,
+  o: {
+    /** Also renew a certificate written by an earlier generation than this (a requested rotation). */
+    renewIssuedBefore?: number | undefined;
+    /** DNS names the certificate must carry besides server.<dc>.consul (a public endpoint's name). */
+    dnsNames?: string[];
+  } = {},
 ): Promise<ServerCertificateBlobs | undefined> {
+  const { renewIssuedBefore } = o;
   const published = await publishedBlobs(blobs, clusterKey, prefix);
   if (!published) return undefined;
   const { certBlob, keyBlob } = published;
@@ -54,7 +75,9 @@ export async function currentCertificate(
   if (!cert || !(await blobs.read(clusterKey, keyBlob))) return undefined;
   const pem = cert.content.toString('utf8');
   const x509 = new X509Certificate(pem);
-  if (!x509.subjectAltName?.split(', ').includes(`IP Address:${address}`)) return undefined;
+  const sans = x509.subjectAltName?.split(', ') ?? [];
+  if (![`IP Address:${address}`, ...(o.dnsNames ?? []).map((n) => `DNS:${n}`)].every((san) => sans.includes(san))) return undefined;
+  if (renewIssuedBefore !== undefined && cert.generation < renewIssuedBefore) return undefined;
   return needsRenewal(pem, new Date()) ? undefined : { certBlob, keyBlob, notAfter: Date.parse(x509.validTo) };
 }
 
@@ -87,9 +110,10 @@ export async function dueCertificates(
   blobs: BlobReader,
   clusterKey: string,
   servers: ReadonlyArray<{ index: number; address: string }>,
+  dnsNames: string[] = [],
 ): Promise<number> {
   let due = 0;
-  for (const s of servers) if (!(await currentCertificate(blobs, clusterKey, serverPrefix(s.index), s.address))) due++;
+  for (const s of servers) if (!(await currentCertificate(blobs, clusterKey, serverPrefix(s.index), s.address, { dnsNames }))) due++;
   return due;
 }
 

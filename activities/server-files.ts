@@ -1,6 +1,7 @@
 // What each server's host-manager reads from the cluster's Blob container: its certificate, its
 // Consul configuration and its manifest (contract/host-manifest.ts), published per server
-// prefix; the container itself, a server's Consul version, and the prefixes of servers gone.
+// prefix; a public endpoint's ACME certificate, once per cluster; the container itself, a
+// server's Consul version, and the prefixes of servers gone.
 import { Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
 import { hostManifestSchema, MANIFEST_PATH, manifestBlobName, type HostManifest } from '../contract/host-manifest.js';
@@ -11,13 +12,14 @@ import { mergeClusterStatus } from '../store/clusters.js';
 import type { SqlExecutor } from '../store/database.js';
 import { serverPrefix, type WriteOutcome } from './cluster-blobs.js';
 import { federationJoin, type FederationPrimaries } from './federation-primary.js';
+import { storedEndpointCertificate } from './endpoint-certificate.js';
 import type { SecretReader } from './secrets.js';
-import { currentCertificate, writeIssuedCertificate, type BlobReader } from './server-certificates.js';
+import { currentCertificate, manifestFiles, serverDnsNames, writeIssuedCertificate, type BlobReader } from './server-certificates.js';
 import type { IssuedCertificate } from './vault-pki.js';
 
 export interface ServerFilesDeps {
   db: SqlExecutor;
-  secrets: Pick<SecretReader, 'text' | 'tokenSecretId'>;
+  secrets: Pick<SecretReader, 'text' | 'textIfStored' | 'tokenSecretId'>;
   primaries: Pick<FederationPrimaries, 'joinablePrimary'>;
   blobs: BlobReader & {
     writeIfNewer(clusterKey: string, blobName: string, content: Buffer | string, generation: number): Promise<WriteOutcome>;
@@ -31,6 +33,7 @@ export interface ServerFilesDeps {
       clusterKey: string;
       datacenter: string;
       ipAddresses: string[];
+      dnsNames?: string[];
       ttlHours: number;
     }): Promise<IssuedCertificate>;
   };
@@ -38,9 +41,53 @@ export interface ServerFilesDeps {
   serverCertTtlHours: number;
 }
 
+/** Where a public endpoint's certificate and key are published in the cluster's container (by serial). */
+const endpointCertificateBlobs = (serial: string) => ({
+  certBlob: `endpoint/https-${serial}.pem`,
+  keyBlob: `endpoint/https-${serial}.key`,
+});
+
 export function createServerFilesActivities(deps: ServerFilesDeps) {
   const { db, secrets, blobs, pki } = deps;
+
+  /**
+   * A public endpoint's ACME certificate and key under blob names of their own (from its
+   * serial), for every server's manifest. Ordered before (ensureEndpointCertificate); when it is
+   * not there yet the HTTPS listener keeps the Vault certificate until the next publish.
+   */
+  async function publishEndpointCertificate(plan: ClusterPlan, generation: number) {
+    const cert = await storedEndpointCertificate(secrets, plan);
+    if (!cert) {
+      Context.current().log.warn('the public endpoint has no certificate yet; HTTPS keeps the cluster CA certificate', { fqdn: plan.fqdn });
+      return undefined;
+    }
+    const blob = endpointCertificateBlobs(cert.serial);
+    await Promise.all([
+      blobs.writeIfNewer(plan.resourceKey, blob.certBlob, cert.certificatePem, generation),
+      blobs.writeIfNewer(plan.resourceKey, blob.keyBlob, cert.privateKeyPem, generation),
+    ]);
+    return blob;
+  }
+
   return {
+    /**
+     * How many servers' manifests do not name the public endpoint's stored certificate (0 for a
+     * private cluster): a renewal that is not yet published, also after a crash between the two.
+     */
+    async endpointCertificateOutdated(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ outdated: number }> {
+      if (!a.plan.publicEndpoint) return { outdated: 0 };
+      const cert = await storedEndpointCertificate(secrets, a.plan);
+      if (!cert) return { outdated: 0 };
+      const wanted = endpointCertificateBlobs(cert.serial).certBlob;
+      const named = await Promise.all(
+        a.servers.map(
+          async (s) =>
+            (await manifestFiles(blobs, a.plan.resourceKey, serverPrefix(s.index)))?.find((f) => f.path === MANIFEST_PATH.httpsCert)?.blob,
+        ),
+      );
+      return { outdated: named.filter((blob) => blob !== wanted).length };
+    },
+
     /** The cluster's private Blob container. */
     async ensureClusterContainer(a: { resourceKey: string }): Promise<{ container: string }> {
       return { container: await blobs.ensureContainer(a.resourceKey) };
@@ -63,6 +110,11 @@ export function createServerFilesActivities(deps: ServerFilesDeps) {
       /** Servers to expect before the first leader election (the cluster size at creation). */
       bootstrapExpect: number;
       consulVersion?: string;
+      /**
+       * A requested rotation: certificates written by an earlier generation are renewed too.
+       * Ones this generation wrote (an earlier attempt of the same operation) are kept.
+       */
+      renewIssuedBefore?: number;
     }): Promise<{ certificatesIssued: number }> {
       const { plan } = a;
       // The cluster's own CA only (a secondary's bundle also holds the primary's, which signed it).
@@ -79,18 +131,24 @@ export function createServerFilesActivities(deps: ServerFilesDeps) {
         replicationToken: await secrets.tokenSecretId(plan.resourceKey, SECRET.replicationToken),
       };
       const addresses = a.servers.map((s) => s.address);
+      const dnsNames = serverDnsNames(plan);
+      const https = plan.publicEndpoint ? await publishEndpointCertificate(plan, a.generation) : undefined;
       // The servers one beside the other (each its own certificate and blobs); within a server,
       // the manifest last.
       const published = await Promise.all(
         a.servers.map(async (s) => {
           const prefix = serverPrefix(s.index);
-          let cert = await currentCertificate(blobs, plan.resourceKey, prefix, s.address);
+          let cert = await currentCertificate(blobs, plan.resourceKey, prefix, s.address, {
+            renewIssuedBefore: a.renewIssuedBefore,
+            dnsNames,
+          });
           let issued = 0;
           if (!cert) {
             const c = await pki.issueServerCertificate({
               clusterKey: plan.resourceKey,
               datacenter: plan.datacenter,
               ipAddresses: [s.address],
+              dnsNames,
               ttlHours: deps.serverCertTtlHours,
             });
             cert = await writeIssuedCertificate(blobs, plan.resourceKey, prefix, c, a.generation);
@@ -105,6 +163,7 @@ export function createServerFilesActivities(deps: ServerFilesDeps) {
             agent,
             bootstrapExpect: a.bootstrapExpect,
             ...(federation ? { federation } : {}),
+            ...(https ? { httpsCertificate: true } : {}),
           });
           await Promise.all([
             blobs.writeIfNewer(plan.resourceKey, `${prefix}tls/ca.pem`, ca, a.generation),
@@ -118,6 +177,12 @@ export function createServerFilesActivities(deps: ServerFilesDeps) {
               { blob: cert.certBlob, path: MANIFEST_PATH.serverCert },
               { blob: cert.keyBlob, path: MANIFEST_PATH.serverKey },
               { blob: `${prefix}consul.json`, path: MANIFEST_PATH.consulConfig },
+              ...(https
+                ? [
+                    { blob: https.certBlob, path: MANIFEST_PATH.httpsCert },
+                    { blob: https.keyBlob, path: MANIFEST_PATH.httpsKey },
+                  ]
+                : []),
             ],
           };
           await blobs.writeIfNewer(

@@ -6,7 +6,8 @@ import { Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
 import type { SqlExecutor } from '../store/database.js';
 import { getClusterServers, type ClusterRecord, type ServerRecord } from '../store/clusters.js';
-import { ConsulSnapshotError } from './consul-admin.js';
+import { ConsulSnapshotError, type ConsulEndpoint } from './consul-admin.js';
+import { serverTrust, type EndpointTrust } from './consul-access.js';
 import { whileHeartbeating } from './polling.js';
 import type { SnapshotEndpoint } from './consul-snapshots.js';
 import { CONSUL_HTTPS_PORT } from '../domain/consul-config.js';
@@ -15,6 +16,8 @@ export interface SnapshotTransferDeps {
   db: SqlExecutor;
   /** The cluster's CA bundle, which its servers' certificates chain to. */
   pki: { clusterCaBundle(clusterKey: string): Promise<string> };
+  /** A public endpoint's servers present its ACME certificate on HTTPS. */
+  endpointTrust?: EndpointTrust;
 }
 
 export interface SnapshotTokens {
@@ -23,13 +26,20 @@ export interface SnapshotTokens {
   fallback?: () => Promise<string>;
 }
 
-export function snapshotTransfer({ db, pki }: SnapshotTransferDeps) {
-  /** Each server's HTTPS API with the cluster CA, in server order. */
-  async function endpoints(c: ClusterRecord): Promise<Array<{ server: ServerRecord; url: string; caPem: string }>> {
-    const servers = await getClusterServers(db, c.resourceKey);
+export function snapshotTransfer(deps: SnapshotTransferDeps) {
+  /** Each server's HTTPS API with the cluster's trust, in server order. */
+  async function endpoints(c: ClusterRecord): Promise<Array<{ server: ServerRecord; endpoint: ConsulEndpoint }>> {
+    const servers = await getClusterServers(deps.db, c.resourceKey);
     if (!servers.length) throw workerFailure('ClusterNotHealthy', `cluster ${c.resourceKey} has no servers recorded`);
-    const caBundlePem = await pki.clusterCaBundle(c.resourceKey);
-    return servers.map((server) => ({ server, url: `https://${server.address}:${CONSUL_HTTPS_PORT}`, caPem: caBundlePem }));
+    const trust = await serverTrust(deps, c.resourceKey);
+    return servers.map((server) => ({
+      server,
+      endpoint: {
+        url: `https://${server.address}:${CONSUL_HTTPS_PORT}`,
+        caPem: trust.caPem,
+        ...(trust.tlsNames ? { tlsNames: trust.tlsNames } : {}),
+      },
+    }));
   }
 
   return {
@@ -44,7 +54,7 @@ export function snapshotTransfer({ db, pki }: SnapshotTransferDeps) {
       for (const e of await endpoints(c)) {
         let failure: unknown;
         try {
-          return await fn({ url: e.url, caPem: e.caPem, token: await tokens.primary() });
+          return await fn({ ...e.endpoint, token: await tokens.primary() });
         } catch (err) {
           failure = err;
         }
@@ -53,7 +63,7 @@ export function snapshotTransfer({ db, pki }: SnapshotTransferDeps) {
             resourceKey: c.resourceKey,
           });
           try {
-            return await fn({ url: e.url, caPem: e.caPem, token: await tokens.fallback() });
+            return await fn({ ...e.endpoint, token: await tokens.fallback() });
           } catch (err) {
             failure = err;
           }

@@ -31,6 +31,7 @@ import type { ClusterBlobs } from './cluster-blobs.js';
 import { restoreSnapshot, saveSnapshot, type SnapshotConsul, type SnapshotEndpoint } from './consul-snapshots.js';
 import { SECRET } from '../contract/secret-names.js';
 import type { LifecycleDeps } from './cluster-activities.js';
+import { acmeRoots, publicEndpointTrust, type EndpointCertificateDeps } from './endpoint-certificate.js';
 import { secretReader } from './secrets.js';
 import { expiringCertificates } from './server-certificates.js';
 import { createSnapshotScheduleActivities, type SnapshotScheduleDeps } from './snapshot-schedules.js';
@@ -52,6 +53,8 @@ export interface SnapshotActivityDeps extends SnapshotScheduleDeps {
   blobs: ClusterBlobs;
   /** Makes the Consul client of one server (the worker's factory). */
   consulAdmin: (endpoint: SnapshotEndpoint) => SnapshotConsul;
+  /** For public endpoints, whose servers present the ACME certificate (absent: every cluster is reached as a private one). */
+  publicEndpoints?: Omit<Parameters<typeof publicEndpointTrust>[0], 'db' | 'acmeRootsPem'> & { acme: EndpointCertificateDeps['acme'] };
 }
 
 /** Where a snapshot's bytes live in the cluster's container. */
@@ -60,7 +63,12 @@ export const snapshotBlobName = (snapshotId: string) => `snapshots/${snapshotId}
 export function createSnapshotActivities(deps: SnapshotActivityDeps) {
   const { db, pki, blobs } = deps;
   const secrets = secretReader({ db, cipher: pki });
-  const transfer = snapshotTransfer({ db, pki });
+  const p = deps.publicEndpoints;
+  const transfer = snapshotTransfer({
+    db,
+    pki,
+    ...(p ? { endpointTrust: publicEndpointTrust({ ...p, db, acmeRootsPem: acmeRoots(p.acme) }) } : {}),
+  });
 
   function log() {
     return Context.current().log;

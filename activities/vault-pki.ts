@@ -99,6 +99,8 @@ export class VaultPki {
     datacenter: string;
     maxCertTtlHours: number;
     primaryClusterKey?: string | undefined;
+    /** Further DNS names server certificates may carry (a public endpoint's name). */
+    dnsNames?: string[];
   }): Promise<ClusterCa> {
     const { names, owner } = await this.o.names(a.clusterKey);
     const mount = names.pkiMount;
@@ -144,7 +146,7 @@ export class VaultPki {
     if (a.primaryClusterKey) await this.vault.write(`${mount}/issuers/import/cert`, { pem_bundle: signer.pem });
     await this.vault.write(`${mount}/roles/${SERVER_ROLE}`, {
       issuer_ref: CLUSTER_ISSUER,
-      allowed_domains: [`server.${a.datacenter}.consul`, 'localhost'],
+      allowed_domains: [`server.${a.datacenter}.consul`, 'localhost', ...(a.dnsNames ?? [])],
       allow_bare_domains: true,
       allow_subdomains: false,
       allow_localhost: true,
@@ -192,17 +194,19 @@ export class VaultPki {
     return `${pem.trim()}\n`;
   }
 
-  /** A server certificate for server.<datacenter>.consul and the server's addresses. */
+  /** A server certificate for server.<datacenter>.consul, the server's addresses and any further names. */
   async issueServerCertificate(a: {
     clusterKey: string;
     datacenter: string;
     ipAddresses: string[];
+    /** Further DNS names (the role must allow them: ensureClusterCa's dnsNames). */
+    dnsNames?: string[];
     ttlHours: number;
   }): Promise<IssuedCertificate> {
     const mount = await this.clusterMount(a.clusterKey);
     const res = (await this.vault.write(`${mount}/issue/${SERVER_ROLE}`, {
       common_name: `server.${a.datacenter}.consul`,
-      alt_names: 'localhost',
+      alt_names: ['localhost', ...(a.dnsNames ?? [])].join(','),
       ip_sans: a.ipAddresses.join(','),
       ttl: `${a.ttlHours}h`,
     })) as { data: { certificate: string; private_key: string; issuing_ca: string; ca_chain?: string[]; serial_number: string } };

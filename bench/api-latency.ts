@@ -23,15 +23,7 @@ import { AesGcmPayloadCodec } from '../lib/payload-codec.js';
 import { openDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';
 import { putSubscription } from '../store/subscriptions.js';
-import {
-  API_VERSION_QUERY,
-  benchApiOptions,
-  benchCallers,
-  clusterBody,
-  clustersPath,
-  seedCluster,
-  startBare,
-} from './support/api-fixture.js';
+import { benchApiOptions, benchCallers, nextClusterPut, seedCluster, startBare } from './support/api-fixture.js';
 import { loadRow, mergeRuns, runLoad, runPaced, type LoadFigures } from './support/http-load.js';
 import { BenchReport } from './support/report.js';
 
@@ -170,16 +162,15 @@ if (PARTS.has('put')) {
   const noTemporalSub = randomUUID();
   await register(putSub);
   await register(noTemporalSub);
-  let n = 0;
-  const nextPut = (sub: string) => () => {
-    n++;
-    return {
-      path: `${clustersPath(sub)}/c-${n}?${API_VERSION_QUERY}`,
-      body: clusterBody(versions.at(-1)!, `10.${1 + Math.floor(n / 250)}.${n % 250}.0/24`),
-    };
-  };
   const put = (url: string, sub: string) =>
-    runLoad({ url, method: 'PUT', headers: callers.arm, connections: PUT_CONNECTIONS, durationSeconds: DURATION_S, next: nextPut(sub) });
+    runLoad({
+      url,
+      method: 'PUT',
+      headers: callers.arm,
+      connections: PUT_CONNECTIONS,
+      durationSeconds: DURATION_S,
+      next: nextClusterPut(sub, versions.at(-1)!),
+    });
   const oursPut = await put(api.restUrl, putSub);
   const workflows = await workflowsInTemporal(putSub);
   const noTemporalPut = await put(apiNoTemporal.restUrl, noTemporalSub);

@@ -8,7 +8,8 @@
 // 10,000), the completion lag, the worker's CPU and RSS, and the growth per day of Temporal's and
 // the store's databases. Settings (environment): FLEETSIM_SIZES (default 1000,5000,10000),
 // FLEETSIM_WINDOW_SECONDS (240), FLEETSIM_AGENTS (3), FLEETSIM_REAL_EVERY (every k-th cluster
-// has a server and does the real work; the rest stop at the product's no-servers check; default 1).
+// has a server and does the real work; the rest stop at the product's no-servers check; default 1),
+// FLEETSIM_DESIGNS (which designs, in order; default fleet,per-cluster).
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';

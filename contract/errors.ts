@@ -46,7 +46,11 @@ export const WORKER_ERRORS = {
   },
   ManifestMissing: {
     retryable: false,
-    hint: 'The server has no published configuration; run an update of the cluster before upgrading it.',
+    hint: 'The server has no published configuration; run an update of the cluster, then retry the operation.',
+  },
+  CertificateNotServed: {
+    retryable: true,
+    hint: "A server has not loaded the certificate published for it; check its host-manager's log on the instance, then retry the rotation.",
   },
   ConsulAccessDenied: {
     retryable: false,
@@ -92,9 +96,33 @@ export const WORKER_ERRORS = {
     retryable: false,
     hint: 'The upgrade has no target version; start it again with consulVersion.',
   },
+  PeeringRefused: {
+    retryable: false,
+    hint: 'Consul refused the peering token (invalid, expired, already used, or made by this cluster itself); generate a new token on the other cluster and establish again.',
+  },
+  MeteringTokenUnavailable: {
+    retryable: true,
+    hint: 'The worker got no token for the Marketplace metering API; check its identity (HCS_METERING). Unsent hours are sent by the next firing within 24 hours.',
+  },
+  MeteringRequestRefused: {
+    retryable: false,
+    hint: "The Marketplace metering API refused the request itself (not one event); an SRE must fix the worker's metering settings or credentials. Unsent hours are sent by the next firing within 24 hours.",
+  },
   OperationEnded: {
     retryable: false,
     hint: 'The operation was cancelled or ended while it waited; nothing more runs.',
+  },
+  ServerNotFound: {
+    retryable: false,
+    hint: 'The cluster has no server with that index (it was scaled down meanwhile); list the cluster and ask again.',
+  },
+  RepairWouldLoseQuorum: {
+    retryable: false,
+    hint: "Reimaging this server now could lose the cluster's data: the other servers do not hold a quorum with a leader. Restore a snapshot, or repair the other servers first.",
+  },
+  ServerInstanceMissing: {
+    retryable: true,
+    hint: "The server's scale set has no virtual machine right now; Terraform re-creates it on the next update of the cluster.",
   },
 } as const satisfies Record<string, WorkerErrorEntry>;
 

@@ -24,6 +24,8 @@ describe('the host-manager manifest', () => {
       ca: 'tls/ca.pem',
       serverCert: 'tls/server.pem',
       serverKey: 'tls/server.key',
+      httpsCert: 'tls/https.pem',
+      httpsKey: 'tls/https.key',
       consulConfig: 'config/10-cluster.json',
     });
     expect(manifestBlobName('servers/2/')).toBe('servers/2/manifest.json');

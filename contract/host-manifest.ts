@@ -20,5 +20,8 @@ export const MANIFEST_PATH = {
   ca: 'tls/ca.pem',
   serverCert: 'tls/server.pem',
   serverKey: 'tls/server.key',
+  /** A public endpoint's ACME certificate (full chain) and key, served on the HTTPS listener only. */
+  httpsCert: 'tls/https.pem',
+  httpsKey: 'tls/https.key',
   consulConfig: 'config/10-cluster.json',
 } as const;

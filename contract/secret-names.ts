@@ -20,6 +20,12 @@ export const rootTokenResultName = (operationId: string) => `sealed/root-token-r
 /** A root-token rotation's token, fixed before Consul sees it (a retry makes the same token). */
 export const pendingRootTokenName = (operationId: string) => `pending-root-token/${operationId}`;
 
+/** The sealed result of generatePeeringToken, read once by the API through the operation result. */
+export const peeringTokenResultName = (operationId: string) => `sealed/peering-token-result/${operationId}`;
+
+/** The peering token establishPeering was given, sealed by the API for the worker; deleted once used. */
+export const peeringTokenInputName = (operationId: string) => `sealed/peering-token-input/${operationId}`;
+
 /** Associated data of a sealed document: which cluster and which document it is. */
 export function sealContext(resourceKey: string, name: string): string {
   return `${resourceKey}\n${name}`;

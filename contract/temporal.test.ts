@@ -16,6 +16,14 @@ describe('workflow type for each operation kind', () => {
     }
   });
 
+  it('the maintenance requests run their own workflows: restart, repair, and certificate rotation on request', () => {
+    expect([WORKFLOW_TYPE_FOR_KIND.restart, WORKFLOW_TYPE_FOR_KIND.repair, WORKFLOW_TYPE_FOR_KIND.rotate]).toEqual([
+      'restartServer',
+      'repairServer',
+      'rotateCertificates',
+    ]);
+  });
+
   it('the contract tests map every kind, maintenance included, to the stand-in', () => {
     for (const kind of OPERATION_KINDS) expect(workflowTypeFor(kind, STAND_IN_WORKFLOW_TYPES)).toBe('clusterOperationStandIn');
   });

@@ -33,14 +33,24 @@ export interface OperationParams {
   force?: boolean;
   /** snapshot: started by the cluster's snapshot schedule (AUTOMATIC) rather than on request. */
   scheduled?: boolean;
+  /** peeringtoken, peering: the peer's name in this cluster (the token itself is sealed in the store, never here). */
+  peerName?: string;
+  /** restart, repair: the index of the server to act on (ServerInfo.index). */
+  serverIndex?: number;
+  /** rotate: requested (rotateCertificates): renew every server certificate, due or not. */
+  renewAll?: boolean;
+  /** repair: started by the cluster's health check rather than on request; why. */
+  detectedProblem?: string;
 }
 
 /** Which workflow type runs each kind of operation; null: none does (starting it is refused). */
 export type WorkflowTypes = Readonly<Record<OperationKind, string | null>>;
 
 /**
- * The workflow type started for each kind of operation in production. `maintenance` has no
- * workflow yet: the API refuses to start it before recording anything (it never runs the stand-in).
+ * The workflow type started for each kind of operation in production. The maintenance requests
+ * are `restart` (restartServer) and `repair` (repairServer); the rotateCertificates request is a
+ * `rotate`. `maintenance` itself is a reserved kind no workflow runs: the API refuses to start it
+ * before recording anything (it never runs the stand-in).
  */
 export const WORKFLOW_TYPE_FOR_KIND = {
   create: 'createCluster',
@@ -53,6 +63,10 @@ export const WORKFLOW_TYPE_FOR_KIND = {
   snapshotdelete: 'deleteClusterSnapshot',
   restore: 'restoreCluster',
   rotate: 'rotateCertificates',
+  restart: 'restartServer',
+  repair: 'repairServer',
+  peeringtoken: 'generatePeeringToken',
+  peering: 'establishPeering',
   maintenance: null,
 } as const satisfies WorkflowTypes;
 
@@ -82,7 +96,10 @@ export const STAND_IN_WORKFLOW_TYPES: Record<OperationKind, string> = Object.fro
 /** Workflow type each cluster's snapshot schedule starts (it records an AUTOMATIC snapshot operation). */
 export const SNAPSHOT_SCHEDULE_WORKFLOW = 'scheduledSnapshot';
 
-/** Signals of the upgrade workflow: start now, or wait until the given ISO time. */
+/**
+ * Signals of every workflow that waits for the maintenance window (upgrade, server restart and
+ * repair; workflows/maintenance-window.ts): start now, or wait until the given ISO time.
+ */
 export const UPGRADE_SIGNAL = { force: 'force', defer: 'defer' } as const;
 
 /** Query every operation workflow answers: where it is. */
@@ -128,6 +145,10 @@ export function clusterSearchAttributes(c: { resourceKey: string; subscriptionId
     { key: SEARCH_ATTRIBUTE.operation, value: operation },
   ];
 }
+
+/** The control plane's server health check (one workflow per task queue) and its workflow type. */
+export const SERVER_HEALTH_WORKFLOW_ID = 'fleet/server-health';
+export const SERVER_HEALTH_WORKFLOW = 'fleetServerHealth';
 
 /** The control plane's schedule of automatic patch upgrades and the workflow it starts. */
 export const FLEET_UPGRADE_SCHEDULE = 'fleet/automatic-upgrades';

@@ -57,7 +57,12 @@ export function localLifecycleConfig(
       root: 'local-twin',
     },
     dns: { kind: 'challtestsrv', managementUrl: e.acme.dnsManagementUrl, dnsServer: e.acme.dnsAddress, zone: 'consul.hcs.test' },
-    acme: { directoryUrl: e.acme.directoryUrl, contactEmail: 'sre@hcs.test', caCertFile: acmeCaFile },
+    acme: {
+      directoryUrl: e.acme.directoryUrl,
+      contactEmail: 'sre@hcs.test',
+      caCertFile: acmeCaFile,
+      trustedRootsFile: e.acme.issuerRootFile,
+    },
     ...(o.serverCertTtlHours ? { serverCertTtlHours: o.serverCertTtlHours } : {}),
     ...(o.healthTimeoutSeconds ? { healthTimeoutSeconds: o.healthTimeoutSeconds } : {}),
   };

@@ -45,6 +45,8 @@ export interface StartStackOptions {
    * can be restarted, unlike the machine's shared server), and the twin's fault-injection API.
    */
   chaos?: boolean;
+  /** The twin's test-only fault API (behind its admin secret) without the rest of chaos (tests break instances for good). */
+  faultInjection?: boolean;
   /**
    * The HA topology: the production Temporal server (go.temporal.io/server) with its databases
    * `<databasePrefix>` and `<databasePrefix>_visibility` on the store's PostgreSQL server, instead
@@ -109,7 +111,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     const cloud = await startLocalCloudService(supervisor, {
       dataDir: dir('local-cloud'),
       trustCaFile: blob.caCertFile,
-      ...(options.chaos ? { faultInjection: true } : {}),
+      ...(options.chaos || options.faultInjection ? { faultInjection: true } : {}),
       instanceCommand: {
         command: process.execPath,
         // An absolute loader path: instances start in their own folders, where `tsx` would not resolve.

@@ -32,6 +32,12 @@ export interface ClusterPlan {
   infraResourceGroup: string;
   /** The endpoint's DNS name. */
   fqdn: string;
+  /**
+   * The servers' DNS name inside the network (privateFqdnOf(fqdn)): A records to every server's
+   * private address, kept current by every operation that changes them; client agents join by it.
+   * Absent in plans recorded before it existed (privateFqdnOf(fqdn) then).
+   */
+  privateFqdn?: string;
   /** The cluster's Blob container and Terraform state. */
   container: string;
   terraformState: string;
@@ -46,4 +52,21 @@ export interface FederationJoin {
   primaryDatacenter: string;
   /** WAN gossip addresses of the primary's servers. */
   wanJoin: string[];
+}
+
+/**
+ * The servers' private DNS name from the endpoint's, by HCP's convention: the first label, then
+ * `private`, then the rest (`c1.abc.zone` -> `c1.private.abc.zone`). A trailing dot is dropped.
+ */
+export function privateFqdnOf(fqdn: string): string {
+  const name = fqdn.trim().replace(/\.$/, '');
+  const dot = name.indexOf('.');
+  if (dot <= 0 || dot === name.length - 1 || name.split('.').some((l) => l === ''))
+    throw new Error(`'${fqdn}' is not a DNS name of at least two labels`);
+  return `${name.slice(0, dot)}.private${name.slice(dot)}`;
+}
+
+/** The plan's private DNS name (plans recorded before it existed derive it from fqdn). */
+export function planPrivateFqdn(plan: Pick<ClusterPlan, 'fqdn' | 'privateFqdn'>): string {
+  return plan.privateFqdn ?? privateFqdnOf(plan.fqdn);
 }

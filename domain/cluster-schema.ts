@@ -90,7 +90,10 @@ const snapshotPolicySchema = z.strictObject({
 const MAX_FEDERATION_TOKEN = 4096;
 
 const propertiesSchema = z.strictObject({
-  consulVersion: z.string().refine((v) => parseVersion(v) !== undefined),
+  consulVersion: z
+    .string()
+    .refine((v) => parseVersion(v) !== undefined)
+    .nullish(),
   serverCount: z.literal(SERVER_COUNTS).nullish(),
   datacenter: z.string().regex(DNS_LABEL).nullish(),
   network: networkSchema,
@@ -125,7 +128,7 @@ export const clusterFieldCatalogue: FieldCatalogue = {
       allowed: 'an Azure region name such as "westeurope" (letters and digits, 1-40 characters; spaces are ignored)',
     },
     tags: { code: 'InvalidTags', allowed: 'an object mapping tag names to string values' },
-    properties: { code: 'InvalidProperties', allowed: 'an object with consulVersion and network' },
+    properties: { code: 'InvalidProperties', allowed: 'an object with network (consulVersion and the rest optional)' },
     'properties.consulVersion': { code: 'InvalidConsulVersion', allowed: VERSION_FORMAT },
     'properties.serverCount': { code: 'InvalidServerCount', allowed: SERVER_COUNTS.join(', ').replace(/, (\d+)$/, ' or $1') },
     'properties.datacenter': {

@@ -33,6 +33,29 @@ describe('parseClusterBody: defaults', () => {
     } satisfies ClusterSpec);
   });
 
+  it('gives a create without consulVersion the catalogue default, and a replace the stored version', () => {
+    const withDefault: ValidationContext = { ...ctx, defaultConsulVersion: '1.17.0' };
+    const omitted = body();
+    delete (omitted.properties as Record<string, unknown>).consulVersion;
+    expect(parseClusterBody(omitted, withDefault).properties.consulVersion).toBe('1.17.0');
+    expect(parseClusterBody(body({ consulVersion: null }), withDefault).properties.consulVersion).toBe('1.17.0');
+    // A named version wins over the default.
+    expect(parseClusterBody(body(), withDefault).properties.consulVersion).toBe('1.16.2');
+    // A replace that leaves it out keeps what the cluster has: PUT never changes the version.
+    const current = parseClusterBody(body(), ctx);
+    expect(parseClusterBody(omitted, { ...withDefault, currentSpec: current }).properties.consulVersion).toBe('1.16.2');
+  });
+
+  it('refuses a create without consulVersion when the catalogue has no version to default to', () => {
+    const omitted = body();
+    delete (omitted.properties as Record<string, unknown>).consulVersion;
+    const error = errorOf(omitted, ctx);
+    expect(codesAndTargets(error)).toEqual(['MissingField@properties.consulVersion']);
+    expect(error.details[0]?.message).toBe(
+      'properties.consulVersion is required: the version catalogue has no recommended or available version to default to; supported versions: 1.16.2, 1.17.0',
+    );
+  });
+
   it('keeps given values, treats null as not set and fills partial policies', () => {
     const spec = parseClusterBody(
       body(
@@ -162,10 +185,10 @@ describe('parseClusterBody: each rule', () => {
       'properties.network.subnet is not a known field; allowed fields in properties.network: cidr',
     ],
     [
-      'missing consulVersion',
+      'missing consulVersion with no catalogue default',
       { location: 'westeurope', properties: { network: { cidr: '10.2.0.0/16' } } },
       'MissingField@properties.consulVersion',
-      'properties.consulVersion is required; it must be a version MAJOR.MINOR.PATCH such as "1.16.2"',
+      'properties.consulVersion is required: the version catalogue has no recommended or available version to default to; supported versions: 1.16.2, 1.17.0',
     ],
     ['missing location', { properties: body().properties }, 'MissingField@location', undefined],
     ['bad location', body({}, { location: 'west-europe' }), 'InvalidLocation@location', undefined],

@@ -59,7 +59,8 @@ export interface ClusterBody {
   location: string;
   tags?: Record<string, string> | null;
   properties: {
-    consulVersion: string;
+    /** Omitted on create: the catalogue's default (newest RECOMMENDED, see domain/versions.ts). */
+    consulVersion?: string | null;
     serverCount?: ServerCount | null;
     datacenter?: string | null;
     network: NetworkSpec;
@@ -74,6 +75,8 @@ export interface ClusterBody {
 export interface ValidationContext {
   /** Versions a new cluster may be created with (the catalogue, any status). */
   knownConsulVersions: string[];
+  /** The version a create without consulVersion gets; absent when the catalogue has none to offer. */
+  defaultConsulVersion?: string;
   /** CIDRs of the subscription's clusters; the cluster itself may be included (see resourceId). */
   existingCidrsInSubscription: Array<{ resourceId: string; cidr: string }>;
   /** When given, new clusters must be in one of these (compared ignoring case and spaces). */
@@ -113,8 +116,9 @@ export function validateClusterBody(body: unknown, ctx: ValidationContext): Clus
     ...issuesToDetails(issues, clusterFieldCatalogue),
     ...contextProblems(rest, ctx, failedTargets(issues)),
     ...provisioningStateProblems(echoedState, ctx.currentProvisioningState),
+    ...(parsed.success && version(parsed.data, ctx) === undefined ? [noDefaultVersionProblem(ctx)] : []),
   ];
-  return parsed.success && details.length === 0 ? { spec: withDefaults(parsed.data), details } : { details };
+  return parsed.success && details.length === 0 ? { spec: withDefaults(parsed.data, version(parsed.data, ctx)), details } : { details };
 }
 
 /** Refusal for a field that cannot change once the cluster exists. */
@@ -228,10 +232,28 @@ export function stripReadOnly(body: unknown, readOnlyProperties: readonly string
   return { rest, echoedState };
 }
 
-function withDefaults(body: ParsedClusterBody): ClusterSpec {
+/**
+ * The version a body asks for: the one it names; when it names none, the stored one for a
+ * replace (PUT never changes the version, see consulVersionChangeProblem) or the catalogue's
+ * default for a create.
+ */
+function version(body: ParsedClusterBody, ctx: ValidationContext): string | undefined {
+  return body.properties.consulVersion ?? ctx.currentSpec?.properties.consulVersion ?? ctx.defaultConsulVersion;
+}
+
+function noDefaultVersionProblem(ctx: ValidationContext): ErrorDetail {
+  return detail(
+    'MissingField',
+    `properties.consulVersion is required: the version catalogue has no recommended or available version to default to; supported versions: ${ctx.knownConsulVersions.join(', ') || 'none'}`,
+    'properties.consulVersion',
+  );
+}
+
+function withDefaults(body: ParsedClusterBody, consulVersion: string | undefined): ClusterSpec {
   const p = body.properties;
   const properties: ClusterProperties = {
-    consulVersion: p.consulVersion,
+    // validateClusterBody reports a missing version (noDefaultVersionProblem) before this runs.
+    consulVersion: consulVersion!,
     serverCount: p.serverCount ?? DEFAULT_SERVER_COUNT,
     datacenter: p.datacenter ?? DEFAULT_DATACENTER,
     network: { cidr: p.network.cidr },

@@ -62,21 +62,27 @@ describe('serverConfig', () => {
       tokens: { initial_management: 'mgmt-secret', agent: 'agent-secret', replication: 'repl-secret' },
     });
   });
+
+  it("a public endpoint's HTTPS listener presents the ACME certificate; RPC and gRPC keep the cluster CA's", () => {
+    const c = serverConfig({ ...base, httpsCertificate: true });
+    expect(c.tls).toEqual({ ...serverConfig(base).tls, https: { cert_file: 'tls/https.pem', key_file: 'tls/https.key' } });
+    expect(c.tls.defaults.cert_file).toBe('tls/server.pem');
+    expect(serverConfig(base).tls).not.toHaveProperty('https');
+  });
 });
 
 describe('clientConfigDocument', () => {
   const doc = clientConfigDocument({
-    plan: { datacenter: 'dc-west', fqdn: 'c0ffee.consul.example.net' },
-    servers: [{ address: '10.0.0.4' }, { address: '10.0.0.5' }],
+    plan: { datacenter: 'dc-west', fqdn: 'c0ffee.consul.example.net', privateFqdn: 'c0ffee.private.consul.example.net' },
     gossip: 'Z29zc2lw',
     caBundlePem: '-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n',
   });
 
-  it('holds a client agent configuration that joins every server over HTTPS with TLS verified', () => {
+  it('holds a client agent configuration that joins the servers by their private DNS name over HTTPS with TLS verified', () => {
     expect(JSON.parse(doc.clientConfigJson)).toEqual({
       datacenter: 'dc-west',
       server: false,
-      retry_join: ['10.0.0.4', '10.0.0.5'],
+      retry_join: ['c0ffee.private.consul.example.net'],
       encrypt: 'Z29zc2lw',
       ports: { https: 8501 },
       tls: { defaults: { ca_file: 'ca.pem', verify_outgoing: true }, internal_rpc: { verify_server_hostname: true } },
@@ -84,8 +90,37 @@ describe('clientConfigDocument', () => {
       acl: { enabled: true, default_policy: 'deny' },
     });
     expect(doc.clientConfigJson).toBe(
-      JSON.stringify(clientConfig({ datacenter: 'dc-west', serverAddresses: ['10.0.0.4', '10.0.0.5'], gossip: 'Z29zc2lw' }), null, 2),
+      JSON.stringify(
+        clientConfig({ datacenter: 'dc-west', privateFqdn: 'c0ffee.private.consul.example.net', gossip: 'Z29zc2lw' }),
+        null,
+        2,
+      ),
     );
+  });
+
+  it('a plan recorded before privateFqdn existed joins by the name derived from its fqdn', () => {
+    const old = clientConfigDocument({
+      plan: { datacenter: 'dc-west', fqdn: 'c0ffee.consul.example.net' },
+      gossip: 'Z29zc2lw',
+      caBundlePem: 'pem',
+    });
+    expect((JSON.parse(old.clientConfigJson) as { retry_join: string[] }).retry_join).toEqual(['c0ffee.private.consul.example.net']);
+  });
+
+  it("a public endpoint's Helm values reach the servers by the private name and verify the public name, HTTPS against the public roots", () => {
+    const pub = clientConfigDocument({
+      plan: { datacenter: 'dc-west', fqdn: 'c0ffee.consul.example.net', publicEndpoint: true },
+      gossip: 'Z29zc2lw',
+      caBundlePem: 'pem',
+    });
+    expect((parse(pub.helmValuesYaml) as { externalServers: unknown }).externalServers).toEqual({
+      enabled: true,
+      hosts: ['c0ffee.private.consul.example.net'],
+      httpsPort: CONSUL_HTTPS_PORT,
+      grpcPort: CONSUL_GRPC_TLS_PORT,
+      tlsServerName: 'c0ffee.consul.example.net',
+      useSystemRoots: true,
+    });
   });
 
   it('passes the CA bundle through and carries the Helm values for the same cluster (by its DNS name) and ports', () => {

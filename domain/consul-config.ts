@@ -1,7 +1,7 @@
 // Consul configuration the control plane renders: each server's agent configuration and the
 // document a client agent needs to join (its configuration, the CA bundle, the Helm values).
 // Pure: the secrets it embeds are passed in by the caller, which reads them.
-import type { ClusterPlan, FederationJoin, ServerInfo } from './cluster-plan.js';
+import { planPrivateFqdn, type ClusterPlan, type FederationJoin, type ServerInfo } from './cluster-plan.js';
 import { helmValuesYaml } from './helm-values.js';
 
 /** Consul's HTTPS API port on every server (plain HTTP is off). */
@@ -26,6 +26,8 @@ export function serverConfig(a: {
   agent: string;
   bootstrapExpect: number;
   federation?: FederationJoin & { replicationToken: string };
+  /** A public endpoint: the HTTPS listener presents the ACME certificate (tls/https.*); RPC keeps Vault's. */
+  httpsCertificate?: boolean;
 }) {
   const f = a.federation;
   return {
@@ -45,6 +47,7 @@ export function serverConfig(a: {
         verify_outgoing: true,
       },
       internal_rpc: { verify_incoming: true, verify_server_hostname: true },
+      ...(a.httpsCertificate ? { https: { cert_file: 'tls/https.pem', key_file: 'tls/https.key' } } : {}),
     },
     acl: {
       enabled: true,
@@ -64,12 +67,16 @@ export function serverConfig(a: {
   };
 }
 
-/** A client agent's Consul configuration: joins the servers, TLS verified, ACLs default deny. */
-export function clientConfig(a: { datacenter: string; serverAddresses: string[]; gossip: string }) {
+/**
+ * A client agent's Consul configuration: joins the servers by the cluster's private DNS name (A
+ * records to every server, kept current when a server is replaced or the cluster scaled, as HCS's
+ * cloud auto-join followed the servers), TLS verified, ACLs default deny.
+ */
+export function clientConfig(a: { datacenter: string; privateFqdn: string; gossip: string }) {
   return {
     datacenter: a.datacenter,
     server: false,
-    retry_join: a.serverAddresses,
+    retry_join: [a.privateFqdn],
     encrypt: a.gossip,
     ports: { https: CONSUL_HTTPS_PORT },
     tls: { defaults: { ca_file: 'ca.pem', verify_outgoing: true }, internal_rpc: { verify_server_hostname: true } },
@@ -79,25 +86,32 @@ export function clientConfig(a: { datacenter: string; serverAddresses: string[];
 }
 
 /**
- * What a client needs to join: consul config JSON for a client agent, the CA bundle and the
- * consul-k8s Helm values (Consul Dataplane, the servers by the cluster's DNS name).
+ * What a client needs to join: consul config JSON for a client agent (joining by the servers'
+ * private DNS name), the CA bundle and the consul-k8s Helm values (Consul Dataplane, the servers
+ * by the cluster's DNS name).
  */
 export function clientConfigDocument(a: {
-  plan: Pick<ClusterPlan, 'datacenter' | 'fqdn'>;
-  servers: Array<Pick<ServerInfo, 'address'>>;
+  plan: Pick<ClusterPlan, 'datacenter' | 'fqdn' | 'privateFqdn'> & { publicEndpoint?: boolean };
   gossip: string;
   caBundlePem: string;
 }): { clientConfigJson: string; caBundlePem: string; helmValuesYaml: string } {
-  const serverAddresses = a.servers.map((s) => s.address);
   return {
-    clientConfigJson: JSON.stringify(clientConfig({ datacenter: a.plan.datacenter, serverAddresses, gossip: a.gossip }), null, 2),
+    clientConfigJson: JSON.stringify(
+      clientConfig({ datacenter: a.plan.datacenter, privateFqdn: planPrivateFqdn(a.plan), gossip: a.gossip }),
+      null,
+      2,
+    ),
     caBundlePem: a.caBundlePem,
+    // A public endpoint's name is its load balancer (HTTPS on 443 only): consul-k8s reaches the
+    // servers by the private name, verifying the name the ACME certificate (HTTPS) and the
+    // servers' own certificates (gRPC, activities/server-certificates.ts) both carry.
     helmValuesYaml: helmValuesYaml({
       datacenter: a.plan.datacenter,
-      host: a.plan.fqdn,
+      host: a.plan.publicEndpoint ? planPrivateFqdn(a.plan) : a.plan.fqdn,
       httpsPort: CONSUL_HTTPS_PORT,
       grpcTlsPort: CONSUL_GRPC_TLS_PORT,
-      tlsServerName: serverTlsName(a.plan.datacenter),
+      tlsServerName: a.plan.publicEndpoint ? a.plan.fqdn : serverTlsName(a.plan.datacenter),
+      ...(a.plan.publicEndpoint ? { useSystemRoots: true } : {}),
     }),
   };
 }

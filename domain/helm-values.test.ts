@@ -82,7 +82,6 @@ describe('the Helm values in the client configuration document', () => {
   const gossip = 'Z29zc2lwLWtleS1ub3QtZm9yLWhlbG0=';
   const doc = clientConfigDocument({
     plan: { datacenter: 'dc-east', fqdn: 'beef01.consul.example.net' },
-    servers: [{ address: '10.0.0.4' }, { address: '10.0.0.5' }, { address: '10.0.0.6' }],
     gossip,
     caBundlePem: '-----BEGIN CERTIFICATE-----\nMIIBcluster\n-----END CERTIFICATE-----\n',
   });

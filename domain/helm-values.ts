@@ -21,6 +21,11 @@ export interface HelmValuesInput {
   grpcTlsPort: number;
   /** The name the servers' certificates carry. */
   tlsServerName: string;
+  /**
+   * A public endpoint: HTTPS presents the ACME certificate, which chains to the public roots the
+   * consul-k8s images carry (not to the CA secret, which gRPC still uses).
+   */
+  useSystemRoots?: boolean;
 }
 
 /** The values as a plain object. */
@@ -40,6 +45,7 @@ export function helmValues(a: HelmValuesInput) {
       httpsPort: a.httpsPort,
       grpcPort: a.grpcTlsPort,
       tlsServerName: a.tlsServerName,
+      ...(a.useSystemRoots ? { useSystemRoots: true } : {}),
     },
     server: { enabled: false },
     // Consul Dataplane: sidecars talk to the servers directly, no client agents.

@@ -139,7 +139,9 @@ export function resourceKey(id: string | ClusterResourceId): string {
 
 /**
  * `token` is a root-token rotation (createRootToken); `rotate` is certificate rotation;
- * `snapshotdelete` deletes one snapshot.
+ * `peeringtoken` makes a peering token (generatePeeringToken), `peering` establishes one;
+ * `snapshotdelete` deletes one snapshot; `restart` and `repair` are maintenance requests on one
+ * server (restartServer, repairServer); `maintenance` is reserved and refused (no workflow runs it).
  */
 export const OPERATION_KINDS = [
   'create',
@@ -152,6 +154,10 @@ export const OPERATION_KINDS = [
   'snapshotdelete',
   'restore',
   'rotate',
+  'restart',
+  'repair',
+  'peeringtoken',
+  'peering',
   'maintenance',
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];

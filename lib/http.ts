@@ -2,6 +2,7 @@
 // certificate comes from a CA of our own (global fetch cannot take a per-call CA on Node 20).
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 
 export interface HttpResult {
   status: number;
@@ -18,6 +19,12 @@ export interface HttpCallOptions {
    * bundle is its intermediate CA alone, without the root (as Go's TLS and curl accept it).
    */
   ca?: string;
+  /**
+   * Further names the server's certificate may carry instead of the URL's host: a public
+   * endpoint's server presents its ACME certificate (for the cluster's DNS name) when reached by
+   * its address.
+   */
+  tlsNames?: string[];
   /** Client certificate and key (PEM) for mutual TLS. */
   clientCert?: { cert: string; key: string };
   timeoutInMs?: number;
@@ -39,6 +46,7 @@ export function httpCall(url: string, options: HttpCallOptions = {}): Promise<Ht
           ...options.headers,
         },
         ...(options.ca ? { ca: options.ca, allowPartialTrustChain: true } : {}),
+        ...(options.tlsNames?.length ? { checkServerIdentity: acceptingNames(options.tlsNames) } : {}),
         ...(options.clientCert ?? {}),
         timeout: options.timeoutInMs ?? 5_000,
       },
@@ -54,6 +62,15 @@ export function httpCall(url: string, options: HttpCallOptions = {}): Promise<Ht
     if (options.body) req.write(options.body);
     req.end();
   });
+}
+
+/** A server identity check that accepts the host it was reached by or any of `names`. */
+export function acceptingNames(names: string[]): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const refused = checkServerIdentity(host, cert);
+    if (!refused || names.some((name) => !checkServerIdentity(name, cert))) return undefined;
+    return refused;
+  };
 }
 
 /** Resolves when the URL answers with one of the accepted statuses; throws otherwise (for probes). */

@@ -28,6 +28,7 @@ import type { ClusterRecord } from '../store/clusters.js';
 import type { SqlDatabase, SqlExecutor } from '../store/database.js';
 import { insertStartRequest } from '../store/operation-starts.js';
 import { beginOperation, updateOperation, type OperationRecord } from '../store/operations.js';
+import { setAuditCaller } from '../store/audit-log.js';
 import { countOperationEnded, countOperationStarted } from './metrics.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from './temporal-connection.js';
 import { workflowClientInterceptors } from './temporal-tracing.js';
@@ -157,6 +158,8 @@ export interface OperationRequest {
   target: OperationTarget;
   kind: OperationKind;
   correlationId: string;
+  /** Who asked for it (the API caller's subject), for the audit log; absent: the control plane itself. */
+  startedBy?: string;
   params?: OperationParams;
   /** Fixed by a caller that may run again (a schedule's firing); a new one when absent. */
   operationId?: string;
@@ -203,6 +206,7 @@ export async function recordOperation(db: SqlDatabase | SqlExecutor, r: Operatio
   const workflow = operationWorkflow({ ...r, operationId });
   const inTransaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => ('transaction' in db ? db.transaction(fn) : fn(db));
   const operation = await inTransaction(async (tx) => {
+    if (r.startedBy) await setAuditCaller(tx, r.startedBy);
     await r.write?.(tx, operationId);
     const record = await beginOperation(tx, {
       operationId,

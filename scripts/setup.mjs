@@ -241,6 +241,8 @@ function main() {
     if (unknown.length)
       throw new Error(`--only names unknown tools: ${unknown.join(', ')}; tools/versions.json lists: ${Object.keys(pins.go).join(', ')}`);
     for (const name of only) step(`go tool ${name}`, () => buildGoTool(name, pins.go[name]));
+    // The mirror needs only these two; the lifecycle tests can start before the other tools exist.
+    if (only.includes('terraform') || only.includes('azapi')) step('terraform provider mirror', () => ensureTerraformMirror(pins));
     return;
   }
   if (!process.argv.includes('--tools-only')) step('npm packages', ensureNpmPackages);

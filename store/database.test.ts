@@ -85,7 +85,7 @@ it("runs concurrent migrations from several processes' pools without colliding (
   try {
     const applied = await Promise.all(dbs.map((db) => migrate(db)));
     // Exactly one of them applied each migration; the others found it done.
-    expect(applied.flat().sort()).toEqual(listMigrations().map((m) => m.version));
+    expect(applied.flat().sort((a, b) => a - b)).toEqual(listMigrations().map((m) => m.version));
   } finally {
     await Promise.all(dbs.map((db) => db.close()));
   }

@@ -48,10 +48,32 @@ export async function migrate(db: SqlDatabase, migrations = listMigrations()): P
   return applied;
 }
 
-/** Splits a migration file on semicolons at line ends (our migrations use no procedural bodies). */
+/**
+ * Splits a migration file on semicolons at line ends, except inside dollar-quoted bodies
+ * ($$ ... $$ or $tag$ ... $tag$: function bodies); comment lines are dropped.
+ */
 export function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*(?:\n|$)/)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter(Boolean);
+  const statements: string[] = [];
+  let current = '';
+  let quote: string | undefined;
+  for (const part of sql.split(/(\$[A-Za-z_]*\$)/)) {
+    if (/^\$[A-Za-z_]*\$$/.test(part)) {
+      if (quote === undefined) quote = part;
+      else if (quote === part) quote = undefined;
+      current += part;
+      continue;
+    }
+    if (quote !== undefined) {
+      current += part;
+      continue;
+    }
+    const pieces = part.split(/;\s*(?:\n|$)/);
+    current += pieces[0];
+    for (const piece of pieces.slice(1)) {
+      statements.push(current);
+      current = piece;
+    }
+  }
+  statements.push(current);
+  return statements.map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
 }

@@ -2,6 +2,7 @@
 // the operation's workflow moves them along through the store activities.
 import { lockCluster } from './clusters.js';
 import { isUniqueViolation, type SqlDatabase, type SqlExecutor } from './database.js';
+import { newestFirstPage, type NewestFirstPosition } from './newest-first.js';
 
 export const TERMINAL_STATUSES = ['Succeeded', 'Failed', 'Canceled'] as const;
 /** The statuses that hold the cluster's one-operation lock (the unique partial index). */
@@ -18,14 +19,15 @@ export type OperationStatus = (typeof TERMINAL_STATUSES)[number] | (typeof ACTIV
  * How an operation of a kind meets the one-operation rule:
  * - `exclusive` (create, update, scale, delete, restore, root token): refused while any other
  *   operation is active or scheduled; starts Accepted.
- * - `waiting` (upgrade): refused likewise, but starts Scheduled and holds nothing until claimed.
+ * - `waiting` (upgrade, server restart and repair): refused likewise, but starts Scheduled and
+ *   holds nothing until claimed (they wait for the maintenance window unless forced).
  * - `safety` (certificate rotation, snapshots and snapshot deletes): refused only while another operation holds the
  *   lock, so a week-long wait for a maintenance window never stops them.
  */
 export type OperationLane = 'exclusive' | 'waiting' | 'safety';
 
 export function operationLane(kind: string): OperationLane {
-  if (kind === 'upgrade') return 'waiting';
+  if (kind === 'upgrade' || kind === 'restart' || kind === 'repair') return 'waiting';
   if (kind === 'rotate' || kind === 'snapshot' || kind === 'snapshotdelete') return 'safety';
   return 'exclusive';
 }
@@ -298,6 +300,25 @@ export async function listOperations(db: SqlExecutor, resourceKey: string, limit
     limit,
   ]);
   return rows.map(toRecord);
+}
+
+/** One page of a cluster's operations, newest first (see newest-first.ts). */
+export async function pageOperations(
+  db: SqlExecutor,
+  resourceKey: string,
+  limit: number,
+  after?: NewestFirstPosition,
+): Promise<{ items: OperationRecord[]; next?: NewestFirstPosition }> {
+  const page = await newestFirstPage<Row>(db, {
+    table: 'operations',
+    columns,
+    timeColumn: 'started_at',
+    idColumn: 'operation_id',
+    resourceKey,
+    limit,
+    ...(after ? { after } : {}),
+  });
+  return { items: page.rows.map(toRecord), ...(page.next ? { next: page.next } : {}) };
 }
 
 export interface OperationUpdate {

@@ -1,6 +1,7 @@
 // Snapshot metadata. The bytes live in Blob storage; the snapshot workflows write these rows.
 import type { SnapshotKind } from '../domain/snapshot-retention.js';
 import type { SqlExecutor } from './database.js';
+import { newestFirstPage, type NewestFirstPosition } from './newest-first.js';
 
 export interface SnapshotRecord {
   snapshotId: string;
@@ -50,6 +51,25 @@ function toRecord(r: Row): SnapshotRecord {
 export async function listSnapshots(db: SqlExecutor, resourceKey: string): Promise<SnapshotRecord[]> {
   const { rows } = await db.query<Row>(`SELECT ${columns} FROM snapshots WHERE resource_id = $1 ORDER BY requested_at DESC`, [resourceKey]);
   return rows.map(toRecord);
+}
+
+/** One page of a cluster's snapshots, newest first (see newest-first.ts). */
+export async function pageSnapshots(
+  db: SqlExecutor,
+  resourceKey: string,
+  limit: number,
+  after?: NewestFirstPosition,
+): Promise<{ items: SnapshotRecord[]; next?: NewestFirstPosition }> {
+  const page = await newestFirstPage<Row>(db, {
+    table: 'snapshots',
+    columns,
+    timeColumn: 'requested_at',
+    idColumn: 'snapshot_id',
+    resourceKey,
+    limit,
+    ...(after ? { after } : {}),
+  });
+  return { items: page.rows.map(toRecord), ...(page.next ? { next: page.next } : {}) };
 }
 
 export async function getSnapshot(db: SqlExecutor, resourceKey: string, snapshotId: string): Promise<SnapshotRecord | undefined> {

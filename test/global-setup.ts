@@ -31,6 +31,8 @@ export async function setup(project: TestProject): Promise<void> {
     dataDir,
     persistent: false,
     database: { name: `hcs_test_${runId}`, prefer: 'auto' },
+    // The twin's test-only fault API (its admin secret is the stack's own): the self-healing test breaks instances for good.
+    faultInjection: true,
     onEvent: (m) => process.env.HCS_TEST_VERBOSE && console.error(`[stack] ${m}`),
   });
   // Test workers start after this and trust the local CAs (Azurite's HTTPS, the twin) the way

@@ -12,9 +12,10 @@
 import { patched, proxyLocalActivities } from '@temporalio/workflow';
 import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { StoreActivities } from '../activities/store.js';
-import type { ServerInfo } from '../domain/cluster-plan.js';
+import type { AppliedInfrastructure } from '../activities/infrastructure.js';
+import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
-import { gate, infra, operation, quick, retry, schedules, store } from './lifecycle.js';
+import { ENDPOINT_CERTIFICATE_FIRST_PATCH, gate, infra, operation, quick, retry, schedules, store } from './lifecycle.js';
 import { inParallel } from './parallel.js';
 
 /** Calls of our own store: quick, idempotent, and safe to run again after a crash. */
@@ -34,6 +35,20 @@ export async function updateCluster(input: ClusterOperationInput): Promise<void>
 
 export async function scaleCluster(input: ClusterOperationInput): Promise<void> {
   await converge(input);
+}
+
+/** An apply's result, also from a history written when it was the servers alone (before the public endpoint). */
+function appliedInfrastructure(result: AppliedInfrastructure | ServerInfo[]): AppliedInfrastructure {
+  return Array.isArray(result) ? { servers: result, publicIpAddress: null } : result;
+}
+
+/** The endpoint names the cluster shows: private (the servers), and public for a public endpoint. */
+function recordedEndpoints(plan: Pick<ClusterPlan, 'publicEndpoint'>, endpoint: { fqdn: string; privateFqdn?: string }) {
+  return {
+    fqdn: endpoint.fqdn,
+    ...(endpoint.privateFqdn ? { privateFqdn: endpoint.privateFqdn } : {}),
+    ...(plan.publicEndpoint ? { publicFqdn: endpoint.fqdn } : {}),
+  };
 }
 
 async function converge(input: ClusterOperationInput): Promise<void> {
@@ -56,9 +71,13 @@ async function convergeInParallel(input: ClusterOperationInput): Promise<void> {
       );
       // All quick: each finishes, and the first listed that failed names the failure (a PKI
       // mount taken by another cluster is reported before its Blob container, whichever came first).
+      // A public endpoint's certificate (DNS-01, no server needed) beside them: every server
+      // presents it on HTTPS from its first start.
+      const certificateFirst = patched(ENDPOINT_CERTIFICATE_FIRST_PATCH);
       await inParallel(
         [
           () => phase('pki', () => quick.ensureClusterPki({ plan })),
+          ...(certificateFirst ? [() => phase('endpoint', () => gate.ensureEndpointCertificate({ plan }))] : []),
           () => phase('pki', () => quick.ensureClusterContainer(ref)),
           () =>
             phase('secrets', async () => {
@@ -75,7 +94,7 @@ async function convergeInParallel(input: ClusterOperationInput): Promise<void> {
         await quick.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
       }
       await step('infrastructure', 20);
-      const servers: ServerInfo[] = await infra.applyInfrastructure({ plan, serverCount: plan.serverCount });
+      const { servers, publicIpAddress } = appliedInfrastructure(await infra.applyInfrastructure({ plan, serverCount: plan.serverCount }));
       await step('publish-configuration', 55);
       // The gate may wait long: a failed endpoint or client configuration cancels it.
       const [, endpoint] = await inParallel(
@@ -92,7 +111,7 @@ async function convergeInParallel(input: ClusterOperationInput): Promise<void> {
             }
             await phase('acls', () => quick.configureAcls({ plan, servers }));
           },
-          () => phase('endpoint', () => gate.ensureEndpoint({ plan, servers })),
+          () => phase('endpoint', () => gate.ensureEndpoint({ plan, servers, publicIpAddress })),
           () => phase('client-config', () => quick.publishClientConfig({ plan, servers })),
         ],
         { cancelOthersOnFailure: true },
@@ -100,7 +119,7 @@ async function convergeInParallel(input: ClusterOperationInput): Promise<void> {
       await phase('schedules', () =>
         inParallel(
           [
-            () => localRecord.recordClusterServers({ ...ref, servers, fqdn: endpoint.fqdn }),
+            () => localRecord.recordClusterServers({ ...ref, servers, ...recordedEndpoints(plan, endpoint) }),
             () => schedules.ensureSnapshotSchedule(ref),
             () => quick.ensureCertificateSchedule(ref),
           ],
@@ -133,7 +152,7 @@ async function convergeSequentially(input: ClusterOperationInput): Promise<void>
       await quick.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
     }
     await step('infrastructure', 20);
-    const servers: ServerInfo[] = await infra.applyInfrastructure({ plan, serverCount: plan.serverCount });
+    const { servers, publicIpAddress } = appliedInfrastructure(await infra.applyInfrastructure({ plan, serverCount: plan.serverCount }));
     await step('publish-configuration', 55);
     await quick.publishServerFiles({ plan, servers, generation, bootstrapExpect: plan.serverCount });
     if (retiring.length) await quick.unpublishServers({ resourceKey: input.resourceKey, keepCount: plan.serverCount });
@@ -147,10 +166,10 @@ async function convergeSequentially(input: ClusterOperationInput): Promise<void>
     await step('acls', 80);
     await quick.configureAcls({ plan, servers });
     await step('endpoint', 85);
-    const endpoint = await gate.ensureEndpoint({ plan, servers });
+    const endpoint = await gate.ensureEndpoint({ plan, servers, publicIpAddress });
     await step('client-config', 95);
     await quick.publishClientConfig({ plan, servers });
-    await quick.recordClusterServers({ ...ref, servers, fqdn: endpoint.fqdn });
+    await quick.recordClusterServers({ ...ref, servers, ...recordedEndpoints(plan, endpoint) });
     await step('schedules', 98);
     await schedules.ensureSnapshotSchedule(ref);
     await quick.ensureCertificateSchedule(ref);

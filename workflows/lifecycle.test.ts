@@ -106,7 +106,7 @@ const lifecycle: Partial<ClusterActivities> = {
     w.calls.push(`applyInfrastructure:${a.serverCount}`);
     w.applyFails?.();
     while (w.applyBlocks) await new Promise((r) => setTimeout(r, 100));
-    return Array.from({ length: a.serverCount }, (_, i) => server(i));
+    return { servers: Array.from({ length: a.serverCount }, (_, i) => server(i)), publicIpAddress: null };
   },
   publishServerFiles: async (a) => {
     world(a.plan.resourceKey).calls.push(`publishServerFiles:${a.servers.length}:${a.bootstrapExpect}`);
@@ -135,6 +135,10 @@ const lifecycle: Partial<ClusterActivities> = {
     return { leader: 'x', voters: a.servers.length };
   },
   configureAcls: async (a) => (world(a.plan.resourceKey).calls.push('configureAcls'), { bootstrap: 'bootstrapped' }),
+  ensureEndpointCertificate: async (a) => {
+    world(a.plan.resourceKey).calls.push('ensureEndpointCertificate');
+    return { notAfter: null, renewed: false, serial: null };
+  },
   ensureEndpoint: async (a) => {
     const w = world(a.plan.resourceKey);
     w.calls.push('ensureEndpoint');
@@ -143,10 +147,11 @@ const lifecycle: Partial<ClusterActivities> = {
       while (!w.calls.includes('waitForHealthyCluster')) await new Promise((r) => setTimeout(r, 50));
       w.endpointFails();
     }
-    return { fqdn: 'logic.example', certificateNotAfter: '' };
+    return { fqdn: 'logic.example', privateFqdn: 'logic.private.example', certificateNotAfter: '' };
   },
   publishClientConfig: record('publishClientConfig'),
   recordClusterServers: record('recordClusterServers'),
+  removePeerings: async (a) => (world(a.plan.resourceKey).calls.push('removePeerings'), { removed: [] }),
   destroyInfrastructure: record('destroyInfrastructure'),
   removeEndpoint: record('removeEndpoint'),
   deleteClusterContainer: async (a) => (world(a.resourceKey).calls.push('deleteClusterContainer'), { deleted: true }),
@@ -204,6 +209,7 @@ describe('lifecycle workflows', () => {
         'ensureClusterSecrets',
         'ensureClusterPki',
         'ensureClusterContainer',
+        'ensureEndpointCertificate',
         'applyInfrastructure:3',
         'publishServerFiles:3:3',
         'waitForHealthyCluster',
@@ -217,7 +223,13 @@ describe('lifecycle workflows', () => {
     );
     // What each step needs has happened before it (the rest runs in parallel).
     const before = (a: string, b: string) => expect(calls.indexOf(a), `${a} before ${b}`).toBeLessThan(calls.indexOf(b));
-    for (const prepared of ['loadClusterPlan', 'ensureClusterSecrets', 'ensureClusterPki', 'ensureClusterContainer'])
+    for (const prepared of [
+      'loadClusterPlan',
+      'ensureClusterSecrets',
+      'ensureClusterPki',
+      'ensureClusterContainer',
+      'ensureEndpointCertificate',
+    ])
       before(prepared, 'applyInfrastructure:3');
     for (const after of ['publishServerFiles:3:3', 'ensureEndpoint', 'publishClientConfig']) before('applyInfrastructure:3', after);
     before('publishServerFiles:3:3', 'waitForHealthyCluster');
@@ -326,13 +338,14 @@ describe('lifecycle workflows', () => {
     });
   });
 
-  it('delete removes infrastructure, endpoint, blobs, PKI and secrets, then the record', async () => {
+  it('delete removes peerings, infrastructure, endpoint, blobs, PKI and secrets, then the record', async () => {
     const { resourceKey, start } = begin('deleteCluster', {});
     await (await start()).result();
     expect(world(resourceKey).calls.slice(1)).toEqual([
       'loadClusterPlan',
       'removeSnapshotSchedule',
       'removeCertificateSchedule',
+      'removePeerings',
       'destroyInfrastructure',
       'removeEndpoint',
       'deleteClusterContainer',

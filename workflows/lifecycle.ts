@@ -25,6 +25,10 @@ import { operationSearchAttributes, PROGRESS_QUERY, type ClusterOperationInput, 
 import { takeClusterForDelete } from './delete-queue.js';
 import { isContinueAsNew } from './history-budget.js';
 
+export const REMOVE_PEERINGS_PATCH = 'delete-removes-peerings';
+/** A public endpoint's ACME certificate is ordered before the servers' files, which carry it (create, update, scale, rotation). */
+export const ENDPOINT_CERTIFICATE_FIRST_PATCH = 'endpoint-certificate-first';
+
 export const retry: RetryPolicy = {
   initialInterval: '2 seconds',
   backoffCoefficient: 2,
@@ -44,19 +48,25 @@ export const store = proxyActivities<StoreActivities>({
  */
 const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
-/** Quick calls to Vault, Blob, the store, Consul's API (a lost attempt is retried after a minute). */
-export const quick = proxyActivities<ClusterActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { ...retry, maximumAttempts: 10 },
-  ...untilStopped,
-});
 /**
- * Long activities heartbeat every 2 s (activities/polling.ts HEARTBEAT_EVERY_MS): a worker that
+ * Activities heartbeat every 2 s (activities/polling.ts HEARTBEAT_EVERY_MS: long ones themselves,
+ * the rest through the worker's liveness interceptor): a worker that
  * dies in the middle of one is noticed after this, and the activity runs again on another worker
  * after the retry's first interval (2 s), so it resumes within about 12 s of the crash.
  */
 export const HEARTBEAT_TIMEOUT = '10 seconds';
 
+/**
+ * Quick calls to Vault, Blob, the store, Consul's API. They heartbeat through the worker's
+ * liveness interceptor (activities/polling.ts), so one lost with its worker runs again after
+ * HEARTBEAT_TIMEOUT, not after its minute.
+ */
+export const quick = proxyActivities<ClusterActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { ...retry, maximumAttempts: 10 },
+  ...untilStopped,
+});
 /** Terraform runs: long, heartbeating every 2 s and with every line of output. */
 export const infra = proxyActivities<ClusterActivities>({
   ...untilStopped,
@@ -80,6 +90,7 @@ export const gate = proxyActivities<ClusterActivities>({
 /** The per-cluster snapshot schedule (activities/snapshots.ts). */
 export const schedules = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { ...retry, maximumAttempts: 10 },
   ...untilStopped,
 });
@@ -174,6 +185,11 @@ export async function deleteCluster(input: ClusterOperationInput): Promise<void>
     await step('schedules', 5);
     await schedules.removeSnapshotSchedule(ref);
     await quick.removeCertificateSchedule(ref);
+    // Peers are told the peering ended before the servers go (deletes started before this existed replay without it).
+    if (patched(REMOVE_PEERINGS_PATCH)) {
+      await step('peerings', 7);
+      await quick.removePeerings({ plan, servers: await quick.loadClusterServers(ref) });
+    }
     await step('infrastructure', 10);
     await infra.destroyInfrastructure({ plan });
     if (plan.federation) {

@@ -11,7 +11,11 @@ import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, runScheduledOperation
 import { workerFailure } from '../contract/errors.js';
 
 /** Records, blobs, schedules: quick calls. */
-const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+const records = proxyActivities<SnapshotActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { ...retry, maximumAttempts: 10 },
+});
 /** Streaming a snapshot out of or into Consul: as long as the data needs, heartbeating the bytes moved. */
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',

@@ -6,15 +6,19 @@
 // cluster passes the health gate. A failed gate stops the upgrade (the cluster stays healthy on
 // mixed patch versions) and fails the operation with the reason. After a crash the workflow
 // resumes from its history: servers already done are not touched again.
-import { CancellationScope, condition, defineSignal, proxyActivities, patched, setHandler, sleep, uuid4 } from '@temporalio/workflow';
+import { CancellationScope, patched, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
-import { nextWindow } from '../domain/maintenance-window.js';
-import { UPGRADE_SIGNAL, type ClusterOperationInput } from '../contract/temporal.js';
+import type { ClusterOperationInput } from '../contract/temporal.js';
 import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, store } from './lifecycle.js';
 import { continueAsNewWhenLong } from './history-budget.js';
 import { workerFailure } from '../contract/errors.js';
+import { maintenanceControls } from './maintenance-window.js';
 
-const records = proxyActivities<SnapshotActivities>({ startToCloseTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
+const records = proxyActivities<SnapshotActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { ...retry, maximumAttempts: 10 },
+});
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
@@ -22,27 +26,13 @@ const transfer = proxyActivities<SnapshotActivities>({
   retry: { ...retry, maximumAttempts: 8 },
 });
 
-/** How often a ready upgrade asks again for the lock another operation holds. */
-const CLAIM_RETRY = '15 seconds';
 const CLAIMS_LOCK_PATCH = 'upgrade-waits-scheduled';
 
-/** SRE controls: start now whatever the window says, or hold the operation until a time. */
-export const forceSignal = defineSignal(UPGRADE_SIGNAL.force);
-export const deferSignal = defineSignal<[string]>(UPGRADE_SIGNAL.defer);
+/** The force and defer signals (maintenance-window.ts), named here for the upgrade's callers. */
+export { deferSignal, forceSignal } from './maintenance-window.js';
 
 export async function upgradeCluster(input: ClusterOperationInput): Promise<void> {
-  let forced = input.params?.force === true;
-  let deferredUntil = 0;
-  let changed = false;
-  setHandler(forceSignal, () => {
-    forced = true;
-    changed = true;
-  });
-  setHandler(deferSignal, (until: string) => {
-    const t = Date.parse(until);
-    if (!Number.isNaN(t)) deferredUntil = t;
-    changed = true;
-  });
+  const controls = maintenanceControls(input.params?.force === true);
   await operation(input, async (step) => {
     const target = input.params?.targetVersion;
     if (!target) throw workerFailure('UpgradeTargetMissing', 'the upgrade has no target version');
@@ -50,38 +40,17 @@ export async function upgradeCluster(input: ClusterOperationInput): Promise<void
     await step('plan', 2);
     let plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
     let servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });
-    const { maintenanceWindow } = plan;
     // Wait for the window (or a deferral to pass) unless forced.
-    for (;;) {
-      const now = Date.now();
-      if (forced) break;
-      if (deferredUntil > now) {
-        await step(`deferred until ${new Date(deferredUntil).toISOString()}`, 8);
-        changed = false;
-        await condition(() => changed || forced, deferredUntil - now);
-        continue;
-      }
-      if (!maintenanceWindow) break;
-      const window = nextWindow(maintenanceWindow, new Date(now));
-      if (window.start.getTime() <= now) break;
-      await step(`waiting for the maintenance window at ${window.start.toISOString()}`, 8);
-      changed = false;
-      await condition(() => changed || forced, window.start.getTime() - now);
-    }
+    await controls.waitForWindow(step, plan.maintenanceWindow, 8);
     // Waiting held nothing (the operation is Scheduled): certificate rotation and snapshots ran
     // meanwhile. Now take the one-operation lock, after whatever holds it ends. (Upgrades
     // recorded before Scheduled existed hold the lock already and replay without this.)
     if (patched(CLAIMS_LOCK_PATCH)) {
-      for (;;) {
-        const claim = await store.claimOperation({ operationId: input.operationId });
-        if (claim.claimed) break;
-        if (claim.ended) throw workerFailure('OperationEnded', claim.reason);
-        await step(claim.reason, 8);
-        await sleep(CLAIM_RETRY);
-        // A lock held for hours: the next run waits on (and looks at the window again), keeping
-        // an SRE's force.
-        await continueAsNewWhenLong<typeof upgradeCluster>({ ...input, params: { ...input.params, force: forced } });
-      }
+      // A lock held for hours: the next run waits on (and looks at the window again), keeping
+      // an SRE's force.
+      await controls.claimLock(input, step, 8, () =>
+        continueAsNewWhenLong<typeof upgradeCluster>({ ...input, params: { ...input.params, force: controls.forced } }),
+      );
       // What the servers are now, not when the request came (days may have passed).
       plan = await quick.loadClusterPlan({ resourceKey: input.resourceKey });
       servers = await quick.loadClusterServers({ resourceKey: input.resourceKey });

@@ -89,6 +89,23 @@ export function clusterBody(consulVersion: string, cidr: string): string {
   return JSON.stringify({ location: 'westeurope', properties: { consulVersion, network: { cidr } } });
 }
 
+/**
+ * The PUT load's requests: each PUT creates a new cluster with its own /24, so each one is a real
+ * accept (the overlap check and quota read grow with the subscription), in the subscriptions in
+ * turn.
+ */
+export function nextClusterPut(subscriptionIds: string | string[], consulVersion: string): () => { path: string; body: string } {
+  const subs = typeof subscriptionIds === 'string' ? [subscriptionIds] : subscriptionIds;
+  let n = 0;
+  return () => {
+    n++;
+    return {
+      path: `${clustersPath(subs[n % subs.length]!)}/c-${n}?${API_VERSION_QUERY}`,
+      body: clusterBody(consulVersion, `10.${1 + Math.floor(n / 250)}.${n % 250}.0/24`),
+    };
+  };
+}
+
 /** Creates the cluster the GETs read (PUT, answered 201) and returns its path and its GET body. */
 export async function seedCluster(
   restUrl: string,

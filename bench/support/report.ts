@@ -46,7 +46,8 @@ export function figureLine(f: Figure, previous?: { value: number; unit: string }
   if (f.goal)
     parts.push(`goal ${f.goal.kind === 'max' ? '<=' : '>='} ${fmt(f.goal.value)} ${f.unit} (${meets(f.goal, f.value) ? 'met' : 'MISSED'})`);
   if (f.baseline) parts.push(`baseline ${f.baseline.label} ${fmt(f.baseline.value)} ${f.unit}`);
-  if (previous && previous.unit === f.unit) {
+  // A figure the previous run could not measure (NaN, saved as null) has no previous value.
+  if (previous && previous.unit === f.unit && Number.isFinite(previous.value)) {
     const change =
       previous.value === 0
         ? ''

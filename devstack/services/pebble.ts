@@ -17,6 +17,11 @@ export interface AcmeEndpoint {
   dnsManagementUrl: string;
   /** The DNS server Pebble resolves through, host:port (UDP/TCP). */
   dnsAddress: string;
+  /**
+   * A file with the root Pebble issues under (made anew at each start), which the worker trusts
+   * on public endpoints as production trusts the public roots.
+   */
+  issuerRootFile: string;
 }
 
 export interface StartPebbleOptions {
@@ -88,17 +93,14 @@ export async function startPebble(sup: Supervisor, options: StartPebbleOptions):
     env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_VA_ALWAYS_VALID: '0' },
     probe: async () => void (await expectStatus(directoryUrl, [200], { ca: tls.caCertPem })),
   });
-  return {
-    directoryUrl,
-    apiCaCertPem: tls.caCertPem,
-    managementUrl: `https://127.0.0.1:${mgmtPort}`,
-    dnsManagementUrl,
-    dnsAddress: `127.0.0.1:${dnsPort}`,
-  };
+  const managementUrl = `https://127.0.0.1:${mgmtPort}`;
+  const issuerRootFile = join(options.dataDir, 'pebble-issuer-root.pem');
+  writeFileSync(issuerRootFile, await pebbleRootPem({ managementUrl, apiCaCertPem: tls.caCertPem }));
+  return { directoryUrl, apiCaCertPem: tls.caCertPem, managementUrl, dnsManagementUrl, dnsAddress: `127.0.0.1:${dnsPort}`, issuerRootFile };
 }
 
 /** Pebble's current issuing root, to verify certificates it issued. */
-export async function pebbleRootPem(acme: AcmeEndpoint): Promise<string> {
+export async function pebbleRootPem(acme: Pick<AcmeEndpoint, 'managementUrl' | 'apiCaCertPem'>): Promise<string> {
   const res = await httpCall(`${acme.managementUrl}/roots/0`, { ca: acme.apiCaCertPem });
   if (res.status !== 200) throw new Error(`Pebble roots answered ${res.status}`);
   return res.body;

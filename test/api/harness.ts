@@ -69,6 +69,8 @@ export interface ControlPlaneOptions {
    * without it every operation runs the stand-in, so API tests exercise the API alone.
    */
   lifecycle?: ParsedLifecycleConfig;
+  /** The worker's server health check (HCS_SERVER_HEALTH_CHECK_SECONDS, HCS_SERVER_REPAIR_AFTER_SECONDS), for one subscription's clusters. */
+  serverHealth?: { everySeconds: number; repairAfterSeconds: number; subscriptionId: string };
   /** Start no worker here: the test runs one in its own process (chaos tests). */
   externalWorker?: boolean;
   /** Wraps the API's workflow starter (tests inject start failures and timeouts). */
@@ -127,6 +129,7 @@ export async function startControlPlane(stack: StackEndpoints, options: ControlP
         taskQueue,
         payloadCodec,
         ...(options.lifecycle ? { lifecycle: buildLifecycleDeps(options.lifecycle, { db, sealer }) } : {}),
+        ...(options.serverHealth ? { serverHealth: options.serverHealth } : {}),
         catalogue,
       });
   const ops =

@@ -12,7 +12,8 @@
 //    `lint` with OpenApiTypes.arm (openapi-validator-plugin-func.ts).
 import core, { type IRuleSet, type RulesObject } from '@microsoft.azure/openapi-validator-core';
 import rulesets from '@microsoft.azure/openapi-validator-rulesets';
-import { Ruleset, Spectral } from '@stoplight/spectral-core';
+import { Document, Ruleset, Spectral } from '@stoplight/spectral-core';
+import { Json as JsonParser } from '@stoplight/spectral-parsers';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,7 +91,8 @@ function nativeRuleset(): IRuleSet {
 
 /** Runs both engines on an OpenAPI file, as LintDiff does for an ARM spec. */
 async function lintArm(file: string): Promise<Finding[]> {
-  const document = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  // With its path, so the x-ms-examples files it references resolve beside it, as in a spec folder.
+  const document = new Document(readFileSync(file, 'utf8'), JsonParser, file);
   const spectral = new Spectral();
   spectral.setRuleset(spectralRuleset());
   const severities = ['error', 'warning', 'info', 'info'] as const;

@@ -24,6 +24,7 @@ import { httpCall } from '../../lib/http.js';
 import { temporalConnectOptions } from '../../lib/temporal-connection.js';
 import { repoRoot } from '../../scripts/toolchain.mjs';
 import { openDatabase } from '../../store/database.js';
+import { getClusterServers } from '../../store/clusters.js';
 import { listOperations } from '../../store/operations.js';
 import { putSubscription } from '../../store/subscriptions.js';
 import { clusterNames, leftovers } from '../support/lifecycle.js';
@@ -153,7 +154,8 @@ try {
   // The cluster: its servers answer, one leader.
   const access = await client.call('POST', `${id}/listClientConfig${q}`);
   const doc = access?.status === 200 ? (JSON.parse(access.body) as { clientConfigJson: string; caBundlePem: string }) : undefined;
-  const addresses = doc ? (JSON.parse(doc.clientConfigJson) as { retry_join: string[] }).retry_join : [];
+  // The client configuration names the servers by DNS; their addresses are in the store (from Terraform's outputs).
+  const addresses = doc ? (await getClusterServers(db, key)).map((s) => s.address) : [];
   const leaders = await Promise.all(
     addresses.map((a) =>
       httpCall(`https://${a}:8501/v1/status/leader`, { ca: doc!.caBundlePem }).then(

@@ -119,7 +119,10 @@ describe.sequential('cluster lifecycle on the real stack', () => {
     const servers = await getClusterServers(cp.db, key);
     expect(servers.map((s) => s.zone)).toEqual(['1', '2', '3']);
     for (const s of servers) everAddresses.add(s.address);
-    fqdn = new URL((created.properties as { privateEndpointUrl: string }).privateEndpointUrl).hostname;
+    // The private endpoint is the servers' private name; the endpoint name resolves to them too (a private cluster).
+    const names = await clusterNames(cp.db, key);
+    expect((created.properties as { privateEndpointUrl: string }).privateEndpointUrl).toBe(`https://${names.privateFqdn}:8501`);
+    fqdn = names.fqdn;
   }, 600_000);
 
   it('hands out client config and a root token; raft shows 3 voters in 3 zones; anonymous and plain HTTP are refused', async () => {
@@ -192,7 +195,14 @@ describe.sequential('cluster lifecycle on the real stack', () => {
 
   it('gives a client configuration that passes `consul validate` and joins a real client agent', async () => {
     const dir = join(work, 'client');
-    const { address, configDir } = await startClientAgent(agents, { access, rootToken, consul, dir, http: false });
+    const { address, configDir } = await startClientAgent(agents, {
+      access,
+      rootToken,
+      consul,
+      dir,
+      http: false,
+      dnsServer: stack.acme.dnsAddress,
+    });
     execFileSync(consul, ['validate', configDir]);
     // It registered itself in the catalog with its ACL token (ACLs and TLS both worked for it).
     const nodes = JSON.parse((await consulCall(access, access.addresses[0]!, '/v1/catalog/nodes', rootToken)).body) as Array<{

@@ -180,6 +180,7 @@ it('creates a 3-server cluster through the API; a client agent writes and reads 
     consul: shared.tools.consul[shared.tools.consulVersions.at(-1)!]!,
     dir: join(work, 'client'),
     http: true,
+    dnsServer: endpoints.acme.dnsAddress,
   });
   clientUrl = client.httpUrl;
   startTraffic();

@@ -231,7 +231,7 @@ describe.sequential('WAN federation', () => {
         (JSON.parse((await arm(cp, 'GET', secondaryId)).body) as { properties: { privateEndpointUrl: string } }).properties
           .privateEndpointUrl,
       ).hostname,
-    ).toBe(secondaryNames.fqdn);
+    ).toBe(secondaryNames.privateFqdn);
     await remove(secondaryId);
 
     const members = wanMembers(primary, primary.addresses[0]!);
@@ -257,7 +257,7 @@ describe.sequential('WAN federation', () => {
       const key = id.toLowerCase();
       const got = JSON.parse((await arm(cp, 'GET', id)).body) as { properties: { privateEndpointUrl: string } };
       const names = await clusterNames(cp.db, key);
-      expect(new URL(got.properties.privateEndpointUrl).hostname).toBe(names.fqdn);
+      expect(new URL(got.properties.privateEndpointUrl).hostname).toBe(names.privateFqdn);
       before.push({ id, resourceKey: key, addresses: (await getClusterServers(cp.db, key)).map((s) => s.address), ...names });
     }
     const deleted = await arm(cp, 'PUT', `${cp.api.restUrl}/subscriptions/${sub}?api-version=2.0`, { state: 'Deleted' });

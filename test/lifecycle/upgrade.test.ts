@@ -153,6 +153,7 @@ it('upgrades 3 servers inside the maintenance window, leader last, while a clien
     consul: stack.tools.consul[older!]!,
     dir: join(work, 'client'),
     http: true,
+    dnsServer: stack.acme.dnsAddress,
   });
   const rounds: Round[] = [];
   let stop = false;

@@ -4,9 +4,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { apiEnvSchema } from '../../apps/control-plane/src/api-config.js';
+import { auditVerifyEnvSchema } from '../../apps/control-plane/src/audit-verify.js';
 import { workerEnvSchema } from '../../apps/control-plane/src/config.js';
 import { hostEnvSchema } from '../../apps/host-manager/src/config.js';
 import { lifecycleConfigSchema } from '../../apps/worker/src/lifecycle-schema.js';
+import { meteringConfigSchema } from '../../apps/worker/src/metering-config.js';
 import { describeFields, describeSettings, settingsTable, type SettingDoc } from '../../lib/settings.js';
 
 export const DOC = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));
@@ -16,7 +18,7 @@ export interface Section {
   settings: SettingDoc[];
 }
 
-/** Each table of the doc: the settings both control-plane processes read, the API's own, HCS_LIFECYCLE's fields, host-manager's. */
+/** Each table of the doc: the settings both control-plane processes read, the API's own, HCS_LIFECYCLE's and HCS_METERING's fields, host-manager's, npm run audit:verify's. */
 export function sections(): Section[] {
   const worker = describeSettings(workerEnvSchema);
   const workerNames = new Set(worker.map((s) => s.name));
@@ -24,7 +26,9 @@ export function sections(): Section[] {
     { id: 'control-plane', settings: worker },
     { id: 'api', settings: describeSettings(apiEnvSchema).filter((s) => !workerNames.has(s.name)) },
     { id: 'lifecycle', settings: describeFields(lifecycleConfigSchema) },
+    { id: 'metering', settings: describeFields(meteringConfigSchema) },
     { id: 'host-manager', settings: describeSettings(hostEnvSchema) },
+    { id: 'audit-verify', settings: describeSettings(auditVerifyEnvSchema) },
   ];
 }
 

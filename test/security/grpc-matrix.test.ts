@@ -25,6 +25,7 @@ const READER_RPCS = new Set([
   'ListUpgradeVersions',
   'GetFederation',
   'GetBillingInfo',
+  'ListAuditLogs',
   'GetBillingReport',
   'GetOperation',
   'GetOperationResult',

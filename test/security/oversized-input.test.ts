@@ -35,7 +35,7 @@ const PATH_NAMES: Record<string, string> = {
   operation_id: 'operationId',
 };
 const HEADERS: Record<string, string> = { if_match: 'If-Match', if_none_match: 'If-None-Match' };
-const QUERY: Record<string, string> = { skip_token: '$skipToken' };
+const QUERY: Record<string, string> = { skip_token: '$skipToken', filter: '$filter' };
 
 type Kind = 'value' | 'item' | 'key' | 'mapValue';
 interface StringField {
@@ -112,7 +112,7 @@ function restRequest(
   route: RpcRoute,
   req: Record<string, unknown>,
 ): { method: string; path: string; headers: Record<string, string>; body?: unknown } {
-  const inHead = new Set([...route.pathParams.map((p) => p.json), 'ifMatch', 'ifNoneMatch', 'skipToken', 'top']);
+  const inHead = new Set([...route.pathParams.map((p) => p.json), 'ifMatch', 'ifNoneMatch', 'skipToken', 'top', 'filter']);
   const path = route.path.replace(/\{([a-z_]+)\}/g, (_, field: string) => {
     const json = route.pathParams.find((p) => p.field === field)!.json;
     const value = req[json];
@@ -122,6 +122,7 @@ function restRequest(
   if (route.handler === 'putSubscription') query.set('api-version', SUBSCRIPTION_API_VERSION);
   else if (route.handler !== 'notifyResource') query.set('api-version', V.split('=')[1]!);
   if (typeof req.skipToken === 'string') query.set('$skipToken', req.skipToken);
+  if (typeof req.filter === 'string') query.set('$filter', req.filter);
   const headers: Record<string, string> = {};
   if (typeof req.ifMatch === 'string') headers['if-match'] = req.ifMatch;
   if (typeof req.ifNoneMatch === 'string') headers['if-none-match'] = req.ifNoneMatch;

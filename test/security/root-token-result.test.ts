@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rootTokenResultName, sealContext } from '../../contract/secret-names.js';
-import { sweepRootTokenResults } from '../../apps/api/src/service/actions.js';
+import { sweepSealedResults } from '../../apps/api/src/service/sealed-result.js';
 import { parsePayloadKeys } from '../../lib/payload-codec.js';
 import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { getSecret, putSecret } from '../../store/secrets.js';
@@ -101,7 +101,7 @@ describe('the root-token result', () => {
       key,
       rootTokenResultName(unread.operationId),
     ]);
-    expect(await sweepRootTokenResults(cp.db)).toBeGreaterThanOrEqual(1);
+    expect(await sweepSealedResults(cp.db)).toBeGreaterThanOrEqual(1);
     expect(await getSecret(cp.db, key, rootTokenResultName(unread.operationId))).toBeUndefined();
     expect(await getSecret(cp.db, key, rootTokenResultName(fresh.operationId))).toBeDefined();
     expect((await rest(cp, 'GET', fresh.location)).json.secretId).toBe(fresh.secretId);

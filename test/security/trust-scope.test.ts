@@ -227,7 +227,14 @@ describe.sequential('trust scope: one cluster, one CA', () => {
   }, 120_000);
 
   it('the same client configuration joins a real client agent to A', async () => {
-    const { address } = await startClientAgent(agents, { access: a, rootToken: rootA, consul, dir: join(work, 'own-agent'), http: false });
+    const { address } = await startClientAgent(agents, {
+      access: a,
+      rootToken: rootA,
+      consul,
+      dir: join(work, 'own-agent'),
+      http: false,
+      dnsServer: stack.acme.dnsAddress,
+    });
     expect(await memberAddresses(a, rootA)).toContain(address);
     await agents.stop();
   }, 180_000);

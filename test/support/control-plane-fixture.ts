@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { livenessHeartbeatInterceptor } from '../../activities/polling.js';
 import type { StackEndpoints } from '../../devstack/stack.js';
 import { Supervisor } from '../../devstack/supervisor.js';
 import type { HttpResult } from '../../lib/http.js';
@@ -110,6 +111,8 @@ export function useWorkflowWorker(stack: StackEndpoints, taskQueue: string, acti
       taskQueue,
       workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
       activities: activities(),
+      // As the product's worker: every activity task heartbeats while it runs.
+      interceptors: { activity: [livenessHeartbeatInterceptor] },
     });
     running = worker.run();
   });

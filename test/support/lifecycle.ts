@@ -20,8 +20,11 @@ import type { StackEndpoints } from '../../devstack/stack.js';
 import { httpCall, type HttpResult } from '../../lib/http.js';
 import type { SqlDatabase } from '../../store/database.js';
 import { getSecret, listSecretNames } from '../../store/secrets.js';
+import { getClusterServers } from '../../store/clusters.js';
+import { privateFqdnOf } from '../../domain/cluster-plan.js';
 import type { ControlPlane } from '../api/harness.js';
 import type { Supervisor } from '../../devstack/supervisor.js';
+import { sharedDnsForwarder, withPrivateResolver } from './private-resolver.js';
 
 export const API_VERSION = '2026-11-01';
 
@@ -49,8 +52,8 @@ export function vaultPki(stack: StackEndpoints, db?: SqlDatabase): VaultPki {
   });
 }
 
-/** A cluster's id and every name the worker derives from it, with the endpoint's DNS name. */
-export type ClusterNames = DerivedNames & { clusterId: string; fqdn: string };
+/** A cluster's id and every name the worker derives from it, with the endpoint's and the servers' private DNS names. */
+export type ClusterNames = DerivedNames & { clusterId: string; fqdn: string; privateFqdn: string };
 
 /** The names of a cluster in the store, as the worker derives them (read them before a delete removes the record). */
 export async function clusterNames(
@@ -59,7 +62,8 @@ export async function clusterNames(
   o: { zone?: string; override?: DerivedNameOverride } = {},
 ): Promise<ClusterNames> {
   const { clusterId, names } = await storeClusterNames(db, { override: o.override })(resourceKey);
-  return { ...names, clusterId, fqdn: `${names.dnsLabel}.${o.zone ?? 'consul.hcs.test'}` };
+  const fqdn = `${names.dnsLabel}.${o.zone ?? 'consul.hcs.test'}`;
+  return { ...names, clusterId, fqdn, privateFqdn: privateFqdnOf(fqdn) };
 }
 
 /** A REST call to our API as ARM (the ARM issuer's JWT). */
@@ -86,19 +90,24 @@ export async function followLocation(cp: ControlPlane, location: string, timeout
 }
 
 export interface ClusterAccess {
+  /** The servers' private addresses, as the last apply recorded them (Terraform's outputs). */
   addresses: string[];
   caPem: string;
   clientConfig: Record<string, unknown>;
   helmValues: string;
 }
 
-/** listClientConfig: addresses, CA bundle and the client configuration document. */
+/**
+ * listClientConfig (CA bundle and the client configuration document, which names the servers by
+ * the cluster's private DNS name) and the servers' addresses the store recorded from the last apply.
+ */
 export async function clientAccess(cp: ControlPlane, id: string): Promise<ClusterAccess> {
   const res = await arm(cp, 'POST', `${id}/listClientConfig`);
   if (res.status !== 200) throw new Error(`listClientConfig answered ${res.status}: ${res.body}`);
   const doc = JSON.parse(res.body) as { clientConfigJson: string; caBundlePem: string; helmValuesYaml: string };
-  const clientConfig = JSON.parse(doc.clientConfigJson) as Record<string, unknown> & { retry_join: string[] };
-  return { addresses: clientConfig.retry_join, caPem: doc.caBundlePem, clientConfig, helmValues: doc.helmValuesYaml };
+  const clientConfig = JSON.parse(doc.clientConfigJson) as Record<string, unknown>;
+  const addresses = (await getClusterServers(cp.db, id.toLowerCase())).map((s) => s.address);
+  return { addresses, caPem: doc.caBundlePem, clientConfig, helmValues: doc.helmValuesYaml };
 }
 
 /** createRootToken end to end: 202, then the token from the operation's result. */
@@ -210,7 +219,9 @@ export async function leftovers(
   out.twin = (await twinResourceGroupExists(stack, c.infraResourceGroup)) ? [c.infraResourceGroup] : [];
   const blobs = new BlobServiceClient(stack.blob.url, new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey));
   out.blob = (await blobs.getContainerClient(c.container).exists()) ? [c.container] : [];
-  out.dns = await lookupA(stack.acme.dnsAddress, c.fqdn);
+  // Both names (the endpoint's and the servers' private one); an address under both counts once.
+  const named = [...(await lookupA(stack.acme.dnsAddress, c.fqdn)), ...(await lookupA(stack.acme.dnsAddress, c.privateFqdn))];
+  out.dns = [...new Set(named)].sort();
   const mounts = (await nodeVault({ endpoint: stack.vault.address, token: stack.vault.token, apiVersion: 'v1' }).mounts()) as Record<
     string,
     unknown
@@ -262,12 +273,15 @@ export async function twinCall(stack: StackEndpoints, method: string, path: stri
 /**
  * A real Consul client agent joined to the cluster with the configuration listClientConfig
  * gave, on its own loopback address, with an agent token the customer made with the root token.
+ * The configuration joins by the servers' private DNS name: the agent resolves it through
+ * `dnsServer` (the stack's challtestsrv) as its system resolver, as a VM in the cluster's network
+ * would (test/support/private-resolver.ts).
  * `http`: also serve the HTTP API on its address (port 8500) for a test's KV traffic.
  */
 export async function startClientAgent(
   supervisor: Supervisor,
-  o: { access: ClusterAccess; rootToken: string; consul: string; dir: string; http: boolean },
-): Promise<{ address: string; configDir: string; httpUrl: string }> {
+  o: { access: ClusterAccess; rootToken: string; consul: string; dir: string; http: boolean; dnsServer: string },
+): Promise<{ address: string; configDir: string; httpUrl: string; logFile: string }> {
   const { access, rootToken } = o;
   const call = (path: string, body: unknown) =>
     httpCall(`https://${access.addresses[0]}:8501${path}`, {
@@ -301,10 +315,10 @@ export async function startClientAgent(
       acl: { tokens: { agent: agentToken } },
     }),
   );
-  await supervisor.start({
+  const resolver = await sharedDnsForwarder(o.dnsServer);
+  const { logFile } = await supervisor.start({
     name: `consul-client-${address}`,
-    command: o.consul,
-    args: ['agent', '-config-dir', configDir],
+    ...withPrivateResolver(resolver.resolvConf, o.consul, ['agent', '-config-dir', configDir]),
     readyTimeoutMs: 90_000,
     probe: async () => {
       const res = await consulCall(access, access.addresses[0]!, '/v1/agent/members', rootToken);
@@ -312,5 +326,5 @@ export async function startClientAgent(
       if (!members.some((m) => m.Addr === address && m.Status === 1)) throw new Error('client not an alive member yet');
     },
   });
-  return { address, configDir, httpUrl: `http://${address}:8500` };
+  return { address, configDir, httpUrl: `http://${address}:8500`, logFile };
 }

@@ -3,13 +3,14 @@
 // The twin is the only thing terraform can reach: a proxy that refuses every connection stands in
 // for the network (Go never proxies loopback). Both ways the example authenticates are used: a
 // client secret through the "adfs" authority, and the App Service managed-identity protocol.
+// The client-secret cluster has the public endpoint: its load balancer's public IP forwards 443
+// to 8501 on the servers (the test instances answer on 8501 of their own address).
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../devstack/supervisor.js';
 import { repoRoot, toolPaths } from '../../scripts/toolchain.mjs';
 import { startTestCloud, type TestCloud } from '../../apps/local-cloud/src/testing.js';
 import { probe, probeInstanceCommand } from '../../apps/local-cloud/src/testing-instance.js';
@@ -18,10 +19,11 @@ const run = promisify(execFile);
 const tools = toolPaths();
 const work = mkdtempSync(join(tmpdir(), 'local-cloud-tf-'));
 let t: TestCloud;
-let port: number;
+// Consul's HTTPS port, where the public endpoint's load balancer forwards and probes; each
+// instance listens on its own loopback address, so they never collide.
+const port = 8501;
 
 beforeAll(async () => {
-  port = await freePort();
   t = await startTestCloud({ instanceCommand: probeInstanceCommand(port), retryAfterSeconds: 1 });
 });
 afterAll(async () => {
@@ -58,6 +60,7 @@ for (const auth of ['client secret', 'managed identity'] as const) {
         cluster_name: msi ? 'tfmsi' : 'tfsecret',
         cluster_id: msi ? '0123456789abcdef0123456789abcdef' : 'fedcba9876543210fedcba9876543210',
         resource_group_name: msi ? 'rg-tf-msi' : 'rg-tf-secret',
+        public_endpoint: !msi,
         consul_version: '1.22.7',
         server_count: 3,
         admin_ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBb0Ykx8H2dXv8bZrXoWQkq3n2dN1o8t3e8p9k4w5r6s test',
@@ -85,6 +88,8 @@ for (const auth of ['client secret', 'managed identity'] as const) {
 
     const outputs = JSON.parse(await terraform(dir, ['output', '-json'], env)) as {
       servers: { value: Array<{ name: string; zone: string; private_address: string }> };
+      // terraform output -json leaves out an output whose value is null (a private cluster).
+      public_ip_address?: { value: string | null };
     };
     const servers = outputs.servers.value;
     expect(servers.map((s) => s.zone)).toEqual(['1', '2', '3']);
@@ -98,9 +103,22 @@ for (const auth of ['client secret', 'managed identity'] as const) {
       expect(answer.customData.length).toBeGreaterThan(0);
     }
 
+    const publicIp = outputs.public_ip_address?.value ?? null;
+    if (msi) expect(publicIp).toBeNull();
+    else {
+      // The public IP's own pool, never an instance address; behind it, every server (the probe
+      // on 8501 brings each one in within a probe interval or two).
+      expect(publicIp).toMatch(/^127\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+$/);
+      const reached = new Set<string>();
+      const deadline = Date.now() + 30_000;
+      while (reached.size < servers.length && Date.now() < deadline) reached.add((await probe(publicIp!, 443, undefined, 15_000)).ip);
+      expect([...reached].sort()).toEqual(servers.map((s) => s.private_address).sort());
+    }
+
     // Nothing drifts: what the twin answers matches what the module wrote.
     await terraform(dir, ['plan', '-detailed-exitcode', ...vars], env);
     await terraform(dir, ['destroy', '-auto-approve', ...vars], env);
     for (const server of servers) await expect(probe(server.private_address, port, undefined, 500)).rejects.toThrow();
+    if (publicIp) await expect(probe(publicIp, 443, undefined, 500)).rejects.toThrow();
   });
 }

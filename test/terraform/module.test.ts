@@ -123,6 +123,12 @@ function expectedHostConfig(cluster: string, index: number, clientId: string, ac
   };
 }
 
+/** Only with the public endpoint: one public IP and one load balancer for the whole cluster. */
+const PUBLIC_ENDPOINT_RESOURCES = ['module.cluster.azapi_resource.public_ip[0]', 'module.cluster.azapi_resource.load_balancer[0]'];
+
+/** What the stand-in allocates to a public IP (TEST-NET-3). */
+const PUBLIC_ADDRESS = '203.0.113.10';
+
 const SECRETISH = /secret|password|token|sig=|sas|accountkey|-----BEGIN|gossip|encrypt/i;
 
 beforeAll(async () => {
@@ -279,7 +285,7 @@ describe('offline plans: variable validation and what the module plans', () => {
     const nsgRules = async (publicEndpoint: boolean) => {
       expect((await plan({ public_endpoint: publicEndpoint })).errors).toEqual([]);
       const changes = await plannedChanges(TWIN);
-      expect(created(changes).sort()).toEqual([...ALL_RESOURCES].sort());
+      expect(created(changes).sort()).toEqual([...ALL_RESOURCES, ...(publicEndpoint ? PUBLIC_ENDPOINT_RESOURCES : [])].sort());
       expect(resource(changes, 'azapi_resource.blob_reader')?.change.after.parent_id).toBe(
         `${STORAGE_ACCOUNT_ID}/blobServices/default/containers/cluster-orders`,
       );
@@ -313,21 +319,26 @@ describe('offline plans: variable validation and what the module plans', () => {
     expect(fromInternet.map((r) => [r.properties.access, r.properties.protocol, r.properties.destinationPortRange])).toEqual([
       ['Allow', 'Tcp', '8501'],
     ]);
-    expect(withPublic).toHaveLength(privateOnly.length + 1);
+    // And the load balancer's health probe, from Azure's probe address only.
+    const probe = withPublic.filter((r) => r.properties.sourceAddressPrefix === 'AzureLoadBalancer');
+    expect(probe.map((r) => [r.properties.access, r.properties.protocol, r.properties.destinationPortRange])).toEqual([
+      ['Allow', 'Tcp', '8501'],
+    ]);
+    expect(withPublic).toHaveLength(privateOnly.length + 2);
   });
 
   it('uses a given resource group instead of creating one', async () => {
     expect((await plan({ create_resource_group: false, server_count: 3 })).errors).toEqual([]);
     const changes = await plannedChanges(TWIN);
     expect(created(changes)).not.toContain('module.cluster.azapi_resource.resource_group[0]');
-    expect(created(changes)).toHaveLength(7);
+    expect(created(changes)).toHaveLength(7 + PUBLIC_ENDPOINT_RESOURCES.length);
     expect(resource(changes, 'azapi_resource.nsg')?.change.after.parent_id).toBe(`/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-orders`);
   });
 
   it('plans the same module through the Azure example (managed identity, no endpoint override) offline', async () => {
     writeVars(AZURE, { ...clusterVars, tenant_id: randomUUID(), blob_account_url: 'https://hcsclusters.blob.core.windows.net' });
     const changes = await plannedChanges(AZURE);
-    expect(created(changes).sort()).toEqual([...ALL_RESOURCES].sort());
+    expect(created(changes).sort()).toEqual([...ALL_RESOURCES, ...PUBLIC_ENDPOINT_RESOURCES].sort());
   });
 });
 
@@ -466,6 +477,8 @@ async function startFakeArm(certDir: string): Promise<FakeArm> {
         Object.assign(properties, { principalId: randomUUID(), clientId: randomUUID(), tenantId: randomUUID() });
       }
       if (/\/virtualmachinescalesets\//.test(key) && !addresses.has(name)) addresses.set(name, `10.20.0.${4 + addresses.size}`);
+      // Azure allocates a static public IP's address at create; the module reads it back.
+      if (/\/publicipaddresses\//.test(key)) properties.ipAddress = PUBLIC_ADDRESS;
       const stored: StoredResource = { ...body, id: path, name, properties };
       resources.set(key, stored);
       return send(res, 200, stored);
@@ -516,6 +529,8 @@ describe('the local-twin example applied against a Resource Manager stand-in', (
 
   const puts = () => arm.requests.filter((r) => r.method === 'PUT');
   const IDENTITY_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-orders/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders-identity`;
+  const PIP_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-orders/providers/Microsoft.Network/publicIPAddresses/orders-pip`;
+  const LB_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-orders/providers/Microsoft.Network/loadBalancers/orders-lb`;
   const identityIds = () => {
     const stored = arm.resources.get(IDENTITY_ID.toLowerCase());
     if (!stored) throw new Error('the identity was not created');
@@ -539,6 +554,8 @@ describe('the local-twin example applied against a Resource Manager stand-in', (
       [`${rg}/providers/Microsoft.Network/virtualNetworks/orders-vnet`, '2023-11-01'],
       [`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders-identity`, '2023-01-31'],
       [`${scope}/providers/Microsoft.Authorization/roleAssignments/<guid>`, '2022-04-01'],
+      [`${rg}/providers/Microsoft.Network/publicIPAddresses/orders-pip`, '2023-11-01'],
+      [`${rg}/providers/Microsoft.Network/loadBalancers/orders-lb`, '2023-11-01'],
       ...[0, 1, 2, 3, 4].map((i): [string, string] => [
         `${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/orders-server-${i}`,
         '2024-03-01',
@@ -556,6 +573,9 @@ describe('the local-twin example applied against a Resource Manager stand-in', (
     expect(at(/userAssignedIdentities/)).toBeLessThan(at(/roleAssignments/));
     // The servers boot only once their network exists and their identity may read the container.
     expect(Math.min(...scaleSets)).toBeGreaterThan(Math.max(at(/virtualNetworks/), at(/roleAssignments/)));
+    // The load balancer stands on its public IP, and the servers join its pool once it exists.
+    expect(at(/publicIPAddresses/)).toBeLessThan(at(/loadBalancers/));
+    expect(Math.min(...scaleSets)).toBeGreaterThan(at(/loadBalancers/));
 
     // Addresses come from the scale sets' NIC listing, read after each scale set exists.
     const listings = arm.requests.filter((r) => r.path.endsWith('/networkInterfaces'));
@@ -596,7 +616,9 @@ describe('the local-twin example applied against a Resource Manager stand-in', (
       const vmProfile = body.properties.virtualMachineProfile;
       const ipConfig = vmProfile.networkProfile.networkInterfaceConfigurations[0].properties.ipConfigurations[0].properties;
       expect(ipConfig.subnet.id).toBe(subnetId);
-      expect(ipConfig.publicIPAddressConfiguration.sku.name).toBe('Standard');
+      // In the load balancer's pool; no server has a public IP of its own.
+      expect(ipConfig.loadBalancerBackendAddressPools).toEqual([{ id: `${LB_ID}/backendAddressPools/consul-servers` }]);
+      expect(ipConfig.publicIPAddressConfiguration).toBeUndefined();
       expect(vmProfile.storageProfile.imageReference).toEqual({
         publisher: 'Canonical',
         offer: 'ubuntu-24_04-lts',
@@ -611,17 +633,50 @@ describe('the local-twin example applied against a Resource Manager stand-in', (
     }
   });
 
+  it('puts the public endpoint on one zone-redundant static public IP and a load balancer: 443 to 8501, TCP probe on 8501', () => {
+    const pip = put(/\/publicIPAddresses\/orders-pip$/)?.body;
+    expect(pip).toMatchObject({
+      sku: { name: 'Standard', tier: 'Regional' },
+      zones: ['1', '2', '3'],
+      properties: { publicIPAllocationMethod: 'Static', publicIPAddressVersion: 'IPv4' },
+    });
+    const lb = put(/\/loadBalancers\/orders-lb$/)?.body;
+    expect(lb.sku).toEqual({ name: 'Standard', tier: 'Regional' });
+    expect(lb.properties.frontendIPConfigurations).toEqual([{ name: 'public', properties: { publicIPAddress: { id: PIP_ID } } }]);
+    expect(lb.properties.backendAddressPools).toEqual([{ name: 'consul-servers' }]);
+    expect(lb.properties.probes).toEqual([
+      { name: 'consul-https', properties: { protocol: 'Tcp', port: 8501, intervalInSeconds: 5, numberOfProbes: 2, probeThreshold: 2 } },
+    ]);
+    expect(lb.properties.loadBalancingRules).toHaveLength(1);
+    expect(lb.properties.loadBalancingRules[0]).toMatchObject({
+      name: 'consul-https',
+      properties: {
+        frontendIPConfiguration: { id: `${LB_ID}/frontendIPConfigurations/public` },
+        backendAddressPool: { id: `${LB_ID}/backendAddressPools/consul-servers` },
+        probe: { id: `${LB_ID}/probes/consul-https` },
+        protocol: 'Tcp',
+        frontendPort: 443,
+        backendPort: 8501,
+        disableOutboundSnat: true,
+        idleTimeoutInMinutes: 15,
+      },
+    });
+  });
+
   it('outputs names, zones and the private addresses the instances report', async () => {
     const out = JSON.parse(await tfOk(twinDir(), ['output', '-json'], env));
     expect(out.server_names.value).toEqual([0, 1, 2, 3, 4].map((i) => `orders-server-${i}`));
     expect(out.server_zones.value).toEqual(['1', '2', '3', '1', '2']);
     expect(out.private_addresses.value).toEqual(Object.fromEntries(arm.addresses));
     expect(Object.keys(out.private_addresses.value)).toHaveLength(5);
+    // Read back from the public IP resource, as Azure allocated it.
+    expect(out.public_ip_address.value).toBe(PUBLIC_ADDRESS);
   });
 
-  it('turning the public endpoint off changes only the NSG and the scale sets, dropping the public IPs', async () => {
+  it('turning the public endpoint off changes the NSG and the scale sets (out of the pool) and deletes the load balancer and public IP', async () => {
     await tfOk(twinDir(), ['plan', '-input=false', '-no-color', '-var', 'public_endpoint=false', '-out=off.bin'], env);
-    const changes: PlannedChange[] = JSON.parse(await tfOk(twinDir(), ['show', '-json', 'off.bin'], env)).resource_changes;
+    const plan = JSON.parse(await tfOk(twinDir(), ['show', '-json', 'off.bin'], env));
+    const changes: PlannedChange[] = plan.resource_changes;
     const updated = changes.filter((c) => c.change.actions.join() === 'update').map((c) => c.address);
     expect(updated.sort()).toEqual(
       [
@@ -629,12 +684,16 @@ describe('the local-twin example applied against a Resource Manager stand-in', (
         ...[0, 1, 2, 3, 4].map((i) => `module.cluster.azapi_resource.server["orders-server-${i}"]`),
       ].sort(),
     );
-    expect(changes.filter((c) => !['update', 'no-op', 'read'].includes(c.change.actions.join()))).toEqual([]);
+    const deleted = changes.filter((c) => c.change.actions.join() === 'delete').map((c) => c.address);
+    expect(deleted.sort()).toEqual([...PUBLIC_ENDPOINT_RESOURCES].sort());
+    expect(changes.filter((c) => !['update', 'no-op', 'read', 'delete'].includes(c.change.actions.join()))).toEqual([]);
+    expect(plan.output_changes.public_ip_address.after).toBeNull();
     for (const change of changes.filter((c) => c.address.includes('azapi_resource.server['))) {
       const body = JSON.parse(change.change.after.body);
       const ipConfig =
         body.properties.virtualMachineProfile.networkProfile.networkInterfaceConfigurations[0].properties.ipConfigurations[0];
       expect(ipConfig.properties.publicIPAddressConfiguration).toBeUndefined();
+      expect(ipConfig.properties.loadBalancerBackendAddressPools).toBeUndefined();
       expect(ipConfig.properties.subnet.id).toMatch(/\/subnets\/consul-servers$/);
     }
   });

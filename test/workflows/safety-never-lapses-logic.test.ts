@@ -56,11 +56,12 @@ const consulDown = (what: string) =>
 /** The steps that would reach the cluster's Consul servers. */
 const consulFacing: Partial<ClusterActivities & SnapshotActivities> = {
   publishServerFiles: async () => ({ certificatesIssued: 3 }),
+  waitForServedCertificates: async (a) => ({ servers: a.servers.length }),
   waitForHealthyCluster: async (a) => {
     if (of(a.plan.resourceKey).healthFails) throw consulDown('health gate');
     return { leader: a.servers[0]!.address, voters: a.servers.length };
   },
-  ensureEndpoint: async (a) => ({ fqdn: a.plan.fqdn, certificateNotAfter: null }),
+  ensureEndpoint: async (a) => ({ fqdn: a.plan.fqdn, privateFqdn: `private.${a.plan.fqdn}`, certificateNotAfter: null }),
   rotateRootToken: async (a) => {
     if (of(a.plan.resourceKey).tokenFails)
       throw ApplicationFailure.nonRetryable('the cluster has no initial-management token; it was never generated', 'SecretMissing');

@@ -13,9 +13,13 @@ import type { SecretBox } from '../../../lib/secret-box.js';
 import { withRateLimit, type RateLimitSettings } from './rate-limit.js';
 import { createRestServer } from './rest/server.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
-import { sweepRootTokenResults } from './service/actions.js';
+import { sweepSealedResults } from './service/sealed-result.js';
 import { checkReadiness, watchReadiness } from './readiness.js';
 import { pingDatabase } from '../../../store/health.js';
+import { pruneAuditLog } from '../../../store/audit-log.js';
+import { auditRecorder, DEFAULT_AUDIT_RETENTION_DAYS } from './audit.js';
+
+const AUDIT_PRUNE_INTERVAL_MS = 60 * 60_000;
 
 export interface ApiOptions {
   db: SqlDatabase;
@@ -48,6 +52,8 @@ export interface ApiOptions {
   readiness?: { timeoutMs?: number; intervalMs?: number };
   /** The start relay's timing (lib/operation-relay.ts defaults when absent). */
   relay?: Pick<OperationRelayOptions, 'pollMs' | 'batchSize' | 'leaseMs' | 'startTimeoutMs' | 'backoff'>;
+  /** Days audit log rows are kept (DEFAULT_AUDIT_RETENTION_DAYS); every replica prunes hourly, idempotently. */
+  auditRetentionDays?: number;
 }
 
 export interface RunningApi {
@@ -77,6 +83,8 @@ export async function buildApi(o: ApiOptions) {
   });
   // Both transports authenticate every call through this; the caller's rate is checked with it.
   const authenticate = withRateLimit(createAuthenticator(o.auth), o.rateLimit);
+  // Every mutating request on either transport is recorded before it is answered (audit.ts).
+  const audit = auditRecorder(o.db);
   const timeoutMs = o.readiness?.timeoutMs ?? 2_000;
   const readiness = () =>
     checkReadiness({ database: () => pingDatabase(o.db), temporal: () => o.starter.ping(timeoutMs) }, { timeoutMs, logger: o.logger });
@@ -89,24 +97,31 @@ export async function buildApi(o: ApiOptions) {
     payloadCodec: o.payloadCodec,
     ...(o.codecCorsOrigins ? { codecCorsOrigins: o.codecCorsOrigins } : {}),
     readiness,
+    audit,
   });
   // Closing the REST server (tests that build the API without listening) stops the relay too.
   rest.addHook('onClose', async () => relay.stop());
-  return { handlers, authenticate, rest, readiness, relay };
+  return { handlers, authenticate, rest, readiness, relay, audit };
 }
 
 export async function startApi(o: ApiOptions): Promise<RunningApi> {
   const host = o.host ?? '127.0.0.1';
   requireTlsBeyondLoopback(host, o.tls);
-  const { handlers, authenticate, rest, readiness, relay } = await buildApi(o);
+  const { handlers, authenticate, rest, readiness, relay, audit } = await buildApi(o);
   await rest.listen({ host, port: o.restPort ?? 0 });
   const addr = rest.server.address();
   const restPort = typeof addr === 'object' && addr ? addr.port : 0;
   // Unread root-token results expire (see rootTokenResult); every replica sweeps, idempotently.
   const sweep = setInterval(() => {
-    sweepRootTokenResults(o.db).catch((err: unknown) => o.logger.warn({ err }, 'sweeping expired root-token results failed'));
+    sweepSealedResults(o.db).catch((err: unknown) => o.logger.warn({ err }, 'sweeping expired sealed results failed'));
   }, 60_000);
   sweep.unref();
+  // Audit log rows past their retention go; the chain stays verifiable from the last one pruned.
+  const retentionDays = o.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
+  const prune = () => pruneAuditLog(o.db, retentionDays).catch((err: unknown) => o.logger.warn({ err }, 'pruning the audit log failed'));
+  void prune();
+  const pruning = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS);
+  pruning.unref();
   const grpc = await startGrpcServer({
     handlers,
     authenticate,
@@ -116,6 +131,7 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     ...(o.tls ? { tls: o.tls } : {}),
     // ARM's client certificate, trusted by thumbprint as on REST.
     requestClientCertificates: o.auth.armCertificateThumbprints.length > 0,
+    audit,
   });
   // gRPC health follows readiness: NOT_SERVING while the store or Temporal does not answer.
   const stopWatching = watchReadiness(
@@ -133,6 +149,7 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     relay,
     async close() {
       clearInterval(sweep);
+      clearInterval(pruning);
       stopWatching();
       await grpc.close();
       await rest.close();

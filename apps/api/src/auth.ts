@@ -187,8 +187,9 @@ export function createAuthenticator(config: AuthConfig, o: AuthenticatorOptions 
     } catch (err) {
       throw unauthenticated(`The token is not valid: ${err instanceof Error ? err.message : 'verification failed'}.`);
     }
+    const app = typeof payload.appid === 'string' ? payload.appid : typeof payload.azp === 'string' ? payload.azp : undefined;
+    const application = app ? { applicationId: app } : {};
     if (issuer.applicationIds) {
-      const app = typeof payload.appid === 'string' ? payload.appid : typeof payload.azp === 'string' ? payload.azp : undefined;
       if (!app || !issuer.applicationIds.includes(app))
         throw unauthenticated('The token was issued to an application this resource provider does not accept (appid/azp).');
     }
@@ -196,7 +197,7 @@ export function createAuthenticator(config: AuthConfig, o: AuthenticatorOptions 
     const exp = payload.exp!;
     const subject = typeof payload.oid === 'string' ? payload.oid : (payload.sub ?? 'unknown');
     if (issuer.kind === 'arm')
-      return verified.set(cacheKey, { subject: `arm:${subject}`, kind: 'arm', role: 'admin', subscriptions: '*' }, exp);
+      return verified.set(cacheKey, { subject: `arm:${subject}`, kind: 'arm', role: 'admin', subscriptions: '*', ...application }, exp);
     const claimed = Array.isArray(payload.roles) ? payload.roles.map(String) : [];
     const sre = claimed.includes(SRE_ROLE);
     const roles = claimed.map((r) => USER_ROLES[r]).filter((r): r is Role => !!r);
@@ -206,7 +207,7 @@ export function createAuthenticator(config: AuthConfig, o: AuthenticatorOptions 
     const subs = Array.isArray(payload.hcs_subscriptions) ? payload.hcs_subscriptions.map(String) : [];
     return verified.set(
       cacheKey,
-      { subject: `user:${subject}`, kind: 'user', role, subscriptions: subs, ...(sre ? { sre: true } : {}) },
+      { subject: `user:${subject}`, kind: 'user', role, subscriptions: subs, ...application, ...(sre ? { sre: true } : {}) },
       exp,
     );
   };

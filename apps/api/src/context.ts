@@ -9,6 +9,8 @@ export interface Caller {
   role: Role;
   /** Subscriptions the caller may see; '*' for ARM and all-subscription operator tokens. */
   subscriptions: '*' | string[];
+  /** The application (appid or azp claim) a JWT was issued to; recorded in the audit log. */
+  applicationId?: string;
   /** A user token with the HCS.SRE app role (our own engineers: workflow payloads). */
   sre?: boolean;
 }

@@ -4,12 +4,13 @@
 // gRPC server and the OpenAPI generator all read it, so the proto stays the one source of truth.
 import { getOption, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { http } from '../../../gen/google/api/annotations_pb.js';
+import { AuditLogService } from '../../../gen/hcs/consul/v1/audit_log_pb.js';
 import { ClusterService } from '../../../gen/hcs/consul/v1/cluster_service_pb.js';
 import { NotificationService } from '../../../gen/hcs/consul/v1/notification_service_pb.js';
 import { OperationService } from '../../../gen/hcs/consul/v1/operation_pb.js';
 import type { RequestContext } from './context.js';
 
-export const SERVICES: DescService[] = [ClusterService, OperationService, NotificationService];
+export const SERVICES: DescService[] = [ClusterService, OperationService, NotificationService, AuditLogService];
 
 /**
  * A handler as the transports call it: the request as proto JSON (REST builds it from path,
@@ -24,7 +25,8 @@ export type ServiceHandlers<S extends { method: object }> = { [K in keyof S['met
 /** Every RPC the API serves (SERVICES): createHandlers must provide each of them. */
 export type ApiHandlers = ServiceHandlers<typeof ClusterService> &
   ServiceHandlers<typeof OperationService> &
-  ServiceHandlers<typeof NotificationService>;
+  ServiceHandlers<typeof NotificationService> &
+  ServiceHandlers<typeof AuditLogService>;
 
 type JsonHandler = (req: Record<string, unknown>, ctx: RequestContext) => Promise<Record<string, unknown>>;
 

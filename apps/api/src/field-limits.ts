@@ -33,6 +33,8 @@ const REQUEST_FIELDS: Record<string, number> = {
   snapshot_id: 64, // ours are GUIDs
   consul_version: 64,
   month: 16, // YYYY-MM
+  peer_name: 128, // 63 accepted; room to refuse precisely
+  peering_token: 8192, // Consul's tokens are about 2-3 KB (its CA certificates included)
 };
 
 /** Fields of nested messages, keyed `Message.field` (proto names, as arm-table FIELD_OVERRIDES). */

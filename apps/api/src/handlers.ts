@@ -7,11 +7,13 @@ import type { OperationStarter } from '../../../lib/operation-starter.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
 import type { ApiHandlers } from './contract.js';
 import { actionHandlers } from './service/actions.js';
+import { auditLogHandlers } from './service/audit-logs.js';
 import { clusterHandlers } from './service/clusters.js';
 import { federationHandlers } from './service/federation.js';
 import { notificationHandlers } from './service/notifications.js';
 import { operationResultHandlers } from './service/operation-result.js';
 import { operationHandlers } from './service/operations.js';
+import { peeringHandlers } from './service/peering.js';
 import type { ServiceLimits } from './service/quotas.js';
 import { snapshotActionHandlers } from './service/snapshot-actions.js';
 
@@ -32,6 +34,7 @@ export function createHandlers(deps: HandlerDeps) {
   const clusters = clusterHandlers(deps);
   const actions = actionHandlers({ ...deps, startAction: clusters.startAction });
   const operations = operationHandlers(deps);
+  const peering = peeringHandlers({ ...deps, startAction: clusters.startAction });
   return {
     ...clusters,
     ...actions,
@@ -45,13 +48,17 @@ export function createHandlers(deps: HandlerDeps) {
       federationTokenTtlSeconds: deps.limits.federationTokenTtlSeconds,
     }),
     ...operations,
+    generatePeeringToken: (req, ctx) => peering.generatePeeringToken(req, ctx),
+    establishPeering: (req, ctx) => peering.establishPeering(req, ctx),
     ...operationResultHandlers({
       db: deps.db,
       getOperationRecord: (req, ctx) => operations.getOperationRecord(req, ctx),
       snapshotResult: (op) => actions.snapshotResult(op),
       rootTokenResult: (op, ctx) => actions.rootTokenResult(op, ctx),
+      peeringTokenResult: (op, ctx) => peering.peeringTokenResult(op, ctx),
     }),
     ...notificationHandlers({ db: deps.db, clusters }),
+    ...auditLogHandlers({ db: deps.db }),
   } satisfies ApiHandlers;
 }
 

@@ -69,11 +69,11 @@ export class ApiClient {
     return parseJson<T>(await this.call(method, pathOrUrl, o));
   }
 
-  /** Every item of a paged list, following nextLink. */
-  async list<T>(path: string): Promise<T[]> {
+  /** Every item of a paged list, following nextLink (with the list's own method: GET, or POST for a list action). */
+  async list<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T[]> {
     const items: T[] = [];
     for (let next: string | undefined = path; next;) {
-      const page: { value?: T[]; nextLink?: string } = await this.json('GET', next);
+      const page: { value?: T[]; nextLink?: string } = await this.json(method, next);
       items.push(...(page.value ?? []));
       next = page.nextLink;
     }

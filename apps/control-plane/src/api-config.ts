@@ -7,6 +7,7 @@ import type { AuthConfig } from '../../api/src/auth.js';
 import { requireTlsBeyondLoopback } from '../../api/src/grpc/credentials.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from '../../api/src/rate-limit.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from '../../api/src/service/quotas.js';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from '../../api/src/audit.js';
 import { readSecretFile } from '../../../lib/secret-file.js';
 import { setting } from '../../../lib/settings.js';
 import { json, parseEnv, workerConfigFrom, workerEnvSchema, type WorkerProcessConfig } from './config.js';
@@ -79,6 +80,10 @@ export const apiEnvSchema = workerEnvSchema.extend({
     'per-caller sustained requests per second; 0 turns the limit off',
   ),
   HCS_RATE_LIMIT_BURST: setting(z.coerce.number().int().min(1).default(DEFAULT_RATE_LIMIT.burst), 'per-caller burst of requests'),
+  HCS_AUDIT_LOG_RETENTION_DAYS: setting(
+    z.coerce.number().int().min(1).max(36_500).default(DEFAULT_AUDIT_RETENTION_DAYS),
+    'days audit log rows are kept; older ones are pruned hourly (the chain stays verifiable)',
+  ),
   HCS_CODEC_CORS_ORIGINS: setting(
     z
       .string()
@@ -118,6 +123,8 @@ export interface ControlPlaneConfig extends WorkerProcessConfig {
   limits: ServiceLimits;
   /** requestsPerSecond 0: no rate limit. */
   rateLimit: RateLimitSettings;
+  /** Days audit log rows are kept. */
+  auditRetentionDays: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
@@ -148,6 +155,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       federationTokenTtlSeconds: e.HCS_FEDERATION_TOKEN_TTL_SECONDS,
     },
     rateLimit: { requestsPerSecond: e.HCS_RATE_LIMIT_PER_SECOND, burst: e.HCS_RATE_LIMIT_BURST },
+    auditRetentionDays: e.HCS_AUDIT_LOG_RETENTION_DAYS,
   };
 }
 

@@ -12,6 +12,7 @@ import { checkTemporalConnection, type TemporalConnectionConfig } from '../../..
 import type { CatalogueEntry } from '../../../domain/versions.js';
 import { parsePayloadKeys, type PayloadKey } from '../../../lib/payload-codec.js';
 import { parseLifecycleConfig, type ParsedLifecycleConfig } from '../../worker/src/lifecycle-config.js';
+import { parseMeteringConfig, type ParsedMeteringConfig } from '../../worker/src/metering-config.js';
 import { readSecretFile } from '../../../lib/secret-file.js';
 import { json, setting } from '../../../lib/settings.js';
 import { tracingEnvSchema } from '../../../lib/tracing-settings.js';
@@ -46,9 +47,21 @@ export const workerEnvSchema = z.object({
     z.string().optional(),
     'JSON: what the worker needs to build clusters (its fields below; secrets as file paths); unset: stand-in workflows only',
   ),
+  HCS_METERING: setting(
+    z.string().optional(),
+    'JSON: Marketplace metering (its fields below; secrets as file paths); unset: the worker meters nothing',
+  ),
   HCS_FLEET_UPGRADE_INTERVAL_SECONDS: setting(
     z.coerce.number().int().min(0).default(3600),
     "seconds between runs of the fleet's automatic patch upgrades; 0 turns them off",
+  ),
+  HCS_SERVER_HEALTH_CHECK_SECONDS: setting(
+    z.coerce.number().int().min(0).default(60),
+    "seconds between rounds of the servers' health check (workflows/server-health.ts), which repairs a server down too long; 0 turns it off",
+  ),
+  HCS_SERVER_REPAIR_AFTER_SECONDS: setting(
+    z.coerce.number().int().min(30).default(300),
+    'a server not an alive member for this long is repaired without a human (reimaged with a quorum left, else restarted), one at a time',
   ),
   HCS_SAFETY_FIRING_SLOT_SECONDS: setting(
     z.coerce
@@ -85,10 +98,14 @@ export interface WorkerProcessConfig {
   payloadKeys: PayloadKey[];
   /** Present where the worker builds clusters. */
   lifecycle?: ParsedLifecycleConfig;
+  /** Marketplace metering (apps/worker/src/metering-config.ts); none when absent. */
+  metering?: ParsedMeteringConfig;
   /** 0: no automatic patch upgrades. */
   fleetUpgradeIntervalSeconds: number;
   /** 0: per-cluster safety schedules; else the fleet schedule's slot (activities/fleet-safety.ts). */
   safetyFiringSlotSeconds: number;
+  /** The servers' health check: every this many seconds (0: off), repairing a server down for repairAfterSeconds. */
+  serverHealth: { everySeconds: number; repairAfterSeconds: number };
   /** The worker's ops server (apps/worker/src/ops-server.ts); none when absent. */
   ops?: { host: string; port: number };
 }
@@ -141,8 +158,10 @@ export function workerConfigFrom(e: z.output<typeof workerEnvSchema>): WorkerPro
     logLevel: e.HCS_LOG_LEVEL,
     payloadKeys: payloadKeysFrom(e.HCS_PAYLOAD_KEYS_FILE),
     ...(e.HCS_LIFECYCLE ? { lifecycle: parseLifecycleConfig(e.HCS_LIFECYCLE) } : {}),
+    ...(e.HCS_METERING ? { metering: parseMeteringConfig(e.HCS_METERING) } : {}),
     fleetUpgradeIntervalSeconds: e.HCS_FLEET_UPGRADE_INTERVAL_SECONDS,
     safetyFiringSlotSeconds: e.HCS_SAFETY_FIRING_SLOT_SECONDS,
+    serverHealth: { everySeconds: e.HCS_SERVER_HEALTH_CHECK_SECONDS, repairAfterSeconds: e.HCS_SERVER_REPAIR_AFTER_SECONDS },
     ...(e.HCS_WORKER_OPS_PORT !== undefined ? { ops: { host: e.HCS_WORKER_OPS_HOST, port: e.HCS_WORKER_OPS_PORT } } : {}),
   };
 }

@@ -40,6 +40,7 @@ export async function runControlPlane(config: ControlPlaneConfig, parts: { worke
     ...(config.api.tls ? { tls: config.api.tls } : {}),
     limits: config.limits,
     rateLimit: config.rateLimit,
+    auditRetentionDays: config.auditRetentionDays,
   });
   logger.info(
     { rest: api.restUrl, grpc: api.grpcAddress, worker: parts.worker, ...(ops ? { ops: ops.url } : {}) },

@@ -8,6 +8,7 @@ import { PinoTemporalLogger } from '../../../lib/temporal-logger.js';
 import type { PayloadCodec } from '@temporalio/common';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.js';
 import { buildLifecycleDeps } from '../../worker/src/lifecycle-config.js';
+import { buildMeteringApi } from '../../worker/src/metering-config.js';
 import { AesGcmPayloadCodec } from '../../../lib/payload-codec.js';
 import { deriveSealingKeys, SecretBox } from '../../../lib/secret-box.js';
 import { openDatabase, type SqlDatabase } from '../../../store/database.js';
@@ -30,10 +31,20 @@ export function startConfiguredWorker(
     catalogue: config.catalogue,
     ...(config.fleetUpgradeIntervalSeconds ? { fleetUpgradeIntervalSeconds: config.fleetUpgradeIntervalSeconds } : {}),
     ...(config.safetyFiringSlotSeconds ? { fleetSafetySlotSeconds: config.safetyFiringSlotSeconds } : {}),
+    ...(config.serverHealth.everySeconds ? { serverHealth: config.serverHealth } : {}),
     db: o.db,
     payloadCodec: o.payloadCodec,
     ...(config.lifecycle ? { lifecycle: buildLifecycleDeps(config.lifecycle, { db: o.db, sealer: o.sealer }) } : {}),
     ...(o.relayLog ? { operationRelay: { log: o.relayLog } } : {}),
+    ...(config.metering
+      ? {
+          metering: {
+            api: buildMeteringApi(config.metering),
+            intervalSeconds: config.metering.intervalSeconds,
+            concurrency: config.metering.concurrency,
+          },
+        }
+      : {}),
   });
 }
 

@@ -116,12 +116,7 @@ export class FaultInjector {
 
 /** Mounts the admin routes and the hook that answers ARM requests with the active fault. */
 export function registerFaultInjection(app: FastifyInstance, o: { injector: FaultInjector; adminSecret: string }): void {
-  const expected = Buffer.from(o.adminSecret);
-  const checkAdmin = (req: FastifyRequest) => {
-    const given = Buffer.from(header(req, FAULT_ADMIN_HEADER) ?? '');
-    if (expected.length === 0 || given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new CloudError(401, 'AuthenticationFailed', `The fault admin API needs the ${FAULT_ADMIN_HEADER} header.`);
-  };
+  const checkAdmin = adminCheck(o.adminSecret);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!req.url.toLowerCase().startsWith('/subscriptions/')) return;
     const fault = o.injector.errorFor();
@@ -144,4 +139,14 @@ export function registerFaultInjection(app: FastifyInstance, o: { injector: Faul
     checkAdmin(req);
     return o.injector.clear();
   });
+}
+
+/** A check that a test-only admin request carries the admin secret in FAULT_ADMIN_HEADER (401 otherwise). */
+export function adminCheck(adminSecret: string): (req: FastifyRequest) => void {
+  const expected = Buffer.from(adminSecret);
+  return (req) => {
+    const given = Buffer.from(header(req, FAULT_ADMIN_HEADER) ?? '');
+    if (expected.length === 0 || given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new CloudError(401, 'AuthenticationFailed', `The fault admin API needs the ${FAULT_ADMIN_HEADER} header.`);
+  };
 }

@@ -15,11 +15,18 @@ import { VMSS_TYPE } from './compute/views.js';
 import type { Services } from './context.js';
 import { CloudError } from './errors.js';
 import { FaultInjector, registerFaultInjection } from './faults.js';
+import { registerInstanceFaults } from './instance-faults.js';
 import { registerIdentityRoutes } from './identity-routes.js';
+import { MeteringService } from './metering.js';
+import { registerMeteringRoutes } from './metering-routes.js';
 import { Operations } from './operations.js';
 import { Authorizer } from './rbac.js';
 import { dnsHandlers } from './resources/dns.js';
 import { identityHandler } from './resources/identities.js';
+import { loadBalancers } from './resources/load-balancers.js';
+import { publicIpHandler } from './resources/public-ips.js';
+import { poolMembers } from './load-balancing/backends.js';
+import { LoadBalancerRuntime } from './load-balancing/runtime.js';
 import { networkHandlers } from './resources/network.js';
 import { ResourceGroups } from './resources/resource-groups.js';
 import { RoleAssignments } from './resources/role-assignments.js';
@@ -118,9 +125,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     onEvent,
   });
 
+  // Load balancers forward real TCP from their public IPs' loopback addresses to the pool members.
+  const lbRuntime = new LoadBalancerRuntime({ members: (poolId) => poolMembers(store, poolId), onEvent });
+  const lbs = loadBalancers(services, lbRuntime, onEvent);
+
   const app = createApp({ cert: tls.certFile, key: tls.keyFile }, onEvent);
   if (options.faultInjection) {
     registerFaultInjection(app, { injector: new FaultInjector(), adminSecret: tokens.controlPlaneIdentityHeader });
+    registerInstanceFaults(app, { runtime, fleet, adminSecret: tokens.controlPlaneIdentityHeader });
     onEvent('fault injection enabled (test-only admin API)');
   }
   registerArmRoutes(app, {
@@ -129,16 +141,25 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     handlers: [
       identityHandler(services),
       ...networkHandlers(services, { subnetUser: (id) => subnetUser(services, id) }),
+      publicIpHandler(services, { usedBy: (id) => lbs.frontendUsing(id) }),
+      ...lbs.handlers,
       ...dnsHandlers(services),
       scaleSetHandler(services, runtime),
       ...instanceHandlers(services, runtime),
     ],
     resourceGroups: new ResourceGroups(services, async (groupId) => {
+      await lbs.removeIn(groupId);
       for (const vmss of store.under(groupId, VMSS_TYPE)) await runtime.removeScaleSet(vmss.id);
     }),
     roleAssignments: new RoleAssignments(services),
   });
   registerIdentityRoutes(app, { ...services, tokens, identityHeaders: runtime.identityHeaders });
+  // The Marketplace Metering Service (its clock and outages controlled only with fault injection).
+  registerMeteringRoutes(app, {
+    service: new MeteringService(join(options.dataDir, 'metering.json')),
+    tokens,
+    ...(options.faultInjection ? { adminSecret: tokens.controlPlaneIdentityHeader } : {}),
+  });
 
   try {
     await app.listen({ host, port: options.port ?? 0 });
@@ -147,9 +168,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     url = `https://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
     // Instances recorded as running come back, then interrupted operations finish.
     await runtime.startAll();
+    await lbs.restoreAll();
     operations.resume();
   } catch (err) {
     await app.close();
+    await lbRuntime.close();
     await fleet.close();
     throw err;
   }
@@ -167,6 +190,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       (closing ??= (async () => {
         await app.close();
         await operations.close();
+        await lbRuntime.close();
         await fleet.close();
       })()),
   };

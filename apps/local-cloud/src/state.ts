@@ -92,6 +92,13 @@ export interface CloudState {
    * not answer where a deleted one did while anything may still look for that one).
    */
   addressCursor?: number;
+  /**
+   * Second octet of the public IP pool (127.B.x.y, B from 64 to 127): random per state, like
+   * loopbackBlock. Instances live in 127.0.0.0/16, so a public address can never be an instance's.
+   */
+  publicIpBlock?: number;
+  /** How many public addresses have been handed out (round-robin, as addressCursor). */
+  publicIpCursor?: number;
   /** Keyed by the lower-cased resource id. */
   resources: Record<string, ResourceRecord>;
   scaleSets: Record<string, ScaleSetInternal>;
@@ -160,6 +167,7 @@ function freshState(): CloudState {
     subscriptionId: randomUUID(),
     servicePrincipal: { clientId: randomUUID(), objectId: randomUUID() },
     loopbackBlock: randomInt(16, 240),
+    publicIpBlock: randomInt(64, 128),
     resources: {},
     scaleSets: {},
     operations: {},

@@ -44,7 +44,9 @@ async function identityChecks(checks) {
 (async () => {
   const wanted = customData.startsWith('{') ? JSON.parse(customData) : {};
   if (wanted.checks) info.identity = await identityChecks(wanted.checks).catch((e) => ({ error: String(e && e.message || e) }));
-  net.createServer((c) => c.end(JSON.stringify(info))).listen(Number(env.PROBE_PORT), env.HCS_INSTANCE_IP);
+  // A peer gone before the answer is written (a load balancer's TCP probe connects and closes)
+  // must not end the process: the socket's error is ignored.
+  net.createServer((c) => c.on('error', () => {}).end(JSON.stringify(info))).listen(Number(env.PROBE_PORT), env.HCS_INSTANCE_IP);
 })();
 `;
 

@@ -117,16 +117,19 @@ export class TokenService {
     return { accessToken, expiresOn };
   }
 
-  /** Verifies an ARM call's bearer token; 401 with ARM's codes otherwise. */
-  async verifyArmCall(authorization: string | undefined, ownOrigin: string): Promise<Principal> {
+  /**
+   * Verifies an ARM call's bearer token (or, with `audiences`, a token for another API the twin
+   * serves, such as the Marketplace Metering Service); 401 with ARM's codes otherwise.
+   */
+  async verifyArmCall(authorization: string | undefined, ownOrigin: string, audiences: string[] = ARM_AUDIENCES): Promise<Principal> {
     if (!authorization) throw unauthenticated('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!m?.[1]) {
       throw unauthenticated('AuthenticationFailed', "Authentication failed. The 'Authorization' header is provided in an invalid format.");
     }
-    const audiences = [...ARM_AUDIENCES, ownOrigin].flatMap((a) => [a, `${a}/`]);
+    const accepted = [...audiences, ownOrigin].flatMap((a) => [a, `${a}/`]);
     try {
-      const { payload } = await jwtVerify(m[1], this.publicKey, { issuer: this.issuer, audience: audiences, algorithms: ['ES256'] });
+      const { payload } = await jwtVerify(m[1], this.publicKey, { issuer: this.issuer, audience: accepted, algorithms: ['ES256'] });
       const objectId = str(payload.oid);
       const clientId = str(payload.appid);
       if (objectId === this.state.servicePrincipal.objectId) return { kind: 'controlPlane', objectId, clientId };

@@ -3,6 +3,7 @@
 // lifecycle-schema.ts; secrets as files) at start-up and turned into the activities'
 // dependencies. Without it the worker runs the store activities and stand-in only (the API's
 // contract tests use that).
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { DnsManagementClient } from '@azure/arm-dns';
 import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
 import nodeVault from 'node-vault';
@@ -14,6 +15,7 @@ import { storeClusterNames } from '../../../activities/cluster-names.js';
 import { ConsulAdmin } from '../../../activities/consul-admin.js';
 import { challtestsrvRecords, type DnsRecords } from '../../../activities/dns.js';
 import type { SnapshotDeps } from '../../../activities/snapshots.js';
+import { armServerCompute, type ServerCompute } from '../../../activities/server-compute.js';
 import { VaultPki } from '../../../activities/vault-pki.js';
 import { httpCall } from '../../../lib/http.js';
 import type { SecretBox } from '../../../lib/secret-box.js';
@@ -49,12 +51,14 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     names,
     terraform,
     infrastructure,
+    compute: buildServerCompute(c.cloud),
     dns: buildDnsRecords(c.dns),
     dnsZone: c.dns.zone,
     acme: {
       directoryUrl: c.acme.directoryUrl,
       contactEmail: c.acme.contactEmail,
       ...(c.acme.caCertFile ? { httpsAgent: new Agent({ ca: readFileSync(c.acme.caCertFile, 'utf8') }) } : {}),
+      ...(c.acme.trustedRootsFile ? { trustedRootsPem: readFileSync(c.acme.trustedRootsFile, 'utf8') } : {}),
     },
     sealer: o.sealer,
     consulAdmin: (endpoint) => new ConsulAdmin(endpoint),
@@ -62,6 +66,30 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     healthTimeoutMs: c.healthTimeoutSeconds * 1_000,
     ...(c.snapshotIntervalSeconds !== undefined ? { snapshotIntervalOverrideSeconds: c.snapshotIntervalSeconds } : {}),
   };
+}
+
+/**
+ * The compute API the servers' VMs are restarted and reimaged through: Resource Manager (the twin
+ * locally) in the subscription the clusters are built in, with the identity Terraform uses (the
+ * twin's service principal when a client secret file is given, else managed identity).
+ */
+export function buildServerCompute(cloud: ParsedLifecycleConfig['cloud']): ServerCompute {
+  const credential =
+    cloud.clientSecretFile && cloud.clientId
+      ? new ClientSecretCredential(
+          cloud.tenantId,
+          cloud.clientId,
+          readSecretFile('HCS_LIFECYCLE cloud.clientSecretFile', cloud.clientSecretFile),
+          cloud.authorityHost ? { authorityHost: cloud.authorityHost, disableInstanceDiscovery: true } : {},
+        )
+      : new DefaultAzureCredential({
+          tenantId: cloud.tenantId,
+          ...(cloud.clientId ? { managedIdentityClientId: cloud.clientId } : {}),
+          ...(cloud.authorityHost ? { authorityHost: cloud.authorityHost } : {}),
+        });
+  return armServerCompute(
+    new ComputeManagementClient(credential, cloud.subscriptionId, { endpoint: cloud.armEndpoint.replace(/\/+$/, '') }),
+  );
 }
 
 /** The DNS provider the configuration names. */

@@ -101,6 +101,10 @@ export const lifecycleConfigSchema = z.object({
     directoryUrl: setting(z.string().url(), 'ACME directory'),
     contactEmail: setting(z.string().email(), 'ACME account contact'),
     caCertFile: setting(z.string().optional(), "CA of the ACME server's API (Pebble locally)"),
+    trustedRootsFile: setting(
+      z.string().optional(),
+      "roots the ACME CA's certificates chain to, trusted when reaching a public endpoint's servers (default: the public roots Node.js ships)",
+    ),
   }),
   serverCertTtlHours: setting(z.number().positive().max(8760).default(72), 'lifetime of server certificates, hours (fractions allowed)'),
   healthTimeoutSeconds: setting(z.number().int().min(10).default(300), 'how long a new or changed cluster may take to become healthy'),

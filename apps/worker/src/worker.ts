@@ -9,17 +9,29 @@ import { createStoreActivities } from '../../../activities/store.js';
 import { createDeleteQueueActivities } from '../../../activities/delete-queue.js';
 import type { SqlDatabase } from '../../../store/database.js';
 import { temporalConnectOptions, type TemporalConnectionConfig } from '../../../lib/temporal-connection.js';
-import { CONTROL_PLANE_TASK_QUEUE, FLEET_UPGRADE_SCHEDULE, FLEET_UPGRADE_WORKFLOW, SEARCH_ATTRIBUTE } from '../../../contract/temporal.js';
+import {
+  CONTROL_PLANE_TASK_QUEUE,
+  FLEET_UPGRADE_SCHEDULE,
+  FLEET_UPGRADE_WORKFLOW,
+  SEARCH_ATTRIBUTE,
+  SERVER_HEALTH_WORKFLOW,
+  SERVER_HEALTH_WORKFLOW_ID,
+} from '../../../contract/temporal.js';
+import { createServerHealthActivities } from '../../../activities/server-health.js';
+import { secretReader } from '../../../activities/secrets.js';
 import { createFleetActivities } from '../../../activities/fleet.js';
 import { workflowStarter } from '../../../lib/operation-starter.js';
 import { startOperationRelay, type OperationRelay } from '../../../lib/operation-relay.js';
 import type { Logger } from 'pino';
 import { workerTracingOptions, workflowClientInterceptors } from '../../../lib/temporal-tracing.js';
 import { withCorrelationInterceptors } from './correlation.js';
+import { livenessHeartbeatInterceptor } from '../../../activities/polling.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import { createFleetSafetyActivities, ensureFleetSafetySchedule } from '../../../activities/fleet-safety.js';
 import { certificateCheckInterval } from '../../../domain/certificate-schedule.js';
 import type { CatalogueEntry } from '../../../domain/versions.js';
+import { createMeteringActivities, ensureMeteringSchedule } from '../../../activities/metering.js';
+import type { MeteringApi } from '../../../activities/metering-client.js';
 
 export interface WorkerOptions {
   temporal: TemporalConnectionConfig;
@@ -42,11 +54,27 @@ export interface WorkerOptions {
    */
   fleetSafetySlotSeconds?: number;
   /**
+   * The servers' health check (workflows/server-health.ts): one workflow per task queue checks
+   * every cluster's servers every `everySeconds` and repairs a server down for
+   * `repairAfterSeconds`. Off when absent.
+   */
+  serverHealth?: {
+    everySeconds: number;
+    repairAfterSeconds: number;
+    /** Only this subscription's clusters (tests). */
+    subscriptionId?: string;
+  };
+  /**
    * Run a start relay (lib/operation-relay.ts) for the task queue: it starts the production
    * workflow types, so only where the API does too (the worker process; the embedded process's
    * API runs its own). Off when absent.
    */
   operationRelay?: { log?: Pick<Logger, 'info' | 'warn'> };
+  /**
+   * Marketplace metering (activities/metering.ts): the API client, the schedule's interval
+   * (0: no schedule, firings started by hand) and the batches in flight at once. Off when absent.
+   */
+  metering?: { api: MeteringApi; intervalSeconds: number; concurrency?: number };
 }
 
 export interface RunningWorker {
@@ -69,7 +97,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const taskQueue = o.taskQueue ?? CONTROL_PLANE_TASK_QUEUE;
   // Activities that manage Temporal schedules (per-cluster snapshots, certificate rotation) use a client.
   // The start relay uses one too.
-  const clientConnection = o.lifecycle || o.operationRelay ? await Connection.connect(temporalConnectOptions(o.temporal)) : undefined;
+  const clientConnection =
+    o.lifecycle || o.operationRelay || o.metering?.intervalSeconds
+      ? await Connection.connect(temporalConnectOptions(o.temporal))
+      : undefined;
   const client = clientConnection
     ? new Client({
         connection: clientConnection,
@@ -98,6 +129,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       searchAttributes: [{ key: SEARCH_ATTRIBUTE.operation, value: 'upgrade' }],
     });
   }
+  if (client && o.metering?.intervalSeconds)
+    await ensureMeteringSchedule(client.schedule, { taskQueue, intervalSeconds: o.metering.intervalSeconds });
+  const tracing = workerTracingOptions();
   const worker = await Worker.create({
     connection,
     namespace: o.temporal.namespace,
@@ -111,8 +145,23 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...createStoreActivities({ db: o.db }),
       ...createDeleteQueueActivities({ db: o.db, ...(starter ? { workflows: starter } : {}) }),
       ...(o.lifecycle ? createClusterActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
-      ...(o.lifecycle ? createSnapshotActivities({ ...o.lifecycle, ...(schedules ? { schedules } : {}) }) : {}),
+      ...(o.lifecycle
+        ? createSnapshotActivities({
+            ...o.lifecycle,
+            publicEndpoints: { names: o.lifecycle.names, dnsZone: o.lifecycle.dnsZone, acme: o.lifecycle.acme },
+            ...(schedules ? { schedules } : {}),
+          })
+        : {}),
       ...(starter ? createFleetActivities({ db: o.db, catalogue: o.catalogue ?? [], starter }) : {}),
+      ...(starter && o.lifecycle && o.serverHealth
+        ? createServerHealthActivities({
+            db: o.db,
+            starter,
+            consulAdmin: o.lifecycle.consulAdmin,
+            pki: o.lifecycle.pki,
+            secrets: secretReader({ db: o.db, cipher: o.lifecycle.pki }),
+          })
+        : {}),
       ...(lifecycleClient && o.lifecycle && o.fleetSafetySlotSeconds
         ? createFleetSafetyActivities({
             db: o.db,
@@ -124,12 +173,39 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
               : {}),
           })
         : {}),
+      ...(o.metering
+        ? createMeteringActivities({
+            db: o.db,
+            api: o.metering.api,
+            ...(o.metering.concurrency ? { concurrency: o.metering.concurrency } : {}),
+          })
+        : {}),
     },
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivityTaskExecutions ?? 20,
     // The correlation id on every activity's log lines (correlation.ts); when this process traces
     // (lib/tracing.ts), workflow and activity spans in the caller's trace.
-    ...withCorrelationInterceptors(workerTracingOptions()),
+    // Every activity task heartbeats while it runs (activities/polling.ts), so one lost with a
+    // worker runs again after its heartbeat timeout.
+    ...withCorrelationInterceptors({
+      ...tracing,
+      interceptors: { ...tracing.interceptors, activity: [...(tracing.interceptors?.activity ?? []), livenessHeartbeatInterceptor] },
+    }),
   });
+  // The health check runs as one long-lived workflow per task queue; a worker that finds it
+  // running leaves it be.
+  if (lifecycleClient && o.serverHealth)
+    await lifecycleClient.workflow.start(SERVER_HEALTH_WORKFLOW, {
+      taskQueue,
+      workflowId: `${SERVER_HEALTH_WORKFLOW_ID}/${taskQueue}`,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [
+        {
+          everySeconds: o.serverHealth.everySeconds,
+          repairAfterSeconds: o.serverHealth.repairAfterSeconds,
+          ...(o.serverHealth.subscriptionId ? { subscriptionId: o.serverHealth.subscriptionId } : {}),
+        },
+      ],
+    });
   const relay: OperationRelay | undefined =
     client && o.operationRelay
       ? startOperationRelay({ db: o.db, starter: workflowStarter(client.workflow, { taskQueue }), taskQueue, ...o.operationRelay })

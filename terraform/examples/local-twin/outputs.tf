@@ -13,3 +13,7 @@ output "private_addresses" {
 output "servers" {
   value = module.cluster.servers
 }
+
+output "public_ip_address" {
+  value = module.cluster.public_ip_address
+}

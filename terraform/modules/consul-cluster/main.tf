@@ -5,7 +5,10 @@
 # Resources, in dependency order:
 #   resource group (optional) -> NSG -> VNet with the servers' subnet (NSG attached)
 #   -> user-assigned identity -> role assignment on the cluster's blob container
-#   -> one VM Scale Set per server (capacity 1, zone round-robin) -> NIC listing for addresses.
+#   -> with the public endpoint: a zone-redundant Standard public IP -> a Standard load balancer
+#      on it (443 -> 8501 on every server, TCP probe on 8501)
+#   -> one VM Scale Set per server (capacity 1, zone round-robin; in the load balancer's pool
+#      with the public endpoint) -> NIC listing for addresses.
 #
 # API versions are pinned per type; each is one the provider's embedded schema knows, so azapi
 # checks every request body against the Azure schema before sending it (already at plan time
@@ -20,6 +23,8 @@ locals {
     role_assignment = "Microsoft.Authorization/roleAssignments@2022-04-01"
     scale_set       = "Microsoft.Compute/virtualMachineScaleSets@2024-03-01"
     scale_set_nics  = "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces@2018-10-01"
+    public_ip       = "Microsoft.Network/publicIPAddresses@2023-11-01"
+    load_balancer   = "Microsoft.Network/loadBalancers@2023-11-01"
   }
 
   subscription_scope = "/subscriptions/${var.subscription_id}"
@@ -79,8 +84,8 @@ locals {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Network security: Consul's ports from the cluster VNet only, 8501 from the Internet only with
-# the public endpoint, everything else denied (this also overrides Azure's default
+# Network security: Consul's ports from the cluster VNet only, 8501 from the Internet (and the
+# load balancer's probe) only with the public endpoint, everything else denied (this also overrides Azure's default
 # AllowVnetInBound, which would admit every port from peered networks).
 # ---------------------------------------------------------------------------------------------
 locals {
@@ -121,6 +126,22 @@ locals {
         access                   = "Allow"
         protocol                 = "Tcp"
         sourceAddressPrefix      = "Internet"
+        sourcePortRange          = "*"
+        destinationAddressPrefix = local.subnet_cidr
+        destinationPortRange     = "8501"
+      }
+    },
+    {
+      # The load balancer's health probe comes from Azure's probe address, which the deny rule
+      # below would block (the default AllowAzureLoadBalancerInBound has a lower priority).
+      name = "allow-lb-probe-consul-https"
+      properties = {
+        description              = "Health probe of the public endpoint's load balancer"
+        priority                 = 210
+        direction                = "Inbound"
+        access                   = "Allow"
+        protocol                 = "Tcp"
+        sourceAddressPrefix      = "AzureLoadBalancer"
         sourcePortRange          = "*"
         destinationAddressPrefix = local.subnet_cidr
         destinationPortRange     = "8501"
@@ -234,6 +255,105 @@ resource "azapi_resource" "blob_reader" {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Public endpoint (only with var.public_endpoint): one zone-redundant Standard public IP and a
+# Standard load balancer on it. TCP 443 on the public IP goes to 8501 (Consul's HTTPS API and
+# UI) on every server that answers the TCP probe on 8501 (every 5 s, out after 2 failures in a
+# row; Azure counts probeThreshold and ignores numberOfProbes, the twin counts numberOfProbes, so
+# both are 2). TLS is not terminated: clients talk TLS to Consul itself. The servers need
+# no outbound SNAT through it (disableOutboundSnat). A private cluster has neither resource.
+# ---------------------------------------------------------------------------------------------
+locals {
+  lb_name         = "${var.cluster_name}-lb"
+  lb_id           = "${local.parent_id}/providers/Microsoft.Network/loadBalancers/${local.lb_name}"
+  backend_pool    = "consul-servers"
+  https_frontend  = "public"
+  https_probe     = "consul-https"
+  https_rule_name = "consul-https"
+  # Built from the load balancer resource, so every scale set waits for the load balancer.
+  backend_pool_ref = one([for lb in azapi_resource.load_balancer : "${lb.id}/backendAddressPools/${local.backend_pool}"])
+}
+
+resource "azapi_resource" "public_ip" {
+  count = var.public_endpoint ? 1 : 0
+
+  type      = local.api.public_ip
+  parent_id = local.parent_id
+  name      = "${var.cluster_name}-pip"
+  location  = var.location
+  tags      = local.base_tags
+
+  body = jsonencode({
+    sku   = { name = "Standard", tier = "Regional" }
+    zones = ["1", "2", "3"]
+    properties = {
+      publicIPAllocationMethod = "Static"
+      publicIPAddressVersion   = "IPv4"
+      idleTimeoutInMinutes     = 15
+    }
+  })
+
+  response_export_values = ["properties.ipAddress"]
+}
+
+resource "azapi_resource" "load_balancer" {
+  count = var.public_endpoint ? 1 : 0
+
+  type      = local.api.load_balancer
+  parent_id = local.parent_id
+  name      = local.lb_name
+  location  = var.location
+  tags      = local.base_tags
+
+  body = jsonencode({
+    sku = { name = "Standard", tier = "Regional" }
+    properties = {
+      frontendIPConfigurations = [
+        {
+          name       = local.https_frontend
+          properties = { publicIPAddress = { id = azapi_resource.public_ip[0].id } }
+        }
+      ]
+      backendAddressPools = [{ name = local.backend_pool }]
+      probes = [
+        {
+          name = local.https_probe
+          properties = {
+            protocol          = "Tcp"
+            port              = 8501
+            intervalInSeconds = 5
+            numberOfProbes    = 2
+            probeThreshold    = 2
+          }
+        }
+      ]
+      loadBalancingRules = [
+        {
+          name = local.https_rule_name
+          properties = {
+            frontendIPConfiguration = { id = "${local.lb_id}/frontendIPConfigurations/${local.https_frontend}" }
+            backendAddressPool      = { id = "${local.lb_id}/backendAddressPools/${local.backend_pool}" }
+            probe                   = { id = "${local.lb_id}/probes/${local.https_probe}" }
+            protocol                = "Tcp"
+            frontendPort            = 443
+            backendPort             = 8501
+            enableFloatingIP        = false
+            enableTcpReset          = true
+            disableOutboundSnat     = true
+            idleTimeoutInMinutes    = 15
+            loadDistribution        = "Default"
+          }
+        }
+      ]
+    }
+  })
+}
+
+locals {
+  public_ip_outputs = [for pip in azapi_resource.public_ip : try(jsondecode(pip.output), pip.output)]
+  public_ip_address = try(local.public_ip_outputs[0].properties.ipAddress, null)
+}
+
+# ---------------------------------------------------------------------------------------------
 # Servers: one scale set per server, capacity 1, pinned to its zone. A scale set per server
 # (rather than one spanning zones) keeps each server's name, zone and blob prefix fixed for life,
 # so replacing or upgrading one server never moves another.
@@ -313,17 +433,10 @@ resource "azapi_resource" "server" {
                         privateIPAddressVersion = "IPv4"
                         subnet                  = { id = local.subnet_id }
                       },
-                      # Only with the public endpoint: a zonal Standard public IP per server.
-                      # Standard IPs are closed unless an NSG rule opens them (8501 only).
+                      # Only with the public endpoint: every server is in the load balancer's
+                      # pool (no server has a public IP of its own).
                       { for k, v in {
-                        publicIPAddressConfiguration = {
-                          name = "${each.key}-pip"
-                          sku  = { name = "Standard", tier = "Regional" }
-                          properties = {
-                            idleTimeoutInMinutes   = 15
-                            publicIPAddressVersion = "IPv4"
-                          }
-                        }
+                        loadBalancerBackendAddressPools = [{ id = local.backend_pool_ref }]
                       } : k => v if var.public_endpoint }
                     )
                   }

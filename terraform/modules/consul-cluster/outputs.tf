@@ -26,6 +26,21 @@ output "servers" {
   ]
 }
 
+output "public_ip_address" {
+  description = "The public endpoint's address: the Standard public IP of the load balancer that forwards TCP 443 to 8501 on every server (read back from the public IP). null for a private cluster."
+  value       = local.public_ip_address
+}
+
+output "public_ip_id" {
+  description = "Id of that public IP; null for a private cluster."
+  value       = one(azapi_resource.public_ip[*].id)
+}
+
+output "load_balancer_id" {
+  description = "Id of the public endpoint's load balancer; null for a private cluster."
+  value       = one(azapi_resource.load_balancer[*].id)
+}
+
 output "resource_group_id" {
   description = "Id of the cluster's resource group (created or given)."
   value       = local.parent_id

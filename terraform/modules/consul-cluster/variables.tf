@@ -123,7 +123,7 @@ variable "datacenter" {
 }
 
 variable "public_endpoint" {
-  description = "Expose the HTTPS API and UI (port 8501) to the Internet: each server gets a Standard public IP and the NSG admits 8501 from the Internet. All other Consul ports stay VNet-only."
+  description = "Expose the HTTPS API and UI to the Internet: one zone-redundant Standard public IP and a Standard load balancer forward TCP 443 to 8501 on every healthy server, and the NSG admits 8501 from the Internet. All other Consul ports stay VNet-only."
   type        = bool
   default     = false
 }

@@ -29,6 +29,8 @@ import { grpcServerCredentials, peerCertificate, type GrpcTls } from './credenti
 import { grpcErrorResponse } from './error-metadata.js';
 import { retryAfterOf } from '../rate-limit.js';
 import { grpcRequestDuration } from '../../../../lib/metrics.js';
+import { auditUnavailable, isAudited, requestAuditEntry, type AuditRecorder } from '../audit.js';
+import type { Caller } from '../context.js';
 
 export interface GrpcServerOptions {
   handlers: ApiHandlers;
@@ -39,6 +41,8 @@ export interface GrpcServerOptions {
   /** TLS (required unless host is loopback); client certificates are asked for when ARM is trusted by thumbprint. */
   tls?: GrpcTls;
   requestClientCertificates?: boolean;
+  /** Records every mutating call before its answer leaves (audit.ts); nothing is recorded when absent. */
+  audit?: AuditRecorder;
 }
 
 const UNDECODABLE = Symbol('undecodable request');
@@ -85,13 +89,48 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpc
         const observe = grpcRequestDuration.startTimer({ method: `/${service.typeName}/${method.name}` });
         const sentCorrelationId = call.metadata.get('x-ms-correlation-request-id')[0];
         const correlationId = typeof sentCorrelationId === 'string' ? sentCorrelationId : randomUUID();
+        let caller: Caller | undefined;
+        let input: Record<string, unknown> = {};
+        // The call's audit row (mutating RPCs), before the answer leaves: a failure to write it answers UNAVAILABLE.
+        const audit = o.audit && isAudited(route) ? o.audit : undefined;
+        const recorded = async (status: number, errorCode: string | null): Promise<boolean> => {
+          if (!audit) return true;
+          try {
+            await audit(
+              requestAuditEntry({
+                route,
+                values: (field) => {
+                  const json = route.pathParams.find((p) => p.field === field)?.json;
+                  const v = json ? input[json] : undefined;
+                  return typeof v === 'string' ? v : undefined;
+                },
+                caller,
+                clientAddress: peerAddress(call.getPeer()),
+                correlationId,
+                requestId,
+                status,
+                errorCode,
+              }),
+            );
+            return true;
+          } catch (err) {
+            o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'the audit row could not be written');
+            return false;
+          }
+        };
+        const fail = (err: unknown) => {
+          const arm = toArmError(err, requestId);
+          observe({ code: GrpcStatus[arm.grpcCode] ?? String(arm.grpcCode) });
+          if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
+          callback(grpcErrorResponse(arm.grpcCode, arm, requestId, retryAfterOf(err)));
+        };
         void (async () => {
           // Lengths first: an oversized value never reaches authentication, a handler or an error message.
           checkHeaderLength('x-ms-correlation-request-id', correlationId);
           const decoded = (call.request as unknown) === UNDECODABLE ? undefined : call.request;
-          const input = decoded ? (toJson(method.input, decoded as never) as Record<string, unknown>) : {};
+          input = decoded ? (toJson(method.input, decoded as never) as Record<string, unknown>) : {};
           if (decoded) checkFieldLimits(route, input);
-          const caller = await o.authenticate({
+          caller = await o.authenticate({
             authorization: String(call.metadata.get('authorization')[0] ?? '') || undefined,
             peerCertificate: peerCertificate(call),
           });
@@ -110,15 +149,14 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpc
           const res = await fn(input, ctx);
           return fromJson(method.output, res as JsonValue, { ignoreUnknownFields: true });
         })().then(
-          (res) => {
+          async (res) => {
+            if (!(await recorded(200, null))) return fail(auditUnavailable(requestId));
             observe({ code: GrpcStatus[GrpcStatus.OK] });
             callback(null, res);
           },
-          (err: unknown) => {
+          async (err: unknown) => {
             const arm = toArmError(err, requestId);
-            observe({ code: GrpcStatus[arm.grpcCode] ?? String(arm.grpcCode) });
-            if (arm.httpStatus >= 500) o.logger.error({ err, requestId, correlationId, rpc: method.name }, 'gRPC call failed');
-            callback(grpcErrorResponse(arm.grpcCode, arm, requestId, retryAfterOf(err)));
+            fail((await recorded(arm.httpStatus, arm.body.error.code)) ? err : auditUnavailable(requestId));
           },
         );
       };
@@ -147,6 +185,12 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpc
         server.tryShutdown(() => resolve());
       }),
   };
+}
+
+/** The client's address from grpc-js's peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`), without the port. */
+function peerAddress(peer: string): string {
+  const m = /^(?:ipv4:|ipv6:)?(?:\[([^\]]+)\]|([^:]+(?::[^:]+)*?)):\d+$/.exec(peer);
+  return m ? (m[1] ?? m[2] ?? peer) : peer;
 }
 
 /** Every file our services need (transitively), as serialized FileDescriptorProtos. */

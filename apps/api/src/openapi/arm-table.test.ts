@@ -2,7 +2,16 @@
 // document lists for the verb (RESPONSES), so what is served and what is documented agree.
 import { describe, expect, it } from 'vitest';
 import { rpcRoutes, type HttpVerb } from '../contract.js';
-import { OPERATION_RESULT, OPERATION_RESULT_BODIES, RESPONSES, successStatus, UNDOCUMENTED_RPCS } from './arm-table.js';
+import {
+  LRO_FINAL_RESULTS,
+  OPERATION_RESULT,
+  OPERATION_RESULT_BODIES,
+  RESPONSES,
+  isLongRunning,
+  lroFinalResult,
+  successStatus,
+  UNDOCUMENTED_RPCS,
+} from './arm-table.js';
 
 const VERBS: HttpVerb[] = ['get', 'put', 'post', 'patch', 'delete'];
 
@@ -50,5 +59,22 @@ describe('the operation result', () => {
     const route = rpcRoutes().find((r) => r.method.name === OPERATION_RESULT.rpc)!;
     const oneof = route.method.output.oneofs.find((o) => o.name === 'result');
     expect(oneof?.fields.map((f) => f.jsonName).sort()).toEqual(Object.keys(OPERATION_RESULT_BODIES).sort());
+  });
+});
+
+describe('the final results of long-running RPCs', () => {
+  it('lists every documented long-running RPC and no other, each with a result of the oneof or none', () => {
+    const longRunning = rpcRoutes()
+      .filter((r) => isLongRunning(r) && !UNDOCUMENTED_RPCS.has(r.method.name))
+      .map((r) => r.method.name)
+      .sort();
+    expect(Object.keys(LRO_FINAL_RESULTS).sort()).toEqual(longRunning);
+    for (const result of Object.values(LRO_FINAL_RESULTS)) {
+      if (result !== null) expect(Object.keys(OPERATION_RESULT_BODIES)).toContain(result);
+    }
+  });
+
+  it('refuses an RPC it does not list', () => {
+    expect(() => lroFinalResult('ReticulateSplines')).toThrow(/ReticulateSplines has no entry in arm-table.ts LRO_FINAL_RESULTS/);
   });
 });

@@ -66,6 +66,7 @@ export const NON_BODY_FIELDS: Record<string, Json> = {
   if_none_match: { name: 'If-None-Match', in: 'header' },
   skip_token: { name: '$skipToken', in: 'query' },
   top: { name: '$top', in: 'query', minimum: 1, maximum: 1000 },
+  filter: { name: '$filter', in: 'query' },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +84,7 @@ export const OPERATION_IDS: Record<string, string> = {
   GetOperation: 'OperationStatuses_Get',
   CancelOperation: 'OperationStatuses_Cancel',
   ListOperations: 'OperationStatuses_ListByCluster',
+  ListAuditLogs: 'AuditLogs_ListBySubscription',
 };
 
 /** Generic rule: noun = the last resource type in the path (`clusters` -> `Clusters`); verb = the RPC name minus that type's singular. */
@@ -104,6 +106,7 @@ export const TAG_DESCRIPTIONS: Record<string, string> = {
   Clusters: 'Managed Consul clusters and their actions.',
   OperationStatuses: 'Status and cancellation of asynchronous operations.',
   Operations: 'The operations the resource provider offers.',
+  AuditLogs: "The resource provider's audit log: mutating requests and operation state changes.",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -138,17 +141,50 @@ export const FINAL_STATE_VIA: Record<string, string> = {
   post: 'location',
 };
 
+/** A field of GetOperationResultResponse's `result` oneof (JSON name): what an operation produced. */
+export type OperationResultField = 'cluster' | 'snapshot' | 'rootToken' | 'peeringToken';
+
 /**
- * What the Location URL answers when an LRO on a cluster succeeds (OPERATION_RESULT): the
- * cluster for every kind but delete, which answers 204.
+ * What each long-running RPC finally yields: the result its operation's Location URL
+ * (OPERATION_RESULT) answers with 200 once it succeeded, as service/operation-result.ts produces
+ * it and OPERATION_RESULT_BODIES sends it; null when it answers 204 with nothing. The document
+ * declares it as the 200 schema of a long-running POST and as `final-state-schema`, so a client
+ * generated from the document decodes what the API sends (test/contract/lro-results.test.ts
+ * runs every one on the stack and validates the answer against the declared schema). Every
+ * long-running RPC must be listed (the generator throws otherwise).
  */
-export const LRO_RESULT_MESSAGE = `${PACKAGE}.Cluster`;
+export const LRO_FINAL_RESULTS: Record<string, OperationResultField | null> = {
+  CreateOrReplaceCluster: 'cluster',
+  UpdateCluster: 'cluster',
+  DeleteCluster: null,
+  UpgradeCluster: 'cluster',
+  RestoreSnapshot: 'cluster',
+  // Removing a snapshot changes no resource of its own: the answer is the cluster afterwards.
+  DeleteSnapshot: 'cluster',
+  CreateSnapshot: 'snapshot',
+  CreateRootToken: 'rootToken',
+  // Maintenance requests change no resource of their own: the answer is the cluster afterwards.
+  RotateCertificates: 'cluster',
+  RestartServer: 'cluster',
+  RepairServer: 'cluster',
+  GeneratePeeringToken: 'peeringToken',
+  // A peering is no resource of ours: the answer is the cluster afterwards.
+  EstablishPeering: 'cluster',
+};
+
+/** The final result of a long-running RPC (LRO_FINAL_RESULTS); throws for one not listed. */
+export function lroFinalResult(rpc: string): OperationResultField | null {
+  const result = LRO_FINAL_RESULTS[rpc];
+  if (result === undefined) throw new Error(`long-running RPC ${rpc} has no entry in arm-table.ts LRO_FINAL_RESULTS`);
+  return result;
+}
 
 /**
  * Status codes per verb, for synchronous and long-running RPCs (ARM RPC; LintDiff
  * PutResponseCodes, PatchResponseCodes, DeleteResponseCodes, PostResponseCodes). `body`: the
- * RPC's REST body; `result`: what the Location URL finally answers (LRO_RESULT_MESSAGE); no
- * body: none. Every operation also gets the `default` error response.
+ * RPC's REST body; `result`: what the Location URL finally answers (LRO_FINAL_RESULTS; the
+ * response is left out for an RPC that yields nothing); no body: none. Every operation also gets
+ * the `default` error response.
  */
 export interface ResponseSpec {
   description: string;
@@ -190,7 +226,10 @@ export const RESPONSES: Record<HttpVerb, { sync: Record<string, ResponseSpec>; l
   },
   post: {
     sync: { 200: { description: 'The request succeeded.', body: 'body' } },
-    lro: { 200: { description: 'The operation succeeded: the resource afterwards.', body: 'result' }, 202: ACCEPTED },
+    lro: {
+      200: { description: 'The operation succeeded: what it yields (also the final answer of the Location URL).', body: 'result' },
+      202: ACCEPTED,
+    },
   },
 };
 
@@ -212,8 +251,8 @@ export const ETAG_RPCS = new Set(['CreateOrReplaceCluster', 'GetCluster', 'Updat
 /**
  * ARM's Location URL of a long-running operation (GET .../operationResults/{id}) is the REST face
  * of this RPC (rest/arm-responses.ts): 202 with Location and Retry-After while the operation
- * runs; when it succeeded, 200 with what it produced (LRO_RESULT_MESSAGE for operations on a
- * cluster) or 204 when it produced nothing (a delete); when it failed 400, canceled 409, with the
+ * runs; when it succeeded, 200 with what it produced (LRO_FINAL_RESULTS) or 204 when it
+ * produced nothing (a delete); when it failed 400, canceled 409, with the
  * operation's error. Clients only follow the Location header, so the document does not list it
  * (UNDOCUMENTED_RPCS): the LRO options say how an operation finishes.
  */
@@ -231,10 +270,11 @@ export const OPERATION_RESULT = {
  * URL's body: `wrap` names the field the body holds it under (else the body is the result itself);
  * `etag` sends the resource's ETag header; `noStore` forbids caching (a credential).
  */
-export const OPERATION_RESULT_BODIES: Record<string, { wrap?: string; etag?: boolean; noStore?: boolean }> = {
+export const OPERATION_RESULT_BODIES: Record<OperationResultField, { wrap?: string; etag?: boolean; noStore?: boolean }> = {
   cluster: { etag: true },
   snapshot: { wrap: 'snapshot' },
   rootToken: { noStore: true },
+  peeringToken: { noStore: true },
 };
 
 /** RPCs served over REST that the document leaves out (see OPERATION_RESULT). */
@@ -296,6 +336,9 @@ export const FIELD_OVERRIDES: Record<string, Json> = {
   'SystemData.last_modified_by_type': { $ref: '#/definitions/CreatedByType' },
   'Operation.status': { $ref: '#/definitions/OperationStatus' },
   'CreateRootTokenResponse.secret_id': secret,
+  'RootToken.secret_id': secret,
+  'PeeringToken.peering_token': secret,
+  'EstablishPeeringRequest.peering_token': secret,
   'CreateFederationTokenResponse.federation_token': secret,
   // Contains the gossip encryption key.
   'ListClientConfigResponse.client_config_json': secret,
@@ -315,12 +358,14 @@ export const IDENTIFIERS: Record<string, readonly string[]> = {
 /** The read-only status fields under properties (service/views.ts), by JSON name. */
 export const READ_ONLY_JSON_FIELDS: Record<string, readonly string[]> = {
   ClusterProperties: READ_ONLY_PROPERTIES,
+  // Audit log entries are written by the service alone.
+  AuditLogEntry: ['id', 'name', 'type'],
 };
 
 /** Required fields by proto message name (JSON names); checked against domain/cluster-schema.ts by the tests. */
 export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   Cluster: ['location', 'properties'],
-  ClusterProperties: ['consulVersion', 'network'],
+  ClusterProperties: ['network'],
   NetworkProfile: ['cidr'],
   MaintenanceWindow: ['days', 'startTime', 'durationHours', 'timeZone'],
   GetSnapshotRequest: ['snapshotId'],
@@ -328,8 +373,14 @@ export const REQUIRED_FIELDS: Record<string, readonly string[]> = {
   DeleteSnapshotRequest: ['snapshotId'],
   RestoreSnapshotRequest: ['snapshotId'],
   UpgradeClusterRequest: ['consulVersion'],
+  RestartServerRequest: ['serverIndex'],
+  RepairServerRequest: ['serverIndex'],
   GetBillingReportRequest: ['month'],
   Operation: ['status'],
+  RootToken: ['accessorId', 'secretId'],
+  PeeringToken: ['peerName', 'peeringToken'],
+  GeneratePeeringTokenRequest: ['peerName'],
+  EstablishPeeringRequest: ['peerName', 'peeringToken'],
 };
 
 /** ARM's terminal states (Succeeded, Failed, Canceled) and the non-terminal ones the proto lists (Cluster.provisioning_state). */

@@ -30,7 +30,7 @@ interface Operation {
   responses: Record<string, Response>;
   'x-ms-pageable'?: { nextLinkName: string | null };
   'x-ms-long-running-operation'?: boolean;
-  'x-ms-long-running-operation-options'?: { 'final-state-via': string };
+  'x-ms-long-running-operation-options'?: { 'final-state-via': string; 'final-state-schema'?: string };
 }
 interface Doc {
   paths: Record<string, Record<string, Operation>>;
@@ -114,7 +114,10 @@ describe('generated OpenAPI document', () => {
     expect(refName(put.responses['201']?.schema)).toBe('Cluster');
     expect(put.responses['201']?.headers).toHaveProperty('Azure-AsyncOperation');
     expect(put['x-ms-long-running-operation']).toBe(true);
-    expect(put['x-ms-long-running-operation-options']).toEqual({ 'final-state-via': 'azure-async-operation' });
+    expect(put['x-ms-long-running-operation-options']).toEqual({
+      'final-state-via': 'azure-async-operation',
+      'final-state-schema': '#/definitions/Cluster',
+    });
     expect(put.parameters).toContainEqual(expect.objectContaining({ name: 'If-None-Match', in: 'header' }));
   });
 
@@ -125,6 +128,7 @@ describe('generated OpenAPI document', () => {
     expect(del.responses['202']?.headers).toHaveProperty('Retry-After');
     expect(del.responses['202']?.schema).toBeUndefined();
     expect(del.responses['204']?.schema).toBeUndefined();
+    // A delete yields nothing: no final-state-schema.
     expect(del['x-ms-long-running-operation-options']).toEqual({ 'final-state-via': 'location' });
   });
 
@@ -132,7 +136,10 @@ describe('generated OpenAPI document', () => {
     const patch = op('Clusters_Update');
     expect(Object.keys(patch.responses).sort()).toEqual(['200', '202', 'default']);
     expect(patch.responses['202']?.headers).toHaveProperty('Location');
-    expect(patch['x-ms-long-running-operation-options']).toEqual({ 'final-state-via': 'location' });
+    expect(patch['x-ms-long-running-operation-options']).toEqual({
+      'final-state-via': 'location',
+      'final-state-schema': '#/definitions/Cluster',
+    });
     const body = patch.parameters.find((p) => p.in === 'body') as { schema: Schema } | undefined;
     expect(refName(body?.schema)).toBe('ClusterUpdate');
     expect(Object.keys(def('ClusterUpdate').properties ?? {}).sort()).toEqual(['properties', 'tags']);
@@ -140,18 +147,26 @@ describe('generated OpenAPI document', () => {
     expect(def('MaintenanceWindowUpdate').required).toBeUndefined();
   });
 
-  it('long-running POST actions answer 202 with Location, synchronous ones 200', () => {
-    for (const id of [
-      'Clusters_CreateSnapshot',
-      'Clusters_Upgrade',
-      'Clusters_RestoreSnapshot',
-      'Clusters_DeleteSnapshot',
-      'Clusters_CreateRootToken',
-    ]) {
+  it('long-running POST actions answer 202 with Location and declare what each finally yields; synchronous ones 200', () => {
+    const yields: Record<string, string> = {
+      Clusters_CreateSnapshot: 'SnapshotOperationResult',
+      Clusters_Upgrade: 'Cluster',
+      Clusters_RestoreSnapshot: 'Cluster',
+      Clusters_DeleteSnapshot: 'Cluster',
+      Clusters_CreateRootToken: 'RootToken',
+    };
+    for (const [id, result] of Object.entries(yields)) {
       const post = op(id);
       expect(post.responses['202']?.headers, id).toHaveProperty('Location');
-      expect(post['x-ms-long-running-operation-options'], id).toEqual({ 'final-state-via': 'location' });
+      expect(refName(post.responses['200']?.schema), id).toBe(result);
+      expect(post['x-ms-long-running-operation-options'], id).toEqual({
+        'final-state-via': 'location',
+        'final-state-schema': `#/definitions/${result}`,
+      });
     }
+    expect(Object.keys(def('RootToken').properties ?? {}).sort()).toEqual(['accessorId', 'secretId']);
+    expect(def('RootToken').properties?.secretId).toMatchObject({ 'x-ms-secret': true });
+    expect(refName(def('SnapshotOperationResult').properties?.snapshot)).toBe('Snapshot');
     for (const id of ['Clusters_ListClientConfig', 'Clusters_GetBillingInfo', 'OperationStatuses_Cancel']) {
       expect(Object.keys(op(id).responses).sort(), id).toEqual(['200', 'default']);
       expect(op(id)['x-ms-long-running-operation'], id).toBeUndefined();

@@ -11,18 +11,21 @@ import {
   EXCLUDED_SERVICES,
   FINAL_STATE_VIA,
   GLOBAL_PARAMETERS,
-  LRO_RESULT_MESSAGE,
   NON_BODY_FIELDS,
+  OPERATION_RESULT,
+  OPERATION_RESULT_BODIES,
   OPERATIONS_API,
   PATH_PARAMETERS,
   RESPONSES,
   TAG_DESCRIPTIONS,
   UNDOCUMENTED_RPCS,
   isLongRunning,
+  lroFinalResult,
   operationIdFor,
 } from './arm-table.js';
 import { maxLengthOf, pathParameterMaxLength } from '../field-limits.js';
 import { SECURITY_DEFINITIONS } from './common-types.js';
+import { examplesByOperation } from './examples.js';
 import { loadProtoComments, type ProtoComments } from './proto-comments.js';
 import { Definitions, ref, scalarSchema, type Json } from './schemas.js';
 
@@ -38,6 +41,7 @@ const ETAG_HEADER = { ETag: { type: 'string', description: 'The entity tag of th
 export function generateOpenApi(): Record<string, unknown> {
   const comments = loadProtoComments();
   const defs = new Definitions(comments);
+  const examples = examplesByOperation();
   for (const [name, def] of Object.entries(ARM_DEFINITIONS)) defs.add(name, def);
   const paths: Record<string, Json> = {};
   for (const route of rpcRoutes()) {
@@ -48,6 +52,12 @@ export function generateOpenApi(): Record<string, unknown> {
     verbs[route.verb] = operation(route, defs, comments);
   }
   paths[OPERATIONS_API.path] = { get: operationsApi() };
+  for (const verbs of Object.values(paths)) {
+    for (const op of Object.values(verbs) as Json[]) {
+      const refs = examples.get(op.operationId as string);
+      if (refs) op['x-ms-examples'] = refs;
+    }
+  }
 
   const usedTags = new Set(Object.values(paths).flatMap((p) => Object.values(p).flatMap((op) => (op as { tags: string[] }).tags)));
   return {
@@ -120,6 +130,9 @@ function operation(route: RpcRoute, defs: Definitions, comments: ProtoComments):
     const spec = NON_BODY_FIELDS[field.name];
     if (!spec || pathFields.has(field.name)) continue;
     nonBody.add(field.name);
+    // A POST takes its parameters in the body (ARM's ParametersInPost): a list action's paging
+    // is only in its nextLink, an opaque URL the client follows with the same POST.
+    if (route.verb === 'post' && (field.name === 'skip_token' || field.name === 'top')) continue;
     if (field.fieldKind !== 'scalar') throw new Error(`${rpc}.${field.name}: header/query fields must be scalars`);
     const max = maxLengthOf(field);
     parameters.push({
@@ -134,7 +147,8 @@ function operation(route: RpcRoute, defs: Definitions, comments: ProtoComments):
   if (body) parameters.push(body);
 
   const lro = isLongRunning(route);
-  const responses = responsesFor(route, defs, lro);
+  const final = lro ? finalResult(route, defs, comments) : undefined;
+  const responses = responsesFor(route, defs, lro, final);
   const result: Json = {
     tags: [operationId.split('_')[0]],
     operationId,
@@ -144,7 +158,10 @@ function operation(route: RpcRoute, defs: Definitions, comments: ProtoComments):
   };
   if (lro) {
     result['x-ms-long-running-operation'] = true;
-    result['x-ms-long-running-operation-options'] = { 'final-state-via': FINAL_STATE_VIA[route.verb] };
+    result['x-ms-long-running-operation-options'] = {
+      'final-state-via': FINAL_STATE_VIA[route.verb],
+      ...(final ? { 'final-state-schema': final.$ref } : {}),
+    };
   }
   const page = listShape(responseMessage(route, defs));
   if (page?.nextLink) result['x-ms-pageable'] = { nextLinkName: page.nextLink.jsonName };
@@ -210,38 +227,44 @@ function responseSchema(route: RpcRoute, defs: Definitions): Json {
   });
 }
 
-function responsesFor(route: RpcRoute, defs: Definitions, lro: boolean): Json {
+/**
+ * The schema of what a long-running RPC finally yields (arm-table LRO_FINAL_RESULTS): the message
+ * of that field of GetOperationResultResponse's `result` oneof, or, where the Location URL sends
+ * it under a field of its own (OPERATION_RESULT_BODIES `wrap`), an object holding it there.
+ * Undefined for an RPC that yields nothing.
+ */
+function finalResult(route: RpcRoute, defs: Definitions, comments: ProtoComments): { $ref: string } | undefined {
+  const field = lroFinalResult(route.method.name);
+  if (field === null) return undefined;
+  const resultRoute = rpcRoutes().find((r) => r.method.name === OPERATION_RESULT.rpc);
+  const oneofField = resultRoute?.method.output.oneofs.find((o) => o.name === 'result')?.fields.find((f) => f.jsonName === field);
+  if (oneofField?.message === undefined) throw new Error(`${route.method.name}: ${OPERATION_RESULT.rpc} has no result ${field}`);
+  const schema = defs.message(oneofField.message) as { $ref: string };
+  const wrap = OPERATION_RESULT_BODIES[field].wrap;
+  if (wrap === undefined) return schema;
+  const description = comments.get(`${oneofField.parent.typeName}.${oneofField.name}`);
+  return defs.add(`${defs.nameOf(oneofField.message)}OperationResult`, {
+    type: 'object',
+    description: `The final result of an operation that yields a ${oneofField.message.name}, under ${wrap}.`,
+    properties: { [wrap]: { ...schema, ...(description ? { description } : {}) } },
+    required: [wrap],
+  }) as { $ref: string };
+}
+
+function responsesFor(route: RpcRoute, defs: Definitions, lro: boolean, final: Json | undefined): Json {
   const etag = ETAG_RPCS.has(route.method.name) ? ETAG_HEADER : {};
   const specs = RESPONSES[route.verb][lro ? 'lro' : 'sync'];
   if (Object.keys(specs).length === 0) throw new Error(`${route.method.name}: a long-running ${route.verb.toUpperCase()} is not supported`);
   const responses: Json = {};
   for (const [code, spec] of Object.entries(specs)) {
-    const schema =
-      spec.body === 'body'
-        ? responseSchema(route, defs)
-        : spec.body === 'result'
-          ? defs.message(findMessage(route, LRO_RESULT_MESSAGE))
-          : undefined;
+    // An RPC that yields nothing has no response with its result (LintDiff PostResponseCodes).
+    if (spec.body === 'result' && final === undefined) continue;
+    const schema = spec.body === 'body' ? responseSchema(route, defs) : spec.body === 'result' ? final : undefined;
     const headers = { ...spec.headers, ...(spec.body ? etag : {}) };
     responses[code] = { description: spec.description, ...(schema ? { schema } : {}), ...(Object.keys(headers).length ? { headers } : {}) };
   }
   responses.default = ERROR_RESPONSE;
   return responses;
-}
-
-/** Finds a message by type name among the files the route's messages import. */
-function findMessage(route: RpcRoute, typeName: string): DescMessage {
-  const seen = new Set<string>();
-  const stack = [route.method.output.file];
-  while (stack.length) {
-    const file = stack.pop()!;
-    if (seen.has(file.name)) continue;
-    seen.add(file.name);
-    const hit = file.messages.find((m) => m.typeName === typeName);
-    if (hit) return hit;
-    stack.push(...file.dependencies);
-  }
-  throw new Error(`${route.method.name}: message ${typeName} not reachable`);
 }
 
 function operationsApi(): Json {

@@ -23,6 +23,7 @@ import { metricsRoute } from './metrics-route.js';
 import { httpRequestDuration, UNMATCHED_ROUTE } from '../../../../lib/metrics.js';
 import { codecRoutes } from './codec-routes.js';
 import type { ReadinessReport } from '../readiness.js';
+import { auditUnavailable, isAudited, requestAuditEntry, type AuditRecorder } from '../audit.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -39,11 +40,17 @@ export interface RestServerOptions {
   codecCorsOrigins?: readonly string[];
   /** Whether the store and Temporal answer (readiness.ts), for /readyz. */
   readiness: () => Promise<ReadinessReport>;
+  /** Records every mutating request before its answer leaves (audit.ts); nothing is recorded when absent. */
+  audit?: AuditRecorder;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     hcs: { requestId: string; correlationId: string; caller?: Caller };
+  }
+  interface FastifyContextConfig {
+    /** The RPC route of a mutating request, for its audit row. */
+    auditRoute?: RpcRoute;
   }
 }
 
@@ -91,6 +98,38 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
       reply.elapsedTime / 1000,
     );
   });
+
+  // Every mutating request's audit row, written before the answer leaves (refusals too: the
+  // error handler's answer passes here); when it cannot be written the answer is a 503 (audit.ts).
+  const audit = o.audit;
+  if (audit)
+    app.addHook('onSend', async (req, reply, payload) => {
+      const route = req.routeOptions.config.auditRoute;
+      if (!route) return payload;
+      const params = req.params as Record<string, string | undefined>;
+      const errorCode = reply.getHeader('x-ms-error-code');
+      try {
+        await audit(
+          requestAuditEntry({
+            route,
+            values: (field) => params[field],
+            caller: req.hcs?.caller,
+            clientAddress: req.ip,
+            correlationId: req.hcs?.correlationId ?? '',
+            requestId: req.hcs?.requestId ?? req.id,
+            status: reply.statusCode,
+            errorCode: typeof errorCode === 'string' ? errorCode : null,
+          }),
+        );
+        return payload;
+      } catch (err) {
+        o.logger.error({ err, requestId: req.id, correlationId: req.hcs?.correlationId }, 'the audit row could not be written');
+        const arm = toArmError(auditUnavailable(req.id), req.id);
+        for (const h of ['location', 'azure-asyncoperation', 'etag', 'retry-after', 'content-length']) reply.removeHeader(h);
+        reply.status(arm.httpStatus).header('x-ms-error-code', arm.body.error.code).type('application/json; charset=utf-8');
+        return JSON.stringify(arm.body);
+      }
+    });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
     let e = err;
@@ -152,6 +191,7 @@ export async function createRestServer(o: RestServerOptions): Promise<FastifyIns
     app.route({
       method: route.verb.toUpperCase(),
       url: route.path.replace(/\{([a-z_]+)\}/g, ':$1'),
+      ...(isAudited(route) ? { config: { auditRoute: route } } : {}),
       handler: async (req, reply) => {
         // Lengths before anything else (field-limits.ts); the raw body of a body field is checked whole.
         const input = requestInput(route, req);
@@ -247,6 +287,7 @@ function requestInput(route: RpcRoute, req: FastifyRequest): Record<string, unkn
   const q = req.query as Record<string, string | undefined>;
   if (q.$skipToken !== undefined) input.skipToken = q.$skipToken;
   if (q.$top !== undefined) input.top = Number(q.$top);
+  if (q.$filter !== undefined && route.method.input.fields.some((f) => f.name === 'filter')) input.filter = q.$filter;
   const ifMatch = header(req, 'if-match');
   const ifNoneMatch = header(req, 'if-none-match');
   if (ifMatch) input.ifMatch = ifMatch;

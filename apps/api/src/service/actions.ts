@@ -1,33 +1,62 @@
 // Actions on a cluster (POST .../clusters/{name}/{action}): upgrade targets from the version
 // catalogue, snapshot metadata from the store, the client configuration and root-token result
-// the worker sealed for the API, and the upgrade request (an operation).
+// the worker sealed for the API, and the requests that are operations: upgrade, certificate
+// rotation, server restart and repair.
 import { randomUUID } from 'node:crypto';
 import { detail, throwIfAny, describeValue } from '../../../../domain/errors.js';
 import { runningConsulVersion, checkUpgradeRequest, listUpgradeTargets, type CatalogueEntry } from '../../../../domain/versions.js';
-import { setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
+import { getClusterServers, setSpecConsulVersion, type ClusterRecord } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
-import { getSnapshot, getSnapshotByOperation, listSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
+import { getSnapshot, getSnapshotByOperation, pageSnapshots, renameSnapshot, type SnapshotRecord } from '../../../../store/snapshots.js';
 import type { RequestContext } from '../context.js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { ApiError, conflict, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import { rootTokenResultName, SECRET, sealContext } from '../../../../contract/secret-names.js';
 import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { OperationRecord } from '../../../../store/operations.js';
-import { deleteSecretsWrittenBefore, getSecret, takeSecret } from '../../../../store/secrets.js';
+import { getSecret } from '../../../../store/secrets.js';
 import { serverHours } from '../../../../store/usage.js';
-import { hasRole, requireRole } from './authorize.js';
+import { requireRole } from './authorize.js';
 import { loadCluster, type ClusterPath } from './cluster-path.js';
+import { takeSealedResult } from './sealed-result.js';
+import { decodeNewestFirstToken, encodeNewestFirstToken, nextLink, pageSize, type PageRequest } from './paging.js';
 import type { clusterHandlers } from './clusters.js';
 
 const MAX_SNAPSHOT_NAME = 100;
-/** How long a new root token can be read (once) after the worker wrote it. */
-export const ROOT_TOKEN_RESULT_TTL_MS = 15 * 60_000;
 
-/** Deletes the root-token results nobody read in time (the API runs this every minute). */
-export function sweepRootTokenResults(db: SqlDatabase, now = Date.now()): Promise<number> {
-  return deleteSecretsWrittenBefore(db, rootTokenResultName(''), new Date(now - ROOT_TOKEN_RESULT_TTL_MS));
+/** The body of restartServer and repairServer. */
+interface ServerRequest {
+  serverIndex?: unknown;
+  force?: unknown;
 }
 
+/** What is wrong with a server maintenance request, given the indexes of the cluster's servers. */
+export function checkServerRequest(req: ServerRequest, indexes: readonly number[], kind: 'restart' | 'repair') {
+  const list = indexes.join(', ');
+  const i = req.serverIndex;
+  return [
+    ...(i === undefined || i === null
+      ? [detail('MissingField', `serverIndex is required: the index of the server to ${kind} (this cluster has ${list}).`, 'serverIndex')]
+      : typeof i !== 'number' || !Number.isInteger(i) || !indexes.includes(i)
+        ? [
+            detail(
+              'InvalidServerIndex',
+              `serverIndex ${describeValue(i)} is not a server of this cluster; its servers are ${list}.`,
+              'serverIndex',
+            ),
+          ]
+        : []),
+    ...(kind === 'repair' && indexes.length === 1
+      ? [
+          detail(
+            'RepairNeedsQuorum',
+            'A cluster of one server cannot be repaired: reimaging its only server would lose its data. Restart it, or restore a snapshot into a new cluster.',
+            'serverIndex',
+          ),
+        ]
+      : []),
+    ...(req.force === undefined || typeof req.force === 'boolean' ? [] : [detail('InvalidField', 'force must be true or false.', 'force')]),
+  ];
+}
 export function actionHandlers(deps: {
   db: SqlDatabase;
   catalogue: CatalogueEntry[];
@@ -68,6 +97,23 @@ export function actionHandlers(deps: {
     return sealed === undefined ? undefined : deps.sealer.open(sealed, sealContext(resourceKey, name));
   }
 
+  /**
+   * A maintenance request on one server: the caller may act on the cluster (404 outside their
+   * subscriptions, 403 below operator), then the request is checked (400 naming the servers
+   * there are), then it is recorded like any action (409 while another operation runs).
+   */
+  async function serverMaintenance(req: ClusterPath & ServerRequest, ctx: RequestContext, kind: 'restart' | 'repair') {
+    requireRole(ctx, 'operator');
+    const c = await cluster(ctx, req);
+    const recorded = (await getClusterServers(db, c.resourceKey)).map((s) => s.index);
+    const indexes = recorded.length ? recorded : [...Array(c.spec.properties.serverCount ?? 0).keys()];
+    throwIfAny(checkServerRequest(req, indexes, kind));
+    const { operation } = await deps.startAction(req, ctx, kind, {
+      params: { serverIndex: req.serverIndex as number, force: req.force === true },
+    });
+    return operation;
+  }
+
   return {
     /** Client agent configuration, CA bundle and Helm values; holds the gossip key, so operators only. */
     async listClientConfig(req: ClusterPath, ctx: RequestContext) {
@@ -89,32 +135,13 @@ export function actionHandlers(deps: {
       return { snapshot: snapshotView(s) };
     },
 
-    /**
-     * The result of a finished createRootToken operation: the new token, for an operator of the
-     * cluster's subscription (the caller's scope was checked when the operation was found), once,
-     * within ROOT_TOKEN_RESULT_TTL_MS of being written; then it is gone from the store. Readers
-     * get the same 404 as for a result that never existed.
-     */
-    async rootTokenResult(op: OperationRecord, ctx: RequestContext): Promise<{ accessorId: string; secretId: string }> {
-      const what = `The result of operation ${op.operationId}`;
-      if (!hasRole(ctx, 'operator')) throw notFound(what);
-      const name = rootTokenResultName(op.operationId);
-      const taken = await takeSecret(db, op.resourceKey, name);
-      if (!taken)
-        throw new ApiError(
-          404,
-          GrpcStatus.NOT_FOUND,
-          'ResourceNotFound',
-          `${what} was not found: a new root token is shown once, within ${ROOT_TOKEN_RESULT_TTL_MS / 60_000} minutes; run createRootToken again for another.`,
-        );
-      if (Date.now() - taken.writtenAt.getTime() > ROOT_TOKEN_RESULT_TTL_MS)
-        throw new ApiError(
-          404,
-          GrpcStatus.NOT_FOUND,
-          'ResourceNotFound',
-          `${what} expired ${ROOT_TOKEN_RESULT_TTL_MS / 60_000} minutes after the token was created and was deleted; run createRootToken again.`,
-        );
-      return JSON.parse(deps.sealer.open(taken.ciphertext, sealContext(op.resourceKey, name))) as { accessorId: string; secretId: string };
+    /** The result of a finished createRootToken operation: the new token, once (sealed-result.ts). */
+    rootTokenResult(op: OperationRecord, ctx: RequestContext): Promise<{ accessorId: string; secretId: string }> {
+      return takeSealedResult(deps, op, ctx, {
+        name: rootTokenResultName(op.operationId),
+        shown: 'a new root token',
+        again: 'run createRootToken again',
+      });
     },
 
     /**
@@ -140,6 +167,25 @@ export function actionHandlers(deps: {
         },
       });
       return { operation };
+    },
+
+    /**
+     * rotateCertificates: renews every server certificate now, due or not (servers reload them
+     * without leaving the cluster, so it does not wait for the maintenance window).
+     */
+    async rotateCertificates(req: ClusterPath, ctx: RequestContext) {
+      const { operation } = await deps.startAction(req, ctx, 'rotate', { params: { renewAll: true } });
+      return { operation };
+    },
+
+    /** restartServer: restarts one server's VM, inside the maintenance window unless `force`. */
+    async restartServer(req: ClusterPath & ServerRequest, ctx: RequestContext) {
+      return { operation: await serverMaintenance(req, ctx, 'restart') };
+    },
+
+    /** repairServer: reimages one server's VM, inside the maintenance window unless `force`. */
+    async repairServer(req: ClusterPath & ServerRequest, ctx: RequestContext) {
+      return { operation: await serverMaintenance(req, ctx, 'repair') };
     },
 
     /** The cluster's plan and its billable server hours this calendar month (UTC) so far. */
@@ -198,10 +244,16 @@ export function actionHandlers(deps: {
       };
     },
 
-    async listSnapshots(req: ClusterPath, ctx: RequestContext) {
+    async listSnapshots(req: ClusterPath & PageRequest, ctx: RequestContext) {
       requireRole(ctx, 'reader');
       const c = await cluster(ctx, req);
-      return { value: (await listSnapshots(db, c.resourceKey)).map(snapshotView) };
+      const limit = pageSize(req);
+      const after = decodeNewestFirstToken(req, 'snapshots');
+      const page = await pageSnapshots(db, c.resourceKey, limit, after);
+      const value = page.items.map(snapshotView);
+      if (!page.next) return { value };
+      const token = encodeNewestFirstToken('snapshots', page.next);
+      return { value, nextLink: nextLink(ctx, `${c.id}/listSnapshots`, token, req) };
     },
 
     async getSnapshot(req: ClusterPath & { snapshotId?: string }, ctx: RequestContext) {

@@ -12,7 +12,7 @@ import {
   resourceKey,
   type OperationKind,
 } from '../../../../domain/resource-id.js';
-import type { CatalogueEntry } from '../../../../domain/versions.js';
+import { defaultVersion, type CatalogueEntry } from '../../../../domain/versions.js';
 import {
   getCluster,
   listClusters,
@@ -26,7 +26,7 @@ import type { SecretBox } from '../../../../lib/secret-box.js';
 import type { SqlDatabase, SqlExecutor } from '../../../../store/database.js';
 import { activeOperation, operationLane, pendingOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
-import { badRequest, conflict, notFound, preconditionFailed } from '../errors.js';
+import { conflict, notFound, preconditionFailed } from '../errors.js';
 import { operationTarget, type OperationStarter } from '../../../../lib/operation-starter.js';
 import type { OperationParams } from '../../../../contract/temporal.js';
 import { requireRole, requireSubscription } from './authorize.js';
@@ -37,6 +37,7 @@ import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, typ
 import { inProgress, startOperation, type OperationTarget } from './start-operation.js';
 import { requireWritableSubscription } from './subscription-state.js';
 import { beginDelete } from './delete-cluster.js';
+import { decodeSkipToken, encodeSkipToken, invalidSkipToken, MAX_PAGE, nextLink, pageSize, type PageRequest } from './paging.js';
 import { unfinishedDelete } from '../../../../store/delete-queue.js';
 
 export interface ClusterServiceDeps {
@@ -53,10 +54,8 @@ export interface ClusterServiceDeps {
   limits: Pick<ServiceLimits, 'clustersPerSubscription'>;
 }
 
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
-
 export function clusterHandlers(deps: ClusterServiceDeps) {
+  const defaultConsulVersion = defaultVersion(deps.catalogue);
   const { db } = deps;
 
   const start = (
@@ -96,6 +95,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
   async function validationContext(subscriptionId: string, id: string, current?: ClusterRecord) {
     return {
       knownConsulVersions: deps.catalogue.map((c) => c.version),
+      ...(defaultConsulVersion ? { defaultConsulVersion } : {}),
       existingCidrsInSubscription: await subscriptionCidrs(db, subscriptionId),
       ...(deps.allowedLocations ? { allowedLocations: deps.allowedLocations } : {}),
       ...(current ? { currentSpec: current.spec, currentProvisioningState: current.provisioningState } : {}),
@@ -337,30 +337,16 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     },
   };
 
-  async function page(
-    ctx: RequestContext,
-    req: { subscriptionId: string; skipToken?: string; top?: number },
-    resourceGroup: string | undefined,
-  ) {
-    const top = req.top ?? DEFAULT_PAGE;
-    if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE)
-      throw badRequest('InvalidParameter', `$top must be an integer from 1 to ${MAX_PAGE}; got ${top}.`, '$top');
-    let after: string | undefined;
-    if (req.skipToken) {
-      after = Buffer.from(req.skipToken, 'base64url').toString('utf8');
-      if (!after.startsWith(`/subscriptions/${req.subscriptionId.toLowerCase()}/`)) {
-        throw badRequest(
-          'InvalidParameter',
-          '$skipToken is not a continuation token from this list; start again without it.',
-          '$skipToken',
-        );
-      }
-    }
+  async function page(ctx: RequestContext, req: { subscriptionId: string } & PageRequest, resourceGroup: string | undefined) {
+    const limit = pageSize(req);
+    const [after] = decodeSkipToken(req, 'clusters', 1) ?? [];
+    // A token names a cluster key; one of another subscription is not a position in this list.
+    if (after !== undefined && !after.startsWith(`/subscriptions/${req.subscriptionId.toLowerCase()}/`)) throw invalidSkipToken();
     const { items, more } = await listClusters(db, {
       subscriptionId: req.subscriptionId,
       ...(resourceGroup !== undefined ? { resourceGroup } : {}),
       ...(after !== undefined ? { after } : {}),
-      limit: top,
+      limit,
     });
     const value = items.map(clusterView);
     const last = items[items.length - 1];
@@ -369,9 +355,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       resourceGroup === undefined
         ? `/subscriptions/${req.subscriptionId}/providers/HCS.Consul/clusters`
         : `/subscriptions/${req.subscriptionId}/resourceGroups/${resourceGroup}/providers/HCS.Consul/clusters`;
-    const q = new URLSearchParams({ 'api-version': ctx.apiVersion, $skipToken: Buffer.from(last.resourceKey).toString('base64url') });
-    if (req.top) q.set('$top', String(req.top));
-    return { value, nextLink: `${ctx.baseUrl}${path}?${q.toString()}` };
+    return { value, nextLink: nextLink(ctx, path, encodeSkipToken('clusters', [last.resourceKey]), req) };
   }
 }
 

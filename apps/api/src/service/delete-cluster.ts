@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordDelete } from '../../../../store/delete-queue.js';
 import { getOperation, type OperationRecord } from '../../../../store/operations.js';
+import { setAuditCaller } from '../../../../store/audit-log.js';
 import {
   operationWorkflow,
   starterTaskQueue,
@@ -26,6 +27,8 @@ export async function beginDelete(
   const workflow = operationWorkflow({ target: cluster, kind: 'delete', operationId: randomUUID(), correlationId: ctx.correlationId });
   // The cluster is marked Deleting in the same transaction (store/delete-queue.ts).
   const recorded = await db.transaction(async (tx) => {
+    // The audit rows of the operations this changes name the caller (store/audit-log.ts).
+    await setAuditCaller(tx, ctx.caller.subject);
     const r = await recordDelete(tx, {
       operationId: workflow.operationId,
       resourceKey: cluster.resourceKey,

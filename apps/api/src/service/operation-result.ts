@@ -19,6 +19,7 @@ export interface OperationResult {
   cluster?: ClusterView;
   snapshot?: object;
   rootToken?: { accessorId: string; secretId: string };
+  peeringToken?: { peerName: string; peeringToken: string };
 }
 
 export function operationResultHandlers(deps: {
@@ -29,6 +30,8 @@ export function operationResultHandlers(deps: {
   snapshotResult(op: OperationRecord): Promise<{ snapshot: object }>;
   /** The new root token, once, for operators (service/actions.ts). */
   rootTokenResult(op: OperationRecord, ctx: RequestContext): Promise<{ accessorId: string; secretId: string }>;
+  /** The peering token, once, for operators (service/peering.ts). */
+  peeringTokenResult(op: OperationRecord, ctx: RequestContext): Promise<{ peerName: string; peeringToken: string }>;
 }) {
   return {
     async getOperationResult(req: OperationPath, ctx: RequestContext): Promise<OperationResult> {
@@ -38,6 +41,7 @@ export function operationResultHandlers(deps: {
       if (op.status !== 'Succeeded' || op.kind === 'delete') return { operation };
       if (op.kind === 'snapshot') return { operation, snapshot: (await deps.snapshotResult(op)).snapshot };
       if (op.kind === 'token') return { operation, rootToken: await deps.rootTokenResult(op, ctx) };
+      if (op.kind === 'peeringtoken') return { operation, peeringToken: await deps.peeringTokenResult(op, ctx) };
       return cluster ? { operation, cluster: clusterView(cluster) } : { operation };
     },
   };

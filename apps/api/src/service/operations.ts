@@ -6,13 +6,14 @@ import { movesProvisioningState } from '../../../../domain/provisioning.js';
 import { getCluster, setProvisioningState } from '../../../../store/clusters.js';
 import type { SqlDatabase } from '../../../../store/database.js';
 import { withdrawStartRequest } from '../../../../store/operation-starts.js';
-import { cancelScheduled, getOperation, listOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
+import { cancelScheduled, getOperation, pageOperations, updateOperation, type OperationRecord } from '../../../../store/operations.js';
 import type { RequestContext } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import type { OperationStarter } from '../../../../lib/operation-starter.js';
 import { countOperationEnded } from '../../../../lib/metrics.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import { operationView, type OperationView } from './views.js';
+import { decodeNewestFirstToken, encodeNewestFirstToken, nextLink, pageSize, type PageRequest } from './paging.js';
 
 interface OperationPath {
   subscriptionId: string;
@@ -52,9 +53,9 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
     },
 
     async listOperations(
-      req: { subscriptionId: string; resourceGroup: string; clusterName: string },
+      req: { subscriptionId: string; resourceGroup: string; clusterName: string } & PageRequest,
       ctx: RequestContext,
-    ): Promise<{ value: OperationView[] }> {
+    ): Promise<{ value: OperationView[]; nextLink?: string }> {
       requireRole(ctx, 'reader');
       requireSubscription(ctx, req.subscriptionId, `The cluster '${req.clusterName}'`);
       throwIfAny([
@@ -62,13 +63,18 @@ export function operationHandlers(deps: { db: SqlDatabase; starter: OperationSta
         ...checkResourceGroupName(req.resourceGroup),
         ...checkClusterName(req.clusterName.toLowerCase()),
       ]);
+      const limit = pageSize(req);
+      const after = decodeNewestFirstToken(req, 'operations');
       const id = formatClusterResourceId({
         subscriptionId: req.subscriptionId,
         resourceGroup: req.resourceGroup,
         clusterName: req.clusterName,
       });
-      const ops = await listOperations(db, resourceKey(id));
-      return { value: ops.map((op) => operationView(op, id)) };
+      const page = await pageOperations(db, resourceKey(id), limit, after);
+      const value = page.items.map((op) => operationView(op, id));
+      if (!page.next) return { value };
+      const token = encodeNewestFirstToken('operations', page.next);
+      return { value, nextLink: nextLink(ctx, `${id}/operations`, token, req) };
     },
 
     async cancelOperation(req: OperationPath, ctx: RequestContext): Promise<{ operation: OperationView }> {

@@ -59,6 +59,7 @@ export async function startOperation(
     target: cluster,
     kind,
     correlationId: ctx.correlationId,
+    startedBy: ctx.caller.subject,
     write,
     ...(params ? { params } : {}),
     outbox: { taskQueue: starterTaskQueue(deps.starter) },

@@ -51,7 +51,7 @@ export function snapshotCommands(io: Io): Command {
     .argument('<cluster>', 'cluster name')
     .action(
       action(io, async (ctx, [cluster]) => {
-        const { value } = await ctx.client().json<{ value: SnapshotView[] }>('POST', `${ctx.clusterPath(cluster!)}/listSnapshots`);
+        const value = await ctx.client().list<SnapshotView>(`${ctx.clusterPath(cluster!)}/listSnapshots`, 'POST');
         ctx.print({ value }, value, SNAPSHOT_COLUMNS);
       }),
     );

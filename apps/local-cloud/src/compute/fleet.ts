@@ -29,6 +29,8 @@ const STABLE_MS = 30_000;
 
 export class Fleet {
   readonly #entries = new Map<string, Entry>();
+  /** Instances broken for good (test-only fault injection): their process is gone and nothing starts them. */
+  readonly #broken = new Set<string>();
   #closed = false;
 
   constructor(private readonly o: FleetOptions) {}
@@ -59,6 +61,31 @@ export class Fleet {
   async remove(key: string): Promise<void> {
     await this.halt(key);
     this.#entries.delete(key);
+  }
+
+  /**
+   * Test-only fault: the instance's process is killed and every start (the fleet's own restarts,
+   * a restart or start action) is refused until `mend` (a reimage or delete) - a VM whose host
+   * failed for good.
+   */
+  async breakInstance(key: string): Promise<void> {
+    this.#broken.add(key);
+    const e = this.#entries.get(key);
+    if (!e) return;
+    clearTimeout(e.timer);
+    await e.starting?.catch(() => {});
+    const proc = e.proc;
+    e.proc = undefined;
+    await proc?.stop();
+  }
+
+  /** Ends `breakInstance` (a fresh disk, or the instance gone). */
+  mend(key: string): void {
+    this.#broken.delete(key);
+  }
+
+  broken(): string[] {
+    return [...this.#broken];
   }
 
   /** running: process up; starting: should run but is between processes; stopped: powered off or unknown. */
@@ -95,6 +122,7 @@ export class Fleet {
       for (let i = 0; i < attempts; i++) {
         if (this.#closed || e.desired !== 'running') return;
         try {
+          if (this.#broken.has(e.key)) throw new Error('its host refuses to start it (injected fault: broken for good)');
           const proc = await this.o.runner.start(e.spec());
           let exitedEarly: string | undefined;
           void proc.exited.then((why) => (exitedEarly = why));

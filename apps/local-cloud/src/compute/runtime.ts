@@ -79,6 +79,8 @@ export class ComputeRuntime {
             return this.#runAll(vmss, [inst]);
           case 'reimage':
           case 'reimageall':
+            // A fresh disk on a healthy host: a broken instance (test-only fault) works again.
+            this.o.fleet.mend(key);
             inst.provisioningState = 'Updating';
             this.o.store.save();
             await this.o.fleet.halt(key);
@@ -96,6 +98,7 @@ export class ComputeRuntime {
             this.o.store.save();
             return this.o.fleet.halt(key);
           case 'delete':
+            this.o.fleet.mend(key);
             return this.#destroy(vmss.id, internal, inst);
         }
       }),
@@ -105,6 +108,14 @@ export class ComputeRuntime {
       vmss.sku = { ...vmss.sku, capacity: internal.instances.length };
     }
     this.o.store.save();
+  }
+
+  /** Test-only fault (instance-faults.ts): the instance's process dies and its restarts are refused until a reimage. */
+  async breakInstance(vmssId: string, instanceId: string): Promise<void> {
+    const { internal } = this.#get(vmssId);
+    if (!internal.instances.some((i) => i.instanceId === instanceId))
+      throw new CloudError(404, 'ResourceNotFound', `The scale set ${vmssId} has no instance ${instanceId}.`);
+    await this.o.fleet.breakInstance(this.key(vmssId, instanceId));
   }
 
   /** Stops and wipes every instance of a scale set that is being deleted. */

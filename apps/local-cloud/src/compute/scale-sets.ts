@@ -19,6 +19,7 @@ import {
 import { str } from '../json-text.js';
 import { badRequest, CloudError } from '../errors.js';
 import { findIdentity } from '../resources/identities.js';
+import { children, LOAD_BALANCER_TYPE } from '../resources/load-balancer-model.js';
 import { accepted, acceptedPut } from '../resources/replies.js';
 import type { ResourceRecord, ScaleSetInternal } from '../state.js';
 import type { ComputeRuntime, InstanceAction } from './runtime.js';
@@ -106,6 +107,7 @@ export function scaleSetHandler(s: Services, runtime: ComputeRuntime): TypeHandl
       }
       const { profile: stored, customData } = splitSecrets(profile);
       checkSubnets(s, stored);
+      checkBackendPools(s, stored, id);
       const internal: ScaleSetInternal = s.store.scaleSet(id) ?? { modelVersion: 0, nextInstanceId: 0, instances: [] };
       const previous = existing?.properties.virtualMachineProfile;
       const newCustomData = customData ?? internal.customData;
@@ -293,6 +295,28 @@ function checkSubnets(s: Services, profile: Record<string, unknown>): void {
           'InvalidResourceReference',
           `Resource ${ip.subnetId} referenced by the scale set's network profile was not found.`,
         );
+      }
+    }
+  }
+}
+
+/** Every loadBalancerBackendAddressPools entry of the model names an existing pool. */
+function checkBackendPools(s: Services, profile: Record<string, unknown>, vmssId: string): void {
+  const network = (profile.networkProfile ?? {}) as { networkInterfaceConfigurations?: Array<{ properties?: Record<string, unknown> }> };
+  for (const nic of network.networkInterfaceConfigurations ?? []) {
+    for (const ip of (nic.properties?.ipConfigurations as Array<{ properties?: Record<string, unknown> }> | undefined) ?? []) {
+      for (const ref of (ip.properties?.loadBalancerBackendAddressPools as Array<{ id?: unknown }> | undefined) ?? []) {
+        const poolId = str(ref?.id);
+        const lb = s.store.get(poolId.split('/').slice(0, -2).join('/'));
+        const found =
+          lb?.type === LOAD_BALANCER_TYPE && children(lb, 'backendAddressPools').some((p) => p.id.toLowerCase() === poolId.toLowerCase());
+        if (!found) {
+          throw new CloudError(
+            400,
+            'InvalidResourceReference',
+            `Resource ${poolId} referenced by resource ${vmssId} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+          );
+        }
       }
     }
   }

@@ -44,8 +44,8 @@ export interface NestedTypeSpec {
   inUseCode: { parent: string; child: string };
 }
 
-const NETWORK_PUT = 'network.put';
-const NETWORK_DELETE = 'network.delete';
+export const NETWORK_PUT = 'network.put';
+export const NETWORK_DELETE = 'network.delete';
 
 export function nestedTypeHandlers(s: Services, spec: NestedTypeSpec): [TypeHandler, TypeHandler] {
   const childrenOf = (parent: ResourceRecord | undefined): ResourceView[] =>

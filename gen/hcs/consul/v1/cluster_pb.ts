@@ -91,7 +91,9 @@ export const ClusterSchema: GenMessage<Cluster> = /*@__PURE__*/
  */
 export type ClusterProperties = Message<"hcs.consul.v1.ClusterProperties"> & {
   /**
-   * Consul version, e.g. "1.22.7"; must be in the version catalogue.
+   * Consul version, e.g. "1.22.7"; must be in the version catalogue. Omitted on create: the
+   * catalogue's newest RECOMMENDED version (else its newest AVAILABLE one); omitted on replace:
+   * the version the cluster has.
    *
    * @generated from field: string consul_version = 1;
    */
