@@ -8,20 +8,16 @@
 // state changes: audit-log.test.ts.
 import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type JsonValue } from '@bufbuild/protobuf';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildApi, type ApiOptions } from '../../apps/api/src/api.js';
+import type { ApiOptions } from '../../apps/api/src/api.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../apps/api/src/grpc/server.js';
 import { AuditLogService } from '../../gen/hcs/consul/v1/audit_log_pb.js';
 import { ClusterService } from '../../gen/hcs/consul/v1/cluster_service_pb.js';
-import { sha256Hex } from '../../apps/api/src/auth.js';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
-import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { verifyAuditChain } from '../../store/audit-log.js';
-import { openDatabase, type SqlDatabase } from '../../store/database.js';
-import { migrate } from '../../store/migrate.js';
-import { putSubscription } from '../../store/subscriptions.js';
+import type { SqlDatabase } from '../../store/database.js';
+import { IN_MEMORY_VERSION, inMemoryApi, type InMemoryApi } from '../support/in-memory-api.js';
 
 const starter: ApiOptions['starter'] = {
   async start() {},
@@ -33,40 +29,28 @@ const starter: ApiOptions['starter'] = {
   async close() {},
 };
 const API_VERSION = '2026-11-01';
-const VERSION = '1.22.7';
+const VERSION = IN_MEMORY_VERSION;
 const [subA, subB] = [randomUUID(), randomUUID()];
-const tokens = {
-  a: `hcsop_a_${randomBytes(16).toString('hex')}`,
-  b: `hcsop_b_${randomBytes(16).toString('hex')}`,
-  readerA: `hcsop_r_${randomBytes(16).toString('hex')}`,
-};
+let tokens: { a: string; b: string; readerA: string };
+let memory: InMemoryApi<'tenant-a' | 'tenant-b' | 'reader-a'> | undefined;
 let db: SqlDatabase;
-let api: Awaited<ReturnType<typeof buildApi>>['rest'];
+let api: InMemoryApi['built']['rest'];
 let grpcServer: RunningGrpcServer;
 let grpcClient: Client;
 
 beforeAll(async () => {
-  db = await openDatabase({ kind: 'pglite', dataDir: 'memory://' });
-  await migrate(db);
-  for (const s of [subA, subB]) await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
-  const keys = parsePayloadKeys(`mem-1:${randomBytes(32).toString('base64')}`);
-  const built = await buildApi({
-    db,
+  memory = await inMemoryApi({
+    subscriptions: [subA, subB],
     starter,
-    auth: {
-      armCertificateThumbprints: [],
-      jwtIssuers: [],
-      operatorTokens: [
-        { name: 'tenant-a', sha256: sha256Hex(tokens.a), role: 'operator', subscriptions: [subA] },
-        { name: 'tenant-b', sha256: sha256Hex(tokens.b), role: 'operator', subscriptions: [subB] },
-        { name: 'reader-a', sha256: sha256Hex(tokens.readerA), role: 'reader', subscriptions: [subA] },
-      ],
-    },
-    catalogue: [{ version: VERSION, status: 'RECOMMENDED' }],
-    logger: pino({ level: 'silent' }),
-    payloadCodec: new AesGcmPayloadCodec(keys),
-    sealer: new SecretBox(deriveSealingKeys(keys)),
+    tokens: [
+      { name: 'tenant-a', role: 'operator', subscriptions: [subA] },
+      { name: 'tenant-b', role: 'operator', subscriptions: [subB] },
+      { name: 'reader-a', role: 'reader', subscriptions: [subA] },
+    ],
   });
+  tokens = { a: memory.tokens['tenant-a'], b: memory.tokens['tenant-b'], readerA: memory.tokens['reader-a'] };
+  db = memory.db;
+  const built = memory.built;
   api = built.rest;
   // The gRPC transport on loopback (plaintext is allowed there), with the same handlers, authenticator and audit recorder.
   grpcServer = await startGrpcServer({
@@ -78,12 +62,11 @@ beforeAll(async () => {
     port: 0,
   });
   grpcClient = new Client(grpcServer.address, credentials.createInsecure());
-});
+}, 120_000);
 afterAll(async () => {
   grpcClient?.close();
   await grpcServer?.close();
-  await api?.close();
-  await db?.close();
+  await memory?.close();
 });
 
 const path = (s: string, name: string) => `/subscriptions/${s}/resourceGroups/rg/providers/HCS.Consul/clusters/${name}`;

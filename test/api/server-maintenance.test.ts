@@ -6,79 +6,40 @@
 // serverIndex is a 400 naming the cluster's servers, another operation a 409, another
 // subscription's operator a 404 and a reader a 403 - and none of those records or starts anything.
 // What the workflows then do is in test/workflows/server-maintenance.test.ts and test/lifecycle/.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { pino } from 'pino';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ApiOptions } from '../../apps/api/src/api.js';
-import { sha256Hex } from '../../apps/api/src/auth.js';
 import { WORKFLOW_TYPE_FOR_KIND } from '../../contract/temporal.js';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
-import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
 import { getCluster, setClusterServers, setProvisioningState } from '../../store/clusters.js';
-import { openDatabase, type SqlDatabase } from '../../store/database.js';
-import { migrate } from '../../store/migrate.js';
+import type { SqlDatabase } from '../../store/database.js';
+import { IN_MEMORY_VERSION, inMemoryApi, inMemoryStarter, type InMemoryApi } from '../support/in-memory-api.js';
 import { listOperations, updateOperation } from '../../store/operations.js';
 import { pendingStartRequests } from '../../store/operation-starts.js';
-import { putSubscription } from '../../store/subscriptions.js';
-
-type Starter = ApiOptions['starter'];
-type StartInput = Parameters<Starter['start']>[0];
-
-function inMemoryStarter(): Starter & { started: StartInput[] } {
-  const started: StartInput[] = [];
-  return {
-    started,
-    async start(input) {
-      started.push(input);
-    },
-    async cancel() {},
-    async find(workflowId) {
-      return started.some((s) => s.workflowId === workflowId) ? 'running' : 'absent';
-    },
-    async ping() {},
-    async close() {},
-  };
-}
 
 const API_VERSION = '2026-11-01';
-const VERSION = '1.22.7';
+const VERSION = IN_MEMORY_VERSION;
 const [sub, otherSub] = [randomUUID(), randomUUID()];
-const tokens = {
-  operator: `hcsop_maint_${randomBytes(16).toString('hex')}`,
-  other: `hcsop_other_${randomBytes(16).toString('hex')}`,
-  reader: `hcsop_reader_${randomBytes(16).toString('hex')}`,
-};
 const starter = inMemoryStarter();
 let db: SqlDatabase;
-let api: Awaited<ReturnType<typeof buildApi>>['rest'];
-let relay: Awaited<ReturnType<typeof buildApi>>['relay'];
+let api: InMemoryApi['built']['rest'];
+let relay: InMemoryApi['built']['relay'];
+let tokens: Record<'operator' | 'other' | 'reader', string>;
+let memory: InMemoryApi<'operator' | 'other' | 'reader'> | undefined;
 
 beforeAll(async () => {
-  db = await openDatabase({ kind: 'pglite', dataDir: 'memory://' });
-  await migrate(db);
-  for (const s of [sub, otherSub]) await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
-  const keys = parsePayloadKeys(`maint-1:${randomBytes(32).toString('base64')}`);
-  ({ rest: api, relay } = await buildApi({
-    db,
+  memory = await inMemoryApi({
+    subscriptions: [sub, otherSub],
     starter,
-    auth: {
-      armCertificateThumbprints: [],
-      jwtIssuers: [],
-      operatorTokens: [
-        { name: 'operator', sha256: sha256Hex(tokens.operator), role: 'operator', subscriptions: [sub] },
-        { name: 'other', sha256: sha256Hex(tokens.other), role: 'operator', subscriptions: [otherSub] },
-        { name: 'reader', sha256: sha256Hex(tokens.reader), role: 'reader', subscriptions: [sub] },
-      ],
-    },
-    catalogue: [{ version: VERSION, status: 'RECOMMENDED' }],
-    logger: pino({ level: 'silent' }),
-    payloadCodec: new AesGcmPayloadCodec(keys),
-    sealer: new SecretBox(deriveSealingKeys(keys)),
-  }));
+    tokens: [
+      { name: 'operator', role: 'operator', subscriptions: [sub] },
+      { name: 'other', role: 'operator', subscriptions: [otherSub] },
+      { name: 'reader', role: 'reader', subscriptions: [sub] },
+    ],
+  });
+  ({ db, tokens } = memory);
+  ({ rest: api, relay } = memory.built);
 }, 120_000);
 afterAll(async () => {
-  await api?.close();
-  await db?.close();
+  await memory?.close();
 });
 
 const path = (name: string, s = sub) => `/subscriptions/${s}/resourceGroups/rg-maint/providers/HCS.Consul/clusters/${name}`;

@@ -4,32 +4,24 @@
 // authenticates by that cookie must come from a UI origin. The API is built in-process on an
 // in-memory PGlite store and driven with fastify's inject(); no Temporal is involved.
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ApiOptions } from '../../apps/api/src/api.js';
-import { sha256Hex } from '../../apps/api/src/auth.js';
+import type { ApiOptions } from '../../apps/api/src/api.js';
+import { inMemoryApi, type InMemoryApi } from '../support/in-memory-api.js';
 import { CODEC_SESSION_COOKIE } from '../../apps/api/src/rest/codec-routes.js';
 import { apiEnvSchema } from '../../apps/control-plane/src/api-config.js';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
-import { deriveSealingKeys, SecretBox } from '../../lib/secret-box.js';
-import { openDatabase, type SqlDatabase } from '../../store/database.js';
-import { migrate } from '../../store/migrate.js';
 
 const UI = 'http://127.0.0.1:8233';
 const ATTACKER = 'https://attacker.example';
-const tokens = { sre: `hcsop_sre_${randomBytes(16).toString('hex')}`, reader: `hcsop_reader_${randomBytes(16).toString('hex')}` };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const secret = JSON.stringify({ clusterId: 'victim-cluster', consulVersion: '1.22.7' });
 const plainPayload = { metadata: { encoding: b64('json/plain') }, data: b64(secret) };
 
-let db: SqlDatabase;
-let api: Awaited<ReturnType<typeof buildApi>>['rest'];
+let memory: InMemoryApi<'sre' | 'reader'> | undefined;
+let tokens: Record<'sre' | 'reader', string>;
+let api: InMemoryApi['built']['rest'];
 let sealed: { metadata: Record<string, string>; data: string };
 
 beforeAll(async () => {
-  db = await openDatabase({ kind: 'pglite', dataDir: 'memory://' });
-  await migrate(db);
-  const keys = parsePayloadKeys(`cors-1:${randomBytes(32).toString('base64')}`);
   const starter: ApiOptions['starter'] = {
     start: async () => {},
     cancel: async () => {},
@@ -37,23 +29,16 @@ beforeAll(async () => {
     ping: async () => {},
     close: async () => {},
   };
-  ({ rest: api } = await buildApi({
-    db,
+  memory = await inMemoryApi({
     starter,
-    auth: {
-      armCertificateThumbprints: [],
-      jwtIssuers: [],
-      operatorTokens: [
-        { name: 'sre', sha256: sha256Hex(tokens.sre), role: 'operator', subscriptions: '*' },
-        { name: 'reader', sha256: sha256Hex(tokens.reader), role: 'reader', subscriptions: '*' },
-      ],
-    },
-    catalogue: [{ version: '1.22.7', status: 'RECOMMENDED' }],
-    logger: pino({ level: 'silent' }),
-    payloadCodec: new AesGcmPayloadCodec(keys),
-    codecCorsOrigins: [UI],
-    sealer: new SecretBox(deriveSealingKeys(keys)),
-  }));
+    tokens: [
+      { name: 'sre', role: 'operator', subscriptions: '*' },
+      { name: 'reader', role: 'reader', subscriptions: '*' },
+    ],
+    options: { codecCorsOrigins: [UI] },
+  });
+  ({ tokens } = memory);
+  api = memory.built.rest;
   const enc = await api.inject({
     method: 'POST',
     url: '/codec/encode',
@@ -65,8 +50,7 @@ beforeAll(async () => {
   expect(Buffer.from(sealed.metadata.encoding!, 'base64').toString()).toBe('binary/encrypted');
 }, 120_000);
 afterAll(async () => {
-  await api?.close();
-  await db?.close();
+  await memory?.close();
 });
 
 const preflight = (origin: string, url = '/codec/decode') =>
