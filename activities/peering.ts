@@ -2,6 +2,7 @@
 // sealed for the API, read once), a peering established on the dialing cluster with a token the
 // API sealed for the worker, and every peering removed before a cluster is deleted. Tokens are
 // secrets: they travel only sealed through the store, never through workflow history.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { workerFailure } from '../contract/errors.js';
 import { peeringTokenInputName, peeringTokenResultName, sealContext } from '../contract/secret-names.js';
@@ -10,14 +11,12 @@ import type { SqlExecutor } from '../store/database.js';
 import { getSecret, putSecret, takeSecret } from '../store/secrets.js';
 import { consulAccess, type ConsulAccessDeps } from './consul-access.js';
 import { PeeringRefused, type ConsulPeering } from './consul-peering.js';
+import { endPeerings } from './peering-end.js';
 
 export type PeeringDeps = ConsulAccessDeps<ConsulPeering> & {
   db: SqlExecutor;
   sealer: { seal(plaintext: string, context: string): string; open(sealed: string, context: string): string };
 };
-
-/** How long removePeerings waits for Consul to forget the peerings it deletes. */
-const FORGET_WAIT_MS = 30_000;
 
 export function createPeeringActivities(deps: PeeringDeps) {
   const consul = consulAccess(deps);
@@ -80,13 +79,9 @@ export function createPeeringActivities(deps: PeeringDeps) {
         throw e;
       });
       if (!reached) return { removed: [] };
-      const { admin, token } = reached;
-      const peerings = (await admin.list(token)).filter((p) => p.State !== 'DELETING');
-      for (const p of peerings) await admin.delete(token, p.Name);
-      for (const end = Date.now() + FORGET_WAIT_MS; (await admin.list(token)).length > 0 && Date.now() < end;) {
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      return { removed: peerings.map((p) => p.Name) };
+      return endPeerings(reached.admin, reached.token, (m, attrs) => {
+        Context.current().log.warn(m, attrs);
+      });
     },
   };
 }

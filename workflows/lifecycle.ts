@@ -75,7 +75,7 @@ export const infra = proxyActivities<ClusterActivities>({
   retry: { ...retry, maximumAttempts: 10 },
 });
 /**
- * Health gates and certificate orders: polling with heartbeats. A gate that runs out of time three
+ * Health gates, certificate orders and peerings ending: polling with heartbeats. A gate that runs out of time three
  * times fails the operation (activities/polling.ts GATE_TIMEOUT_ATTEMPTS); the other attempts
  * wait out a dependency that is down (Vault, the store, Blob, the ACME CA): 2+4+8+16+32+60+60 s
  * between eight attempts, so an outage of a minute or two does not fail the operation.
@@ -188,7 +188,7 @@ export async function deleteCluster(input: ClusterOperationInput): Promise<void>
     // Peers are told the peering ended before the servers go (deletes started before this existed replay without it).
     if (patched(REMOVE_PEERINGS_PATCH)) {
       await step('peerings', 7);
-      await quick.removePeerings({ plan, servers: await quick.loadClusterServers(ref) });
+      await gate.removePeerings({ plan, servers: await quick.loadClusterServers(ref) });
     }
     await step('infrastructure', 10);
     await infra.destroyInfrastructure({ plan });

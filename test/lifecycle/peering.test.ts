@@ -158,7 +158,9 @@ describe.sequential('cluster peering', () => {
     expect(op).toMatchObject({ kind: 'delete', status: 'Succeeded' });
     await until('B sees the peering terminated', async () => {
       const state = await peeringState('b', 'peer-a');
-      return state === 'TERMINATED' || state === undefined ? true : undefined;
+      if (state === 'TERMINATED' || state === undefined) return true;
+      // Named in the timeout's message, should it come to that.
+      throw new Error(`B's peering is ${state}`);
     });
     const delB = await arm(cp, 'DELETE', idB);
     expect(delB.status).toBe(202);
