@@ -198,7 +198,14 @@ export async function beginOperation(
 
 /** The operation holding the cluster's lock, else a scheduled one: what a new customer request waits for. */
 export async function pendingOperation(db: SqlExecutor, resourceKey: string): Promise<OperationRecord | undefined> {
-  return (await activeOperation(db, resourceKey)) ?? (await scheduledOperation(db, resourceKey));
+  // One round trip (it is on every accept's path): the lock's holder (at most one, by the
+  // one-operation index) sorts before the earliest Scheduled one.
+  const { rows } = await db.query<Row>(
+    `SELECT ${columns} FROM operations WHERE resource_id = $1 AND status IN ('Accepted', 'Running', 'Canceling', 'Scheduled')
+     ORDER BY status = 'Scheduled', started_at LIMIT 1`,
+    [resourceKey],
+  );
+  return rows[0] ? toRecord(rows[0]) : undefined;
 }
 
 export async function scheduledOperation(db: SqlExecutor, resourceKey: string): Promise<OperationRecord | undefined> {

@@ -50,6 +50,8 @@ it('an upgrade is Scheduled and holds nothing: rotation and snapshots start besi
   await updateOperation(database(), snapshotDelete.operationId, { status: 'Succeeded' });
   const rotation = await record(key, 'rotate');
   expect(rotation.status).toBe('Accepted');
+  // The lock's holder is what a new request waits for, before the Scheduled upgrade that is older.
+  expect((await pendingOperation(database(), key))?.operationId).toBe(rotation.operationId);
   // While the rotation holds the lock, a snapshot is refused (one lock holder) and the upgrade cannot claim.
   expect(await refusal(record(key, 'snapshot'))).toBeInstanceOf(OperationInProgressError);
   const busy = await claimOperation(database(), upgrade.operationId);
