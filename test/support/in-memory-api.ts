@@ -64,8 +64,12 @@ export async function inMemoryApi<N extends string>(o: {
 }): Promise<InMemoryApi<N>> {
   const db = await openDatabase({ kind: 'pglite', dataDir: 'memory://' });
   await migrate(db);
-  for (const s of o.subscriptions ?? []) await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
-  const tokens = Object.fromEntries(o.tokens.map((t) => [t.name, `hcsop_${t.name}_${randomBytes(16).toString('hex')}`])) as Record<N, string>;
+  for (const s of o.subscriptions ?? [])
+    await putSubscription(db, { subscriptionId: s, state: 'Registered', tenantId: null, properties: {} });
+  const tokens = Object.fromEntries(o.tokens.map((t) => [t.name, `hcsop_${t.name}_${randomBytes(16).toString('hex')}`])) as Record<
+    N,
+    string
+  >;
   const keys = parsePayloadKeys(`mem-1:${randomBytes(32).toString('base64')}`);
   const built = await buildApi({
     db,
@@ -73,7 +77,12 @@ export async function inMemoryApi<N extends string>(o: {
     auth: {
       armCertificateThumbprints: [],
       jwtIssuers: [],
-      operatorTokens: o.tokens.map((t) => ({ name: t.name, sha256: sha256Hex(tokens[t.name]), role: t.role, subscriptions: t.subscriptions })),
+      operatorTokens: o.tokens.map((t) => ({
+        name: t.name,
+        sha256: sha256Hex(tokens[t.name]),
+        role: t.role,
+        subscriptions: t.subscriptions,
+      })),
     },
     catalogue: [{ version: IN_MEMORY_VERSION, status: 'RECOMMENDED' }],
     logger: pino({ level: 'silent' }),
