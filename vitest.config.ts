@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongFirstSequencer } from './test/support/long-first-sequencer.js';
 
 export const testDataDir = '.test-data';
 
@@ -11,6 +12,8 @@ export default defineConfig({
     // Forks, not threads: the Temporal worker's native core runs best in its own process.
     pool: 'forks',
     maxWorkers: 2,
+    // Files that build clusters first (test/support/long-first-sequencer.ts).
+    sequence: { sequencer: LongFirstSequencer },
     testTimeout: 120_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,

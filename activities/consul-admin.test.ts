@@ -1,6 +1,8 @@
 // ACL bootstrap, the health gate and the snapshot endpoint against a real Consul server with TLS
 // and ACLs on.
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,7 +84,40 @@ it('passes the health gate only with the expected voters, a leader, autopilot he
   expect(report).toMatchObject({ healthy: true, voters: 1, problems: [] });
   const wrong = await admin.health(management, 3);
   expect(wrong.healthy).toBe(false);
-  expect(wrong.problems).toContain('1 voters in raft, expected 3');
+  expect(wrong.problems).toContain('1 live voters in raft, expected 3');
+});
+
+it('does not count a voter whose node id no live server has (a reimaged server before raft replaced it)', async () => {
+  // Consul's own answers at the moment after a reimage: the raft configuration still lists the
+  // old node id at 10.0.0.1 as a voter, gossip knows the new node there, not a voter yet.
+  const answers: Record<string, unknown> = {
+    '/v1/status/leader': '10.0.0.2:8300',
+    '/v1/operator/raft/configuration': {
+      Servers: [
+        { ID: 'old-1', Address: '10.0.0.1:8300', Voter: true },
+        { ID: 'id-2', Address: '10.0.0.2:8300', Voter: true },
+        { ID: 'id-3', Address: '10.0.0.3:8300', Voter: true },
+      ],
+    },
+    '/v1/agent/members': ['new-1', 'id-2', 'id-3'].map((id, i) => ({ Status: 1, Tags: { role: 'consul', id }, Addr: `10.0.0.${i + 1}` })),
+    '/v1/operator/autopilot/health': { Healthy: true, Servers: [] },
+  };
+  const standIn = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    if (!(path in answers)) return void res.writeHead(403).end('Permission denied');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answers[path]));
+  });
+  await new Promise<void>((r) => standIn.listen(0, '127.0.0.1', r));
+  try {
+    const report = await new ConsulAdmin({ url: `http://127.0.0.1:${(standIn.address() as AddressInfo).port}` }).health('t', 3);
+    expect(report).toMatchObject({
+      healthy: false,
+      voters: 2,
+      problems: ['2 live voters in raft, expected 3 (voters no live server answers for: 10.0.0.1:8300)'],
+    });
+  } finally {
+    await new Promise((r) => standIn.close(r));
+  }
 });
 
 it('streams a snapshot out and back in, refuses a foreign token without echoing it, and aborts a restore whose body fails', async () => {

@@ -208,8 +208,8 @@ export class ConsulAdmin {
   }
 
   /**
-   * The health gate: a leader, exactly the expected voters, autopilot healthy, and ACLs enforced
-   * (an anonymous read of the agent is denied).
+   * The health gate: a leader, exactly the expected voters (each the node alive at its address
+   * now), autopilot healthy, and ACLs enforced (an anonymous read of the agent is denied).
    */
   async health(managementToken: string, expectedServers: number): Promise<HealthReport> {
     const problems: string[] = [];
@@ -217,13 +217,29 @@ export class ConsulAdmin {
     const leader = leaderRes.status === 200 ? (JSON.parse(leaderRes.body) as string) || undefined : undefined;
     if (!leader) problems.push('no raft leader');
     let voters = 0;
-    const raft = await this.call('/v1/operator/raft/configuration', { token: managementToken });
-    if (raft.status === 200) {
-      const servers = (JSON.parse(raft.body) as { Servers: Array<{ Voter: boolean }> }).Servers;
-      voters = servers.filter((s) => s.Voter).length;
-      if (voters !== expectedServers) problems.push(`${voters} voters in raft, expected ${expectedServers}`);
+    const [raft, members] = await Promise.all([
+      this.call('/v1/operator/raft/configuration', { token: managementToken }),
+      this.call('/v1/agent/members', { token: managementToken }),
+    ]);
+    if (raft.status === 200 && members.status === 200) {
+      // A voter counts only while it is the node that lives at its address now: after a reimage
+      // the raft configuration keeps the old node id as a voter for a moment, beside the new
+      // server that is not a voter yet.
+      const alive = new Set(
+        (JSON.parse(members.body) as Array<{ Status: number; Tags: Record<string, string> }>)
+          .filter((m) => m.Status === 1 && m.Tags.role === 'consul' && m.Tags.id)
+          .map((m) => m.Tags.id!),
+      );
+      const servers = (JSON.parse(raft.body) as { Servers: Array<{ ID: string; Address: string; Voter: boolean }> }).Servers;
+      const stale = servers.filter((s) => s.Voter && !alive.has(s.ID));
+      voters = servers.filter((s) => s.Voter && alive.has(s.ID)).length;
+      if (voters !== expectedServers)
+        problems.push(
+          `${voters} live voters in raft, expected ${expectedServers}` +
+            (stale.length ? ` (voters no live server answers for: ${stale.map((s) => s.Address).join(', ')})` : ''),
+        );
     } else {
-      problems.push(`raft configuration unavailable (${raft.status})`);
+      problems.push(`raft configuration unavailable (${raft.status === 200 ? `members ${members.status}` : raft.status})`);
     }
     const autopilot = await this.call('/v1/operator/autopilot/health', { token: managementToken });
     if (autopilot.status === 200) {

@@ -2,10 +2,6 @@
 // @azure/arm-compute SDK: a server's scale set (capacity 1, named after the server) lists its one
 // instance; restart starts a new process on the same disk; reimage starts one on a fresh disk at
 // the same address; a broken instance (test-only fault) fails its restart and is cured by a reimage.
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { ManagedServiceIdentityClient } from '@azure/arm-msi';
-import { NetworkManagementClient } from '@azure/arm-network';
-import { ResourceManagementClient } from '@azure/arm-resources';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../devstack/supervisor.js';
 import { httpCall } from '../lib/http.js';
@@ -13,70 +9,32 @@ import { FAULT_ADMIN_HEADER } from '../apps/local-cloud/src/faults.js';
 import { BROKEN_INSTANCES_PATH } from '../apps/local-cloud/src/instance-faults.js';
 import { startTestCloud, type TestCloud } from '../apps/local-cloud/src/testing.js';
 import { probe, probeInstanceCommand } from '../apps/local-cloud/src/testing-instance.js';
+import { createProbeScaleSet } from '../apps/local-cloud/src/testing-scale-set.js';
 import { armServerCompute, type ServerCompute } from './server-compute.js';
 
 const RG = 'rg-server-compute';
 const SERVER = 'c1-server-0';
-const poll = { updateIntervalInMs: 100 };
 let t: TestCloud;
 let port: number;
 let compute: ServerCompute;
 let ip: string;
+/** How long a stopped instance is asked before it counts as silent. */
+const SILENT_MS = 1_000;
 
 beforeAll(async () => {
   port = await freePort();
   t = await startTestCloud({ instanceCommand: probeInstanceCommand(port), retryAfterSeconds: 0, faultInjection: true });
-  const sub = t.cloud.subscriptionId;
-  await new ResourceManagementClient(t.credential, sub, t.clientOptions).resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
-  const net = new NetworkManagementClient(t.credential, sub, t.clientOptions);
-  const vnet = await net.virtualNetworks.beginCreateOrUpdateAndWait(
-    RG,
-    'vnet',
-    {
-      location: 'westeurope',
-      addressSpace: { addressPrefixes: ['10.22.0.0/16'] },
-      subnets: [{ name: 's', addressPrefix: '10.22.1.0/24' }],
-    },
-    poll,
-  );
-  const identity = await new ManagedServiceIdentityClient(t.credential, sub, t.clientOptions).userAssignedIdentities.createOrUpdate(
-    RG,
-    'id',
-    {
-      location: 'westeurope',
-    },
-  );
-  const client = new ComputeManagementClient(t.credential, sub, t.clientOptions);
-  await client.virtualMachineScaleSets.createOrUpdate(
-    RG,
-    SERVER,
-    {
-      location: 'westeurope',
-      sku: { name: 'Standard_B2s', tier: 'Standard', capacity: 1 },
-      zones: ['1'],
-      identity: { type: 'UserAssigned', userAssignedIdentities: { [identity.id!]: {} } },
-      upgradePolicy: { mode: 'Manual' },
-      virtualMachineProfile: {
-        osProfile: { computerNamePrefix: 'server', adminUsername: 'azureuser', customData: Buffer.from('x').toString('base64') },
-        networkProfile: {
-          networkInterfaceConfigurations: [
-            { name: 'nic', primary: true, ipConfigurations: [{ name: 'ip', subnet: { id: vnet.subnets![0]!.id! } }] },
-          ],
-        },
-      },
-    },
-    poll,
-  );
-  for await (const nic of net.networkInterfaces.listVirtualMachineScaleSetNetworkInterfaces(RG, SERVER))
-    ip = nic.ipConfigurations![0]!.privateIPAddress!;
-  compute = armServerCompute(client);
+  const vmss = await createProbeScaleSet(t, { resourceGroup: RG, name: SERVER, cidr: '10.22.0.0/16' });
+  ip = vmss.ip;
+  compute = armServerCompute(vmss.compute);
 }, 120_000);
 afterAll(async () => {
   await t?.dispose();
 });
 
-const answers = () =>
-  probe(ip, port).then(
+/** What the instance answers within `timeoutMs` (a short wait where it must stay silent). */
+const answers = (timeoutMs?: number) =>
+  probe(ip, port, undefined, timeoutMs).then(
     (a) => a,
     () => undefined,
   );
@@ -110,14 +68,14 @@ it('a broken instance: restart fails and it stays down; reimage brings it back',
     ca: t.cloud.caCertPem,
   });
   expect(broke.status, broke.body).toBe(200);
-  expect(await answers()).toBeUndefined();
+  expect(await answers(SILENT_MS)).toBeUndefined();
   expect(
     await compute.act(RG, SERVER, id!, 'restart').then(
       () => 'done',
       (err: unknown) => String(err),
     ),
   ).not.toBe('done');
-  expect(await answers()).toBeUndefined();
+  expect(await answers(SILENT_MS)).toBeUndefined();
   await compute.act(RG, SERVER, id!, 'reimage');
   expect((await answers())?.ip).toBe(ip);
 }, 180_000);

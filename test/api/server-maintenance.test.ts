@@ -7,11 +7,10 @@
 // subscription's operator a 404 and a reader a 403 - and none of those records or starts anything.
 // What the workflows then do is in test/workflows/server-maintenance.test.ts and test/lifecycle/.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_TYPE_FOR_KIND } from '../../contract/temporal.js';
 import { getCluster, setClusterServers, setProvisioningState } from '../../store/clusters.js';
-import type { SqlDatabase } from '../../store/database.js';
-import { IN_MEMORY_VERSION, inMemoryApi, inMemoryStarter, type InMemoryApi } from '../support/in-memory-api.js';
+import { IN_MEMORY_VERSION, inMemoryStarter, useInMemoryApi } from '../support/in-memory-api.js';
 import { listOperations, updateOperation } from '../../store/operations.js';
 import { pendingStartRequests } from '../../store/operation-starts.js';
 
@@ -19,36 +18,23 @@ const API_VERSION = '2026-11-01';
 const VERSION = IN_MEMORY_VERSION;
 const [sub, otherSub] = [randomUUID(), randomUUID()];
 const starter = inMemoryStarter();
-let db: SqlDatabase;
-let api: InMemoryApi['built']['rest'];
-let relay: InMemoryApi['built']['relay'];
-let tokens: Record<'operator' | 'other' | 'reader', string>;
-let memory: InMemoryApi<'operator' | 'other' | 'reader'> | undefined;
-
-beforeAll(async () => {
-  memory = await inMemoryApi({
-    subscriptions: [sub, otherSub],
-    starter,
-    tokens: [
-      { name: 'operator', role: 'operator', subscriptions: [sub] },
-      { name: 'other', role: 'operator', subscriptions: [otherSub] },
-      { name: 'reader', role: 'reader', subscriptions: [sub] },
-    ],
-  });
-  ({ db, tokens } = memory);
-  ({ rest: api, relay } = memory.built);
-}, 120_000);
-afterAll(async () => {
-  await memory?.close();
+const mem = useInMemoryApi({
+  subscriptions: [sub, otherSub],
+  starter,
+  tokens: [
+    { name: 'operator', role: 'operator', subscriptions: [sub] },
+    { name: 'other', role: 'operator', subscriptions: [otherSub] },
+    { name: 'reader', role: 'reader', subscriptions: [sub] },
+  ],
 });
 
 const path = (name: string, s = sub) => `/subscriptions/${s}/resourceGroups/rg-maint/providers/HCS.Consul/clusters/${name}`;
 
 async function call(method: 'PUT' | 'POST', url: string, o: { token?: string; payload?: unknown } = {}) {
-  const res = await api.inject({
+  const res = await mem.rest.inject({
     method,
     url: `${url}?api-version=${API_VERSION}`,
-    headers: { authorization: `Bearer ${o.token ?? tokens.operator}` },
+    headers: { authorization: `Bearer ${o.token ?? mem.tokens.operator}` },
     ...(o.payload !== undefined ? { payload: o.payload as Record<string, unknown> } : {}),
   });
   return { status: res.statusCode, headers: res.headers, json: res.body ? JSON.parse(res.body) : undefined };
@@ -62,28 +48,28 @@ async function provisioned(serverCount: number, cidr: string): Promise<{ name: s
     payload: { location: 'westeurope', properties: { consulVersion: VERSION, serverCount, network: { cidr } } },
   });
   expect(put.status, JSON.stringify(put.json)).toBe(201);
-  for (const op of await listOperations(db, key)) await updateOperation(db, op.operationId, { status: 'Succeeded' });
-  await setProvisioningState(db, key, 'Succeeded');
+  for (const op of await listOperations(mem.db, key)) await updateOperation(mem.db, op.operationId, { status: 'Succeeded' });
+  await setProvisioningState(mem.db, key, 'Succeeded');
   const servers = [...Array(serverCount).keys()].map((index) => ({
     index,
     name: `${name}-server-${index}`,
     zone: String((index % 3) + 1),
     address: `10.0.0.${index + 4}`,
   }));
-  await setClusterServers(db, key, servers, {});
-  await relay.drain();
+  await setClusterServers(mem.db, key, servers, {});
+  await mem.relay.drain();
   return { name, key };
 }
 
 /** What a refused request must leave behind: the same cluster, operations and started workflows. */
 async function unchanged(key: string, run: () => Promise<void>) {
-  const before = { cluster: await getCluster(db, key), ops: await listOperations(db, key), started: starter.started.length };
+  const before = { cluster: await getCluster(mem.db, key), ops: await listOperations(mem.db, key), started: starter.started.length };
   await run();
-  await relay.drain();
-  expect(await getCluster(db, key)).toEqual(before.cluster);
-  expect(await listOperations(db, key)).toEqual(before.ops);
+  await mem.relay.drain();
+  expect(await getCluster(mem.db, key)).toEqual(before.cluster);
+  expect(await listOperations(mem.db, key)).toEqual(before.ops);
   expect(starter.started.length).toBe(before.started);
-  expect(await pendingStartRequests(db)).toEqual([]);
+  expect(await pendingStartRequests(mem.db)).toEqual([]);
 }
 
 it('every kind the maintenance requests record runs its own production workflow', () => {
@@ -105,12 +91,12 @@ describe('restartServer and repairServer', () => {
     it(`${action}: 202 with Location and Azure-AsyncOperation; a ${kind} operation waiting (Scheduled) for the window, its workflow started with the server and force`, async () => {
       const res = await call('POST', `${path(c.name)}/${action}`, { payload: { serverIndex: 2 } });
       expect(res.status, JSON.stringify(res.json)).toBe(202);
-      const ops = (await listOperations(db, c.key)).filter((o) => o.kind === kind);
+      const ops = (await listOperations(mem.db, c.key)).filter((o) => o.kind === kind);
       expect(ops.map((o) => o.status)).toEqual(['Scheduled']);
       const op = ops[0]!;
       expect(String(res.headers.location)).toContain(`/operationResults/${op.operationId}`);
       expect(String(res.headers['azure-asyncoperation'])).toContain(`/operationStatuses/${op.operationId}`);
-      await relay.drain();
+      await mem.relay.drain();
       expect(starter.started.at(-1)).toMatchObject({
         kind,
         workflowId: op.workflowId,
@@ -118,19 +104,19 @@ describe('restartServer and repairServer', () => {
         params: { serverIndex: 2, force: false },
       });
       // The next request waits for this one to end.
-      await updateOperation(db, op.operationId, { status: 'Succeeded' });
+      await updateOperation(mem.db, op.operationId, { status: 'Succeeded' });
     });
   }
 
   it('force: true is carried to the workflow', async () => {
     const res = await call('POST', `${path(c.name)}/restartServer`, { payload: { serverIndex: 0, force: true } });
     expect(res.status).toBe(202);
-    await relay.drain();
+    await mem.relay.drain();
     expect(starter.started.at(-1)).toMatchObject({ kind: 'restart', params: { serverIndex: 0, force: true } });
   });
 
   it('while that restart is recorded, another maintenance request is 409 naming it, and records nothing', async () => {
-    const running = (await listOperations(db, c.key)).find((o) => o.status !== 'Succeeded')!;
+    const running = (await listOperations(mem.db, c.key)).find((o) => o.status !== 'Succeeded')!;
     await unchanged(c.key, async () => {
       for (const action of ['restartServer', 'repairServer']) {
         const res = await call('POST', `${path(c.name)}/${action}`, { payload: { serverIndex: 1 } });
@@ -139,7 +125,7 @@ describe('restartServer and repairServer', () => {
         expect(res.json.error.message).toContain(running.operationId);
       }
     });
-    await updateOperation(db, running.operationId, { status: 'Succeeded' });
+    await updateOperation(mem.db, running.operationId, { status: 'Succeeded' });
   });
 
   it('a serverIndex that is not a server of the cluster, a missing one or a bad force: 400 naming the field and the servers, nothing recorded', async () => {
@@ -169,13 +155,13 @@ describe('restartServer and repairServer', () => {
       expect(missing.status).toBe(404);
       for (const action of ['restartServer', 'repairServer', 'rotateCertificates']) {
         const payload = action === 'rotateCertificates' ? undefined : { serverIndex: 0, force: true };
-        const other = await call('POST', `${path(c.name)}/${action}`, { token: tokens.other, ...(payload ? { payload } : {}) });
+        const other = await call('POST', `${path(c.name)}/${action}`, { token: mem.tokens.other, ...(payload ? { payload } : {}) });
         expect(other.status, action).toBe(404);
         expect(other.json.error.code).toBe(missing.json.error.code);
         // The same request through the other subscription's own path finds nothing either.
-        const own = await call('POST', `${path(c.name, otherSub)}/${action}`, { token: tokens.other, ...(payload ? { payload } : {}) });
+        const own = await call('POST', `${path(c.name, otherSub)}/${action}`, { token: mem.tokens.other, ...(payload ? { payload } : {}) });
         expect(own.status, action).toBe(404);
-        const reader = await call('POST', `${path(c.name)}/${action}`, { token: tokens.reader, ...(payload ? { payload } : {}) });
+        const reader = await call('POST', `${path(c.name)}/${action}`, { token: mem.tokens.reader, ...(payload ? { payload } : {}) });
         expect(reader.status, action).toBe(403);
       }
     });
@@ -199,10 +185,10 @@ it('rotateCertificates: 202, a rotate operation that starts at once (Accepted) w
   expect(restart.status).toBe(202);
   const res = await call('POST', `${path(c.name)}/rotateCertificates`);
   expect(res.status, JSON.stringify(res.json)).toBe(202);
-  const rotate = (await listOperations(db, c.key)).find((o) => o.kind === 'rotate')!;
+  const rotate = (await listOperations(mem.db, c.key)).find((o) => o.kind === 'rotate')!;
   expect(rotate.status).toBe('Accepted');
   expect(String(res.headers.location)).toContain(`/operationResults/${rotate.operationId}`);
-  await relay.drain();
+  await mem.relay.drain();
   expect(starter.started.at(-1)).toMatchObject({ kind: 'rotate', workflowId: rotate.workflowId, params: { renewAll: true } });
   // A second rotation while the first holds the lock: 409.
   const again = await call('POST', `${path(c.name)}/rotateCertificates`);

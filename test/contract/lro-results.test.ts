@@ -4,7 +4,7 @@
 // (the operationResults URL; for the PUT, derived from Azure-AsyncOperation as ARM clients do)
 // against the operation's `final-state-schema`, which is also its 200 schema; an operation that
 // declares none (a delete) must answer 204 without a body. The declarations come from one table
-// (arm-table.ts LRO_FINAL_RESULTS), so the document cannot drift from what the API returns.
+// (arm-lro.ts LRO_FINAL_RESULTS), so the document cannot drift from what the API returns.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateOpenApi } from '../../apps/api/src/openapi/generate.js';

@@ -4,6 +4,7 @@
 // (lib/operation-relay.ts) asked it to start or what the API asked it to cancel.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApi, type ApiOptions } from '../../apps/api/src/api.js';
 import { sha256Hex } from '../../apps/api/src/auth.js';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../lib/payload-codec.js';
@@ -97,6 +98,42 @@ export async function inMemoryApi<N extends string>(o: {
     async close() {
       await built.rest.close();
       await db.close();
+    },
+  };
+}
+
+/** inMemoryApi for a whole test file: built in beforeAll, closed in afterAll; read it in tests. */
+export interface UsedInMemoryApi<N extends string> {
+  readonly db: SqlDatabase;
+  readonly rest: InMemoryApi['built']['rest'];
+  readonly relay: InMemoryApi['built']['relay'];
+  readonly tokens: Record<N, string>;
+}
+
+export function useInMemoryApi<N extends string>(o: Parameters<typeof inMemoryApi<N>>[0]): UsedInMemoryApi<N> {
+  let memory: InMemoryApi<N> | undefined;
+  beforeAll(async () => {
+    memory = await inMemoryApi(o);
+  }, 120_000);
+  afterAll(async () => {
+    await memory?.close();
+  });
+  const ready = () => {
+    if (!memory) throw new Error('the in-memory API is not built yet (read it inside a test or hook)');
+    return memory;
+  };
+  return {
+    get db() {
+      return ready().db;
+    },
+    get rest() {
+      return ready().built.rest;
+    },
+    get relay() {
+      return ready().built.relay;
+    },
+    get tokens() {
+      return ready().tokens;
     },
   };
 }

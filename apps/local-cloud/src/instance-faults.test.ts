@@ -2,10 +2,7 @@
 // a broken instance's process is gone, the fleet does not bring it back, a restart action fails
 // (the VM does not boot), and a reimage - a fresh disk on a healthy host - makes it run again at
 // the same address. Without the admin secret the route answers 401 and breaks nothing.
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { NetworkManagementClient } from '@azure/arm-network';
-import { ResourceManagementClient } from '@azure/arm-resources';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../../devstack/supervisor.js';
 import { httpCall } from '../../../lib/http.js';
@@ -13,62 +10,26 @@ import { FAULT_ADMIN_HEADER } from './faults.js';
 import { BROKEN_INSTANCES_PATH } from './instance-faults.js';
 import { startTestCloud, type TestCloud } from './testing.js';
 import { probe, probeInstanceCommand } from './testing-instance.js';
+import { createProbeScaleSet, type ProbeScaleSet } from './testing-scale-set.js';
 
 const RG = 'rg-broken';
 const poll = { updateIntervalInMs: 100 };
+/** How long a stopped instance is asked before it counts as silent. */
+const SILENT_MS = 1_000;
 let t: TestCloud;
 let port: number;
-let vmssId: string;
+let vmss: ProbeScaleSet;
 
 beforeAll(async () => {
   port = await freePort();
   t = await startTestCloud({ instanceCommand: probeInstanceCommand(port), retryAfterSeconds: 0, faultInjection: true });
-  const sub = t.cloud.subscriptionId;
-  await new ResourceManagementClient(t.credential, sub, t.clientOptions).resourceGroups.createOrUpdate(RG, { location: 'westeurope' });
-  const vnet = await new NetworkManagementClient(t.credential, sub, t.clientOptions).virtualNetworks.beginCreateOrUpdateAndWait(
-    RG,
-    'vnet',
-    {
-      location: 'westeurope',
-      addressSpace: { addressPrefixes: ['10.21.0.0/16'] },
-      subnets: [{ name: 's', addressPrefix: '10.21.1.0/24' }],
-    },
-    poll,
-  );
-  const identity = await new ManagedServiceIdentityClient(t.credential, sub, t.clientOptions).userAssignedIdentities.createOrUpdate(
-    RG,
-    'id',
-    {
-      location: 'westeurope',
-    },
-  );
-  const created = await compute().virtualMachineScaleSets.createOrUpdate(
-    RG,
-    'server-0',
-    {
-      location: 'westeurope',
-      sku: { name: 'Standard_B2s', tier: 'Standard', capacity: 1 },
-      zones: ['1'],
-      identity: { type: 'UserAssigned', userAssignedIdentities: { [identity.id!]: {} } },
-      upgradePolicy: { mode: 'Manual' },
-      virtualMachineProfile: {
-        osProfile: { computerNamePrefix: 'server', adminUsername: 'azureuser', customData: Buffer.from('x').toString('base64') },
-        networkProfile: {
-          networkInterfaceConfigurations: [
-            { name: 'nic', primary: true, ipConfigurations: [{ name: 'ip', subnet: { id: vnet.subnets![0]!.id! } }] },
-          ],
-        },
-      },
-    },
-    poll,
-  );
-  vmssId = created.id!;
+  vmss = await createProbeScaleSet(t, { resourceGroup: RG, name: 'server-0', cidr: '10.21.0.0/16' });
 }, 120_000);
 afterAll(async () => {
   await t?.dispose();
 });
 
-const compute = () => new ComputeManagementClient(t.credential, t.cloud.subscriptionId, t.clientOptions);
+const compute = () => vmss.compute;
 const admin = (method: string, body?: unknown, secret: string | null = t.cloud.controlPlaneIdentity.header) =>
   httpCall(`${t.cloud.url}${BROKEN_INSTANCES_PATH}`, {
     method,
@@ -82,8 +43,9 @@ async function address(): Promise<string> {
     return nic.ipConfigurations![0]!.privateIPAddress!;
   throw new Error('no NIC');
 }
-const answers = (ip: string) =>
-  probe(ip, port).then(
+/** Whether the instance answers within `timeoutMs` (a short wait where it must stay silent). */
+const answers = (ip: string, timeoutMs?: number) =>
+  probe(ip, port, undefined, timeoutMs).then(
     () => true,
     () => false,
   );
@@ -93,17 +55,17 @@ it('a broken instance stays down, its restart fails, a reimage brings it back at
   expect(await answers(ip)).toBe(true);
 
   // Without the admin secret: 401, nothing broken. A body naming no instance: 400 / 404.
-  expect((await admin('PUT', { scaleSetId: vmssId, instanceId: '0' }, null)).status).toBe(401);
+  expect((await admin('PUT', { scaleSetId: vmss.id, instanceId: '0' }, null)).status).toBe(401);
   expect(await answers(ip)).toBe(true);
-  expect((await admin('PUT', { scaleSetId: vmssId })).status).toBe(400);
-  expect((await admin('PUT', { scaleSetId: vmssId, instanceId: '9' })).status).toBe(404);
+  expect((await admin('PUT', { scaleSetId: vmss.id })).status).toBe(400);
+  expect((await admin('PUT', { scaleSetId: vmss.id, instanceId: '9' })).status).toBe(404);
 
-  const broke = await admin('PUT', { scaleSetId: vmssId, instanceId: '0' });
+  const broke = await admin('PUT', { scaleSetId: vmss.id, instanceId: '0' });
   expect(broke.status, broke.body).toBe(200);
-  expect(await answers(ip)).toBe(false);
+  expect(await answers(ip, SILENT_MS)).toBe(false);
   // The fleet restarts a dead process within seconds; a broken one stays down.
   await new Promise((r) => setTimeout(r, 3_000));
-  expect(await answers(ip)).toBe(false);
+  expect(await answers(ip, SILENT_MS)).toBe(false);
 
   const restart = await compute()
     .virtualMachineScaleSetVMs.restart(RG, 'server-0', '0', poll)
@@ -112,7 +74,7 @@ it('a broken instance stays down, its restart fails, a reimage brings it back at
       (err: unknown) => String(err),
     );
   expect(restart).not.toBe('done');
-  expect(await answers(ip)).toBe(false);
+  expect(await answers(ip, SILENT_MS)).toBe(false);
 
   await compute().virtualMachineScaleSetVMs.reimage(RG, 'server-0', '0', poll);
   expect(await answers(ip)).toBe(true);

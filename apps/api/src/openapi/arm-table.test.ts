@@ -2,16 +2,15 @@
 // document lists for the verb (RESPONSES), so what is served and what is documented agree.
 import { describe, expect, it } from 'vitest';
 import { rpcRoutes, type HttpVerb } from '../contract.js';
+import { RESPONSES, successStatus } from './arm-table.js';
 import {
   LRO_FINAL_RESULTS,
   OPERATION_RESULT,
   OPERATION_RESULT_BODIES,
-  RESPONSES,
   isLongRunning,
   lroFinalResult,
-  successStatus,
   UNDOCUMENTED_RPCS,
-} from './arm-table.js';
+} from './arm-lro.js';
 
 const VERBS: HttpVerb[] = ['get', 'put', 'post', 'patch', 'delete'];
 
@@ -75,6 +74,6 @@ describe('the final results of long-running RPCs', () => {
   });
 
   it('refuses an RPC it does not list', () => {
-    expect(() => lroFinalResult('ReticulateSplines')).toThrow(/ReticulateSplines has no entry in arm-table.ts LRO_FINAL_RESULTS/);
+    expect(() => lroFinalResult('ReticulateSplines')).toThrow(/ReticulateSplines has no entry in arm-lro.ts LRO_FINAL_RESULTS/);
   });
 });

@@ -1,15 +1,16 @@
 // ARM KNOWLEDGE TABLE: everything the API knows about Azure Resource Manager that the proto
 // contract does not say. The OpenAPI generator (generate.ts, schemas.ts) is generic: it walks
-// rpcRoutes() and the message descriptors and consults only this file for ARM conventions; the
-// REST server (rest/arm-responses.ts) reads its status codes, headers, ETag routes and operation
-// results from the same entries. A review of "what do we claim to ARM" is a review of this file.
+// rpcRoutes() and the message descriptors and consults only this file and arm-lro.ts (long-running operations)
+// for ARM conventions; the REST server (rest/arm-responses.ts) reads its status codes, headers,
+// ETag routes and operation results from the same entries. A review of "what do we claim to ARM"
+// is a review of these two files.
 //
 // Sources: the ARM RPC (Azure/azure-resource-manager-rpc v1.0), the LintDiff rules
 // (test/api/lintdiff.test.ts), and common-types resource-management v5, whose shapes are copied
 // into common-types.ts so the document is self-contained.
 import { PATCHABLE_PROPERTIES } from '../../../../domain/cluster-patch.js';
 import { MAX_CLUSTER_NAME, PROVIDER_NAMESPACE } from '../../../../domain/resource-id.js';
-import type { HttpVerb, RpcRoute } from '../contract.js';
+import type { HttpVerb } from '../contract.js';
 import { API_VERSION } from '../api-version.js';
 import { READ_ONLY_PROPERTIES } from '../service/views.js';
 import { COMMON_DEFINITIONS, COMMON_PARAMETERS, stringEnum } from './common-types.js';
@@ -110,18 +111,8 @@ export const TAG_DESCRIPTIONS: Record<string, string> = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Long-running operations. An RPC is long-running when its response carries an Operation that
-// is not itself the response body (CancelOperation answers with the operation: not an LRO).
+// Long-running operations (the rest is in arm-lro.ts).
 // ---------------------------------------------------------------------------------------------
-
-export const OPERATION_MESSAGE = `${PACKAGE}.Operation`;
-
-/** Long-running: the response reports a started Operation beside (not as) the REST body. */
-export function isLongRunning(route: RpcRoute): boolean {
-  return route.method.output.fields.some(
-    (f) => f.fieldKind === 'message' && f.message.typeName === OPERATION_MESSAGE && f.jsonName !== route.responseBody,
-  );
-}
 
 /** Polling headers of 202 answers (rest/arm-responses.ts). */
 export const LRO_HEADERS: Json = {
@@ -132,52 +123,6 @@ export const LRO_HEADERS: Json = {
 
 /** PUT answers 200/201 with the resource and (while work continues) Azure-AsyncOperation. */
 export const PUT_HEADERS: Json = { 'Azure-AsyncOperation': LRO_HEADERS['Azure-AsyncOperation'] };
-
-/** Per verb: how an LRO finishes. ARM: PUT via the status document, everything else via Location. */
-export const FINAL_STATE_VIA: Record<string, string> = {
-  put: 'azure-async-operation',
-  patch: 'location',
-  delete: 'location',
-  post: 'location',
-};
-
-/** A field of GetOperationResultResponse's `result` oneof (JSON name): what an operation produced. */
-export type OperationResultField = 'cluster' | 'snapshot' | 'rootToken' | 'peeringToken';
-
-/**
- * What each long-running RPC finally yields: the result its operation's Location URL
- * (OPERATION_RESULT) answers with 200 once it succeeded, as service/operation-result.ts produces
- * it and OPERATION_RESULT_BODIES sends it; null when it answers 204 with nothing. The document
- * declares it as the 200 schema of a long-running POST and as `final-state-schema`, so a client
- * generated from the document decodes what the API sends (test/contract/lro-results.test.ts
- * runs every one on the stack and validates the answer against the declared schema). Every
- * long-running RPC must be listed (the generator throws otherwise).
- */
-export const LRO_FINAL_RESULTS: Record<string, OperationResultField | null> = {
-  CreateOrReplaceCluster: 'cluster',
-  UpdateCluster: 'cluster',
-  DeleteCluster: null,
-  UpgradeCluster: 'cluster',
-  RestoreSnapshot: 'cluster',
-  // Removing a snapshot changes no resource of its own: the answer is the cluster afterwards.
-  DeleteSnapshot: 'cluster',
-  CreateSnapshot: 'snapshot',
-  CreateRootToken: 'rootToken',
-  // Maintenance requests change no resource of their own: the answer is the cluster afterwards.
-  RotateCertificates: 'cluster',
-  RestartServer: 'cluster',
-  RepairServer: 'cluster',
-  GeneratePeeringToken: 'peeringToken',
-  // A peering is no resource of ours: the answer is the cluster afterwards.
-  EstablishPeering: 'cluster',
-};
-
-/** The final result of a long-running RPC (LRO_FINAL_RESULTS); throws for one not listed. */
-export function lroFinalResult(rpc: string): OperationResultField | null {
-  const result = LRO_FINAL_RESULTS[rpc];
-  if (result === undefined) throw new Error(`long-running RPC ${rpc} has no entry in arm-table.ts LRO_FINAL_RESULTS`);
-  return result;
-}
 
 /**
  * Status codes per verb, for synchronous and long-running RPCs (ARM RPC; LintDiff
@@ -247,38 +192,6 @@ export function successStatus(verb: HttpVerb, longRunning: boolean, o: { running
 
 /** Routes that send the resource's ETag header (rest/arm-responses.ts; documented per route). */
 export const ETAG_RPCS = new Set(['CreateOrReplaceCluster', 'GetCluster', 'UpdateCluster']);
-
-/**
- * ARM's Location URL of a long-running operation (GET .../operationResults/{id}) is the REST face
- * of this RPC (rest/arm-responses.ts): 202 with Location and Retry-After while the operation
- * runs; when it succeeded, 200 with what it produced (LRO_FINAL_RESULTS) or 204 when it
- * produced nothing (a delete); when it failed 400, canceled 409, with the
- * operation's error. Clients only follow the Location header, so the document does not list it
- * (UNDOCUMENTED_RPCS): the LRO options say how an operation finishes.
- */
-export const OPERATION_RESULT = {
-  rpc: 'GetOperationResult',
-  running: 202,
-  succeeded: 200,
-  noResult: 204,
-  failed: 400,
-  canceled: 409,
-} as const;
-
-/**
- * How each result (the oneof of GetOperationResultResponse, by JSON name) is sent as the Location
- * URL's body: `wrap` names the field the body holds it under (else the body is the result itself);
- * `etag` sends the resource's ETag header; `noStore` forbids caching (a credential).
- */
-export const OPERATION_RESULT_BODIES: Record<OperationResultField, { wrap?: string; etag?: boolean; noStore?: boolean }> = {
-  cluster: { etag: true },
-  snapshot: { wrap: 'snapshot' },
-  rootToken: { noStore: true },
-  peeringToken: { noStore: true },
-};
-
-/** RPCs served over REST that the document leaves out (see OPERATION_RESULT). */
-export const UNDOCUMENTED_RPCS = new Set<string>([OPERATION_RESULT.rpc]);
 
 // ---------------------------------------------------------------------------------------------
 // Definitions: names and ARM-only annotations of proto messages and fields.

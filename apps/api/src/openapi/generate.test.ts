@@ -7,7 +7,8 @@ import { clusterBodySchema, clusterFieldCatalogue } from '../../../../domain/clu
 import { PATCHABLE_PROPERTIES } from '../../../../domain/cluster-patch.js';
 import { rpcRoutes } from '../contract.js';
 import { MAX_CLUSTER_NAME } from '../../../../domain/resource-id.js';
-import { EXCLUDED_SERVICES, UNDOCUMENTED_RPCS } from './arm-table.js';
+import { EXCLUDED_SERVICES } from './arm-table.js';
+import { UNDOCUMENTED_RPCS } from './arm-lro.js';
 import { generateOpenApi, OPENAPI_FILE, renderOpenApi } from './generate.js';
 
 interface Schema {

@@ -1,6 +1,6 @@
 // The ARM OpenAPI (Swagger 2.0) document of HCS.Consul, generated from the proto contract: paths
 // and verbs from rpcRoutes() (the google.api.http annotations), schemas from the message
-// descriptors, ARM conventions from arm-table.ts. scripts/generate-openapi.ts writes it to
+// descriptors, ARM conventions from arm-table.ts and arm-lro.ts. scripts/generate-openapi.ts writes it to
 // gen/openapi/; a test keeps the committed file equal to a fresh generation.
 import type { DescField, DescMessage } from '@bufbuild/protobuf';
 import { rpcRoutes, type RpcRoute } from '../contract.js';
@@ -9,20 +9,15 @@ import {
   ARM_DOCUMENT,
   ETAG_RPCS,
   EXCLUDED_SERVICES,
-  FINAL_STATE_VIA,
   GLOBAL_PARAMETERS,
   NON_BODY_FIELDS,
-  OPERATION_RESULT,
-  OPERATION_RESULT_BODIES,
   OPERATIONS_API,
   PATH_PARAMETERS,
   RESPONSES,
   TAG_DESCRIPTIONS,
-  UNDOCUMENTED_RPCS,
-  isLongRunning,
-  lroFinalResult,
   operationIdFor,
 } from './arm-table.js';
+import { FINAL_STATE_VIA, OPERATION_RESULT, OPERATION_RESULT_BODIES, UNDOCUMENTED_RPCS, isLongRunning, lroFinalResult } from './arm-lro.js';
 import { maxLengthOf, pathParameterMaxLength } from '../field-limits.js';
 import { SECURITY_DEFINITIONS } from './common-types.js';
 import { examplesByOperation } from './examples.js';
@@ -228,7 +223,7 @@ function responseSchema(route: RpcRoute, defs: Definitions): Json {
 }
 
 /**
- * The schema of what a long-running RPC finally yields (arm-table LRO_FINAL_RESULTS): the message
+ * The schema of what a long-running RPC finally yields (arm-lro LRO_FINAL_RESULTS): the message
  * of that field of GetOperationResultResponse's `result` oneof, or, where the Location URL sends
  * it under a field of its own (OPERATION_RESULT_BODIES `wrap`), an object holding it there.
  * Undefined for an RPC that yields nothing.

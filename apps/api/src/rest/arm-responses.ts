@@ -1,11 +1,12 @@
 // How a handler's answer becomes an ARM REST answer: status codes, long-running operation
 // headers, ETags and the Location URL's operation result. Every rule is read from the ARM table
-// (openapi/arm-table.ts), the same entries the OpenAPI document is generated from.
+// (openapi/arm-table.ts, arm-lro.ts), the same entries the OpenAPI document is generated from.
 import type { FastifyReply } from 'fastify';
 import { API_VERSION } from '../api-version.js';
 import type { RpcRoute } from '../contract.js';
 import type { RequestContext } from '../context.js';
-import { ETAG_RPCS, OPERATION_RESULT, OPERATION_RESULT_BODIES, isLongRunning, successStatus } from '../openapi/arm-table.js';
+import { ETAG_RPCS, successStatus } from '../openapi/arm-table.js';
+import { OPERATION_RESULT, OPERATION_RESULT_BODIES, isLongRunning } from '../openapi/arm-lro.js';
 
 interface OperationLike {
   id: string;

@@ -2,7 +2,7 @@
 // adds what ARM asks of a resource provider around the shared handlers: api-version checks,
 // request/correlation ids, authentication and ARM error bodies. ARM status codes, headers for
 // long-running operations, ETags and the Location URL's answers follow the ARM table
-// (arm-responses.ts, openapi/arm-table.ts).
+// (arm-responses.ts, openapi/arm-table.ts, arm-lro.ts).
 import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
 import { API_VERSION, SUBSCRIPTION_API_VERSION } from '../api-version.js';
 import { handlerFor, rpcRoutes, type ApiHandlers, type RpcRoute } from '../contract.js';
-import { OPERATION_RESULT } from '../openapi/arm-table.js';
+import { OPERATION_RESULT } from '../openapi/arm-lro.js';
 import { OPENAPI_PATH } from '../openapi/document-file.js';
 import type { Caller, RequestContext } from '../context.js';
 import { ApiError, badRequest, toArmError } from '../errors.js';
