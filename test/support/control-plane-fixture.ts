@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { livenessHeartbeatInterceptor } from '../../activities/polling.js';
+import { failureBackoffInterceptor } from '../../activities/retry-delay.js';
 import type { StackEndpoints } from '../../devstack/stack.js';
 import { Supervisor } from '../../devstack/supervisor.js';
 import type { HttpResult } from '../../lib/http.js';
@@ -111,8 +112,9 @@ export function useWorkflowWorker(stack: StackEndpoints, taskQueue: string, acti
       taskQueue,
       workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
       activities: activities(),
-      // As the product's worker: every activity task heartbeats while it runs.
-      interceptors: { activity: [livenessHeartbeatInterceptor] },
+      // As the product's worker: every activity task heartbeats while it runs, and a heartbeating
+      // one's failures wait their backoff.
+      interceptors: { activity: [livenessHeartbeatInterceptor, failureBackoffInterceptor] },
     });
     running = worker.run();
   });

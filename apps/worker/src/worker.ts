@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import { workerTracingOptions, workflowClientInterceptors } from '../../../lib/temporal-tracing.js';
 import { withCorrelationInterceptors } from './correlation.js';
 import { livenessHeartbeatInterceptor } from '../../../activities/polling.js';
+import { failureBackoffInterceptor } from '../../../activities/retry-delay.js';
 import { upsertIntervalSchedule } from '../../../activities/schedules.js';
 import { createFleetSafetyActivities, ensureFleetSafetySchedule } from '../../../activities/fleet-safety.js';
 import { certificateCheckInterval } from '../../../domain/certificate-schedule.js';
@@ -185,10 +186,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // The correlation id on every activity's log lines (correlation.ts); when this process traces
     // (lib/tracing.ts), workflow and activity spans in the caller's trace.
     // Every activity task heartbeats while it runs (activities/polling.ts), so one lost with a
-    // worker runs again after its heartbeat timeout.
+    // worker runs again a second after its heartbeat timeout; a heartbeating activity's own
+    // failures wait their exponential backoff (activities/retry-delay.ts).
     ...withCorrelationInterceptors({
       ...tracing,
-      interceptors: { ...tracing.interceptors, activity: [...(tracing.interceptors?.activity ?? []), livenessHeartbeatInterceptor] },
+      interceptors: {
+        ...tracing.interceptors,
+        activity: [...(tracing.interceptors?.activity ?? []), livenessHeartbeatInterceptor, failureBackoffInterceptor],
+      },
     }),
   });
   // The health check runs as one long-lived workflow per task queue; a worker that finds it
