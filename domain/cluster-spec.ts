@@ -1,6 +1,6 @@
 // The cluster resource as customers send it (ARM shape) and the rules for accepting it.
 // Everything wrong with a body is reported at once, so a customer fixes it in one round trip.
-import { findCidrOverlaps, overlapProblem } from './cidr.js';
+import { findCidrOverlaps, overlapProblem, parseIpv4Cidr, type SubscriptionCidr } from './cidr.js';
 import { clusterBodySchema, clusterFieldCatalogue, normalizeLocation, type ParsedClusterBody } from './cluster-schema.js';
 import { detail, type ErrorDetail, throwIfAny, describeValue } from './errors.js';
 import type { MaintenanceWindow } from './maintenance-window.js';
@@ -77,7 +77,10 @@ export interface ValidationContext {
   knownConsulVersions: string[];
   /** The version a create without consulVersion gets; absent when the catalogue has none to offer. */
   defaultConsulVersion?: string;
-  /** CIDRs of the subscription's clusters; the cluster itself may be included (see resourceId). */
+  /**
+   * CIDRs of the subscription's clusters - all, or only those overlapping the requested range;
+   * the cluster itself may be included (see resourceId).
+   */
   existingCidrsInSubscription: Array<{ resourceId: string; cidr: string }>;
   /** When given, new clusters must be in one of these (compared ignoring case and spaces). */
   allowedLocations?: string[];
@@ -179,12 +182,7 @@ function contextProblems(raw: unknown, ctx: ValidationContext, failed: ReadonlyS
     if (current && cidr !== current.properties.network.cidr) {
       problems.push(immutableFieldProblem('properties.network.cidr', current.properties.network.cidr, cidr));
     } else if (!current) {
-      const self = ctx.resourceId?.toLowerCase();
-      const overlaps = findCidrOverlaps(cidr, ctx.existingCidrsInSubscription, (id) => id.toLowerCase() === self);
-      for (const other of overlaps) {
-        const problem = overlapProblem(cidr, other);
-        problems.push(detail(problem.code, `properties.network.cidr ${problem.message}`, 'properties.network.cidr'));
-      }
+      problems.push(...cidrOverlapProblems(cidr, ctx.existingCidrsInSubscription, ctx.resourceId));
     }
   }
 
@@ -281,4 +279,23 @@ function field(value: unknown, path: readonly string[]): unknown {
     node = node[key];
   }
   return node;
+}
+
+/**
+ * The overlap rule's problems for a new cluster's `cidr`: one per other cluster of the
+ * subscription whose range overlaps it (`others` may hold every cluster or only the overlapping
+ * ones; the cluster itself, `resourceId`, is skipped).
+ */
+export function cidrOverlapProblems(cidr: string, others: readonly SubscriptionCidr[], resourceId?: string): ErrorDetail[] {
+  const self = resourceId?.toLowerCase();
+  return findCidrOverlaps(cidr, others, (id) => id.toLowerCase() === self).map((other) => {
+    const problem = overlapProblem(cidr, other);
+    return detail(problem.code, `properties.network.cidr ${problem.message}`, 'properties.network.cidr');
+  });
+}
+
+/** A body's properties.network.cidr when it is a valid IPv4 CIDR (what the overlap rule reads the store for). */
+export function requestedCidr(raw: unknown): string | undefined {
+  const cidr = field(raw, ['properties', 'network', 'cidr']);
+  return typeof cidr === 'string' && parseIpv4Cidr(cidr).ok ? cidr : undefined;
 }

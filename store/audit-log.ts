@@ -1,9 +1,12 @@
 // The audit log: one row per mutating API request and per operation state change, chained by
-// SHA-256 (store/migrations/0010_audit_log.sql). Rows are appended by the database function
-// hcs_audit_append - by appendAuditEntry for requests, by a trigger on `operations` for every
-// state change, in the transaction that makes it - and never updated. verifyAuditChain recomputes
-// every hash here, independently of the database's functions; pruneAuditLog deletes rows past
-// the retention and keeps the chain verifiable from the last deleted row's hash.
+// SHA-256 (store/migrations/0010_audit_log.sql, 0013_audit_log_inbox.sql). Rows are appended by
+// the database function hcs_audit_append - by appendAuditEntry for requests, by a trigger on
+// `operations` for every state change, in the transaction that makes it - to an inbox, without a
+// lock, so appends never wait for each other; chainAuditLog moves them into the chain in batches
+// (readers and the verifier first, every API replica every second). Nothing is ever updated.
+// verifyAuditChain recomputes every hash here, independently of the database's functions;
+// pruneAuditLog deletes rows past the retention and keeps the chain verifiable from the last
+// deleted row's hash.
 import { createHash } from 'node:crypto';
 import type { SqlDatabase, SqlExecutor } from './database.js';
 
@@ -32,10 +35,10 @@ export interface AuditEntry extends NewAuditEntry {
 
 const cut = (v: string | null): string | null => (v !== null && v.length > MAX_AUDIT_FIELD ? `${v.slice(0, MAX_AUDIT_FIELD)}…` : v);
 
-/** Appends a request's row (one statement); returns its sequence number. */
-export async function appendAuditEntry(db: SqlExecutor, e: NewAuditEntry): Promise<string> {
-  const { rows } = await db.query<{ seq: string | number }>(
-    `SELECT hcs_audit_append('request', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL) AS seq`,
+/** Appends a request's row (one statement, to the inbox: chainAuditLog gives it its place in the chain). */
+export async function appendAuditEntry(db: SqlExecutor, e: NewAuditEntry): Promise<void> {
+  await db.query(
+    `SELECT hcs_audit_append('request', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)`,
     [
       e.subscriptionId?.toLowerCase() ?? null,
       cut(e.resourceId),
@@ -50,7 +53,23 @@ export async function appendAuditEntry(db: SqlExecutor, e: NewAuditEntry): Promi
     ],
     { name: 'audit-append' },
   );
-  return String(rows[0]!.seq);
+}
+
+/** Rows chainAuditLog moves per transaction. */
+const CHAIN_BATCH = 1000;
+
+/**
+ * Moves every row committed to the inbox into the chain, oldest first, a batch per transaction
+ * (hcs_audit_chain; chainers run one at a time). Returns how many rows it chained.
+ */
+export async function chainAuditLog(db: SqlExecutor): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await db.query<{ n: number }>('SELECT hcs_audit_chain($1) AS n', [CHAIN_BATCH], { name: 'audit-chain' });
+    const n = Number(rows[0]?.n ?? 0);
+    total += n;
+    if (n < CHAIN_BATCH) return total;
+  }
 }
 
 /**
@@ -119,6 +138,8 @@ function toEntry(r: Row): AuditEntry {
  * whatever the other conditions say; resource ids and callers match without regard to case.
  */
 export async function queryAuditLog(db: SqlExecutor, q: AuditQuery): Promise<{ items: AuditEntry[]; more: boolean }> {
+  // Whatever was written before this read is in the chain when it is read.
+  await chainAuditLog(db);
   const { rows } = await db.query<Row>(
     `SELECT ${COLUMNS} FROM audit_log
       WHERE subscription_id = $1
@@ -174,12 +195,14 @@ export type AuditVerification =
   { ok: true; rows: number; firstSeq: string | null; lastSeq: string | null } | { ok: false; rows: number; badSeq: string; reason: string };
 
 /**
- * Walks the chain from the anchor (the last pruned row, or the start) to the head as it was
- * when the walk began (rows appended meanwhile are left for the next walk): sequence
+ * Chains what waits in the inbox, then walks the chain from the anchor (the last pruned row, or
+ * the start) to the head as it was when the walk began (rows appended meanwhile are left for the
+ * next walk): sequence
  * numbers without gaps, each row's previous hash the hash before it, each hash recomputed from
  * the row's columns, and the head naming the last row. Reports the first row that breaks it.
  */
 export async function verifyAuditChain(db: SqlExecutor, batch = 1000): Promise<AuditVerification> {
+  await chainAuditLog(db);
   const anchor = (await db.query<{ seq: string | number; hash: Uint8Array }>(`SELECT seq, hash FROM audit_log_anchor WHERE id = 1`))
     .rows[0];
   const head = (await db.query<{ seq: string | number; hash: Uint8Array }>(`SELECT seq, hash FROM audit_log_head WHERE id = 1`)).rows[0];
@@ -232,6 +255,8 @@ export async function pruneAuditLog(db: SqlDatabase, retentionDays: number): Pro
  * anchor row is locked, so prunes from several processes run one after the other.
  */
 export async function pruneAuditLogBefore(db: SqlDatabase, cutoff: Date): Promise<number> {
+  // Rows still in the inbox are chained first, so none older than the cutoff is left behind.
+  await chainAuditLog(db);
   return db.transaction(async (tx) => {
     await tx.query(`SELECT seq FROM audit_log_anchor WHERE id = 1 FOR UPDATE`);
     const { rows } = await tx.query<{ seq: string | number | null }>(`SELECT max(seq) AS seq FROM audit_log WHERE event_time < $1`, [

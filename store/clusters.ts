@@ -131,11 +131,20 @@ export async function lockCluster(tx: SqlExecutor, resourceKey: string): Promise
   await tx.query(`SELECT resource_id FROM clusters WHERE resource_id = $1 FOR UPDATE`, [resourceKey]);
 }
 
-/** CIDRs of every cluster of a subscription, for the overlap rule. */
-export async function subscriptionCidrs(db: SqlExecutor, subscriptionId: string): Promise<Array<{ resourceId: string; cidr: string }>> {
+/**
+ * The clusters of a subscription whose network range overlaps `cidr` (a valid IPv4 CIDR), for the
+ * overlap rule: compared by PostgreSQL (inet &&), so the answer is as long as the overlaps, not
+ * as the subscription.
+ */
+export async function overlappingCidrs(
+  db: SqlExecutor,
+  subscriptionId: string,
+  cidr: string,
+): Promise<Array<{ resourceId: string; cidr: string }>> {
   const { rows } = await db.query<{ display_id: string; cidr: string }>(
-    `SELECT display_id, spec->'properties'->'network'->>'cidr' AS cidr FROM clusters WHERE lower(subscription_id) = $1`,
-    [subscriptionId.toLowerCase()],
+    `SELECT display_id, spec->'properties'->'network'->>'cidr' AS cidr FROM clusters
+      WHERE lower(subscription_id) = $1 AND (spec->'properties'->'network'->>'cidr')::inet && $2::inet`,
+    [subscriptionId.toLowerCase(), cidr],
   );
   return rows.map((r) => ({ resourceId: r.display_id, cidr: r.cidr }));
 }

@@ -13,6 +13,26 @@ export async function lockSubscriptionQuota(tx: SqlExecutor, subscriptionId: str
   await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [QUOTA_LOCK_CLASS, subscriptionId.toLowerCase()]);
 }
 
+/**
+ * In one round trip, what a new cluster needs from its subscription: how many cluster records it
+ * has, whatever their state (a cluster being deleted still counts), and those whose network
+ * range overlaps `cidr` (a valid IPv4 CIDR).
+ */
+export async function subscriptionRoom(
+  tx: SqlExecutor,
+  subscriptionId: string,
+  cidr: string,
+): Promise<{ clusters: number; overlapping: Array<{ resourceId: string; cidr: string }> }> {
+  const { rows } = await tx.query<{ n: string | number; overlapping: Array<{ resourceId: string; cidr: string }> }>(
+    `SELECT count(*) AS n,
+            coalesce(json_agg(json_build_object('resourceId', display_id, 'cidr', spec->'properties'->'network'->>'cidr'))
+              FILTER (WHERE (spec->'properties'->'network'->>'cidr')::inet && $2::inet), '[]') AS overlapping
+       FROM clusters WHERE lower(subscription_id) = $1`,
+    [subscriptionId.toLowerCase(), cidr],
+  );
+  return { clusters: Number(rows[0]?.n ?? 0), overlapping: rows[0]?.overlapping ?? [] };
+}
+
 /** Every cluster record of the subscription, whatever its state (a cluster being deleted still counts). */
 export async function countClusters(tx: SqlExecutor, subscriptionId: string): Promise<number> {
   const { rows } = await tx.query<{ n: string | number }>('SELECT count(*) AS n FROM clusters WHERE lower(subscription_id) = $1', [

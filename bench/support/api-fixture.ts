@@ -64,15 +64,23 @@ export function benchApiOptions(callers: BenchCallers, consulVersions: string[])
   };
 }
 
-/** node:http answering every request with `body` (a PUT's body is parsed first): the reference. */
-export async function startBare(body: () => string): Promise<{ url: string; server: Server }> {
+/**
+ * node:http answering every request with `body` (a PUT's body is parsed first): the reference.
+ * With `read`, each request first awaits it (one store read: the floor of any handler that reads
+ * the store per request).
+ */
+export async function startBare(body: () => string, read?: () => Promise<unknown>): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method === 'PUT') JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(req.method === 'PUT' ? 201 : 200, { 'content-type': 'application/json', 'x-ms-request-id': randomUUID() });
-      res.end(body());
+      const answer = () => {
+        res.writeHead(req.method === 'PUT' ? 201 : 200, { 'content-type': 'application/json', 'x-ms-request-id': randomUUID() });
+        res.end(body());
+      };
+      if (!read) return answer();
+      read().then(answer, (err: unknown) => res.writeHead(500).end(String(err)));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

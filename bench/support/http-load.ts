@@ -157,6 +157,58 @@ export async function runPaced(o: {
   return figures(latencies.subarray(0, ok).sort(), { seconds, non2xx, errors, timeouts: 0, cpuUs: cpu.user + cpu.system });
 }
 
+/**
+ * `bursts` bursts of `size` requests sent at the same moment (each from a keep-alive connection
+ * of its own, warmed first), the next burst `pauseMs` after the previous one's last answer: what
+ * "p99 at 50 concurrent creates" means when the creates arrive together, unlike a closed loop,
+ * where a new request follows each answer at once and the queue never drains. `next` gives each
+ * request's path and body.
+ */
+export async function runBursts(o: {
+  url: string;
+  method: 'PUT';
+  headers: Record<string, string>;
+  size: number;
+  bursts: number;
+  pauseMs: number;
+  next: () => { path: string; body?: string };
+}): Promise<LoadFigures> {
+  const agent = new Agent({ keepAlive: true, maxSockets: o.size });
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const one = (method: string, r: { path: string; body?: string }, record: boolean) =>
+    new Promise<void>((resolve) => {
+      const sentAt = performance.now();
+      const req = request(new URL(r.path, o.url), { agent, method, headers: o.headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (!record) return resolve();
+          if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - sentAt);
+          else non2xx++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        if (record) errors++;
+        resolve();
+      });
+      req.end(r.body);
+    });
+  // Open every connection first, so the bursts measure answers, not TCP handshakes.
+  await Promise.all(Array.from({ length: o.size }, () => one('GET', { path: '/healthz' }, false)));
+  const cpuAtStart = process.cpuUsage();
+  const start = performance.now();
+  for (let b = 0; b < o.bursts; b++) {
+    await Promise.all(Array.from({ length: o.size }, () => one(o.method, o.next(), true)));
+    if (b < o.bursts - 1) await new Promise((r) => setTimeout(r, o.pauseMs));
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuAtStart);
+  agent.destroy();
+  return figures(Float64Array.from(latencies).sort(), { seconds, non2xx, errors, timeouts: 0, cpuUs: cpu.user + cpu.system });
+}
+
 /** A run's figures from its sorted 2xx latencies, its length, its failures and the CPU it took. */
 function figures(
   sorted: Float64Array,

@@ -3,7 +3,7 @@
 // starter in memory, as in-memory-handlers.test.ts does: a PUT and refused requests (REST and
 // gRPC) are recorded before the answer leaves, GETs are not, the query filters and pages on both
 // transports, another tenant reads nothing of it, a bad $filter is a 400 that records nothing, and
-// a request whose row cannot be written (audit_log refusing request rows) is answered 503
+// a request whose row cannot be written (the audit log refusing request rows) is answered 503
 // AuditLogUnavailable (gRPC UNAVAILABLE). The same on the real stack, with the worker's operation
 // state changes: audit-log.test.ts.
 import { fromBinary, fromJson, toBinary, toJson, type DescMethod, type JsonValue } from '@bufbuild/protobuf';
@@ -227,7 +227,7 @@ it('answers a bad $filter with a 400 naming it, and records nothing', async () =
 });
 
 it('answers 503 AuditLogUnavailable when the row cannot be written, without the operation headers', async () => {
-  await db.query(`ALTER TABLE audit_log ADD CONSTRAINT test_no_request_rows CHECK (category <> 'request') NOT VALID`);
+  await db.query(`ALTER TABLE audit_log_inbox ADD CONSTRAINT test_no_request_rows CHECK (category <> 'request') NOT VALID`);
   try {
     const r = await call('PUT', path(subA, 'unaudited'), tokens.a, {
       location: 'westeurope',
@@ -246,6 +246,6 @@ it('answers 503 AuditLogUnavailable when the row cannot be written, without the 
     // Reads are not recorded, so they are answered as usual.
     expect((await call('GET', path(subA, 'unaudited'), tokens.a)).status).toBe(200);
   } finally {
-    await db.query(`ALTER TABLE audit_log DROP CONSTRAINT test_no_request_rows`);
+    await db.query(`ALTER TABLE audit_log_inbox DROP CONSTRAINT test_no_request_rows`);
   }
 });

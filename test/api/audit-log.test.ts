@@ -5,7 +5,7 @@
 // $skipToken is a precise 400 that changes nothing. Tenant B cannot read tenant A's rows: not by
 // path, not by $filter on A's resource id, not with a forged $skipToken, not over gRPC. And when
 // a request's row cannot be written the request is answered 503 AuditLogUnavailable (REST and
-// gRPC), on a control plane with a database of its own whose audit_log refuses request rows.
+// gRPC), on a control plane with a database of its own whose audit log refuses request rows.
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -228,8 +228,13 @@ describe('the query', () => {
   it('answers a bad $filter, $top or $skipToken with a precise 400 that records and changes nothing', async () => {
     const count = async () =>
       Number(
-        (await cp.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE subscription_id = $1`, [subA.toLowerCase()])).rows[0]!
-          .n,
+        // Chained or still in the inbox (one statement: one snapshot of both).
+        (
+          await cp.db.query<{ n: string }>(
+            `SELECT (SELECT count(*) FROM audit_log WHERE subscription_id = $1) + (SELECT count(*) FROM audit_log_inbox WHERE subscription_id = $1) AS n`,
+            [subA.toLowerCase()],
+          )
+        ).rows[0]!.n,
       );
     const before = await count();
     for (const [query, code, says] of [
@@ -314,7 +319,7 @@ describe('when the audit row cannot be written', () => {
     const token = own.scopedToken(sub);
     const path = clusterPath(sub, 'rg', 'unaudited');
     // Request rows refused; operation rows still written.
-    await own.db.query(`ALTER TABLE audit_log ADD CONSTRAINT test_no_request_rows CHECK (category <> 'request') NOT VALID`);
+    await own.db.query(`ALTER TABLE audit_log_inbox ADD CONSTRAINT test_no_request_rows CHECK (category <> 'request') NOT VALID`);
     const r = await rest(own, 'PUT', `${path}?${V}`, { token, body: clusterBody(version, '10.72.0.0/16') });
     expect(r.status).toBe(503);
     expect(r.json.error.code).toBe('AuditLogUnavailable');
@@ -334,7 +339,7 @@ describe('when the audit row cannot be written', () => {
     } finally {
       g.close();
     }
-    await own.db.query(`ALTER TABLE audit_log DROP CONSTRAINT test_no_request_rows`);
+    await own.db.query(`ALTER TABLE audit_log_inbox DROP CONSTRAINT test_no_request_rows`);
     await waitForState(own, path, ['Succeeded']);
     const retry = await rest(own, 'PUT', `${path}?${V}`, { token, body: clusterBody(version, '10.72.0.0/16') });
     expect(retry.status).toBe(200);

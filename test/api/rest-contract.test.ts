@@ -244,6 +244,29 @@ describe('validation changes nothing', () => {
     expect(r.status).toBe(400);
     expect(r.json.error).toMatchObject({ code: 'CidrOverlap', target: 'properties.network.cidr', message: expect.stringContaining(first) });
   });
+
+  it('of creates with overlapping CIDRs sent at the same moment, exactly one is created; the others are 400 CidrOverlap and write nothing', async () => {
+    const sub = await registeredSubscription();
+    // Every request passes validation before any has committed; only the check under the
+    // subscription's lock (in the create's transaction) can tell them apart.
+    // Nested ranges: every two overlap.
+    const ranges = ['10.21.0.0/16', '10.21.0.0/17', '10.21.0.0/18', '10.21.0.0/20', '10.21.0.0/22', '10.21.0.0/24'];
+    const paths = ranges.map((_, i) => clusterPath(sub, 'rg', `race-${i}`));
+    const answers = await Promise.all(ranges.map((cidr, i) => call('PUT', `${paths[i]}?${V}`, { body: body(cidr) })));
+    const created = answers.flatMap((a, i) => (a.status === 201 ? [paths[i]!] : []));
+    expect(created, JSON.stringify(answers.map((a) => a.status))).toHaveLength(1);
+    for (const [i, a] of answers.entries()) {
+      if (a.status === 201) continue;
+      expect(a.status).toBe(400);
+      expect(a.json.error).toMatchObject({
+        code: 'CidrOverlap',
+        target: 'properties.network.cidr',
+        message: expect.stringContaining(created[0]!),
+      });
+      expect(await getCluster(cp.db, paths[i]!.toLowerCase())).toBeUndefined();
+      expect(await listOperations(cp.db, paths[i]!.toLowerCase())).toEqual([]);
+    }
+  });
 });
 
 describe('lifecycle semantics', () => {

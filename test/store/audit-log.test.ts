@@ -1,6 +1,7 @@
 // The audit log's chain on the real store database: rows appended by requests and by operation
-// state changes (the trigger), concurrent appends making one chain without forks, rows that
-// cannot be updated or deleted, verification finding a tampered, removed or inserted row (also
+// state changes (the trigger), concurrent appends making one chain without forks, appends that
+// never wait for one another (the inbox) and are chained in commit order, rows that
+// cannot be updated or deleted in the chain or the inbox, verification finding a tampered, removed or inserted row (also
 // through `npm run audit:verify`), and retention pruning that keeps the chain verifiable. Tests
 // that tamper or prune use a database of their own, so the run's shared one stays intact.
 import { execFile } from 'node:child_process';
@@ -15,6 +16,7 @@ import {
   appendAuditEntry,
   auditContent,
   auditHash,
+  chainAuditLog,
   pruneAuditLog,
   pruneAuditLogBefore,
   queryAuditLog,
@@ -80,10 +82,11 @@ async function asTamperer(db: SqlDatabase, sql: string, params: unknown[] = []):
 
 it('a request row is appended with its fields, and the hash covers exactly what hcs_audit_content says', async () => {
   const sub = randomUUID();
-  const seq = await appendAuditEntry(database(), entry(sub, { caller: 'user:ünïcode-✓', errorCode: 'Conflict', outcome: '409' }));
+  await appendAuditEntry(database(), entry(sub, { caller: 'user:ünïcode-✓', errorCode: 'Conflict', outcome: '409' }));
   const { items } = await queryAuditLog(database(), { subscriptionId: sub, limit: 10 });
   expect(items).toHaveLength(1);
-  expect(items[0]).toMatchObject({ seq, category: 'request', caller: 'user:ünïcode-✓', outcome: '409', errorCode: 'Conflict' });
+  const seq = items[0]!.seq;
+  expect(items[0]).toMatchObject({ category: 'request', caller: 'user:ünïcode-✓', outcome: '409', errorCode: 'Conflict' });
   const sql = await database().query<{ c: string }>(`SELECT hcs_audit_content(a) AS c FROM audit_log a WHERE seq = $1::bigint`, [seq]);
   expect(auditContent(items[0]!)).toBe(sql.rows[0]!.c);
   expect((await verifyAuditChain(database())).ok).toBe(true);
@@ -123,11 +126,62 @@ it('a state change rolled back leaves no row: the row is written in the transact
 
 it('rows cannot be updated or deleted (the append-only guard), and nothing changes', async () => {
   const sub = randomUUID();
-  const seq = await appendAuditEntry(database(), entry(sub));
+  await appendAuditEntry(database(), entry(sub));
+  const { seq } = (await queryAuditLog(database(), { subscriptionId: sub, limit: 1 })).items[0]!;
   await expect(database().query(`UPDATE audit_log SET outcome = '200' WHERE seq = $1::bigint`, [seq])).rejects.toThrow(/append-only/);
   await expect(database().query(`DELETE FROM audit_log WHERE seq = $1::bigint`, [seq])).rejects.toThrow(/append-only/);
   expect((await queryAuditLog(database(), { subscriptionId: sub, limit: 10 })).items[0]).toMatchObject({ seq, outcome: '201' });
 });
+
+it('a row waiting in the inbox cannot be updated or deleted either; it is chained as written', async () => {
+  const { db } = await privateDatabase();
+  const sub = randomUUID();
+  await appendAuditEntry(db, entry(sub, { outcome: '202' }));
+  await expect(db.query(`UPDATE audit_log_inbox SET outcome = '200'`)).rejects.toThrow(/append-only/);
+  await expect(db.query(`DELETE FROM audit_log_inbox`)).rejects.toThrow(/append-only/);
+  expect(Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log_inbox`)).rows[0]!.n)).toBe(1);
+  expect(await chainAuditLog(db)).toBe(1);
+  expect(Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log_inbox`)).rows[0]!.n)).toBe(0);
+  expect((await queryAuditLog(db, { subscriptionId: sub, limit: 10 })).items).toMatchObject([{ seq: '1', outcome: '202' }]);
+});
+
+it.skipIf(inject('stack').database.kind !== 'postgres')(
+  'appends do not wait for one another: an append in a transaction still open holds up no other, and is chained once it commits',
+  async () => {
+    const { db } = await privateDatabase();
+    const sub = randomUUID();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let appended!: () => void;
+    const hasAppended = new Promise<void>((r) => (appended = r));
+    // A request's row and an operation's, in a transaction that stays open.
+    const open = db.transaction(async (tx) => {
+      await appendAuditEntry(tx, entry(sub, { requestId: 'slow' }));
+      const key = `/subscriptions/${sub}/resourcegroups/rg/providers/hcs.consul/clusters/slow`;
+      await beginOperation(tx, { ...newOperation(key, 'update'), subscriptionId: sub });
+      appended();
+      await released;
+    });
+    await hasAppended;
+    // Another connection's append commits at once (the chain's head row used to be held until
+    // the open transaction committed); bounded, so a wait fails the test instead of hanging it.
+    const other = appendAuditEntry(db, entry(sub, { requestId: 'quick' })).then(() => 'committed');
+    const waited = new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5_000));
+    expect(await Promise.race([other, waited])).toBe('committed');
+    // Chaining sees only what has committed.
+    expect(await chainAuditLog(db)).toBe(1);
+    release();
+    await open;
+    expect(await chainAuditLog(db)).toBe(2);
+    const items = (await queryAuditLog(db, { subscriptionId: sub, limit: 10 })).items;
+    expect(items.map((i) => [i.seq, i.requestId ?? i.outcome])).toEqual([
+      ['3', 'Accepted'],
+      ['2', 'slow'],
+      ['1', 'quick'],
+    ]);
+    expect(await verifyAuditChain(db)).toEqual({ ok: true, rows: 3, firstSeq: '1', lastSeq: '3' });
+  },
+);
 
 it('concurrent appends - requests and operation state changes from many connections - make one chain without forks', async () => {
   const sub = randomUUID();
@@ -213,11 +267,13 @@ describe('verification (a database of its own)', () => {
     const { db } = await privateDatabase();
     const sub = randomUUID();
     for (let i = 0; i < 4; i++) await appendAuditEntry(db, entry(sub));
+    await chainAuditLog(db);
     await asTamperer(db, `DELETE FROM audit_log WHERE seq = 4`);
     expect(await verifyAuditChain(db)).toMatchObject({ ok: false, badSeq: '4', reason: expect.stringContaining('head names row 4') });
 
     const { db: other } = await privateDatabase();
     for (let i = 0; i < 3; i++) await appendAuditEntry(other, entry(sub));
+    await chainAuditLog(other);
     // Row 2 removed and row 3 renumbered 2: the numbers have no gap, the hashes do not join.
     await asTamperer(other, `DELETE FROM audit_log WHERE seq = 2`);
     await asTamperer(other, `UPDATE audit_log SET seq = 2 WHERE seq = 3`);
@@ -246,6 +302,7 @@ describe('verification (a database of its own)', () => {
     const { db } = await privateDatabase();
     const sub = randomUUID();
     for (let i = 0; i < 4; i++) await appendAuditEntry(db, entry(sub, { requestId: `r-${i}` }));
+    await chainAuditLog(db);
     // Rows 1 and 2 made 500 and 401 days old, their chain rehashed as if written then.
     await asTamperer(db, `UPDATE audit_log SET event_time = now() - interval '500 days' WHERE seq = 1`);
     await asTamperer(db, `UPDATE audit_log SET event_time = now() - interval '401 days' WHERE seq = 2`);

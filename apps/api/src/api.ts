@@ -16,10 +16,12 @@ import { DEFAULT_LIMITS, type ServiceLimits } from './service/quotas.js';
 import { sweepSealedResults } from './service/sealed-result.js';
 import { checkReadiness, watchReadiness } from './readiness.js';
 import { pingDatabase } from '../../../store/health.js';
-import { pruneAuditLog } from '../../../store/audit-log.js';
+import { chainAuditLog, pruneAuditLog } from '../../../store/audit-log.js';
 import { auditRecorder, DEFAULT_AUDIT_RETENTION_DAYS } from './audit.js';
 
 const AUDIT_PRUNE_INTERVAL_MS = 60 * 60_000;
+/** How often every replica moves the audit inbox's rows into the chain (store/audit-log.ts chainAuditLog). */
+const AUDIT_CHAIN_INTERVAL_MS = 1_000;
 
 export interface ApiOptions {
   db: SqlDatabase;
@@ -122,6 +124,11 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
   void prune();
   const pruning = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS);
   pruning.unref();
+  // Appended rows wait in the audit inbox (no lock between appends) until chained: here, every second.
+  const chaining = setInterval(() => {
+    chainAuditLog(o.db).catch((err: unknown) => o.logger.warn({ err }, 'chaining the audit log failed'));
+  }, AUDIT_CHAIN_INTERVAL_MS);
+  chaining.unref();
   const grpc = await startGrpcServer({
     handlers,
     authenticate,
@@ -150,6 +157,7 @@ export async function startApi(o: ApiOptions): Promise<RunningApi> {
     async close() {
       clearInterval(sweep);
       clearInterval(pruning);
+      clearInterval(chaining);
       stopWatching();
       await grpc.close();
       await rest.close();

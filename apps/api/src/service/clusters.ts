@@ -1,7 +1,7 @@
 // ClusterService handlers: one implementation for REST (ARM) and gRPC. Inputs and outputs are
 // the proto messages in their JSON form (which is also the ARM JSON shape).
 import { randomUUID } from 'node:crypto';
-import { isPlainObject, parseClusterBody, type ClusterSpec } from '../../../../domain/cluster-spec.js';
+import { isPlainObject, parseClusterBody, requestedCidr, type ClusterSpec } from '../../../../domain/cluster-spec.js';
 import { changedFields, parseClusterPatch, sameJson } from '../../../../domain/cluster-patch.js';
 import { throwIfAny } from '../../../../domain/errors.js';
 import {
@@ -17,7 +17,7 @@ import {
   getCluster,
   listClusters,
   listFederationSecondaries,
-  subscriptionCidrs,
+  overlappingCidrs,
   setTagsIfUnchanged,
   upsertCluster,
   type ClusterRecord,
@@ -32,7 +32,7 @@ import type { OperationParams } from '../../../../contract/temporal.js';
 import { requireRole, requireSubscription } from './authorize.js';
 import type { ClusterPath } from './cluster-path.js';
 import { claimDatacenter, consumeTokenFor, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
-import { requireClusterQuota, type ServiceLimits } from './quotas.js';
+import { requireClusterRoom, type ServiceLimits } from './quotas.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
 import { inProgress, startOperation, type OperationTarget } from './start-operation.js';
 import { requireWritableSubscription } from './subscription-state.js';
@@ -71,7 +71,8 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     return (await pendingOperation(db, key)) ?? (await unfinishedDelete(db, key));
   }
 
-  async function load(ctx: RequestContext, p: ClusterPath, opts: { creating?: boolean } = {}) {
+  /** The caller's right to the path and the path's form, checked before anything is read. */
+  function clusterRef(ctx: RequestContext, p: ClusterPath, opts: { creating?: boolean } = {}) {
     requireSubscription(ctx, p.subscriptionId, clusterWhat(p));
     throwIfAny([
       ...checkSubscriptionId(p.subscriptionId),
@@ -79,7 +80,12 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       ...(opts.creating ? checkClusterName(p.clusterName) : checkClusterName(p.clusterName.toLowerCase())),
     ]);
     const id = formatClusterResourceId({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, clusterName: p.clusterName });
-    return { id, key: resourceKey(id), current: await getCluster(db, resourceKey(id)) };
+    return { id, key: resourceKey(id) };
+  }
+
+  async function load(ctx: RequestContext, p: ClusterPath) {
+    const { id, key } = clusterRef(ctx, p);
+    return { id, key, current: await getCluster(db, key) };
   }
 
   function checkEtag(current: ClusterRecord | undefined, ifMatch?: string, ifNoneMatch?: string): void {
@@ -92,11 +98,21 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
     if (ifMatch === '*' && !current) throw preconditionFailed('If-Match: * was sent but the cluster does not exist.');
   }
 
-  async function validationContext(subscriptionId: string, id: string, current?: ClusterRecord) {
+  /**
+   * For a new cluster's overlap rule: the subscription's clusters whose range overlaps the one the
+   * body asks for (none when it is not a valid range: validation names that).
+   */
+  async function overlappingWith(subscriptionId: string, body: unknown) {
+    const cidr = requestedCidr(body);
+    return cidr ? overlappingCidrs(db, subscriptionId, cidr) : [];
+  }
+
+  /** What validating a body needs; an existing cluster's range cannot change, so it overlaps nothing new. */
+  function validationContext(id: string, current: ClusterRecord | undefined, overlapping: Array<{ resourceId: string; cidr: string }>) {
     return {
       knownConsulVersions: deps.catalogue.map((c) => c.version),
       ...(defaultConsulVersion ? { defaultConsulVersion } : {}),
-      existingCidrsInSubscription: await subscriptionCidrs(db, subscriptionId),
+      existingCidrsInSubscription: overlapping,
       ...(deps.allowedLocations ? { allowedLocations: deps.allowedLocations } : {}),
       ...(current ? { currentSpec: current.spec, currentProvisioningState: current.provisioningState } : {}),
       resourceId: id,
@@ -180,10 +196,16 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       ctx: RequestContext,
     ): Promise<{ cluster: ClusterView; created: boolean; operation?: OperationView }> {
       requireRole(ctx, 'operator');
-      const { id, key, current } = await load(ctx, req, { creating: true });
-      await requireWritableSubscription(db, req.subscriptionId, false);
+      const { id, key } = clusterRef(ctx, req, { creating: true });
+      // The three reads at once (only the subscription's state can refuse, so the answer does not
+      // depend on which finishes first); the overlapping ranges matter only if the cluster is new.
+      const [current, , overlapping] = await Promise.all([
+        getCluster(db, key),
+        requireWritableSubscription(db, req.subscriptionId, false),
+        overlappingWith(req.subscriptionId, ctx.rawBody),
+      ]);
       checkEtag(current, req.ifMatch, req.ifNoneMatch);
-      const spec = parseClusterBody(ctx.rawBody, await validationContext(req.subscriptionId, id, current));
+      const spec = parseClusterBody(ctx.rawBody, validationContext(id, current, current ? [] : overlapping));
       const federationTokenId = await applyFederation(ctx, spec, current, req.subscriptionId);
       if (current) {
         const running = await pendingChange(key);
@@ -203,7 +225,12 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
         { resourceKey: key, id, subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, location: spec.location },
         kind,
         async (tx) => {
-          if (!current) await requireClusterQuota(tx, req.subscriptionId, deps.limits.clustersPerSubscription);
+          if (!current)
+            await requireClusterRoom(
+              tx,
+              { subscriptionId: req.subscriptionId, id, cidr: spec.properties.network.cidr },
+              deps.limits.clustersPerSubscription,
+            );
           if (!current && spec.properties.primaryClusterId)
             await claimDatacenter(tx, spec.properties.primaryClusterId, spec.properties.datacenter);
           if (federationTokenId) await consumeTokenFor(tx, federationTokenId, key);
@@ -259,7 +286,7 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       if (!current) throw notFound(clusterWhat(req));
       await requireWritableSubscription(db, req.subscriptionId, false);
       checkEtag(current, req.ifMatch);
-      const spec = parseClusterPatch(ctx.rawBody, current.spec, await validationContext(req.subscriptionId, id, current));
+      const spec = parseClusterPatch(ctx.rawBody, current.spec, validationContext(id, current, []));
       await applyFederation(ctx, spec, current, req.subscriptionId);
       const running = await pendingChange(key);
       if (running) throw inProgress(running);

@@ -2,7 +2,9 @@
 // the lifetime of federation tokens. The quota checks run inside the transaction that would
 // exceed them (under a lock or the cluster's one-operation rule), so a burst of concurrent
 // requests cannot overshoot; a refusal is 409 QuotaExceeded naming the limit and writes nothing.
-import { countClusters, countSnapshots, lockSubscriptionQuota } from '../../../../store/quotas.js';
+import { cidrOverlapProblems } from '../../../../domain/cluster-spec.js';
+import { throwIfAny } from '../../../../domain/errors.js';
+import { countSnapshots, lockSubscriptionQuota, subscriptionRoom } from '../../../../store/quotas.js';
 import type { SqlExecutor } from '../../../../store/database.js';
 import { conflict } from '../errors.js';
 
@@ -21,15 +23,25 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   federationTokenTtlSeconds: 3600,
 };
 
-/** In a create transaction: refuses the subscription's (limit+1)th cluster. */
-export async function requireClusterQuota(tx: SqlExecutor, subscriptionId: string, limit: number): Promise<void> {
+/**
+ * In a create transaction, under the subscription's lock: refuses the subscription's (limit+1)th
+ * cluster (409), and a range that overlaps another cluster's (400, as the request's validation
+ * would have: this is the check two concurrent creates cannot both pass).
+ */
+export async function requireClusterRoom(
+  tx: SqlExecutor,
+  cluster: { subscriptionId: string; id: string; cidr: string },
+  limit: number,
+): Promise<void> {
+  const { subscriptionId } = cluster;
   await lockSubscriptionQuota(tx, subscriptionId);
-  const used = await countClusters(tx, subscriptionId);
+  const { clusters: used, overlapping } = await subscriptionRoom(tx, subscriptionId, cluster.cidr);
   if (used >= limit)
     throw conflict(
       'QuotaExceeded',
       `Subscription ${subscriptionId} has ${used} clusters; the limit is ${limit} clusters per subscription. Delete a cluster or ask for a higher limit; nothing was created.`,
     );
+  throwIfAny(cidrOverlapProblems(cluster.cidr, overlapping, cluster.id));
 }
 
 /**
