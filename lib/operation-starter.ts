@@ -166,6 +166,12 @@ export interface OperationRequest {
   /** The caller's writes, in the transaction that records the operation (before the record). */
   write?: (tx: SqlExecutor, operationId: string) => Promise<void>;
   /**
+   * The caller's last step before the commit, after every write: where a check that takes a lock
+   * shared by many requests belongs (the subscription's, for quotas), so the lock is held for
+   * that check and the commit only.
+   */
+  lastCheck?: (tx: SqlExecutor) => Promise<void>;
+  /**
    * Commit the workflow's start request with the record, for the relays of this task queue
    * (lib/operation-relay.ts): the caller starts nothing itself.
    */
@@ -179,7 +185,7 @@ export interface RecordedOperation {
 }
 
 /** The workflow start of an operation (its id follows from the cluster, the kind and the operation). */
-export function operationWorkflow(r: Omit<OperationRequest, 'write'> & { operationId: string }): OperationWorkflowStart {
+export function operationWorkflow(r: Omit<OperationRequest, 'write' | 'lastCheck'> & { operationId: string }): OperationWorkflowStart {
   return {
     workflowId: workflowIdFor(r.target.resourceKey, r.kind, r.operationId),
     resourceGroup: r.target.resourceGroup,
@@ -218,6 +224,7 @@ export async function recordOperation(db: SqlDatabase | SqlExecutor, r: Operatio
       correlationId: r.correlationId,
     });
     if (r.outbox) await writeStartRequest(tx, workflow, r.outbox.taskQueue);
+    await r.lastCheck?.(tx);
     return record;
   });
   countOperationStarted(operation.kind);

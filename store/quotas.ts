@@ -14,21 +14,22 @@ export async function lockSubscriptionQuota(tx: SqlExecutor, subscriptionId: str
 }
 
 /**
- * In one round trip, what a new cluster needs from its subscription: how many cluster records it
- * has, whatever their state (a cluster being deleted still counts), and those whose network
- * range overlaps `cidr` (a valid IPv4 CIDR).
+ * In one round trip, what a new cluster (`resourceKey`, whose own row is not counted) needs from
+ * its subscription: how many other cluster records it has, whatever their state (a cluster being
+ * deleted still counts), and those whose network range overlaps `cidr` (a valid IPv4 CIDR).
  */
 export async function subscriptionRoom(
   tx: SqlExecutor,
   subscriptionId: string,
   cidr: string,
+  resourceKey: string,
 ): Promise<{ clusters: number; overlapping: Array<{ resourceId: string; cidr: string }> }> {
   const { rows } = await tx.query<{ n: string | number; overlapping: Array<{ resourceId: string; cidr: string }> }>(
     `SELECT count(*) AS n,
             coalesce(json_agg(json_build_object('resourceId', display_id, 'cidr', spec->'properties'->'network'->>'cidr'))
               FILTER (WHERE (spec->'properties'->'network'->>'cidr')::inet && $2::inet), '[]') AS overlapping
-       FROM clusters WHERE lower(subscription_id) = $1`,
-    [subscriptionId.toLowerCase(), cidr],
+       FROM clusters WHERE lower(subscription_id) = $1 AND resource_id <> $3`,
+    [subscriptionId.toLowerCase(), cidr, resourceKey],
   );
   return { clusters: Number(rows[0]?.n ?? 0), overlapping: rows[0]?.overlapping ?? [] };
 }

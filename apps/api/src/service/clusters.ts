@@ -220,17 +220,11 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
           ? 'scale'
           : 'update';
       let record: ClusterRecord | undefined;
-      const op = await start(
+      const op = await startOperation(deps, {
         ctx,
-        { resourceKey: key, id, subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, location: spec.location },
+        cluster: { resourceKey: key, id, subscriptionId: req.subscriptionId, resourceGroup: req.resourceGroup, location: spec.location },
         kind,
-        async (tx) => {
-          if (!current)
-            await requireClusterRoom(
-              tx,
-              { subscriptionId: req.subscriptionId, id, cidr: spec.properties.network.cidr },
-              deps.limits.clustersPerSubscription,
-            );
+        write: async (tx) => {
           if (!current && spec.properties.primaryClusterId)
             await claimDatacenter(tx, spec.properties.primaryClusterId, spec.properties.datacenter);
           if (federationTokenId) await consumeTokenFor(tx, federationTokenId, key);
@@ -246,7 +240,19 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
             systemData: systemData(ctx, current),
           });
         },
-      );
+        // A new cluster's quota and range rule, under the subscription's lock: the transaction's
+        // last step, so creates in one subscription queue for the check and the commit only.
+        ...(!current
+          ? {
+              lastCheck: (tx: SqlExecutor) =>
+                requireClusterRoom(
+                  tx,
+                  { subscriptionId: req.subscriptionId, id, resourceKey: key, cidr: spec.properties.network.cidr },
+                  deps.limits.clustersPerSubscription,
+                ),
+            }
+          : {}),
+      });
       return { cluster: clusterView(record!), created: !current, operation: operationView(op, id) };
     },
 

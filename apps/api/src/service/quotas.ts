@@ -24,18 +24,18 @@ export const DEFAULT_LIMITS: ServiceLimits = {
 };
 
 /**
- * In a create transaction, under the subscription's lock: refuses the subscription's (limit+1)th
- * cluster (409), and a range that overlaps another cluster's (400, as the request's validation
+ * In a create transaction, under the subscription's lock, once the new cluster's row is written:
+ * refuses the subscription's (limit+1)th cluster (409), and a range that overlaps another cluster's (400, as the request's validation
  * would have: this is the check two concurrent creates cannot both pass).
  */
 export async function requireClusterRoom(
   tx: SqlExecutor,
-  cluster: { subscriptionId: string; id: string; cidr: string },
+  cluster: { subscriptionId: string; id: string; resourceKey: string; cidr: string },
   limit: number,
 ): Promise<void> {
   const { subscriptionId } = cluster;
   await lockSubscriptionQuota(tx, subscriptionId);
-  const { clusters: used, overlapping } = await subscriptionRoom(tx, subscriptionId, cluster.cidr);
+  const { clusters: used, overlapping } = await subscriptionRoom(tx, subscriptionId, cluster.cidr, cluster.resourceKey);
   if (used >= limit)
     throw conflict(
       'QuotaExceeded',

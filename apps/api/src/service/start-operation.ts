@@ -50,17 +50,20 @@ export async function startOperation(
     cluster: OperationTarget;
     kind: OperationKind;
     write: (tx: SqlExecutor, operationId: string) => Promise<void>;
+    /** The transaction's last step (lib/operation-starter.ts OperationRequest.lastCheck). */
+    lastCheck?: (tx: SqlExecutor) => Promise<void>;
     params?: OperationParams;
   },
 ): Promise<OperationRecord> {
   const { db } = deps;
-  const { ctx, cluster, kind, write, params } = o;
+  const { ctx, cluster, kind, write, lastCheck, params } = o;
   const { operation } = await recordOperation(db, {
     target: cluster,
     kind,
     correlationId: ctx.correlationId,
     startedBy: ctx.caller.subject,
     write,
+    ...(lastCheck ? { lastCheck } : {}),
     ...(params ? { params } : {}),
     outbox: { taskQueue: starterTaskQueue(deps.starter) },
   }).catch(async (err: unknown) => {
