@@ -109,6 +109,25 @@ describe('clusters per subscription', () => {
     await expectNothingAt(racers[loser]!);
     expect(await countClusters(cp.db, sub)).toBe(10);
   });
+
+  it("the address-range rule reads only the caller's subscription: another tenant's range neither refuses a create nor shows in a refusal", async () => {
+    const [subA, subB] = [randomUUID(), randomUUID()];
+    await cp.registerSubscription(subA);
+    await cp.registerSubscription(subB);
+    const theirs = clusterPath(subA, 'rg', 'tenant-a');
+    expect((await rest(cp, 'PUT', `${theirs}?${V}`, { token: arm, body: clusterBody(version, '10.50.0.0/16') })).status).toBe(201);
+    const token = await customer(subB);
+    // The same range in another subscription is the customer's to use.
+    const mine = clusterPath(subB, 'rg', 'tenant-b');
+    expect((await rest(cp, 'PUT', `${mine}?${V}`, { token, body: clusterBody(version, '10.50.0.0/16') })).status).toBe(201);
+    // A range overlapping both is refused for the caller's own cluster alone.
+    const probe = clusterPath(subB, 'rg', 'probe');
+    const refused = await rest(cp, 'PUT', `${probe}?${V}`, { token, body: clusterBody(version, '10.50.1.0/24') });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatchObject({ code: 'CidrOverlap', message: expect.stringContaining(mine) });
+    expect(JSON.stringify(refused.json)).not.toContain(subA);
+    await expectNothingAt(probe);
+  });
 });
 
 describe('MANUAL snapshots per cluster', () => {

@@ -34,7 +34,7 @@ import type { ClusterPath } from './cluster-path.js';
 import { claimDatacenter, consumeTokenFor, federationChangeProblem, primaryForNewCluster, tokenPrimary } from './federation.js';
 import { requireClusterRoom, type ServiceLimits } from './quotas.js';
 import { clusterView, operationView, READ_ONLY_PROPERTIES, type ClusterView, type OperationView } from './views.js';
-import { inProgress, startOperation, type OperationTarget } from './start-operation.js';
+import { inProgress, startOperation } from './start-operation.js';
 import { requireWritableSubscription } from './subscription-state.js';
 import { beginDelete } from './delete-cluster.js';
 import { decodeSkipToken, encodeSkipToken, invalidSkipToken, MAX_PAGE, nextLink, pageSize, type PageRequest } from './paging.js';
@@ -57,14 +57,6 @@ export interface ClusterServiceDeps {
 export function clusterHandlers(deps: ClusterServiceDeps) {
   const defaultConsulVersion = defaultVersion(deps.catalogue);
   const { db } = deps;
-
-  const start = (
-    ctx: RequestContext,
-    cluster: OperationTarget,
-    kind: OperationKind,
-    write: (tx: SqlExecutor, operationId: string) => Promise<void>,
-    params?: OperationParams,
-  ): Promise<OperationRecord> => startOperation(deps, { ctx, cluster, kind, write, ...(params ? { params } : {}) });
 
   /** What a PUT or PATCH waits for: the operation holding the cluster, or a delete waiting to. */
   async function pendingChange(key: string): Promise<OperationRecord | undefined> {
@@ -180,13 +172,13 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       throw conflict('ClusterNotReady', `The cluster is ${current.provisioningState}; try again once it has been provisioned.`);
     const running = await (operationLane(kind) === 'safety' ? activeOperation : pendingOperation)(db, current.resourceKey);
     if (running) throw inProgress(running);
-    const record = await start(
+    const record = await startOperation(deps, {
       ctx,
-      operationTarget(current),
+      cluster: operationTarget(current),
       kind,
-      async (tx, operationId) => o.write?.(tx, current, operationId),
-      o.params,
-    );
+      write: async (tx, operationId) => o.write?.(tx, current, operationId),
+      ...(o.params ? { params: o.params } : {}),
+    });
     return { cluster: current, operation: operationView(record, current.id), record };
   }
 
@@ -316,8 +308,13 @@ export function clusterHandlers(deps: ClusterServiceDeps) {
       }
       const kind: OperationKind = changed.includes('properties.serverCount') ? 'scale' : 'update';
       let record: ClusterRecord | undefined;
-      const op = await start(ctx, operationTarget(current), kind, async (tx) => {
-        record = await upsertCluster(tx, { ...current, spec, provisioningState: 'Updating', etag: newEtag(), systemData: sd });
+      const op = await startOperation(deps, {
+        ctx,
+        cluster: operationTarget(current),
+        kind,
+        write: async (tx) => {
+          record = await upsertCluster(tx, { ...current, spec, provisioningState: 'Updating', etag: newEtag(), systemData: sd });
+        },
       });
       return { cluster: clusterView(record!), operation: operationView(op, id) };
     },
