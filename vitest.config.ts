@@ -11,9 +11,10 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     // Forks, not threads: the Temporal worker's native core runs best in its own process.
     pool: 'forks',
-    // Three test processes: with two the machine's 2 cores were 59% busy (the end-to-end files
-    // mostly wait on real services); with three 77%, and the run 26 min instead of 32.
-    maxWorkers: 3,
+    // Two test processes. Three made the run 26 min instead of 32 (77% CPU instead of 59%), but
+    // under that load test/lifecycle/five-servers.test.ts failed once in two runs: its scale from
+    // 3 servers to 1 left the last server without a leader. Kept at two until that is understood.
+    maxWorkers: 2,
     // Files that build clusters first (test/support/long-first-sequencer.ts).
     sequence: { sequencer: LongFirstSequencer },
     testTimeout: 120_000,
