@@ -11,9 +11,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     // Forks, not threads: the Temporal worker's native core runs best in its own process.
     pool: 'forks',
-    // Two test processes. Three made the run 26 min instead of 32 (77% CPU instead of 59%), but
-    // under that load test/lifecycle/five-servers.test.ts failed once in two runs: its scale from
-    // 3 servers to 1 left the last server without a leader. Kept at two until that is understood.
+    // Two test processes. Three made the run 26 min instead of 32 (77% CPU instead of 59%) in
+    // one run; kept at two until three have passed several full runs.
     maxWorkers: 2,
     // Files that build clusters first (test/support/long-first-sequencer.ts).
     sequence: { sequencer: LongFirstSequencer },
