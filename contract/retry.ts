@@ -1,5 +1,8 @@
-// How an operation's heartbeating activities are retried: two causes, two schedules. Pure data,
-// imported by workflow code (the policies) and by the worker (activities/retry-delay.ts).
+// How the snapshot, upgrade, server-maintenance and certificate activities are retried (the
+// create, update, scale and delete ones in workflows/lifecycle.ts keep a growing interval: with
+// this policy a scale from 3 servers to 1 lost its leader, cause not yet found): two causes, two
+// schedules. Pure data, imported by workflow code (the policies) and by the worker
+// (activities/retry-delay.ts).
 //
 // - A worker lost in the middle of an activity (SIGKILL, a node gone) is noticed when the
 //   activity's heartbeat stops; waiting longer after that fixes nothing, so the next attempt
