@@ -1,7 +1,7 @@
-// How the snapshot, upgrade, server-maintenance and certificate activities are retried (the
-// create, update, scale and delete ones in workflows/lifecycle.ts keep a growing interval: with
+// How heartbeating activities could be retried (no workflow uses this policy yet: the
+// workflows keep a growing interval, since with
 // this policy a scale from 3 servers to 1 lost its leader, cause not yet found): two causes, two
-// schedules. Pure data, imported by workflow code (the policies) and by the worker
+// schedules. Pure data, for workflow code (the policies) and the worker
 // (activities/retry-delay.ts).
 //
 // - A worker lost in the middle of an activity (SIGKILL, a node gone) is noticed when the

@@ -13,7 +13,6 @@
 import { patched, proxyActivities, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
-import { heartbeatingRetry } from '../contract/retry.js';
 import { ENDPOINT_CERTIFICATE_FIRST_PATCH, gate, operation, retry, runScheduledOperation, store } from './lifecycle.js';
 
 // Short timeouts on the certificate path: a certificate is due with a third of its life left,
@@ -25,7 +24,7 @@ const check = proxyActivities<ClusterActivities>({ startToCloseTimeout: '5 secon
 const renew = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: heartbeatingRetry(8),
+  retry: { ...retry, maximumAttempts: 8 },
 });
 
 export async function rotateCertificates(input: ClusterOperationInput): Promise<void> {
