@@ -40,25 +40,41 @@ export interface HealthReport {
   problems: string[];
 }
 
+export interface ConsulCallOptions {
+  method?: string;
+  token?: string;
+  body?: unknown;
+  /** Longer than the usual request time-out (lib/http.ts) for calls that wait by design. */
+  timeoutInMs?: number;
+}
+
+/** How long a server's graceful leave may take to answer. */
+export const LEAVE_TIMEOUT_MS = 30_000;
+
+/** A server in the raft configuration. */
+export interface RaftServer {
+  id: string;
+  /** Host only. */
+  address: string;
+  voter: boolean;
+}
+
 /** One call of a Consul server's HTTP API, with a token and a JSON body. */
-export function consulRequest(
-  endpoint: ConsulEndpoint,
-  path: string,
-  o: { method?: string; token?: string; body?: unknown } = {},
-): Promise<HttpResult> {
+export function consulRequest(endpoint: ConsulEndpoint, path: string, o: ConsulCallOptions = {}): Promise<HttpResult> {
   return httpCall(`${endpoint.url}${path}`, {
     method: o.method ?? 'GET',
     ...(endpoint.caPem ? { ca: endpoint.caPem } : {}),
     ...(endpoint.tlsNames ? { tlsNames: endpoint.tlsNames } : {}),
     headers: o.token ? { 'x-consul-token': o.token } : {},
     ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    ...(o.timeoutInMs ? { timeoutInMs: o.timeoutInMs } : {}),
   });
 }
 
 export class ConsulAdmin {
   constructor(protected readonly endpoint: ConsulEndpoint) {}
 
-  private call(path: string, o: { method?: string; token?: string; body?: unknown } = {}): Promise<HttpResult> {
+  private call(path: string, o: ConsulCallOptions = {}): Promise<HttpResult> {
     return consulRequest(this.endpoint, path, o);
   }
 
@@ -123,10 +139,7 @@ export class ConsulAdmin {
   async transferLeader(token: string, to?: string): Promise<void> {
     let query = '';
     if (to) {
-      const raft = await this.call('/v1/operator/raft/configuration', { token });
-      const id = (JSON.parse(raft.body) as { Servers: Array<{ ID: string; Address: string }> }).Servers.find((s) =>
-        s.Address.startsWith(`${to}:`),
-      )?.ID;
+      const id = (await this.raftServers(token)).find((s) => s.address === to)?.id;
       if (id) query = `?id=${encodeURIComponent(id)}`;
     }
     const res = await this.call(`/v1/operator/raft/transfer-leader${query}`, { method: 'POST', token });
@@ -143,26 +156,44 @@ export class ConsulAdmin {
     return m ? { name: m.Name, version: (m.Tags.build ?? '').split(':')[0] ?? '' } : undefined;
   }
 
-  /** Asks this server to leave the cluster gracefully (scale-down); gone already is fine. */
+  /**
+   * Asks this server to leave the cluster gracefully (scale-down); gone already is fine. A
+   * server's leave waits for its own removal from raft (Consul gives it 5 s, plus the gossip
+   * leaves), so the call may take well over a usual request's time.
+   */
   async leave(managementToken: string): Promise<'left' | 'unreachable'> {
-    const res = await this.call('/v1/agent/leave', { method: 'PUT', token: managementToken }).catch(() => undefined);
+    const res = await this.call('/v1/agent/leave', { method: 'PUT', token: managementToken, timeoutInMs: LEAVE_TIMEOUT_MS }).catch(
+      () => undefined,
+    );
     if (!res) return 'unreachable';
     if (res.status !== 200) throw new Error(`leave refused (${res.status}): ${res.body.trim()}`);
     return 'left';
   }
 
-  /** Removes raft peers whose address is not among `keep` (servers already destroyed); returns what it removed. */
-  async removePeersNotIn(managementToken: string, keep: string[]): Promise<string[]> {
-    const raft = await this.call('/v1/operator/raft/configuration', { token: managementToken });
+  /** The raft configuration as the leader has it: each server's id, host address and vote. */
+  async raftServers(token: string): Promise<RaftServer[]> {
+    const raft = await this.call('/v1/operator/raft/configuration', { token });
     if (raft.status !== 200) throw new Error(`raft configuration unavailable (${raft.status})`);
-    const servers = (JSON.parse(raft.body) as { Servers: Array<{ ID: string; Address: string }> }).Servers;
+    return (JSON.parse(raft.body) as { Servers: Array<{ ID: string; Address: string; Voter: boolean }> }).Servers.map((s) => ({
+      id: s.ID,
+      address: s.Address.slice(0, s.Address.lastIndexOf(':')),
+      voter: s.Voter,
+    }));
+  }
+
+  /** Removes one raft peer by id through the leader (it needs a quorum of the others). */
+  async removeRaftPeer(token: string, id: string): Promise<void> {
+    const res = await this.call(`/v1/operator/raft/peer?id=${encodeURIComponent(id)}`, { method: 'DELETE', token });
+    if (res.status !== 200) throw new Error(`removing raft peer ${id} failed (${res.status}): ${res.body.trim()}`);
+  }
+
+  /** Removes raft peers whose address is not among `keep` (servers already destroyed); returns their addresses. */
+  async removePeersNotIn(managementToken: string, keep: string[]): Promise<string[]> {
     const removed: string[] = [];
-    for (const s of servers) {
-      const host = s.Address.slice(0, s.Address.lastIndexOf(':'));
-      if (keep.includes(host)) continue;
-      const res = await this.call(`/v1/operator/raft/peer?id=${encodeURIComponent(s.ID)}`, { method: 'DELETE', token: managementToken });
-      if (res.status !== 200) throw new Error(`removing raft peer ${s.Address} failed (${res.status}): ${res.body.trim()}`);
-      removed.push(s.Address);
+    for (const s of await this.raftServers(managementToken)) {
+      if (keep.includes(s.address)) continue;
+      await this.removeRaftPeer(managementToken, s.id);
+      removed.push(s.address);
     }
     return removed;
   }

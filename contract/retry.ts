@@ -1,7 +1,6 @@
-// How heartbeating activities could be retried (no workflow uses this policy yet: the
-// workflows keep a growing interval, since with
-// this policy a scale from 3 servers to 1 lost its leader, cause not yet found): two causes, two
-// schedules. Pure data, for workflow code (the policies) and the worker
+// How every heartbeating activity is retried (workflows/lifecycle.ts quick, infra, gate,
+// schedules; the snapshot, upgrade, server-maintenance and certificate proxies): two causes, two
+// schedules. Pure data, imported by workflow code (the policies) and by the worker
 // (activities/retry-delay.ts).
 //
 // - A worker lost in the middle of an activity (SIGKILL, a node gone) is noticed when the

@@ -13,6 +13,7 @@
 import { patched, proxyActivities, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
+import { heartbeatingRetry } from '../contract/retry.js';
 import { ENDPOINT_CERTIFICATE_FIRST_PATCH, gate, operation, retry, runScheduledOperation, store } from './lifecycle.js';
 
 // Short timeouts on the certificate path: a certificate is due with a third of its life left,
@@ -24,7 +25,7 @@ const check = proxyActivities<ClusterActivities>({ startToCloseTimeout: '5 secon
 const renew = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
-  retry: { ...retry, maximumAttempts: 8 },
+  retry: heartbeatingRetry(8),
 });
 
 export async function rotateCertificates(input: ClusterOperationInput): Promise<void> {

@@ -91,7 +91,7 @@ async function convergeInParallel(input: ClusterOperationInput): Promise<void> {
       const retiring = previous.filter((s) => s.index >= plan.serverCount);
       if (retiring.length) {
         await step('retire-servers', 15);
-        await quick.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
+        await gate.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
       }
       await step('infrastructure', 20);
       const { servers, publicIpAddress } = appliedInfrastructure(await infra.applyInfrastructure({ plan, serverCount: plan.serverCount }));
@@ -149,7 +149,7 @@ async function convergeSequentially(input: ClusterOperationInput): Promise<void>
     const retiring = previous.filter((s) => s.index >= plan.serverCount);
     if (retiring.length) {
       await step('retire-servers', 15);
-      await quick.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
+      await gate.retireServers({ plan, servers: previous.filter((s) => s.index < plan.serverCount), retiring });
     }
     await step('infrastructure', 20);
     const { servers, publicIpAddress } = appliedInfrastructure(await infra.applyInfrastructure({ plan, serverCount: plan.serverCount }));

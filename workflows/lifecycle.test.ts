@@ -99,7 +99,7 @@ const lifecycle: Partial<ClusterActivities> = {
   },
   retireServers: async (a) => {
     world(a.plan.resourceKey).calls.push(`retireServers:${a.retiring.map((s) => s.index).join(',')}`);
-    return { left: [] };
+    return { left: [], removed: [] };
   },
   applyInfrastructure: async (a) => {
     const w = world(a.plan.resourceKey);

@@ -21,6 +21,7 @@ import type { ClusterActivities } from '../activities/cluster-activities.js';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { StoreActivities } from '../activities/store.js';
 import { NON_RETRYABLE_ERRORS } from '../contract/errors.js';
+import { heartbeatingRetry } from '../contract/retry.js';
 import { operationSearchAttributes, PROGRESS_QUERY, type ClusterOperationInput, type OperationProgress } from '../contract/temporal.js';
 import { takeClusterForDelete } from './delete-queue.js';
 import { isContinueAsNew } from './history-budget.js';
@@ -29,6 +30,11 @@ export const REMOVE_PEERINGS_PATCH = 'delete-removes-peerings';
 /** A public endpoint's ACME certificate is ordered before the servers' files, which carry it (create, update, scale, rotation). */
 export const ENDPOINT_CERTIFICATE_FIRST_PATCH = 'endpoint-certificate-first';
 
+/**
+ * Activities without a heartbeat (the store's statements, the schedules' quick checks): 2 s
+ * doubling to a minute between attempts. Heartbeating ones use contract/retry.ts
+ * heartbeatingRetry: the same backoff for their failures, one second after a lost worker.
+ */
 export const retry: RetryPolicy = {
   initialInterval: '2 seconds',
   backoffCoefficient: 2,
@@ -50,9 +56,9 @@ const untilStopped = { cancellationType: ActivityCancellationType.WAIT_CANCELLAT
 
 /**
  * Activities heartbeat every 2 s (activities/polling.ts HEARTBEAT_EVERY_MS: long ones themselves,
- * the rest through the worker's liveness interceptor): a worker that
- * dies in the middle of one is noticed after this, and the activity runs again on another worker
- * after the retry's first interval (2 s), so it resumes within about 12 s of the crash.
+ * the rest through the worker's liveness interceptor): a worker that dies in the middle of one is
+ * noticed after this, and the activity runs again on another worker one second later whatever its
+ * attempt (contract/retry.ts), so it resumes within about 11 s of the crash.
  */
 export const HEARTBEAT_TIMEOUT = '10 seconds';
 
@@ -64,7 +70,7 @@ export const HEARTBEAT_TIMEOUT = '10 seconds';
 export const quick = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 10 },
+  retry: heartbeatingRetry(10),
   ...untilStopped,
 });
 /** Terraform runs: long, heartbeating every 2 s and with every line of output. */
@@ -72,26 +78,27 @@ export const infra = proxyActivities<ClusterActivities>({
   ...untilStopped,
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 10 },
+  retry: heartbeatingRetry(10),
 });
 /**
  * Health gates, certificate orders and peerings ending: polling with heartbeats. A gate that runs out of time three
  * times fails the operation (activities/polling.ts GATE_TIMEOUT_ATTEMPTS); the other attempts
  * wait out a dependency that is down (Vault, the store, Blob, the ACME CA): 2+4+8+16+32+60+60 s
- * between eight attempts, so an outage of a minute or two does not fail the operation.
+ * between eight attempts (the worker's failure backoff, activities/retry-delay.ts), so an outage
+ * of a minute or two does not fail the operation.
  */
 export const gate = proxyActivities<ClusterActivities>({
   ...untilStopped,
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 8 },
+  retry: heartbeatingRetry(8),
 });
 
 /** The per-cluster snapshot schedule (activities/snapshots.ts). */
 export const schedules = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 10 },
+  retry: heartbeatingRetry(10),
   ...untilStopped,
 });
 

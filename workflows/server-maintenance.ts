@@ -14,21 +14,22 @@ import { workerFailure } from '../contract/errors.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
 import { continueAsNewWhenLong } from './history-budget.js';
-import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, store, type Step } from './lifecycle.js';
+import { gate, HEARTBEAT_TIMEOUT, operation, quick, store, type Step } from './lifecycle.js';
+import { heartbeatingRetry } from '../contract/retry.js';
 import { maintenanceControls } from './maintenance-window.js';
 
 /** VM actions: Azure's restart and reimage take minutes; the activity heartbeats meanwhile. */
 const compute = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 5 },
+  retry: heartbeatingRetry(5),
 });
 
 /** Who leads, asked briefly: a cluster without a leader does not hold up a restart for minutes. */
 const leaderLookup = proxyActivities<ClusterActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 3 },
+  retry: heartbeatingRetry(3),
 });
 
 export const RESTART_WITHOUT_LEADER_PATCH = 'restart-without-leader';

@@ -7,21 +7,22 @@
 import { CancellationScope, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
-import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, runScheduledOperation, type Step } from './lifecycle.js';
+import { gate, HEARTBEAT_TIMEOUT, operation, quick, runScheduledOperation, type Step } from './lifecycle.js';
+import { heartbeatingRetry } from '../contract/retry.js';
 import { workerFailure } from '../contract/errors.js';
 
 /** Records, blobs, schedules: quick calls. */
 const records = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 10 },
+  retry: heartbeatingRetry(10),
 });
 /** Streaming a snapshot out of or into Consul: as long as the data needs, heartbeating the bytes moved. */
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   // Vault, the store or Blob down for a minute or two is waited out (2+4+8+16+32+60+60 s).
-  retry: { ...retry, maximumAttempts: 8 },
+  retry: heartbeatingRetry(8),
 });
 /**
  * A snapshot operation: progress and failure recording as every operation, but its end is

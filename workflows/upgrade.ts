@@ -9,7 +9,8 @@
 import { CancellationScope, patched, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { SnapshotActivities } from '../activities/snapshots.js';
 import type { ClusterOperationInput } from '../contract/temporal.js';
-import { gate, HEARTBEAT_TIMEOUT, operation, quick, retry, store } from './lifecycle.js';
+import { gate, HEARTBEAT_TIMEOUT, operation, quick, store } from './lifecycle.js';
+import { heartbeatingRetry } from '../contract/retry.js';
 import { continueAsNewWhenLong } from './history-budget.js';
 import { workerFailure } from '../contract/errors.js';
 import { maintenanceControls } from './maintenance-window.js';
@@ -17,13 +18,13 @@ import { maintenanceControls } from './maintenance-window.js';
 const records = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { ...retry, maximumAttempts: 10 },
+  retry: heartbeatingRetry(10),
 });
 const transfer = proxyActivities<SnapshotActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   // Vault, the store or Blob down for a minute or two is waited out (2+4+8+16+32+60+60 s).
-  retry: { ...retry, maximumAttempts: 8 },
+  retry: heartbeatingRetry(8),
 });
 
 const CLAIMS_LOCK_PATCH = 'upgrade-waits-scheduled';

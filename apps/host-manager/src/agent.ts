@@ -21,7 +21,8 @@ export type SyncOutcome = 'started' | 'replaced' | 'reloaded' | 'unchanged';
 
 export interface HostStatus {
   instance: string;
-  state: 'starting' | 'running' | 'error';
+  /** `left`: Consul left its cluster gracefully (a scale-down) and stays down (consul-process.ts). */
+  state: 'starting' | 'running' | 'left' | 'error';
   /**
    * Where the files Consul runs with were last confirmed: `blob` after a sync that read Blob,
    * `local` while Blob cannot be read and the agent keeps (or started) Consul on its last-good copy.
@@ -74,7 +75,7 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
     const name = `${config.customData.blob.serverPrefix}manifest.json`;
     const got = await read(name);
     if (!got) throw new Error(`no manifest at ${name} yet`);
-    if (got.etag === appliedEtag && consul.running) return 'unchanged';
+    if (got.etag === appliedEtag && (consul.running || consul.left)) return 'unchanged';
     const manifest = parseManifest(got.content);
     for (const f of manifest.files) safeRelativePath(f.path);
     binaryFor(manifest);
@@ -97,7 +98,7 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
     if (outcome === 'unchanged' && changed) consul.reload();
     appliedEtag = set.etag;
     Object.assign(status, {
-      state: 'running',
+      state: consul.left ? 'left' : 'running',
       consulVersion: set.manifest.consulVersion,
       consulPid: consul.pid,
       generation: set.manifest.generation,
@@ -112,7 +113,7 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
     } catch (err) {
       // What runs keeps running; an agent that runs nothing (just started, say) starts Consul
       // from its last-good copy. The sync still fails, so the status carries the reason.
-      if (!consul.running) await startFromLastGood(briefly(err));
+      if (!consul.running && !consul.left) await startFromLastGood(briefly(err));
       status.source = 'local';
       throw err;
     }
@@ -144,7 +145,7 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
       })
       .catch((err: unknown) => {
         status.lastError = briefly(err);
-        if (!consul.running) status.state = 'error';
+        if (!consul.running && !consul.left) status.state = 'error';
         log(`sync failed: ${status.lastError}`);
         throw err;
       })

@@ -1,5 +1,7 @@
 // A host-manager that crashed leaves its Consul running; the next one must stop it before it
 // starts its own (or the old agent would hold the ports). Real consul, a really killed process.
+// An agent that left its cluster (a scale-down's leave; Consul exits 0) stays down: started
+// again, it would rejoin as a voter just before its VM is deleted.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +18,10 @@ const binary = stack.tools.consul[stack.tools.consulVersions.at(-1)!]!;
 const work = mkdtempSync(join(tmpdir(), 'hcs-consul-orphan-'));
 const configDir = join(work, 'config');
 let current: ConsulProcess | undefined;
+let leaving: ConsulProcess | undefined;
 afterAll(async () => {
   await current?.stop();
+  await leaving?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -68,3 +72,47 @@ it('stops the Consul a crashed host-manager left running, then starts its own', 
   expect(self?.Config).toBeDefined();
   expect(current.running).toBe(true);
 });
+
+it('does not start an agent again once it has left its cluster (exit 0), but does after a crash', async () => {
+  const dir = join(work, 'leaving');
+  const config = join(dir, 'config');
+  const http = await freePort();
+  mkdirSync(config, { recursive: true });
+  writeFileSync(
+    join(config, 'consul.json'),
+    JSON.stringify({
+      server: true,
+      bootstrap_expect: 1,
+      bind_addr: '127.0.0.1',
+      client_addr: '127.0.0.1',
+      data_dir: join(dir, 'data'),
+      ports: { http, dns: -1, grpc: -1, grpc_tls: -1, serf_lan: await freePort(), serf_wan: -1, server: await freePort() },
+    }),
+  );
+  const events: string[] = [];
+  leaving = new ConsulProcess({ configDir: config, workDir: dir, logFile: join(dir, 'consul.log'), onEvent: (e) => events.push(e) });
+  const answers = async () => (await httpCall(`http://127.0.0.1:${http}/v1/status/leader`).catch(() => undefined))?.status === 200;
+  const until = async (what: () => boolean | Promise<boolean>) => {
+    for (let i = 0; i < 150 && !(await what()); i++) await new Promise((r) => setTimeout(r, 200));
+  };
+  expect(await leaving.ensure('v', binary)).toBe('started');
+  await until(answers);
+  // A crash (SIGKILL) is restarted, as systemd's Restart=on-failure would.
+  const crashed = leaving.pid!;
+  process.kill(crashed, 'SIGKILL');
+  await until(() => leaving!.running && leaving!.pid !== crashed);
+  expect(leaving.pid).not.toBe(crashed);
+  await until(answers);
+  // A graceful leave ends the agent with 0: it stays down, and ensure (every sync) does not start it.
+  const res = await httpCall(`http://127.0.0.1:${http}/v1/agent/leave`, { method: 'PUT', timeoutInMs: 30_000 });
+  expect(res.status).toBe(200);
+  await until(() => leaving!.left);
+  expect(leaving.left).toBe(true);
+  await new Promise((r) => setTimeout(r, 2_500)); // past the 1 s restart back-off
+  expect(leaving.running).toBe(false);
+  expect(await leaving.ensure('v', binary)).toBe('unchanged');
+  expect(leaving.running).toBe(false);
+  expect(await answers()).toBe(false);
+  expect(events.filter((e) => e.startsWith('consul v started'))).toHaveLength(2);
+  expect(events.at(-1)).toMatch(/left its cluster and exited \(0\); not restarted/);
+}, 120_000);

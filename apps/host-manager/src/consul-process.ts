@@ -1,6 +1,10 @@
 // The Consul agent as a child process: started with a given binary, reloaded with SIGHUP (Consul
 // re-reads its configuration and certificates without dropping out of the cluster), replaced
-// when the version changes, and restarted with back-off when it dies, as systemd would.
+// when the version changes, and restarted with back-off when it dies, as systemd's
+// Restart=on-failure would: an agent that left the cluster gracefully (a scale-down's
+// PUT /v1/agent/leave; Consul then exits 0) stays down until the VM restarts. Started again, it
+// would rejoin the cluster it left, and raft would count it as a voter again just before its VM
+// is deleted.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +32,7 @@ export class ConsulProcess {
   #stopping = false;
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  #left = false;
 
   constructor(private readonly o: ConsulProcessOptions) {}
 
@@ -68,13 +73,17 @@ export class ConsulProcess {
   get pid(): number | undefined {
     return this.#child?.pid;
   }
+  /** The agent left its cluster and exited 0: it is not started again by this process. */
+  get left(): boolean {
+    return this.#left;
+  }
   get running(): boolean {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** Runs `binary` (version `version`); replaces a running agent of another version. */
+  /** Runs `binary` (version `version`); replaces a running agent of another version. Nothing once the agent has left. */
   async ensure(version: string, binary: string): Promise<'started' | 'replaced' | 'unchanged'> {
-    if (this.running && this.#version === version) return 'unchanged';
+    if (this.#left || (this.running && this.#version === version)) return 'unchanged';
     if (!this.#child) await this.#stopOrphan();
     const replacing = this.running;
     if (replacing) await this.stop();
@@ -118,6 +127,11 @@ export class ConsulProcess {
     this.o.onEvent?.(`consul ${this.#version} started (pid ${child.pid})`);
     child.once('exit', (code, signal) => {
       if (this.#stopping || this.#child !== child) return;
+      if (code === 0) {
+        this.#left = true;
+        this.o.onEvent?.('consul left its cluster and exited (0); not restarted until the VM restarts');
+        return;
+      }
       const { delayMs: delay, restarts } = restartBackoff(this.#restarts, Date.now() - startedAt, this.o.stableAfterMs ?? 60_000);
       this.#restarts = restarts;
       this.o.onEvent?.(`consul exited (${signal ?? code}); restarting in ${delay} ms`);
