@@ -128,16 +128,8 @@ export function temporalServerConfigFile(c: TemporalServerConfigInput): string {
  * Dynamic configuration: a new namespace and new search attributes are seen within seconds
  * (a stack registers both right after the first start), IDs as long as our workflow ids.
  */
-/**
- * Eager activity dispatch: an activity scheduled by a workflow task comes back to the same worker
- * in that task's completion, without a trip through matching (the SDK asks for it by default;
- * the server's own default is off). Every sequential step of an operation saves that hop.
- */
-export const EAGER_DYNAMIC_CONFIG = { 'system.enableActivityEagerExecution': true } as const;
-
 export function temporalServerDynamicConfig(): string {
   return stringify({
-    ...Object.fromEntries(Object.entries(EAGER_DYNAMIC_CONFIG).map(([key, value]) => [key, [{ value, constraints: {} }]])),
     'system.namespaceCacheRefreshInterval': [{ value: '2s', constraints: {} }],
     'system.forceSearchAttributesCacheRefreshOnRead': [{ value: true, constraints: {} }],
     'limit.maxIDLength': [{ value: 1000, constraints: {} }],

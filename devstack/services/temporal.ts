@@ -3,7 +3,6 @@
 import { Connection } from '@temporalio/client';
 import { join } from 'node:path';
 import type { Supervisor } from '../supervisor.js';
-import { EAGER_DYNAMIC_CONFIG } from './temporal-server-config.js';
 
 /**
  * Custom search attributes (all Keyword) that control-plane workflows set; `CorrelationId` is
@@ -57,7 +56,6 @@ export async function startTemporal(sup: Supervisor, options: StartTemporalOptio
     '--log-level',
     'warn',
     ...SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
-    ...Object.entries(EAGER_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
   await sup.start({
