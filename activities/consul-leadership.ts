@@ -65,7 +65,7 @@ export function createConsulLeadershipActivities(deps: ConsulLeadershipDeps) {
      * Scale-down, before the instances go: the retiring servers leave raft one at a time, and the
      * next leaves only once the last is out of the raft configuration. Two servers out at once
      * - one still leaving, or one that crashed and never left - could take quorum with them, and
-     * then no server leads. A server that does not answer, or is still listed RETIRE_GRACE_MS
+     * then no server leads. A server that does not answer, or is still listed RETIRE_TIMING.graceMs
      * after its leave, is removed through the leader while the others still make a quorum.
      */
     async retireServers(a: {
