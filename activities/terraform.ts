@@ -169,10 +169,10 @@ export function createTerraformActivities(deps: TerraformDeps) {
     });
   }
 
-  /** Resources in the state that carry another cluster's id (their addresses); [] when the state is ours or empty. */
-  async function foreignInState(dir: string, owner: Owner): Promise<string[]> {
+  /** The raw state (`terraform state pull`); null when there is none yet. */
+  async function pullState(dir: string): Promise<unknown> {
     const { out } = await run(dir, ['state', 'pull'], 'state', { quiet: true });
-    return out.trim() ? foreignStateResources(JSON.parse(out), owner) : [];
+    return out.trim() ? (JSON.parse(out) as unknown) : null;
   }
 
   /**
@@ -231,23 +231,23 @@ export function createTerraformActivities(deps: TerraformDeps) {
         // The state's owner is checked while the plan is made (the plan only reads; nothing is
         // applied before the check has passed), and a foreign state is reported before whatever
         // the plan made of it.
-        const [foreign, planned] = await Promise.allSettled([
-          foreignInState(dir, input.owner),
+        const [pulled, planned] = await Promise.allSettled([
+          pullState(dir),
           run(dir, ['plan', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, '-detailed-exitcode', '-out=run.tfplan'], 'plan'),
         ]);
-        if (foreign.status === 'rejected') throw foreign.reason;
-        if (foreign.value.length)
+        if (pulled.status === 'rejected') throw pulled.reason;
+        const foreign = pulled.value ? foreignStateResources(pulled.value, input.owner) : [];
+        if (foreign.length)
           throw ownedByAnotherCluster(
-            `the Terraform state ${input.state} (${foreign.value.slice(0, 3).join(', ')}${foreign.value.length > 3 ? ', ...' : ''})`,
+            `the Terraform state ${input.state} (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`,
           );
         if (planned.status === 'rejected') throw planned.reason;
         const changed = planned.value.code === 2;
-        if (changed) await applyAdopting(dir, input.owner);
-        const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
-        const outputs = Object.fromEntries(
-          Object.entries(JSON.parse(out) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]),
-        );
-        return { changed, outputs };
+        if (!changed) return { changed, outputs: stateOutputs(pulled.value) };
+        await applyAdopting(dir, input.owner);
+        // The outputs the apply wrote, read from the state: `terraform output` reads the same
+        // values but loads the configuration first (about twice as long).
+        return { changed, outputs: stateOutputs(await pullState(dir)) };
       } finally {
         cleanup();
       }
@@ -261,8 +261,8 @@ export function createTerraformActivities(deps: TerraformDeps) {
     terraformDestroy: async (input: TerraformRunInput & { deleteState?: boolean }): Promise<'destroyed' | 'foreign'> => {
       const { dir, cleanup } = await workspace(input);
       try {
-        const foreign = await foreignInState(dir, input.owner);
-        if (foreign.length) {
+        const state = await pullState(dir);
+        if (state && foreignStateResources(state, input.owner).length) {
           activityContext()?.log.warn('terraform: the state holds resources of another cluster; leaving it alone', { state: input.state });
           return 'foreign';
         }
@@ -340,6 +340,16 @@ export function alreadyExisting(out: string): Array<{ address: string; id: strin
 
 const tagsOf = (values: unknown): Record<string, unknown> | undefined =>
   (values as { tags?: Record<string, unknown> | null } | null | undefined)?.tags ?? undefined;
+
+/**
+ * The root module's output values in a raw state (`terraform state pull`), as `terraform output
+ * -json` shows them ({} for no state). The plan saw nothing to change, or the apply has just
+ * written them, so they are current.
+ */
+export function stateOutputs(state: unknown): Record<string, unknown> {
+  const outputs = (state as { outputs?: Record<string, { value: unknown }> } | null)?.outputs ?? {};
+  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
+}
 
 /** Addresses of managed resources in a raw state (`terraform state pull`) tagged with another cluster's id. */
 export function foreignStateResources(state: unknown, owner: Owner): string[] {
