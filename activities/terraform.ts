@@ -245,9 +245,8 @@ export function createTerraformActivities(deps: TerraformDeps) {
         const changed = planned.value.code === 2;
         if (!changed) return { changed, outputs: stateOutputs(pulled.value) };
         await applyAdopting(dir, input.owner);
-        // The outputs the apply wrote, read from the state: `terraform output` reads the same
-        // values but loads the configuration first (about twice as long).
-        return { changed, outputs: stateOutputs(await pullState(dir)) };
+        const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
+        return { changed, outputs: stateOutputs({ outputs: JSON.parse(out) as unknown }) };
       } finally {
         cleanup();
       }
@@ -342,9 +341,9 @@ const tagsOf = (values: unknown): Record<string, unknown> | undefined =>
   (values as { tags?: Record<string, unknown> | null } | null | undefined)?.tags ?? undefined;
 
 /**
- * The root module's output values in a raw state (`terraform state pull`), as `terraform output
- * -json` shows them ({} for no state). The plan saw nothing to change, or the apply has just
- * written them, so they are current.
+ * The root module's output values in a raw state (`terraform state pull`; or `{ outputs }` of
+ * `terraform output -json`, the same shape), {} for no state. Read when the plan saw nothing to
+ * change, so they are current.
  */
 export function stateOutputs(state: unknown): Record<string, unknown> {
   const outputs = (state as { outputs?: Record<string, { value: unknown }> } | null)?.outputs ?? {};
