@@ -15,7 +15,8 @@
 //   PUT accept is measured three ways: 50 creates sent together, in bursts (the goal's "50
 //   concurrent creates"), a closed loop of 50 connections for 10 s (saturation: its p50 is about
 //   50 divided by the accepts per second), in one subscription (every create queues for its lock)
-//   and over 50 subscriptions (none waits for another's).
+//   and over 50 subscriptions (none waits for another's). The floor of "answer after one store
+//   transaction" is the bare handler committing one (a row lock and two inserts) per PUT.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +97,23 @@ const seededKey = seeded.path.split('?')[0]!.toLowerCase();
 const bareRead = await startBare(
   () => seeded.body,
   () => getCluster(db, seededKey),
+);
+// The floor of an accept that answers after one store transaction: the bare handler committing,
+// per PUT, what an accept must (under one subscription's row lock, as every create in it queues:
+// an operation row and its start request) in scratch tables of this run's database.
+await db.exec(`CREATE TABLE bench_floor_lock (id int PRIMARY KEY);
+  INSERT INTO bench_floor_lock VALUES (1);
+  CREATE TABLE bench_floor_operation (id uuid PRIMARY KEY, body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+  CREATE TABLE bench_floor_start (operation_id uuid PRIMARY KEY, due_at timestamptz NOT NULL DEFAULT now());`);
+const bareTransaction = await startBare(
+  () => seeded.body,
+  () =>
+    db.transaction(async (tx) => {
+      const id = randomUUID();
+      await tx.query('SELECT id FROM bench_floor_lock WHERE id = 1 FOR UPDATE');
+      await tx.query('INSERT INTO bench_floor_operation (id, body) VALUES ($1, $2)', [id, seeded.body]);
+      await tx.query('INSERT INTO bench_floor_start (operation_id) VALUES ($1)', [id]);
+    }),
 );
 
 const row = (label: string, f: LoadFigures) => report.line(loadRow(label, f));
@@ -223,9 +241,18 @@ if (PARTS.has('put')) {
   const oursBurst = await burst(api.restUrl, burstSub);
   const noTemporalBurst = await burst(apiNoTemporal.restUrl, burstNoTemporalSub);
   const bareBurst = await burst(bare.url, burstSub);
+  const floorBurst = await burst(bareTransaction.url, burstSub);
   row(`PUT accept, ${PUT_CONNECTIONS} at once (ours, Temporal)`, oursBurst);
   row(`PUT accept, ${PUT_CONNECTIONS} at once (ours, no Temporal)`, noTemporalBurst);
   row(`PUT accept, ${PUT_CONNECTIONS} at once (bare)`, bareBurst);
+  row(`PUT accept, ${PUT_CONNECTIONS} at once (bare + one store transaction)`, floorBurst);
+  report.figure({
+    name: `PUT accept p99, ${PUT_CONNECTIONS} at once (bare + one store transaction: the floor)`,
+    value: floorBurst.p99,
+    unit: 'ms',
+    goal: { kind: 'max', value: 50 },
+    baseline: { label: 'bare', value: bareBurst.p99 },
+  });
   report.figure({
     name: `PUT accept p99, ${PUT_CONNECTIONS} creates at once (Temporal)`,
     value: oursBurst.p99,
@@ -244,6 +271,7 @@ if (PARTS.has('put')) {
   const workflows = await workflowsInTemporal(putSub);
   const noTemporalPut = await put(apiNoTemporal.restUrl, noTemporalSub);
   const barePut = await put(bare.url, putSub);
+  const floorPut = await put(bareTransaction.url, putSub);
   // The same closed loop over as many subscriptions as connections: no create waits for another's
   // subscription lock, so what is left is the accept's own cost.
   const spreadSubs = Array.from({ length: PUT_CONNECTIONS }, () => randomUUID());
@@ -254,6 +282,7 @@ if (PARTS.has('put')) {
   row(`PUT accept over ${PUT_CONNECTIONS} subscriptions (ours, Temporal)`, spreadPut);
   row('PUT accept (ours, no Temporal)', noTemporalPut);
   row('PUT accept (bare)', barePut);
+  row('PUT accept (bare + one store transaction)', floorPut);
   report.line(
     `PUT accepted ${oursBurst.ok} operations in bursts, ${oursPut.ok} in the closed loop and ${spreadPut.ok} over ${PUT_CONNECTIONS} subscriptions with Temporal (${burstWorkflows.recorded}, ${workflows.recorded} and ${spreadWorkflows.recorded} recorded); ${burstWorkflows.found}, ${workflows.found} and ${spreadWorkflows.found} of their workflows were in Temporal ${(burstWorkflows.ms / 1000).toFixed(1)} s, ${(workflows.ms / 1000).toFixed(1)} s and ${(spreadWorkflows.ms / 1000).toFixed(1)} s after each run (wait bounded at ${WORKFLOW_WAIT_MS / 1000} s); the counting starter was called ${counted} times for ${noTemporalBurst.ok + noTemporalPut.ok} accepts`,
   );
@@ -317,6 +346,7 @@ await db.close();
 await stack.stop();
 bare.server.close();
 bareRead.server.close();
+bareTransaction.server.close();
 rmSync(stackDir, { recursive: true, force: true });
 process.exit(0);
 

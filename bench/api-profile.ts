@@ -2,7 +2,8 @@
 // CPU profiler (the profiler node --cpu-prof uses, started for the load window only), against the
 // API on the store alone - no Temporal: the PUT's start request waits in the store's outbox, as
 // it does until a relay takes it - and beside the bare handler answering the same body.
-// Prints the top of the profile (bench/support/cpu-profile.ts) and writes the .cpuprofile.
+// Prints the top of the profile (bench/support/cpu-profile.ts) and the store round trips per
+// request, and writes the .cpuprofile.
 // Run: npx tsx bench/api-profile.ts [seconds]   BENCH_METHOD=get|put (default get)
 //   BENCH_CALLER=arm|operator (default arm)   BENCH_PROFILE=0 (the same runs without the profiler)
 //   BENCH_PUT_SUBSCRIPTIONS=k (PUT: creates go to k subscriptions in turn; default 1)
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { startApi } from '../apps/api/src/api.js';
 import { resolveDatabase } from '../devstack/services/database.js';
 import { toolPaths } from '../scripts/toolchain.mjs';
-import { openDatabase } from '../store/database.js';
+import { openDatabase, type SqlDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';
 import { putSubscription } from '../store/subscriptions.js';
 import { AesGcmPayloadCodec } from '../lib/payload-codec.js';
@@ -33,8 +34,20 @@ const db = await openDatabase(resolved.config);
 await migrate(db);
 const versions = toolPaths().consulVersions;
 const callers = await benchCallers();
+// Store round trips per request: every query, and a transaction's BEGIN and COMMIT.
+let roundTrips = 0;
+const counted: SqlDatabase = {
+  kind: db.kind,
+  exec: (sql) => db.exec(sql),
+  close: () => db.close(),
+  query: (sql, params, options) => (roundTrips++, db.query(sql, params, options)),
+  transaction: (fn) => (
+    (roundTrips += 2),
+    db.transaction((tx) => fn({ query: (sql, params, options) => (roundTrips++, tx.query(sql, params, options)) }))
+  ),
+};
 const api = await startApi({
-  db,
+  db: counted,
   starter: {
     taskQueue: 'bench-no-temporal',
     start: async () => {},
@@ -70,7 +83,9 @@ const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
 if (profiling) await session.post('Profiler.start');
+const tripsBefore = roundTrips;
 const ours = await load(api.restUrl, seconds);
+const trips = roundTrips - tripsBefore;
 const profile = profiling ? (await session.post('Profiler.stop')).profile : undefined;
 const bareRun = await load(bare.url, seconds);
 session.disconnect();
@@ -83,6 +98,9 @@ console.log(
 console.log(loadRow(`${method} cluster (ours)`, ours));
 console.log(loadRow(`${method} cluster (bare)`, bareRun));
 console.log(`ratio ours/bare ${(ours.rps / bareRun.rps).toFixed(3)}`);
+console.log(
+  `store round trips in the API run (its relay's included): ${trips}, ${(trips / Math.max(1, ours.ok + ours.non2xx)).toFixed(1)} per request`,
+);
 if (profile) console.log(summarize(profile as Parameters<typeof summarize>[0], 30));
 
 await api.close();

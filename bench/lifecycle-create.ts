@@ -9,8 +9,9 @@
 // - control-plane overhead: the total minus the union of the time inside activities (activities
 //   from their Started to Completed events in the history; local activities, which leave only a
 //   marker, from the worker's own start and end log entries: support/activity-time.ts). Same-run
-//   baseline: the Temporal server's own overhead for a workflow with one empty activity
-//   (support/temporal-floor.ts).
+//   baselines: the Temporal server's own overhead for a workflow with one empty activity, and for
+//   one of a create's shape with every activity empty (support/temporal-floor.ts): the floor of
+//   any create that keeps its steps as separate activities.
 //
 // Also prints where each create's time went (per activity type, and Terraform's commands).
 // Results: bench/results/lifecycle-create.txt and .json (support/report.ts).
@@ -25,6 +26,7 @@ import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.
 import { historyIntervals, LocalActivityLog, unionMs, type Interval } from './support/activity-time.js';
 import { consulElectionMs } from './support/consul-election.js';
 import { BenchReport } from './support/report.js';
+import { CREATE_SHAPE } from './support/floor-workflow.js';
 import { temporalFloorMs } from './support/temporal-floor.js';
 
 const CLUSTERS = Number(process.env.HCS_BENCH_CLUSTERS ?? 3);
@@ -120,6 +122,16 @@ try {
   }
   const floor = await temporalFloorMs({ address: stack.temporal.address, namespace: stack.temporal.namespace, client: temporal, runs: 5 });
   report.line(`Temporal floor (one workflow, one empty activity), 5 runs: ${floor.map((f) => `${Math.round(f)} ms`).join(', ')}`);
+  const shapeFloor = await temporalFloorMs({
+    address: stack.temporal.address,
+    namespace: stack.temporal.namespace,
+    client: temporal,
+    runs: 5,
+    workflowType: 'createShapeFloorWorkflow',
+  });
+  report.line(
+    `Temporal floor of a create's shape (${CREATE_SHAPE.remote} empty activities, ${CREATE_SHAPE.local} empty local ones, in the create's order and groups), 5 runs: ${shapeFloor.map((f) => `${Math.round(f)} ms`).join(', ')}`,
+  );
 
   report.line('');
   report.line('mean time per activity type, s (local: a local activity; parallel ones overlap):');
@@ -141,6 +153,13 @@ try {
   report.figure({
     name: 'mean control-plane overhead',
     value: Math.round(mean(runs.map((r) => r.total - r.inside))),
+    unit: 'ms',
+    goal: { kind: 'max', value: 250 },
+    baseline: { label: 'Temporal floor (1 workflow, 1 empty activity)', value: Math.round(mean(floor)) },
+  });
+  report.figure({
+    name: "Temporal floor of a create's shape",
+    value: Math.round(mean(shapeFloor)),
     unit: 'ms',
     goal: { kind: 'max', value: 250 },
     baseline: { label: 'Temporal floor (1 workflow, 1 empty activity)', value: Math.round(mean(floor)) },

@@ -1,15 +1,25 @@
-// The Temporal server's own overhead on this machine, under the same load: a workflow with one
-// empty activity (floor-workflow.ts), started by a client that waits for its result, on a worker
-// of its own in this process. Its total minus the activity's time (Started to Completed in its
-// history) is what starting a workflow and dispatching an activity costs before any of our code.
+// The Temporal server's own overhead on this machine, under the same load: workflows whose
+// activities do nothing (floor-workflow.ts: one activity, or a create's shape), started by a
+// client that waits for the result, on a worker of its own in this process. Their total minus the
+// activities' time (Started to Completed in the history) is what starting a workflow and
+// dispatching its activities costs before any of our code.
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { historyIntervals, unionMs } from './activity-time.js';
 
-/** The overhead (ms) of each of `runs` one-activity workflows, one after the other. */
-export async function temporalFloorMs(o: { address: string; namespace: string; client: Client; runs: number }): Promise<number[]> {
+/**
+ * The overhead (ms) of each of `runs` workflows of `workflowType` (floor-workflow.ts; default the
+ * one-activity one), one after the other.
+ */
+export async function temporalFloorMs(o: {
+  address: string;
+  namespace: string;
+  client: Client;
+  runs: number;
+  workflowType?: 'floorWorkflow' | 'createShapeFloorWorkflow';
+}): Promise<number[]> {
   const taskQueue = `bench-floor-${randomUUID()}`;
   const connection = await NativeConnection.connect({ address: o.address });
   const worker = await Worker.create({
@@ -24,7 +34,7 @@ export async function temporalFloorMs(o: { address: string; namespace: string; c
     await worker.runUntil(async () => {
       for (let i = 0; i < o.runs; i++) {
         const started = performance.now();
-        const handle = await o.client.workflow.start('floorWorkflow', { taskQueue, workflowId: `${taskQueue}-${i}` });
+        const handle = await o.client.workflow.start(o.workflowType ?? 'floorWorkflow', { taskQueue, workflowId: `${taskQueue}-${i}` });
         await handle.result();
         const total = performance.now() - started;
         const history = await handle.fetchHistory();
