@@ -11,7 +11,9 @@
 //   marker, from the worker's own start and end log entries: support/activity-time.ts). Same-run
 //   baselines: the Temporal server's own overhead for a workflow with one empty activity, and for
 //   one of a create's shape with every activity empty (support/temporal-floor.ts): the floor of
-//   any create that keeps its steps as separate activities.
+//   any create that keeps its steps as separate activities. The overhead is also split in three:
+//   from the PUT to the workflow's start (the accept and the relay), between and around its
+//   steps, and from its last step's end until the poll sees Succeeded.
 //
 // Also prints where each create's time went (per activity type, and Terraform's commands).
 // Results: bench/results/lifecycle-create.txt and .json (support/report.ts).
@@ -23,7 +25,7 @@ import { stackForScript } from '../devstack/script-stack.js';
 import { getOperation, listOperations } from '../store/operations.js';
 import { startControlPlane } from '../test/api/harness.js';
 import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.js';
-import { historyIntervals, LocalActivityLog, unionMs, type Interval } from './support/activity-time.js';
+import { historyIntervals, historyStartMs, LocalActivityLog, unionMs, type Interval } from './support/activity-time.js';
 import { consulElectionMs } from './support/consul-election.js';
 import { BenchReport } from './support/report.js';
 import { CREATE_SHAPE } from './support/floor-workflow.js';
@@ -64,6 +66,10 @@ interface CreateRun {
   terraform: Array<{ command: string; ms: number }>;
   election: number;
   defaultElection: number;
+  /** The overhead's parts: PUT to the workflow's start, between and around its steps, last step to the poll seeing Succeeded. */
+  toStart: number;
+  between: number;
+  tail: number;
 }
 const runs: CreateRun[] = [];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -75,6 +81,7 @@ try {
     await cp.registerSubscription(sub);
     const id = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/bench-${i}`;
     const started = performance.now();
+    const startedAt = Date.now();
     const put = await arm(cp, 'PUT', id, {
       location: 'westeurope',
       properties: { consulVersion, serverCount: 3, network: { cidr: `10.${80 + i}.0.0/16` } },
@@ -103,6 +110,10 @@ try {
     // performance.now() and the event times are on different clocks: the union is a length only.
     const intervals = [...historyIntervals(history.events ?? []), ...localActivities.of(op!.workflowId)];
     const inside = unionMs(intervals);
+    // The overhead in three parts (one machine, one clock: epoch ms).
+    const toStart = historyStartMs(history.events ?? []) - startedAt;
+    const tail = startedAt + total - Math.max(...intervals.map((iv) => iv.end));
+    const between = total - inside - toStart - tail;
     const terraform = terraformCommands.get(op!.workflowId) ?? [];
     // Clean up before the next one (not measured), then Consul's own election with nothing else running.
     const del = await arm(cp, 'DELETE', id);
@@ -112,13 +123,16 @@ try {
     // Consul's default (5) for comparison.
     const election = await consulElectionMs(stack.tools.consul[consulVersion]!, { raftMultiplier: 1 });
     const defaultElection = await consulElectionMs(stack.tools.consul[consulVersion]!);
-    runs.push({ total, inside, intervals, terraform, election, defaultElection });
+    runs.push({ total, inside, intervals, terraform, election, defaultElection, toStart, between, tail });
     const apply = terraform.filter((t) => t.command === 'apply').reduce((a, t) => a + t.ms, 0);
     report.line(
       `create ${i}: end to end ${s(total)} s, inside activities ${s(inside)} s, overhead ${Math.round(total - inside)} ms; ` +
         `terraform apply ${s(apply)} s, Consul election (alone, raft_multiplier 1) ${s(election)} s (Consul's default timing: ${s(defaultElection)} s)`,
     );
     report.line(`  terraform commands: ${terraform.map((t) => `${t.command} ${s(t.ms)}`).join(', ')}`);
+    report.line(
+      `  overhead: PUT to the workflow's start ${Math.round(toStart)} ms, between and around its steps ${Math.round(between)} ms, last step to the poll seeing Succeeded ${Math.round(tail)} ms`,
+    );
   }
   const floor = await temporalFloorMs({ address: stack.temporal.address, namespace: stack.temporal.namespace, client: temporal, runs: 5 });
   report.line(`Temporal floor (one workflow, one empty activity), 5 runs: ${floor.map((f) => `${Math.round(f)} ms`).join(', ')}`);
@@ -157,6 +171,9 @@ try {
     goal: { kind: 'max', value: 250 },
     baseline: { label: 'Temporal floor (1 workflow, 1 empty activity)', value: Math.round(mean(floor)) },
   });
+  report.line(
+    `mean overhead parts: PUT to the workflow's start ${Math.round(mean(runs.map((r) => r.toStart)))} ms, between and around its steps ${Math.round(mean(runs.map((r) => r.between)))} ms, last step to the poll seeing Succeeded ${Math.round(mean(runs.map((r) => r.tail)))} ms`,
+  );
   report.figure({
     name: "Temporal floor of a create's shape",
     value: Math.round(mean(shapeFloor)),

@@ -47,6 +47,11 @@ export function historyIntervals(events: HistoryEvent[]): Interval[] {
   return out;
 }
 
+/** When the workflow started (its first event, the server's clock: epoch ms). */
+export function historyStartMs(events: HistoryEvent[]): number {
+  return ms(events[0]?.eventTime);
+}
+
 /** Collects the worker's local-activity runs from its log entries, per workflow id. */
 export class LocalActivityLog {
   readonly #open = new Map<string, { type: string; workflowId: string; start: number }>();
