@@ -25,7 +25,15 @@ import { stackForScript } from '../devstack/script-stack.js';
 import { getOperation, listOperations } from '../store/operations.js';
 import { startControlPlane } from '../test/api/harness.js';
 import { arm, followLocation, lifecycleConfig } from '../test/support/lifecycle.js';
-import { historyIntervals, historyStartMs, LocalActivityLog, unionMs, type Interval } from './support/activity-time.js';
+import {
+  historyIntervals,
+  historyStartMs,
+  historyWaits,
+  LocalActivityLog,
+  unionMs,
+  type HistoryWaits,
+  type Interval,
+} from './support/activity-time.js';
 import { consulElectionMs } from './support/consul-election.js';
 import { BenchReport } from './support/report.js';
 import { CREATE_SHAPE } from './support/floor-workflow.js';
@@ -70,10 +78,19 @@ interface CreateRun {
   toStart: number;
   between: number;
   tail: number;
+  waits: HistoryWaits;
 }
 const runs: CreateRun[] = [];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const s = (v: number) => (v / 1000).toFixed(2);
+const meanWaits = (ws: HistoryWaits[]): HistoryWaits => ({
+  workflowTaskQueueMs: mean(ws.map((w) => w.workflowTaskQueueMs)),
+  workflowTaskRunMs: mean(ws.map((w) => w.workflowTaskRunMs)),
+  activityQueueMs: mean(ws.map((w) => w.activityQueueMs)),
+  workflowTasks: mean(ws.map((w) => w.workflowTasks)),
+});
+const describeWaits = (w: HistoryWaits) =>
+  `${Math.round(w.workflowTasks)} workflow tasks, waiting for a worker ${Math.round(w.workflowTaskQueueMs)} ms and running ${Math.round(w.workflowTaskRunMs)} ms in all; activities waiting for a worker ${Math.round(w.activityQueueMs)} ms in all (parallel ones add up)`;
 
 try {
   for (let i = 1; i <= CLUSTERS; i++) {
@@ -123,7 +140,8 @@ try {
     // Consul's default (5) for comparison.
     const election = await consulElectionMs(stack.tools.consul[consulVersion]!, { raftMultiplier: 1 });
     const defaultElection = await consulElectionMs(stack.tools.consul[consulVersion]!);
-    runs.push({ total, inside, intervals, terraform, election, defaultElection, toStart, between, tail });
+    const waits = historyWaits(history.events ?? []);
+    runs.push({ total, inside, intervals, terraform, election, defaultElection, toStart, between, tail, waits });
     const apply = terraform.filter((t) => t.command === 'apply').reduce((a, t) => a + t.ms, 0);
     report.line(
       `create ${i}: end to end ${s(total)} s, inside activities ${s(inside)} s, overhead ${Math.round(total - inside)} ms; ` +
@@ -133,15 +151,18 @@ try {
     report.line(
       `  overhead: PUT to the workflow's start ${Math.round(toStart)} ms, between and around its steps ${Math.round(between)} ms, last step to the poll seeing Succeeded ${Math.round(tail)} ms`,
     );
+    report.line(`  ${describeWaits(waits)}`);
   }
   const floor = await temporalFloorMs({ address: stack.temporal.address, namespace: stack.temporal.namespace, client: temporal, runs: 5 });
   report.line(`Temporal floor (one workflow, one empty activity), 5 runs: ${floor.map((f) => `${Math.round(f)} ms`).join(', ')}`);
+  const shapeWaits: HistoryWaits[] = [];
   const shapeFloor = await temporalFloorMs({
     address: stack.temporal.address,
     namespace: stack.temporal.namespace,
     client: temporal,
     runs: 5,
     workflowType: 'createShapeFloorWorkflow',
+    onHistory: (events) => shapeWaits.push(historyWaits(events)),
   });
   report.line(
     `Temporal floor of a create's shape (${CREATE_SHAPE.remote} empty activities, ${CREATE_SHAPE.local} empty local ones, in the create's order and groups), 5 runs: ${shapeFloor.map((f) => `${Math.round(f)} ms`).join(', ')}`,
@@ -171,6 +192,8 @@ try {
     goal: { kind: 'max', value: 250 },
     baseline: { label: 'Temporal floor (1 workflow, 1 empty activity)', value: Math.round(mean(floor)) },
   });
+  report.line(`the create's shape on a bare worker, mean of 5: ${describeWaits(meanWaits(shapeWaits))}`);
+  report.line(`the creates, mean: ${describeWaits(meanWaits(runs.map((r) => r.waits)))}`);
   report.line(
     `mean overhead parts: PUT to the workflow's start ${Math.round(mean(runs.map((r) => r.toStart)))} ms, between and around its steps ${Math.round(mean(runs.map((r) => r.between)))} ms, last step to the poll seeing Succeeded ${Math.round(mean(runs.map((r) => r.tail)))} ms`,
   );

@@ -20,6 +20,8 @@ const ms = (t: Timestamp) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 
 interface HistoryEvent {
   eventId?: unknown;
   eventTime?: Timestamp;
+  workflowTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null;
+  workflowTaskCompletedEventAttributes?: { startedEventId?: unknown } | null;
   activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
   activityTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null;
   activityTaskCompletedEventAttributes?: { startedEventId?: unknown } | null;
@@ -45,6 +47,34 @@ export function historyIntervals(events: HistoryEvent[]): Interval[] {
     }
   }
   return out;
+}
+
+/** Time spent waiting in the server and in workflow tasks, summed over a history (parallel ones add up). */
+export interface HistoryWaits {
+  /** Workflow tasks: scheduled until a worker took them (the server's dispatch). */
+  workflowTaskQueueMs: number;
+  /** Workflow tasks: taken until completed (the worker running the workflow code, its interceptors and codec). */
+  workflowTaskRunMs: number;
+  /** Activities: scheduled until a worker took them. */
+  activityQueueMs: number;
+  workflowTasks: number;
+}
+
+export function historyWaits(events: HistoryEvent[]): HistoryWaits {
+  const at = new Map<number, number>();
+  const waits: HistoryWaits = { workflowTaskQueueMs: 0, workflowTaskRunMs: 0, activityQueueMs: 0, workflowTasks: 0 };
+  for (const e of events) {
+    const t = ms(e.eventTime);
+    at.set(Number(e.eventId), t);
+    const since = (id: unknown) => t - (at.get(Number(id)) ?? t);
+    if (e.workflowTaskStartedEventAttributes) waits.workflowTaskQueueMs += since(e.workflowTaskStartedEventAttributes.scheduledEventId);
+    if (e.workflowTaskCompletedEventAttributes) {
+      waits.workflowTaskRunMs += since(e.workflowTaskCompletedEventAttributes.startedEventId);
+      waits.workflowTasks++;
+    }
+    if (e.activityTaskStartedEventAttributes) waits.activityQueueMs += since(e.activityTaskStartedEventAttributes.scheduledEventId);
+  }
+  return waits;
 }
 
 /** When the workflow started (its first event, the server's clock: epoch ms). */

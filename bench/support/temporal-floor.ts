@@ -19,6 +19,8 @@ export async function temporalFloorMs(o: {
   client: Client;
   runs: number;
   workflowType?: 'floorWorkflow' | 'createShapeFloorWorkflow';
+  /** Given each run's history (bench:create sums its waits). */
+  onHistory?: (events: Parameters<typeof historyIntervals>[0]) => void;
 }): Promise<number[]> {
   const taskQueue = `bench-floor-${randomUUID()}`;
   const connection = await NativeConnection.connect({ address: o.address });
@@ -39,6 +41,7 @@ export async function temporalFloorMs(o: {
         const total = performance.now() - started;
         const history = await handle.fetchHistory();
         overheads.push(total - unionMs(historyIntervals(history.events ?? [])));
+        o.onHistory?.(history.events ?? []);
       }
     });
   } finally {
