@@ -20,15 +20,25 @@ export const API_REST_PORT = 'api-rest';
 
 export async function startControlPlane(sup: Supervisor, e: StackEndpoints): Promise<ControlPlaneEndpoints> {
   const settings = localControlPlaneSettings(e);
-  const [restPort, grpcPort] = [await sup.port(API_REST_PORT), await sup.port('api-grpc')];
-  const restUrl = `https://127.0.0.1:${restPort}`;
-  await sup.start({
-    name: 'control-plane',
-    command: process.execPath,
-    args: ['--import', 'tsx', join(repoRoot, 'apps', 'control-plane', 'src', 'embedded-main.ts')],
-    env: settings.env({ api: { restPort, grpcPort }, worker: { workRoot: join(e.dataDir, 'terraform-work') } }),
-    readyTimeoutMs: 120_000,
-    probe: async () => void (await expectStatus(`${restUrl}/healthz`, [200], { ca: settings.tls.caCertPem })),
+  return sup.startOnFreePorts(async (take) => {
+    const [restPort, grpcPort] = [await take(API_REST_PORT), await take('api-grpc')];
+    const restUrl = `https://127.0.0.1:${restPort}`;
+    const endpoints = {
+      restUrl,
+      grpcAddress: `127.0.0.1:${grpcPort}`,
+      caCertFile: settings.tls.caCertFile,
+      adminToken: settings.adminToken,
+    };
+    return {
+      value: endpoints,
+      spec: {
+        name: 'control-plane',
+        command: process.execPath,
+        args: ['--import', 'tsx', join(repoRoot, 'apps', 'control-plane', 'src', 'embedded-main.ts')],
+        env: settings.env({ api: { restPort, grpcPort }, worker: { workRoot: join(e.dataDir, 'terraform-work') } }),
+        readyTimeoutMs: 120_000,
+        probe: async () => void (await expectStatus(`${restUrl}/healthz`, [200], { ca: settings.tls.caCertPem })),
+      },
+    };
   });
-  return { restUrl, grpcAddress: `127.0.0.1:${grpcPort}`, caCertFile: settings.tls.caCertFile, adminToken: settings.adminToken };
 }

@@ -19,7 +19,7 @@ import { localControlPlaneSettings } from './control-plane-settings.js';
 import { startHaproxy, type LoadBalancerEndpoint } from './services/haproxy.js';
 import { temporalServerConnection } from './services/temporal-server.js';
 import { startStack, type Stack, type StackEndpoints } from './stack.js';
-import type { ProcessSpec, RunningProcess, Supervisor } from './supervisor.js';
+import type { PortTaker, ProcessSpec, RunningProcess, Supervisor } from './supervisor.js';
 
 export interface HaStackOptions {
   /** State folder (kept for `npm run start:ha`, per run for the end-to-end run). */
@@ -95,10 +95,11 @@ export async function startHaStack(o: HaStackOptions): Promise<HaStack> {
     const sup = stack.supervisor;
     const apiCaCertPem = settings.tls.caCertPem;
 
-    const apiSpecs = await Promise.all(
-      Array.from({ length: o.apiReplicas ?? 2 }, async (_, i): Promise<ProcessSpec> => {
+    const apiSpec =
+      (i: number) =>
+      async (take: PortTaker): Promise<ProcessSpec> => {
         const name = `api-${i + 1}`;
-        const [restPort, grpcPort] = [await sup.port(`${name}-rest`), await sup.port(`${name}-grpc`)];
+        const [restPort, grpcPort] = [await take(`${name}-rest`), await take(`${name}-grpc`)];
         return {
           name,
           command: process.execPath,
@@ -111,10 +112,13 @@ export async function startHaStack(o: HaStackOptions): Promise<HaStack> {
             if (res.status !== 200) throw new Error(`${name} /healthz answered ${res.status}`);
           },
         };
-      }),
-    );
-    const apis = await Promise.all(apiSpecs.map((spec) => supervised(sup, spec, 'api')));
-    const ports = apiSpecs.map((s) => ({ name: s.name, restPort: Number(s.env!.HCS_API_PORT), grpcPort: Number(s.env!.HCS_GRPC_PORT) }));
+      };
+    const apis = await Promise.all(Array.from({ length: o.apiReplicas ?? 2 }, (_, i) => supervised(sup, apiSpec(i), 'api')));
+    const ports = apis.map(({ spec: s }) => ({
+      name: s.name,
+      restPort: Number(s.env!.HCS_API_PORT),
+      grpcPort: Number(s.env!.HCS_GRPC_PORT),
+    }));
     const healthPath = await readinessPath(ports[0]!.restPort, apiCaCertPem);
 
     const workerSpecs = Array.from({ length: o.workers ?? 2 }, (_, i): ProcessSpec => {
@@ -134,7 +138,7 @@ export async function startHaStack(o: HaStackOptions): Promise<HaStack> {
       };
     });
     const workers: Replica[] = [];
-    for (const spec of workerSpecs) workers.push(await supervised(sup, spec, 'worker'));
+    for (const spec of workerSpecs) workers.push(await supervised(sup, () => Promise.resolve(spec), 'worker'));
 
     const lb = await startHaproxy(sup, {
       binary: e.tools.haproxy,
@@ -163,9 +167,19 @@ export async function startHaStack(o: HaStackOptions): Promise<HaStack> {
   }
 }
 
-async function supervised(sup: Supervisor, spec: ProcessSpec, kind: Replica['kind']): Promise<Replica> {
-  let running = await sup.start(spec);
+/** A replica started on ports `build` takes (again on new ones if another process took one first). */
+async function supervised(
+  sup: Supervisor,
+  build: (take: PortTaker) => Promise<ProcessSpec>,
+  kind: Replica['kind'],
+): Promise<Replica & { spec: ProcessSpec }> {
+  const spec = await sup.startOnFreePorts(async (take) => {
+    const spec = await build(take);
+    return { spec, value: spec };
+  });
+  let running = sup.running(spec.name);
   return {
+    spec,
     name: spec.name,
     kind,
     process: () => running,

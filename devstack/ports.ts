@@ -57,6 +57,8 @@ export class PortInUseError extends Error {
 export class PortBook {
   readonly #file: string | undefined;
   readonly #ports: Record<string, number>;
+  /** Names this book gave a new port since it was opened (not kept from a file). */
+  readonly #fresh = new Set<string>();
 
   constructor(file?: string) {
     this.#file = file;
@@ -82,10 +84,23 @@ export class PortBook {
     }
     const port = await fresh();
     this.#ports[name] = port;
+    this.#fresh.add(name);
     const tmp = `${this.#file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.#ports, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, this.#file);
     return port;
+  }
+
+  /**
+   * Lets the next take of `name` hand out another port, if its port is new (a service could not
+   * bind it: another process took it between the check and the bind). A port kept from an earlier
+   * start stays, since clusters name it; false then.
+   */
+  release(name: string): boolean {
+    if (!this.#file) return true;
+    if (!this.#fresh.has(name)) return false;
+    delete this.#ports[name];
+    return true;
   }
 }
 

@@ -2,10 +2,10 @@
 // one Supervisor on loopback and free ports. `npm start` and the test suite both use this.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { repoRoot, toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
+import { toolPaths, type ToolPaths } from '../scripts/toolchain.mjs';
 import type { DatabaseConfig } from '../store/database.js';
 import { Supervisor } from './supervisor.js';
+import { buildHostManagerImage } from './host-manager-image.js';
 import { startAzurite, type BlobEndpoint } from './services/azurite.js';
 import { startLocalCloudService, type LocalCloudEndpoint } from './services/local-cloud.js';
 import { resolveDatabase } from './services/database.js';
@@ -92,7 +92,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     const temporalServerUrl = production ? postgresServerUrl(db.config) : undefined;
     const codecEndpoint = options.codecApiPort ? `https://127.0.0.1:${await supervisor.port(options.codecApiPort)}/codec` : undefined;
     // Independent services start concurrently; each waits for its own readiness probe.
-    const [temporal, vault, acme, blob] = await Promise.all([
+    const [temporal, vault, acme, blob, hostManagerImage] = await Promise.all([
       production && temporalServerUrl
         ? startTemporalServer(supervisor, {
             binary: tools.temporalServer,
@@ -105,6 +105,7 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       startOpenBao(supervisor, { binary: tools.bao, dataDir: dir('openbao'), persistent: options.persistent }),
       startPebble(supervisor, { pebbleBinary: tools.pebble, challtestsrvBinary: tools.challtestsrv, dataDir: dir('pebble') }),
       startAzurite(supervisor, { dataDir: dir('azurite') }),
+      buildHostManagerImage(dir('image')),
     ]);
     // After the storage emulator: the twin's instances must trust its CA, as VMs trust Azure's.
     // Every scale-set instance of the twin runs host-manager, as every server VM does in Azure.
@@ -114,12 +115,8 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
       ...(options.chaos || options.faultInjection ? { faultInjection: true } : {}),
       instanceCommand: {
         command: process.execPath,
-        // An absolute loader path: instances start in their own folders, where `tsx` would not resolve.
-        args: [
-          '--import',
-          pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
-          join(repoRoot, 'apps', 'host-manager', 'src', 'main.ts'),
-        ],
+        // The twin's server image: host-manager built into one file (host-manager-image.ts).
+        args: [hostManagerImage],
         env: { HCS_CONSUL_BINARIES: JSON.stringify(tools.consul), HCS_SYNC_INTERVAL_SECONDS: '2' },
       },
     });

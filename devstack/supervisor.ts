@@ -5,7 +5,7 @@
 // fixed sleep), and stops every group it started: on stop(), on process exit, on Ctrl-C/SIGTERM,
 // and - through a small watchdog process - even when this process is killed with SIGKILL.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reapMarkedGroups, signalGroup, startOrphanWatchdog, waitForGroupGone } from '../lib/process-groups.js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -41,6 +41,17 @@ export interface RunningProcess {
 export class ServiceStartError extends Error {
   override name = 'ServiceStartError';
 }
+
+/** The service exited at start because an address it was given is in use. */
+export class PortTakenError extends ServiceStartError {
+  override name = 'PortTakenError';
+}
+
+/** A service's ports, named as for Supervisor.port. */
+export type PortTaker = (name: string, o?: { below?: number }) => Promise<number>;
+
+/** How many times startOnFreePorts builds a service whose port was taken before it bound it. */
+const PORT_ATTEMPTS = 3;
 
 export { freePort } from './ports.js';
 
@@ -89,7 +100,6 @@ export class Supervisor {
     process.once('exit', this.#onExit);
   }
 
-  /** Starts a process and resolves once its probe passes; on failure the process is stopped. */
   /**
    * A loopback port for `name` (`service-purpose`), the same across restarts when the stack keeps
    * its ports; `below` for a server that cannot take a larger port number.
@@ -98,10 +108,43 @@ export class Supervisor {
     return this.#ports.take(name, o);
   }
 
+  /**
+   * Starts the service `build` describes, on ports it takes through `port`. A port is checked
+   * free and then released for the service to bind, and another process can bind it in between
+   * (parallel test stacks pick from the same range): when the service exits at start saying an
+   * address is in use, it is built again on new ports, up to 3 times. A port a persistent stack
+   * kept from an earlier start is not replaced (clusters name it); its error is thrown.
+   */
+  async startOnFreePorts<T>(build: (port: PortTaker) => Promise<{ spec: ProcessSpec; value: T }>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const names: string[] = [];
+      const { spec, value } = await build((name, o) => {
+        names.push(name);
+        return this.port(name, o);
+      });
+      try {
+        await this.start(spec);
+        return value;
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt >= PORT_ATTEMPTS || !names.every((n) => this.#ports.release(n))) throw err;
+        this.#onEvent(`${spec.name}: an address it was given was taken before it bound it; starting it on new ports`);
+      }
+    }
+  }
+
+  /** The running process of the service named `name` (it must have been started). */
+  running(name: string): RunningProcess {
+    const entry = this.#entries.find((e) => e.spec.name === name);
+    if (!entry) throw new Error(`no service named ${name} runs under this supervisor`);
+    return entry.running;
+  }
+
+  /** Starts a process and resolves once its probe passes; on failure the process is stopped. */
   async start(spec: ProcessSpec): Promise<RunningProcess> {
     if (this.#stopping) throw new ServiceStartError(`supervisor is stopping; not starting ${spec.name}`);
     const logFile = join(this.logDir, `${spec.name}.log`);
     appendFileSync(logFile, `\n--- ${new Date().toISOString()} starting: ${spec.command} ${spec.args.join(' ')}\n`);
+    const logStart = statSync(logFile).size;
     const fd = openSync(logFile, 'a');
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
@@ -120,7 +163,8 @@ export class Supervisor {
       throw new ServiceStartError(`${spec.name}: could not start ${spec.command}: ${why}`);
     }
     const running: RunningProcess = { name: spec.name, pid: child.pid, logFile, exited };
-    this.#entries.push({ spec, child, running });
+    const entry: Entry = { spec, child, running };
+    this.#entries.push(entry);
     appendFileSync(this.#groupsFile, `${child.pid}\n`);
     this.#onEvent(`${spec.name}: started (pid ${child.pid}), log ${logFile}`);
 
@@ -130,9 +174,9 @@ export class Supervisor {
     let lastError = 'no probe attempt yet';
     for (let attempt = 0; ; attempt++) {
       if (exitedEarly !== undefined) {
-        throw new ServiceStartError(
-          `${spec.name} exited before it was ready (${exitedEarly}); last lines of ${logFile}:\n${tail(logFile)}`,
-        );
+        await this.#forget(entry);
+        const message = `${spec.name} exited before it was ready (${exitedEarly}); last lines of ${logFile}:\n${tail(logFile)}`;
+        throw ADDRESS_IN_USE.test(readFrom(logFile, logStart)) ? new PortTakenError(message) : new ServiceStartError(message);
       }
       try {
         await spec.probe();
@@ -142,7 +186,7 @@ export class Supervisor {
         lastError = err instanceof Error ? err.message : String(err);
       }
       if (Date.now() > deadline) {
-        await this.#stopOne(this.#entries[this.#entries.length - 1]!);
+        await this.#stopOne(entry);
         throw new ServiceStartError(
           `${spec.name} was not ready within ${spec.readyTimeoutMs ?? 60_000} ms (last probe: ${lastError}); see ${logFile}:\n${tail(logFile)}`,
         );
@@ -158,10 +202,15 @@ export class Supervisor {
   async stopService(name: string): Promise<ProcessSpec> {
     const entry = this.#entries.find((e) => e.spec.name === name);
     if (!entry) throw new Error(`no service named ${name} runs under this supervisor`);
+    await this.#forget(entry);
+    return entry.spec;
+  }
+
+  /** Stops a service (its whole group) and drops it from the list the watchdog reads. */
+  async #forget(entry: Entry): Promise<void> {
     await this.#stopOne(entry);
     this.#entries.splice(this.#entries.indexOf(entry), 1);
     writeFileSync(this.#groupsFile, this.#entries.map((e) => `${e.running.pid}\n`).join(''));
-    return entry.spec;
   }
 
   /** Stops every process, last started first. Safe to call more than once. */
@@ -212,6 +261,18 @@ export class Supervisor {
   // (its watchdog was killed too, say) are stopped before anything new starts.
   #reapLeftovers(): void {
     reapMarkedGroups(this.#groupsFile, `HCS_SUPERVISED_BY=${this.#groupsFile}`);
+  }
+}
+
+/** What servers print when they cannot bind (Go's net package, Node's EADDRINUSE, Java's BindException). */
+const ADDRESS_IN_USE = /address already in use|EADDRINUSE/i;
+
+/** The file from byte `offset` on (what a process printed since it was started). */
+function readFrom(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
   }
 }
 

@@ -34,37 +34,41 @@ export async function startAzurite(sup: Supervisor, options: StartAzuriteOptions
   const keyFile = join(options.dataDir, 'account-key');
   if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(64).toString('base64'), { mode: 0o600 });
   const accountKey = readFileSync(keyFile, 'utf8').trim();
-  const port = await sup.port('azurite-blob');
-  const url = `https://127.0.0.1:${port}/${accountName}`;
   // HTTPS, because Azure AD bearer tokens (what VMs use with their managed identity) are only
   // accepted over TLS; clients trust the CA through configuration (NODE_EXTRA_CA_CERTS locally).
   const tls = ensureDevCertificate(join(options.dataDir, 'tls'), AZURITE_TLS_NAMES);
-  await sup.start({
-    name: 'azurite',
-    command: process.execPath,
-    args: [
-      join(repoRoot, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js'),
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      String(port),
-      '--location',
-      options.dataDir,
-      '--skipApiVersionCheck',
-      '--loose',
-      '--disableProductStyleUrl',
-      '--disableTelemetry',
-      '--cert',
-      tls.certFile,
-      '--key',
-      tls.keyFile,
-      // Bearer tokens are checked for issuer, audience and lifetime (not signature or RBAC).
-      '--oauth',
-      'basic',
-    ],
-    env: { AZURITE_ACCOUNTS: `${accountName}:${accountKey}` },
-    // Any answer over TLS verified with our CA means it serves (the smoke test checks the key).
-    probe: async () => void (await httpCall(`${url}?restype=service&comp=properties`, { ca: tls.caCertPem })),
+  return sup.startOnFreePorts(async (take) => {
+    const port = await take('azurite-blob');
+    const url = `https://127.0.0.1:${port}/${accountName}`;
+    return {
+      value: { url, accountName, accountKey, caCertPem: tls.caCertPem, caCertFile: tls.caCertFile },
+      spec: {
+        name: 'azurite',
+        command: process.execPath,
+        args: [
+          join(repoRoot, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js'),
+          '--blobHost',
+          '127.0.0.1',
+          '--blobPort',
+          String(port),
+          '--location',
+          options.dataDir,
+          '--skipApiVersionCheck',
+          '--loose',
+          '--disableProductStyleUrl',
+          '--disableTelemetry',
+          '--cert',
+          tls.certFile,
+          '--key',
+          tls.keyFile,
+          // Bearer tokens are checked for issuer, audience and lifetime (not signature or RBAC).
+          '--oauth',
+          'basic',
+        ],
+        env: { AZURITE_ACCOUNTS: `${accountName}:${accountKey}` },
+        // Any answer over TLS verified with our CA means it serves (the smoke test checks the key).
+        probe: async () => void (await httpCall(`${url}?restype=service&comp=properties`, { ca: tls.caCertPem })),
+      },
+    };
   });
-  return { url, accountName, accountKey, caCertPem: tls.caCertPem, caCertFile: tls.caCertFile };
 }

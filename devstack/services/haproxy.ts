@@ -134,25 +134,29 @@ export function haproxyConfig(o: {
 export async function startHaproxy(sup: Supervisor, o: StartHaproxyOptions): Promise<LoadBalancerEndpoint> {
   const name = o.name ?? 'haproxy';
   // Kept across restarts where the stack keeps its ports (clients keep the load balancer's address).
-  const [restPort, grpcPort, statsPort] = [await sup.port(`${name}-rest`), await sup.port(`${name}-grpc`), await sup.port(`${name}-stats`)];
   const configFile = join(o.dataDir, 'haproxy.cfg');
-  writeFileSync(configFile, haproxyConfig({ ...o, restPort, grpcPort, statsPort }));
-  const statsUrl = `http://127.0.0.1:${statsPort}/stats`;
-  await sup.start({
-    name,
-    command: o.binary,
-    // -db: foreground, logs to stderr (the supervisor's log file); -W: master-worker, so SIGTERM stops both.
-    args: ['-W', '-db', '-f', configFile],
-    readyTimeoutMs: 30_000,
-    // Ready once at least one replica is up in each backend: a client can be served.
-    probe: async () => {
-      const states = await backendStatus(statsUrl);
-      for (const backend of ['rest', 'grpc'] as const)
-        if (!states.some((s) => s.backend === backend && s.status === 'UP'))
-          throw new Error(`no ${backend} replica is up yet: ${JSON.stringify(states)}`);
-    },
+  return sup.startOnFreePorts(async (take) => {
+    const [restPort, grpcPort, statsPort] = [await take(`${name}-rest`), await take(`${name}-grpc`), await take(`${name}-stats`)];
+    writeFileSync(configFile, haproxyConfig({ ...o, restPort, grpcPort, statsPort }));
+    const statsUrl = `http://127.0.0.1:${statsPort}/stats`;
+    return {
+      value: { restUrl: `https://127.0.0.1:${restPort}`, grpcAddress: `127.0.0.1:${grpcPort}`, statsUrl, configFile },
+      spec: {
+        name,
+        command: o.binary,
+        // -db: foreground, logs to stderr (the supervisor's log file); -W: master-worker, so SIGTERM stops both.
+        args: ['-W', '-db', '-f', configFile],
+        readyTimeoutMs: 30_000,
+        // Ready once at least one replica is up in each backend: a client can be served.
+        probe: async () => {
+          const states = await backendStatus(statsUrl);
+          for (const backend of ['rest', 'grpc'] as const)
+            if (!states.some((s) => s.backend === backend && s.status === 'UP'))
+              throw new Error(`no ${backend} replica is up yet: ${JSON.stringify(states)}`);
+        },
+      },
+    };
   });
-  return { restUrl: `https://127.0.0.1:${restPort}`, grpcAddress: `127.0.0.1:${grpcPort}`, statsUrl, configFile };
 }
 
 /** Every replica's status in both backends, from HAProxy's stats CSV. */

@@ -49,25 +49,29 @@ export function jaegerConfig(p: { otlpGrpcPort: number; queryHttpPort: number; q
 }
 
 export async function startJaeger(sup: Supervisor, options: StartJaegerOptions): Promise<JaegerEndpoints> {
-  const [otlpGrpcPort, queryHttpPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
   mkdirSync(options.dataDir, { recursive: true });
   const configFile = join(options.dataDir, 'jaeger.yaml');
-  writeFileSync(
-    configFile,
-    stringify(jaegerConfig({ otlpGrpcPort, queryHttpPort, queryGrpcPort, maxTraces: options.maxTraces ?? 50_000 })),
-  );
-  const queryUrl = `http://127.0.0.1:${queryHttpPort}`;
-  await sup.start({
-    name: 'jaeger',
-    command: options.binary,
-    args: ['--config', configFile],
-    // Ready when the query API answers and the OTLP receiver (started after the extensions) listens.
-    probe: async () => {
-      await expectStatus(`${queryUrl}/api/services`, [200]);
-      await listening(otlpGrpcPort);
-    },
+  return sup.startOnFreePorts(async () => {
+    const [otlpGrpcPort, queryHttpPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
+    writeFileSync(
+      configFile,
+      stringify(jaegerConfig({ otlpGrpcPort, queryHttpPort, queryGrpcPort, maxTraces: options.maxTraces ?? 50_000 })),
+    );
+    const queryUrl = `http://127.0.0.1:${queryHttpPort}`;
+    return {
+      value: { otlpGrpcEndpoint: `http://127.0.0.1:${otlpGrpcPort}`, queryUrl },
+      spec: {
+        name: 'jaeger',
+        command: options.binary,
+        args: ['--config', configFile],
+        // Ready when the query API answers and the OTLP receiver (started after the extensions) listens.
+        probe: async () => {
+          await expectStatus(`${queryUrl}/api/services`, [200]);
+          await listening(otlpGrpcPort);
+        },
+      },
+    };
   });
-  return { otlpGrpcEndpoint: `http://127.0.0.1:${otlpGrpcPort}`, queryUrl };
 }
 
 function listening(port: number): Promise<void> {

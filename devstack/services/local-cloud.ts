@@ -36,61 +36,66 @@ export interface StartLocalCloudOptions {
 export async function startLocalCloudService(sup: Supervisor, options: StartLocalCloudOptions): Promise<LocalCloudEndpoint> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const endpointFile = join(options.dataDir, 'endpoint.json');
-  const port = await sup.port('local-cloud');
-  const url = `https://127.0.0.1:${port}`;
-  // The probe waits for this run's endpoint file.
-  rmSync(endpointFile, { force: true });
   let endpoint: LocalCloudEndpoint | undefined;
-  await sup.start({
-    name: 'local-cloud',
-    command: process.execPath,
-    args: ['--import', 'tsx', join(repoRoot, 'apps', 'local-cloud', 'src', 'main.ts')],
-    env: {
-      HCS_LOCAL_CLOUD_DATA_DIR: options.dataDir,
-      HCS_LOCAL_CLOUD_PORT: String(port),
-      ...(options.trustCaFile ? { NODE_EXTRA_CA_CERTS: options.trustCaFile } : {}),
-      ...(options.instanceCommand ? { HCS_LOCAL_CLOUD_INSTANCE_COMMAND: JSON.stringify(options.instanceCommand) } : {}),
-      ...(options.faultInjection ? { HCS_LOCAL_CLOUD_FAULT_INJECTION: '1' } : {}),
-    },
-    readyTimeoutMs: 60_000,
-    // Stopping waits for every instance process to stop first.
-    stopTimeoutMs: 20_000,
-    probe: async () => {
-      if (!existsSync(endpointFile)) throw new Error('endpoint.json not written yet');
-      const e = JSON.parse(readFileSync(endpointFile, 'utf8')) as LocalCloudEndpointFile;
-      const { clientSecret, identityHeader } = JSON.parse(readFileSync(e.credentialsFile, 'utf8')) as {
-        clientSecret: string;
-        identityHeader: string;
-      };
-      const caCertPem = readFileSync(e.caCertFile, 'utf8');
-      const token = await httpCall(`${url}/${e.tenantId}/oauth2/v2.0/token`, {
-        method: 'POST',
-        ca: caCertPem,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: e.clientId,
-          client_secret: clientSecret,
-          scope: 'https://management.azure.com/.default',
-        }).toString(),
-      });
-      if (token.status !== 200) throw new Error(`token endpoint answered ${token.status}`);
-      const { access_token } = JSON.parse(token.body) as { access_token: string };
-      await expectStatus(`${url}/subscriptions/${e.subscriptionId}/resourcegroups?api-version=2021-04-01`, [200], {
-        ca: caCertPem,
-        headers: { authorization: `Bearer ${access_token}` },
-      });
-      endpoint = {
-        url,
-        tenantId: e.tenantId,
-        subscriptionId: e.subscriptionId,
-        clientId: e.clientId,
-        clientSecret,
-        controlPlaneIdentity: { endpoint: `${url}/msi/token`, header: identityHeader },
-        caCertPem,
-        caCertFile: e.caCertFile,
-      };
-    },
+  await sup.startOnFreePorts(async (take) => {
+    const port = await take('local-cloud');
+    const url = `https://127.0.0.1:${port}`;
+    // The probe waits for this run's endpoint file.
+    rmSync(endpointFile, { force: true });
+    return {
+      value: undefined,
+      spec: {
+        name: 'local-cloud',
+        command: process.execPath,
+        args: ['--import', 'tsx', join(repoRoot, 'apps', 'local-cloud', 'src', 'main.ts')],
+        env: {
+          HCS_LOCAL_CLOUD_DATA_DIR: options.dataDir,
+          HCS_LOCAL_CLOUD_PORT: String(port),
+          ...(options.trustCaFile ? { NODE_EXTRA_CA_CERTS: options.trustCaFile } : {}),
+          ...(options.instanceCommand ? { HCS_LOCAL_CLOUD_INSTANCE_COMMAND: JSON.stringify(options.instanceCommand) } : {}),
+          ...(options.faultInjection ? { HCS_LOCAL_CLOUD_FAULT_INJECTION: '1' } : {}),
+        },
+        readyTimeoutMs: 60_000,
+        // Stopping waits for every instance process to stop first.
+        stopTimeoutMs: 20_000,
+        probe: async () => {
+          if (!existsSync(endpointFile)) throw new Error('endpoint.json not written yet');
+          const e = JSON.parse(readFileSync(endpointFile, 'utf8')) as LocalCloudEndpointFile;
+          const { clientSecret, identityHeader } = JSON.parse(readFileSync(e.credentialsFile, 'utf8')) as {
+            clientSecret: string;
+            identityHeader: string;
+          };
+          const caCertPem = readFileSync(e.caCertFile, 'utf8');
+          const token = await httpCall(`${url}/${e.tenantId}/oauth2/v2.0/token`, {
+            method: 'POST',
+            ca: caCertPem,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({
+              grant_type: 'client_credentials',
+              client_id: e.clientId,
+              client_secret: clientSecret,
+              scope: 'https://management.azure.com/.default',
+            }).toString(),
+          });
+          if (token.status !== 200) throw new Error(`token endpoint answered ${token.status}`);
+          const { access_token } = JSON.parse(token.body) as { access_token: string };
+          await expectStatus(`${url}/subscriptions/${e.subscriptionId}/resourcegroups?api-version=2021-04-01`, [200], {
+            ca: caCertPem,
+            headers: { authorization: `Bearer ${access_token}` },
+          });
+          endpoint = {
+            url,
+            tenantId: e.tenantId,
+            subscriptionId: e.subscriptionId,
+            clientId: e.clientId,
+            clientSecret,
+            controlPlaneIdentity: { endpoint: `${url}/msi/token`, header: identityHeader },
+            caCertPem,
+            caCertFile: e.caCertFile,
+          };
+        },
+      },
+    };
   });
   return endpoint!;
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectStatus, httpCall } from '../../lib/http.js';
-import type { Supervisor } from '../supervisor.js';
+import type { ProcessSpec, Supervisor } from '../supervisor.js';
 
 export interface VaultEndpoint {
   address: string;
@@ -25,56 +25,64 @@ export interface StartOpenBaoOptions {
 }
 
 export async function startOpenBao(sup: Supervisor, options: StartOpenBaoOptions): Promise<VaultEndpoint> {
-  const port = await sup.port('openbao');
-  const address = `http://127.0.0.1:${port}`;
-  const health = `${address}/v1/sys/health`;
-  let token: string;
   const initFile = join(options.dataDir, 'init.json');
-  if (options.persistent) {
-    mkdirSync(join(options.dataDir, 'storage'), { recursive: true, mode: 0o700 });
-    const configFile = join(options.dataDir, 'server.hcl');
-    writeFileSync(
-      configFile,
-      [
-        `storage "file" { path = ${JSON.stringify(join(options.dataDir, 'storage'))} }`,
-        `listener "tcp" {`,
-        `  address     = "127.0.0.1:${port}"`,
-        `  tls_disable = true`,
-        `}`,
-        `api_addr      = "${address}"`,
-        `disable_mlock = true`,
-        '',
-      ].join('\n'),
-    );
-    await sup.start({
-      name: 'openbao',
-      command: options.binary,
-      args: ['server', `-config=${configFile}`],
-      // 501 = not initialised, 503 = sealed, 200 = active: any answer means it listens. A
-      // restart on initialised storage comes back sealed: it is unsealed here with the key kept
-      // beside the data, so a stopped and started service (chaos runs) is usable again at once.
-      probe: async () => {
-        const res = await expectStatus(`${health}?uninitcode=200&sealedcode=200`, [200]);
-        const h = JSON.parse(res.body) as { initialized?: boolean; sealed?: boolean };
-        if (h.initialized && h.sealed && existsSync(initFile)) await initAndUnseal(address, initFile);
-      },
-    });
-    token = await initAndUnseal(address, initFile);
-  } else {
-    token = `dev-${randomBytes(16).toString('hex')}`;
-    await sup.start({
-      name: 'openbao',
-      command: options.binary,
-      // The root token goes through the environment, never the command line (which every local
-      // user can read in the process list).
-      args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'],
-      env: { BAO_DEV_ROOT_TOKEN_ID: token },
-      probe: async () => void (await expectStatus(health, [200])),
-    });
-  }
+  // The dev server's root token is ours; a persistent server's comes from its initialisation.
+  const devToken = options.persistent ? undefined : `dev-${randomBytes(16).toString('hex')}`;
+  if (options.persistent) mkdirSync(join(options.dataDir, 'storage'), { recursive: true, mode: 0o700 });
+  const address = await sup.startOnFreePorts(async (take) => {
+    const port = await take('openbao');
+    const address = `http://127.0.0.1:${port}`;
+    return { value: address, spec: devToken ? devServer(options, port, devToken) : fileServer(options, port, initFile) };
+  });
+  const token = devToken ?? (await initAndUnseal(address, initFile));
   await ensureMount(address, token, 'pki', { type: 'pki', config: { max_lease_ttl: '87600h' } });
   await ensureMount(address, token, 'transit', { type: 'transit' });
   return { address, token, pkiMount: 'pki', transitMount: 'transit' };
+}
+
+/** The in-memory dev server. */
+function devServer(options: StartOpenBaoOptions, port: number, token: string): ProcessSpec {
+  return {
+    name: 'openbao',
+    command: options.binary,
+    // The root token goes through the environment, never the command line (which every local
+    // user can read in the process list).
+    args: ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'],
+    env: { BAO_DEV_ROOT_TOKEN_ID: token },
+    probe: async () => void (await expectStatus(`http://127.0.0.1:${port}/v1/sys/health`, [200])),
+  };
+}
+
+/** A server on file storage, initialised and unsealed with the key kept beside its data. */
+function fileServer(options: StartOpenBaoOptions, port: number, initFile: string): ProcessSpec {
+  const address = `http://127.0.0.1:${port}`;
+  const configFile = join(options.dataDir, 'server.hcl');
+  writeFileSync(
+    configFile,
+    [
+      `storage "file" { path = ${JSON.stringify(join(options.dataDir, 'storage'))} }`,
+      `listener "tcp" {`,
+      `  address     = "127.0.0.1:${port}"`,
+      `  tls_disable = true`,
+      `}`,
+      `api_addr      = "${address}"`,
+      `disable_mlock = true`,
+      '',
+    ].join('\n'),
+  );
+  return {
+    name: 'openbao',
+    command: options.binary,
+    args: ['server', `-config=${configFile}`],
+    // 501 = not initialised, 503 = sealed, 200 = active: any answer means it listens. A restart on
+    // initialised storage comes back sealed: it is unsealed here with the key kept beside the
+    // data, so a stopped and started service (chaos runs) is usable again at once.
+    probe: async () => {
+      const res = await expectStatus(`${address}/v1/sys/health?uninitcode=200&sealedcode=200`, [200]);
+      const h = JSON.parse(res.body) as { initialized?: boolean; sealed?: boolean };
+      if (h.initialized && h.sealed && existsSync(initFile)) await initAndUnseal(address, initFile);
+    },
+  };
 }
 
 interface InitState {

@@ -31,69 +31,74 @@ export interface StartPebbleOptions {
 }
 
 export async function startPebble(sup: Supervisor, options: StartPebbleOptions): Promise<AcmeEndpoint> {
-  const [dnsPort, dnsMgmtPort, acmePort, mgmtPort] = [
-    await sup.port('pebble-dns'),
-    await sup.port('pebble-dns-management'),
-    await sup.port('pebble-acme'),
-    await sup.port('pebble-management'),
-  ];
-  const dnsManagementUrl = `http://127.0.0.1:${dnsMgmtPort}`;
-  await sup.start({
-    name: 'challtestsrv',
-    command: options.challtestsrvBinary,
-    args: [
-      '-management',
-      `127.0.0.1:${dnsMgmtPort}`,
-      '-dns01',
-      `127.0.0.1:${dnsPort}`,
-      '-http01',
-      '',
-      '-https01',
-      '',
-      '-tlsalpn01',
-      '',
-      // No default answer: a name resolves only while it has records, as in a real zone, so a
-      // deleted cluster's name really stops resolving.
-      '-defaultIPv4',
-      '',
-      '-defaultIPv6',
-      '',
-    ],
-    // A real management call: clearing a record that does not exist answers 200.
-    probe: async () =>
-      void (await expectStatus(`${dnsManagementUrl}/clear-txt`, [200], {
-        method: 'POST',
-        body: JSON.stringify({ host: '_probe.invalid.' }),
-      })),
+  const { dnsPort, dnsManagementUrl } = await sup.startOnFreePorts(async (take) => {
+    const [dnsPort, dnsMgmtPort] = [await take('pebble-dns'), await take('pebble-dns-management')];
+    const dnsManagementUrl = `http://127.0.0.1:${dnsMgmtPort}`;
+    return {
+      value: { dnsPort, dnsManagementUrl },
+      spec: {
+        name: 'challtestsrv',
+        command: options.challtestsrvBinary,
+        args: [
+          '-management',
+          `127.0.0.1:${dnsMgmtPort}`,
+          '-dns01',
+          `127.0.0.1:${dnsPort}`,
+          '-http01',
+          '',
+          '-https01',
+          '',
+          '-tlsalpn01',
+          '',
+          // No default answer: a name resolves only while it has records, as in a real zone, so a
+          // deleted cluster's name really stops resolving.
+          '-defaultIPv4',
+          '',
+          '-defaultIPv6',
+          '',
+        ],
+        // A real management call: clearing a record that does not exist answers 200.
+        probe: async () =>
+          void (await expectStatus(`${dnsManagementUrl}/clear-txt`, [200], {
+            method: 'POST',
+            body: JSON.stringify({ host: '_probe.invalid.' }),
+          })),
+      },
+    };
   });
 
   const tls = ensureDevCertificate(join(options.dataDir, 'tls'));
   const configFile = join(options.dataDir, 'pebble-config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      pebble: {
-        listenAddress: `127.0.0.1:${acmePort}`,
-        managementListenAddress: `127.0.0.1:${mgmtPort}`,
-        certificate: tls.certFile,
-        privateKey: tls.keyFile,
-        httpPort: 5002,
-        tlsPort: 5001,
-        ocspResponderURL: '',
-        externalAccountBindingRequired: false,
+  const { directoryUrl, managementUrl } = await sup.startOnFreePorts(async (take) => {
+    const [acmePort, mgmtPort] = [await take('pebble-acme'), await take('pebble-management')];
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        pebble: {
+          listenAddress: `127.0.0.1:${acmePort}`,
+          managementListenAddress: `127.0.0.1:${mgmtPort}`,
+          certificate: tls.certFile,
+          privateKey: tls.keyFile,
+          httpPort: 5002,
+          tlsPort: 5001,
+          ocspResponderURL: '',
+          externalAccountBindingRequired: false,
+        },
+      }),
+    );
+    const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
+    return {
+      value: { directoryUrl, managementUrl: `https://127.0.0.1:${mgmtPort}` },
+      spec: {
+        name: 'pebble',
+        command: options.pebbleBinary,
+        args: ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`],
+        // No artificial validation delays, no random nonce rejections: tests stay fast and exact.
+        env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_VA_ALWAYS_VALID: '0' },
+        probe: async () => void (await expectStatus(directoryUrl, [200], { ca: tls.caCertPem })),
       },
-    }),
-  );
-  const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
-  await sup.start({
-    name: 'pebble',
-    command: options.pebbleBinary,
-    args: ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`],
-    // No artificial validation delays, no random nonce rejections: tests stay fast and exact.
-    env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_VA_ALWAYS_VALID: '0' },
-    probe: async () => void (await expectStatus(directoryUrl, [200], { ca: tls.caCertPem })),
+    };
   });
-  const managementUrl = `https://127.0.0.1:${mgmtPort}`;
   const issuerRootFile = join(options.dataDir, 'pebble-issuer-root.pem');
   writeFileSync(issuerRootFile, await pebbleRootPem({ managementUrl, apiCaCertPem: tls.caCertPem }));
   return { directoryUrl, apiCaCertPem: tls.caCertPem, managementUrl, dnsManagementUrl, dnsAddress: `127.0.0.1:${dnsPort}`, issuerRootFile };

@@ -66,39 +66,43 @@ export async function startPrivatePostgres(sup: Supervisor, o: { dataDir: string
     ]);
     execFileSync(cmd, args, { stdio: 'pipe' });
   }
-  const port = await freePort();
-  const serverUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const [cmd, args] = asUser(user, join(bin, 'postgres'), [
-    '-D',
-    pgdata,
-    '-p',
-    String(port),
-    '-k',
-    sockets,
-    '-c',
-    'listen_addresses=127.0.0.1',
-    // Scratch data: a crash may lose it, a clean stop (fast shutdown) never does.
-    '-c',
-    'fsync=off',
-    '-c',
-    'max_connections=200',
-  ]);
-  await sup.start({
-    name: 'postgres',
-    command: cmd,
-    args,
-    // SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave).
-    stopSignal: 'SIGINT',
-    stopTimeoutMs: 20_000,
-    probe: async () => {
-      const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 1_000 });
-      await c.connect();
-      try {
-        await c.query('SELECT 1');
-      } finally {
-        await c.end();
-      }
-    },
+  return sup.startOnFreePorts(async () => {
+    const port = await freePort();
+    const serverUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const [cmd, args] = asUser(user, join(bin, 'postgres'), [
+      '-D',
+      pgdata,
+      '-p',
+      String(port),
+      '-k',
+      sockets,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      // Scratch data: a crash may lose it, a clean stop (fast shutdown) never does.
+      '-c',
+      'fsync=off',
+      '-c',
+      'max_connections=200',
+    ]);
+    return {
+      value: { serverUrl },
+      spec: {
+        name: 'postgres',
+        command: cmd,
+        args,
+        // SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave).
+        stopSignal: 'SIGINT',
+        stopTimeoutMs: 20_000,
+        probe: async () => {
+          const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 1_000 });
+          await c.connect();
+          try {
+            await c.query('SELECT 1');
+          } finally {
+            await c.end();
+          }
+        },
+      },
+    };
   });
-  return { serverUrl };
 }

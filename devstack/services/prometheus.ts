@@ -54,23 +54,28 @@ export function prometheusConfig(o: Pick<StartPrometheusOptions, 'jobs' | 'scrap
 }
 
 export async function startPrometheus(sup: Supervisor, o: StartPrometheusOptions): Promise<PrometheusEndpoint> {
-  const port = await sup.port('prometheus');
   const configFile = join(o.dataDir, 'prometheus.yml');
   writeFileSync(configFile, prometheusConfig(o));
-  const url = `http://127.0.0.1:${port}`;
-  await sup.start({
-    name: 'prometheus',
-    command: o.binary,
-    args: [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(o.dataDir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    probe: async () => {
-      const res = await fetch(`${url}/-/ready`);
-      if (res.status !== 200) throw new Error(`Prometheus answers ${res.status}`);
-    },
+  const url = await sup.startOnFreePorts(async (take) => {
+    const port = await take('prometheus');
+    const url = `http://127.0.0.1:${port}`;
+    return {
+      value: url,
+      spec: {
+        name: 'prometheus',
+        command: o.binary,
+        args: [
+          `--config.file=${configFile}`,
+          `--storage.tsdb.path=${join(o.dataDir, 'tsdb')}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--log.level=warn',
+        ],
+        probe: async () => {
+          const res = await fetch(`${url}/-/ready`);
+          if (res.status !== 200) throw new Error(`Prometheus answers ${res.status}`);
+        },
+      },
+    };
   });
   return {
     url,

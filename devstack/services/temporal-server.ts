@@ -95,44 +95,7 @@ export async function startTemporalServer(sup: Supervisor, o: TemporalServerOpti
   await prepareTemporalDatabases({ sqlTool: o.sqlTool, server, databases });
 
   // Temporal stores its services' addresses in cluster_membership, whose port column is a SMALLINT.
-  const port = (purpose: string) => sup.port(`${name}-${purpose}`, { below: 32_768 });
-  const ports: TemporalServerPorts = {
-    frontendGrpc: await port('frontend'),
-    frontendHttp: await port('frontend-http'),
-    frontendMembership: await port('frontend-membership'),
-    historyGrpc: await port('history'),
-    historyMembership: await port('history-membership'),
-    matchingGrpc: await port('matching'),
-    matchingMembership: await port('matching-membership'),
-    workerGrpc: await port('worker'),
-    workerMembership: await port('worker-membership'),
-    metrics: await port('metrics'),
-  };
   const passwordEnv = server.password ? 'HCS_TEMPORAL_SQL_PASSWORD' : undefined;
-  const dynamicConfigFile = join(o.dataDir, 'dynamicconfig.yaml');
-  writeFileSync(dynamicConfigFile, temporalServerDynamicConfig());
-  const configFile = join(o.dataDir, 'config.yaml');
-  writeFileSync(
-    configFile,
-    temporalServerConfigFile({
-      ports,
-      postgres: { host: server.host, port: server.port, user: server.user, ...(passwordEnv ? { passwordEnv } : {}) },
-      databases,
-      tls: {
-        certFile: ca.certFile,
-        keyFile: ca.keyFile,
-        caFile: ca.caCertFile,
-        serverName,
-        systemWorkerCertFile: systemWorker.certFile,
-        systemWorkerKeyFile: systemWorker.keyFile,
-      },
-      dynamicConfigFile,
-      numHistoryShards: shards,
-      logLevel: o.logLevel ?? 'warn',
-    }),
-    { mode: 0o600 },
-  );
-
   const tls: TemporalServerTls = {
     caFile: ca.caCertFile,
     caCertPem: ca.caCertPem,
@@ -140,26 +103,68 @@ export async function startTemporalServer(sup: Supervisor, o: TemporalServerOpti
     keyFile: client.keyFile,
     serverName,
   };
-  const endpoint: TemporalServerEndpoint = {
-    address: `127.0.0.1:${ports.frontendGrpc}`,
-    namespace,
-    uiUrl: '',
-    tls,
-    databases,
-    metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
-  };
-  const connection = temporalServerConnection(endpoint);
-  await sup.start({
-    name,
-    command: o.binary,
-    args: ['--config-file', configFile, '--allow-no-auth', 'start'],
-    env: passwordEnv ? { [passwordEnv]: server.password } : {},
-    readyTimeoutMs: o.readyTimeoutMs ?? 180_000,
-    stopTimeoutMs: 20_000,
-    // Up means: the frontend answers a client with a certificate from our CA, over TLS.
-    probe: () => withConnection(connection, async (c) => void (await c.workflowService.getSystemInfo({}))),
+  const endpoint = await sup.startOnFreePorts(async (take) => {
+    const port = (purpose: string) => take(`${name}-${purpose}`, { below: 32_768 });
+    const ports: TemporalServerPorts = {
+      frontendGrpc: await port('frontend'),
+      frontendHttp: await port('frontend-http'),
+      frontendMembership: await port('frontend-membership'),
+      historyGrpc: await port('history'),
+      historyMembership: await port('history-membership'),
+      matchingGrpc: await port('matching'),
+      matchingMembership: await port('matching-membership'),
+      workerGrpc: await port('worker'),
+      workerMembership: await port('worker-membership'),
+      metrics: await port('metrics'),
+    };
+    const dynamicConfigFile = join(o.dataDir, 'dynamicconfig.yaml');
+    writeFileSync(dynamicConfigFile, temporalServerDynamicConfig());
+    const configFile = join(o.dataDir, 'config.yaml');
+    writeFileSync(
+      configFile,
+      temporalServerConfigFile({
+        ports,
+        postgres: { host: server.host, port: server.port, user: server.user, ...(passwordEnv ? { passwordEnv } : {}) },
+        databases,
+        tls: {
+          certFile: ca.certFile,
+          keyFile: ca.keyFile,
+          caFile: ca.caCertFile,
+          serverName,
+          systemWorkerCertFile: systemWorker.certFile,
+          systemWorkerKeyFile: systemWorker.keyFile,
+        },
+        dynamicConfigFile,
+        numHistoryShards: shards,
+        logLevel: o.logLevel ?? 'warn',
+      }),
+      { mode: 0o600 },
+    );
+
+    const endpoint: TemporalServerEndpoint = {
+      address: `127.0.0.1:${ports.frontendGrpc}`,
+      namespace,
+      uiUrl: '',
+      tls,
+      databases,
+      metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
+    };
+    const connection = temporalServerConnection(endpoint);
+    return {
+      value: endpoint,
+      spec: {
+        name,
+        command: o.binary,
+        args: ['--config-file', configFile, '--allow-no-auth', 'start'],
+        env: passwordEnv ? { [passwordEnv]: server.password } : {},
+        readyTimeoutMs: o.readyTimeoutMs ?? 180_000,
+        stopTimeoutMs: 20_000,
+        // Up means: the frontend answers a client with a certificate from our CA, over TLS.
+        probe: () => withConnection(connection, async (c) => void (await c.workflowService.getSystemInfo({}))),
+      },
+    };
   });
-  await registerNamespaceAndSearchAttributes(connection, o.readyTimeoutMs ?? 180_000);
+  await registerNamespaceAndSearchAttributes(temporalServerConnection(endpoint), o.readyTimeoutMs ?? 180_000);
   return endpoint;
 }
 

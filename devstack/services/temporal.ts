@@ -2,7 +2,7 @@
 // attributes every workflow of ours carries registered up front.
 import { Connection } from '@temporalio/client';
 import { join } from 'node:path';
-import type { Supervisor } from '../supervisor.js';
+import type { ProcessSpec, Supervisor } from '../supervisor.js';
 
 /**
  * Custom search attributes (all Keyword) that control-plane workflows set; `CorrelationId` is
@@ -25,15 +25,27 @@ export interface StartTemporalOptions {
   codecEndpoint?: string;
 }
 
-export async function startTemporal(sup: Supervisor, options: StartTemporalOptions): Promise<TemporalEndpoint> {
-  const [port, uiPort, httpPort, metricsPort] = [
-    await sup.port('temporal-grpc'),
-    await sup.port('temporal-ui'),
-    await sup.port('temporal-http'),
-    await sup.port('temporal-metrics'),
-  ];
-  const namespace = options.namespace ?? 'default';
-  const address = `127.0.0.1:${port}`;
+export function startTemporal(sup: Supervisor, options: StartTemporalOptions): Promise<TemporalEndpoint> {
+  return sup.startOnFreePorts(async (take) => {
+    const [port, uiPort, httpPort, metricsPort] = [
+      await take('temporal-grpc'),
+      await take('temporal-ui'),
+      await take('temporal-http'),
+      await take('temporal-metrics'),
+    ];
+    return { spec: temporalSpec(options, { port, uiPort, httpPort, metricsPort }), value: endpoint(options, port, uiPort) };
+  });
+}
+
+function endpoint(options: StartTemporalOptions, port: number, uiPort: number): TemporalEndpoint {
+  return { address: `127.0.0.1:${port}`, namespace: options.namespace ?? 'default', uiUrl: `http://127.0.0.1:${uiPort}` };
+}
+
+function temporalSpec(
+  options: StartTemporalOptions,
+  { port, uiPort, httpPort, metricsPort }: { port: number; uiPort: number; httpPort: number; metricsPort: number },
+): ProcessSpec {
+  const { address, namespace } = endpoint(options, port, uiPort);
   const args = [
     'server',
     'start-dev',
@@ -58,7 +70,7 @@ export async function startTemporal(sup: Supervisor, options: StartTemporalOptio
     ...SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
-  await sup.start({
+  return {
     name: 'temporal',
     command: options.binary,
     args,
@@ -74,6 +86,5 @@ export async function startTemporal(sup: Supervisor, options: StartTemporalOptio
         await connection.close();
       }
     },
-  });
-  return { address, namespace, uiUrl: `http://127.0.0.1:${uiPort}` };
+  };
 }

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { HOST_MANAGER_IMAGE } from '../../devstack/host-manager-image.js';
 import { startOpenBao } from '../../devstack/services/openbao.js';
 import type { Stack, StackEndpoints } from '../../devstack/stack.js';
 import { Supervisor, type ProcessSpec } from '../../devstack/supervisor.js';
@@ -119,7 +120,7 @@ const hostStatus = async (address: string): Promise<HostStatus> =>
 function hostManagerPid(address: string): number {
   let pids: string[] = [];
   try {
-    pids = execFileSync('pgrep', ['-f', 'apps/host-manager/src/main.ts']).toString().trim().split('\n');
+    pids = execFileSync('pgrep', ['-f', HOST_MANAGER_IMAGE]).toString().trim().split('\n');
   } catch {
     return 0;
   }

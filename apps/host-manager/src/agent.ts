@@ -37,7 +37,7 @@ export interface HostStatus {
 }
 
 export interface HostManager {
-  /** One sync now (the loop calls it on its interval). */
+  /** One sync now (the loop calls it on its cadence). */
   sync(): Promise<SyncOutcome>;
   status(): HostStatus;
   /** The status endpoint's URL. */
@@ -79,12 +79,14 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
     const manifest = parseManifest(got.content);
     for (const f of manifest.files) safeRelativePath(f.path);
     binaryFor(manifest);
-    const files: FileSet['files'] = [];
-    for (const f of manifest.files) {
-      const file = await read(f.blob);
-      if (!file) throw new Error(`manifest names ${f.blob}, which does not exist`);
-      files.push({ blob: f.blob, path: f.path, content: file.content });
-    }
+    // The files side by side: a first start waits on this read.
+    const files: FileSet['files'] = await Promise.all(
+      manifest.files.map(async (f) => {
+        const file = await read(f.blob);
+        if (!file) throw new Error(`manifest names ${f.blob}, which does not exist`);
+        return { blob: f.blob, path: f.path, content: file.content };
+      }),
+    );
     return { etag: got.etag, manifest, files };
   }
 
@@ -144,16 +146,29 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
         return r;
       })
       .catch((err: unknown) => {
-        status.lastError = briefly(err);
+        const error = briefly(err);
+        // Once per failure, not once per check (a new VM checks every few hundred ms for its files).
+        if (error !== status.lastError) log(`sync failed: ${error}`);
+        status.lastError = error;
         if (!consul.running && !consul.left) status.state = 'error';
-        log(`sync failed: ${status.lastError}`);
         throw err;
       })
       .finally(() => (syncing = undefined));
     return syncing;
   }
 
-  const timer = setInterval(() => void sync().catch(() => {}), config.syncIntervalSeconds * 1000);
+  // Quick checks while nothing has been applied yet (a new VM waiting for its first files holds
+  // up its cluster's create) within the bootstrap window; the regular interval otherwise.
+  const startedAt = Date.now();
+  const nextCheckMs = () =>
+    !appliedEtag && Date.now() - startedAt < config.bootstrapWindowSeconds * 1000
+      ? config.bootstrapSyncMs
+      : config.syncIntervalSeconds * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const scheduleNext = () => {
+    if (!stopped) timer = setTimeout(() => void sync().then(scheduleNext, scheduleNext), nextCheckMs());
+  };
   const server: Server = createServer((req, res) => {
     const body = req.url === '/status' ? { ...status, consulPid: consul.pid, consulRunning: consul.running } : { error: 'not found' };
     // 503 while no Consul agent runs here: a health check (the VMSS's, an SRE's curl) sees it at once.
@@ -163,13 +178,15 @@ export async function startHostManager(config: HostConfig, blobs: BlobSource, lo
   await new Promise<void>((r) => server.listen(config.statusPort, config.instanceIp, r));
   const port = (server.address() as { port: number }).port;
   await sync().catch(() => {});
+  scheduleNext();
 
   return {
     sync,
     status: () => ({ ...status, ...(consul.pid ? { consulPid: consul.pid } : {}) }),
     statusUrl: `http://${config.instanceIp}:${port}/status`,
     async stop() {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       await new Promise<void>((r) => server.close(() => r()));
       await consul.stop();
     },

@@ -23,6 +23,13 @@ export interface HostConfig {
   consulBinaries: Record<string, string>;
   /** Seconds between checks of Blob for new files. */
   syncIntervalSeconds: number;
+  /**
+   * Milliseconds between checks while the VM waits for its first files (a new server holds up
+   * its cluster's create until it runs), for at most `bootstrapWindowSeconds` after the agent
+   * starts; the regular interval after that, and once any set has been applied.
+   */
+  bootstrapSyncMs: number;
+  bootstrapWindowSeconds: number;
   /** Port of the local status endpoint. */
   statusPort: number;
   /** Level of the agent's JSON log lines (info when absent). */
@@ -47,6 +54,14 @@ export const hostEnvSchema = z.object({
     'JSON: Consul binary path by version (the image carries every supported version)',
   ),
   HCS_SYNC_INTERVAL_SECONDS: setting(z.coerce.number().positive().default(10), 'seconds between checks of Blob for new files'),
+  HCS_BOOTSTRAP_SYNC_MS: setting(
+    z.coerce.number().int().min(50).default(250),
+    "milliseconds between checks of Blob while the VM waits for its first files (a new server holds up its cluster's create)",
+  ),
+  HCS_BOOTSTRAP_WINDOW_SECONDS: setting(
+    z.coerce.number().min(0).default(600),
+    'how long after the agent starts those quick checks go on at most; then every HCS_SYNC_INTERVAL_SECONDS',
+  ),
   HCS_STATUS_PORT: setting(z.coerce.number().int().min(0).max(65535).default(9701), 'port of the local status endpoint'),
   HCS_LOG_LEVEL: setting(z.enum(LOG_LEVELS).default('info'), "level of the agent's JSON log lines"),
 });
@@ -76,6 +91,8 @@ export function readHostConfig(env: NodeJS.ProcessEnv = process.env): HostConfig
     dataDir: e.data.HCS_HOST_DATA_DIR ?? e.data.HCS_INSTANCE_DISK ?? '/var/lib/hcs',
     consulBinaries: e.data.HCS_CONSUL_BINARIES,
     syncIntervalSeconds: e.data.HCS_SYNC_INTERVAL_SECONDS,
+    bootstrapSyncMs: e.data.HCS_BOOTSTRAP_SYNC_MS,
+    bootstrapWindowSeconds: e.data.HCS_BOOTSTRAP_WINDOW_SECONDS,
     statusPort: e.data.HCS_STATUS_PORT,
     logLevel: e.data.HCS_LOG_LEVEL,
   };

@@ -4,15 +4,18 @@
 // it dies; and, with Blob made unreachable (a TCP relay in front of Azurite is closed), Consul
 // kept running and started again from the last-good copy on the VM's disk. TLS, gossip and ACL
 // material are test fixtures until the lifecycle workflows make them.
+//
+// Like a VM, the agent has an address of its own and Consul listens on its standard ports there:
+// 127.251-254.x.y, above every address the twins and the other tests hand out (the highest:
+// test agents in 127.200-249), so no port is picked, released and raced for. A wait that times out says what the agent did and what Consul logged.
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { httpCall } from '../../../lib/http.js';
-import { freePort } from '../../../devstack/supervisor.js';
 import { ensureDevCertificate } from '../../../lib/dev-tls.js';
 import { startHostManager, type HostManager } from './agent.js';
 import { containerBlobSource } from './blob-source.js';
@@ -23,12 +26,15 @@ const stack = inject('stack');
 const [older, newer] = [stack.tools.consulVersions[0]!, stack.tools.consulVersions.at(-1)!];
 const work = mkdtempSync(join(tmpdir(), 'hcs-host-'));
 const dataDir = join(work, 'vm');
-const ip = `127.0.${100 + Math.floor(Math.random() * 100)}.${2 + Math.floor(Math.random() * 200)}`;
+const ip = `127.${randomInt(251, 255)}.${randomInt(1, 255)}.${randomInt(2, 255)}`;
 const managementToken = randomUUID();
 const credential = new StorageSharedKeyCredential(stack.blob.accountName, stack.blob.accountKey);
 const container = new BlobServiceClient(stack.blob.url, credential).getContainerClient(`cluster-${randomUUID()}`);
 let manager: HostManager;
-let https: number;
+/** What the agents of this file did (their event log), for a failure's message. */
+const events: string[] = [];
+const recordEvent = (m: string) => events.push(`${new Date().toISOString()} ${m}`);
+const [https, serfLan, serverPort] = [8501, 8301, 8300];
 let ca: string;
 let config: HostConfig;
 
@@ -106,8 +112,6 @@ function consulConfig(logLevel: string) {
   });
 }
 const randomBytesKey = randomBytes(32).toString('base64');
-let serfLan = 0;
-let serverPort = 0;
 
 async function manifest(consulVersion: string, generation: number) {
   await put(
@@ -130,12 +134,22 @@ const api = (path: string, token: string | null = managementToken) =>
 
 async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
+  let last = '';
   for (;;) {
-    const v = await fn().catch(() => undefined);
+    const v = await fn().catch((err: unknown) => void (last = err instanceof Error ? err.message : String(err)));
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last: ${last})` : ''}\n${diagnosis()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+function diagnosis(): string {
+  let consulLog = '(none)';
+  try {
+    consulLog = readFileSync(join(dataDir, 'consul.log'), 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    // no agent has started Consul yet
+  }
+  return `agent events:\n${events.slice(-20).join('\n')}\nlast lines of consul.log:\n${consulLog}`;
 }
 const leader = () =>
   until(async () => {
@@ -157,7 +171,6 @@ const agentSelf = () =>
   }, 'the agent to answer with the management token');
 
 beforeAll(async () => {
-  [https, serfLan, serverPort] = [await freePort(), await freePort(), await freePort()];
   const tls = ensureDevCertificate(join(work, 'pki'), ['server.dc1.consul', ip, 'localhost']);
   ca = tls.caCertPem;
   await container.create();
@@ -177,10 +190,13 @@ beforeAll(async () => {
     instanceName: 'hm-test-server-0',
     dataDir,
     consulBinaries: stack.tools.consul,
-    syncIntervalSeconds: 3600, // the test drives sync() itself
+    // The tests drive sync() themselves (the last one the quick first checks).
+    syncIntervalSeconds: 3600,
+    bootstrapSyncMs: 100,
+    bootstrapWindowSeconds: 0,
     statusPort: 0,
   };
-  manager = await startHostManager(config, relayedSource());
+  manager = await startHostManager(config, relayedSource(), recordEvent);
 });
 afterAll(async () => {
   await manager?.stop();
@@ -286,7 +302,7 @@ it('keeps Consul running from its last-good copy while Blob is unreachable, and 
 it('starts Consul from its last-good copy when Blob is down at start, and follows Blob again once it answers', async () => {
   await manager.stop();
   const started = Date.now();
-  manager = await startHostManager(config, relayedSource());
+  manager = await startHostManager(config, relayedSource(), recordEvent);
   const fellBackMs = Date.now() - started;
   expect(await hostStatus()).toMatchObject({
     state: 'running',
@@ -335,7 +351,7 @@ it('never starts Consul from a missing, damaged or half-written copy', async () 
 
   // No copy at all (a VM that never reached Blob).
   rmSync(lastGoodPath(dataDir));
-  manager = await startHostManager(config, relayedSource());
+  manager = await startHostManager(config, relayedSource(), recordEvent);
   expect(await hostStatus()).toMatchObject({
     state: 'error',
     consulRunning: false,
@@ -351,7 +367,7 @@ it('never starts Consul from a missing, damaged or half-written copy', async () 
   writeFileSync(lastGoodPath(dataDir), JSON.stringify(damaged), { mode: 0o600 });
   const stale = `${lastGoodPath(dataDir)}.0badc0de.tmp`;
   writeFileSync(stale, record.slice(0, record.length / 2), { mode: 0o600 });
-  manager = await startHostManager(config, relayedSource());
+  manager = await startHostManager(config, relayedSource(), recordEvent);
   expect(await hostStatus()).toMatchObject({
     state: 'error',
     consulRunning: false,
@@ -367,4 +383,30 @@ it('never starts Consul from a missing, damaged or half-written copy', async () 
   expect((await httpCall(manager.statusUrl)).status).toBe(200);
   expect(lastGoodRecord().manifest.generation).toBe(8);
   expect(await leader()).toBe(`${ip}:${serverPort}`);
+});
+
+it('checks Blob every few hundred ms while it waits for its first files, so a new server starts as soon as they are published', async () => {
+  await manager.stop();
+  await container.getBlobClient('servers/0/manifest.json').delete();
+  rmSync(dataDir, { recursive: true, force: true });
+  const lines: string[] = [];
+  // The regular interval is an hour: only the quick first checks can find the files.
+  manager = await startHostManager({ ...config, bootstrapWindowSeconds: 60 }, relayedSource(), (m) => {
+    recordEvent(m);
+    lines.push(m);
+  });
+  expect(await hostStatus()).toMatchObject({
+    state: 'error',
+    consulRunning: false,
+    lastError: expect.stringMatching(/^no manifest at servers\/0\/manifest\.json yet; /),
+  });
+  await new Promise((r) => setTimeout(r, 1_000));
+  const published = Date.now();
+  await manifest(older, 9);
+  await until(async () => (manager.status().consulPid ? true : undefined), 'Consul started by a quick check', 20_000);
+  console.log(`host-manager waiting for its first files: Consul started ${Date.now() - published} ms after the manifest was published`);
+  expect(await hostStatus()).toMatchObject({ state: 'running', source: 'blob', generation: 9 });
+  expect(await leader()).toBe(`${ip}:${serverPort}`);
+  // The failures before the files came are logged once, not once per check.
+  expect(lines.filter((l) => l.startsWith('sync failed: no manifest'))).toHaveLength(1);
 });
