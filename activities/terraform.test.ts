@@ -54,8 +54,12 @@ const waitForApplyProcess = async () => {
 
 function activity() {
   const lines: string[] = [];
-  const capture = (_level: string, message: string, meta?: Record<string, unknown>) =>
-    void lines.push(`${message} ${typeof meta?.line === 'string' ? meta.line : ''}`);
+  /** The terraform commands run, in order of their ends. */
+  const commands: string[] = [];
+  const capture = (_level: string, message: string, meta?: Record<string, unknown>) => {
+    lines.push(`${message} ${typeof meta?.line === 'string' ? meta.line : ''}`);
+    if (message === 'terraform command ended') commands.push(String(meta?.command));
+  };
   const logger = {
     log: capture,
     trace: (m: string, a?: Record<string, unknown>) => capture('trace', m, a),
@@ -67,7 +71,7 @@ function activity() {
   const env = new MockActivityEnvironment({ activityType: 'terraformApply' }, { logger });
   const beats: Array<{ phase: string; line: string }> = [];
   env.on('heartbeat', (d: { phase: string; line: string }) => beats.push(d));
-  return { env, beats, lines };
+  return { env, beats, lines, commands };
 }
 
 it('applies once, then finds nothing to change, streaming its output as heartbeats', async () => {
@@ -78,6 +82,9 @@ it('applies once, then finds nothing to change, streaming its output as heartbea
   expect(first.beats.map((b) => b.phase)).toEqual(expect.arrayContaining(['init', 'plan', 'apply']));
   // Every line reaches the activity log; heartbeats carry the latest line at most once a second.
   expect(first.lines.some((l) => /Apply complete! Resources: 5 added/.test(l))).toBe(true);
+  // The outputs come from the apply's own messages: no `terraform output` after it.
+  expect(first.commands).toEqual(expect.arrayContaining(['plan', 'apply']));
+  expect(first.commands).not.toContain('output');
 
   const again = await activity().env.run(tf.terraformApply, { ...c, moduleDir, variables: { servers: 5 } });
   expect(again).toEqual({ changed: false, outputs: { zones: [1, 2, 3, 1, 2] } });

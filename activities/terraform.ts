@@ -13,6 +13,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLUSTER_ID_TAG, ownedByAnotherCluster, ownership, type Owner } from './cluster-names.js';
 import { terraformEnvironment, type TerraformBackend } from './terraform-env.js';
+import { alreadyExisting, appliedOutputs, lineSplitter, parseUiLine, stateOutputs, uiText, type UiMessage } from './terraform-output.js';
 import { modulePreparer } from './terraform-init.js';
 import { sweepRunFolders } from './terraform-workdirs.js';
 
@@ -119,9 +120,16 @@ export function createTerraformActivities(deps: TerraformDeps) {
 
   /**
    * Runs terraform, streaming each output line to the activity's heartbeat and log; `quiet`
-   * keeps standard output (a whole state or plan as JSON) out of both, and out of errors.
+   * keeps standard output (a whole state or plan as JSON) out of both, and out of errors. With
+   * `json` (a command run with -json) standard output is the machine-readable UI: each message
+   * is shown as the human UI's text, and the messages are returned.
    */
-  function run(dir: string, args: string[], phase: string, o: { quiet?: boolean } = {}): Promise<{ code: number; out: string }> {
+  function run(
+    dir: string,
+    args: string[],
+    phase: string,
+    o: { quiet?: boolean; json?: boolean } = {},
+  ): Promise<{ code: number; out: string; messages: UiMessage[] }> {
     return new Promise((resolve, reject) => {
       const child = spawn(deps.terraformBinary, args, {
         cwd: dir,
@@ -136,10 +144,8 @@ export function createTerraformActivities(deps: TerraformDeps) {
       let out = '';
       let shown = '';
       let last = 0;
-      const onData = (quiet: boolean) => (chunk: Buffer) => {
-        const text = chunk.toString('utf8');
-        out += text;
-        if (quiet) return;
+      const messages: UiMessage[] = [];
+      const show = (text: string) => {
         shown += text;
         for (const line of text.split('\n').filter((l) => l.trim())) {
           ctx?.log.info('terraform', { phase, line });
@@ -150,10 +156,24 @@ export function createTerraformActivities(deps: TerraformDeps) {
           }
         }
       };
-      child.stdout.on('data', onData(o.quiet ?? false));
-      child.stderr.on('data', onData(false));
+      const ui = lineSplitter();
+      const showMessages = (lines: string[]) => {
+        for (const line of lines.filter((l) => l.trim())) {
+          const message = parseUiLine(line);
+          messages.push(message);
+          show(`${uiText(message)}\n`);
+        }
+      };
+      child.stdout.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        out += text;
+        if (o.json) showMessages(ui.push(text));
+        else if (!o.quiet) show(text);
+      });
+      child.stderr.on('data', (chunk: Buffer) => show(chunk.toString('utf8')));
       child.on('error', reject);
       child.on('close', (code) => {
+        if (o.json) showMessages(ui.end());
         ctx?.cancellationSignal.removeEventListener('abort', onCancel);
         // How long each terraform command took (bench:create reads the apply's).
         ctx?.log.info('terraform command ended', { phase, command: args[0], code, ms: Date.now() - started });
@@ -164,7 +184,7 @@ export function createTerraformActivities(deps: TerraformDeps) {
         if (code !== 0 && !(phase === 'plan' && code === 2))
           // The whole output stays with the error in this process (the failure itself carries the tail).
           return reject(Object.assign(terraformFailure(phase, code, shown), { output: shown }));
-        resolve({ code: code ?? 1, out });
+        resolve({ code: code ?? 1, out, messages });
       });
     });
   }
@@ -185,12 +205,17 @@ export function createTerraformActivities(deps: TerraformDeps) {
    * Only the cluster's own resources are adopted: one tagged with another cluster's id is
    * refused and nothing is applied (DerivedNameOwnedByAnotherCluster).
    */
-  async function applyAdopting(dir: string, owner: Owner): Promise<void> {
+  async function applyAdopting(dir: string, owner: Owner): Promise<Record<string, unknown> | undefined> {
     const adopted: Array<{ to: string; id: string }> = [];
     for (let round = 1; ; round++) {
       try {
-        await run(dir, ['apply', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, 'run.tfplan'], 'apply');
-        return;
+        const { messages } = await run(
+          dir,
+          ['apply', '-json', '-input=false', '-no-color', `-lock-timeout=${lockTimeout}s`, 'run.tfplan'],
+          'apply',
+          { json: true },
+        );
+        return appliedOutputs(messages);
       } catch (err) {
         const orphans = round <= 3 ? alreadyExisting((err as { output?: string }).output ?? '') : [];
         if (orphans.length === 0) throw err;
@@ -244,7 +269,9 @@ export function createTerraformActivities(deps: TerraformDeps) {
         if (planned.status === 'rejected') throw planned.reason;
         const changed = planned.value.code === 2;
         if (!changed) return { changed, outputs: stateOutputs(pulled.value) };
-        await applyAdopting(dir, input.owner);
+        // The apply's own outputs message; `terraform output` only when it withheld a value.
+        const applied = await applyAdopting(dir, input.owner);
+        if (applied) return { changed, outputs: applied };
         const { out } = await run(dir, ['output', '-no-color', '-json'], 'output');
         return { changed, outputs: stateOutputs({ outputs: JSON.parse(out) as unknown }) };
       } finally {
@@ -329,26 +356,8 @@ function activityContext(): Context | undefined {
   }
 }
 
-/** Resources terraform refused to create because they exist (address in the config, cloud id). */
-export function alreadyExisting(out: string): Array<{ address: string; id: string }> {
-  const found: Array<{ address: string; id: string }> = [];
-  const re = /Error: Resource already exists\s+with ([^\s,]+),[\s\S]*?A resource with the ID\s+"([^"]+)"/g;
-  for (let m = re.exec(out); m; m = re.exec(out)) found.push({ address: m[1]!, id: m[2]! });
-  return found;
-}
-
 const tagsOf = (values: unknown): Record<string, unknown> | undefined =>
   (values as { tags?: Record<string, unknown> | null } | null | undefined)?.tags ?? undefined;
-
-/**
- * The root module's output values in a raw state (`terraform state pull`; or `{ outputs }` of
- * `terraform output -json`, the same shape), {} for no state. Read when the plan saw nothing to
- * change, so they are current.
- */
-export function stateOutputs(state: unknown): Record<string, unknown> {
-  const outputs = (state as { outputs?: Record<string, { value: unknown }> } | null)?.outputs ?? {};
-  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
-}
 
 /** Addresses of managed resources in a raw state (`terraform state pull`) tagged with another cluster's id. */
 export function foreignStateResources(state: unknown, owner: Owner): string[] {
