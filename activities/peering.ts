@@ -4,6 +4,7 @@
 // secrets: they travel only sealed through the store, never through workflow history.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { workerFailure } from '../contract/errors.js';
 import { peeringTokenInputName, peeringTokenResultName, sealContext } from '../contract/secret-names.js';
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
@@ -11,15 +12,43 @@ import type { SqlExecutor } from '../store/database.js';
 import { getSecret, putSecret, takeSecret } from '../store/secrets.js';
 import { consulAccess, type ConsulAccessDeps } from './consul-access.js';
 import { PeeringRefused, type ConsulPeering } from './consul-peering.js';
-import { endPeerings } from './peering-end.js';
+import { endPeerings, PEERING_END_TIMES, type PeeringEndTimes } from './peering-end.js';
 
 export type PeeringDeps = ConsulAccessDeps<ConsulPeering> & {
   db: SqlExecutor;
   sealer: { seal(plaintext: string, context: string): string; open(sealed: string, context: string): string };
+  /** Default PEERING_END_TIMES (tests shorten them). */
+  peeringEndTimes?: PeeringEndTimes;
 };
 
 export function createPeeringActivities(deps: PeeringDeps) {
   const consul = consulAccess(deps);
+  const times = deps.peeringEndTimes ?? PEERING_END_TIMES;
+  const warn = (m: string, attrs: Record<string, unknown>): void => {
+    Context.current().log.warn(m, attrs);
+  };
+
+  /**
+   * A server that answers with a leader, asked again for `reachWaitMs` while none does: a server
+   * that is busy or electing for a moment still has peers to tell. Undefined for a cluster with
+   * nobody to tell: no credentials (a create that failed early), or no leader all that time (a
+   * create that failed before one was elected).
+   */
+  async function reachForPeerings(a: { plan: ClusterPlan; servers: ServerInfo[] }) {
+    for (const end = Date.now() + times.reachWaitMs; ; await sleep(times.pollMs)) {
+      try {
+        return await consul.admin(a.plan.resourceKey, a.servers);
+      } catch (e) {
+        if (!(e instanceof ApplicationFailure) || (e.type !== 'ClusterNotHealthy' && e.type !== 'SecretMissing')) throw e;
+        if (e.type === 'SecretMissing') return undefined;
+        if (Date.now() >= end) {
+          warn('no server answered with a leader: the cluster goes without telling any peer', { waitedMs: times.reachWaitMs });
+          return undefined;
+        }
+      }
+    }
+  }
+
   return {
     /** generatePeeringToken: a token for `peerName`, sealed as the operation's result. */
     async generatePeeringToken(a: { plan: ClusterPlan; servers: ServerInfo[]; operationId: string; peerName: string }): Promise<void> {
@@ -73,15 +102,9 @@ export function createPeeringActivities(deps: PeeringDeps) {
      */
     async removePeerings(a: { plan: ClusterPlan; servers: ServerInfo[] }): Promise<{ removed: string[] }> {
       if (a.servers.length === 0) return { removed: [] };
-      // Servers without a leader, or without credentials (a create that failed early), have no peer to tell.
-      const reached = await consul.admin(a.plan.resourceKey, a.servers).catch((e: unknown) => {
-        if (e instanceof ApplicationFailure && (e.type === 'ClusterNotHealthy' || e.type === 'SecretMissing')) return undefined;
-        throw e;
-      });
+      const reached = await reachForPeerings(a);
       if (!reached) return { removed: [] };
-      return endPeerings(reached.admin, reached.token, (m, attrs) => {
-        Context.current().log.warn(m, attrs);
-      });
+      return endPeerings(reached.admin, reached.token, warn, times);
     },
   };
 }
