@@ -268,6 +268,29 @@ describe.sequential('day-2 runbooks on one cluster', () => {
     expect(uses.stdout).toMatch(/federation tokens issued before the roll and still usable: \d+/);
     // The upgrade's workflow started after the roll: it is not among the workflows open from before it.
     expect(uses.stdout).not.toContain(`/upgrade/${upgradeId}`);
+
+    // Temporal's schedule list comes from its visibility store, which lags behind a delete (as CI
+    // once caught: a cluster's schedule deleted between the list and the describe stopped the
+    // step). A `temporal` that lists a schedule deleted a moment ago, as the lag does; every
+    // describe still goes to the real server.
+    const client = new Client({ connection: temporal!, namespace: envNow().TEMPORAL_NAMESPACE });
+    const goneId = `runbook-deleted-${randomUUID().slice(0, 8)}`;
+    const gone = await client.schedule.create({
+      scheduleId: goneId,
+      spec: { intervals: [{ every: '1h' }] },
+      action: { type: 'startWorkflow', workflowType: 'nothing', taskQueue: `runbook-${goneId}` },
+    });
+    await gone.delete();
+    const shims = useWork();
+    writeFileSync(
+      join(shims, 'temporal'),
+      `#!/usr/bin/env bash\nset -euo pipefail\nif [ "$1 $2" = "schedule list" ]; then\n  "$REAL_TEMPORAL" "$@" | jq '. + [{"scheduleId": "${goneId}"}]'\nelse\n  exec "$REAL_TEMPORAL" "$@"\nfi\n`,
+      { mode: 0o700 },
+    );
+    const lagging = await run(rotation, 'old-key-uses', { PATH: `${shims}:${envNow().PATH}`, REAL_TEMPORAL: stack.tools.temporal });
+    expect(lagging.stdout).toContain(`  test-1  ${snapshotScheduleId(key)}\n`);
+    expect(lagging.stdout).toContain(`test-1  ${key}  sealed/client-config\n`);
+    expect(lagging.stdout).not.toContain(goneId);
   }, 300_000);
 
   it('finds a Scheduled upgrade and cancels it; defers a second one, then forces it to Succeeded', async () => {
