@@ -3,7 +3,8 @@
 // previous committed figure):
 //   GET cluster: read from the store, authenticated (ARM's bearer JWT; an operator token too),
 //     ARM headers, the request line logged - throughput as a share of a bare node:http handler
-//     answering the same body, and p99 at a fixed 1,000 requests per second.
+//     answering the same body, and p99 at a fixed 1,000 requests per second (sent from a second
+//     process, support/paced-apart.ts).
 //   PUT accept: validate, record the resource and its operation, answer 201, with the real
 //     Temporal server behind the API (the API with a starter that only counts, and the bare
 //     handler, are its baselines); afterwards every accepted operation's workflow is looked up in
@@ -32,7 +33,8 @@ import { getCluster } from '../store/clusters.js';
 import { migrate } from '../store/migrate.js';
 import { putSubscription } from '../store/subscriptions.js';
 import { benchApiOptions, benchCallers, nextClusterPut, seedCluster, startBare } from './support/api-fixture.js';
-import { loadRow, mergeRuns, runBursts, runLoad, runPaced, type LoadFigures } from './support/http-load.js';
+import { loadRow, mergeRuns, runBursts, runLoad, type LoadFigures } from './support/http-load.js';
+import { runPacedApart } from './support/paced-apart.js';
 import { BenchReport } from './support/report.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -50,7 +52,7 @@ const report = new BenchReport('api-latency', {
   command: 'npm run bench:api',
   about: [
     `autocannon in this process, loopback, ${DURATION_S} s per run after a 2 s warm-up of each server (the GET throughput runs in turns, two halves each); latencies of 2xx answers, exact (not 1 ms steps)`,
-    `GET: ${GET_CONNECTIONS} connections closed loop for throughput; p99 at ${FIXED_RATE} req/s sent evenly (open loop, latency from when each request was due), and with autocannon's overallRate (each connection sends its share of the second at its start: bursts)`,
+    `GET: ${GET_CONNECTIONS} connections closed loop for throughput; p99 at ${FIXED_RATE} req/s sent evenly from a second process (open loop, latency from when each request was due; CPU: the serving process's), and with autocannon's overallRate (each connection sends its share of the second at its start: bursts)`,
     `PUT: each PUT a new cluster with its own /24 in one subscription (every create takes the subscription's lock): ${PUT_BURSTS} bursts of ${PUT_CONNECTIONS} sent together (${PUT_BURST_PAUSE_MS} ms after the previous burst's last answer), then ${PUT_CONNECTIONS} connections in a closed loop`,
     'the API logs each request at info with the process logger to the null device and takes a per-caller rate-limit token, as in production; the bare handler is node:http answering the same body',
   ],
@@ -180,10 +182,11 @@ if (PARTS.has('get')) {
   });
 }
 if (PARTS.has('rate')) {
-  // An even 1,000 req/s (the goal's load), then autocannon's overallRate (the same count per
-  // second in bursts at 10 connections: latency near saturation).
+  // An even 1,000 req/s (the goal's load) from a load generator in a process of its own (as
+  // clients are), then autocannon's overallRate (the same count per second in bursts at 10
+  // connections, from this process: latency near saturation).
   const paced = (url: string, seconds = DURATION_S) =>
-    runPaced({ url: `${url}${seeded.path}`, headers: callers.arm, rate: FIXED_RATE, durationSeconds: seconds });
+    runPacedApart({ url: `${url}${seeded.path}`, headers: callers.arm, rate: FIXED_RATE, durationSeconds: seconds });
   await paced(api.restUrl, 2);
   await paced(bare.url, 2);
   const oursPaced = await paced(api.restUrl);

@@ -13,7 +13,9 @@
 //   one of a create's shape with every activity empty (support/temporal-floor.ts): the floor of
 //   any create that keeps its steps as separate activities. The overhead is also split in three:
 //   from the PUT to the workflow's start (the accept and the relay), between and around its
-//   steps, and from its last step's end until the poll sees Succeeded.
+//   steps, and from its last step's end until the poll sees Succeeded. The create's shape runs
+//   again on the bare worker while one more create (not counted) runs beside it: how long a
+//   workflow task takes under a create's load, apart from our worker.
 //
 // Also prints where each create's time went (per activity type, and Terraform's commands).
 // Results: bench/results/lifecycle-create.txt and .json (support/report.ts).
@@ -90,57 +92,68 @@ const meanWaits = (ws: HistoryWaits[]): HistoryWaits => ({
   workflowTasks: mean(ws.map((w) => w.workflowTasks)),
 });
 const describeWaits = (w: HistoryWaits) =>
-  `${Math.round(w.workflowTasks)} workflow tasks, waiting for a worker ${Math.round(w.workflowTaskQueueMs)} ms and running ${Math.round(w.workflowTaskRunMs)} ms in all; activities waiting for a worker ${Math.round(w.activityQueueMs)} ms in all (parallel ones add up)`;
+  `${Math.round(w.workflowTasks)} workflow tasks, waiting for a worker ${Math.round(w.workflowTaskQueueMs)} ms and running ${Math.round(w.workflowTaskRunMs)} ms in all (${Math.round(w.workflowTaskRunMs / Math.max(1, w.workflowTasks))} ms each); activities waiting for a worker ${Math.round(w.activityQueueMs)} ms in all (parallel ones add up)`;
+
+/** One create, PUT to Succeeded, measured from its history and the worker's log. */
+async function measureCreate(i: number) {
+  const sub = randomUUID();
+  await cp.registerSubscription(sub);
+  const id = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/bench-${i}`;
+  const started = performance.now();
+  const startedAt = Date.now();
+  const put = await arm(cp, 'PUT', id, {
+    location: 'westeurope',
+    properties: { consulVersion, serverCount: 3, network: { cidr: `10.${80 + i}.0.0/16` } },
+  });
+  if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
+  const statusUrl = String(put.headers['azure-asyncoperation']);
+  for (;;) {
+    const st = JSON.parse((await arm(cp, 'GET', statusUrl)).body) as { status: string };
+    if (st.status === 'Succeeded') break;
+    if (st.status === 'Failed' || st.status === 'Canceled') throw new Error(`create ${st.status}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const total = performance.now() - started;
+  const [op] = await listOperations(cp.db, id.toLowerCase());
+  // The workflow ends a moment after the operation is recorded Succeeded (its last local activity).
+  // (Raw: the memo is encrypted, which the client's describe() would try to decode.)
+  const running = async () =>
+    (
+      await connection.workflowService.describeWorkflowExecution({
+        namespace: stack.temporal.namespace,
+        execution: { workflowId: op!.workflowId },
+      })
+    ).workflowExecutionInfo?.status === temporalProto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+  while (await running()) await new Promise((r) => setTimeout(r, 25));
+  const history = await temporal.workflow.getHandle(op!.workflowId).fetchHistory();
+  // performance.now() and the event times are on different clocks: the union is a length only.
+  const intervals = [...historyIntervals(history.events ?? []), ...localActivities.of(op!.workflowId)];
+  const inside = unionMs(intervals);
+  // The overhead in three parts (one machine, one clock: epoch ms).
+  const toStart = historyStartMs(history.events ?? []) - startedAt;
+  const tail = startedAt + total - Math.max(...intervals.map((iv) => iv.end));
+  const between = total - inside - toStart - tail;
+  const terraform = terraformCommands.get(op!.workflowId) ?? [];
+  return { id, op: op!, total, inside, intervals, terraform, toStart, between, tail, waits: historyWaits(history.events ?? []) };
+}
+
+/** Deletes a measured cluster (not measured) and waits until that has succeeded. */
+async function deleteCluster(c: { id: string; op: { operationId: string } }) {
+  const del = await arm(cp, 'DELETE', c.id);
+  await followLocation(cp, String(del.headers.location));
+  if ((await getOperation(cp.db, c.op.operationId))?.status !== 'Succeeded') throw new Error('create operation not Succeeded');
+}
 
 try {
   for (let i = 1; i <= CLUSTERS; i++) {
-    const sub = randomUUID();
-    await cp.registerSubscription(sub);
-    const id = `/subscriptions/${sub}/resourceGroups/rg-bench/providers/HCS.Consul/clusters/bench-${i}`;
-    const started = performance.now();
-    const startedAt = Date.now();
-    const put = await arm(cp, 'PUT', id, {
-      location: 'westeurope',
-      properties: { consulVersion, serverCount: 3, network: { cidr: `10.${80 + i}.0.0/16` } },
-    });
-    if (put.status !== 201) throw new Error(`PUT answered ${put.status}: ${put.body}`);
-    const statusUrl = String(put.headers['azure-asyncoperation']);
-    for (;;) {
-      const st = JSON.parse((await arm(cp, 'GET', statusUrl)).body) as { status: string };
-      if (st.status === 'Succeeded') break;
-      if (st.status === 'Failed' || st.status === 'Canceled') throw new Error(`create ${st.status}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const total = performance.now() - started;
-    const [op] = await listOperations(cp.db, id.toLowerCase());
-    // The workflow ends a moment after the operation is recorded Succeeded (its last local activity).
-    // (Raw: the memo is encrypted, which the client's describe() would try to decode.)
-    const running = async () =>
-      (
-        await connection.workflowService.describeWorkflowExecution({
-          namespace: stack.temporal.namespace,
-          execution: { workflowId: op!.workflowId },
-        })
-      ).workflowExecutionInfo?.status === temporalProto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
-    while (await running()) await new Promise((r) => setTimeout(r, 25));
-    const history = await temporal.workflow.getHandle(op!.workflowId).fetchHistory();
-    // performance.now() and the event times are on different clocks: the union is a length only.
-    const intervals = [...historyIntervals(history.events ?? []), ...localActivities.of(op!.workflowId)];
-    const inside = unionMs(intervals);
-    // The overhead in three parts (one machine, one clock: epoch ms).
-    const toStart = historyStartMs(history.events ?? []) - startedAt;
-    const tail = startedAt + total - Math.max(...intervals.map((iv) => iv.end));
-    const between = total - inside - toStart - tail;
-    const terraform = terraformCommands.get(op!.workflowId) ?? [];
+    const created = await measureCreate(i);
+    const { total, inside, intervals, terraform, toStart, between, tail, waits } = created;
     // Clean up before the next one (not measured), then Consul's own election with nothing else running.
-    const del = await arm(cp, 'DELETE', id);
-    await followLocation(cp, String(del.headers.location));
-    if ((await getOperation(cp.db, op!.operationId))?.status !== 'Succeeded') throw new Error('create operation not Succeeded');
+    await deleteCluster(created);
     // With the Raft timing our servers run (raft_multiplier 1, domain/consul-config.ts), and with
     // Consul's default (5) for comparison.
     const election = await consulElectionMs(stack.tools.consul[consulVersion]!, { raftMultiplier: 1 });
     const defaultElection = await consulElectionMs(stack.tools.consul[consulVersion]!);
-    const waits = historyWaits(history.events ?? []);
     runs.push({ total, inside, intervals, terraform, election, defaultElection, toStart, between, tail, waits });
     const apply = terraform.filter((t) => t.command === 'apply').reduce((a, t) => a + t.ms, 0);
     report.line(
@@ -166,6 +179,27 @@ try {
   });
   report.line(
     `Temporal floor of a create's shape (${CREATE_SHAPE.remote} empty activities, ${CREATE_SHAPE.local} empty local ones, in the create's order and groups), 5 runs: ${shapeFloor.map((f) => `${Math.round(f)} ms`).join(', ')}`,
+  );
+  // Is a create's workflow task slower because of our worker, or because of what a create makes
+  // the machine do (terraform, three Consul servers and their host-managers)? The same shape on
+  // the bare worker, over and over while one more create (not counted above) runs beside it.
+  const besideWaits: HistoryWaits[] = [];
+  let besideCreate: Awaited<ReturnType<typeof measureCreate>> | undefined;
+  const besideFloor = await temporalFloorMs({
+    address: stack.temporal.address,
+    namespace: stack.temporal.namespace,
+    client: temporal,
+    runs: 1,
+    workflowType: 'createShapeFloorWorkflow',
+    onHistory: (events) => besideWaits.push(historyWaits(events)),
+    beside: async () => (besideCreate = await measureCreate(CLUSTERS + 1)),
+  });
+  await deleteCluster(besideCreate!);
+  report.line(
+    `the create's shape on a bare worker while a create runs beside it, ${besideFloor.length} runs: overhead mean ${Math.round(mean(besideFloor))} ms; mean ${describeWaits(meanWaits(besideWaits))}`,
+  );
+  report.line(
+    `  the create beside it: end to end ${s(besideCreate!.total)} s, overhead ${Math.round(besideCreate!.total - besideCreate!.inside)} ms; ${describeWaits(besideCreate!.waits)}`,
   );
 
   report.line('');

@@ -210,7 +210,7 @@ export async function runBursts(o: {
 }
 
 /** A run's figures from its sorted 2xx latencies, its length, its failures and the CPU it took. */
-function figures(
+export function figures(
   sorted: Float64Array,
   o: { seconds: number; non2xx: number; errors: number; timeouts: number; cpuUs: number },
 ): LoadFigures {

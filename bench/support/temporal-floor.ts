@@ -11,13 +11,18 @@ import { historyIntervals, unionMs } from './activity-time.js';
 
 /**
  * The overhead (ms) of each of `runs` workflows of `workflowType` (floor-workflow.ts; default the
- * one-activity one), one after the other.
+ * one-activity one), one after the other (and more while `beside` has not ended).
  */
 export async function temporalFloorMs(o: {
   address: string;
   namespace: string;
   client: Client;
   runs: number;
+  /**
+   * Work started once the worker is up; the runs go on past `runs` until it has ended (the floor
+   * measured while a create runs beside it).
+   */
+  beside?: () => Promise<unknown>;
   workflowType?: 'floorWorkflow' | 'createShapeFloorWorkflow';
   /** Given each run's history (bench:create sums its waits). */
   onHistory?: (events: Parameters<typeof historyIntervals>[0]) => void;
@@ -34,7 +39,14 @@ export async function temporalFloorMs(o: {
   const overheads: number[] = [];
   try {
     await worker.runUntil(async () => {
-      for (let i = 0; i < o.runs; i++) {
+      let settled = !o.beside;
+      let failure: Error | undefined;
+      const beside = o.beside?.().then(
+        () => void (settled = true),
+        (err: unknown) =>
+          void ((settled = true), (failure = err instanceof Error ? err : new Error(`the work beside the floor failed: ${String(err)}`))),
+      );
+      for (let i = 0; i < o.runs || !settled; i++) {
         const started = performance.now();
         const handle = await o.client.workflow.start(o.workflowType ?? 'floorWorkflow', { taskQueue, workflowId: `${taskQueue}-${i}` });
         await handle.result();
@@ -43,6 +55,8 @@ export async function temporalFloorMs(o: {
         overheads.push(total - unionMs(historyIntervals(history.events ?? [])));
         o.onHistory?.(history.events ?? []);
       }
+      await beside;
+      if (failure) throw failure;
     });
   } finally {
     await connection.close();
