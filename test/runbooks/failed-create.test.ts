@@ -1,7 +1,9 @@
 // docs/runbooks/failed-create.md on the real stack. A 1-server create fails for real: as soon as
-// its infrastructure is built (the operation reaches publish-configuration), the server's VM is
-// powered off through the cloud (the twin stops host-manager and Consul), so the health gate runs
-// out of time three times and the operation ends Failed with ClusterNotHealthy. The runbook's
+// the twin has created the server's VM (mid-apply, before the server's files are published), the
+// VM is powered off through the cloud (the twin stops host-manager), so Consul never starts, the
+// health gate runs out of time three times and the operation ends Failed with ClusterNotHealthy.
+// (Powering it off once the operation reached publish-configuration raced the create: a new
+// server checks Blob every 250 ms and can be healthy within a second of its files.) The runbook's
 // diagnosis steps run as written (the API, the Temporal CLI by correlation id and by cluster, the
 // history, its payloads decrypted through our /codec); then the fault is removed (the VM powered
 // on) and the runbook's retry (a PUT of the cluster as GET returns it) must end Succeeded; its
@@ -24,7 +26,7 @@ const cp = useControlPlane(stack, () => ({ lifecycle: lifecycleConfig(stack, { h
 });
 const COMPUTE_API = 'api-version=2024-07-01';
 
-/** The cluster's scale sets in the twin (the infrastructure resource group the worker derives). */
+/** The cluster's scale sets in the twin (the infrastructure resource group the worker derives); none before it exists. */
 async function scaleSets(resourceKey: string): Promise<string[]> {
   const rg = (await clusterNames(cp.db, resourceKey)).infraResourceGroup;
   const res = await twinCall(
@@ -32,8 +34,20 @@ async function scaleSets(resourceKey: string): Promise<string[]> {
     'GET',
     `/subscriptions/${stack.cloud.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachineScaleSets?${COMPUTE_API}`,
   );
+  if (res.status === 404 && JSON.parse(res.body).error?.code === 'ResourceGroupNotFound') return [];
   expect(res.status, res.body).toBe(200);
   return (JSON.parse(res.body) as { value: Array<{ id: string }> }).value.map((v) => v.id);
+}
+
+/** A scale set's instances with their power state (PowerState/...). */
+async function instances(vmss: string): Promise<Array<{ instanceId: string; power?: string }>> {
+  const res = await twinCall(stack, 'GET', `${vmss}/virtualMachines?$expand=instanceView&${COMPUTE_API}`);
+  expect(res.status, res.body).toBe(200);
+  type Vm = { instanceId: string; properties: { instanceView?: { statuses?: Array<{ code: string }> } } };
+  return (JSON.parse(res.body) as { value: Vm[] }).value.map((v) => ({
+    instanceId: v.instanceId,
+    power: v.properties.instanceView?.statuses?.find((st) => st.code.startsWith('PowerState/'))?.code,
+  }));
 }
 
 it('diagnoses a create failed at the health gate through the API and Temporal, and the retry PUT succeeds', async () => {
@@ -54,18 +68,29 @@ it('diagnoses a create failed at the health gate through the API and Temporal, a
   expect(put.status, put.body).toBe(201);
   const operationId = String(put.headers['azure-asyncoperation']).split('/operationStatuses/')[1]!.split('?')[0]!;
 
-  // The fault: the server's VM powered off once the infrastructure exists, before Consul can start.
+  // The fault: the server's VM powered off as soon as the twin has created it, before its files
+  // are published (the operation is still building the infrastructure).
+  let vmss: string | undefined;
+  let created: Array<{ instanceId: string }> = [];
   for (let deadline = Date.now() + 300_000; ;) {
     const op = await getOperation(cp.db, operationId);
     expect(['Accepted', 'Running'], JSON.stringify(op)).toContain(op!.status);
-    if (op!.step === 'publish-configuration' || op!.step === 'health-gate') break;
-    if (Date.now() > deadline) throw new Error(`the create never got past its infrastructure (step ${op!.step})`);
+    [vmss] = await scaleSets(key);
+    created = vmss ? await instances(vmss) : [];
+    if (created.length > 0) break;
+    if (Date.now() > deadline) throw new Error(`the create's server VM never appeared (step ${op!.step})`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const [vmss] = await scaleSets(key);
-  expect(vmss).toBeDefined();
-  const off = await twinCall(stack, 'POST', `${vmss}/poweroff?${COMPUTE_API}`, {});
+  const off = await twinCall(stack, 'POST', `${vmss}/poweroff?${COMPUTE_API}`, { instanceIds: created.map((i) => i.instanceId) });
   expect([200, 202], off.body).toContain(off.status);
+  for (let deadline = Date.now() + 60_000; ; await new Promise((r) => setTimeout(r, 100))) {
+    if ((await instances(vmss!)).every((i) => i.power === 'PowerState/stopped')) break;
+    if (Date.now() > deadline) throw new Error(`${vmss} never stopped after the power-off`);
+  }
+  const atPowerOff = await getOperation(cp.db, operationId);
+  expect(['Accepted', 'Running'], JSON.stringify(atPowerOff)).toContain(atPowerOff!.status);
+  // Steps only a create whose health gate passed reaches (the VM was off too late for the fault).
+  expect(['acls', 'client-config', 'schedules'], 'the VM must be off before the health gate passes').not.toContain(atPowerOff!.step);
   const failed = await followLocation(cp, putResultUrl(put), 300_000);
   expect(failed.status, failed.body).toBe(400);
   expect(JSON.parse(failed.body)).toMatchObject({ error: { code: 'ClusterNotHealthy' } });
