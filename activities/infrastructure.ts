@@ -1,9 +1,12 @@
 // The cluster's infrastructure through Terraform: apply (servers and where they are) and
 // destroy (everything, with the state). Inputs are references and plain facts; the module's
 // provider variables come from the worker's configuration and never hold secrets.
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { workerFailure } from '../contract/errors.js';
 import type { ClusterPlan, ServerInfo } from '../domain/cluster-plan.js';
+import { CLUSTER_ID_TAG } from './cluster-names.js';
 import { whileHeartbeating } from './polling.js';
+import type { ResourceGroups } from './resource-groups.js';
 import type { TerraformApplyResult, TerraformRunInput } from './terraform.js';
 
 export interface InfrastructureDeps {
@@ -18,6 +21,8 @@ export interface InfrastructureDeps {
     /** Provider and platform variables of the root module (endpoints, identities; never secrets). */
     variables: Record<string, unknown>;
   };
+  /** The cluster's infrastructure resource group, for a destroy Terraform cannot finish. */
+  resourceGroups: ResourceGroups;
 }
 
 /** The root module's run input for `plan` with `serverCount` servers. */
@@ -53,7 +58,7 @@ export interface AppliedInfrastructure {
   publicIpAddress: string | null;
 }
 
-export function createInfrastructureActivities({ terraform, infrastructure }: InfrastructureDeps) {
+export function createInfrastructureActivities({ terraform, infrastructure, resourceGroups }: InfrastructureDeps) {
   return {
     /** Terraform plan/apply of the cluster's servers; returns where they are and the public endpoint's address. */
     async applyInfrastructure(a: { plan: ClusterPlan; serverCount: number }): Promise<AppliedInfrastructure> {
@@ -75,11 +80,45 @@ export function createInfrastructureActivities({ terraform, infrastructure }: In
       };
     },
 
-    /** Deletes everything Terraform made for the cluster, and its state. */
+    /**
+     * Deletes everything Terraform made for the cluster, and its state. An apply cancelled or
+     * killed while a PUT was in flight can leave a resource in the cloud that the state lacks (a
+     * server's scale set in the cluster's subnet, say); Terraform's destroy then fails for good
+     * because a resource it must delete is in use. Then the cluster's own resource group (the
+     * module creates it, tagged with the cluster's id) is deleted with everything in it, and the
+     * destroy runs again: it finds those resources gone and deletes the rest (the role
+     * assignment outside the group) and the state. A group without the cluster's id is left alone.
+     */
     async destroyInfrastructure(a: { plan: ClusterPlan }): Promise<void> {
-      await whileHeartbeating(() =>
-        terraform.terraformDestroy({ ...terraformInput(infrastructure, a.plan, a.plan.serverCount), deleteState: true }),
-      );
+      const input = { ...terraformInput(infrastructure, a.plan, a.plan.serverCount), deleteState: true };
+      await whileHeartbeating(async () => {
+        try {
+          await terraform.terraformDestroy(input);
+          return;
+        } catch (err) {
+          if (!resourceInUse(err)) throw err;
+          const group = a.plan.infraResourceGroup;
+          const tags = await resourceGroups.tags(group);
+          if (tags?.[CLUSTER_ID_TAG] !== a.plan.owner.clusterId) throw err;
+          Context.current().log.warn(
+            'terraform destroy: a resource it must delete is in use by one its state lacks; deleting the resource group',
+            { resourceGroup: group },
+          );
+          await resourceGroups.delete(group);
+        }
+        await terraform.terraformDestroy(input);
+      });
     },
   };
+}
+
+/**
+ * A Terraform failure because Azure refused to delete a resource another one still uses (its
+ * error codes: InUseSubnetCannotBeDeleted, NicInUse, PublicIPAddressInUseCannotBeDeleted, ...).
+ */
+export function resourceInUse(err: unknown): boolean {
+  if (!(err instanceof ApplicationFailure) || err.type !== 'TerraformFailed') return false;
+  // The whole output rides on the error in the process that ran terraform (the details hold its tail).
+  const output = (err as { output?: unknown }).output;
+  return [err.message, output, ...(err.details ?? [])].some((t) => typeof t === 'string' && /InUse/.test(t));
 }

@@ -5,6 +5,8 @@
 // contract tests use that).
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { DnsManagementClient } from '@azure/arm-dns';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import type { TokenCredential } from '@azure/core-auth';
 import { ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
 import nodeVault from 'node-vault';
 import { readFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { storeClusterNames } from '../../../activities/cluster-names.js';
 import { ConsulAdmin } from '../../../activities/consul-admin.js';
 import { challtestsrvRecords, type DnsRecords } from '../../../activities/dns.js';
 import type { SnapshotDeps } from '../../../activities/snapshots.js';
+import { armResourceGroups, type ResourceGroups } from '../../../activities/resource-groups.js';
 import { armServerCompute, type ServerCompute } from '../../../activities/server-compute.js';
 import { VaultPki } from '../../../activities/vault-pki.js';
 import { httpCall } from '../../../lib/http.js';
@@ -51,7 +54,7 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
     names,
     terraform,
     infrastructure,
-    compute: buildServerCompute(c.cloud),
+    ...buildCloudClients(c.cloud),
     dns: buildDnsRecords(c.dns),
     dnsZone: c.dns.zone,
     acme: {
@@ -69,27 +72,40 @@ export function buildLifecycleDeps(c: ParsedLifecycleConfig, o: { db: SqlDatabas
 }
 
 /**
- * The compute API the servers' VMs are restarted and reimaged through: Resource Manager (the twin
- * locally) in the subscription the clusters are built in, with the identity Terraform uses (the
- * twin's service principal when a client secret file is given, else managed identity).
+ * A Resource Manager credential: the service principal when a client secret file is given (the
+ * twin's locally), else DefaultAzureCredential (managed identity). A named authority (a sovereign
+ * cloud, or the twin) is used as given: MSAL's instance discovery only knows Microsoft's hosts.
  */
-export function buildServerCompute(cloud: ParsedLifecycleConfig['cloud']): ServerCompute {
-  const credential =
-    cloud.clientSecretFile && cloud.clientId
-      ? new ClientSecretCredential(
-          cloud.tenantId,
-          cloud.clientId,
-          readSecretFile('HCS_LIFECYCLE cloud.clientSecretFile', cloud.clientSecretFile),
-          cloud.authorityHost ? { authorityHost: cloud.authorityHost, disableInstanceDiscovery: true } : {},
-        )
-      : new DefaultAzureCredential({
-          tenantId: cloud.tenantId,
-          ...(cloud.clientId ? { managedIdentityClientId: cloud.clientId } : {}),
-          ...(cloud.authorityHost ? { authorityHost: cloud.authorityHost } : {}),
-        });
-  return armServerCompute(
-    new ComputeManagementClient(credential, cloud.subscriptionId, { endpoint: cloud.armEndpoint.replace(/\/+$/, '') }),
-  );
+function armCredential(
+  o: { tenantId: string; clientId?: string; clientSecretFile?: string; authorityHost?: string },
+  setting: string,
+): TokenCredential {
+  if (o.clientSecretFile && o.clientId)
+    return new ClientSecretCredential(
+      o.tenantId,
+      o.clientId,
+      readSecretFile(`HCS_LIFECYCLE ${setting}.clientSecretFile`, o.clientSecretFile),
+      o.authorityHost ? { authorityHost: o.authorityHost, disableInstanceDiscovery: true } : {},
+    );
+  return new DefaultAzureCredential({
+    tenantId: o.tenantId,
+    ...(o.clientId ? { managedIdentityClientId: o.clientId } : {}),
+    ...(o.authorityHost ? { authorityHost: o.authorityHost } : {}),
+  });
+}
+
+/**
+ * Resource Manager (the twin locally) in the subscription the clusters are built in, with the
+ * identity Terraform uses: the compute API the servers' VMs are restarted and reimaged through,
+ * and the resource groups a destroy Terraform cannot finish falls back on.
+ */
+export function buildCloudClients(cloud: ParsedLifecycleConfig['cloud']): { compute: ServerCompute; resourceGroups: ResourceGroups } {
+  const credential = armCredential(cloud, 'cloud');
+  const options = { endpoint: cloud.armEndpoint.replace(/\/+$/, '') };
+  return {
+    compute: armServerCompute(new ComputeManagementClient(credential, cloud.subscriptionId, options)),
+    resourceGroups: armResourceGroups(new ResourceManagementClient(credential, cloud.subscriptionId, options)),
+  };
 }
 
 /** The DNS provider the configuration names. */
@@ -101,20 +117,7 @@ export function buildDnsRecords(dns: ParsedLifecycleConfig['dns']): DnsRecords {
       dns.dnsServer,
     );
   }
-  // A named authority (a sovereign cloud, or the twin locally) is used as given: MSAL's instance
-  // discovery only knows Microsoft's public hosts.
-  const credential = dns.clientSecretFile
-    ? new ClientSecretCredential(
-        dns.tenantId,
-        dns.clientId,
-        readSecretFile('HCS_LIFECYCLE dns.clientSecretFile', dns.clientSecretFile),
-        dns.authorityHost ? { authorityHost: dns.authorityHost, disableInstanceDiscovery: true } : {},
-      )
-    : new DefaultAzureCredential({
-        tenantId: dns.tenantId,
-        managedIdentityClientId: dns.clientId,
-        ...(dns.authorityHost ? { authorityHost: dns.authorityHost } : {}),
-      });
+  const credential = armCredential(dns, 'dns');
   const client = new DnsManagementClient(credential, dns.subscriptionId, { endpoint: dns.armEndpoint.replace(/\/+$/, '') });
   return azureDnsRecords({ client, resourceGroup: dns.resourceGroup, zone: dns.zone });
 }
